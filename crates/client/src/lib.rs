@@ -1,0 +1,1 @@
+//! Async etcd v3 client (being built).

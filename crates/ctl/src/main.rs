@@ -1,0 +1,2 @@
+//! `oxctl`: the etcdctl-compatible CLI.
+fn main() {}

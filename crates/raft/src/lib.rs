@@ -1,0 +1,1 @@
+//! Consensus for oxcd (being built).

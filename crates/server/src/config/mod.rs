@@ -1,0 +1,1 @@
+//! etcd-compatible configuration: flags, `ETCD_*` variables and the YAML config file.

@@ -1,0 +1,1 @@
+//! Logging in etcd's formats (zap JSON lines by default).

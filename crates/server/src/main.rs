@@ -1,0 +1,2 @@
+//! `oxcd`: the server binary.
+fn main() {}
