@@ -1,0 +1,191 @@
+//! Command line of `oxbench`: the global options of etcd's benchmark tool and one
+//! subcommand per workload, with the same names, spellings and defaults.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A low-level benchmark tool for etcd v3 servers (oxcd and etcd alike).
+///
+/// It speaks the KV gRPC service directly over raw connections, without a client library.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "oxbench", version)]
+pub struct Cli {
+    /// gRPC endpoints, comma separated (host:port or http://host:port).
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        default_value = "127.0.0.1:2379"
+    )]
+    pub endpoints: Vec<String>,
+
+    /// Total number of gRPC connections; the clients share them round-robin.
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub conns: u32,
+
+    /// Total number of concurrent clients (requesters).
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub clients: u32,
+
+    /// Total number of requests.
+    #[arg(long, global = true, default_value_t = 10_000)]
+    pub total: u64,
+
+    /// Connect only to the leader member.
+    #[arg(long, global = true)]
+    pub target_leader: bool,
+
+    /// Dial timeout for client connections (e.g. 5s, 500ms; 0 waits for the OS).
+    #[arg(long, global = true, default_value = "0", value_parser = parse_duration)]
+    pub dial_timeout: Duration,
+
+    /// Print the summary as one JSON object instead of the text report.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The workload to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The workloads.
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// Benchmark put.
+    Put(PutArgs),
+    /// Benchmark range.
+    Range(RangeArgs),
+    /// Benchmark txn-put.
+    TxnPut(TxnPutArgs),
+}
+
+/// Options of `put`.
+#[derive(Clone, Debug, Args)]
+pub struct PutArgs {
+    /// Key size of put request.
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// Value size of put request.
+    #[arg(long, default_value_t = 8)]
+    pub val_size: usize,
+    /// Maximum possible keys.
+    #[arg(long, default_value_t = 1)]
+    pub key_space_size: u64,
+    /// Use sequential keys.
+    #[arg(long)]
+    pub sequential_keys: bool,
+}
+
+/// Options of `range`.
+#[derive(Clone, Debug, Args)]
+pub struct RangeArgs {
+    /// The key to read, or the start of the range.
+    pub key: String,
+    /// The exclusive end of the range.
+    pub end: Option<String>,
+    /// Linearizable(l) or Serializable(s).
+    #[arg(long, default_value = "l", value_parser = ["l", "s"])]
+    pub consistency: String,
+    /// Maximum number of keys returned per request (0 is no limit).
+    #[arg(long, default_value_t = 0)]
+    pub limit: i64,
+}
+
+/// Options of `txn-put`.
+#[derive(Clone, Debug, Args)]
+pub struct TxnPutArgs {
+    /// Key size of txn put.
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// Value size of txn put.
+    #[arg(long, default_value_t = 8)]
+    pub val_size: usize,
+    /// Number of puts per txn.
+    #[arg(long, default_value_t = 1)]
+    pub txn_ops: u64,
+    /// Maximum possible keys.
+    #[arg(long, default_value_t = 1)]
+    pub key_space_size: u64,
+}
+
+/// Parses a duration written as Go does for a single unit: `1.5s`, `500ms`, `2m`, `0`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("missing unit in duration {text:?}"))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid number in duration {text:?}"))?;
+    let unit_secs = match unit {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("unknown unit {unit:?} in duration {text:?}")),
+    };
+    Duration::try_from_secs_f64(number * unit_secs).map_err(|err| format!("{text:?}: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_go() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn global_options_are_accepted_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "oxbench",
+            "put",
+            "--total",
+            "5",
+            "--clients",
+            "3",
+            "--endpoints",
+            "a:1,b:2",
+        ])
+        .unwrap();
+        assert_eq!(cli.total, 5);
+        assert_eq!(cli.clients, 3);
+        assert_eq!(cli.endpoints, vec!["a:1", "b:2"]);
+        assert!(matches!(cli.command, Command::Put(_)));
+    }
+
+    #[test]
+    fn defaults_match_etcd_benchmark() {
+        let cli = Cli::try_parse_from(["oxbench", "txn-put"]).unwrap();
+        assert_eq!(cli.endpoints, vec!["127.0.0.1:2379"]);
+        assert_eq!((cli.conns, cli.clients, cli.total), (1, 1, 10_000));
+        let Command::TxnPut(args) = cli.command else {
+            panic!("expected txn-put");
+        };
+        assert_eq!((args.key_size, args.val_size), (8, 8));
+        assert_eq!((args.txn_ops, args.key_space_size), (1, 1));
+    }
+
+    #[test]
+    fn bad_options_are_rejected() {
+        assert!(Cli::try_parse_from(["oxbench", "put", "--clients", "0"]).is_err());
+        assert!(Cli::try_parse_from(["oxbench", "range"]).is_err());
+        assert!(Cli::try_parse_from(["oxbench", "range", "k", "--consistency", "x"]).is_err());
+        assert!(Cli::try_parse_from(["oxbench", "range", "a", "b", "c"]).is_err());
+    }
+}

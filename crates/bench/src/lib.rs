@@ -1,0 +1,16 @@
+//! oxbench: a low-level load generator for etcd v3 servers, modelled on etcd's
+//! `tools/benchmark`. It drives the KV gRPC service over raw tonic connections with many
+//! concurrent requesters and reports throughput and latency percentiles, as text or JSON.
+
+pub mod bench;
+pub mod cli;
+pub mod connections;
+pub mod keys;
+pub mod latency;
+pub mod leader;
+pub mod put;
+pub mod range;
+pub mod report;
+pub mod runner;
+pub mod txn_put;
+pub mod workload;
