@@ -1,1 +1,21 @@
-//! Consensus for oxcd (being built).
+//! Consensus for oxcd: a [`RaftNode`] around raft-rs that persists its log in our own
+//! write-ahead log ([`wal`]), snapshots and compacts it ([`snap`]), and talks to the other
+//! members over its own gRPC peer service ([`transport`]). It knows nothing of keys: it
+//! replicates opaque byte entries and hands committed ones to the server's apply loop.
+
+mod apply;
+mod config;
+mod error;
+mod logger;
+mod peers;
+mod state_machine;
+mod status;
+pub mod wal;
+
+pub use apply::{Apply, CommittedEntry, EntryKind};
+pub use config::RaftConfig;
+pub use error::RaftError;
+pub use logger::{TracingDrain, raft_logger};
+pub use peers::PeerUrls;
+pub use state_machine::StateMachine;
+pub use status::{ConfStateSummary, RaftStatus, Role};

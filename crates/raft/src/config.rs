@@ -1,0 +1,60 @@
+//! The settings a [`crate::RaftNode`] is started with.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Configuration of one raft member, derived from etcd's flags by the server.
+#[derive(Debug)]
+pub struct RaftConfig {
+    /// This member's ID.
+    pub id: u64,
+    /// The cluster's ID; checked on every peer message, a mismatch is rejected.
+    pub cluster_id: u64,
+    /// Voters of a brand-new cluster; used only when `wal_dir` holds no WAL yet.
+    pub initial_voters: Vec<u64>,
+    /// Directory of the write-ahead log, e.g. `<data-dir>/member/wal`.
+    pub wal_dir: PathBuf,
+    /// Directory of snapshots, e.g. `<data-dir>/member/snap`.
+    pub snap_dir: PathBuf,
+    /// Length of one raft tick (`--heartbeat-interval`, default 100ms).
+    pub tick_interval: Duration,
+    /// Election timeout in ticks (`--election-timeout / --heartbeat-interval`, default 10).
+    pub election_ticks: usize,
+    /// Applied entries between two snapshots (`--snapshot-count`, default 100000).
+    pub snapshot_count: u64,
+    /// Entries kept after compaction so slow followers catch up without a snapshot (5000).
+    pub snapshot_catchup_entries: u64,
+    /// Largest append message in bytes (1 MiB).
+    pub max_size_per_msg: u64,
+    /// Most append messages in flight to one follower (512).
+    pub max_inflight_msgs: usize,
+    /// Listeners for the peer transport, already bound by the server.
+    pub peer_listeners: Vec<TcpListener>,
+}
+
+impl RaftConfig {
+    /// A configuration with etcd's defaults for everything but identity and paths.
+    pub fn new(id: u64, cluster_id: u64, wal_dir: PathBuf, snap_dir: PathBuf) -> Self {
+        RaftConfig {
+            id,
+            cluster_id,
+            initial_voters: Vec::new(),
+            wal_dir,
+            snap_dir,
+            tick_interval: Duration::from_millis(100),
+            election_ticks: 10,
+            snapshot_count: 100_000,
+            snapshot_catchup_entries: 5_000,
+            max_size_per_msg: 1024 * 1024,
+            max_inflight_msgs: 512,
+            peer_listeners: Vec::new(),
+        }
+    }
+
+    /// The election timeout as a duration.
+    pub fn election_timeout(&self) -> Duration {
+        self.tick_interval
+            .saturating_mul(self.election_ticks.max(1) as u32)
+    }
+}
