@@ -1,1 +1,30 @@
-//! Async etcd v3 client (being built).
+//! Async client for the etcd v3 API, wire-compatible with etcd 3.5 servers and oxcd.
+//!
+//! [`Client::connect`] takes etcdctl-style endpoints and [`ConnectOptions`]; its accessors
+//! ([`Client::kv`], [`Client::watch`], ...) hand out the generated tonic clients on one shared
+//! [`BalancedChannel`], which spreads requests over the endpoints and fails over the way Go's
+//! clientv3 does: a request that never reached a server moves on to the next endpoint, reads and
+//! other repeatable calls are also retried on `Unavailable`, and writes that may have been
+//! delivered are never sent twice.
+
+mod atomic_instant;
+mod auth_token;
+mod balanced_channel;
+mod client;
+mod endpoint;
+mod error;
+mod options;
+mod rpc_kind;
+
+pub use balanced_channel::BalancedChannel;
+pub use client::{
+    AuthClient, Client, ClusterClient, ElectionClient, KvClient, LeaseClient, LockClient,
+    MaintenanceClient, WatchClient,
+};
+pub use endpoint::{Endpoint, Scheme};
+pub use error::{ClientError, GoStatus, go_code_name};
+pub use options::{ConnectOptions, Credentials, TlsOptions};
+pub use rpc_kind::RpcKind;
+
+/// The generated protocol types, re-exported so users need only this crate.
+pub use oxcd_api as api;

@@ -1,0 +1,200 @@
+//! [`Client`]: endpoints, options and the generated service clients on one shared channel.
+
+use crate::auth_token::AuthToken;
+use crate::balanced_channel::{BalancedChannel, Member};
+use crate::endpoint::{Endpoint, Scheme};
+use crate::error::ClientError;
+use crate::options::ConnectOptions;
+use oxcd_api::{etcdserverpb, v3electionpb, v3lockpb};
+use std::sync::Arc;
+
+/// The KV service client on a [`BalancedChannel`].
+pub type KvClient = etcdserverpb::kv_client::KvClient<BalancedChannel>;
+/// The Watch service client on a [`BalancedChannel`].
+pub type WatchClient = etcdserverpb::watch_client::WatchClient<BalancedChannel>;
+/// The Lease service client on a [`BalancedChannel`].
+pub type LeaseClient = etcdserverpb::lease_client::LeaseClient<BalancedChannel>;
+/// The Cluster service client on a [`BalancedChannel`].
+pub type ClusterClient = etcdserverpb::cluster_client::ClusterClient<BalancedChannel>;
+/// The Maintenance service client on a [`BalancedChannel`].
+pub type MaintenanceClient = etcdserverpb::maintenance_client::MaintenanceClient<BalancedChannel>;
+/// The Auth service client on a [`BalancedChannel`].
+pub type AuthClient = etcdserverpb::auth_client::AuthClient<BalancedChannel>;
+/// The Lock service client on a [`BalancedChannel`].
+pub type LockClient = v3lockpb::lock_client::LockClient<BalancedChannel>;
+/// The Election service client on a [`BalancedChannel`].
+pub type ElectionClient = v3electionpb::election_client::ElectionClient<BalancedChannel>;
+
+/// A connection to an etcd cluster. Cheap to clone; clones share connections.
+#[derive(Debug, Clone)]
+pub struct Client {
+    channel: BalancedChannel,
+    options: Arc<ConnectOptions>,
+}
+
+impl Client {
+    /// Prepares connections to `endpoints` (etcdctl forms: `host:port`, `http://host:port`).
+    ///
+    /// Connections are made lazily, as clientv3 does, so an unreachable endpoint shows up
+    /// when a call is made; with credentials set, the client authenticates first.
+    /// Must be called inside a Tokio runtime.
+    pub async fn connect(
+        endpoints: &[String],
+        options: ConnectOptions,
+    ) -> Result<Client, ClientError> {
+        if endpoints.is_empty() {
+            return Err(ClientError::NoEndpoints);
+        }
+        if options.max_send_msg_size > options.max_recv_msg_size {
+            return Err(ClientError::InvalidOptions(format!(
+                "gRPC message recv limit ({} bytes) must be greater than send limit ({} bytes)",
+                options.max_recv_msg_size, options.max_send_msg_size
+            )));
+        }
+        let members = endpoints
+            .iter()
+            .map(|text| Endpoint::parse(text).and_then(|ep| member_for(ep, &options)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let auth = AuthToken::new(options.credentials.clone());
+        let channel = BalancedChannel::new(members, options.request_timeout, auth);
+        channel.authenticate().await?;
+        Ok(Client {
+            channel,
+            options: Arc::new(options),
+        })
+    }
+
+    /// A client that sends every call to `endpoint` only (as `etcdctl endpoint status` needs),
+    /// reusing this client's connection to it when there is one, and its auth token.
+    pub async fn for_endpoint(&self, endpoint: &str) -> Result<Client, ClientError> {
+        let endpoint = Endpoint::parse(endpoint)?;
+        let existing = self
+            .channel
+            .members()
+            .iter()
+            .find(|m| {
+                m.endpoint().authority() == endpoint.authority()
+                    && m.endpoint().scheme() == endpoint.scheme()
+            })
+            .cloned();
+        let member = match existing {
+            Some(member) => member,
+            None => member_for(endpoint, &self.options)?,
+        };
+        let channel = BalancedChannel::new(
+            vec![member],
+            self.options.request_timeout,
+            self.channel.auth().clone(),
+        );
+        Ok(Client {
+            channel,
+            options: self.options.clone(),
+        })
+    }
+
+    /// The endpoints this client spreads calls over, in the order given.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.channel
+            .members()
+            .iter()
+            .map(|m| m.endpoint().clone())
+            .collect()
+    }
+
+    /// The options the client was created with.
+    pub fn options(&self) -> &ConnectOptions {
+        &self.options
+    }
+
+    /// The shared channel, for building other generated clients.
+    pub fn channel(&self) -> BalancedChannel {
+        self.channel.clone()
+    }
+
+    /// The KV service: Range, Put, DeleteRange, Txn, Compact.
+    pub fn kv(&self) -> KvClient {
+        let o = &self.options;
+        KvClient::new(self.channel())
+            .max_encoding_message_size(o.max_send_msg_size)
+            .max_decoding_message_size(o.max_recv_msg_size)
+    }
+
+    /// The Watch service.
+    pub fn watch(&self) -> WatchClient {
+        let o = &self.options;
+        WatchClient::new(self.channel())
+            .max_encoding_message_size(o.max_send_msg_size)
+            .max_decoding_message_size(o.max_recv_msg_size)
+    }
+
+    /// The Lease service.
+    pub fn lease(&self) -> LeaseClient {
+        let o = &self.options;
+        LeaseClient::new(self.channel())
+            .max_encoding_message_size(o.max_send_msg_size)
+            .max_decoding_message_size(o.max_recv_msg_size)
+    }
+
+    /// The Cluster service (membership).
+    pub fn cluster(&self) -> ClusterClient {
+        let o = &self.options;
+        ClusterClient::new(self.channel())
+            .max_encoding_message_size(o.max_send_msg_size)
+            .max_decoding_message_size(o.max_recv_msg_size)
+    }
+
+    /// The Maintenance service: Status, HashKV, Alarm, Defragment, Snapshot, ...
+    pub fn maintenance(&self) -> MaintenanceClient {
+        let o = &self.options;
+        MaintenanceClient::new(self.channel())
+            .max_encoding_message_size(o.max_send_msg_size)
+            .max_decoding_message_size(o.max_recv_msg_size)
+    }
+
+    /// The Auth service.
+    pub fn auth(&self) -> AuthClient {
+        let o = &self.options;
+        AuthClient::new(self.channel())
+            .max_encoding_message_size(o.max_send_msg_size)
+            .max_decoding_message_size(o.max_recv_msg_size)
+    }
+
+    /// The Lock service (`v3lockpb`).
+    pub fn lock(&self) -> LockClient {
+        let o = &self.options;
+        LockClient::new(self.channel())
+            .max_encoding_message_size(o.max_send_msg_size)
+            .max_decoding_message_size(o.max_recv_msg_size)
+    }
+
+    /// The Election service (`v3electionpb`).
+    pub fn election(&self) -> ElectionClient {
+        let o = &self.options;
+        ElectionClient::new(self.channel())
+            .max_encoding_message_size(o.max_send_msg_size)
+            .max_decoding_message_size(o.max_recv_msg_size)
+    }
+}
+
+/// Creates the lazily connected channel for one endpoint.
+fn member_for(endpoint: Endpoint, options: &ConnectOptions) -> Result<Arc<Member>, ClientError> {
+    if endpoint.scheme() == Scheme::Https {
+        return Err(ClientError::TlsNotSupported {
+            endpoint: endpoint.as_str().to_string(),
+        });
+    }
+    let mut builder = tonic::transport::Endpoint::from_shared(endpoint.uri())
+        .map_err(|e| ClientError::InvalidEndpoint {
+            endpoint: endpoint.as_str().to_string(),
+            reason: e.to_string(),
+        })?
+        .connect_timeout(options.dial_timeout)
+        .tcp_nodelay(true);
+    if let Some(interval) = options.keepalive_time {
+        builder = builder
+            .http2_keep_alive_interval(interval)
+            .keep_alive_timeout(options.keepalive_timeout)
+            .keep_alive_while_idle(options.keepalive_without_calls);
+    }
+    Ok(Arc::new(Member::new(endpoint, builder.connect_lazy())))
+}
