@@ -19,7 +19,7 @@ use raft::prelude::{Entry, HardState};
 
 pub use codec::{Metadata, SnapshotMarker};
 pub use replay::WalState;
-pub use segment::Segment;
+pub use segment::{Segment, sync_dir};
 
 use crate::error::{IoContext, RaftError};
 

@@ -1,0 +1,136 @@
+//! [`RaftHandle`]: the cloneable front door to a running raft node.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::event::{Control, Request};
+use crate::apply::CommittedEntry;
+use crate::error::RaftError;
+use crate::status::{ConfStateSummary, RaftStatus};
+
+struct Inner {
+    requests: mpsc::Sender<Request>,
+    control: mpsc::UnboundedSender<Control>,
+    status: watch::Receiver<RaftStatus>,
+    applied: Arc<AtomicU64>,
+    read_timeout: Duration,
+}
+
+/// Talks to a running [`crate::RaftNode`]; cheap to clone.
+#[derive(Clone)]
+pub struct RaftHandle {
+    inner: Arc<Inner>,
+}
+
+impl RaftHandle {
+    pub(super) fn new(
+        requests: mpsc::Sender<Request>,
+        control: mpsc::UnboundedSender<Control>,
+        status: watch::Receiver<RaftStatus>,
+        applied: Arc<AtomicU64>,
+        read_timeout: Duration,
+    ) -> Self {
+        RaftHandle {
+            inner: Arc::new(Inner { requests, control, status, applied, read_timeout }),
+        }
+    }
+
+    /// Proposes opaque bytes. Ok once raft accepted the proposal (followers forward it to the
+    /// leader); commit is observed on the Apply stream. Fails with `NoLeader` when there is no
+    /// leader or raft dropped the proposal, `Stopped` after shutdown.
+    pub async fn propose(&self, data: Vec<u8>) -> Result<(), RaftError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .requests
+            .send(Request::Propose { data, reply })
+            .await
+            .map_err(|_| RaftError::Stopped)?;
+        answer.await.map_err(|_| RaftError::Stopped)?
+    }
+
+    /// Linearizable read barrier (raft ReadIndex, ReadOnlySafe): returns the commit index the
+    /// caller must wait to have applied. Concurrent callers share one ReadIndex round.
+    /// Fails with `NoLeader`, `Timeout` (no answer within about an election timeout) or
+    /// `Stopped`.
+    pub async fn read_index(&self) -> Result<u64, RaftError> {
+        if self.inner.status.borrow().leader == 0 {
+            return Err(RaftError::NoLeader);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .requests
+            .send(Request::ReadIndex { reply })
+            .await
+            .map_err(|_| RaftError::Stopped)?;
+        match tokio::time::timeout(self.inner.read_timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(RaftError::Stopped),
+            Err(_) => Err(RaftError::Timeout),
+        }
+    }
+
+    /// Applies a committed conf change to raft (the apply loop calls this for ConfChange
+    /// entries) and returns the resulting membership.
+    pub async fn apply_conf_change(
+        &self,
+        entry: &CommittedEntry,
+    ) -> Result<ConfStateSummary, RaftError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .control
+            .send(Control::ConfChange { entry: entry.clone(), reply })
+            .map_err(|_| RaftError::Stopped)?;
+        answer.await.map_err(|_| RaftError::Stopped)?
+    }
+
+    /// Records that the apply loop has applied everything up to `index` (drives snapshots
+    /// and compaction).
+    pub fn report_applied(&self, index: u64) {
+        self.inner.applied.fetch_max(index, Ordering::AcqRel);
+    }
+
+    /// The current view of the node.
+    pub fn status(&self) -> RaftStatus {
+        let mut status = *self.inner.status.borrow();
+        status.applied = status.applied.max(self.inner.applied.load(Ordering::Acquire));
+        status
+    }
+
+    /// A receiver notified whenever the status changes (leader changes in particular).
+    pub fn subscribe(&self) -> watch::Receiver<RaftStatus> {
+        self.inner.status.clone()
+    }
+
+    /// Asks raft to hand leadership to `target` and waits until it has (or `timeout`).
+    pub async fn transfer_leader(&self, target: u64, timeout: Duration) -> Result<(), RaftError> {
+        let mut status = self.subscribe();
+        let current = status.borrow_and_update().leader;
+        if current == target {
+            return Ok(());
+        }
+        if current == 0 {
+            return Err(RaftError::NoLeader);
+        }
+        self.inner
+            .control
+            .send(Control::TransferLeader { target })
+            .map_err(|_| RaftError::Stopped)?;
+        let reached = tokio::time::timeout(timeout, status.wait_for(|s| s.leader == target)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(RaftError::Stopped),
+            Err(_) => Err(RaftError::Timeout),
+        }
+    }
+
+    /// Stops the ready loop and the transport, and closes the WAL. Idempotent.
+    pub async fn stop(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.inner.control.send(Control::Stop(reply)).is_ok() {
+            let _ = done.await;
+        }
+    }
+}

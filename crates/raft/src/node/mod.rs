@@ -1,0 +1,171 @@
+//! [`RaftNode`]: starts raft for one member — restores the log, spawns the ready loop on its
+//! own thread, the ticker with it, and the peer transport on the caller's tokio runtime.
+
+mod bootstrap;
+mod conf_history;
+pub(crate) mod event;
+mod handle;
+mod read_index;
+mod ready_loop;
+mod storage;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use protobuf::Message as _;
+use raft::prelude::{ConfChange, ConfChangeV2, EntryType};
+use raft::{RawNode, ReadOnlyOption};
+use tokio::sync::{mpsc, watch};
+
+pub use handle::RaftHandle;
+
+use crate::apply::Apply;
+use crate::config::RaftConfig;
+use crate::error::RaftError;
+use crate::logger::raft_logger;
+use crate::peers::PeerUrls;
+use crate::state_machine::StateMachine;
+use crate::status::{RaftStatus, Role};
+use crate::transport::{self, PeerContext, Transport};
+use read_index::ReadIndexBatcher;
+use ready_loop::ReadyLoop;
+
+/// Client requests buffered before `propose`/`read_index` callers wait.
+const REQUEST_QUEUE: usize = 8192;
+/// Peer message batches buffered before the peer streams are slowed down.
+const INBOX_QUEUE: usize = 1024;
+/// Apply batches buffered in the channel to the apply loop.
+const APPLY_QUEUE: usize = 256;
+
+/// A raft member: the owner of raft-rs's `RawNode` and its ready loop.
+#[derive(Debug)]
+pub struct RaftNode;
+
+impl RaftNode {
+    /// Opens (or creates) the WAL and snapshots, restores the log, and starts the ready loop,
+    /// the ticker and the peer transport (a server on `cfg.peer_listeners` and a client
+    /// stream per peer). Must be called from within a tokio runtime, which runs the
+    /// transport. Returns the handle and the stream of work for the apply loop.
+    pub fn start(
+        mut cfg: RaftConfig,
+        peers: PeerUrls,
+        sm: Arc<dyn StateMachine>,
+    ) -> Result<(RaftHandle, mpsc::Receiver<Apply>), RaftError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            RaftError::InvalidConfig("RaftNode::start must run inside a tokio runtime".into())
+        })?;
+        if cfg.election_ticks < 2 {
+            return Err(RaftError::InvalidConfig(format!(
+                "election timeout must be at least 2 heartbeat intervals, got {}",
+                cfg.election_ticks
+            )));
+        }
+        let restored = bootstrap::restore(&cfg, &sm, runtime.clone())?;
+        let raft_cfg = raft::Config {
+            id: cfg.id,
+            election_tick: cfg.election_ticks,
+            heartbeat_tick: 1,
+            applied: restored.applied,
+            max_size_per_msg: cfg.max_size_per_msg,
+            max_inflight_msgs: cfg.max_inflight_msgs,
+            check_quorum: true,
+            pre_vote: true,
+            read_only_option: ReadOnlyOption::Safe,
+            batch_append: true,
+            ..Default::default()
+        };
+        raft_cfg.validate()?;
+        let logger = raft_logger();
+        let mut raw = RawNode::new(&raft_cfg, restored.storage.clone(), &logger)?;
+        for entry in &restored.conf_changes {
+            let cs = match entry.get_entry_type() {
+                EntryType::EntryConfChange => {
+                    let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
+                        RaftError::InvalidConfig(format!("WAL ConfChange at {}: {e}", entry.index))
+                    })?;
+                    raw.apply_conf_change(&cc)?
+                }
+                _ => {
+                    let cc = ConfChangeV2::parse_from_bytes(&entry.data).map_err(|e| {
+                        RaftError::InvalidConfig(format!(
+                            "WAL ConfChangeV2 at {}: {e}",
+                            entry.index
+                        ))
+                    })?;
+                    raw.apply_conf_change(&cc)?
+                }
+            };
+            restored.storage.record_conf_state(entry.index, cs);
+        }
+        let conf = restored.storage.conf_state_at(u64::MAX);
+        let is_learner = conf.learners.contains(&cfg.id);
+
+        let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
+        let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
+        let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_QUEUE);
+        let (apply_tx, apply_rx) = mpsc::channel(APPLY_QUEUE);
+        let applied = Arc::new(AtomicU64::new(restored.applied));
+        let initial = RaftStatus {
+            id: cfg.id,
+            leader: 0,
+            term: raw.raft.term,
+            commit: raw.raft.raft_log.committed,
+            last_index: raw.raft.raft_log.last_index(),
+            applied: restored.applied,
+            is_learner,
+            role: Role::Follower,
+        };
+        let (status_tx, status_rx) = watch::channel(initial);
+
+        let ctx = Arc::new(PeerContext {
+            id: cfg.id,
+            cluster_id: cfg.cluster_id,
+            peers,
+            snaps: restored.snaps.clone(),
+            feedback: ctl_tx.clone(),
+        });
+        let listeners = std::mem::take(&mut cfg.peer_listeners);
+        let server_tasks = transport::serve(listeners, ctx.clone(), inbox_tx, &runtime)?;
+        let mut transport = Transport::new(ctx, runtime.clone());
+        transport.retain_members(&ready_loop::members(&conf));
+
+        let election_ticks = cfg.election_ticks;
+        // A little more than the batcher's own timeout, so its Timeout answer normally wins.
+        let read_timeout = cfg.election_timeout() + cfg.tick_interval * 2;
+        let ready_loop = ReadyLoop {
+            id: cfg.id,
+            raw,
+            storage: restored.storage,
+            wal: restored.wal,
+            snaps: restored.snaps,
+            sm,
+            transport,
+            server_tasks,
+            requests: req_rx,
+            control: ctl_rx,
+            inbox: inbox_rx,
+            apply_tx,
+            apply_queue: VecDeque::from_iter(restored.pending_snapshot),
+            reads: ReadIndexBatcher::new((election_ticks / 2).max(1), election_ticks),
+            status: status_tx,
+            applied: applied.clone(),
+            snapshot_index: restored.snapshot_index,
+            snapshot_count: cfg.snapshot_count,
+            catchup_entries: cfg.snapshot_catchup_entries,
+            tick_interval: cfg.tick_interval,
+            is_learner,
+        };
+        let loop_runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RaftError::io("build the ready loop runtime", e))?;
+        std::thread::Builder::new()
+            .name(format!("raft-{:x}", cfg.id))
+            .spawn(move || loop_runtime.block_on(ready_loop.run()))
+            .map_err(|e| RaftError::io("spawn the ready loop thread", e))?;
+
+        let handle = RaftHandle::new(req_tx, ctl_tx, status_rx, applied, read_timeout);
+        Ok((handle, apply_rx))
+    }
+}

@@ -1,0 +1,497 @@
+//! The ready loop: the one place that drives raft-rs. It runs on its own thread, receives
+//! requests, peer messages and control events, and processes each raft `Ready` in the
+//! persistence order raft requires:
+//!
+//! 1. install and persist an incoming snapshot;
+//! 2. send `messages()` right away (a leader may replicate before its own fsync);
+//! 3. append entries and the hard state to the WAL and `fdatasync` once (group commit);
+//! 4. send `persisted_messages()` (votes and acks must not precede their fsync);
+//! 5. queue committed entries for the apply loop, then advance.
+//!
+//! Nothing here waits on a peer or on the apply loop: peers have bounded queues, and committed
+//! work waits in a local queue, whose length holds back new client requests (backpressure).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use protobuf::Message as _;
+use raft::prelude::{
+    ConfChange, ConfChangeV2, Entry, Message, MessageType, Snapshot, SnapshotMetadata,
+};
+use raft::{RawNode, SnapshotStatus, StateRole, Storage};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::event::{Control, Inbox, Request};
+use super::read_index::ReadIndexBatcher;
+use super::storage::NodeStorage;
+use crate::apply::{Apply, CommittedEntry, EntryKind};
+use crate::error::RaftError;
+use crate::snap::{KEEP_SNAPSHOT_FILES, SnapStore};
+use crate::state_machine::StateMachine;
+use crate::status::{ConfStateSummary, RaftStatus, Role};
+use crate::transport::Transport;
+use crate::wal::{SnapshotMarker, Wal};
+
+/// Apply batches held locally before client requests are no longer taken in.
+const MAX_APPLY_BACKLOG: usize = 64;
+/// Most requests or message batches taken from a channel per iteration.
+const MAX_DRAIN: usize = 4096;
+
+/// Everything the loop owns.
+pub(super) struct ReadyLoop {
+    pub id: u64,
+    pub raw: RawNode<NodeStorage>,
+    pub storage: NodeStorage,
+    pub wal: Wal,
+    pub snaps: SnapStore,
+    pub sm: Arc<dyn StateMachine>,
+    pub transport: Transport,
+    pub server_tasks: Vec<JoinHandle<()>>,
+    pub requests: mpsc::Receiver<Request>,
+    pub control: mpsc::UnboundedReceiver<Control>,
+    pub inbox: mpsc::Receiver<Inbox>,
+    pub apply_tx: mpsc::Sender<Apply>,
+    pub apply_queue: VecDeque<Apply>,
+    pub reads: ReadIndexBatcher,
+    pub status: watch::Sender<RaftStatus>,
+    pub applied: Arc<AtomicU64>,
+    pub snapshot_index: u64,
+    pub snapshot_count: u64,
+    pub catchup_entries: u64,
+    pub tick_interval: std::time::Duration,
+    pub is_learner: bool,
+}
+
+/// What woke the loop up.
+enum Woke {
+    Control(Control),
+    Tick,
+    Inbox(Inbox),
+    Request(Request),
+    ApplyRoom,
+}
+
+/// Why the loop ended.
+enum Exit {
+    Stopped(oneshot::Sender<()>),
+    Failed(RaftError),
+}
+
+impl ReadyLoop {
+    /// Runs until stopped (or a persistence failure), then shuts the transport down and
+    /// answers the stop request once the WAL is closed.
+    pub async fn run(mut self) {
+        let exit = self.serve().await;
+        self.reads.fail_all(|| RaftError::Stopped);
+        self.requests.close();
+        while let Ok(req) = self.requests.try_recv() {
+            match req {
+                Request::Propose { reply, .. } => drop(reply.send(Err(RaftError::Stopped))),
+                Request::ReadIndex { reply } => drop(reply.send(Err(RaftError::Stopped))),
+            }
+        }
+        if let Err(e) = self.wal.commit() {
+            tracing::error!(error = %e, "failed to flush the WAL while stopping");
+        }
+        self.transport.shutdown();
+        for task in &self.server_tasks {
+            task.abort();
+        }
+        let server_tasks = std::mem::take(&mut self.server_tasks);
+        let id = self.id;
+        drop(self);
+        for task in server_tasks {
+            let _ = task.await;
+        }
+        match exit {
+            Exit::Stopped(reply) => {
+                tracing::info!(member_id = %format!("{id:x}"), "raft node stopped");
+                let _ = reply.send(());
+            }
+            Exit::Failed(e) => {
+                tracing::error!(member_id = %format!("{id:x}"), error = %e, "raft node failed");
+            }
+        }
+    }
+
+    async fn serve(&mut self) -> Exit {
+        let mut ticker = tokio::time::interval(self.tick_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let accepting = self.apply_queue.len() < MAX_APPLY_BACKLOG;
+            let mut proposals: Vec<(Vec<u8>, oneshot::Sender<Result<(), RaftError>>)> = Vec::new();
+            let woke = tokio::select! {
+                biased;
+                Some(ctl) = self.control.recv() => Woke::Control(ctl),
+                _ = ticker.tick() => Woke::Tick,
+                Some(msgs) = self.inbox.recv() => Woke::Inbox(msgs),
+                Some(req) = self.requests.recv(), if accepting => Woke::Request(req),
+                Ok(permit) = self.apply_tx.reserve(), if !self.apply_queue.is_empty() => {
+                    if let Some(apply) = self.apply_queue.pop_front() {
+                        permit.send(apply);
+                    }
+                    Woke::ApplyRoom
+                }
+            };
+            match woke {
+                Woke::Control(ctl) => {
+                    if let Some(exit) = self.on_control(ctl) {
+                        return exit;
+                    }
+                }
+                Woke::Tick => self.on_tick(),
+                Woke::Inbox(msgs) => self.step_all(msgs),
+                Woke::Request(req) => self.on_request(req, &mut proposals),
+                Woke::ApplyRoom => {}
+            }
+            while let Ok(ctl) = self.control.try_recv() {
+                if let Some(exit) = self.on_control(ctl) {
+                    return exit;
+                }
+            }
+            for _ in 0..MAX_DRAIN {
+                let Ok(msgs) = self.inbox.try_recv() else { break };
+                self.step_all(msgs);
+            }
+            if accepting {
+                for _ in 0..MAX_DRAIN {
+                    let Ok(req) = self.requests.try_recv() else { break };
+                    self.on_request(req, &mut proposals);
+                }
+            }
+            self.propose_all(proposals);
+            self.start_read_round();
+            // Completing a read round may start the next one, which needs one more Ready.
+            for _ in 0..2 {
+                if let Err(e) = self.handle_ready() {
+                    return Exit::Failed(e);
+                }
+                if !self.start_read_round() {
+                    break;
+                }
+            }
+            if let Err(e) = self.maybe_snapshot() {
+                return Exit::Failed(e);
+            }
+            self.flush_applies();
+            self.publish_status();
+        }
+    }
+
+    fn on_control(&mut self, ctl: Control) -> Option<Exit> {
+        match ctl {
+            Control::ConfChange { entry, reply } => {
+                let _ = reply.send(self.apply_conf_change(&entry));
+            }
+            Control::TransferLeader { target } => self.raw.transfer_leader(target),
+            Control::Unreachable(id) => self.raw.report_unreachable(id),
+            Control::SnapshotStatus { to, ok } => {
+                let status = if ok { SnapshotStatus::Finish } else { SnapshotStatus::Failure };
+                self.raw.report_snapshot(to, status);
+            }
+            Control::Stop(reply) => return Some(Exit::Stopped(reply)),
+        }
+        None
+    }
+
+    fn on_tick(&mut self) {
+        self.raw.tick();
+        if let Some(ctx) = self.reads.tick() {
+            self.raw.read_index(ctx);
+        }
+    }
+
+    fn step_all(&mut self, msgs: Vec<Message>) {
+        for msg in msgs {
+            if let Err(e) = self.raw.step(msg) {
+                tracing::debug!(error = %e, "raft rejected a peer message");
+            }
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        req: Request,
+        proposals: &mut Vec<(Vec<u8>, oneshot::Sender<Result<(), RaftError>>)>,
+    ) {
+        match req {
+            Request::Propose { data, reply } => proposals.push((data, reply)),
+            Request::ReadIndex { reply } => {
+                if self.raw.raft.leader_id == 0 {
+                    let _ = reply.send(Err(RaftError::NoLeader));
+                } else {
+                    self.reads.push(reply);
+                }
+            }
+        }
+    }
+
+    /// Steps all drained proposals as one MsgPropose: one log append and one broadcast.
+    fn propose_all(&mut self, proposals: Vec<(Vec<u8>, oneshot::Sender<Result<(), RaftError>>)>) {
+        if proposals.is_empty() {
+            return;
+        }
+        let mut replies = Vec::with_capacity(proposals.len());
+        let mut entries = Vec::with_capacity(proposals.len());
+        for (data, reply) in proposals {
+            entries.push(Entry { data: data.into(), ..Default::default() });
+            replies.push(reply);
+        }
+        let mut msg = Message::default();
+        msg.set_msg_type(MessageType::MsgPropose);
+        msg.from = self.id;
+        msg.set_entries(entries.into());
+        let outcome = match self.raw.step(msg) {
+            Ok(()) => Ok(()),
+            Err(raft::Error::ProposalDropped) => Err(RaftError::NoLeader),
+            Err(e) => Err(RaftError::Raft(e)),
+        };
+        for reply in replies {
+            let answer = match &outcome {
+                Ok(()) => Ok(()),
+                Err(RaftError::NoLeader) => Err(RaftError::NoLeader),
+                Err(e) => Err(RaftError::InvalidConfig(format!("proposal rejected: {e}"))),
+            };
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// Starts a ReadIndex round if callers wait and none is in flight.
+    fn start_read_round(&mut self) -> bool {
+        if self.raw.raft.leader_id == 0 {
+            self.reads.fail_all(|| RaftError::NoLeader);
+            return false;
+        }
+        match self.reads.start_round() {
+            Some(ctx) => {
+                self.raw.read_index(ctx);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn send(&mut self, msgs: Vec<Message>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let mut unreachable = Vec::new();
+        self.transport.send(msgs, |id| {
+            if !unreachable.contains(&id) {
+                unreachable.push(id);
+            }
+        });
+        for id in unreachable {
+            self.raw.report_unreachable(id);
+        }
+    }
+
+    fn handle_ready(&mut self) -> Result<(), RaftError> {
+        if !self.raw.has_ready() {
+            return Ok(());
+        }
+        let mut rd = self.raw.ready();
+        let mut leader_changed = false;
+        if let Some(ss) = rd.ss() {
+            leader_changed = ss.leader_id != self.status.borrow().leader;
+            if leader_changed {
+                self.log_leader_change(ss.leader_id, ss.raft_state);
+            }
+        }
+        for rs in rd.take_read_states() {
+            self.reads.on_read_state(&rs.request_ctx, rs.index);
+        }
+        if !rd.snapshot().is_empty() {
+            self.install_snapshot(rd.snapshot().clone())?;
+        }
+        self.send(rd.take_messages());
+        let committed = rd.take_committed_entries();
+        self.queue_entries(committed);
+        if !rd.entries().is_empty() {
+            self.wal.append_entries(rd.entries());
+            self.storage.mem().wl().append(rd.entries())?;
+        }
+        if let Some(hs) = rd.hs() {
+            self.wal.append_hard_state(hs);
+            self.storage.mem().wl().set_hardstate(hs.clone());
+        }
+        self.wal.commit()?;
+        self.send(rd.take_persisted_messages());
+        let mut light = self.raw.advance(rd);
+        if let Some(commit) = light.commit_index() {
+            self.storage.mem().wl().mut_hard_state().commit = commit;
+        }
+        self.send(light.take_messages());
+        self.queue_entries(light.take_committed_entries());
+        self.raw.advance_apply();
+        if leader_changed {
+            if self.raw.raft.leader_id == 0 {
+                self.reads.fail_all(|| RaftError::NoLeader);
+            } else if let Some(ctx) = self.reads.resend() {
+                self.raw.read_index(ctx);
+            }
+        }
+        Ok(())
+    }
+
+    fn log_leader_change(&self, leader: u64, role: StateRole) {
+        let term = self.raw.raft.term;
+        let id = format!("{:x}", self.id);
+        if leader == 0 {
+            tracing::info!(member_id = %id, term, "raft.node: {id} lost leader at term {term}");
+        } else {
+            tracing::info!(
+                member_id = %id,
+                term,
+                role = ?role,
+                "raft.node: {id} elected leader {leader:x} at term {term}"
+            );
+        }
+    }
+
+    /// Persists a snapshot received from the leader and queues the database for the apply
+    /// loop ahead of any later entries.
+    fn install_snapshot(&mut self, snap: Snapshot) -> Result<(), RaftError> {
+        let meta = snap.get_metadata().clone();
+        let (index, term) = (meta.index, meta.term);
+        let db_path = self.snaps.received_db_path(index);
+        if !db_path.exists() {
+            return Err(RaftError::corrupt(&db_path, 0, "raft installed a snapshot whose database was never received"));
+        }
+        self.snaps.save(&meta)?;
+        self.wal.append_snapshot_marker(SnapshotMarker { index, term });
+        self.storage.apply_snapshot(snap)?;
+        self.snapshot_index = index;
+        self.is_learner = meta.get_conf_state().learners.contains(&self.id);
+        self.transport.retain_members(&members(meta.get_conf_state()));
+        tracing::info!(index, term, db = %db_path.display(), "applying snapshot received from the leader");
+        self.apply_queue.push_back(Apply::Snapshot { index, term, db_path });
+        Ok(())
+    }
+
+    fn queue_entries(&mut self, entries: Vec<Entry>) {
+        if entries.is_empty() {
+            return;
+        }
+        let batch = entries.into_iter().map(CommittedEntry::from_raft).collect();
+        self.apply_queue.push_back(Apply::Entries(batch));
+    }
+
+    /// Hands queued work to the apply loop as far as its channel has room.
+    fn flush_applies(&mut self) {
+        if self.apply_tx.is_closed() {
+            self.apply_queue.clear();
+            return;
+        }
+        while !self.apply_queue.is_empty() {
+            let Ok(permit) = self.apply_tx.try_reserve() else { break };
+            if let Some(apply) = self.apply_queue.pop_front() {
+                permit.send(apply);
+            }
+        }
+    }
+
+    fn apply_conf_change(&mut self, entry: &CommittedEntry) -> Result<ConfStateSummary, RaftError> {
+        let cs = match entry.kind {
+            EntryKind::ConfChange => {
+                let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
+                    RaftError::InvalidConfig(format!("malformed ConfChange at {}: {e}", entry.index))
+                })?;
+                self.raw.apply_conf_change(&cc)?
+            }
+            EntryKind::ConfChangeV2 => {
+                let cc = ConfChangeV2::parse_from_bytes(&entry.data).map_err(|e| {
+                    RaftError::InvalidConfig(format!(
+                        "malformed ConfChangeV2 at {}: {e}",
+                        entry.index
+                    ))
+                })?;
+                self.raw.apply_conf_change(&cc)?
+            }
+            EntryKind::Normal => {
+                return Err(RaftError::InvalidConfig(format!(
+                    "entry {} is not a conf change",
+                    entry.index
+                )));
+            }
+        };
+        self.storage.record_conf_state(entry.index, cs.clone());
+        self.is_learner = cs.learners.contains(&self.id);
+        self.transport.retain_members(&members(&cs));
+        tracing::info!(index = entry.index, voters = ?cs.voters, learners = ?cs.learners, "applied a raft conf change");
+        Ok(ConfStateSummary::from_raft(&cs))
+    }
+
+    /// Takes a snapshot once enough entries were applied since the last one, at the highest
+    /// index the state machine has made durable; then compacts the in-memory log (keeping
+    /// some entries for slow followers) and releases old WAL segments and snapshot files.
+    fn maybe_snapshot(&mut self) -> Result<(), RaftError> {
+        let applied = self.applied.load(Ordering::Acquire);
+        if applied <= self.snapshot_index.saturating_add(self.snapshot_count) {
+            return Ok(());
+        }
+        let durable = self.sm.durable_applied_index();
+        let index = durable.min(applied).min(self.raw.raft.raft_log.committed);
+        if index <= self.snapshot_index.saturating_add(self.snapshot_count) {
+            return Ok(());
+        }
+        let term = self.storage.term(index)?;
+        let mut meta = SnapshotMetadata { index, term, ..Default::default() };
+        meta.set_conf_state(self.storage.conf_state_at(index));
+        self.snaps.save(&meta)?;
+        self.wal.append_snapshot_marker(SnapshotMarker { index, term });
+        self.wal.commit()?;
+        let released = self.wal.release_to(index)?;
+        let compact_to = index.saturating_sub(self.catchup_entries).max(1);
+        self.storage.compact(compact_to, index)?;
+        self.snaps.purge(KEEP_SNAPSHOT_FILES, durable)?;
+        tracing::info!(
+            snapshot_index = index,
+            snapshot_term = term,
+            compact_index = compact_to,
+            released_wal_segments = released,
+            "saved snapshot and compacted raft log"
+        );
+        self.snapshot_index = index;
+        Ok(())
+    }
+
+    fn publish_status(&mut self) {
+        let raft = &self.raw.raft;
+        let next = RaftStatus {
+            id: self.id,
+            leader: raft.leader_id,
+            term: raft.term,
+            commit: raft.raft_log.committed,
+            last_index: raft.raft_log.last_index(),
+            applied: self.applied.load(Ordering::Acquire),
+            is_learner: self.is_learner,
+            role: Role::from_raft(raft.state),
+        };
+        self.status.send_if_modified(|current| {
+            if *current == next {
+                false
+            } else {
+                *current = next;
+                true
+            }
+        });
+    }
+}
+
+/// Every member of a configuration (voters in both halves of a joint config and learners).
+pub(super) fn members(cs: &raft::prelude::ConfState) -> Vec<u64> {
+    let mut all: Vec<u64> = cs
+        .voters
+        .iter()
+        .chain(&cs.voters_outgoing)
+        .chain(&cs.learners)
+        .chain(&cs.learners_next)
+        .copied()
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}

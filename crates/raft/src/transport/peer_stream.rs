@@ -1,0 +1,161 @@
+//! One member's outgoing message stream: drains the peer's queue in batches into a
+//! long-lived `Stream` RPC, reconnecting with backoff when the peer is down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use protobuf::Message as _;
+use raft::prelude::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::proto::MessageBatch;
+use super::proto::raft_peer_client::RaftPeerClient;
+use super::{CLUSTER_MISMATCH, PeerContext};
+
+/// Most messages per batch.
+const MAX_BATCH_MESSAGES: usize = 512;
+/// A batch is closed once it reaches this many bytes.
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Why a stream ended.
+enum Ended {
+    /// The node is stopping (the queue was closed).
+    Stopped,
+    /// The peer could not be reached or the stream broke; `sent` says whether anything got
+    /// through first.
+    Failed { reason: String, sent: bool },
+}
+
+/// Runs until the queue closes.
+pub(super) async fn run(ctx: Arc<PeerContext>, to: u64, mut queue: mpsc::Receiver<Message>) {
+    let mut backoff = MIN_BACKOFF;
+    let mut active = false;
+    let mut last_reason = String::new();
+    loop {
+        match stream_once(&ctx, to, &mut queue, &mut active).await {
+            Ended::Stopped => return,
+            Ended::Failed { reason, sent } => {
+                if sent {
+                    backoff = MIN_BACKOFF;
+                }
+                if active {
+                    active = false;
+                    tracing::warn!(
+                        local_member_id = %format!("{:x}", ctx.id),
+                        remote_peer_id = %format!("{to:x}"),
+                        error = %reason,
+                        "peer became inactive (message send to peer failed)"
+                    );
+                } else if reason != last_reason {
+                    tracing::warn!(
+                        remote_peer_id = %format!("{to:x}"),
+                        error = %reason,
+                        "failed to reach the peer"
+                    );
+                }
+                last_reason = reason;
+                ctx.report_unreachable(to);
+            }
+        }
+        // Raft retries on its own; messages queued meanwhile are stale, so drop them.
+        let deadline = tokio::time::Instant::now() + backoff;
+        loop {
+            match tokio::time::timeout_at(deadline, queue.recv()).await {
+                Ok(Some(_)) => {}
+                Ok(None) => return,
+                Err(_) => break,
+            }
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+fn take_batch(first: Message, queue: &mut mpsc::Receiver<Message>) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(8);
+    let mut bytes = 0;
+    let mut next = Some(first);
+    while let Some(msg) = next.take() {
+        match msg.write_to_bytes() {
+            Ok(b) => {
+                bytes += b.len();
+                out.push(Bytes::from(b));
+            }
+            Err(e) => tracing::error!(error = %e, "failed to encode a raft message"),
+        }
+        if out.len() < MAX_BATCH_MESSAGES && bytes < MAX_BATCH_BYTES {
+            next = queue.try_recv().ok();
+        }
+    }
+    out
+}
+
+async fn stream_once(
+    ctx: &PeerContext,
+    to: u64,
+    queue: &mut mpsc::Receiver<Message>,
+    active: &mut bool,
+) -> Ended {
+    let channel = match ctx.connect(to).await {
+        Ok(c) => c,
+        Err(reason) => return Ended::Failed { reason, sent: false },
+    };
+    let mut client = RaftPeerClient::new(channel)
+        .max_decoding_message_size(usize::MAX)
+        .max_encoding_message_size(usize::MAX);
+    let (batches, rx) = mpsc::channel::<MessageBatch>(16);
+    let mut request = tonic::Request::new(ReceiverStream::new(rx));
+    ctx.stamp(request.metadata_mut(), to);
+    let mut call = std::pin::pin!(client.stream(request));
+    let mut sent = false;
+    loop {
+        tokio::select! {
+            outcome = &mut call => {
+                let reason = match outcome {
+                    Ok(_) => "peer closed the stream".to_string(),
+                    Err(status) if status.message().contains(CLUSTER_MISMATCH) => {
+                        tracing::error!(
+                            local_member_id = %format!("{:x}", ctx.id),
+                            remote_peer_id = %format!("{to:x}"),
+                            local_cluster_id = %format!("{:x}", ctx.cluster_id),
+                            "request cluster ID mismatch"
+                        );
+                        status.message().to_string()
+                    }
+                    Err(status) => format!("{}: {}", status.code(), status.message()),
+                };
+                return Ended::Failed { reason, sent };
+            }
+            msg = queue.recv() => {
+                let Some(first) = msg else { return Ended::Stopped };
+                let batch = MessageBatch {
+                    cluster_id: ctx.cluster_id,
+                    from: ctx.id,
+                    to,
+                    messages: take_batch(first, queue),
+                };
+                if batches.send(batch).await.is_err() {
+                    let reason = match call.await {
+                        Ok(_) => "peer closed the stream".to_string(),
+                        Err(status) => format!("{}: {}", status.code(), status.message()),
+                    };
+                    return Ended::Failed { reason, sent };
+                }
+                if !sent {
+                    sent = true;
+                    if !*active {
+                        *active = true;
+                        tracing::info!(
+                            local_member_id = %format!("{:x}", ctx.id),
+                            remote_peer_id = %format!("{to:x}"),
+                            "peer became active"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

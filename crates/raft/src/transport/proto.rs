@@ -1,0 +1,5 @@
+//! Generated code of the peer protocol (`proto/raftpeer.proto`, package `oxcdpeer`).
+
+#![allow(missing_docs, clippy::all)]
+
+tonic::include_proto!("oxcdpeer");

@@ -1,0 +1,193 @@
+//! The receiving side of the peer transport: the `RaftPeer` gRPC service on the peer
+//! listeners. It rejects streams from other clusters, decodes raft messages and hands them to
+//! the ready loop, and stores incoming snapshot databases before raft sees their MsgSnapshot.
+
+use std::sync::Arc;
+
+use protobuf::Message as _;
+use raft::prelude::{Message, MessageType};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::proto::raft_peer_server::{RaftPeer, RaftPeerServer};
+use super::proto::{MessageBatch, SnapshotChunk, SnapshotReceived, StreamClosed};
+use super::{CLUSTER_ID_HEADER, CLUSTER_MISMATCH, FROM_HEADER, PeerContext, TO_HEADER};
+use crate::error::{IoContext, RaftError};
+use crate::node::event::Inbox;
+
+/// The service instance shared by all connections.
+#[derive(Clone)]
+pub(crate) struct PeerService {
+    ctx: Arc<PeerContext>,
+    inbox: mpsc::Sender<Inbox>,
+}
+
+fn header_u64(meta: &MetadataMap, key: &str) -> Option<u64> {
+    let value = meta.get(key)?.to_str().ok()?;
+    u64::from_str_radix(value, 16).ok()
+}
+
+impl PeerService {
+    fn check_cluster(&self, remote_cluster: u64, from: u64) -> Result<(), Status> {
+        if remote_cluster != self.ctx.cluster_id {
+            tracing::warn!(
+                local_member_id = %format!("{:x}", self.ctx.id),
+                local_member_cluster_id = %format!("{:x}", self.ctx.cluster_id),
+                remote_peer_id = %format!("{from:x}"),
+                remote_peer_cluster_id = %format!("{remote_cluster:x}"),
+                "request cluster ID mismatch"
+            );
+            return Err(Status::failed_precondition(CLUSTER_MISMATCH));
+        }
+        Ok(())
+    }
+
+    fn check_recipient(&self, to: u64) -> Result<(), Status> {
+        if to != self.ctx.id {
+            return Err(Status::failed_precondition(format!(
+                "member ID mismatch: message for {to:x} reached {:x}",
+                self.ctx.id
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_headers(&self, meta: &MetadataMap) -> Result<(), Status> {
+        let from = header_u64(meta, FROM_HEADER).unwrap_or(0);
+        let cluster = header_u64(meta, CLUSTER_ID_HEADER)
+            .ok_or_else(|| Status::invalid_argument("missing cluster ID"))?;
+        self.check_cluster(cluster, from)?;
+        let to = header_u64(meta, TO_HEADER)
+            .ok_or_else(|| Status::invalid_argument("missing recipient ID"))?;
+        self.check_recipient(to)
+    }
+
+    fn check_envelope(&self, cluster: u64, from: u64, to: u64) -> Result<(), Status> {
+        self.check_cluster(cluster, from)?;
+        self.check_recipient(to)
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<Message, Status> {
+    Message::parse_from_bytes(bytes)
+        .map_err(|e| Status::invalid_argument(format!("malformed raft message: {e}")))
+}
+
+#[tonic::async_trait]
+impl RaftPeer for PeerService {
+    async fn stream(
+        &self,
+        request: Request<Streaming<MessageBatch>>,
+    ) -> Result<Response<StreamClosed>, Status> {
+        self.check_headers(request.metadata())?;
+        let mut stream = request.into_inner();
+        while let Some(batch) = stream.message().await? {
+            self.check_envelope(batch.cluster_id, batch.from, batch.to)?;
+            let msgs = batch.messages.iter().map(|b| decode(b)).collect::<Result<Vec<_>, _>>()?;
+            if msgs.iter().any(|m| m.to != self.ctx.id) {
+                return Err(Status::invalid_argument("raft message addressed to another member"));
+            }
+            if self.inbox.send(msgs).await.is_err() {
+                return Err(Status::unavailable("raft node stopped"));
+            }
+        }
+        Ok(Response::new(StreamClosed {}))
+    }
+
+    async fn snapshot(
+        &self,
+        request: Request<Streaming<SnapshotChunk>>,
+    ) -> Result<Response<SnapshotReceived>, Status> {
+        self.check_headers(request.metadata())?;
+        let mut stream = request.into_inner();
+        let first = stream
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
+        self.check_envelope(first.cluster_id, first.from, first.to)?;
+        let msg = decode(&first.message)?;
+        if msg.get_msg_type() != MessageType::MsgSnapshot || msg.to != self.ctx.id {
+            return Err(Status::invalid_argument("first snapshot chunk must carry a MsgSnapshot"));
+        }
+        let index = msg.get_snapshot().get_metadata().index;
+        let snaps = &self.ctx.snaps;
+        let partial = snaps.partial_db_path(index);
+        let internal = |e: RaftError| Status::internal(e.to_string());
+        let mut file = tokio::fs::File::create(&partial)
+            .await
+            .ctx(|| format!("create {}", partial.display()))
+            .map_err(internal)?;
+        let mut size = first.data.len() as u64;
+        let mut write = async |data: &[u8]| {
+            file.write_all(data).await.ctx(|| format!("write {}", partial.display()))
+        };
+        write(&first.data).await.map_err(internal)?;
+        let received = async {
+            while let Some(chunk) = stream.message().await? {
+                size += chunk.data.len() as u64;
+                write(&chunk.data).await.map_err(internal)?;
+            }
+            Ok::<(), Status>(())
+        }
+        .await;
+        if let Err(status) = received {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(status);
+        }
+        file.sync_all().await.ctx(|| format!("sync {}", partial.display())).map_err(internal)?;
+        drop(file);
+        let dest = snaps.received_db_path(index);
+        tokio::fs::rename(&partial, &dest)
+            .await
+            .ctx(|| format!("rename {} to {}", partial.display(), dest.display()))
+            .map_err(internal)?;
+        crate::wal::sync_dir(snaps.dir()).map_err(internal)?;
+        tracing::info!(
+            remote_peer_id = %format!("{:x}", msg.from),
+            index,
+            size,
+            "received and saved database snapshot"
+        );
+        if self.inbox.send(vec![msg]).await.is_err() {
+            return Err(Status::unavailable("raft node stopped"));
+        }
+        Ok(Response::new(SnapshotReceived {}))
+    }
+}
+
+/// Serves the peer service on every listener; returns the server tasks.
+pub(crate) fn serve(
+    listeners: Vec<std::net::TcpListener>,
+    ctx: Arc<PeerContext>,
+    inbox: mpsc::Sender<Inbox>,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Vec<JoinHandle<()>>, RaftError> {
+    let service = PeerService { ctx, inbox };
+    let _entered = runtime.enter();
+    let mut tasks = Vec::new();
+    for listener in listeners {
+        let addr = listener.local_addr().ctx(|| "peer listener address".to_string())?;
+        listener.set_nonblocking(true).ctx(|| format!("configure peer listener {addr}"))?;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .ctx(|| format!("register peer listener {addr}"))?;
+        let svc = RaftPeerServer::new(service.clone())
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX);
+        let incoming = TcpListenerStream::new(listener);
+        tasks.push(runtime.spawn(async move {
+            let served = tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(svc)
+                .serve_with_incoming(incoming)
+                .await;
+            if let Err(e) = served {
+                tracing::error!(address = %addr, error = %e, "peer server failed");
+            }
+        }));
+    }
+    Ok(tasks)
+}

@@ -1,0 +1,184 @@
+//! Multi-node behaviour in one process: three RaftNodes on loopback listeners with an
+//! in-memory state machine that records what it applied.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, wait_until};
+use oxcd_raft::RaftError;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_replicate_read_fail_over_and_recover_from_the_wal() {
+    let mut cluster = Cluster::start(3, 1_000_000, 5_000).await;
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+
+    // 1,000 proposals, spread over every member (followers forward to the leader).
+    let mut tasks = Vec::new();
+    for (n, id) in [1u64, 2, 3].into_iter().enumerate() {
+        let handle = cluster.handle(id);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..334 {
+                let k = n * 334 + i;
+                if k >= 1000 {
+                    break;
+                }
+                propose_retrying(&handle, format!("v{k}").into_bytes()).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("proposer");
+    }
+    cluster.wait_applied_count(&[1, 2, 3], 1000).await;
+    cluster.assert_same_sequence(&[1, 2, 3]);
+    let values = cluster.node(1).sm.values();
+    let mut sorted = values.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 1000, "every proposal applied exactly once");
+
+    // A read barrier covers everything committed before it was requested.
+    for id in [1u64, 2, 3] {
+        let committed = cluster.handle(leader).status().commit;
+        let index = cluster.handle(id).read_index().await.expect("read index");
+        assert!(index >= committed, "read index {index} < committed {committed}");
+    }
+    // Concurrent readers share rounds and all get an answer.
+    let readers: Vec<_> = (0..50)
+        .map(|i| {
+            let h = cluster.handle([1u64, 2, 3][i % 3]);
+            tokio::spawn(async move { h.read_index().await })
+        })
+        .collect();
+    for r in readers {
+        r.await.expect("reader").expect("read index");
+    }
+
+    // Losing the leader: the others elect a new one and keep committing.
+    cluster.stop(leader).await;
+    let survivors: Vec<u64> = [1u64, 2, 3].into_iter().filter(|&id| id != leader).collect();
+    let new_leader = cluster.wait_for_leader(&survivors).await;
+    assert_ne!(new_leader, leader);
+    for k in 1000..1100 {
+        propose_retrying(&cluster.handle(survivors[k % 2]), format!("v{k}").into_bytes()).await;
+    }
+    cluster.wait_applied_count(&survivors, 1100).await;
+
+    // The old leader restarts from its WAL with an empty state machine, replays its log and
+    // catches up with what it missed.
+    cluster.restart(leader, true).await;
+    cluster.wait_applied_count(&[1, 2, 3], 1100).await;
+    cluster.assert_same_sequence(&[1, 2, 3]);
+    propose_retrying(&cluster.handle(leader), b"after-restart".to_vec()).await;
+    cluster.wait_applied_count(&[1, 2, 3], 1101).await;
+    cluster.assert_same_sequence(&[1, 2, 3]);
+    cluster.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_missed_compacted_entries_catches_up_from_a_snapshot() {
+    let mut cluster = Cluster::start(3, 40, 10).await;
+    cluster.wait_for_leader(&[1, 2, 3]).await;
+    for k in 0..20 {
+        propose_retrying(&cluster.handle(1), format!("a{k}").into_bytes()).await;
+    }
+    cluster.wait_applied_count(&[1, 2, 3], 20).await;
+
+    let lagging = 3;
+    cluster.stop(lagging).await;
+    cluster.wait_for_leader(&[1, 2]).await;
+    for k in 0..300 {
+        propose_retrying(&cluster.handle(1 + (k % 2)), format!("b{k}").into_bytes()).await;
+    }
+    cluster.wait_applied_count(&[1, 2], 320).await;
+    // The survivors compacted their logs well past what the lagging member has.
+    wait_until("survivors to compact", || {
+        [1u64, 2].iter().all(|&id| cluster.node(id).wal_segments_snapshot_index() > 100)
+    })
+    .await;
+
+    cluster.restart(lagging, false).await;
+    cluster.wait_applied_count(&[1, 2, 3], 320).await;
+    assert!(
+        cluster.node(lagging).sm.snapshots_installed() >= 1,
+        "the lagging member must have been sent a snapshot"
+    );
+    cluster.assert_same_sequence(&[1, 2, 3]);
+
+    // And it keeps up afterwards, through ordinary replication.
+    for k in 0..10 {
+        propose_retrying(&cluster.handle(lagging), format!("c{k}").into_bytes()).await;
+    }
+    cluster.wait_applied_count(&[1, 2, 3], 330).await;
+    cluster.assert_same_sequence(&[1, 2, 3]);
+
+    // A restart after installing the snapshot replays from the snapshot, not from scratch.
+    cluster.restart(lagging, false).await;
+    propose_retrying(&cluster.handle(1), b"final".to_vec()).await;
+    cluster.wait_applied_count(&[1, 2, 3], 331).await;
+    cluster.assert_same_sequence(&[1, 2, 3]);
+    cluster.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_of_different_clusters_never_form_a_quorum() {
+    let mut cluster = Cluster::start_with_cluster_ids(&[(1, 0xaaaa), (2, 0xbbbb)], 1_000_000, 5_000).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for id in [1u64, 2] {
+        assert_eq!(cluster.handle(id).status().leader, 0, "member {id} must not see a leader");
+        assert!(matches!(
+            cluster.handle(id).propose(b"x".to_vec()).await,
+            Err(RaftError::NoLeader)
+        ));
+    }
+    cluster.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_the_peer_port_does_not_disturb_the_member() {
+    use tokio::io::AsyncWriteExt;
+    let mut cluster = Cluster::start(3, 1_000_000, 5_000).await;
+    cluster.wait_for_leader(&[1, 2, 3]).await;
+    for id in [1u64, 2, 3] {
+        let mut conn = tokio::net::TcpStream::connect(cluster.node(id).addr).await.expect("connect");
+        let _ = conn.write_all(b"GET / HTTP/1.1\r\n\r\n\x00\x01garbage\xff\xfe").await;
+        let mut conn = tokio::net::TcpStream::connect(cluster.node(id).addr).await.expect("connect");
+        let mut junk = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        junk.extend_from_slice(&[0xff; 512]);
+        let _ = conn.write_all(&junk).await;
+    }
+    for k in 0..50 {
+        propose_retrying(&cluster.handle(1 + k % 3), format!("g{k}").into_bytes()).await;
+    }
+    cluster.wait_applied_count(&[1, 2, 3], 50).await;
+    cluster.assert_same_sequence(&[1, 2, 3]);
+    cluster.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leadership_transfers_on_request() {
+    let mut cluster = Cluster::start(3, 1_000_000, 5_000).await;
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    propose_retrying(&cluster.handle(leader), b"x".to_vec()).await;
+    cluster.wait_applied_count(&[1, 2, 3], 1).await;
+    let target = if leader == 1 { 2 } else { 1 };
+    cluster
+        .handle(leader)
+        .transfer_leader(target, Duration::from_secs(5))
+        .await
+        .expect("transfer");
+    assert_eq!(cluster.handle(target).status().role, oxcd_raft::Role::Leader);
+    cluster.stop_all().await;
+}
+
+async fn propose_retrying(handle: &oxcd_raft::RaftHandle, data: Vec<u8>) {
+    for _ in 0..200 {
+        match handle.propose(data.clone()).await {
+            Ok(()) => return,
+            Err(RaftError::NoLeader) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(e) => panic!("propose failed: {e}"),
+        }
+    }
+    panic!("no leader to propose to");
+}
