@@ -1,1 +1,27 @@
-//! Shared harness for the multi-process tests in this crate.
+//! Harness for oxcd's multi-process tests: it finds the server binaries (real etcd 3.5.1 and
+//! oxcd), starts clusters of real processes on loopback or inside network namespaces, injects
+//! faults (kill -9, restart, SIGSTOP, partitions), drives real `etcdctl`, and generates the
+//! seeded operation streams of the differential tests. Every process, data directory and
+//! namespace it creates is removed when its owner is dropped, also when a test panics.
+
+pub mod ascii_table;
+pub mod binaries;
+pub mod cluster;
+pub mod convergence;
+pub mod differential;
+pub mod etcdctl;
+pub mod grpc;
+pub mod member;
+pub mod netns;
+pub mod ports;
+pub mod rng;
+pub mod server;
+pub mod spawner;
+pub mod stale;
+pub mod wait;
+
+pub use cluster::{Cluster, ClusterSpec, Placement};
+pub use etcdctl::Etcdctl;
+pub use netns::NetnsLab;
+pub use rng::SeededRng;
+pub use server::Server;

@@ -1,0 +1,485 @@
+//! A cluster of real server processes (etcd or oxcd) started with etcd's flags, on loopback or
+//! one member per network namespace, with the fault operations tests need: kill -9, graceful
+//! stop, restart, SIGSTOP/SIGCONT. Dropping the cluster kills every process and removes its
+//! data directories; if the test is panicking it first prints each member's last log lines.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use futures::future::join_all;
+use oxcd_api::etcdserverpb::StatusRequest;
+use tempfile::TempDir;
+
+use crate::grpc::{self, Clients};
+use crate::member::{LOG_TAIL_LINES, Member, MemberConfig};
+use crate::netns::Host;
+use crate::ports;
+use crate::server::Server;
+use crate::stale;
+use crate::wait::{self, Attempt};
+
+/// Set to keep data directories and logs after a test (their path is printed).
+pub const KEEP_ENV: &str = "OXT_KEEP";
+
+/// Default bound on a member becoming ready.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a graceful stop may take before SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Where the members run.
+#[derive(Debug, Clone)]
+pub enum Placement {
+    /// Every member on 127.0.0.1 with its own free ports.
+    Loopback,
+    /// Member `i` on `hosts[i]`: its own namespace and address, with etcd's standard ports
+    /// 2379 (clients) and 2380 (peers), as on the seed's separate machines.
+    Hosts(Vec<Host>),
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// The server implementation.
+    pub server: Server,
+    /// `--name` of each member; the cluster has as many members as names.
+    pub names: Vec<String>,
+    /// `--initial-cluster-token`.
+    pub token: String,
+    /// Where members run.
+    pub placement: Placement,
+    /// Flags appended after the standard ones, e.g. `["--snapshot-count", "100"]`.
+    pub extra_args: Vec<String>,
+    /// Bound on each member becoming ready.
+    pub ready_timeout: Duration,
+}
+
+impl ClusterSpec {
+    /// `size` members named `m1`..`mN` on loopback.
+    pub fn new(server: Server, size: usize) -> ClusterSpec {
+        ClusterSpec {
+            server,
+            names: (1..=size).map(|i| format!("m{i}")).collect(),
+            token: "oxt-cluster".to_owned(),
+            placement: Placement::Loopback,
+            extra_args: Vec::new(),
+            ready_timeout: READY_TIMEOUT,
+        }
+    }
+
+    /// Renames the members (and sets their number).
+    pub fn names<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> ClusterSpec {
+        self.names = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets `--initial-cluster-token`.
+    pub fn token(mut self, token: &str) -> ClusterSpec {
+        self.token = token.to_owned();
+        self
+    }
+
+    /// Sets where members run.
+    pub fn placement(mut self, placement: Placement) -> ClusterSpec {
+        self.placement = placement;
+        self
+    }
+
+    /// Appends flags to every member's command line.
+    pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> ClusterSpec {
+        self.extra_args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the bound on each member becoming ready.
+    pub fn ready_timeout(mut self, timeout: Duration) -> ClusterSpec {
+        self.ready_timeout = timeout;
+        self
+    }
+}
+
+/// Running members plus the directory holding their data and logs.
+pub struct Cluster {
+    server: Server,
+    ready_timeout: Duration,
+    /// Declared before `root` so processes die before their directories are removed.
+    members: Vec<Member>,
+    root: Option<TempDir>,
+}
+
+impl Cluster {
+    /// Starts every member and waits until all serve clients.
+    pub async fn start(spec: ClusterSpec) -> Result<Cluster> {
+        stale::sweep_once();
+        if spec.names.is_empty() {
+            bail!("a cluster needs at least one member");
+        }
+        let binary = spec.server.binary()?;
+        let root = tempfile::Builder::new()
+            .prefix(&format!("{}{}-", stale::PREFIX, std::process::id()))
+            .tempdir()
+            .context("creating the cluster's data directory")?;
+        let configs = member_configs(&spec, root.path())?;
+        let members = configs
+            .into_iter()
+            .map(|config| Member::new(spec.server, binary.clone(), config))
+            .collect();
+        let mut cluster = Cluster {
+            server: spec.server,
+            ready_timeout: spec.ready_timeout,
+            members,
+            root: Some(root),
+        };
+        for member in &mut cluster.members {
+            member.start()?;
+        }
+        cluster.wait_all_ready().await?;
+        Ok(cluster)
+    }
+
+    async fn wait_all_ready(&mut self) -> Result<()> {
+        let timeout = self.ready_timeout;
+        let results = join_all(
+            self.members
+                .iter_mut()
+                .filter(|member| member.is_up())
+                .map(|member| member.wait_ready(timeout)),
+        )
+        .await;
+        results.into_iter().collect()
+    }
+
+    /// The server implementation.
+    pub fn server(&self) -> Server {
+        self.server
+    }
+
+    /// Number of members.
+    pub fn size(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Member `i`.
+    pub fn member(&self, i: usize) -> &Member {
+        &self.members[i]
+    }
+
+    /// Every member, in `--initial-cluster` order.
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// Indexes of the members that are started and not paused.
+    pub fn up(&self) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|&i| self.members[i].is_up())
+            .collect()
+    }
+
+    /// Client URL of member `i`.
+    pub fn endpoint(&self, i: usize) -> String {
+        self.members[i].client_url()
+    }
+
+    /// Client URLs of all members.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(Member::client_url).collect()
+    }
+
+    /// The directory holding data directories and logs.
+    pub fn root_dir(&self) -> Option<&Path> {
+        self.root.as_ref().map(TempDir::path)
+    }
+
+    /// gRPC clients connected to member `i`.
+    pub async fn client(&self, i: usize) -> Result<Clients> {
+        grpc::connect(&self.endpoint(i)).await
+    }
+
+    /// Kills member `i` with SIGKILL.
+    pub fn kill9(&mut self, i: usize) -> Result<()> {
+        self.members[i].kill9()
+    }
+
+    /// Stops member `i` with SIGTERM (SIGKILL after [`STOP_GRACE`]).
+    pub fn stop(&mut self, i: usize) -> Result<()> {
+        self.members[i].terminate(STOP_GRACE)
+    }
+
+    /// Kills every running member with SIGKILL.
+    pub fn kill9_all(&mut self) -> Result<()> {
+        for member in &mut self.members {
+            if member.pid().is_some() {
+                member.kill9()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every member gracefully.
+    pub fn stop_all(&mut self) -> Result<()> {
+        for member in &mut self.members {
+            member.terminate(STOP_GRACE)?;
+        }
+        Ok(())
+    }
+
+    /// Starts member `i` again with its original command line and waits until it is ready.
+    pub async fn restart(&mut self, i: usize) -> Result<()> {
+        self.members[i].start()?;
+        self.members[i].wait_ready(self.ready_timeout).await
+    }
+
+    /// Starts every member that is not running, then waits until all are ready. Members of a
+    /// stopped cluster must come back together: none is ready before a quorum is.
+    pub async fn restart_stopped(&mut self) -> Result<()> {
+        for member in &mut self.members {
+            if member.pid().is_none() {
+                member.start()?;
+            }
+        }
+        self.wait_all_ready().await
+    }
+
+    /// Freezes member `i` with SIGSTOP.
+    pub fn pause(&mut self, i: usize) -> Result<()> {
+        self.members[i].pause()
+    }
+
+    /// Thaws member `i` with SIGCONT.
+    pub fn resume(&mut self, i: usize) -> Result<()> {
+        self.members[i].resume()
+    }
+
+    /// Index of the member that every up member reports as leader, once they agree.
+    pub async fn leader(&self, timeout: Duration) -> Result<usize> {
+        let up = self.up();
+        wait::until("the up members to agree on a leader", timeout, || {
+            let endpoints: Vec<String> = up.iter().map(|&i| self.endpoint(i)).collect();
+            async move {
+                let mut leaders = Vec::new();
+                for endpoint in &endpoints {
+                    match status_leader(endpoint).await {
+                        Ok(0) => return Attempt::Retry(format!("{endpoint} has no leader")),
+                        Ok(leader) => leaders.push(leader),
+                        Err(error) => return Attempt::Retry(format!("{endpoint}: {error:#}")),
+                    }
+                }
+                if leaders.windows(2).any(|pair| pair[0] != pair[1]) {
+                    return Attempt::Retry(format!("members disagree: leaders {leaders:x?}"));
+                }
+                match leaders
+                    .first()
+                    .and_then(|&id| self.members.iter().position(|m| m.id() == Some(id)))
+                {
+                    Some(index) if self.members[index].is_up() => Attempt::Done(index),
+                    Some(index) => Attempt::Retry(format!("leader m{} is down", index + 1)),
+                    None => Attempt::Retry(format!("leader {leaders:x?} is no known member")),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Prints every member's last log lines to stderr.
+    pub fn dump_logs(&self) {
+        for member in &self.members {
+            eprintln!(
+                "----- last {LOG_TAIL_LINES} log lines of {} ({}) -----\n{}",
+                member.name(),
+                member.config().log_path.display(),
+                member.log_tail(LOG_TAIL_LINES)
+            );
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
+        for member in &mut self.members {
+            if member.pid().is_some()
+                && let Err(error) = member.kill9()
+            {
+                eprintln!("oxt: killing {}: {error:#}", member.name());
+            }
+        }
+        if std::env::var_os(KEEP_ENV).is_some()
+            && let Some(root) = self.root.take()
+        {
+            eprintln!("oxt: keeping {}", root.keep().display());
+        }
+    }
+}
+
+/// Each member's configuration and command line, in the seed's flag order.
+fn member_configs(spec: &ClusterSpec, root: &Path) -> Result<Vec<MemberConfig>> {
+    let addresses: Vec<(IpAddr, u16, u16, Option<String>)> = match &spec.placement {
+        Placement::Loopback => {
+            let ports = ports::free_ports(2 * spec.names.len())?;
+            ports
+                .chunks(2)
+                .map(|pair| (IpAddr::V4(Ipv4Addr::LOCALHOST), pair[0], pair[1], None))
+                .collect()
+        }
+        Placement::Hosts(hosts) => {
+            if hosts.len() != spec.names.len() {
+                bail!("{} hosts for {} members", hosts.len(), spec.names.len());
+            }
+            hosts
+                .iter()
+                .map(|host| (IpAddr::V4(host.ip), 2379, 2380, Some(host.netns.clone())))
+                .collect()
+        }
+    };
+    let mut configs: Vec<MemberConfig> = spec
+        .names
+        .iter()
+        .zip(addresses)
+        .map(|(name, (ip, client_port, peer_port, netns))| MemberConfig {
+            name: name.clone(),
+            ip,
+            client_port,
+            peer_port,
+            data_dir: root.join(name),
+            log_path: root.join(format!("{name}.log")),
+            netns,
+            args: Vec::new(),
+        })
+        .collect();
+    let initial_cluster = configs
+        .iter()
+        .map(|config| format!("{}={}", config.name, config.peer_url()))
+        .collect::<Vec<_>>()
+        .join(",");
+    for config in &mut configs {
+        let data_dir = config.data_dir.to_string_lossy().into_owned();
+        let (peer_url, client_url) = (config.peer_url(), config.client_url());
+        config.args = [
+            "--name",
+            &config.name,
+            "--data-dir",
+            &data_dir,
+            "--initial-advertise-peer-urls",
+            &peer_url,
+            "--listen-peer-urls",
+            &peer_url,
+            "--advertise-client-urls",
+            &client_url,
+            "--listen-client-urls",
+            &client_url,
+            "--initial-cluster",
+            &initial_cluster,
+            "--initial-cluster-state",
+            "new",
+            "--initial-cluster-token",
+            &spec.token,
+        ]
+        .iter()
+        .map(|arg| (*arg).to_owned())
+        .chain(spec.extra_args.iter().cloned())
+        .collect();
+    }
+    Ok(configs)
+}
+
+/// The leader ID member `endpoint` reports (0 when it knows none).
+async fn status_leader(endpoint: &str) -> Result<u64> {
+    let mut clients = grpc::connect_with_timeout(endpoint, Duration::from_secs(2)).await?;
+    Ok(clients
+        .maintenance
+        .status(StatusRequest {})
+        .await
+        .context("Status")?
+        .into_inner()
+        .leader)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_members_get_the_seed_flags_with_their_own_ports() {
+        let spec = ClusterSpec::new(Server::Etcd, 3)
+            .token("tok")
+            .args(["--snapshot-count", "100"]);
+        let configs = member_configs(&spec, Path::new("/data")).unwrap();
+        assert_eq!(configs.len(), 3);
+        let c = &configs[1];
+        let cluster = configs
+            .iter()
+            .map(|c| format!("{}=http://127.0.0.1:{}", c.name, c.peer_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let peer = format!("http://127.0.0.1:{}", c.peer_port);
+        let client = format!("http://127.0.0.1:{}", c.client_port);
+        let expected: Vec<String> = [
+            "--name",
+            "m2",
+            "--data-dir",
+            "/data/m2",
+            "--initial-advertise-peer-urls",
+            &peer,
+            "--listen-peer-urls",
+            &peer,
+            "--advertise-client-urls",
+            &client,
+            "--listen-client-urls",
+            &client,
+            "--initial-cluster",
+            &cluster,
+            "--initial-cluster-state",
+            "new",
+            "--initial-cluster-token",
+            "tok",
+            "--snapshot-count",
+            "100",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(c.args, expected);
+        let mut ports: Vec<u16> = configs
+            .iter()
+            .flat_map(|c| [c.client_port, c.peer_port])
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 6);
+    }
+
+    #[test]
+    fn hosts_placement_uses_standard_ports_and_namespaces() {
+        let hosts = vec![
+            Host {
+                ip: Ipv4Addr::new(198, 18, 7, 1),
+                netns: "ns1".into(),
+            },
+            Host {
+                ip: Ipv4Addr::new(198, 18, 7, 2),
+                netns: "ns2".into(),
+            },
+        ];
+        let spec = ClusterSpec::new(Server::Etcd, 2).placement(Placement::Hosts(hosts));
+        let configs = member_configs(&spec, Path::new("/d")).unwrap();
+        assert_eq!(configs[1].client_url(), "http://198.18.7.2:2379");
+        assert_eq!(configs[1].peer_url(), "http://198.18.7.2:2380");
+        assert_eq!(configs[1].netns.as_deref(), Some("ns2"));
+        assert!(
+            configs[0]
+                .args
+                .contains(&"m1=http://198.18.7.1:2380,m2=http://198.18.7.2:2380".to_string())
+        );
+    }
+
+    #[test]
+    fn hosts_placement_needs_one_host_per_member() {
+        let spec = ClusterSpec::new(Server::Etcd, 3).placement(Placement::Hosts(vec![]));
+        assert!(member_configs(&spec, Path::new("/d")).is_err());
+    }
+}

@@ -1,0 +1,506 @@
+//! Seeded generator of KV requests for differential runs. Requests touch a small key space so
+//! they interact (overwrites, deletes, compares that flip, ranges over history), cover every
+//! field and option of the KV service, and include the invalid and oversized requests whose
+//! errors clients depend on. The stream is a pure function of the seed and of the store
+//! revisions the servers reported back.
+
+use oxcd_api::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
+use oxcd_api::etcdserverpb::range_request::{SortOrder, SortTarget};
+use oxcd_api::etcdserverpb::request_op::Request;
+use oxcd_api::etcdserverpb::{
+    CompactionRequest, Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
+};
+
+use super::op::KvOp;
+use crate::rng::SeededRng;
+
+/// The keys requests use, in byte order; a range can cover more than 12 of them, which is
+/// where etcd's sort switches algorithms.
+pub const KEYS: &[&[u8]] = &[
+    b"\x00", b"a", b"a/1", b"a/2", b"ab", b"b", b"b/x", b"c", b"foo", b"foo/bar", b"foo0", b"z",
+    b"\xfe", b"\xff",
+];
+
+/// Values requests write; repeats make value compares and value sorts meet ties.
+const VALUES: &[&[u8]] = &[b"", b"0", b"1", b"v", b"vv", b"x"];
+
+/// etcd's default `--max-request-bytes` (1.5 MiB).
+pub const MAX_REQUEST_BYTES: usize = 1_572_864;
+/// What gRPC accepts on top of `--max-request-bytes` before refusing to decode a message.
+pub const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
+/// etcd's default `--max-txn-ops`.
+pub const MAX_TXN_OPS: usize = 128;
+
+/// How deep transactions nest inside transactions.
+const MAX_TXN_DEPTH: u32 = 2;
+
+/// What the generator knows about the store: revisions reported back by the servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreView {
+    /// The newest revision.
+    pub revision: i64,
+    /// The newest compacted revision (0 before any compaction).
+    pub compact_revision: i64,
+}
+
+impl Default for StoreView {
+    fn default() -> StoreView {
+        StoreView {
+            revision: 1,
+            compact_revision: 0,
+        }
+    }
+}
+
+/// Produces the request stream for one seed.
+pub struct KvGenerator {
+    rng: SeededRng,
+}
+
+impl KvGenerator {
+    /// A generator whose output is determined by `seed` and the views passed in.
+    pub fn new(seed: u64) -> KvGenerator {
+        KvGenerator {
+            rng: SeededRng::new(seed),
+        }
+    }
+
+    /// The next request, chosen with knowledge of the store's revisions.
+    pub fn next_op(&mut self, view: &StoreView) -> KvOp {
+        match self.rng.below(1000) {
+            0..300 => KvOp::Range(self.range(view)),
+            300..560 => KvOp::Put(self.put()),
+            560..660 => KvOp::DeleteRange(self.delete_range()),
+            660..930 => KvOp::Txn(self.txn(view, 0)),
+            930..950 => KvOp::Compact(self.compact(view)),
+            _ => self.unusual(view),
+        }
+    }
+
+    fn key(&mut self) -> Vec<u8> {
+        match self.rng.below(100) {
+            0..2 => Vec::new(),
+            2..3 => {
+                let len = 1 + self.rng.index(3);
+                self.rng.bytes(len)
+            }
+            _ => self.rng.pick(KEYS).to_vec(),
+        }
+    }
+
+    fn value(&mut self) -> Vec<u8> {
+        if self.rng.percent(20) {
+            let len = 1 + self.rng.index(16);
+            self.rng.bytes(len)
+        } else {
+            self.rng.pick(VALUES).to_vec()
+        }
+    }
+
+    fn range_end(&mut self, key: &[u8]) -> Vec<u8> {
+        match self.rng.below(100) {
+            0..35 => Vec::new(),
+            35..50 => b"\0".to_vec(),
+            50..70 => prefix_end(key),
+            70..90 => self.rng.pick(KEYS).to_vec(),
+            90..95 => key.to_vec(),
+            _ => b"\xff\xff".to_vec(),
+        }
+    }
+
+    /// A revision to read at: latest, past, compacted, future or negative.
+    fn read_revision(&mut self, view: &StoreView) -> i64 {
+        match self.rng.below(100) {
+            0..50 => 0,
+            50..65 => view.revision,
+            65..80 => self.rng.range_i64(view.compact_revision + 1, view.revision),
+            80..87 => view.revision + 1 + self.rng.range_i64(0, 2),
+            87..95 if view.compact_revision > 0 => self.rng.range_i64(1, view.compact_revision),
+            87..95 => 0,
+            _ => -self.rng.range_i64(1, 5),
+        }
+    }
+
+    /// A revision bound for filters and compares: anywhere from 0 to just past the newest.
+    fn any_revision(&mut self, view: &StoreView) -> i64 {
+        self.rng.range_i64(0, view.revision + 1)
+    }
+
+    /// A min/max revision filter of a range: mostly unset.
+    fn revision_filter(&mut self, view: &StoreView) -> i64 {
+        if self.rng.percent(15) {
+            self.any_revision(view)
+        } else {
+            0
+        }
+    }
+
+    fn range(&mut self, view: &StoreView) -> RangeRequest {
+        let key = self.key();
+        let range_end = self.range_end(&key);
+        let limit = match self.rng.below(100) {
+            0..60 => 0,
+            60..90 => self.rng.range_i64(1, 4),
+            90..95 => 20,
+            _ => -1,
+        };
+        let sort_order = match self.rng.below(100) {
+            0..60 => SortOrder::None,
+            60..80 => SortOrder::Ascend,
+            _ => SortOrder::Descend,
+        };
+        let sort_target = if self.rng.percent(50) {
+            SortTarget::Key
+        } else {
+            *self.rng.pick(&[
+                SortTarget::Version,
+                SortTarget::Create,
+                SortTarget::Mod,
+                SortTarget::Value,
+            ])
+        };
+        RangeRequest {
+            key,
+            range_end,
+            limit,
+            revision: self.read_revision(view),
+            sort_order: sort_order as i32,
+            sort_target: sort_target as i32,
+            serializable: self.rng.percent(30),
+            keys_only: self.rng.percent(15),
+            count_only: self.rng.percent(10),
+            min_mod_revision: self.revision_filter(view),
+            max_mod_revision: self.revision_filter(view),
+            min_create_revision: self.revision_filter(view),
+            max_create_revision: self.revision_filter(view),
+        }
+    }
+
+    fn put(&mut self) -> PutRequest {
+        let ignore_value = self.rng.percent(8);
+        let ignore_lease = self.rng.percent(8);
+        // Mostly consistent flags; sometimes the combinations etcd rejects.
+        let value = if ignore_value && !self.rng.percent(15) {
+            Vec::new()
+        } else {
+            self.value()
+        };
+        let lease = if (ignore_lease && self.rng.percent(15)) || self.rng.percent(5) {
+            0x1000 + self.rng.range_i64(0, 0xff)
+        } else {
+            0
+        };
+        PutRequest {
+            key: self.key(),
+            value,
+            lease,
+            prev_kv: self.rng.percent(40),
+            ignore_value,
+            ignore_lease,
+        }
+    }
+
+    fn delete_range(&mut self) -> DeleteRangeRequest {
+        let key = self.key();
+        DeleteRangeRequest {
+            range_end: self.range_end(&key),
+            key,
+            prev_kv: self.rng.percent(50),
+        }
+    }
+
+    fn txn(&mut self, view: &StoreView, depth: u32) -> TxnRequest {
+        let compares = self.count_up_to(3);
+        let successes = self.count_up_to(4);
+        let failures = self.count_up_to(4);
+        TxnRequest {
+            compare: (0..compares).map(|_| self.compare(view)).collect(),
+            success: (0..successes)
+                .map(|_| self.request_op(view, depth))
+                .collect(),
+            failure: (0..failures)
+                .map(|_| self.request_op(view, depth))
+                .collect(),
+        }
+    }
+
+    /// 0..=max, weighted towards the small end.
+    fn count_up_to(&mut self, max: usize) -> usize {
+        let a = self.rng.index(max + 1);
+        let b = self.rng.index(max + 1);
+        a.min(b)
+    }
+
+    fn compare(&mut self, view: &StoreView) -> Compare {
+        let key = self.key();
+        let range_end = if self.rng.percent(20) {
+            self.range_end(&key)
+        } else {
+            Vec::new()
+        };
+        let target = *self.rng.pick(&[
+            CompareTarget::Version,
+            CompareTarget::Create,
+            CompareTarget::Mod,
+            CompareTarget::Value,
+            CompareTarget::Lease,
+        ]);
+        let result = *self.rng.pick(&[
+            CompareResult::Equal,
+            CompareResult::Greater,
+            CompareResult::Less,
+            CompareResult::NotEqual,
+        ]);
+        let union_target = match self.rng.below(100) {
+            0..90 => target,
+            90..95 => *self
+                .rng
+                .pick(&[CompareTarget::Version, CompareTarget::Value]),
+            _ => return self.compare_without_union(key, range_end, target, result),
+        };
+        let target_union = Some(match union_target {
+            CompareTarget::Version => TargetUnion::Version(self.rng.range_i64(0, 4)),
+            CompareTarget::Create => TargetUnion::CreateRevision(self.any_revision(view)),
+            CompareTarget::Mod => TargetUnion::ModRevision(self.any_revision(view)),
+            CompareTarget::Value => TargetUnion::Value(self.value()),
+            CompareTarget::Lease => {
+                TargetUnion::Lease(if self.rng.percent(80) { 0 } else { 0x1000 })
+            }
+        });
+        let mut compare = Compare {
+            result: result as i32,
+            target: target as i32,
+            key,
+            range_end,
+            target_union,
+        };
+        // Enum values outside the protocol: etcd treats an unknown result as "holds".
+        if self.rng.percent(1) {
+            compare.result = 9;
+        }
+        compare
+    }
+
+    fn compare_without_union(
+        &mut self,
+        key: Vec<u8>,
+        range_end: Vec<u8>,
+        target: CompareTarget,
+        result: CompareResult,
+    ) -> Compare {
+        Compare {
+            result: result as i32,
+            target: target as i32,
+            key,
+            range_end,
+            target_union: None,
+        }
+    }
+
+    fn request_op(&mut self, view: &StoreView, depth: u32) -> RequestOp {
+        let request = match self.rng.below(100) {
+            0..30 => Some(Request::RequestRange(self.range(view))),
+            30..65 => Some(Request::RequestPut(self.put())),
+            65..86 => Some(Request::RequestDeleteRange(self.delete_range())),
+            86..99 if depth < MAX_TXN_DEPTH => Some(Request::RequestTxn(self.txn(view, depth + 1))),
+            86..99 => Some(Request::RequestPut(self.put())),
+            _ => None,
+        };
+        RequestOp { request }
+    }
+
+    fn compact(&mut self, view: &StoreView) -> CompactionRequest {
+        let revision = match self.rng.below(100) {
+            0..40 => self.rng.range_i64(view.compact_revision + 1, view.revision),
+            40..55 => view.revision,
+            55..75 => self.rng.range_i64(0, view.compact_revision),
+            75..90 => view.revision + 1 + self.rng.range_i64(0, 2),
+            _ => 0,
+        };
+        CompactionRequest {
+            revision,
+            physical: self.rng.percent(50),
+        }
+    }
+
+    /// Requests at the edges: oversized, too many operations, empty keys everywhere.
+    fn unusual(&mut self, view: &StoreView) -> KvOp {
+        match self.rng.below(100) {
+            0..6 => {
+                let mut put = self.put();
+                put.value = vec![b'L'; MAX_REQUEST_BYTES + self.rng.index(4096)];
+                put.lease = 0;
+                put.ignore_value = false;
+                KvOp::Put(put)
+            }
+            6..10 => {
+                let mut put = self.put();
+                put.value = vec![b'G'; MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES + 1024];
+                KvOp::Put(put)
+            }
+            10..14 => {
+                let mut range = self.range(view);
+                range.key = vec![b'k'; MAX_REQUEST_BYTES + 1024];
+                KvOp::Range(range)
+            }
+            14..16 => {
+                let mut range = self.range(view);
+                range.key = vec![b'k'; MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES + 1024];
+                KvOp::Range(range)
+            }
+            16..30 => {
+                let mut put = self.put();
+                put.value = vec![b'm'; 64 * 1024];
+                put.lease = 0;
+                put.ignore_value = false;
+                put.ignore_lease = false;
+                KvOp::Put(put)
+            }
+            30..45 => KvOp::Txn(self.too_many_ops(view)),
+            45..60 => {
+                let mut range = self.range(view);
+                range.key.clear();
+                KvOp::Range(range)
+            }
+            60..75 => {
+                let mut put = self.put();
+                put.key.clear();
+                KvOp::Put(put)
+            }
+            75..85 => {
+                let mut delete = self.delete_range();
+                delete.key.clear();
+                KvOp::DeleteRange(delete)
+            }
+            _ => {
+                let mut txn = self.txn(view, 0);
+                let mut compare = self.compare(view);
+                compare.key.clear();
+                txn.compare.push(compare);
+                KvOp::Txn(txn)
+            }
+        }
+    }
+
+    /// One more operation than etcd allows, in one of the three places it counts them.
+    fn too_many_ops(&mut self, view: &StoreView) -> TxnRequest {
+        let count = MAX_TXN_OPS + self.rng.index(2);
+        let key = self.rng.pick(KEYS).to_vec();
+        let read = RequestOp {
+            request: Some(Request::RequestRange(RangeRequest {
+                key: key.clone(),
+                ..RangeRequest::default()
+            })),
+        };
+        let mut txn = TxnRequest::default();
+        match self.rng.below(3) {
+            0 => txn.success = vec![read; count],
+            1 => txn.failure = vec![read; count],
+            _ => {
+                txn.compare = (0..count)
+                    .map(|_| Compare {
+                        key: key.clone(),
+                        target: CompareTarget::Version as i32,
+                        target_union: Some(TargetUnion::Version(self.rng.range_i64(0, 2))),
+                        ..Compare::default()
+                    })
+                    .collect();
+                txn.success = vec![RequestOp {
+                    request: Some(Request::RequestRange(self.range(view))),
+                }];
+            }
+        }
+        txn
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix` (etcd's `GetPrefixRangeEnd`);
+/// "\0" (every key) when no such key exists.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    b"\0".to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_increments_the_last_incrementable_byte() {
+        assert_eq!(prefix_end(b"foo"), b"fop");
+        assert_eq!(prefix_end(b"a\xff"), b"b");
+        assert_eq!(prefix_end(b"\xff\xff"), b"\0");
+        assert_eq!(prefix_end(b""), b"\0");
+    }
+
+    #[test]
+    fn keys_are_sorted_and_distinct() {
+        assert!(KEYS.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn same_seed_same_stream() {
+        let view = StoreView::default();
+        let mut a = KvGenerator::new(9);
+        let mut b = KvGenerator::new(9);
+        for _ in 0..500 {
+            assert_eq!(a.next_op(&view), b.next_op(&view));
+        }
+    }
+
+    #[test]
+    fn stream_covers_every_kind_of_request_and_the_edges() {
+        let view = StoreView {
+            revision: 50,
+            compact_revision: 20,
+        };
+        let mut generator = KvGenerator::new(1);
+        let ops: Vec<KvOp> = (0..10_000).map(|_| generator.next_op(&view)).collect();
+        let count = |pred: &dyn Fn(&KvOp) -> bool| ops.iter().filter(|op| pred(op)).count();
+        assert!(count(&|op| matches!(op, KvOp::Range(_))) > 2000);
+        assert!(count(&|op| matches!(op, KvOp::Put(_))) > 2000);
+        assert!(count(&|op| matches!(op, KvOp::DeleteRange(_))) > 500);
+        assert!(count(&|op| matches!(op, KvOp::Txn(_))) > 2000);
+        assert!(count(&|op| matches!(op, KvOp::Compact(_))) > 100);
+        assert!(count(&|op| matches!(op, KvOp::Range(r) if r.range_end == b"\0")) > 100);
+        assert!(count(&|op| matches!(op, KvOp::Range(r) if r.revision > 50)) > 50);
+        assert!(count(&|op| matches!(op, KvOp::Range(r) if (1..=20).contains(&r.revision))) > 50);
+        assert!(count(&|op| matches!(op, KvOp::Range(r) if r.count_only && r.keys_only)) > 5);
+        assert!(count(&|op| matches!(op, KvOp::Range(r) if r.max_create_revision > 0)) > 50);
+        assert!(count(&|op| matches!(op, KvOp::Put(p) if p.lease != 0)) > 50);
+        assert!(
+            count(&|op| matches!(op, KvOp::Put(p) if p.ignore_value && !p.value.is_empty())) > 5
+        );
+        assert!(count(&|op| matches!(op, KvOp::Put(p) if p.value.len() > MAX_REQUEST_BYTES)) > 5);
+        assert!(
+            count(&|op| matches!(op, KvOp::Put(p)
+                if p.value.len() > MAX_REQUEST_BYTES + GRPC_OVERHEAD_BYTES))
+                > 2
+        );
+        assert!(count(&|op| matches!(op, KvOp::Put(p) if p.key.is_empty())) > 20);
+        assert!(count(&|op| matches!(op, KvOp::Txn(t) if t.success.len() > MAX_TXN_OPS)) > 2);
+        assert!(count(&|op| matches!(op, KvOp::Txn(t) if t.compare.len() > MAX_TXN_OPS)) > 2);
+        let nested = |t: &TxnRequest| {
+            t.success
+                .iter()
+                .chain(&t.failure)
+                .any(|op| matches!(op.request, Some(Request::RequestTxn(_))))
+        };
+        assert!(count(&|op| matches!(op, KvOp::Txn(t) if nested(t))) > 100);
+        assert!(
+            count(
+                &|op| matches!(op, KvOp::Txn(t) if t.compare.iter().any(|c| !c.range_end.is_empty()))
+            ) > 100
+        );
+        assert!(
+            count(&|op| matches!(op, KvOp::Compact(c) if c.revision <= 20 && c.revision > 0)) > 10
+        );
+        assert!(count(&|op| matches!(op, KvOp::Compact(c) if c.physical)) > 50);
+    }
+}

@@ -1,0 +1,109 @@
+//! Runs real etcdctl 3.5.1 (with `ETCDCTL_API=3`, as the seed's script exports) against a set
+//! of endpoints, with a bound on how long each invocation may take.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::process::Command;
+
+use crate::binaries;
+
+/// Default bound on one etcdctl invocation.
+pub const ETCDCTL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An etcdctl invocation target.
+#[derive(Debug, Clone)]
+pub struct Etcdctl {
+    endpoints: Vec<String>,
+    netns: Option<String>,
+    timeout: Duration,
+}
+
+/// What one invocation printed.
+#[derive(Debug, Clone)]
+pub struct CtlOutput {
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl CtlOutput {
+    /// The output if etcdctl exited with 0, else an error with everything it printed.
+    pub fn success(self) -> Result<CtlOutput> {
+        if self.code == Some(0) {
+            Ok(self)
+        } else {
+            bail!(
+                "etcdctl exited with {:?}\nstdout:\n{}\nstderr:\n{}",
+                self.code,
+                self.stdout,
+                self.stderr
+            )
+        }
+    }
+}
+
+impl Etcdctl {
+    /// Talks to `endpoints`, passed as `--endpoints=a,b,c` exactly as given.
+    pub fn new<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> Etcdctl {
+        Etcdctl {
+            endpoints: endpoints.into_iter().map(Into::into).collect(),
+            netns: None,
+            timeout: ETCDCTL_TIMEOUT,
+        }
+    }
+
+    /// Runs etcdctl inside network namespace `netns`.
+    pub fn in_netns(mut self, netns: &str) -> Etcdctl {
+        self.netns = Some(netns.to_owned());
+        self
+    }
+
+    /// Sets the bound on one invocation.
+    pub fn timeout(mut self, timeout: Duration) -> Etcdctl {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The `--endpoints=...` argument.
+    pub fn endpoints_arg(&self) -> String {
+        format!("--endpoints={}", self.endpoints.join(","))
+    }
+
+    /// Runs `etcdctl --endpoints=... args...`; any exit code is returned, not an error.
+    pub async fn run(&self, args: &[&str]) -> Result<CtlOutput> {
+        let etcdctl = binaries::etcdctl()?;
+        let mut command = match &self.netns {
+            Some(netns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", netns]).arg(&etcdctl);
+                command
+            }
+            None => Command::new(&etcdctl),
+        };
+        command
+            .arg(self.endpoints_arg())
+            .args(args)
+            .env("ETCDCTL_API", "3")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ETCDCTL_") && key != "ETCDCTL_API" {
+                command.env_remove(key);
+            }
+        }
+        let output = tokio::time::timeout(self.timeout, command.output())
+            .await
+            .with_context(|| format!("etcdctl {} took over {:?}", args.join(" "), self.timeout))?
+            .with_context(|| format!("running {}", etcdctl.display()))?;
+        Ok(CtlOutput {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+}

@@ -1,0 +1,52 @@
+//! gRPC connections to one member: the raw tonic clients generated in `oxcd-api`, with message
+//! size limits lifted (tests send and read oversized messages on purpose) and every request
+//! bounded by a timeout.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use oxcd_api::etcdserverpb::cluster_client::ClusterClient;
+use oxcd_api::etcdserverpb::kv_client::KvClient;
+use oxcd_api::etcdserverpb::maintenance_client::MaintenanceClient;
+use tonic::transport::{Channel, Endpoint};
+
+/// How long establishing a connection may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Default bound on a single request.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The clients of one member's services, sharing one HTTP/2 connection.
+#[derive(Clone)]
+pub struct Clients {
+    /// `etcdserverpb.KV`.
+    pub kv: KvClient<Channel>,
+    /// `etcdserverpb.Maintenance` (Status, HashKV, ...).
+    pub maintenance: MaintenanceClient<Channel>,
+    /// `etcdserverpb.Cluster` (membership).
+    pub cluster: ClusterClient<Channel>,
+}
+
+/// Connects to `endpoint` (`http://host:port`) with the default request timeout.
+pub async fn connect(endpoint: &str) -> Result<Clients> {
+    connect_with_timeout(endpoint, REQUEST_TIMEOUT).await
+}
+
+/// Connects to `endpoint`; every request on the result fails after `request_timeout`.
+pub async fn connect_with_timeout(endpoint: &str, request_timeout: Duration) -> Result<Clients> {
+    let channel = Endpoint::from_shared(endpoint.to_owned())
+        .with_context(|| format!("invalid endpoint {endpoint:?}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(request_timeout)
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {endpoint}"))?;
+    Ok(Clients {
+        kv: KvClient::new(channel.clone())
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX),
+        maintenance: MaintenanceClient::new(channel.clone())
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX),
+        cluster: ClusterClient::new(channel),
+    })
+}
