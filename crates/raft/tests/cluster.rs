@@ -42,7 +42,10 @@ async fn three_nodes_replicate_read_fail_over_and_recover_from_the_wal() {
     for id in [1u64, 2, 3] {
         let committed = cluster.handle(leader).status().commit;
         let index = cluster.handle(id).read_index().await.expect("read index");
-        assert!(index >= committed, "read index {index} < committed {committed}");
+        assert!(
+            index >= committed,
+            "read index {index} < committed {committed}"
+        );
     }
     // Concurrent readers share rounds and all get an answer.
     let readers: Vec<_> = (0..50)
@@ -57,11 +60,18 @@ async fn three_nodes_replicate_read_fail_over_and_recover_from_the_wal() {
 
     // Losing the leader: the others elect a new one and keep committing.
     cluster.stop(leader).await;
-    let survivors: Vec<u64> = [1u64, 2, 3].into_iter().filter(|&id| id != leader).collect();
+    let survivors: Vec<u64> = [1u64, 2, 3]
+        .into_iter()
+        .filter(|&id| id != leader)
+        .collect();
     let new_leader = cluster.wait_for_leader(&survivors).await;
     assert_ne!(new_leader, leader);
     for k in 1000..1100 {
-        propose_retrying(&cluster.handle(survivors[k % 2]), format!("v{k}").into_bytes()).await;
+        propose_retrying(
+            &cluster.handle(survivors[k % 2]),
+            format!("v{k}").into_bytes(),
+        )
+        .await;
     }
     cluster.wait_applied_count(&survivors, 1100).await;
 
@@ -94,7 +104,9 @@ async fn a_member_that_missed_compacted_entries_catches_up_from_a_snapshot() {
     cluster.wait_applied_count(&[1, 2], 320).await;
     // The survivors compacted their logs well past what the lagging member has.
     wait_until("survivors to compact", || {
-        [1u64, 2].iter().all(|&id| cluster.node(id).wal_segments_snapshot_index() > 100)
+        [1u64, 2]
+            .iter()
+            .all(|&id| cluster.node(id).wal_segments_snapshot_index() > 100)
     })
     .await;
 
@@ -123,10 +135,15 @@ async fn a_member_that_missed_compacted_entries_catches_up_from_a_snapshot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_of_different_clusters_never_form_a_quorum() {
-    let mut cluster = Cluster::start_with_cluster_ids(&[(1, 0xaaaa), (2, 0xbbbb)], 1_000_000, 5_000).await;
+    let mut cluster =
+        Cluster::start_with_cluster_ids(&[(1, 0xaaaa), (2, 0xbbbb)], 1_000_000, 5_000).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     for id in [1u64, 2] {
-        assert_eq!(cluster.handle(id).status().leader, 0, "member {id} must not see a leader");
+        assert_eq!(
+            cluster.handle(id).status().leader,
+            0,
+            "member {id} must not see a leader"
+        );
         assert!(matches!(
             cluster.handle(id).propose(b"x".to_vec()).await,
             Err(RaftError::NoLeader)
@@ -141,9 +158,15 @@ async fn garbage_on_the_peer_port_does_not_disturb_the_member() {
     let mut cluster = Cluster::start(3, 1_000_000, 5_000).await;
     cluster.wait_for_leader(&[1, 2, 3]).await;
     for id in [1u64, 2, 3] {
-        let mut conn = tokio::net::TcpStream::connect(cluster.node(id).addr).await.expect("connect");
-        let _ = conn.write_all(b"GET / HTTP/1.1\r\n\r\n\x00\x01garbage\xff\xfe").await;
-        let mut conn = tokio::net::TcpStream::connect(cluster.node(id).addr).await.expect("connect");
+        let mut conn = tokio::net::TcpStream::connect(cluster.node(id).addr)
+            .await
+            .expect("connect");
+        let _ = conn
+            .write_all(b"GET / HTTP/1.1\r\n\r\n\x00\x01garbage\xff\xfe")
+            .await;
+        let mut conn = tokio::net::TcpStream::connect(cluster.node(id).addr)
+            .await
+            .expect("connect");
         let mut junk = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
         junk.extend_from_slice(&[0xff; 512]);
         let _ = conn.write_all(&junk).await;
@@ -168,7 +191,17 @@ async fn leadership_transfers_on_request() {
         .transfer_leader(target, Duration::from_secs(5))
         .await
         .expect("transfer");
-    assert_eq!(cluster.handle(target).status().role, oxcd_raft::Role::Leader);
+    assert_eq!(cluster.handle(leader).status().leader, target);
+    wait_until("the target to act as leader", || {
+        cluster.handle(target).status().role == oxcd_raft::Role::Leader
+    })
+    .await;
+    // A transfer to the current leader is a no-op.
+    cluster
+        .handle(target)
+        .transfer_leader(target, Duration::from_secs(1))
+        .await
+        .expect("no-op transfer");
     cluster.stop_all().await;
 }
 

@@ -38,7 +38,10 @@ pub(super) fn restore(
     runtime: tokio::runtime::Handle,
 ) -> Result<Restored, RaftError> {
     let snaps = SnapStore::open(&cfg.snap_dir)?;
-    let identity = Metadata { member_id: cfg.id, cluster_id: cfg.cluster_id };
+    let identity = Metadata {
+        member_id: cfg.id,
+        cluster_id: cfg.cluster_id,
+    };
     let (wal, state, snap_meta) = if Wal::exists(&cfg.wal_dir) {
         let (wal, state) = Wal::open(&cfg.wal_dir, identity, WalOptions::default())?;
         let meta = snaps.load(state.snapshot.index, state.snapshot.term)?;
@@ -51,7 +54,10 @@ pub(super) fn restore(
             "starting a new raft log"
         );
         let mut meta = SnapshotMetadata::default();
-        meta.set_conf_state(ConfState { voters: cfg.initial_voters.clone(), ..Default::default() });
+        meta.set_conf_state(ConfState {
+            voters: cfg.initial_voters.clone(),
+            ..Default::default()
+        });
         // The initial membership is saved before the WAL exists, so a crash in between just
         // starts over as a new cluster.
         snaps.save(&meta)?;
@@ -91,7 +97,11 @@ pub(super) fn restore(
                 ),
             ));
         }
-        pending_snapshot = Some(Apply::Snapshot { index: snap_index, term: snap_term, db_path });
+        pending_snapshot = Some(Apply::Snapshot {
+            index: snap_index,
+            term: snap_term,
+            db_path,
+        });
     }
     let applied = durable.clamp(snap_index, hs.commit);
     let conf_changes = state
@@ -110,7 +120,14 @@ pub(super) fn restore(
         applied,
         "restored raft log"
     );
-    let storage = NodeStorage::new(mem, (snap_index, snap_term), conf, sm.clone(), snaps.clone(), runtime);
+    let storage = NodeStorage::new(
+        mem,
+        (snap_index, snap_term),
+        conf,
+        sm.clone(),
+        snaps.clone(),
+        runtime,
+    );
     Ok(Restored {
         wal,
         snaps,

@@ -12,7 +12,9 @@ pub struct ConfHistory {
 impl ConfHistory {
     /// A history starting with `cs` in force at `index` (a snapshot's).
     pub fn new(index: u64, cs: ConfState) -> Self {
-        ConfHistory { states: vec![(index, cs)] }
+        ConfHistory {
+            states: vec![(index, cs)],
+        }
     }
 
     /// Records that `cs` is in force from `index` on.
@@ -27,7 +29,11 @@ impl ConfHistory {
         let pos = self.states.partition_point(|(i, _)| *i <= index);
         match pos.checked_sub(1).and_then(|p| self.states.get(p)) {
             Some((_, cs)) => cs.clone(),
-            None => self.states.first().map(|(_, cs)| cs.clone()).unwrap_or_default(),
+            None => self
+                .states
+                .first()
+                .map(|(_, cs)| cs.clone())
+                .unwrap_or_default(),
         }
     }
 
@@ -45,7 +51,10 @@ mod tests {
     use super::*;
 
     fn cs(voters: &[u64]) -> ConfState {
-        ConfState { voters: voters.to_vec(), ..Default::default() }
+        ConfState {
+            voters: voters.to_vec(),
+            ..Default::default()
+        }
     }
 
     #[test]

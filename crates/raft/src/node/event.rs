@@ -11,7 +11,10 @@ use crate::status::ConfStateSummary;
 /// Client requests; gated by apply backpressure.
 pub enum Request {
     /// Propose opaque bytes.
-    Propose { data: Vec<u8>, reply: oneshot::Sender<Result<(), RaftError>> },
+    Propose {
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), RaftError>>,
+    },
     /// Join the next ReadIndex round.
     ReadIndex { reply: ReadReply },
 }

@@ -34,7 +34,13 @@ impl RaftHandle {
         read_timeout: Duration,
     ) -> Self {
         RaftHandle {
-            inner: Arc::new(Inner { requests, control, status, applied, read_timeout }),
+            inner: Arc::new(Inner {
+                requests,
+                control,
+                status,
+                applied,
+                read_timeout,
+            }),
         }
     }
 
@@ -81,7 +87,10 @@ impl RaftHandle {
         let (reply, answer) = oneshot::channel();
         self.inner
             .control
-            .send(Control::ConfChange { entry: entry.clone(), reply })
+            .send(Control::ConfChange {
+                entry: entry.clone(),
+                reply,
+            })
             .map_err(|_| RaftError::Stopped)?;
         answer.await.map_err(|_| RaftError::Stopped)?
     }
@@ -95,7 +104,9 @@ impl RaftHandle {
     /// The current view of the node.
     pub fn status(&self) -> RaftStatus {
         let mut status = *self.inner.status.borrow();
-        status.applied = status.applied.max(self.inner.applied.load(Ordering::Acquire));
+        status.applied = status
+            .applied
+            .max(self.inner.applied.load(Ordering::Acquire));
         status
     }
 

@@ -147,7 +147,7 @@ impl RaftNode {
             inbox: inbox_rx,
             apply_tx,
             apply_queue: VecDeque::from_iter(restored.pending_snapshot),
-            reads: ReadIndexBatcher::new((election_ticks / 2).max(1), election_ticks),
+            reads: ReadIndexBatcher::new(cfg.id, (election_ticks / 2).max(1), election_ticks),
             status: status_tx,
             applied: applied.clone(),
             snapshot_index: restored.snapshot_index,

@@ -22,6 +22,10 @@ struct Round {
 pub struct ReadIndexBatcher {
     waiting: Vec<ReadReply>,
     inflight: Option<Round>,
+    /// Contexts are `[member id][counter]`, so requests forwarded to the leader by different
+    /// followers (and by earlier incarnations of this one) never collide there: the leader
+    /// ignores a ReadIndex whose context is already pending.
+    member_id: u64,
     next_ctx: u64,
     retry_ticks: usize,
     timeout_ticks: usize,
@@ -29,11 +33,15 @@ pub struct ReadIndexBatcher {
 
 impl ReadIndexBatcher {
     /// A batcher re-sending after `retry_ticks` and giving up after `timeout_ticks`.
-    pub fn new(retry_ticks: usize, timeout_ticks: usize) -> Self {
+    pub fn new(member_id: u64, retry_ticks: usize, timeout_ticks: usize) -> Self {
+        let epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
         ReadIndexBatcher {
             waiting: Vec::new(),
             inflight: None,
-            next_ctx: 1,
+            member_id,
+            next_ctx: epoch,
             retry_ticks: retry_ticks.max(1),
             timeout_ticks: timeout_ticks.max(1),
         }
@@ -46,8 +54,15 @@ impl ReadIndexBatcher {
 
     fn new_ctx(&mut self) -> u64 {
         let ctx = self.next_ctx;
-        self.next_ctx += 1;
+        self.next_ctx = self.next_ctx.wrapping_add(1);
         ctx
+    }
+
+    fn encode(&self, ctx: u64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16);
+        out.extend_from_slice(&self.member_id.to_be_bytes());
+        out.extend_from_slice(&ctx.to_be_bytes());
+        out
     }
 
     /// If no round is in flight and callers wait, starts a round; returns the context to
@@ -58,15 +73,33 @@ impl ReadIndexBatcher {
         }
         let ctx = self.new_ctx();
         let waiters = std::mem::take(&mut self.waiting);
-        self.inflight = Some(Round { contexts: vec![ctx], waiters, age_ticks: 0, since_send_ticks: 0 });
-        Some(ctx.to_be_bytes().to_vec())
+        self.inflight = Some(Round {
+            contexts: vec![ctx],
+            waiters,
+            age_ticks: 0,
+            since_send_ticks: 0,
+        });
+        Some(self.encode(ctx))
     }
 
     /// Handles raft's answer for `ctx`: answers the round's callers with `index`.
     pub fn on_read_state(&mut self, ctx: &[u8], index: u64) {
-        let Ok(bytes) = <[u8; 8]>::try_from(ctx) else { return };
-        let ctx = u64::from_be_bytes(bytes);
-        if self.inflight.as_ref().is_some_and(|r| r.contexts.contains(&ctx)) {
+        let Ok(bytes) = <[u8; 16]>::try_from(ctx) else {
+            return;
+        };
+        let (member, counter) = bytes.split_at(8);
+        if member != self.member_id.to_be_bytes() {
+            return;
+        }
+        let Ok(counter) = <[u8; 8]>::try_from(counter) else {
+            return;
+        };
+        let ctx = u64::from_be_bytes(counter);
+        if self
+            .inflight
+            .as_ref()
+            .is_some_and(|r| r.contexts.contains(&ctx))
+        {
             if let Some(round) = self.inflight.take() {
                 for w in round.waiters {
                     let _ = w.send(Ok(index));
@@ -87,12 +120,11 @@ impl ReadIndexBatcher {
         }
         if round.since_send_ticks >= self.retry_ticks {
             round.since_send_ticks = 0;
-            let ctx = self.next_ctx;
-            self.next_ctx += 1;
+            let ctx = self.new_ctx();
             if let Some(round) = self.inflight.as_mut() {
                 round.contexts.push(ctx);
             }
-            return Some(ctx.to_be_bytes().to_vec());
+            return Some(self.encode(ctx));
         }
         None
     }
@@ -104,7 +136,7 @@ impl ReadIndexBatcher {
         let round = self.inflight.as_mut()?;
         round.contexts.push(ctx);
         round.since_send_ticks = 0;
-        Some(ctx.to_be_bytes().to_vec())
+        Some(self.encode(ctx))
     }
 
     /// Fails every waiting and in-flight caller.
@@ -132,7 +164,7 @@ mod tests {
 
     #[test]
     fn callers_share_rounds_and_late_callers_wait_for_the_next() {
-        let mut b = ReadIndexBatcher::new(5, 10);
+        let mut b = ReadIndexBatcher::new(7, 5, 10);
         let mut first = caller(&mut b);
         let mut second = caller(&mut b);
         let ctx = b.start_round().expect("a round starts");
@@ -146,14 +178,33 @@ mod tests {
         let ctx2 = b.start_round().expect("next round");
         assert_ne!(ctx, ctx2);
         b.on_read_state(&ctx, 41);
-        assert!(late.try_recv().is_err(), "a stale answer does not complete the round");
+        assert!(
+            late.try_recv().is_err(),
+            "a stale answer does not complete the round"
+        );
         b.on_read_state(&ctx2, 43);
         assert_eq!(late.try_recv().expect("answered").expect("ok"), 43);
     }
 
     #[test]
+    fn contexts_are_unique_per_member() {
+        let mut a = ReadIndexBatcher::new(1, 5, 10);
+        let mut b = ReadIndexBatcher::new(2, 5, 10);
+        let _ra = caller(&mut a);
+        let mut rb = caller(&mut b);
+        let ca = a.start_round().expect("round");
+        let cb = b.start_round().expect("round");
+        assert_ne!(ca, cb);
+        // Another member's answer does not complete our round.
+        b.on_read_state(&ca, 9);
+        assert!(rb.try_recv().is_err());
+        b.on_read_state(&cb, 10);
+        assert_eq!(rb.try_recv().expect("answered").expect("ok"), 10);
+    }
+
+    #[test]
     fn unanswered_rounds_are_resent_then_time_out() {
-        let mut b = ReadIndexBatcher::new(2, 5);
+        let mut b = ReadIndexBatcher::new(7, 2, 5);
         let mut rx = caller(&mut b);
         let ctx = b.start_round().expect("round");
         assert!(b.tick().is_none());

@@ -152,12 +152,16 @@ impl ReadyLoop {
                 }
             }
             for _ in 0..MAX_DRAIN {
-                let Ok(msgs) = self.inbox.try_recv() else { break };
+                let Ok(msgs) = self.inbox.try_recv() else {
+                    break;
+                };
                 self.step_all(msgs);
             }
             if accepting {
                 for _ in 0..MAX_DRAIN {
-                    let Ok(req) = self.requests.try_recv() else { break };
+                    let Ok(req) = self.requests.try_recv() else {
+                        break;
+                    };
                     self.on_request(req, &mut proposals);
                 }
             }
@@ -188,7 +192,11 @@ impl ReadyLoop {
             Control::TransferLeader { target } => self.raw.transfer_leader(target),
             Control::Unreachable(id) => self.raw.report_unreachable(id),
             Control::SnapshotStatus { to, ok } => {
-                let status = if ok { SnapshotStatus::Finish } else { SnapshotStatus::Failure };
+                let status = if ok {
+                    SnapshotStatus::Finish
+                } else {
+                    SnapshotStatus::Failure
+                };
                 self.raw.report_snapshot(to, status);
             }
             Control::Stop(reply) => return Some(Exit::Stopped(reply)),
@@ -236,7 +244,10 @@ impl ReadyLoop {
         let mut replies = Vec::with_capacity(proposals.len());
         let mut entries = Vec::with_capacity(proposals.len());
         for (data, reply) in proposals {
-            entries.push(Entry { data: data.into(), ..Default::default() });
+            entries.push(Entry {
+                data: data.into(),
+                ..Default::default()
+            });
             replies.push(reply);
         }
         let mut msg = Message::default();
@@ -358,16 +369,26 @@ impl ReadyLoop {
         let (index, term) = (meta.index, meta.term);
         let db_path = self.snaps.received_db_path(index);
         if !db_path.exists() {
-            return Err(RaftError::corrupt(&db_path, 0, "raft installed a snapshot whose database was never received"));
+            return Err(RaftError::corrupt(
+                &db_path,
+                0,
+                "raft installed a snapshot whose database was never received",
+            ));
         }
         self.snaps.save(&meta)?;
-        self.wal.append_snapshot_marker(SnapshotMarker { index, term });
+        self.wal
+            .append_snapshot_marker(SnapshotMarker { index, term });
         self.storage.apply_snapshot(snap)?;
         self.snapshot_index = index;
         self.is_learner = meta.get_conf_state().learners.contains(&self.id);
-        self.transport.retain_members(&members(meta.get_conf_state()));
+        self.transport
+            .retain_members(&members(meta.get_conf_state()));
         tracing::info!(index, term, db = %db_path.display(), "applying snapshot received from the leader");
-        self.apply_queue.push_back(Apply::Snapshot { index, term, db_path });
+        self.apply_queue.push_back(Apply::Snapshot {
+            index,
+            term,
+            db_path,
+        });
         Ok(())
     }
 
@@ -386,7 +407,9 @@ impl ReadyLoop {
             return;
         }
         while !self.apply_queue.is_empty() {
-            let Ok(permit) = self.apply_tx.try_reserve() else { break };
+            let Ok(permit) = self.apply_tx.try_reserve() else {
+                break;
+            };
             if let Some(apply) = self.apply_queue.pop_front() {
                 permit.send(apply);
             }
@@ -397,7 +420,10 @@ impl ReadyLoop {
         let cs = match entry.kind {
             EntryKind::ConfChange => {
                 let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
-                    RaftError::InvalidConfig(format!("malformed ConfChange at {}: {e}", entry.index))
+                    RaftError::InvalidConfig(format!(
+                        "malformed ConfChange at {}: {e}",
+                        entry.index
+                    ))
                 })?;
                 self.raw.apply_conf_change(&cc)?
             }
@@ -438,10 +464,15 @@ impl ReadyLoop {
             return Ok(());
         }
         let term = self.storage.term(index)?;
-        let mut meta = SnapshotMetadata { index, term, ..Default::default() };
+        let mut meta = SnapshotMetadata {
+            index,
+            term,
+            ..Default::default()
+        };
         meta.set_conf_state(self.storage.conf_state_at(index));
         self.snaps.save(&meta)?;
-        self.wal.append_snapshot_marker(SnapshotMarker { index, term });
+        self.wal
+            .append_snapshot_marker(SnapshotMarker { index, term });
         self.wal.commit()?;
         let released = self.wal.release_to(index)?;
         let compact_to = index.saturating_sub(self.catchup_entries).max(1);

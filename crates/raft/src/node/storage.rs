@@ -159,7 +159,11 @@ impl NodeStorage {
         })?;
         let path = shared.snaps.generated_db_path(index);
         fs::rename(&tmp, &path)?;
-        let mut meta = SnapshotMetadata { index, term, ..Default::default() };
+        let mut meta = SnapshotMetadata {
+            index,
+            term,
+            ..Default::default()
+        };
         meta.set_conf_state(self.conf_state_at(index));
         Ok(Generated { meta, path })
     }
@@ -215,6 +219,8 @@ impl Storage for NodeStorage {
                 self.start_generation();
             }
         }
-        Err(raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable))
+        Err(raft::Error::Store(
+            StorageError::SnapshotTemporarilyUnavailable,
+        ))
     }
 }

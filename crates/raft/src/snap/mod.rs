@@ -35,7 +35,9 @@ enum SnapFile {
 }
 
 fn parse_hex(s: &str) -> Option<u64> {
-    (s.len() == 16).then(|| u64::from_str_radix(s, 16).ok()).flatten()
+    (s.len() == 16)
+        .then(|| u64::from_str_radix(s, 16).ok())
+        .flatten()
 }
 
 fn classify(name: &str) -> Option<SnapFile> {
@@ -43,20 +45,28 @@ fn classify(name: &str) -> Option<SnapFile> {
         return Some(SnapFile::Partial);
     }
     if let Some(stem) = name.strip_suffix(".snap.db") {
-        return Some(SnapFile::ReceivedDb { index: parse_hex(stem)? });
+        return Some(SnapFile::ReceivedDb {
+            index: parse_hex(stem)?,
+        });
     }
     if let Some(stem) = name.strip_suffix(".gen.db") {
-        return Some(SnapFile::GeneratedDb { index: parse_hex(stem)? });
+        return Some(SnapFile::GeneratedDb {
+            index: parse_hex(stem)?,
+        });
     }
     let stem = name.strip_suffix(".snap")?;
     let (term, index) = stem.split_once('-')?;
-    Some(SnapFile::Metadata { term: parse_hex(term)?, index: parse_hex(index)? })
+    Some(SnapFile::Metadata {
+        term: parse_hex(term)?,
+        index: parse_hex(index)?,
+    })
 }
 
 fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), RaftError> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
-    f.write_all(bytes).ctx(|| format!("write {}", tmp.display()))?;
+    f.write_all(bytes)
+        .ctx(|| format!("write {}", tmp.display()))?;
     f.sync_all().ctx(|| format!("sync {}", tmp.display()))?;
     fs::rename(&tmp, path).ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
     Ok(())
@@ -67,7 +77,9 @@ impl SnapStore {
     /// writes and transfers.
     pub fn open(dir: &Path) -> Result<SnapStore, RaftError> {
         fs::create_dir_all(dir).ctx(|| format!("create snapshot directory {}", dir.display()))?;
-        let store = SnapStore { dir: dir.to_path_buf() };
+        let store = SnapStore {
+            dir: dir.to_path_buf(),
+        };
         for (name, kind) in store.files()? {
             if matches!(kind, SnapFile::Partial | SnapFile::GeneratedDb { .. }) {
                 let path = dir.join(name);
@@ -156,7 +168,11 @@ impl SnapStore {
         let meta = SnapshotMetadata::parse_from_bytes(body)
             .map_err(|e| RaftError::corrupt(&path, 8, format!("snapshot metadata: {e}")))?;
         if meta.index != index || meta.term != term {
-            return Err(RaftError::corrupt(&path, 8, "snapshot metadata disagrees with its name"));
+            return Err(RaftError::corrupt(
+                &path,
+                8,
+                "snapshot metadata disagrees with its name",
+            ));
         }
         Ok(meta)
     }
@@ -206,7 +222,11 @@ mod tests {
     use super::*;
 
     fn meta(index: u64, term: u64, voters: Vec<u64>) -> SnapshotMetadata {
-        let mut m = SnapshotMetadata { index, term, ..Default::default() };
+        let mut m = SnapshotMetadata {
+            index,
+            term,
+            ..Default::default()
+        };
         m.mut_conf_state().voters = voters;
         m
     }
@@ -246,7 +266,10 @@ mod tests {
         }
         assert!(!store.received_db_path(30).exists());
         assert!(!store.received_db_path(70).exists());
-        assert!(store.received_db_path(90).exists(), "not yet applied durably");
+        assert!(
+            store.received_db_path(90).exists(),
+            "not yet applied durably"
+        );
     }
 
     #[test]

@@ -102,7 +102,12 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub fn new(ctx: Arc<PeerContext>, runtime: tokio::runtime::Handle) -> Self {
-        Transport { ctx, runtime, senders: HashMap::new(), snapshot_tasks: Vec::new() }
+        Transport {
+            ctx,
+            runtime,
+            senders: HashMap::new(),
+            snapshot_tasks: Vec::new(),
+        }
     }
 
     /// Queues `msgs` without blocking; calls `unreachable` for peers whose queue is full.
@@ -117,7 +122,9 @@ impl Transport {
             }
             let sender = self.senders.entry(to).or_insert_with(|| {
                 let (queue, rx) = mpsc::channel(PEER_QUEUE);
-                let task = self.runtime.spawn(peer_stream::run(self.ctx.clone(), to, rx));
+                let task = self
+                    .runtime
+                    .spawn(peer_stream::run(self.ctx.clone(), to, rx));
                 PeerSender { queue, task }
             });
             if sender.queue.try_send(msg).is_err() {

@@ -101,7 +101,12 @@ async fn stream_once(
 ) -> Ended {
     let channel = match ctx.connect(to).await {
         Ok(c) => c,
-        Err(reason) => return Ended::Failed { reason, sent: false },
+        Err(reason) => {
+            return Ended::Failed {
+                reason,
+                sent: false,
+            };
+        }
     };
     let mut client = RaftPeerClient::new(channel)
         .max_decoding_message_size(usize::MAX)

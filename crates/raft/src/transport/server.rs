@@ -87,9 +87,15 @@ impl RaftPeer for PeerService {
         let mut stream = request.into_inner();
         while let Some(batch) = stream.message().await? {
             self.check_envelope(batch.cluster_id, batch.from, batch.to)?;
-            let msgs = batch.messages.iter().map(|b| decode(b)).collect::<Result<Vec<_>, _>>()?;
+            let msgs = batch
+                .messages
+                .iter()
+                .map(|b| decode(b))
+                .collect::<Result<Vec<_>, _>>()?;
             if msgs.iter().any(|m| m.to != self.ctx.id) {
-                return Err(Status::invalid_argument("raft message addressed to another member"));
+                return Err(Status::invalid_argument(
+                    "raft message addressed to another member",
+                ));
             }
             if self.inbox.send(msgs).await.is_err() {
                 return Err(Status::unavailable("raft node stopped"));
@@ -111,7 +117,9 @@ impl RaftPeer for PeerService {
         self.check_envelope(first.cluster_id, first.from, first.to)?;
         let msg = decode(&first.message)?;
         if msg.get_msg_type() != MessageType::MsgSnapshot || msg.to != self.ctx.id {
-            return Err(Status::invalid_argument("first snapshot chunk must carry a MsgSnapshot"));
+            return Err(Status::invalid_argument(
+                "first snapshot chunk must carry a MsgSnapshot",
+            ));
         }
         let index = msg.get_snapshot().get_metadata().index;
         let snaps = &self.ctx.snaps;
@@ -123,7 +131,9 @@ impl RaftPeer for PeerService {
             .map_err(internal)?;
         let mut size = first.data.len() as u64;
         let mut write = async |data: &[u8]| {
-            file.write_all(data).await.ctx(|| format!("write {}", partial.display()))
+            file.write_all(data)
+                .await
+                .ctx(|| format!("write {}", partial.display()))
         };
         write(&first.data).await.map_err(internal)?;
         let received = async {
@@ -138,7 +148,10 @@ impl RaftPeer for PeerService {
             let _ = tokio::fs::remove_file(&partial).await;
             return Err(status);
         }
-        file.sync_all().await.ctx(|| format!("sync {}", partial.display())).map_err(internal)?;
+        file.sync_all()
+            .await
+            .ctx(|| format!("sync {}", partial.display()))
+            .map_err(internal)?;
         drop(file);
         let dest = snaps.received_db_path(index);
         tokio::fs::rename(&partial, &dest)
@@ -170,8 +183,12 @@ pub(crate) fn serve(
     let _entered = runtime.enter();
     let mut tasks = Vec::new();
     for listener in listeners {
-        let addr = listener.local_addr().ctx(|| "peer listener address".to_string())?;
-        listener.set_nonblocking(true).ctx(|| format!("configure peer listener {addr}"))?;
+        let addr = listener
+            .local_addr()
+            .ctx(|| "peer listener address".to_string())?;
+        listener
+            .set_nonblocking(true)
+            .ctx(|| format!("configure peer listener {addr}"))?;
         let listener = tokio::net::TcpListener::from_std(listener)
             .ctx(|| format!("register peer listener {addr}"))?;
         let svc = RaftPeerServer::new(service.clone())

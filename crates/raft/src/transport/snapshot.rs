@@ -48,7 +48,10 @@ pub(super) fn spawn_send(
                 ctx.report_unreachable(to);
             }
         }
-        let _ = ctx.feedback.send(Control::SnapshotStatus { to, ok: outcome.is_ok() });
+        let _ = ctx.feedback.send(Control::SnapshotStatus {
+            to,
+            ok: outcome.is_ok(),
+        });
     })
 }
 
@@ -59,7 +62,9 @@ async fn send(ctx: &PeerContext, msg: Message) -> Result<u64, String> {
     let mut file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| format!("open snapshot {}: {e}", path.display()))?;
-    let header = msg.write_to_bytes().map_err(|e| format!("encode MsgSnapshot: {e}"))?;
+    let header = msg
+        .write_to_bytes()
+        .map_err(|e| format!("encode MsgSnapshot: {e}"))?;
     let channel = ctx.connect(to).await?;
     let mut client = RaftPeerClient::new(channel)
         .max_decoding_message_size(usize::MAX)

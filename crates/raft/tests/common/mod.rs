@@ -34,7 +34,12 @@ impl MemSm {
         self.state.lock().applied
     }
     pub fn values(&self) -> Vec<Vec<u8>> {
-        self.state.lock().values.iter().map(|(_, v)| v.clone()).collect()
+        self.state
+            .lock()
+            .values
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect()
     }
     pub fn entries(&self) -> Vec<(u64, Vec<u8>)> {
         self.state.lock().values.clone()
@@ -47,7 +52,9 @@ impl MemSm {
         let bytes = std::fs::read(path)?;
         let mut pos = 0;
         let mut take = |n: usize| {
-            let s = bytes.get(pos..pos + n).ok_or(std::io::ErrorKind::UnexpectedEof);
+            let s = bytes
+                .get(pos..pos + n)
+                .ok_or(std::io::ErrorKind::UnexpectedEof);
             pos += n;
             s
         };
@@ -110,7 +117,10 @@ async fn apply_loop(handle: RaftHandle, sm: Arc<MemSm>, mut rx: mpsc::Receiver<A
             }
             Apply::Snapshot { index, db_path, .. } => {
                 sm.restore(&db_path).expect("restore snapshot database");
-                assert!(sm.applied() >= index, "snapshot database older than its raft index");
+                assert!(
+                    sm.applied() >= index,
+                    "snapshot database older than its raft index"
+                );
             }
         }
         handle.report_applied(sm.applied());
@@ -224,8 +234,12 @@ impl Cluster {
 
     fn launch(&mut self, id: u64, listener: TcpListener) {
         let node = self.nodes.get_mut(&id).expect("node");
-        let mut cfg =
-            RaftConfig::new(id, node.cluster_id, node.wal_dir.clone(), node.snap_dir.clone());
+        let mut cfg = RaftConfig::new(
+            id,
+            node.cluster_id,
+            node.wal_dir.clone(),
+            node.snap_dir.clone(),
+        );
         cfg.initial_voters = self.voters.clone();
         cfg.tick_interval = Duration::from_millis(20);
         cfg.election_ticks = 10;
@@ -234,7 +248,11 @@ impl Cluster {
         cfg.peer_listeners = vec![listener];
         let (handle, rx) =
             RaftNode::start(cfg, self.peers.clone(), node.sm.clone()).expect("start node");
-        node.apply_task = Some(tokio::spawn(apply_loop(handle.clone(), node.sm.clone(), rx)));
+        node.apply_task = Some(tokio::spawn(apply_loop(
+            handle.clone(),
+            node.sm.clone(),
+            rx,
+        )));
         node.handle = Some(handle);
     }
 
@@ -287,7 +305,10 @@ impl Cluster {
     pub async fn wait_for_leader(&self, ids: &[u64]) -> u64 {
         let mut leader = 0;
         wait_until("a leader", || {
-            let seen: Vec<u64> = ids.iter().map(|&id| self.handle(id).status().leader).collect();
+            let seen: Vec<u64> = ids
+                .iter()
+                .map(|&id| self.handle(id).status().leader)
+                .collect();
             leader = seen[0];
             leader != 0 && ids.contains(&leader) && seen.iter().all(|&l| l == leader)
         })
@@ -306,7 +327,11 @@ impl Cluster {
         let first = self.nodes[&ids[0]].sm.entries();
         for &id in &ids[1..] {
             let other = self.nodes[&id].sm.entries();
-            assert_eq!(first.len(), other.len(), "member {id} applied a different count");
+            assert_eq!(
+                first.len(),
+                other.len(),
+                "member {id} applied a different count"
+            );
             assert!(first == other, "member {id} applied a different sequence");
         }
     }
