@@ -1,0 +1,239 @@
+//! The backend: one redb database file holding the key table (every revision of every key), the
+//! meta table (consistent index, compaction progress) and whatever tables other parts of the
+//! server add. It plays the role of etcd's bbolt backend.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use redb::{
+    Database, ReadableDatabase, TableDefinition, TableError, TableHandle, WriteTransaction,
+};
+
+/// Every revision of every key: revision key → protobuf `mvccpb.KeyValue` (etcd's "key" bucket).
+pub(crate) const KEY_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("key");
+/// Store bookkeeping: consistent index, term and compaction revisions (etcd's "meta" bucket).
+pub(crate) const META_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
+
+pub(crate) const CONSISTENT_INDEX: &[u8] = b"consistent_index";
+pub(crate) const TERM: &[u8] = b"term";
+pub(crate) const SCHEDULED_COMPACT_REV: &[u8] = b"scheduledCompactRev";
+pub(crate) const FINISHED_COMPACT_REV: &[u8] = b"finishedCompactRev";
+
+/// redb's default cache is 1 GiB; memory use is judged, so keep it modest.
+const CACHE_SIZE: usize = 64 * 1024 * 1024;
+
+/// A failure of the storage engine, with what was being done when it happened.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct BackendError {
+    context: &'static str,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl BackendError {
+    /// Wraps an error with the operation that failed.
+    pub fn new(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> BackendError {
+        BackendError {
+            context,
+            source: source.into(),
+        }
+    }
+
+    /// A closure for `map_err` that adds `context`.
+    pub(crate) fn with<E>(context: &'static str) -> impl FnOnce(E) -> BackendError
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        move |e| BackendError::new(context, e)
+    }
+}
+
+/// The database file. Other parts of the server open their own tables inside the same write
+/// transaction as the key-value changes (see `ApplyBatch::transaction`).
+pub struct Backend {
+    db: Database,
+    path: PathBuf,
+    size_in_use: AtomicU64,
+}
+
+impl Backend {
+    /// Opens the database at `path`, creating it (and the store's tables) if missing.
+    pub fn open(path: &Path) -> Result<Backend, BackendError> {
+        let db = Database::builder()
+            .set_cache_size(CACHE_SIZE)
+            .create(path)
+            .map_err(BackendError::with("opening backend database"))?;
+        let tx = db
+            .begin_write()
+            .map_err(BackendError::with("creating store tables"))?;
+        tx.open_table(KEY_TABLE)
+            .map_err(BackendError::with("creating key table"))?;
+        tx.open_table(META_TABLE)
+            .map_err(BackendError::with("creating meta table"))?;
+        let in_use = allocated_bytes(&tx)?;
+        tx.commit()
+            .map_err(BackendError::with("creating store tables"))?;
+        Ok(Backend {
+            db,
+            path: path.to_path_buf(),
+            size_in_use: AtomicU64::new(in_use),
+        })
+    }
+
+    /// The underlying redb database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Bytes of the database file on disk (`StatusResponse.db_size`).
+    pub fn size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Bytes of the file holding live data (`StatusResponse.db_size_in_use`), as of the last
+    /// commit made through the store.
+    pub fn size_in_use(&self) -> u64 {
+        self.size_in_use.load(Ordering::Relaxed)
+    }
+
+    /// Where the database file lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records the allocated size seen by a write transaction about to commit.
+    pub(crate) fn note_size_in_use(&self, tx: &WriteTransaction) -> Result<(), BackendError> {
+        self.size_in_use
+            .store(allocated_bytes(tx)?, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes a consistent copy of every table to a new database at `dest` (used to ship raft
+    /// snapshots). It reads from a snapshot, so writers go on meanwhile.
+    pub fn copy_to(&self, dest: &Path) -> Result<(), BackendError> {
+        let src = self
+            .db
+            .begin_read()
+            .map_err(BackendError::with("opening snapshot read transaction"))?;
+        let out = Database::builder()
+            .set_cache_size(CACHE_SIZE)
+            .create(dest)
+            .map_err(BackendError::with("creating snapshot database"))?;
+        let mut tx = out
+            .begin_write()
+            .map_err(BackendError::with("writing snapshot database"))?;
+        tx.set_durability(redb::Durability::Immediate)
+            .map_err(BackendError::with("writing snapshot database"))?;
+        let tables = src
+            .list_tables()
+            .map_err(BackendError::with("listing tables"))?;
+        for handle in tables {
+            crate::table_copy::copy_table(&src, &tx, handle.name())?;
+        }
+        tx.commit()
+            .map_err(BackendError::with("committing snapshot database"))?;
+        Ok(())
+    }
+}
+
+fn allocated_bytes(tx: &WriteTransaction) -> Result<u64, BackendError> {
+    let stats = tx
+        .stats()
+        .map_err(BackendError::with("reading database statistics"))?;
+    Ok(stats.allocated_pages() * stats.page_size() as u64)
+}
+
+/// The raft index and term of the last entry applied to the backend (0, 0 for a new database).
+/// They are written in the same transaction as the state they describe.
+pub fn read_consistent_index(db: &Database) -> Result<(u64, u64), BackendError> {
+    let tx = db
+        .begin_read()
+        .map_err(BackendError::with("reading consistent index"))?;
+    let table = match tx.open_table(META_TABLE) {
+        Ok(table) => table,
+        Err(TableError::TableDoesNotExist(_)) => return Ok((0, 0)),
+        Err(e) => return Err(BackendError::new("opening meta table", e)),
+    };
+    let read = |name: &[u8]| -> Result<u64, BackendError> {
+        let value = table
+            .get(name)
+            .map_err(BackendError::with("reading consistent index"))?;
+        match value {
+            None => Ok(0),
+            Some(v) => decode_u64(v.value())
+                .ok_or_else(|| BackendError::new("decoding consistent index", "not 8 bytes")),
+        }
+    };
+    Ok((read(CONSISTENT_INDEX)?, read(TERM)?))
+}
+
+/// Writes the consistent index and term into `tx`.
+pub(crate) fn write_consistent_index(
+    tx: &WriteTransaction,
+    index: u64,
+    term: u64,
+) -> Result<(), BackendError> {
+    let mut meta = tx
+        .open_table(META_TABLE)
+        .map_err(BackendError::with("opening meta table"))?;
+    meta.insert(CONSISTENT_INDEX, index.to_be_bytes().as_slice())
+        .map_err(BackendError::with("writing consistent index"))?;
+    meta.insert(TERM, term.to_be_bytes().as_slice())
+        .map_err(BackendError::with("writing term"))?;
+    Ok(())
+}
+
+pub(crate) fn decode_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consistent_index_round_trips_and_defaults_to_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::open(&dir.path().join("db")).unwrap();
+        assert_eq!(read_consistent_index(backend.database()).unwrap(), (0, 0));
+        let tx = backend.database().begin_write().unwrap();
+        write_consistent_index(&tx, 42, 7).unwrap();
+        tx.commit().unwrap();
+        assert_eq!(read_consistent_index(backend.database()).unwrap(), (42, 7));
+        assert!(backend.size() > 0);
+        assert!(backend.size_in_use() > 0);
+    }
+
+    #[test]
+    fn copy_to_carries_every_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::open(&dir.path().join("db")).unwrap();
+        let members: TableDefinition<u64, &[u8]> = TableDefinition::new("members");
+        let cluster: TableDefinition<&str, u64> = TableDefinition::new("cluster");
+        let tx = backend.database().begin_write().unwrap();
+        tx.open_table(members)
+            .unwrap()
+            .insert(7, b"m".as_slice())
+            .unwrap();
+        tx.open_table(cluster)
+            .unwrap()
+            .insert("version", 35)
+            .unwrap();
+        write_consistent_index(&tx, 9, 2).unwrap();
+        tx.commit().unwrap();
+
+        let dest = dir.path().join("copy");
+        backend.copy_to(&dest).unwrap();
+        let copy = Database::open(&dest).unwrap();
+        assert_eq!(read_consistent_index(&copy).unwrap(), (9, 2));
+        let rtx = copy.begin_read().unwrap();
+        let m = rtx.open_table(members).unwrap();
+        assert_eq!(m.get(7).unwrap().unwrap().value(), b"m");
+        let c = rtx.open_table(cluster).unwrap();
+        assert_eq!(c.get("version").unwrap().unwrap().value(), 35);
+    }
+}

@@ -1,0 +1,252 @@
+//! Physical compaction, in the background: after a compaction is committed (reads below its
+//! revision already fail), a thread compacts the index and deletes the dropped revisions from
+//! the key table a few thousand keys at a time, each step in its own short write transaction so
+//! the apply loop is never stalled for long. The last step records the finished revision; an
+//! interrupted compaction is resumed when the store is opened again.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::task::{Context, Poll, Waker};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use redb::Durability;
+
+use crate::backend::{BackendError, FINISHED_COMPACT_REV, KEY_TABLE, META_TABLE};
+use crate::store::Shared;
+
+/// Keys compacted per write transaction.
+const KEYS_PER_STEP: usize = 2000;
+/// Pause between steps, so queued apply batches get the write transaction.
+const PAUSE_BETWEEN_STEPS: Duration = Duration::from_millis(1);
+
+/// Why a compaction did not finish.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CompactionError {
+    /// The batch that scheduled it was not committed.
+    #[error("compaction was not committed")]
+    NotCommitted,
+    /// The store shut down first; the compaction resumes when the store is opened again.
+    #[error("store closed before the compaction finished")]
+    Stopped,
+    /// The backend failed; the compaction resumes when the store is opened again.
+    #[error("compaction failed: {0}")]
+    Failed(String),
+}
+
+/// Resolves once a compaction has physically finished (what `physical: true` waits for).
+#[derive(Clone)]
+pub struct CompactionDone {
+    completion: Arc<Completion>,
+}
+
+#[derive(Default)]
+pub(crate) struct Completion {
+    state: Mutex<CompletionState>,
+    finished: Condvar,
+}
+
+#[derive(Default)]
+struct CompletionState {
+    outcome: Option<Result<(), CompactionError>>,
+    wakers: Vec<Waker>,
+}
+
+/// A new pending completion and the handle that waits for it.
+pub(crate) fn completion() -> (CompactionDone, Arc<Completion>) {
+    let completion = Arc::new(Completion::default());
+    (
+        CompactionDone {
+            completion: completion.clone(),
+        },
+        completion,
+    )
+}
+
+impl Completion {
+    pub(crate) fn finish(&self, outcome: Result<(), CompactionError>) {
+        let mut state = self.state.lock();
+        if state.outcome.is_none() {
+            state.outcome = Some(outcome);
+        }
+        for waker in state.wakers.drain(..) {
+            waker.wake();
+        }
+        self.finished.notify_all();
+    }
+}
+
+impl CompactionDone {
+    /// Waits (asynchronously) until the compaction has finished.
+    pub fn wait(&self) -> CompactionWait<'_> {
+        CompactionWait { done: self }
+    }
+
+    /// Blocks the thread until the compaction has finished.
+    pub fn wait_blocking(&self) -> Result<(), CompactionError> {
+        let mut state = self.completion.state.lock();
+        loop {
+            if let Some(outcome) = &state.outcome {
+                return outcome.clone();
+            }
+            self.completion.finished.wait(&mut state);
+        }
+    }
+
+    /// The outcome, if the compaction is over.
+    pub fn outcome(&self) -> Option<Result<(), CompactionError>> {
+        self.completion.state.lock().outcome.clone()
+    }
+}
+
+/// Future returned by [`CompactionDone::wait`].
+pub struct CompactionWait<'a> {
+    done: &'a CompactionDone,
+}
+
+impl Future for CompactionWait<'_> {
+    type Output = Result<(), CompactionError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.done.completion.state.lock();
+        match &state.outcome {
+            Some(outcome) => Poll::Ready(outcome.clone()),
+            None => {
+                if !state.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                    state.wakers.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+struct Job {
+    rev: i64,
+    done: Arc<Completion>,
+}
+
+/// The background thread that runs compactions one after another.
+pub(crate) struct Compactor {
+    jobs: Option<mpsc::Sender<Job>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Compactor {
+    pub(crate) fn start(shared: Arc<Shared>) -> Result<Compactor, BackendError> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("mvcc-compactor".into())
+            .spawn(move || {
+                for job in queue {
+                    let outcome = compact(&shared, job.rev, &stopping);
+                    match &outcome {
+                        Ok(()) => tracing::info!(revision = job.rev, "finished scheduled compaction"),
+                        Err(e) => tracing::warn!(revision = job.rev, error = %e, "compaction did not finish"),
+                    }
+                    job.done.finish(outcome);
+                }
+            })
+            .map_err(BackendError::with("starting compactor thread"))?;
+        Ok(Compactor {
+            jobs: Some(jobs),
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a compaction at `rev`; `done` is told when it is over.
+    pub(crate) fn schedule(&self, rev: i64, done: Arc<Completion>) {
+        let job = Job { rev, done };
+        match &self.jobs {
+            Some(jobs) => {
+                if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                    job.done.finish(Err(CompactionError::Stopped));
+                }
+            }
+            None => job.done.finish(Err(CompactionError::Stopped)),
+        }
+    }
+}
+
+impl Drop for Compactor {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.jobs = None;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("compactor thread panicked");
+        }
+    }
+}
+
+/// Compacts the index and the key table at `rev`, step by step.
+fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), CompactionError> {
+    let failed = |e: BackendError| CompactionError::Failed(e.to_string());
+    let mut cursor: Option<Box<[u8]>> = None;
+    let mut removed = Vec::new();
+    loop {
+        if stop.load(Ordering::Acquire) {
+            return Err(CompactionError::Stopped);
+        }
+        // The write transaction keeps apply batches out while the index changes, so a batch
+        // never has to undo writes over a half-compacted key.
+        let mut tx = shared
+            .backend
+            .database()
+            .begin_write()
+            .map_err(|e| failed(BackendError::new("starting compaction step", e)))?;
+        removed.clear();
+        let next = {
+            let mut index = shared.index.write();
+            if shared.index_floor.load(Ordering::Acquire) < rev {
+                shared.index_floor.store(rev, Ordering::Release);
+            }
+            index.compact_some(rev, cursor.as_deref(), KEYS_PER_STEP, &mut removed)
+        };
+        {
+            let mut table = tx
+                .open_table(KEY_TABLE)
+                .map_err(|e| failed(BackendError::new("opening key table", e)))?;
+            for (r, tombstone) in &removed {
+                table
+                    .remove(r.to_key(*tombstone).as_bytes())
+                    .map_err(|e| failed(BackendError::new("deleting compacted revision", e)))?;
+            }
+        }
+        let finished = next.is_none();
+        if finished {
+            let mut meta = tx
+                .open_table(META_TABLE)
+                .map_err(|e| failed(BackendError::new("opening meta table", e)))?;
+            meta.insert(FINISHED_COMPACT_REV, (rev as u64).to_be_bytes().as_slice())
+                .map_err(|e| failed(BackendError::new("recording finished compaction", e)))?;
+        }
+        // Only the last step is made durable; a crash before it resumes the compaction.
+        let durability = if finished {
+            Durability::Immediate
+        } else {
+            Durability::None
+        };
+        tx.set_durability(durability)
+            .map_err(|e| failed(BackendError::new("setting compaction durability", e)))?;
+        if finished {
+            shared.backend.note_size_in_use(&tx).map_err(failed)?;
+        }
+        tx.commit()
+            .map_err(|e| failed(BackendError::new("committing compaction step", e)))?;
+        if finished {
+            return Ok(());
+        }
+        cursor = next;
+        std::thread::sleep(PAUSE_BETWEEN_STEPS);
+    }
+}

@@ -1,0 +1,82 @@
+//! HashKV as etcd 3.5.1 computes it, so members of a mixed or migrated cluster can compare
+//! hashes: CRC-32C over the bucket name "key" and then every key-table row (revision key and
+//! stored `KeyValue` bytes) up to the requested revision, where rows at or below the compacted
+//! revision count only if compaction keeps them (all count if it keeps none).
+
+use std::sync::atomic::Ordering;
+
+use oxcd_api::EtcdError;
+use redb::ReadableDatabase;
+
+use crate::backend::{BackendError, KEY_TABLE};
+use crate::crc32c::Crc32c;
+use crate::revision::Revision;
+use crate::store::{READ_CHUNK, Shared};
+use crate::view::ReadError;
+
+/// Returns (hash, current revision, compacted revision) for `rev` (0: current).
+pub(crate) fn hash_kv(shared: &Shared, rev: i64) -> Result<(u32, i64, i64), ReadError> {
+    'retry: loop {
+        let current = shared.current.load(Ordering::Acquire);
+        let compacted = shared.compact.load(Ordering::Acquire);
+        if rev > 0 && rev <= compacted {
+            return Err(EtcdError::Compacted.into());
+        }
+        if rev > 0 && rev > current {
+            return Err(EtcdError::FutureRev.into());
+        }
+        let at = if rev == 0 { current } else { rev };
+        let tx = shared
+            .backend
+            .database()
+            .begin_read()
+            .map_err(BackendError::with("opening hash transaction"))?;
+
+        let mut keep = Vec::new();
+        let mut keeps_any = false;
+        let mut cursor = None;
+        loop {
+            let index = shared.index.read();
+            if shared.index_floor.load(Ordering::Acquire) > compacted {
+                // A newer compaction started; hash against its revision instead.
+                continue 'retry;
+            }
+            cursor = index.keep_some(at, cursor.as_deref(), READ_CHUNK, |r| {
+                keeps_any = true;
+                if r.main <= compacted {
+                    keep.push(r);
+                }
+            });
+            drop(index);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        keep.sort_unstable();
+
+        let table = tx
+            .open_table(KEY_TABLE)
+            .map_err(BackendError::with("opening key table"))?;
+        let mut crc = Crc32c::new();
+        crc.update(b"key");
+        if at >= 0 {
+            let upper = Revision::new(at.saturating_add(1), 0).to_key(false);
+            for row in table
+                .range::<&[u8]>(..upper.as_bytes())
+                .map_err(BackendError::with("scanning key table"))?
+            {
+                let (k, v) = row.map_err(BackendError::with("scanning key table"))?;
+                let key = k.value();
+                let Some((r, _)) = Revision::from_key(key) else {
+                    continue;
+                };
+                if r.main <= compacted && keeps_any && keep.binary_search(&r).is_err() {
+                    continue;
+                }
+                crc.update(key);
+                crc.update(v.value());
+            }
+        }
+        return Ok((crc.finish(), current, compacted));
+    }
+}
