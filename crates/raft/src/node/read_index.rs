@@ -99,11 +99,10 @@ impl ReadIndexBatcher {
             .inflight
             .as_ref()
             .is_some_and(|r| r.contexts.contains(&ctx))
+            && let Some(round) = self.inflight.take()
         {
-            if let Some(round) = self.inflight.take() {
-                for w in round.waiters {
-                    let _ = w.send(Ok(index));
-                }
+            for w in round.waiters {
+                let _ = w.send(Ok(index));
             }
         }
     }

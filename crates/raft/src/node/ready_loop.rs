@@ -64,6 +64,9 @@ pub(super) struct ReadyLoop {
     pub is_learner: bool,
 }
 
+/// A proposal's bytes and where to answer whether raft took it.
+type Proposal = (Vec<u8>, oneshot::Sender<Result<(), RaftError>>);
+
 /// What woke the loop up.
 enum Woke {
     Control(Control),
@@ -121,7 +124,7 @@ impl ReadyLoop {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let accepting = self.apply_queue.len() < MAX_APPLY_BACKLOG;
-            let mut proposals: Vec<(Vec<u8>, oneshot::Sender<Result<(), RaftError>>)> = Vec::new();
+            let mut proposals: Vec<Proposal> = Vec::new();
             let woke = tokio::select! {
                 biased;
                 Some(ctl) = self.control.recv() => Woke::Control(ctl),
@@ -219,11 +222,7 @@ impl ReadyLoop {
         }
     }
 
-    fn on_request(
-        &mut self,
-        req: Request,
-        proposals: &mut Vec<(Vec<u8>, oneshot::Sender<Result<(), RaftError>>)>,
-    ) {
+    fn on_request(&mut self, req: Request, proposals: &mut Vec<Proposal>) {
         match req {
             Request::Propose { data, reply } => proposals.push((data, reply)),
             Request::ReadIndex { reply } => {
@@ -237,7 +236,7 @@ impl ReadyLoop {
     }
 
     /// Steps all drained proposals as one MsgPropose: one log append and one broadcast.
-    fn propose_all(&mut self, proposals: Vec<(Vec<u8>, oneshot::Sender<Result<(), RaftError>>)>) {
+    fn propose_all(&mut self, proposals: Vec<Proposal>) {
         if proposals.is_empty() {
             return;
         }

@@ -127,10 +127,10 @@ impl NodeStorage {
                         term = generated.meta.term,
                         "created a state-machine snapshot to send to a follower"
                     );
-                    if let GenState::Ready(old) = &*state {
-                        if old.path != generated.path {
-                            let _ = fs::remove_file(&old.path);
-                        }
+                    if let GenState::Ready(old) = &*state
+                        && old.path != generated.path
+                    {
+                        let _ = fs::remove_file(&old.path);
                     }
                     GenState::Ready(generated)
                 }

@@ -100,10 +100,10 @@ impl SnapStore {
             .ctx(|| format!("read snapshot directory {}", self.dir.display()))?;
         for entry in read {
             let entry = entry.ctx(|| format!("read snapshot directory {}", self.dir.display()))?;
-            if let Some(name) = entry.file_name().to_str() {
-                if let Some(kind) = classify(name) {
-                    out.push((name.to_owned(), kind));
-                }
+            if let Some(name) = entry.file_name().to_str()
+                && let Some(kind) = classify(name)
+            {
+                out.push((name.to_owned(), kind));
             }
         }
         Ok(out)
@@ -199,10 +199,11 @@ impl SnapStore {
             })
             .max();
         for (name, kind) in &files {
-            if let SnapFile::ReceivedDb { index } = kind {
-                if *index <= durable_applied && Some(*index) != newest_db {
-                    doomed.push(name);
-                }
+            if let SnapFile::ReceivedDb { index } = kind
+                && *index <= durable_applied
+                && Some(*index) != newest_db
+            {
+                doomed.push(name);
             }
         }
         for name in doomed {

@@ -160,3 +160,6 @@ impl Drop for Transport {
         self.shutdown();
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -188,21 +188,27 @@ mod tests {
 
     #[test]
     fn payloads_round_trip() {
-        let mut hs = HardState::default();
-        hs.term = 3;
-        hs.vote = 2;
-        hs.commit = 99;
+        let hs = HardState {
+            term: 3,
+            vote: 2,
+            commit: 99,
+            ..Default::default()
+        };
         let mut buf = Vec::new();
         put_hard_state(&mut buf, &hs);
         assert_eq!(get_hard_state(&buf).expect("hard state"), hs);
 
-        let mut e1 = Entry::default();
-        e1.index = 5;
-        e1.term = 2;
-        e1.data = bytes::Bytes::from_static(b"hello");
-        let mut e2 = Entry::default();
-        e2.index = 6;
-        e2.term = 2;
+        let e1 = Entry {
+            index: 5,
+            term: 2,
+            data: bytes::Bytes::from_static(b"hello"),
+            ..Default::default()
+        };
+        let mut e2 = Entry {
+            index: 6,
+            term: 2,
+            ..Default::default()
+        };
         e2.set_entry_type(EntryType::EntryConfChangeV2);
         e2.context = bytes::Bytes::from_static(b"ctx");
         let mut buf = Vec::new();

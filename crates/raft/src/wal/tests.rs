@@ -11,19 +11,21 @@ const META: Metadata = Metadata {
 };
 
 fn entry(index: u64, term: u64, data: &str) -> Entry {
-    let mut e = Entry::default();
-    e.index = index;
-    e.term = term;
-    e.data = bytes::Bytes::copy_from_slice(data.as_bytes());
-    e
+    Entry {
+        index,
+        term,
+        data: bytes::Bytes::copy_from_slice(data.as_bytes()),
+        ..Default::default()
+    }
 }
 
 fn hard_state(term: u64, vote: u64, commit: u64) -> HardState {
-    let mut hs = HardState::default();
-    hs.term = term;
-    hs.vote = vote;
-    hs.commit = commit;
-    hs
+    HardState {
+        term,
+        vote,
+        commit,
+        ..Default::default()
+    }
 }
 
 fn small() -> WalOptions {

@@ -1,0 +1,221 @@
+//! The peer service's checks: cluster identity, recipient, malformed input, and snapshot
+//! reception — exercised over real gRPC on a loopback listener.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use protobuf::Message as _;
+use raft::prelude::{Message, MessageType};
+use tokio::sync::mpsc;
+use tonic::Code;
+
+use super::proto::raft_peer_client::RaftPeerClient;
+use super::proto::{MessageBatch, SnapshotChunk};
+use super::*;
+use crate::node::event::Inbox;
+
+const CLUSTER: u64 = 0xabc;
+
+struct Fixture {
+    url: String,
+    inbox: mpsc::Receiver<Inbox>,
+    snaps: SnapStore,
+    tasks: Vec<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let snaps = SnapStore::open(dir.path()).expect("snap store");
+    let (feedback, _) = mpsc::unbounded_channel();
+    let ctx = Arc::new(PeerContext {
+        id: 1,
+        cluster_id: CLUSTER,
+        peers: PeerUrls::new(),
+        snaps: snaps.clone(),
+        feedback,
+    });
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (inbox_tx, inbox) = mpsc::channel(16);
+    let tasks = serve(
+        vec![listener],
+        ctx,
+        inbox_tx,
+        &tokio::runtime::Handle::current(),
+    )
+    .expect("serve");
+    Fixture {
+        url,
+        inbox,
+        snaps,
+        tasks,
+        _dir: dir,
+    }
+}
+
+fn heartbeat(to: u64) -> Bytes {
+    let mut m = Message::default();
+    m.set_msg_type(MessageType::MsgHeartbeat);
+    m.from = 2;
+    m.to = to;
+    m.term = 5;
+    Bytes::from(m.write_to_bytes().expect("encode"))
+}
+
+fn stamped<T>(body: T, cluster: u64, to: u64) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(body);
+    let meta = req.metadata_mut();
+    meta.insert(
+        CLUSTER_ID_HEADER,
+        format!("{cluster:x}").parse().expect("header"),
+    );
+    meta.insert(FROM_HEADER, "2".parse().expect("header"));
+    meta.insert(TO_HEADER, format!("{to:x}").parse().expect("header"));
+    req
+}
+
+async fn client(url: &str) -> RaftPeerClient<Channel> {
+    RaftPeerClient::connect(url.to_string())
+        .await
+        .expect("connect")
+}
+
+fn batch(cluster_id: u64, messages: Vec<Bytes>) -> MessageBatch {
+    MessageBatch {
+        cluster_id,
+        from: 2,
+        to: 1,
+        messages,
+    }
+}
+
+#[tokio::test]
+async fn messages_from_our_cluster_reach_the_inbox() {
+    let mut f = fixture();
+    let mut c = client(&f.url).await;
+    let batches = vec![batch(CLUSTER, vec![heartbeat(1), heartbeat(1)])];
+    c.stream(stamped(tokio_stream::iter(batches), CLUSTER, 1))
+        .await
+        .expect("stream");
+    let got = f.inbox.recv().await.expect("inbox");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].get_msg_type(), MessageType::MsgHeartbeat);
+    assert_eq!((got[0].from, got[0].to, got[0].term), (2, 1, 5));
+}
+
+#[tokio::test]
+async fn another_cluster_is_rejected_with_a_clear_status() {
+    let mut f = fixture();
+    let mut c = client(&f.url).await;
+    let batches = vec![batch(0xdef, vec![heartbeat(1)])];
+    let err = c
+        .stream(stamped(tokio_stream::iter(batches.clone()), 0xdef, 1))
+        .await
+        .expect_err("foreign cluster header");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(err.message(), CLUSTER_MISMATCH);
+    // The envelope is checked too, not just the stream's headers.
+    let err = c
+        .stream(stamped(tokio_stream::iter(batches), CLUSTER, 1))
+        .await
+        .expect_err("foreign cluster envelope");
+    assert_eq!(err.message(), CLUSTER_MISMATCH);
+    // Messages for another member are refused.
+    let err = c
+        .stream(stamped(
+            tokio_stream::iter(vec![batch(CLUSTER, vec![heartbeat(9)])]),
+            CLUSTER,
+            1,
+        ))
+        .await
+        .expect_err("wrong recipient");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = c
+        .stream(stamped(
+            tokio_stream::iter(Vec::<MessageBatch>::new()),
+            CLUSTER,
+            9,
+        ))
+        .await
+        .expect_err("wrong recipient header");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        f.inbox.try_recv().is_err(),
+        "nothing rejected may reach raft"
+    );
+}
+
+#[tokio::test]
+async fn malformed_messages_are_refused_and_the_service_keeps_working() {
+    let mut f = fixture();
+    let mut c = client(&f.url).await;
+    let garbage = vec![batch(
+        CLUSTER,
+        vec![Bytes::from_static(b"\xff\xff\xff\xff\x0fnot raft")],
+    )];
+    let err = c
+        .stream(stamped(tokio_stream::iter(garbage), CLUSTER, 1))
+        .await
+        .expect_err("garbage message");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let good = vec![batch(CLUSTER, vec![heartbeat(1)])];
+    c.stream(stamped(tokio_stream::iter(good), CLUSTER, 1))
+        .await
+        .expect("stream");
+    assert_eq!(f.inbox.recv().await.expect("inbox").len(), 1);
+}
+
+#[tokio::test]
+async fn snapshots_are_stored_before_raft_sees_them() {
+    let mut f = fixture();
+    let mut c = client(&f.url).await;
+    let mut m = Message::default();
+    m.set_msg_type(MessageType::MsgSnapshot);
+    m.from = 2;
+    m.to = 1;
+    m.mut_snapshot().mut_metadata().index = 77;
+    m.mut_snapshot().mut_metadata().term = 3;
+    let chunk = |message: Bytes, data: &'static [u8]| SnapshotChunk {
+        cluster_id: CLUSTER,
+        from: 2,
+        to: 1,
+        message,
+        data: Bytes::from_static(data),
+    };
+    let chunks = vec![
+        chunk(Bytes::from(m.write_to_bytes().expect("encode")), b"hello "),
+        chunk(Bytes::new(), b"snapshot "),
+        chunk(Bytes::new(), b"world"),
+    ];
+    c.snapshot(stamped(tokio_stream::iter(chunks), CLUSTER, 1))
+        .await
+        .expect("snapshot");
+    let path = f.snaps.received_db_path(77);
+    assert_eq!(
+        std::fs::read(&path).expect("stored db"),
+        b"hello snapshot world"
+    );
+    assert!(!f.snaps.partial_db_path(77).exists());
+    let got = f.inbox.recv().await.expect("inbox");
+    assert_eq!(got[0].get_msg_type(), MessageType::MsgSnapshot);
+    assert_eq!(got[0].get_snapshot().get_metadata().index, 77);
+
+    let foreign = vec![SnapshotChunk {
+        cluster_id: 0xdef,
+        ..chunk(Bytes::new(), b"")
+    }];
+    let err = c
+        .snapshot(stamped(tokio_stream::iter(foreign), 0xdef, 1))
+        .await
+        .expect_err("foreign cluster");
+    assert_eq!(err.message(), CLUSTER_MISMATCH);
+}
