@@ -40,6 +40,8 @@ pub struct NetnsLab {
     hosts: Vec<Host>,
     /// Namespaces created so far, deleted on drop even if creation failed half way.
     created: Vec<String>,
+    /// The uplink veth once created.
+    uplink: Option<String>,
 }
 
 impl NetnsLab {
@@ -61,6 +63,7 @@ impl NetnsLab {
             subnet: 0,
             hosts: Vec::new(),
             created: Vec::new(),
+            uplink: None,
         };
         lab.build(hosts)
             .with_context(|| format!("building network lab {} (needs root)", lab.name))?;
@@ -72,6 +75,7 @@ impl NetnsLab {
         self.add_namespace(&hub)?;
         self.subnet = claim_subnet(&hub)?;
         let uplink = root_link(self.subnet);
+        self.uplink = Some(uplink.clone());
         let gateway = format!("{}/24", self.address(GATEWAY_OCTET));
         run("ip", &["addr", "add", &gateway, "dev", &uplink])?;
         run("ip", &["link", "set", &uplink, "up"])?;
@@ -195,6 +199,13 @@ impl NetnsLab {
 
 impl Drop for NetnsLab {
     fn drop(&mut self) {
+        // The kernel destroys a deleted namespace's devices asynchronously; the uplink is the
+        // one device visible outside the lab, so it goes synchronously (taking its peer).
+        if let Some(uplink) = &self.uplink
+            && let Err(error) = run("ip", &["link", "del", uplink])
+        {
+            eprintln!("oxt: removing {uplink}: {error:#}");
+        }
         // Hosts first: their processes die with their namespace, then the hub takes the
         // bridge and all veths with it.
         for netns in self.created.iter().rev() {
