@@ -11,7 +11,9 @@ pub struct RaftConfig {
     pub id: u64,
     /// The cluster's ID; checked on every peer message, a mismatch is rejected.
     pub cluster_id: u64,
-    /// Voters of a brand-new cluster; used only when `wal_dir` holds no WAL yet.
+    /// Used only when `wal_dir` holds no WAL yet: the voters of a brand-new cluster, or, for
+    /// a member joining an existing cluster, that cluster's current voters (the log it
+    /// receives from the leader only carries later membership changes).
     pub initial_voters: Vec<u64>,
     /// Directory of the write-ahead log, e.g. `<data-dir>/member/wal`.
     pub wal_dir: PathBuf,

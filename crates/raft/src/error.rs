@@ -9,6 +9,13 @@ pub enum RaftError {
     /// dropped the proposal for that reason.
     #[error("no leader")]
     NoLeader,
+    /// raft refused the proposal although there is a leader (a conf change is already
+    /// pending, or leadership is being transferred); retry later.
+    #[error("proposal dropped")]
+    ProposalDropped,
+    /// raft rejected the proposal for another reason.
+    #[error("proposal rejected: {0}")]
+    ProposalRejected(String),
     /// The operation got no answer in time.
     #[error("timed out")]
     Timeout,

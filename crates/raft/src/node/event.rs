@@ -15,6 +15,12 @@ pub enum Request {
         data: Vec<u8>,
         reply: oneshot::Sender<Result<(), RaftError>>,
     },
+    /// Propose a membership change.
+    ProposeConfChange {
+        context: Vec<u8>,
+        cc: raft::prelude::ConfChangeV2,
+        reply: oneshot::Sender<Result<(), RaftError>>,
+    },
     /// Join the next ReadIndex round.
     ReadIndex { reply: ReadReply },
 }

@@ -57,6 +57,24 @@ impl RaftHandle {
         answer.await.map_err(|_| RaftError::Stopped)?
     }
 
+    /// Proposes a membership change (raft `ConfChangeV2`; a single-change V2 is an ordinary
+    /// conf change). Once committed it arrives on the Apply stream as a `ConfChangeV2` entry,
+    /// which the apply loop hands back to [`RaftHandle::apply_conf_change`]. Fails with
+    /// `ProposalDropped` while another conf change is pending, `NoLeader` without a leader.
+    pub async fn propose_conf_change(
+        &self,
+        context: Vec<u8>,
+        cc: raft::prelude::ConfChangeV2,
+    ) -> Result<(), RaftError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .requests
+            .send(Request::ProposeConfChange { context, cc, reply })
+            .await
+            .map_err(|_| RaftError::Stopped)?;
+        answer.await.map_err(|_| RaftError::Stopped)?
+    }
+
     /// Linearizable read barrier (raft ReadIndex, ReadOnlySafe): returns the commit index the
     /// caller must wait to have applied. Concurrent callers share one ReadIndex round.
     /// Fails with `NoLeader`, `Timeout` (no answer within about an election timeout) or

@@ -91,7 +91,9 @@ impl ReadyLoop {
         self.requests.close();
         while let Ok(req) = self.requests.try_recv() {
             match req {
-                Request::Propose { reply, .. } => drop(reply.send(Err(RaftError::Stopped))),
+                Request::Propose { reply, .. } | Request::ProposeConfChange { reply, .. } => {
+                    drop(reply.send(Err(RaftError::Stopped)))
+                }
                 Request::ReadIndex { reply } => drop(reply.send(Err(RaftError::Stopped))),
             }
         }
@@ -225,6 +227,17 @@ impl ReadyLoop {
     fn on_request(&mut self, req: Request, proposals: &mut Vec<Proposal>) {
         match req {
             Request::Propose { data, reply } => proposals.push((data, reply)),
+            Request::ProposeConfChange { context, cc, reply } => {
+                let outcome = match self.raw.propose_conf_change(context, cc) {
+                    Ok(()) => Ok(()),
+                    Err(raft::Error::ProposalDropped) if self.raw.raft.leader_id == 0 => {
+                        Err(RaftError::NoLeader)
+                    }
+                    Err(raft::Error::ProposalDropped) => Err(RaftError::ProposalDropped),
+                    Err(e) => Err(RaftError::Raft(e)),
+                };
+                let _ = reply.send(outcome);
+            }
             Request::ReadIndex { reply } => {
                 if self.raw.raft.leader_id == 0 {
                     let _ = reply.send(Err(RaftError::NoLeader));
@@ -262,7 +275,7 @@ impl ReadyLoop {
             let answer = match &outcome {
                 Ok(()) => Ok(()),
                 Err(RaftError::NoLeader) => Err(RaftError::NoLeader),
-                Err(e) => Err(RaftError::InvalidConfig(format!("proposal rejected: {e}"))),
+                Err(e) => Err(RaftError::ProposalRejected(e.to_string())),
             };
             let _ = reply.send(answer);
         }

@@ -183,6 +183,30 @@ pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 impl Cluster {
+    /// Adds a member that joins the running cluster; like etcd's `--initial-cluster-state
+    /// existing`, it starts knowing the cluster's current voters (not itself).
+    pub fn add_joining_member(&mut self, id: u64) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        self.peers.set(id, vec![format!("http://{addr}")]);
+        let member_dir = self._dir.path().join(format!("m{id}"));
+        let cluster_id = self.nodes.values().next().map_or(0x1234, |n| n.cluster_id);
+        self.nodes.insert(
+            id,
+            TestNode {
+                id,
+                cluster_id,
+                addr,
+                sm: Arc::new(MemSm::default()),
+                wal_dir: member_dir.join("wal"),
+                snap_dir: member_dir.join("snap"),
+                handle: None,
+                apply_task: None,
+            },
+        );
+        self.launch(id, listener);
+    }
+
     pub async fn start(n: u64, snapshot_count: u64, catchup: u64) -> Cluster {
         let ids: Vec<(u64, u64)> = (1..=n).map(|id| (id, 0x1234)).collect();
         Cluster::start_with_cluster_ids(&ids, snapshot_count, catchup).await
