@@ -19,8 +19,8 @@ use oxcd_api::etcdserverpb::AuthenticateRequest;
 use oxcd_api::etcdserverpb::auth_client::AuthClient;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -157,6 +157,13 @@ impl tower::Service<http::Request<Body>> for BalancedChannel {
     }
 }
 
+/// How far a call got, for the report when its deadline passes.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    attempt: u32,
+    last_connect_error: Option<String>,
+}
+
 /// What one attempt on one endpoint produced.
 enum Outcome {
     Done(http::Response<Body>),
@@ -180,18 +187,31 @@ impl BalancedChannel {
         let deadline = grpc_timeout(request.headers())
             .or(self.shared.request_timeout)
             .map(|timeout| Instant::now() + timeout);
+        let progress = Mutex::new(Progress::default());
         let work = async {
             match kind {
                 RpcKind::ClientStream => self.send_stream(request, deadline).await,
                 RpcKind::Repeatable | RpcKind::NonRepeatable => {
-                    self.send_unary(request, kind, deadline).await
+                    self.send_unary(request, kind, deadline, &progress).await
                 }
             }
         };
         match deadline {
             Some(at) => match tokio::time::timeout_at(at, work).await {
                 Ok(result) => result,
-                Err(_) => Err(Box::new(tonic::Status::deadline_exceeded(DEADLINE_MESSAGE))),
+                Err(_) => {
+                    let progress = progress.lock().map(|p| p.clone()).unwrap_or_default();
+                    // Like grpc-go, a call that never got an answer reports the deadline with
+                    // the last connection error it saw.
+                    let detail = match &progress.last_connect_error {
+                        Some(error) => format!(
+                            "latest balancer error: last connection error: connection error: desc = \"transport: Error while dialing {error}\""
+                        ),
+                        None => DEADLINE_MESSAGE.to_string(),
+                    };
+                    self.log_failure(progress.attempt, &tonic::Status::deadline_exceeded(detail));
+                    Err(Box::new(tonic::Status::deadline_exceeded(DEADLINE_MESSAGE)))
+                }
             },
             None => work.await,
         }
@@ -221,6 +241,7 @@ impl BalancedChannel {
         request: http::Request<Body>,
         kind: RpcKind,
         deadline: Option<Instant>,
+        progress: &Mutex<Progress>,
     ) -> Result<http::Response<Body>, BoxError> {
         let (parts, body) = request.into_parts();
         let body = body
@@ -231,7 +252,10 @@ impl BalancedChannel {
         let path = parts.uri.path().to_string();
         let quorum = self.shared.members.len() / 2 + 1;
         let mut refreshed_token = false;
+        // `attempt` counts answers from servers (what clientv3 logs); `rounds` counts every
+        // try, including those that never connected.
         let mut attempt: u32 = 0;
+        let mut rounds: u32 = 0;
         loop {
             let member = self.pick(deadline).await;
             let request = self.rebuild(&parts, body.clone(), &path);
@@ -268,8 +292,14 @@ impl BalancedChannel {
                 Err(error) => {
                     member.mark_down();
                     let status = transport_status(&error);
-                    self.log_failure(attempt, &status);
-                    if never_sent(&error) || kind == RpcKind::Repeatable {
+                    let sent = !never_sent(&error);
+                    if sent {
+                        self.log_failure(attempt, &status);
+                    } else if let Ok(mut progress) = progress.lock() {
+                        progress.last_connect_error =
+                            Some(dial_error(member.endpoint().authority(), &error));
+                    }
+                    if !sent || kind == RpcKind::Repeatable {
                         Outcome::Retry(Failure::Transport(status))
                     } else {
                         Outcome::Fail(Failure::Transport(status))
@@ -281,11 +311,17 @@ impl BalancedChannel {
                 Outcome::Fail(failure) => return failure.into_result(),
                 Outcome::Retry(failure) => failure,
             };
-            attempt += 1;
-            if deadline.is_none() && attempt >= MAX_ATTEMPTS_WITHOUT_DEADLINE {
+            if matches!(failure, Failure::Response(_)) {
+                attempt += 1;
+                if let Ok(mut progress) = progress.lock() {
+                    progress.attempt = attempt;
+                }
+            }
+            rounds += 1;
+            if deadline.is_none() && rounds >= MAX_ATTEMPTS_WITHOUT_DEADLINE {
                 return failure.into_result();
             }
-            if (attempt as usize).is_multiple_of(quorum) {
+            if (rounds as usize).is_multiple_of(quorum) {
                 let jitter = 1.0 + rand::random::<f64>() * 0.1;
                 tokio::time::sleep(BACKOFF_BETWEEN_ROUNDS.mul_f64(jitter)).await;
             }
@@ -382,6 +418,23 @@ fn transport_status(error: &tonic::transport::Error) -> tonic::Status {
         source = cause.source();
     }
     tonic::Status::unavailable(message)
+}
+
+/// Describes a failed dial the way Go's net package does (`dial tcp ADDR: connect: ...`).
+fn dial_error(authority: &str, error: &tonic::transport::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            let reason = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                std::io::ErrorKind::TimedOut => "i/o timeout".to_string(),
+                _ => io.to_string(),
+            };
+            return format!("dial tcp {authority}: connect: {reason}");
+        }
+        source = cause.source();
+    }
+    format!("dial tcp {authority}: {error}")
 }
 
 /// True when the failure happened while connecting, so no byte of the call left the client.

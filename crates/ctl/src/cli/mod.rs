@@ -1,0 +1,10 @@
+//! Command-line handling with cobra's and pflag's exact behaviour: the command tree, flag
+//! parsing and its error messages, usage text, `ETCDCTL_*` environment variables, exit codes.
+
+pub mod command_tree;
+pub mod env;
+pub mod exit;
+pub mod flag;
+pub mod global;
+pub mod suggest;
+pub mod usage;
