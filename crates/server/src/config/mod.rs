@@ -1,1 +1,180 @@
-//! etcd-compatible configuration: flags, `ETCD_*` variables and the YAML config file.
+//! etcd-compatible configuration: flags, `ETCD_*` variables and the YAML config file, read
+//! with etcd 3.5.1's names, defaults, precedence, validation and messages.
+//!
+//! [`parse`] is the entry point. On the command line Go's flag syntax applies; `ETCD_*`
+//! variables fill the flags the command line did not give (a variable for a flag that *was*
+//! given is a fatal conflict, as in etcd); with `--config-file` (or `ETCD_CONFIG_FILE`) the
+//! file alone decides and other flags and variables are ignored. Errors carry etcd's text,
+//! how etcd reports them and its exit code; [`crate::logging::report_config_error`] prints
+//! them exactly as etcd does.
+//!
+//! ```no_run
+//! use std::collections::HashMap;
+//! use oxcd_server::{config, logging};
+//!
+//! let args: Vec<String> = std::env::args().collect();
+//! let env: HashMap<String, String> = std::env::vars().collect();
+//! match config::parse(args[1..].to_vec(), &env) {
+//!     Ok(config::ParseOutcome::Run(cfg)) => {
+//!         let _guard = logging::init(&cfg.log).unwrap_or_else(|e| {
+//!             std::process::exit(logging::report_config_error(&args, &e.into()))
+//!         });
+//!         logging::log_startup(&args, &cfg.notices);
+//!         // ... start the server with `cfg`; if its data directory is empty:
+//!         if let Err(e) = cfg.bootstrap_cluster() {
+//!             std::process::exit(logging::report_start_failure(&e));
+//!         }
+//!     }
+//!     Ok(config::ParseOutcome::PrintVersion(text)) => print!("{text}"),
+//!     Ok(config::ParseOutcome::PrintHelp(help)) => {
+//!         eprint!("{}", help.usage);
+//!         print!("{}", help.flags);
+//!     }
+//!     Err(e) => std::process::exit(logging::report_config_error(&args, &e)),
+//! }
+//! ```
+
+mod bootstrap;
+mod command_line;
+mod env;
+mod error;
+mod flag_table;
+pub(crate) mod go_url;
+pub(crate) mod go_values;
+pub(crate) mod help;
+mod ids;
+mod initial_cluster;
+mod server_config;
+mod settings;
+mod validate;
+mod version;
+mod yaml_file;
+
+use std::collections::HashMap;
+
+pub use bootstrap::BootstrapCluster;
+pub use error::{ConfigError, ErrorReport, Notice, NoticeStage};
+pub use go_url::Url;
+pub use ids::{cluster_id, member_id};
+pub use initial_cluster::{InitialCluster, InitialMember};
+pub use server_config::{
+    AutoCompaction, ClusterState, DEFAULT_QUOTA_BYTES, ExperimentalConfig,
+    SNAPSHOT_CATCHUP_ENTRIES, ServerConfig, TlsConfig,
+};
+pub use version::{ETCD_VERSION, OXCD_VERSION, version_text};
+
+use command_line::Scan;
+use settings::{MIN_RAFT_CONN_TIMEOUT_NANOS, Settings};
+
+use crate::logging::{Field, Level};
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum ParseOutcome {
+    /// Start the server with this configuration.
+    Run(Box<ServerConfig>),
+    /// `--version`: print this text on stdout and exit 0.
+    PrintVersion(String),
+    /// `-h` / `--help`: print `usage` on stderr and `flags` on stdout, then exit 0.
+    PrintHelp(HelpText),
+}
+
+/// The two parts of `--help`, which etcd writes to different streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelpText {
+    /// The usage summary (etcd writes it to stderr).
+    pub usage: String,
+    /// The flag reference (etcd writes it to stdout).
+    pub flags: String,
+}
+
+/// The variable that names a config file when `--config-file` is not given.
+const CONFIG_FILE_VAR: &str = "ETCD_CONFIG_FILE";
+
+/// Reads the server configuration from `args` (the arguments after the program name) and
+/// the process environment `env`, exactly as etcd 3.5.1 would.
+pub fn parse(
+    args: impl IntoIterator<Item = String>,
+    env: &HashMap<String, String>,
+) -> Result<ParseOutcome, ConfigError> {
+    let args: Vec<String> = args.into_iter().collect();
+    let mut settings = Settings::flag_defaults();
+    let mut line = match command_line::scan(&args, &mut settings)? {
+        Scan::Help => {
+            return Ok(ParseOutcome::PrintHelp(HelpText {
+                usage: help::usage(),
+                flags: help::flags(),
+            }));
+        }
+        Scan::Flags(line) => line,
+    };
+    if let Some(first) = line.positional.first() {
+        return Err(ConfigError::verify(
+            format!("'{first}' is not a valid flag"),
+            None,
+        ));
+    }
+    if settings.print_version {
+        return Ok(ParseOutcome::PrintVersion(version_text()));
+    }
+
+    let config_file = match settings.config_file.as_str() {
+        "" => env.get(CONFIG_FILE_VAR).cloned().unwrap_or_default(),
+        given => given.to_string(),
+    };
+    let (settings, log, notices) = if config_file.is_empty() {
+        let mut notices = Vec::new();
+        env::apply(env, &mut settings, &mut line, &mut notices)?;
+        raise_raft_timeouts(&mut settings, &mut notices);
+        let advertise_cleared =
+            line.is_set("listen-client-urls") && !line.is_set("advertise-client-urls");
+        match validate::validate(&settings, advertise_cleared) {
+            Ok(log) => (settings, log, notices),
+            Err(e) => return Err(e.with_notices(notices)),
+        }
+    } else {
+        let loaded = yaml_file::load(&config_file)?;
+        let loaded_notice = Notice::new(
+            NoticeStage::ConfigLoaded,
+            Level::Info,
+            "loaded server configuration, other configuration command line flags and environment variables will be ignored if provided",
+            vec![Field::str("path", config_file.clone())],
+        );
+        let mut notices = vec![loaded_notice];
+        notices.extend(loaded.notices);
+        match validate::validate(&loaded.settings, false) {
+            Ok(log) => (loaded.settings, log, notices),
+            // etcd logs the "loaded" line only once its logger exists.
+            Err(e) => {
+                let logger_ready =
+                    matches!(e.report(), ErrorReport::VerifyFlags { log: Some(_), .. });
+                if !logger_ready {
+                    notices.remove(0);
+                }
+                return Err(e.with_notices(notices));
+            }
+        }
+    };
+    server_config::resolve(settings, log, notices).map(|c| ParseOutcome::Run(Box::new(c)))
+}
+
+/// etcd raises peer connection timeouts below 5s to 5s, saying so.
+fn raise_raft_timeouts(settings: &mut Settings, notices: &mut Vec<Notice>) {
+    for (name, value) in [
+        ("raft-read-timeout", &mut settings.raft_read_timeout),
+        ("raft-write-timeout", &mut settings.raft_write_timeout),
+    ] {
+        if *value < MIN_RAFT_CONN_TIMEOUT_NANOS {
+            *value = MIN_RAFT_CONN_TIMEOUT_NANOS;
+            notices.push(Notice::new(
+                NoticeStage::FlagParsing,
+                Level::Info,
+                format!("{name} increased to minimum value: 5s"),
+                Vec::new(),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
