@@ -67,16 +67,6 @@ impl Connections {
         Ok(Self { channels })
     }
 
-    /// Number of connections.
-    pub fn len(&self) -> usize {
-        self.channels.len()
-    }
-
-    /// Always false: `dial_all` refuses to open zero connections.
-    pub fn is_empty(&self) -> bool {
-        self.channels.is_empty()
-    }
-
     /// The KV client of requester number `requester`, on connection `requester % len`.
     pub fn kv_client(&self, requester: usize) -> KvClient<Channel> {
         KvClient::new(self.channels[requester % self.channels.len()].clone())

@@ -33,7 +33,7 @@ fn execute(cli: &Cli) -> Result<()> {
         .context("starting the tokio runtime")?;
     let summary = runtime.block_on(run_benchmark(cli))?;
     if cli.json {
-        println!("{}", summary.to_json());
+        println!("{}", summary.to_json().context("encoding the summary")?);
     } else {
         println!("{}", summary.to_text());
     }

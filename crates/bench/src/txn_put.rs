@@ -35,13 +35,17 @@ impl TxnPutWorkload {
         })
     }
 
-    /// Transaction number `index`: it writes keys `index * ops .. (index + 1) * ops`.
+    /// Transaction number `index`: it writes keys `index * ops .. (index + 1) * ops`, taken
+    /// modulo the key space size.
     pub fn request(&self, index: u64) -> TxnRequest {
-        let first = index.wrapping_mul(self.ops_per_txn);
+        let size = u128::from(self.keys.size());
+        // Reduced in u128 so that huge indices neither overflow nor break the run of
+        // consecutive keys; `first + op` then stays below 2 * i64::MAX.
+        let first = (u128::from(index) * u128::from(self.ops_per_txn) % size) as u64;
         let success = (0..self.ops_per_txn)
             .map(|op| RequestOp {
                 request: Some(request_op::Request::RequestPut(PutRequest {
-                    key: self.keys.key(first.wrapping_add(op)),
+                    key: self.keys.key(first + op),
                     value: self.value.clone(),
                     ..PutRequest::default()
                 })),
@@ -79,6 +83,17 @@ mod tests {
         assert_eq!(
             put_keys(&workload.request(2)),
             vec![keys.key(4), keys.key(0)]
+        );
+    }
+
+    #[test]
+    fn huge_txn_numbers_still_put_consecutive_keys() {
+        let keys = KeySpace::new(7, 8).unwrap();
+        let workload = TxnPutWorkload::new(keys, 3, vec![]).unwrap();
+        // u64::MAX = 1 (mod 7), so the txn starts at key 3 * 1.
+        assert_eq!(
+            put_keys(&workload.request(u64::MAX)),
+            vec![keys.key(3), keys.key(4), keys.key(5)]
         );
     }
 
