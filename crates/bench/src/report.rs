@@ -75,25 +75,18 @@ impl Summary {
         };
         let fastest_secs = latencies.fastest().as_secs_f64();
         let slowest_secs = latencies.slowest().as_secs_f64();
-        let histogram = if requests == 0 {
-            Vec::new()
+        let (histogram, percentiles) = if requests == 0 {
+            (Vec::new(), Vec::new())
         } else {
-            histogram(
-                fastest_secs,
-                slowest_secs,
-                latencies.recorded().map(|(at, n)| (at.as_secs_f64(), n)),
-            )
-        };
-        let percentiles = if requests == 0 {
-            Vec::new()
-        } else {
-            PERCENTILES
+            let recorded = latencies.recorded().map(|(at, n)| (at.as_secs_f64(), n));
+            let percentiles = PERCENTILES
                 .iter()
                 .map(|&percentile| Percentile {
                     percentile,
                     secs: latencies.percentile_secs(percentile),
                 })
-                .collect()
+                .collect();
+            (histogram(fastest_secs, slowest_secs, recorded), percentiles)
         };
         Self {
             total_secs,
