@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{HashKvRequest, RangeRequest};
 
 use crate::cluster::Cluster;
@@ -61,7 +62,14 @@ pub async fn hashkv_agree(
             for (name, endpoint) in &members {
                 match hashkv(endpoint, revision).await {
                     Ok(hash) => hashes.push((name.clone(), hash)),
-                    Err(error) => return Attempt::Retry(format!("{name}: {error:#}")),
+                    Err(HashKvError::Compacted) => {
+                        return Attempt::Fail(anyhow::anyhow!(
+                            "{name}: revision {revision} is compacted; HashKV cannot cover it"
+                        ));
+                    }
+                    Err(HashKvError::Other(error)) => {
+                        return Attempt::Retry(format!("{name}: {error:#}"));
+                    }
                 }
             }
             let first = hashes[0].1;
@@ -75,13 +83,29 @@ pub async fn hashkv_agree(
     .await
 }
 
-async fn hashkv(endpoint: &str, revision: i64) -> Result<AgreedHash> {
-    let mut clients = grpc::connect_with_timeout(endpoint, Duration::from_secs(10)).await?;
+/// Why one member's `HashKV` failed.
+enum HashKvError {
+    /// The revision is compacted there: asking again cannot help.
+    Compacted,
+    /// Unreachable, behind (future revision), or anything else worth retrying.
+    Other(anyhow::Error),
+}
+
+async fn hashkv(endpoint: &str, revision: i64) -> Result<AgreedHash, HashKvError> {
+    let mut clients = grpc::connect_with_timeout(endpoint, Duration::from_secs(10))
+        .await
+        .map_err(HashKvError::Other)?;
     let response = clients
         .maintenance
         .hash_kv(HashKvRequest { revision })
         .await
-        .context("HashKV")?
+        .map_err(|status| {
+            if status.message() == EtcdError::Compacted.message() {
+                HashKvError::Compacted
+            } else {
+                HashKvError::Other(anyhow::Error::new(status).context("HashKV"))
+            }
+        })?
         .into_inner();
     Ok(AgreedHash {
         revision,
