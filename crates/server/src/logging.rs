@@ -647,20 +647,81 @@ fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Writes one line through the installed logger, or etcd's bootstrap logger when [`init`]
-/// has not run.
-fn emit(level: Level, caller: String, msg: &str, fields: Vec<Field>) {
-    let record = Record {
-        level,
-        logger: None,
-        caller: Some(caller),
-        msg: msg.to_string(),
-        fields,
-    };
-    match GLOBAL_SINK.get() {
-        Some(sink) => sink.write(&record),
-        None => Sink::bootstrap().write(&record),
+/// The two loggers etcd uses while starting: its bootstrap logger (before logging is
+/// configured) and, once it exists, the configured one.
+struct Loggers<'a> {
+    bootstrap: &'a Sink,
+    configured: Option<&'a Sink>,
+}
+
+impl Loggers<'_> {
+    /// The configured logger if there is one, else the bootstrap logger.
+    fn current(&self) -> &Sink {
+        self.configured.unwrap_or(self.bootstrap)
     }
+
+    fn notice(&self, notice: &Notice) {
+        let sink = match notice.stage {
+            NoticeStage::FlagParsing => self.bootstrap,
+            NoticeStage::ConfigLoaded | NoticeStage::Startup => self.current(),
+        };
+        sink.write(&Record {
+            level: notice.level,
+            logger: None,
+            caller: Some(notice.caller.clone()),
+            msg: notice.msg.clone(),
+            fields: notice.fields.clone(),
+        });
+    }
+
+    fn line(&self, level: Level, caller: String, msg: &str, fields: Vec<Field>) {
+        self.current().write(&Record {
+            level,
+            logger: None,
+            caller: Some(caller),
+            msg: msg.to_string(),
+            fields,
+        });
+    }
+
+    /// Notices before `Running: `, the `Running: ` line, then the startup notices.
+    fn startup(&self, args: &[String], notices: &[Notice]) {
+        for stage in [NoticeStage::FlagParsing, NoticeStage::ConfigLoaded] {
+            for notice in notices.iter().filter(|n| n.stage == stage) {
+                self.notice(notice);
+            }
+        }
+        self.line(
+            Level::Info,
+            here(),
+            "Running: ",
+            vec![Field::strings("args", args.to_vec())],
+        );
+        for notice in notices.iter().filter(|n| n.stage == NoticeStage::Startup) {
+            self.notice(notice);
+        }
+    }
+
+    fn start_failure(&self, message: &str) {
+        let error = Field::str("error", message);
+        self.line(
+            Level::Warn,
+            here(),
+            "failed to start etcd",
+            vec![error.clone()],
+        );
+        self.line(Level::Fatal, here(), "discovery failed", vec![error]);
+    }
+}
+
+/// Runs `f` with the installed logger (if [`init`] ran) and a bootstrap logger.
+fn with_process_loggers<T>(f: impl FnOnce(&Loggers<'_>) -> T) -> T {
+    let bootstrap = Sink::bootstrap();
+    let loggers = Loggers {
+        bootstrap: &bootstrap,
+        configured: GLOBAL_SINK.get().map(Arc::as_ref),
+    };
+    f(&loggers)
 }
 
 #[track_caller]
@@ -671,31 +732,19 @@ fn here() -> String {
 
 /// Logs at fatal level and exits with status 1, as zap's `Fatal` does in etcd (for example
 /// `fatal("discovery failed", vec![Field::error(&err)])`).
+#[track_caller]
 pub fn fatal(msg: &str, fields: Vec<Field>) -> ! {
-    emit(Level::Fatal, here(), msg, fields);
-    if let Some(sink) = GLOBAL_SINK.get() {
-        sink.sync();
-    }
+    let caller = here();
+    with_process_loggers(|loggers| {
+        loggers.line(Level::Fatal, caller, msg, fields);
+        loggers.current().sync();
+    });
     std::process::exit(1)
 }
 
 /// Logs one configuration notice in the format etcd uses for its stage.
 pub fn log_notice(notice: &Notice) {
-    log_notice_to(notice, GLOBAL_SINK.get().map(Arc::as_ref));
-}
-
-fn log_notice_to(notice: &Notice, configured: Option<&Sink>) {
-    let record = Record {
-        level: notice.level,
-        logger: None,
-        caller: Some(notice.caller.clone()),
-        msg: notice.msg.clone(),
-        fields: notice.fields.clone(),
-    };
-    match (notice.stage, configured) {
-        (NoticeStage::FlagParsing, _) | (_, None) => Sink::bootstrap().write(&record),
-        (_, Some(sink)) => sink.write(&record),
-    }
+    with_process_loggers(|loggers| loggers.notice(notice));
 }
 
 /// Logs what etcd logs between a successful parse and server start: the flag-parsing
@@ -703,44 +752,20 @@ fn log_notice_to(notice: &Notice, configured: Option<&Sink>) {
 /// arguments, then the startup notices (such as the defaulted data directory). Call it
 /// right after [`init`].
 pub fn log_startup(args: &[String], notices: &[Notice]) {
-    let configured = GLOBAL_SINK.get().map(Arc::as_ref);
-    write_startup(args, notices, configured);
-}
-
-fn write_startup(args: &[String], notices: &[Notice], configured: Option<&Sink>) {
-    for stage in [NoticeStage::FlagParsing, NoticeStage::ConfigLoaded] {
-        for notice in notices.iter().filter(|n| n.stage == stage) {
-            log_notice_to(notice, configured);
-        }
-    }
-    write_running(args, configured);
-    for notice in notices.iter().filter(|n| n.stage == NoticeStage::Startup) {
-        log_notice_to(notice, configured);
-    }
-}
-
-fn write_running(args: &[String], configured: Option<&Sink>) {
-    let record = Record {
-        level: Level::Info,
-        logger: None,
-        caller: Some(here()),
-        msg: "Running: ".to_string(),
-        fields: vec![Field::strings("args", args.to_vec())],
-    };
-    match configured {
-        Some(sink) => sink.write(&record),
-        None => Sink::bootstrap().write(&record),
-    }
+    with_process_loggers(|loggers| loggers.startup(args, notices));
 }
 
 /// Reports an error from [`crate::config::parse`] exactly as etcd reports the same
 /// mistake, and returns the exit code to use. `args` are the full process arguments
 /// (program name first), which etcd echoes in its `Running: ` line.
 pub fn report_config_error(args: &[String], err: &ConfigError) -> i32 {
+    let bootstrap = Sink::bootstrap();
     report_to(
         args,
         err,
         GLOBAL_SINK.get().map(Arc::as_ref),
+        &bootstrap,
+        &|cfg| Sink::open(cfg).ok(),
         &mut io::stderr(),
     );
     err.exit_code()
@@ -750,34 +775,27 @@ pub fn report_config_error(args: &[String], err: &ConfigError) -> i32 {
 /// [`crate::config::ServerConfig::bootstrap_cluster`]): a warning `failed to start etcd`
 /// and the fatal `discovery failed`, as etcd does. Returns the exit code (1).
 pub fn report_start_failure(err: &dyn fmt::Display) -> i32 {
-    let configured = GLOBAL_SINK.get().map(Arc::as_ref);
-    write_start_failure(&err.to_string(), configured);
-    if let Some(sink) = configured {
-        sink.sync();
-    }
+    with_process_loggers(|loggers| {
+        loggers.start_failure(&err.to_string());
+        loggers.current().sync();
+    });
     1
 }
 
-fn write_start_failure(message: &str, configured: Option<&Sink>) {
-    let bootstrap = Sink::bootstrap();
-    let sink = configured.unwrap_or(&bootstrap);
-    let error = Field::str("error", message);
-    for (level, msg) in [
-        (Level::Warn, "failed to start etcd"),
-        (Level::Fatal, "discovery failed"),
-    ] {
-        sink.write(&Record {
-            level,
-            logger: None,
-            caller: Some(here()),
-            msg: msg.to_string(),
-            fields: vec![error.clone()],
-        });
-    }
-}
-
-fn report_to(args: &[String], err: &ConfigError, installed: Option<&Sink>, stderr: &mut dyn Write) {
-    let bootstrap = Sink::bootstrap();
+/// Renders `err` the way etcd does. `installed` is the process logger if [`init`] ran;
+/// otherwise a configured logger is opened with `open` when etcd had one at that point.
+fn report_to(
+    args: &[String],
+    err: &ConfigError,
+    installed: Option<&Sink>,
+    bootstrap: &Sink,
+    open: &dyn Fn(&LogConfig) -> Option<Sink>,
+    stderr: &mut dyn Write,
+) {
+    let configured_by = |log: Option<&LogConfig>| match (installed, log) {
+        (None, Some(cfg)) => open(cfg),
+        _ => None,
+    };
     match err.report() {
         ErrorReport::Usage => {
             // Go's flag package prints the problem, then the usage text.
@@ -791,69 +809,100 @@ fn report_to(args: &[String], err: &ConfigError, installed: Option<&Sink>, stder
             let _ = writeln!(stderr, "{}", err.message());
         }
         ErrorReport::FlagParsingFatal { fields } => {
+            let loggers = Loggers {
+                bootstrap,
+                configured: None,
+            };
             for notice in err.notices() {
-                bootstrap.write(&notice_record(notice));
+                loggers.notice(notice);
             }
-            bootstrap.write(&Record {
-                level: Level::Fatal,
-                logger: None,
-                caller: Some(here()),
-                msg: err.message().to_string(),
-                fields: fields.clone(),
-            });
+            loggers.line(Level::Fatal, here(), err.message(), fields.clone());
         }
         ErrorReport::VerifyFlags {
             log,
             advertise_unset,
         } => {
-            let opened = opened_sink(installed, log.as_ref());
-            let configured = installed.or(opened.as_ref());
-            write_startup(args, err.notices(), configured);
-            let sink = configured.unwrap_or(&bootstrap);
+            let opened = configured_by(log.as_ref());
+            let loggers = Loggers {
+                bootstrap,
+                configured: installed.or(opened.as_ref()),
+            };
+            loggers.startup(args, err.notices());
             let error = Field::str("error", err.message());
-            sink.write(&Record {
-                level: Level::Warn,
-                logger: None,
-                caller: Some(here()),
-                msg: "failed to verify flags".to_string(),
-                fields: vec![error.clone()],
-            });
+            loggers.line(
+                Level::Warn,
+                here(),
+                "failed to verify flags",
+                vec![error.clone()],
+            );
             if *advertise_unset {
-                sink.write(&Record {
-                    level: Level::Warn,
-                    logger: None,
-                    caller: Some(here()),
-                    msg: "advertise client URLs are not set".to_string(),
-                    fields: vec![error],
-                });
+                loggers.line(
+                    Level::Warn,
+                    here(),
+                    "advertise client URLs are not set",
+                    vec![error],
+                );
             }
         }
         ErrorReport::StartFailed { log } => {
             let fallback = LogConfig::default();
-            let opened = opened_sink(installed, Some(log.as_ref().unwrap_or(&fallback)));
-            let configured = installed.or(opened.as_ref());
-            write_startup(args, err.notices(), configured);
-            write_start_failure(err.message(), configured);
+            let opened = configured_by(Some(log.as_ref().unwrap_or(&fallback)));
+            let loggers = Loggers {
+                bootstrap,
+                configured: installed.or(opened.as_ref()),
+            };
+            loggers.startup(args, err.notices());
+            loggers.start_failure(err.message());
         }
     }
 }
 
-/// The configured logger for a report: the installed one, or one opened from `log`.
-fn opened_sink(installed: Option<&Sink>, log: Option<&LogConfig>) -> Option<Sink> {
-    match (installed, log) {
-        (None, Some(cfg)) => Sink::open(cfg).ok(),
-        _ => None,
-    }
+/// Renders `err` as [`report_config_error`] would, capturing the stderr text and the log
+/// lines (both loggers write, in order, into the second string).
+#[cfg(test)]
+pub(crate) fn render_config_error(args: &[String], err: &ConfigError) -> (String, String) {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let memory = |level: Level, time: TimeFormat| Sink {
+        level,
+        time,
+        writers: Mutex::new(vec![Writer::Memory(Arc::clone(&buffer))]),
+    };
+    let bootstrap = memory(Level::Info, TimeFormat::Epoch);
+    let mut stderr = Vec::new();
+    report_to(
+        args,
+        err,
+        None,
+        &bootstrap,
+        &|cfg| Some(memory(cfg.level, TimeFormat::Iso8601)),
+        &mut stderr,
+    );
+    let logged = buffer.lock().map(|b| b.clone()).unwrap_or_default();
+    (
+        String::from_utf8_lossy(&stderr).into_owned(),
+        String::from_utf8_lossy(&logged).into_owned(),
+    )
 }
 
-fn notice_record(notice: &Notice) -> Record {
-    Record {
-        level: notice.level,
-        logger: None,
-        caller: Some(notice.caller.clone()),
-        msg: notice.msg.clone(),
-        fields: notice.fields.clone(),
+/// Renders what [`log_startup`] writes for a configuration logging with `log`, capturing
+/// both loggers' lines in order.
+#[cfg(test)]
+pub(crate) fn render_startup(args: &[String], notices: &[Notice], log: &LogConfig) -> String {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let memory = |level: Level, time: TimeFormat| Sink {
+        level,
+        time,
+        writers: Mutex::new(vec![Writer::Memory(Arc::clone(&buffer))]),
+    };
+    let bootstrap = memory(Level::Info, TimeFormat::Epoch);
+    let configured = memory(log.level, TimeFormat::Iso8601);
+    Loggers {
+        bootstrap: &bootstrap,
+        configured: Some(&configured),
     }
+    .startup(args, notices);
+    let logged = buffer.lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&logged).into_owned()
 }
 
 #[cfg(test)]
@@ -1133,7 +1182,14 @@ mod tests {
 
     fn run_report(err: &ConfigError, installed: Option<&Sink>) -> String {
         let mut stderr = Vec::new();
-        report_to(&["oxcd".to_string()], err, installed, &mut stderr);
+        report_to(
+            &["oxcd".to_string()],
+            err,
+            installed,
+            &Sink::bootstrap(),
+            &|_| None,
+            &mut stderr,
+        );
         String::from_utf8(stderr).expect("utf8")
     }
 
@@ -1203,7 +1259,11 @@ mod tests {
     #[test]
     fn start_failures_warn_then_fatal() {
         let (sink, buffer) = memory_sink(Level::Info);
-        write_start_failure("couldn't find local name \"x\"", Some(&sink));
+        Loggers {
+            bootstrap: &sink,
+            configured: Some(&sink),
+        }
+        .start_failure("couldn't find local name \"x\"");
         let got = lines(&buffer);
         assert_eq!(got[0]["msg"], "failed to start etcd");
         assert_eq!(got[0]["level"], "warn");
@@ -1215,7 +1275,11 @@ mod tests {
     #[test]
     fn fatal_lines_pass_even_the_fatal_level_filter() {
         let (sink, buffer) = memory_sink(Level::Fatal);
-        write_start_failure("x", Some(&sink));
+        Loggers {
+            bootstrap: &sink,
+            configured: Some(&sink),
+        }
+        .start_failure("x");
         let got = lines(&buffer);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0]["level"], "fatal");

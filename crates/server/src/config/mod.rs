@@ -144,13 +144,15 @@ pub fn parse(
         notices.extend(loaded.notices);
         match validate::validate(&loaded.settings, false) {
             Ok(log) => (loaded.settings, log, notices),
-            // etcd logs the "loaded" line only once its logger exists.
+            // etcd validates the file into a configuration it then discards, so the logger
+            // set up on the way is lost: the failure goes to its bootstrap logger and the
+            // "loaded" line is never written.
             Err(e) => {
-                let logger_ready =
-                    matches!(e.report(), ErrorReport::VerifyFlags { log: Some(_), .. });
-                if !logger_ready {
-                    notices.remove(0);
-                }
+                notices.remove(0);
+                let e = match e.report() {
+                    ErrorReport::VerifyFlags { .. } => ConfigError::verify(e.message(), None),
+                    _ => e,
+                };
                 return Err(e.with_notices(notices));
             }
         }
@@ -176,5 +178,7 @@ fn raise_raft_timeouts(settings: &mut Settings, notices: &mut Vec<Notice>) {
     }
 }
 
+#[cfg(test)]
+mod etcd_oracle_tests;
 #[cfg(test)]
 mod tests;
