@@ -8,6 +8,7 @@ mod handle;
 mod read_index;
 mod ready_loop;
 mod storage;
+mod wal_writer;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -130,6 +131,7 @@ impl RaftNode {
         let mut transport = Transport::new(ctx, runtime.clone());
         transport.retain_members(&ready_loop::members(&conf));
 
+        let (writer, persisted) = wal_writer::WalWriter::spawn(restored.wal, cfg.id)?;
         let election_ticks = cfg.election_ticks;
         // A little more than the batcher's own timeout, so its Timeout answer normally wins.
         let read_timeout = cfg.election_timeout() + cfg.tick_interval * 2;
@@ -137,7 +139,10 @@ impl RaftNode {
             id: cfg.id,
             raw,
             storage: restored.storage,
-            wal: restored.wal,
+            writer,
+            persisted,
+            inflight_writes: 0,
+            snapshot_to_apply: None,
             snaps: restored.snaps,
             sm,
             transport,

@@ -26,16 +26,20 @@ use tokio::task::JoinHandle;
 use super::event::{Control, Inbox, Request};
 use super::read_index::ReadIndexBatcher;
 use super::storage::NodeStorage;
+use super::wal_writer::{Persisted, WalWriter, WriteTask};
 use crate::apply::{Apply, CommittedEntry, EntryKind};
 use crate::error::RaftError;
 use crate::snap::{KEEP_SNAPSHOT_FILES, SnapStore};
 use crate::state_machine::StateMachine;
 use crate::status::{ConfStateSummary, RaftStatus, Role};
 use crate::transport::Transport;
-use crate::wal::{SnapshotMarker, Wal};
+use crate::wal::SnapshotMarker;
 
 /// Apply batches held locally before client requests are no longer taken in.
 const MAX_APPLY_BACKLOG: usize = 64;
+/// Writes handed to the WAL writer and not yet durable before client requests are no longer
+/// taken in.
+const MAX_INFLIGHT_WRITES: usize = 256;
 /// Most requests or message batches taken from a channel per iteration.
 const MAX_DRAIN: usize = 4096;
 
@@ -44,7 +48,12 @@ pub(super) struct ReadyLoop {
     pub id: u64,
     pub raw: RawNode<NodeStorage>,
     pub storage: NodeStorage,
-    pub wal: Wal,
+    pub writer: WalWriter,
+    pub persisted: mpsc::UnboundedReceiver<Result<Persisted, RaftError>>,
+    pub inflight_writes: usize,
+    /// (Ready number, index) of an installed snapshot raft must count as applied once that
+    /// Ready is durable.
+    pub snapshot_to_apply: Option<(u64, u64)>,
     pub snaps: SnapStore,
     pub sm: Arc<dyn StateMachine>,
     pub transport: Transport,
@@ -70,6 +79,7 @@ type Proposal = (Vec<u8>, oneshot::Sender<Result<(), RaftError>>);
 /// What woke the loop up.
 enum Woke {
     Control(Control),
+    Persisted(Result<Persisted, RaftError>),
     Tick,
     Inbox(Inbox),
     Request(Request),
@@ -97,9 +107,7 @@ impl ReadyLoop {
                 Request::ReadIndex { reply } => drop(reply.send(Err(RaftError::Stopped))),
             }
         }
-        if let Err(e) = self.wal.commit() {
-            tracing::error!(error = %e, "failed to flush the WAL while stopping");
-        }
+        self.writer.close();
         self.transport.shutdown();
         for task in &self.server_tasks {
             task.abort();
@@ -125,11 +133,13 @@ impl ReadyLoop {
         let mut ticker = tokio::time::interval(self.tick_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let accepting = self.apply_queue.len() < MAX_APPLY_BACKLOG;
+            let accepting = self.apply_queue.len() < MAX_APPLY_BACKLOG
+                && self.inflight_writes < MAX_INFLIGHT_WRITES;
             let mut proposals: Vec<Proposal> = Vec::new();
             let woke = tokio::select! {
                 biased;
                 Some(ctl) = self.control.recv() => Woke::Control(ctl),
+                Some(done) = self.persisted.recv() => Woke::Persisted(done),
                 _ = ticker.tick() => Woke::Tick,
                 Some(msgs) = self.inbox.recv() => Woke::Inbox(msgs),
                 Some(req) = self.requests.recv(), if accepting => Woke::Request(req),
@@ -146,6 +156,8 @@ impl ReadyLoop {
                         return exit;
                     }
                 }
+                Woke::Persisted(Ok(done)) => self.on_persisted(done),
+                Woke::Persisted(Err(e)) => return Exit::Failed(e),
                 Woke::Tick => self.on_tick(),
                 Woke::Inbox(msgs) => self.step_all(msgs),
                 Woke::Request(req) => self.on_request(req, &mut proposals),
@@ -326,29 +338,43 @@ impl ReadyLoop {
         for rs in rd.take_read_states() {
             self.reads.on_read_state(&rs.request_ctx, rs.index);
         }
+        let mut task = WriteTask {
+            number: rd.number(),
+            must_sync: rd.must_sync(),
+            ..Default::default()
+        };
         if !rd.snapshot().is_empty() {
-            self.install_snapshot(rd.snapshot().clone())?;
+            task.marker = Some(self.install_snapshot(rd.snapshot().clone())?);
         }
+        // A leader's appends go out before its own fsync (raft thesis 10.2.1).
         self.send(rd.take_messages());
         let committed = rd.take_committed_entries();
+        let last_committed = committed.last().map(|e| e.index);
         self.queue_entries(committed);
-        if !rd.entries().is_empty() {
-            self.wal.append_entries(rd.entries());
-            self.storage.mem().wl().append(rd.entries())?;
+        task.entries = rd.take_entries();
+        if !task.entries.is_empty() {
+            // raft reads new entries back from storage before they are durable.
+            self.storage.mem().wl().append(&task.entries)?;
         }
         if let Some(hs) = rd.hs() {
-            self.wal.append_hard_state(hs);
             self.storage.mem().wl().set_hardstate(hs.clone());
+            task.hard_state = Some(hs.clone());
         }
-        self.wal.commit()?;
-        self.send(rd.take_persisted_messages());
-        let mut light = self.raw.advance(rd);
-        if let Some(commit) = light.commit_index() {
-            self.storage.mem().wl().mut_hard_state().commit = commit;
+        task.messages = rd.take_persisted_messages();
+        let (number, task_marker) = (task.number, task.marker);
+        if !self.writer.submit(task) {
+            return Err(RaftError::Stopped);
         }
-        self.send(light.take_messages());
-        self.queue_entries(light.take_committed_entries());
-        self.raw.advance_apply();
+        self.inflight_writes += 1;
+        if let Some(marker) = task_marker {
+            // raft may count a snapshot as applied only once it is durable.
+            self.snapshot_to_apply = Some((number, marker.index));
+        }
+        self.raw.advance_append_async(rd);
+        // Committed entries count as applied once queued for the apply loop.
+        if let Some(index) = last_committed {
+            self.raw.advance_apply_to(index);
+        }
         if leader_changed {
             if self.raw.raft.leader_id == 0 {
                 self.reads.fail_all(|| RaftError::NoLeader);
@@ -357,6 +383,22 @@ impl ReadyLoop {
             }
         }
         Ok(())
+    }
+
+    /// The WAL writer made some Readies durable: release the messages that waited for that
+    /// and let raft count the entries as persisted (which may commit them).
+    fn on_persisted(&mut self, persisted: Persisted) {
+        self.inflight_writes = self.inflight_writes.saturating_sub(persisted.tasks);
+        self.send(persisted.messages);
+        if persisted.number > 0 {
+            self.raw.on_persist_ready(persisted.number);
+            if let Some((number, index)) = self.snapshot_to_apply
+                && number <= persisted.number
+            {
+                self.snapshot_to_apply = None;
+                self.raw.advance_apply_to(index);
+            }
+        }
     }
 
     fn log_leader_change(&self, leader: u64, role: StateRole) {
@@ -375,8 +417,8 @@ impl ReadyLoop {
     }
 
     /// Persists a snapshot received from the leader and queues the database for the apply
-    /// loop ahead of any later entries.
-    fn install_snapshot(&mut self, snap: Snapshot) -> Result<(), RaftError> {
+    /// loop ahead of any later entries; returns the marker the WAL must record.
+    fn install_snapshot(&mut self, snap: Snapshot) -> Result<SnapshotMarker, RaftError> {
         let meta = snap.get_metadata().clone();
         let (index, term) = (meta.index, meta.term);
         let db_path = self.snaps.received_db_path(index);
@@ -388,8 +430,6 @@ impl ReadyLoop {
             ));
         }
         self.snaps.save(&meta)?;
-        self.wal
-            .append_snapshot_marker(SnapshotMarker { index, term });
         self.storage.apply_snapshot(snap)?;
         self.snapshot_index = index;
         self.is_learner = meta.get_conf_state().learners.contains(&self.id);
@@ -401,7 +441,7 @@ impl ReadyLoop {
             term,
             db_path,
         });
-        Ok(())
+        Ok(SnapshotMarker { index, term })
     }
 
     fn queue_entries(&mut self, entries: Vec<Entry>) {
@@ -483,10 +523,16 @@ impl ReadyLoop {
         };
         meta.set_conf_state(self.storage.conf_state_at(index));
         self.snaps.save(&meta)?;
-        self.wal
-            .append_snapshot_marker(SnapshotMarker { index, term });
-        self.wal.commit()?;
-        let released = self.wal.release_to(index)?;
+        let task = WriteTask {
+            marker: Some(SnapshotMarker { index, term }),
+            must_sync: true,
+            release_to: Some(index),
+            ..Default::default()
+        };
+        if !self.writer.submit(task) {
+            return Err(RaftError::Stopped);
+        }
+        self.inflight_writes += 1;
         let compact_to = index.saturating_sub(self.catchup_entries).max(1);
         self.storage.compact(compact_to, index)?;
         self.snaps.purge(KEEP_SNAPSHOT_FILES, durable)?;
@@ -494,7 +540,6 @@ impl ReadyLoop {
             snapshot_index = index,
             snapshot_term = term,
             compact_index = compact_to,
-            released_wal_segments = released,
             "saved snapshot and compacted raft log"
         );
         self.snapshot_index = index;

@@ -235,6 +235,31 @@ impl Wal {
         Ok(())
     }
 
+    /// Writes the buffered records without waiting for the disk: for records whose loss in a
+    /// crash is harmless (a commit index only moving forward). A later [`Wal::commit`] or
+    /// [`Wal::sync`] makes them durable.
+    pub fn write_unsynced(&mut self) -> Result<(), RaftError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let path = self.current_path();
+        self.file
+            .write_all_at(&self.pending, self.offset)
+            .ctx(|| format!("write WAL segment {}", path.display()))?;
+        self.offset += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Writes anything buffered and makes everything written durable.
+    pub fn sync(&mut self) -> Result<(), RaftError> {
+        self.write_unsynced()?;
+        let path = self.current_path();
+        self.file
+            .sync_data()
+            .ctx(|| format!("fdatasync WAL segment {}", path.display()))
+    }
+
     /// Deletes segments all of whose entries are at or below `index` (a persisted snapshot's
     /// index); returns how many were released. The current segment is always kept.
     pub fn release_to(&mut self, index: u64) -> Result<usize, RaftError> {

@@ -33,6 +33,9 @@ impl MemSm {
     pub fn applied(&self) -> u64 {
         self.state.lock().applied
     }
+    pub fn count(&self) -> usize {
+        self.state.lock().values.len()
+    }
     pub fn values(&self) -> Vec<Vec<u8>> {
         self.state
             .lock()
@@ -342,7 +345,7 @@ impl Cluster {
 
     pub async fn wait_applied_count(&self, ids: &[u64], n: usize) {
         wait_until(&format!("{n} applied entries on {ids:?}"), || {
-            ids.iter().all(|&id| self.nodes[&id].sm.values().len() >= n)
+            ids.iter().all(|&id| self.nodes[&id].sm.count() >= n)
         })
         .await;
     }

@@ -1,0 +1,159 @@
+//! The WAL writer thread: persists what the ready loop hands it, in order, with one
+//! `fdatasync` for everything that queued up meanwhile (group commit), and reports back which
+//! Ready is durable together with the messages that had to wait for it (votes, append
+//! acknowledgements). The ready loop keeps stepping messages and proposals while the disk
+//! works, so a slow fsync never stalls replication to followers.
+
+use raft::prelude::{Entry, HardState, Message};
+use tokio::sync::mpsc;
+
+use crate::error::RaftError;
+use crate::wal::{SnapshotMarker, Wal};
+
+/// Most tasks folded into one write.
+const MAX_TASKS_PER_WRITE: usize = 1024;
+
+/// One Ready's worth of persistence (or a local snapshot marker).
+#[derive(Default)]
+pub struct WriteTask {
+    /// The Ready's number; 0 for work that is not a Ready.
+    pub number: u64,
+    /// A snapshot now covers the log up to here.
+    pub marker: Option<SnapshotMarker>,
+    /// New log entries (replacing any from their first index on).
+    pub entries: Vec<Entry>,
+    /// The new hard state.
+    pub hard_state: Option<HardState>,
+    /// Whether the write must reach the disk before being acknowledged (raft's `must_sync`:
+    /// new entries, a snapshot, or a changed term or vote).
+    pub must_sync: bool,
+    /// Messages to send once this is durable.
+    pub messages: Vec<Message>,
+    /// Release WAL segments covered by a snapshot at this index once written.
+    pub release_to: Option<u64>,
+}
+
+/// What became durable.
+pub struct Persisted {
+    /// Highest Ready number persisted (0 if none was among the tasks).
+    pub number: u64,
+    /// How many tasks this covers.
+    pub tasks: usize,
+    /// Messages that may now be sent.
+    pub messages: Vec<Message>,
+}
+
+/// The handle to the writer thread.
+pub struct WalWriter {
+    tasks: Option<mpsc::UnboundedSender<WriteTask>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl WalWriter {
+    /// Starts the writer thread owning `wal`; returns it and the stream of completions.
+    pub fn spawn(
+        wal: Wal,
+        member_id: u64,
+    ) -> Result<
+        (
+            WalWriter,
+            mpsc::UnboundedReceiver<Result<Persisted, RaftError>>,
+        ),
+        RaftError,
+    > {
+        let (tasks, rx) = mpsc::unbounded_channel();
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("wal-{member_id:x}"))
+            .spawn(move || run(wal, rx, done_tx))
+            .map_err(|e| RaftError::io("spawn the WAL writer thread", e))?;
+        Ok((
+            WalWriter {
+                tasks: Some(tasks),
+                thread: Some(thread),
+            },
+            done_rx,
+        ))
+    }
+
+    /// Queues a task; false if the writer has stopped (after a write failure).
+    pub fn submit(&self, task: WriteTask) -> bool {
+        self.tasks.as_ref().is_some_and(|t| t.send(task).is_ok())
+    }
+
+    /// Lets the writer finish what is queued, syncs, and waits for the thread to exit.
+    pub fn close(&mut self) {
+        self.tasks.take();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the WAL writer thread panicked");
+        }
+    }
+}
+
+impl Drop for WalWriter {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn run(
+    mut wal: Wal,
+    mut tasks: mpsc::UnboundedReceiver<WriteTask>,
+    done: mpsc::UnboundedSender<Result<Persisted, RaftError>>,
+) {
+    while let Some(first) = tasks.blocking_recv() {
+        let mut persisted = Persisted {
+            number: 0,
+            tasks: 0,
+            messages: Vec::new(),
+        };
+        let mut sync = false;
+        let mut release_to = None;
+        let mut next = Some(first);
+        while let Some(task) = next.take() {
+            if let Some(marker) = task.marker {
+                wal.append_snapshot_marker(marker);
+            }
+            wal.append_entries(&task.entries);
+            if let Some(hs) = &task.hard_state {
+                wal.append_hard_state(hs);
+            }
+            sync |= task.must_sync;
+            release_to = task.release_to.or(release_to);
+            persisted.number = persisted.number.max(task.number);
+            persisted.tasks += 1;
+            if persisted.messages.is_empty() {
+                persisted.messages = task.messages;
+            } else {
+                persisted.messages.extend(task.messages);
+            }
+            if persisted.tasks < MAX_TASKS_PER_WRITE {
+                next = tasks.try_recv().ok();
+            }
+        }
+        let mut outcome = if sync {
+            wal.commit()
+        } else {
+            wal.write_unsynced()
+        };
+        if let (Ok(()), Some(index)) = (&outcome, release_to) {
+            outcome = wal.release_to(index).map(drop);
+        }
+        match outcome {
+            Ok(()) => {
+                if done.send(Ok(persisted)).is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                let _ = done.send(Err(e));
+                return;
+            }
+        }
+    }
+    if let Err(e) = wal.sync() {
+        tracing::error!(error = %e, "failed to sync the WAL while closing it");
+    }
+}
