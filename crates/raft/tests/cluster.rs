@@ -130,6 +130,33 @@ async fn a_member_that_missed_compacted_entries_catches_up_from_a_snapshot() {
     propose_retrying(&cluster.handle(1), b"final".to_vec()).await;
     cluster.wait_applied_count(&[1, 2, 3], 331).await;
     cluster.assert_same_sequence(&[1, 2, 3]);
+
+    // If the state machine lost what it applied (it is behind the snapshot), the received
+    // database is handed to it again before any entry.
+    cluster.restart(lagging, true).await;
+    cluster.wait_applied_count(&[lagging], 331).await;
+    assert_eq!(cluster.node(lagging).sm.snapshots_installed(), 1);
+    cluster.assert_same_sequence(&[1, 2, 3]);
+    cluster.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_member_cluster_commits_reads_and_restarts() {
+    let mut cluster = Cluster::start(1, 1_000_000, 5_000).await;
+    assert_eq!(cluster.wait_for_leader(&[1]).await, 1);
+    for k in 0..100 {
+        propose_retrying(&cluster.handle(1), format!("s{k}").into_bytes()).await;
+    }
+    cluster.wait_applied_count(&[1], 100).await;
+    let committed = cluster.handle(1).status().commit;
+    assert!(cluster.handle(1).read_index().await.expect("read index") >= committed);
+    cluster.restart(1, true).await;
+    cluster.wait_applied_count(&[1], 100).await;
+    propose_retrying(&cluster.handle(1), b"after".to_vec()).await;
+    cluster.wait_applied_count(&[1], 101).await;
+    let status = cluster.handle(1).status();
+    assert_eq!((status.id, status.leader), (1, 1));
+    assert!(status.term >= 2, "a restart starts a new term");
     cluster.stop_all().await;
 }
 

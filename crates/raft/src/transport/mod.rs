@@ -37,6 +37,11 @@ pub const TO_HEADER: &str = "x-oxcd-to";
 /// The status message a receiver answers a foreign cluster with.
 pub const CLUSTER_MISMATCH: &str = "cluster ID mismatch";
 
+/// HTTP/2 flow-control windows: large, so a stream of append batches is never throttled by
+/// the default 64 KiB window on a low-latency link.
+const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
+
 /// Messages queued per peer before new ones are dropped.
 const PEER_QUEUE: usize = 4096;
 
@@ -78,6 +83,8 @@ impl PeerContext {
             .map_err(|e| format!("invalid peer URL {url}: {e}"))?
             .connect_timeout(Duration::from_secs(1))
             .tcp_nodelay(true)
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
             .http2_keep_alive_interval(Duration::from_secs(2))
             .keep_alive_timeout(Duration::from_secs(6))
             .keep_alive_while_idle(true)

@@ -198,6 +198,8 @@ pub(crate) fn serve(
         tasks.push(runtime.spawn(async move {
             let served = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
+                .initial_stream_window_size(super::STREAM_WINDOW)
+                .initial_connection_window_size(super::CONNECTION_WINDOW)
                 .add_service(svc)
                 .serve_with_incoming(incoming)
                 .await;
