@@ -1,15 +1,18 @@
 //! The ready loop: the one place that drives raft-rs. It runs on its own thread, receives
 //! requests, peer messages and control events, and processes each raft `Ready` in the
-//! persistence order raft requires:
+//! persistence order raft requires (using raft-rs's asynchronous-persistence API):
 //!
-//! 1. install and persist an incoming snapshot;
-//! 2. send `messages()` right away (a leader may replicate before its own fsync);
-//! 3. append entries and the hard state to the WAL and `fdatasync` once (group commit);
-//! 4. send `persisted_messages()` (votes and acks must not precede their fsync);
-//! 5. queue committed entries for the apply loop, then advance.
+//! 1. install an incoming snapshot (metadata file saved, in-memory log replaced);
+//! 2. send `messages()` right away (a leader replicates before its own fsync);
+//! 3. queue committed entries for the apply loop (raft only hands out durable ones);
+//! 4. hand entries, hard state and `persisted_messages()` to the WAL writer thread, which
+//!    writes every Ready that queued up meanwhile with one `fdatasync` (group commit);
+//! 5. when the writer reports a Ready durable, send its held-back messages (votes, append
+//!    acknowledgements) and tell raft (`on_persist_ready`), which may commit more.
 //!
-//! Nothing here waits on a peer or on the apply loop: peers have bounded queues, and committed
-//! work waits in a local queue, whose length holds back new client requests (backpressure).
+//! Nothing here waits on a peer, the disk or the apply loop: peers have bounded queues, and
+//! unwritten Readies and undelivered committed work are counted, holding back new client
+//! requests once too many pile up (backpressure).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -166,6 +169,12 @@ impl ReadyLoop {
             while let Ok(ctl) = self.control.try_recv() {
                 if let Some(exit) = self.on_control(ctl) {
                     return exit;
+                }
+            }
+            while let Ok(done) = self.persisted.try_recv() {
+                match done {
+                    Ok(done) => self.on_persisted(done),
+                    Err(e) => return Exit::Failed(e),
                 }
             }
             for _ in 0..MAX_DRAIN {
