@@ -87,6 +87,9 @@ struct Shared {
     next: AtomicUsize,
     request_timeout: Option<Duration>,
     auth: AuthToken,
+    /// The endpoint named in retry warnings: the first endpoint of the client the channel
+    /// belongs to, as clientv3's dial target names it.
+    log_target: String,
 }
 
 /// A cloneable gRPC channel over a set of endpoints with clientv3-style failover.
@@ -100,15 +103,28 @@ impl BalancedChannel {
         members: Vec<Arc<Member>>,
         request_timeout: Option<Duration>,
         auth: AuthToken,
+        log_target: Option<String>,
     ) -> BalancedChannel {
+        let log_target = log_target.unwrap_or_else(|| {
+            members
+                .first()
+                .map(|m| m.endpoint.authority().to_string())
+                .unwrap_or_default()
+        });
         BalancedChannel {
             shared: Arc::new(Shared {
                 members,
                 next: AtomicUsize::new(0),
                 request_timeout,
                 auth,
+                log_target,
             }),
         }
+    }
+
+    /// The endpoint retry warnings name.
+    pub(crate) fn log_target(&self) -> &str {
+        &self.shared.log_target
     }
 
     pub(crate) fn members(&self) -> &[Arc<Member>] {
@@ -378,16 +394,10 @@ impl BalancedChannel {
     }
 
     fn log_failure(&self, attempt: u32, status: &tonic::Status) {
-        let target = self
-            .shared
-            .members
-            .first()
-            .map(|m| m.endpoint.authority().to_string())
-            .unwrap_or_default();
         tracing::warn!(
             target: "etcd_client",
             attempt,
-            endpoints = %target,
+            endpoints = %self.shared.log_target,
             error = %GoStatus(status),
             "retrying of unary invoker failed"
         );

@@ -56,7 +56,7 @@ impl Client {
             .map(|text| Endpoint::parse(text).and_then(|ep| member_for(ep, &options)))
             .collect::<Result<Vec<_>, _>>()?;
         let auth = AuthToken::new(options.credentials.clone());
-        let channel = BalancedChannel::new(members, options.request_timeout, auth);
+        let channel = BalancedChannel::new(members, options.request_timeout, auth, None);
         channel.authenticate().await?;
         Ok(Client {
             channel,
@@ -85,6 +85,7 @@ impl Client {
             vec![member],
             self.options.request_timeout,
             self.channel.auth().clone(),
+            Some(self.channel.log_target().to_string()),
         );
         Ok(Client {
             channel,

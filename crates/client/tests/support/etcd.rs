@@ -159,6 +159,57 @@ impl Cluster {
         cluster
     }
 
+    /// Two independent single-member clusters with the same identity (member ID, cluster
+    /// ID, advertised URLs): the same operations give byte-identical answers on both, so a
+    /// tool can be compared against another by running each on its own twin.
+    pub fn twins(bin: PathBuf) -> Cluster {
+        let data = tempfile::tempdir().expect("temp dir");
+        let shared_peer = format!("http://127.0.0.1:{}", free_port());
+        let first_client = free_port();
+        let token = format!("oxcd-twins-{}", std::process::id());
+        let members = ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, dir)| {
+                let client_port = if i == 0 { first_client } else { free_port() };
+                let peer_port = free_port();
+                let args = vec![
+                    "--name".into(),
+                    "twin".into(),
+                    "--data-dir".into(),
+                    data.path().join(dir).display().to_string(),
+                    "--listen-client-urls".into(),
+                    format!("http://127.0.0.1:{client_port}"),
+                    "--advertise-client-urls".into(),
+                    format!("http://127.0.0.1:{first_client}"),
+                    "--listen-peer-urls".into(),
+                    format!("http://127.0.0.1:{peer_port}"),
+                    "--initial-advertise-peer-urls".into(),
+                    shared_peer.clone(),
+                    "--initial-cluster".into(),
+                    format!("twin={shared_peer}"),
+                    "--initial-cluster-token".into(),
+                    token.clone(),
+                ];
+                let child = spawn(&bin, &args);
+                Member {
+                    name: format!("twin-{dir}"),
+                    client_port,
+                    peer_port,
+                    child: Some(child),
+                    args,
+                    bin: bin.clone(),
+                }
+            })
+            .collect();
+        let cluster = Cluster {
+            members,
+            _data: data,
+        };
+        cluster.wait_ready();
+        cluster
+    }
+
     /// All client endpoints, `127.0.0.1:PORT` form.
     pub fn endpoints(&self) -> Vec<String> {
         self.members.iter().map(Member::endpoint).collect()

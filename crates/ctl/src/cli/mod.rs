@@ -2,6 +2,7 @@
 //! parsing and its error messages, usage text, `ETCDCTL_*` environment variables, exit codes.
 
 pub mod command_tree;
+pub mod default_usage;
 pub mod env;
 pub mod exit;
 pub mod flag;

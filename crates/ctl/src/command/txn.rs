@@ -1,7 +1,7 @@
 //! `txn [-i]`: compares, success and failure requests from standard input, in one
 //! transaction.
 
-use super::txn_input::{read_compares, read_ops};
+use super::txn_input::{TxnReader, read_compares, read_ops};
 use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, Stop};
 use crate::cli::global::{Context, call_error};
 use oxcd_api::etcdserverpb::TxnRequest;
@@ -13,8 +13,7 @@ pub async fn run(ctx: &mut Context) -> Result<(), Stop> {
     }
     let (client, printer) = ctx.connect().await?;
     let interactive = ctx.flags.bool("interactive");
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
+    let mut input = TxnReader::new(std::io::stdin());
     let prompt = |ctx: &mut Context, text: &str| {
         if interactive {
             ctx.out.line(text);

@@ -8,26 +8,65 @@ use crate::cli::exit::{CtlError, EXIT_INVALID_INPUT, Stop};
 use crate::format::go_quote::quote;
 use oxcd_api::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use oxcd_api::etcdserverpb::{Compare, RequestOp, request_op};
-use std::io::BufRead;
+use std::io::Read;
 
-/// Reads one `\n`-terminated line; like Go's `ReadString('\n')`, input that ends without a
-/// newline is an `EOF` error even if some text was read.
-pub fn read_line(input: &mut dyn BufRead) -> Result<String, Stop> {
-    let mut buffer = Vec::new();
-    let read = input
-        .read_until(b'\n', &mut buffer)
-        .map_err(|e| CtlError::new(EXIT_INVALID_INPUT, e.to_string()))?;
-    if read == 0 || buffer.last() != Some(&b'\n') {
-        return Err(CtlError::new(EXIT_INVALID_INPUT, "EOF").into());
+/// Size of the chunks Go's `bufio.Reader` pulls from its source.
+const GO_BUFIO_SIZE: usize = 4096;
+
+/// Standard input as etcdctl reads a transaction: through a Go `bufio.Reader` (4 KiB
+/// chunks), while a `put` line without a value reads the rest of the *unbuffered* source,
+/// which is empty when the whole input already sits in the buffer.
+pub struct TxnReader<R: Read> {
+    source: R,
+    buffer: Vec<u8>,
+    position: usize,
+}
+
+impl<R: Read> TxnReader<R> {
+    /// Wraps a source.
+    pub fn new(source: R) -> TxnReader<R> {
+        TxnReader {
+            source,
+            buffer: Vec::new(),
+            position: 0,
+        }
     }
-    Ok(String::from_utf8_lossy(&buffer).into_owned())
+
+    /// Go's `ReadString('\n')`: input that ends without a newline is an `EOF` error even if
+    /// some text was read.
+    pub fn read_line(&mut self) -> Result<String, Stop> {
+        let mut line = Vec::new();
+        loop {
+            if let Some(offset) = self.buffer[self.position..]
+                .iter()
+                .position(|&b| b == b'\n')
+            {
+                let end = self.position + offset + 1;
+                line.extend_from_slice(&self.buffer[self.position..end]);
+                self.position = end;
+                return Ok(String::from_utf8_lossy(&line).into_owned());
+            }
+            line.extend_from_slice(&self.buffer[self.position..]);
+            self.buffer.clear();
+            self.position = 0;
+            let mut chunk = [0u8; GO_BUFIO_SIZE];
+            let read = self
+                .source
+                .read(&mut chunk)
+                .map_err(|e| CtlError::new(EXIT_INVALID_INPUT, e.to_string()))?;
+            if read == 0 {
+                return Err(CtlError::new(EXIT_INVALID_INPUT, "EOF").into());
+            }
+            self.buffer.extend_from_slice(&chunk[..read]);
+        }
+    }
 }
 
 /// Reads compare lines up to an empty line.
-pub fn read_compares(input: &mut dyn BufRead) -> Result<Vec<Compare>, Stop> {
+pub fn read_compares<R: Read>(input: &mut TxnReader<R>) -> Result<Vec<Compare>, Stop> {
     let mut compares = Vec::new();
     loop {
-        let line = read_line(input)?;
+        let line = input.read_line()?;
         let line = line.trim();
         if line.is_empty() {
             return Ok(compares);
@@ -37,15 +76,15 @@ pub fn read_compares(input: &mut dyn BufRead) -> Result<Vec<Compare>, Stop> {
 }
 
 /// Reads request lines up to an empty line.
-pub fn read_ops(input: &mut dyn BufRead) -> Result<Vec<RequestOp>, Stop> {
+pub fn read_ops<R: Read>(input: &mut TxnReader<R>) -> Result<Vec<RequestOp>, Stop> {
     let mut ops = Vec::new();
     loop {
-        let line = read_line(input)?;
+        let line = input.read_line()?;
         let line = line.trim().to_string();
         if line.is_empty() {
             return Ok(ops);
         }
-        ops.push(parse_request(&line, input)?);
+        ops.push(parse_request(&line, &mut input.source)?);
     }
 }
 
@@ -135,6 +174,10 @@ fn scan_compare(rest: &str) -> ScannedCompare {
         Some(after) => input = after,
         None => return scanned,
     }
+    // A space in a Go scan format needs at least one space in the input.
+    if !input.starts_with(' ') {
+        return scanned;
+    }
     input = input.trim_start_matches(' ');
     let token_len = input.find(char::is_whitespace).unwrap_or(input.len());
     if token_len == 0 {
@@ -143,6 +186,9 @@ fn scan_compare(rest: &str) -> ScannedCompare {
     scanned.op = input[..token_len].to_string();
     scanned.count = 2;
     input = &input[token_len..];
+    if !input.starts_with(' ') {
+        return scanned;
+    }
     input = input.trim_start_matches(' ');
     if let Some(value) = scan_quoted(&mut input) {
         scanned.value = value;
@@ -332,7 +378,7 @@ fn request_commands() -> Command {
 }
 
 /// Parses one request line (etcdctl's `parseRequestUnion`).
-pub fn parse_request(line: &str, stdin: &mut dyn BufRead) -> Result<RequestOp, Stop> {
+pub fn parse_request(line: &str, stdin: &mut dyn Read) -> Result<RequestOp, Stop> {
     let args = argify(line)?;
     if args.len() < 2 {
         return Err(invalid(format!("invalid txn compare request: {line}")));
@@ -344,7 +390,14 @@ pub fn parse_request(line: &str, stdin: &mut dyn BufRead) -> Result<RequestOp, S
         return Err(invalid_request());
     }
     let mut flags = path.flag_set();
-    let positional = flags.parse(&rest).map_err(|_| invalid_request())?;
+    let positional = match flags.parse(&rest) {
+        Ok(positional) => positional,
+        Err(_) => {
+            // The bare cobra command etcdctl uses here prints its default usage on stderr.
+            eprintln!("{}", crate::cli::default_usage::render(&path));
+            return Err(invalid_request());
+        }
+    };
     if flags.bool("help") {
         return Err(invalid_request());
     }
@@ -387,6 +440,13 @@ mod tests {
         assert_eq!(
             e.message,
             "malformed comparison: mod(foo) > 5; got mod(\"\")  \"\""
+        );
+        let Err(Stop::Fail(e)) = parse_compare("mod(\"foo\")>\"5\"") else {
+            panic!("expected failure");
+        };
+        assert_eq!(
+            e.message,
+            "malformed comparison: mod(\"foo\")>\"5\"; got mod(\"foo\")  \"\""
         );
         let Err(Stop::Fail(e)) = parse_compare("nope") else {
             panic!("expected failure");
@@ -437,8 +497,18 @@ mod tests {
 
     #[test]
     fn lines_need_their_newline() {
-        let mut input: &[u8] = b"a\nb";
-        assert_eq!(read_line(&mut input).unwrap(), "a\n");
-        assert!(matches!(read_line(&mut input), Err(Stop::Fail(e)) if e.message == "EOF"));
+        let mut input = TxnReader::new(&b"a\nb"[..]);
+        assert_eq!(input.read_line().unwrap(), "a\n");
+        assert!(matches!(input.read_line(), Err(Stop::Fail(e)) if e.message == "EOF"));
+    }
+
+    #[test]
+    fn a_put_without_value_reads_only_what_is_not_buffered() {
+        let mut input = TxnReader::new(&b"\nput a\n\n"[..]);
+        assert!(read_compares(&mut input).unwrap().is_empty());
+        let Err(Stop::Fail(e)) = read_ops(&mut input) else {
+            panic!("expected failure");
+        };
+        assert_eq!(e.code, crate::cli::exit::EXIT_BAD_ARGS);
     }
 }

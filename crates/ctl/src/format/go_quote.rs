@@ -40,7 +40,7 @@ fn push_str(out: &mut String, text: &str) {
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
             c if is_print(c) => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push_str(&format!("\\U{:08x}", c as u32)),
         }
@@ -89,7 +89,7 @@ mod tests {
     fn quotes_like_go() {
         assert_eq!(quote(b"foo"), "\"foo\"");
         assert_eq!(quote(b"a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(quote(b"\n\t\x00\x7f"), "\"\\n\\t\\x00\\x7f\"");
+        assert_eq!(quote(b"\n\t\x00\x7f"), "\"\\n\\t\\x00\\u007f\"");
         assert_eq!(quote("héllo ☃".as_bytes()), "\"héllo ☃\"");
         assert_eq!(quote(b"\xff\xfe"), "\"\\xff\\xfe\"");
         assert_eq!(quote("\u{200b}".as_bytes()), "\"\\u200b\"");
