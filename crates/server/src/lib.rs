@@ -1,4 +1,19 @@
 //! The oxcd server: configuration, bootstrap, the apply loop and the client-facing services.
+//!
+//! A write travels `grpc` (validate) → `server` (propose, wait) → raft → `apply` (one backend
+//! transaction per batch) → back to the waiting proposer; a read goes `grpc` → `server`
+//! (ReadIndex barrier) → the KV store in `state`.
 
+pub mod apply;
+pub mod bootstrap;
 pub mod config;
+pub mod grpc;
+pub mod http;
 pub mod logging;
+pub mod membership;
+pub mod proposal;
+pub mod run;
+pub mod serve;
+pub mod server;
+pub mod state;
+pub mod wait;

@@ -1,0 +1,126 @@
+//! The KV service: validates requests as etcd's gRPC layer does, serves ranges from local state
+//! (after the ReadIndex barrier unless serializable) and sends writes through raft.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use oxcd_api::EtcdError;
+use oxcd_api::etcdserverpb::kv_server::Kv;
+use oxcd_api::etcdserverpb::{
+    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
+    PutResponse, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
+};
+use oxcd_mvcc::validate;
+
+use crate::apply::Applied;
+use crate::proposal::Request as Proposal;
+use crate::server::EtcdServer;
+
+/// `etcdserverpb.KV`.
+pub struct KvService {
+    server: Arc<EtcdServer>,
+}
+
+impl KvService {
+    /// The service for `server`.
+    pub fn new(server: Arc<EtcdServer>) -> Self {
+        KvService { server }
+    }
+
+    /// Fills in the header fields only the server knows, keeping the revision the store set.
+    fn finish(&self, header: &mut Option<ResponseHeader>) {
+        let revision = header
+            .as_ref()
+            .map(|h| h.revision)
+            .unwrap_or_else(|| self.server.state().kv().current_revision());
+        *header = Some(self.server.header(revision));
+    }
+}
+
+fn unexpected(applied: Applied) -> Status {
+    let kind = match applied {
+        Applied::Put(_) => "put",
+        Applied::DeleteRange(_) => "delete",
+        Applied::Txn(_) => "txn",
+        Applied::Compaction(..) => "compaction",
+        Applied::MemberAttributes => "member attributes",
+    };
+    Status::internal(format!("unexpected {kind} result for this request"))
+}
+
+#[tonic::async_trait]
+impl Kv for KvService {
+    async fn range(
+        &self,
+        request: Request<RangeRequest>,
+    ) -> Result<Response<RangeResponse>, Status> {
+        let req = request.into_inner();
+        validate::validate_range(&req)?;
+        if !req.serializable {
+            self.server.read_barrier().await?;
+        }
+        let mut resp = self.server.state().kv().range(&req)?;
+        self.finish(&mut resp.header);
+        Ok(Response::new(resp))
+    }
+
+    async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        let req = request.into_inner();
+        validate::validate_put(&req)?;
+        match self.server.propose(Proposal::Put(req)).await? {
+            Applied::Put(mut resp) => {
+                self.finish(&mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn delete_range(
+        &self,
+        request: Request<DeleteRangeRequest>,
+    ) -> Result<Response<DeleteRangeResponse>, Status> {
+        let req = request.into_inner();
+        validate::validate_delete_range(&req)?;
+        match self.server.propose(Proposal::DeleteRange(req)).await? {
+            Applied::DeleteRange(mut resp) => {
+                self.finish(&mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
+        let req = request.into_inner();
+        validate::validate_txn(&req, self.server.settings().max_txn_ops)?;
+        match self.server.propose(Proposal::Txn(req)).await? {
+            Applied::Txn(mut resp) => {
+                self.finish(&mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn compact(
+        &self,
+        request: Request<CompactionRequest>,
+    ) -> Result<Response<CompactionResponse>, Status> {
+        let req = request.into_inner();
+        let physical = req.physical;
+        match self.server.propose(Proposal::Compaction(req)).await? {
+            Applied::Compaction(mut resp, done) => {
+                if physical {
+                    done.wait()
+                        .await
+                        .map_err(|_| Status::from(EtcdError::Stopped))?;
+                }
+                self.finish(&mut resp.header);
+                Ok(Response::new(resp))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The Maintenance service: member status (everything `etcdctl endpoint status` shows), HashKV
+//! for cross-member consistency checks, alarms and leader transfer. Backend snapshots,
+//! defragmentation, whole-backend hashes and downgrades answer "not supported" until they land.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use tonic::{Request, Response, Status};
+
+use oxcd_api::EtcdError;
+use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
+use oxcd_api::etcdserverpb::maintenance_server::Maintenance;
+use oxcd_api::etcdserverpb::{
+    AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse, DowngradeRequest,
+    DowngradeResponse, HashKvRequest, HashKvResponse, HashRequest, HashResponse, MoveLeaderRequest,
+    MoveLeaderResponse, SnapshotRequest, SnapshotResponse, StatusRequest, StatusResponse,
+};
+
+use crate::server::{EtcdServer, SERVER_VERSION};
+
+/// `etcdserverpb.Maintenance`.
+pub struct MaintenanceService {
+    server: Arc<EtcdServer>,
+}
+
+impl MaintenanceService {
+    /// The service for `server`.
+    pub fn new(server: Arc<EtcdServer>) -> Self {
+        MaintenanceService { server }
+    }
+
+    fn current_header(&self) -> oxcd_api::etcdserverpb::ResponseHeader {
+        self.server
+            .header(self.server.state().kv().current_revision())
+    }
+}
+
+fn unsupported(what: &str) -> Status {
+    Status::unimplemented(format!("oxcd: {what} is not supported yet"))
+}
+
+type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Maintenance for MaintenanceService {
+    async fn alarm(
+        &self,
+        request: Request<AlarmRequest>,
+    ) -> Result<Response<AlarmResponse>, Status> {
+        match request.into_inner().action() {
+            AlarmAction::Get => Ok(Response::new(AlarmResponse {
+                header: Some(self.current_header()),
+                alarms: Vec::new(),
+            })),
+            AlarmAction::Activate | AlarmAction::Deactivate => {
+                Err(unsupported("raising or clearing alarms"))
+            }
+        }
+    }
+
+    async fn status(
+        &self,
+        _request: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
+        let raft = self.server.raft().status();
+        let backend = self.server.state().backend();
+        Ok(Response::new(StatusResponse {
+            header: Some(self.current_header()),
+            version: SERVER_VERSION.to_string(),
+            db_size: backend.size() as i64,
+            leader: raft.leader,
+            raft_index: raft.commit,
+            raft_term: raft.term,
+            raft_applied_index: self.server.state().applied_index(),
+            errors: Vec::new(),
+            db_size_in_use: backend.size_in_use() as i64,
+            is_learner: raft.is_learner,
+        }))
+    }
+
+    async fn defragment(
+        &self,
+        _request: Request<DefragmentRequest>,
+    ) -> Result<Response<DefragmentResponse>, Status> {
+        Err(unsupported("defragment"))
+    }
+
+    async fn hash(&self, _request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        Err(unsupported("whole-backend hash (use HashKV)"))
+    }
+
+    async fn hash_kv(
+        &self,
+        request: Request<HashKvRequest>,
+    ) -> Result<Response<HashKvResponse>, Status> {
+        let revision = request.into_inner().revision;
+        let kv = self.server.state().kv();
+        let (hash, current, compact_revision) =
+            tokio::task::spawn_blocking(move || kv.hash_kv(revision))
+                .await
+                .map_err(|_| Status::from(EtcdError::Stopped))??;
+        Ok(Response::new(HashKvResponse {
+            header: Some(self.server.header(current)),
+            hash,
+            compact_revision,
+        }))
+    }
+
+    type SnapshotStream = SnapshotStream;
+
+    async fn snapshot(
+        &self,
+        _request: Request<SnapshotRequest>,
+    ) -> Result<Response<Self::SnapshotStream>, Status> {
+        Err(unsupported("backend snapshot streaming"))
+    }
+
+    async fn move_leader(
+        &self,
+        request: Request<MoveLeaderRequest>,
+    ) -> Result<Response<MoveLeaderResponse>, Status> {
+        let target = request.into_inner().target_id;
+        let raft = self.server.raft();
+        let status = raft.status();
+        if status.leader != status.id {
+            return Err(EtcdError::NotLeader.into());
+        }
+        if self.server.state().membership().member(target).is_none() {
+            return Err(EtcdError::BadLeaderTransferee.into());
+        }
+        let timeout = self
+            .server
+            .settings()
+            .request_timeout
+            .max(Duration::from_secs(1));
+        raft.transfer_leader(target, timeout)
+            .await
+            .map_err(|_| Status::from(EtcdError::Timeout))?;
+        Ok(Response::new(MoveLeaderResponse {
+            header: Some(self.current_header()),
+        }))
+    }
+
+    async fn downgrade(
+        &self,
+        _request: Request<DowngradeRequest>,
+    ) -> Result<Response<DowngradeResponse>, Status> {
+        Err(unsupported("downgrade"))
+    }
+}

@@ -1,0 +1,221 @@
+//! `EtcdServer`: the member as the services see it. It turns a write into a raft proposal and
+//! waits for its applied result, provides the linearizable read barrier (ReadIndex, then wait
+//! until applied), and builds response headers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Message;
+use tokio::sync::watch;
+
+use oxcd_api::EtcdError;
+use oxcd_api::etcdserverpb::ResponseHeader;
+use oxcd_raft::{RaftError, RaftHandle};
+
+use crate::apply::{Applied, ApplyResult};
+use crate::membership::Identity;
+use crate::proposal::{InternalRequest, MemberAttributes, Request, RequestIds};
+use crate::state::ServerState;
+use crate::wait::WaitRegistry;
+
+/// The server's version as reported to clients. Clients gate features on it, so we report the
+/// etcd release whose API we implement.
+pub const SERVER_VERSION: &str = "3.5.1";
+/// The cluster version reported by `/version`.
+pub const CLUSTER_VERSION: &str = "3.5.0";
+
+/// Limits and identity the services need.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// `--name`.
+    pub name: String,
+    /// `--advertise-client-urls`, published to the cluster.
+    pub advertise_client_urls: Vec<String>,
+    /// `--max-request-bytes`: the largest encoded proposal accepted.
+    pub max_request_bytes: usize,
+    /// `--max-txn-ops`.
+    pub max_txn_ops: usize,
+    /// How long a request may wait for raft before "request timed out" (etcd: 5s + 2 × election timeout).
+    pub request_timeout: Duration,
+    /// How long a proposal may still wait after the leader changed before failing with
+    /// "leader changed".
+    pub leader_change_grace: Duration,
+}
+
+/// The member, shared by every service.
+pub struct EtcdServer {
+    settings: ServerSettings,
+    state: Arc<ServerState>,
+    raft: RaftHandle,
+    waits: Arc<WaitRegistry<ApplyResult>>,
+    ids: RequestIds,
+    applied_rx: watch::Receiver<u64>,
+    leader_rx: watch::Receiver<u64>,
+}
+
+impl EtcdServer {
+    /// Assembles the server around a started raft node and apply loop.
+    pub fn new(
+        settings: ServerSettings,
+        state: Arc<ServerState>,
+        raft: RaftHandle,
+        waits: Arc<WaitRegistry<ApplyResult>>,
+        applied_rx: watch::Receiver<u64>,
+    ) -> Self {
+        let ids = RequestIds::new(state.membership().identity().member_id);
+        let leader_rx = track_leader(&raft);
+        EtcdServer {
+            settings,
+            state,
+            raft,
+            waits,
+            ids,
+            applied_rx,
+            leader_rx,
+        }
+    }
+
+    /// Limits and identity.
+    pub fn settings(&self) -> &ServerSettings {
+        &self.settings
+    }
+
+    /// The replicated state.
+    pub fn state(&self) -> &ServerState {
+        &self.state
+    }
+
+    /// The raft node.
+    pub fn raft(&self) -> &RaftHandle {
+        &self.raft
+    }
+
+    /// Cluster and member id.
+    pub fn identity(&self) -> Identity {
+        self.state.membership().identity()
+    }
+
+    /// A response header for a response at `revision`.
+    pub fn header(&self, revision: i64) -> ResponseHeader {
+        let identity = self.identity();
+        ResponseHeader {
+            cluster_id: identity.cluster_id,
+            member_id: identity.member_id,
+            revision,
+            raft_term: self.raft.status().term,
+        }
+    }
+
+    /// Replicates `request` through raft and returns what applying it produced.
+    pub async fn propose(&self, request: Request) -> Result<Applied, EtcdError> {
+        let id = self.ids.next();
+        let data = InternalRequest {
+            id,
+            request: Some(request),
+        }
+        .encode_to_vec();
+        if data.len() > self.settings.max_request_bytes {
+            return Err(EtcdError::RequestTooLarge);
+        }
+        let result = self.waits.register(id);
+        let mut leader = self.leader_rx.clone();
+        let leader_at_proposal = *leader.borrow_and_update();
+        if let Err(e) = self.raft.propose(data).await {
+            self.waits.cancel(id);
+            return Err(raft_error(e));
+        }
+        // A proposal forwarded to a leader that then died is lost without trace; rather than
+        // hold the client until the request timeout, give up shortly after a new leader
+        // appears (by then a surviving proposal has committed under it).
+        let leader_changed = async {
+            let _ = leader
+                .wait_for(|l| *l != 0 && *l != leader_at_proposal)
+                .await;
+            tokio::time::sleep(self.settings.leader_change_grace).await;
+        };
+        tokio::select! {
+            result = result => result.unwrap_or(Err(EtcdError::Stopped)),
+            () = leader_changed => {
+                self.waits.cancel(id);
+                Err(EtcdError::LeaderChanged)
+            }
+            () = tokio::time::sleep(self.settings.request_timeout) => {
+                self.waits.cancel(id);
+                Err(EtcdError::Timeout)
+            }
+        }
+    }
+
+    /// Waits until this member has applied everything committed before the call: after it
+    /// returns, a local read is linearizable.
+    pub async fn read_barrier(&self) -> Result<(), EtcdError> {
+        let index = self.raft.read_index().await.map_err(raft_error)?;
+        self.wait_applied(index).await
+    }
+
+    async fn wait_applied(&self, index: u64) -> Result<(), EtcdError> {
+        let mut applied = self.applied_rx.clone();
+        match tokio::time::timeout(
+            self.settings.request_timeout,
+            applied.wait_for(|a| *a >= index),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(EtcdError::Stopped),
+            Err(_) => Err(EtcdError::Timeout),
+        }
+    }
+
+    /// Announces this member's name and client URLs to the cluster through raft, retrying until
+    /// it is applied (etcd's "publish"); clients are served only after that.
+    pub async fn publish(&self) {
+        let attrs = MemberAttributes {
+            id: self.identity().member_id,
+            name: self.settings.name.clone(),
+            client_urls: self.settings.advertise_client_urls.clone(),
+        };
+        loop {
+            match self.propose(Request::MemberAttributes(attrs.clone())).await {
+                Ok(_) => {
+                    tracing::info!(
+                        local_member_id = %format!("{:x}", attrs.id),
+                        local_member_attributes = ?(&attrs.name, &attrs.client_urls),
+                        cluster_id = %format!("{:x}", self.identity().cluster_id),
+                        "published local member to cluster through raft"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "failed to publish local member to cluster through raft");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+}
+
+/// A channel that changes only when the leader does, so proposals waiting on it are not woken
+/// by every commit.
+fn track_leader(raft: &RaftHandle) -> watch::Receiver<u64> {
+    let mut status = raft.subscribe();
+    let (tx, rx) = watch::channel(status.borrow().leader);
+    tokio::spawn(async move {
+        while status.changed().await.is_ok() {
+            let leader = status.borrow_and_update().leader;
+            tx.send_if_modified(|current| std::mem::replace(current, leader) != leader);
+            if tx.is_closed() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn raft_error(e: RaftError) -> EtcdError {
+    match e {
+        RaftError::NoLeader => EtcdError::NoLeader,
+        RaftError::Timeout => EtcdError::Timeout,
+        _ => EtcdError::Stopped,
+    }
+}

@@ -1,0 +1,140 @@
+//! The replicated state machine as one swappable unit: the backend database, the KV store on it
+//! and the membership read from it, plus the applied indexes. A snapshot from the leader replaces
+//! the database wholesale; readers holding the old store finish on it undisturbed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+use redb::Database;
+
+use oxcd_mvcc::{Backend, KvStore, read_consistent_index};
+use oxcd_raft::StateMachine;
+
+use crate::membership::{Identity, Membership};
+
+/// Failure opening or swapping the state machine's storage.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StateError(pub String);
+
+fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> StateError + '_ {
+    move |e| StateError(format!("{context}: {e}"))
+}
+
+struct Storage {
+    backend: Arc<Backend>,
+    kv: Arc<KvStore>,
+}
+
+impl Storage {
+    fn open(path: &Path) -> Result<Storage, StateError> {
+        let backend = Arc::new(Backend::open(path).map_err(err("opening backend"))?);
+        let kv = Arc::new(KvStore::open(backend.clone()).map_err(err("loading key index"))?);
+        Ok(Storage { backend, kv })
+    }
+}
+
+/// Shared by the apply loop (writer), the services (readers) and raft (snapshots).
+pub struct ServerState {
+    storage: RwLock<Storage>,
+    membership: Membership,
+    backend_path: PathBuf,
+    applied_index: AtomicU64,
+    durable_applied_index: AtomicU64,
+}
+
+impl ServerState {
+    /// Opens a bootstrapped backend at `backend_path`.
+    pub fn open(backend_path: &Path) -> Result<ServerState, StateError> {
+        let storage = Storage::open(backend_path)?;
+        let membership =
+            Membership::load(storage.backend.database()).map_err(err("loading membership"))?;
+        let (applied, _term) = read_consistent_index(storage.backend.database())
+            .map_err(err("reading consistent index"))?;
+        Ok(ServerState {
+            storage: RwLock::new(storage),
+            membership,
+            backend_path: backend_path.to_path_buf(),
+            applied_index: AtomicU64::new(applied),
+            durable_applied_index: AtomicU64::new(applied),
+        })
+    }
+
+    /// The current KV store.
+    pub fn kv(&self) -> Arc<KvStore> {
+        self.storage.read().kv.clone()
+    }
+
+    /// The current backend.
+    pub fn backend(&self) -> Arc<Backend> {
+        self.storage.read().backend.clone()
+    }
+
+    /// Membership of the cluster.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    /// Whether a lease is granted. Leases do not exist yet, so every non-zero id is unknown and
+    /// puts naming one fail with etcd's "requested lease not found".
+    pub fn lease_exists(&self, _lease: i64) -> bool {
+        false
+    }
+
+    /// Index of the last applied raft entry.
+    pub fn applied_index(&self) -> u64 {
+        self.applied_index.load(Ordering::Acquire)
+    }
+
+    /// Called by the apply loop after each batch.
+    pub fn set_applied_index(&self, index: u64) {
+        self.applied_index.store(index, Ordering::Release);
+    }
+
+    /// Called by the apply loop after a durable (fsynced) backend commit.
+    pub fn set_durable_applied_index(&self, index: u64) {
+        self.durable_applied_index.store(index, Ordering::Release);
+    }
+
+    /// Replaces the whole database with a snapshot received from the leader and returns the
+    /// applied index it contains. The snapshot carries the sender's notion of "local member", so
+    /// ours is written back into it before it goes live.
+    pub fn restore_backend(&self, db_path: &Path) -> Result<u64, StateError> {
+        let identity = self.membership.identity();
+        stamp_local_identity(db_path, identity)?;
+        let mut storage = self.storage.write();
+        std::fs::rename(db_path, &self.backend_path)
+            .map_err(err("installing snapshot database"))?;
+        *storage = Storage::open(&self.backend_path)?;
+        self.membership
+            .reload(storage.backend.database())
+            .map_err(err("reloading membership"))?;
+        let (applied, _term) = read_consistent_index(storage.backend.database())
+            .map_err(err("reading consistent index"))?;
+        Ok(applied)
+    }
+}
+
+fn stamp_local_identity(db_path: &Path, identity: Identity) -> Result<(), StateError> {
+    let db = Database::create(db_path).map_err(err("opening snapshot database"))?;
+    let tx = db.begin_write().map_err(err("writing snapshot database"))?;
+    Membership::set_local_identity(&tx, identity).map_err(err("writing snapshot database"))?;
+    tx.commit().map_err(err("writing snapshot database"))?;
+    Ok(())
+}
+
+impl StateMachine for ServerState {
+    fn durable_applied_index(&self) -> u64 {
+        self.durable_applied_index.load(Ordering::Acquire)
+    }
+
+    fn write_snapshot(&self, dest: &Path) -> std::io::Result<u64> {
+        let backend = self.backend();
+        backend.copy_to(dest).map_err(std::io::Error::other)?;
+        let copy = Database::open(dest).map_err(std::io::Error::other)?;
+        let (index, _term) = read_consistent_index(&copy).map_err(std::io::Error::other)?;
+        Ok(index)
+    }
+}

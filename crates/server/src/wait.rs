@@ -1,0 +1,72 @@
+//! The wait registry: proposers park here by request id until the apply loop has applied their
+//! entry and hands over the result.
+//!
+//! Sharded by id so thousands of concurrent proposers and the apply loop rarely contend.
+
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+const SHARDS: usize = 64;
+
+/// Request id → the channel its proposer waits on.
+pub struct WaitRegistry<T> {
+    shards: Vec<Mutex<HashMap<u64, oneshot::Sender<T>>>>,
+}
+
+impl<T> Default for WaitRegistry<T> {
+    fn default() -> Self {
+        WaitRegistry {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+}
+
+impl<T> WaitRegistry<T> {
+    fn shard(&self, id: u64) -> &Mutex<HashMap<u64, oneshot::Sender<T>>> {
+        &self.shards[(id as usize) % SHARDS]
+    }
+
+    /// Registers interest in `id`; the receiver yields the result once applied.
+    pub fn register(&self, id: u64) -> oneshot::Receiver<T> {
+        let (tx, rx) = oneshot::channel();
+        self.shard(id).lock().insert(id, tx);
+        rx
+    }
+
+    /// Delivers the result for `id` if someone on this member waits for it.
+    pub fn trigger(&self, id: u64, value: T) {
+        if let Some(tx) = self.shard(id).lock().remove(&id) {
+            let _ = tx.send(value);
+        }
+    }
+
+    /// Forgets `id` (the proposer gave up, e.g. timed out).
+    pub fn cancel(&self, id: u64) {
+        self.shard(id).lock().remove(&id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn trigger_reaches_the_registered_waiter_only() {
+        let reg = WaitRegistry::default();
+        let rx = reg.register(1);
+        reg.trigger(2, "other");
+        reg.trigger(1, "mine");
+        assert_eq!(rx.await.unwrap(), "mine");
+    }
+
+    #[tokio::test]
+    async fn cancelled_waiter_gets_nothing() {
+        let reg: WaitRegistry<u8> = WaitRegistry::default();
+        let rx = reg.register(5);
+        reg.cancel(5);
+        reg.trigger(5, 1);
+        assert!(rx.await.is_err());
+    }
+}
