@@ -177,6 +177,10 @@ impl Client {
     }
 }
 
+/// Shortest keepalive interval used, as grpc-go enforces: etcd servers answer more frequent
+/// pings (below `--grpc-keepalive-min-time`, 5s by default) by closing the connection.
+const MIN_KEEPALIVE_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Creates the lazily connected channel for one endpoint.
 fn member_for(endpoint: Endpoint, options: &ConnectOptions) -> Result<Arc<Member>, ClientError> {
     if endpoint.scheme() == Scheme::Https {
@@ -193,7 +197,7 @@ fn member_for(endpoint: Endpoint, options: &ConnectOptions) -> Result<Arc<Member
         .tcp_nodelay(true);
     if let Some(interval) = options.keepalive_time {
         builder = builder
-            .http2_keep_alive_interval(interval)
+            .http2_keep_alive_interval(interval.max(MIN_KEEPALIVE_TIME))
             .keep_alive_timeout(options.keepalive_timeout)
             .keep_alive_while_idle(options.keepalive_without_calls);
     }

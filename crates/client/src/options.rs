@@ -8,7 +8,9 @@ use std::time::Duration;
 pub struct ConnectOptions {
     /// Time allowed to establish a connection to one endpoint (etcdctl: 2s).
     pub dial_timeout: Duration,
-    /// Interval of HTTP/2 keepalive pings; `None` disables them (etcdctl: 2s).
+    /// Interval of HTTP/2 keepalive pings; `None` disables them (etcdctl: 2s). Like grpc-go,
+    /// intervals under 10s are raised to 10s so servers do not drop the connection for
+    /// pinging too often.
     pub keepalive_time: Option<Duration>,
     /// How long to wait for a ping acknowledgement before the connection is closed
     /// (etcdctl: 6s).

@@ -177,6 +177,75 @@ async fn server_errors_are_typed() {
 }
 
 #[tokio::test]
+async fn credentials_obtain_and_send_a_token() {
+    let Some(bin) = require_etcd("credentials_obtain_and_send_a_token") else {
+        return;
+    };
+    let cluster = Cluster::start(bin, 1);
+    let endpoints = cluster.endpoints();
+    let admin = Client::connect(&endpoints, ConnectOptions::default())
+        .await
+        .unwrap();
+    let mut auth = admin.auth();
+    auth.user_add(oxcd_api::etcdserverpb::AuthUserAddRequest {
+        name: "root".into(),
+        password: "pw".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    auth.user_grant_role(oxcd_api::etcdserverpb::AuthUserGrantRoleRequest {
+        user: "root".into(),
+        role: "root".into(),
+    })
+    .await
+    .unwrap();
+    auth.auth_enable(oxcd_api::etcdserverpb::AuthEnableRequest {})
+        .await
+        .unwrap();
+
+    // Without credentials the server refuses; with them every service works.
+    let anonymous = Client::connect(&endpoints, ConnectOptions::default())
+        .await
+        .unwrap();
+    let refused = anonymous.kv().put(put("k", "v")).await.unwrap_err();
+    assert_eq!(
+        ClientError::from(refused).etcd_error(),
+        Some(EtcdError::UserEmpty)
+    );
+    let options = ConnectOptions {
+        credentials: Some(oxcd_client::Credentials {
+            user: "root".into(),
+            password: "pw".into(),
+        }),
+        ..ConnectOptions::default()
+    };
+    let root = Client::connect(&endpoints, options).await.unwrap();
+    root.kv().put(put("k", "v")).await.unwrap();
+    let one = root.for_endpoint(&endpoints[0]).await.unwrap();
+    let got = one
+        .kv()
+        .range(RangeRequest {
+            key: b"k".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.kvs[0].value, b"v");
+
+    let wrong = ConnectOptions {
+        credentials: Some(oxcd_client::Credentials {
+            user: "root".into(),
+            password: "nope".into(),
+        }),
+        ..ConnectOptions::default()
+    };
+    let err = Client::connect(&endpoints, wrong).await.unwrap_err();
+    assert_eq!(err.etcd_error(), Some(EtcdError::AuthFailed));
+}
+
+#[tokio::test]
 async fn unreachable_endpoint_hits_the_request_deadline() {
     let port = support::etcd::free_port();
     let options = ConnectOptions {

@@ -1,6 +1,7 @@
-//! Buffered stdout and stderr for one command: printers append, and the buffers are written
-//! out when the command finishes or must show something before waiting (txn prompts).
-//! A closed stdout (`oxctl get ... | head`) ends output quietly instead of panicking.
+//! A command's output: stdout is buffered (large ranges print fast) and written out when
+//! the command finishes, must show something before waiting (txn prompts), or writes to
+//! stderr, which goes out at once so the two streams interleave as etcdctl's do. A closed
+//! stdout (`oxctl get ... | head`) ends output quietly instead of panicking.
 
 use std::io::Write;
 
@@ -8,7 +9,6 @@ use std::io::Write;
 #[derive(Debug, Default)]
 pub struct Out {
     stdout: Vec<u8>,
-    stderr: Vec<u8>,
 }
 
 impl Out {
@@ -28,23 +28,21 @@ impl Out {
         self.stdout.push(b'\n');
     }
 
-    /// Appends a line to stderr.
+    /// Writes a line to stderr, after what is pending on stdout.
     pub fn err_line(&mut self, text: &str) {
-        self.stderr.extend_from_slice(text.as_bytes());
-        self.stderr.push(b'\n');
+        self.flush();
+        let stderr = std::io::stderr();
+        let mut lock = stderr.lock();
+        let _ = writeln!(lock, "{text}");
     }
 
-    /// Writes everything pending to the real streams.
+    /// Writes pending stdout.
     pub fn flush(&mut self) {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
         // A reader that went away is not an error worth reporting, as with Go's SIGPIPE.
         let _ = lock.write_all(&self.stdout).and_then(|()| lock.flush());
         self.stdout.clear();
-        let stderr = std::io::stderr();
-        let mut lock = stderr.lock();
-        let _ = lock.write_all(&self.stderr).and_then(|()| lock.flush());
-        self.stderr.clear();
     }
 }
 

@@ -210,7 +210,23 @@ fn normalize_durations(text: &str) -> String {
     collapsed
 }
 
+/// Drops gRPC's own log lines, which `--debug` turns on in etcdctl only.
+fn drop_grpc_logs(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|line| {
+            !["INFO: ", "WARNING: ", "ERROR: "]
+                .iter()
+                .any(|p| line.starts_with(p))
+        })
+        .collect()
+}
+
 fn normalize(text: &str, own_port: u16, reference_port: u16, case: &Case) -> String {
+    let text = if case.args.contains(&"--debug") {
+        drop_grpc_logs(text)
+    } else {
+        text.to_string()
+    };
     let text = text.replace(
         &format!("127.0.0.1:{own_port}"),
         &format!("127.0.0.1:{reference_port}"),
@@ -594,6 +610,15 @@ const SINGLE_SERVER_CASES: &[Case] = &[
         &[("ETCDCTL_CLUSTER", "true")],
     ),
     with_env(&["--endpoints={EP}", "get", "foo", "--user=root:pw"], &[]),
+    server_state(&["--endpoints={EP}", "--debug", "get", "foo"]),
+    server_state(&[
+        "--endpoints={EP}",
+        "endpoint",
+        "status",
+        "--debug",
+        "-w",
+        "json",
+    ]),
     // Flags, commands and help.
     case(&["--endpoints={EP}", "get", "--foo"]),
     case(&["--endpoints={EP}", "get", "-x"]),
@@ -797,6 +822,59 @@ fn leak_args(args: &[&str], endpoints: &str) -> &'static [&'static str] {
         .map(|a| &*Box::leak(a.replace("{EPS}", endpoints).into_boxed_str()))
         .collect();
     Box::leak(expanded.into_boxed_slice())
+}
+
+/// Commands against a server with authentication enabled (user `root`, password `pw`).
+const AUTH_CASES: &[Case] = &[
+    server_state(&["--endpoints={EP}", "get", "foo"]),
+    server_state(&["--endpoints={EP}", "--user=root:pw", "get", "foo"]),
+    server_state(&[
+        "--endpoints={EP}",
+        "--user",
+        "root",
+        "--password",
+        "pw",
+        "get",
+        "foo",
+        "-w",
+        "json",
+    ]),
+    server_state(&["--endpoints={EP}", "--user=root:wrong", "get", "foo"]),
+    server_state(&["--endpoints={EP}", "--user=nobody:pw", "get", "foo"]),
+    server_state(&["--endpoints={EP}", "--user=root:pw", "member", "list"]),
+    server_state(&["--endpoints={EP}", "--user=root:pw", "endpoint", "hashkv"]),
+    server_state(&["--endpoints={EP}", "endpoint", "hashkv"]),
+    Case {
+        timed: true,
+        ..server_state(&["--endpoints={EP}", "--user=root:pw", "endpoint", "health"])
+    },
+    Case {
+        timed: true,
+        ..server_state(&["--endpoints={EP}", "endpoint", "health"])
+    },
+];
+
+#[test]
+fn oxctl_authenticates_like_etcdctl() {
+    let Some(bin) = require_etcd("oxctl_authenticates_like_etcdctl") else {
+        return;
+    };
+    let cluster = Cluster::start(bin.clone(), 1);
+    let etcdctl = bin.join("etcdctl");
+    let endpoint = cluster.endpoints()[0].clone();
+    for setup in [
+        vec!["put", "foo", "bar"],
+        vec!["user", "add", "root:pw"],
+        vec!["auth", "enable"],
+    ] {
+        let mut args = vec!["--endpoints".to_string(), endpoint.clone()];
+        args.extend(setup.iter().map(|s| s.to_string()));
+        let done = run_tool(&etcdctl, &args, "", &[]);
+        assert_eq!(done.code, Some(0), "{setup:?}: {}", done.stderr);
+    }
+    let port = cluster.members[0].client_port;
+    let failures = compare_all(&etcdctl, AUTH_CASES, port, port);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

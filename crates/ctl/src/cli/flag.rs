@@ -194,6 +194,18 @@ impl FlagSet {
         }
     }
 
+    /// The value as pflag's `Value.String()` shows it (`--debug` listing).
+    pub fn display(&self, name: &str) -> String {
+        match self.values.get(name) {
+            Some(FlagValue::Bool(b)) => b.to_string(),
+            Some(FlagValue::Str(s)) => s.clone(),
+            Some(FlagValue::Int(i)) => i.to_string(),
+            Some(FlagValue::Dur(d)) => go_duration::format(*d),
+            Some(FlagValue::List(items)) => format!("[{}]", items.join(",")),
+            None => String::new(),
+        }
+    }
+
     /// Parses `args` like pflag with interspersed arguments; returns the positional ones.
     pub fn parse(&mut self, args: &[String]) -> Result<Vec<String>, String> {
         let mut positional = Vec::new();

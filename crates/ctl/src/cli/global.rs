@@ -84,8 +84,19 @@ impl Context {
     }
 
     /// etcdctl's `clientConfigFromCmd`: environment, endpoints, timeouts, TLS, auth, printer.
-    pub fn client_config(&mut self, with_auth: bool) -> Result<(ClientConfig, Printer), Stop> {
+    /// `endpoint health` builds its configuration without the `--debug` listing.
+    pub fn client_config(&mut self, debug_listing: bool) -> Result<(ClientConfig, Printer), Stop> {
         self.apply_env()?;
+        if debug_listing && self.flags.bool("debug") {
+            for spec in &self.inherited {
+                let line = format!(
+                    "{}={}",
+                    env::variable_for(spec.name),
+                    self.flags.display(spec.name)
+                );
+                self.out.err_line(&line);
+            }
+        }
         if !self.flags.string("discovery-srv").is_empty() {
             return Err(CtlError::error(
                 "DNS SRV discovery (--discovery-srv) is not supported by oxctl",
@@ -99,7 +110,7 @@ impl Context {
             .map(|e| e.trim().to_string())
             .collect();
         let tls = self.tls_options()?;
-        let credentials = if with_auth { self.credentials()? } else { None };
+        let credentials = self.credentials()?;
         let printer = self.printer()?;
         let options = ConnectOptions {
             dial_timeout: self.flags.duration("dial-timeout"),

@@ -52,7 +52,7 @@ async fn endpoints_from_cluster(
 /// `etcdctl endpoint health`.
 pub async fn health(ctx: &mut Context) -> Result<(), Stop> {
     crate::log::client_warnings::use_production_style();
-    let (config, printer) = ctx.client_config(true)?;
+    let (config, printer) = ctx.client_config(false)?;
     let endpoints = endpoints_from_cluster(ctx, &config).await?;
     let timeout = ctx.command_timeout();
     // Endpoints are checked concurrently, as etcdctl does; results keep the given order.
