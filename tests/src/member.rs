@@ -296,7 +296,7 @@ impl Member {
         .await;
         if let Err(error) = result {
             return Err(error.context(format!(
-                "last log lines of {}:\n{}",
+                "member {} is not ready; its last log lines:\n{}",
                 self.config.name,
                 self.log_tail(LOG_TAIL_LINES)
             )));

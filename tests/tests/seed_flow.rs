@@ -108,8 +108,9 @@ async fn three_hosts_started_like_the_seed_pass_the_seeds_checks() {
             "member list:\n{}",
             members.stdout
         );
-        assert_eq!(row[0].len(), 16, "hex member ID: {row:?}");
+        // etcdctl prints IDs as unpadded hex (Go's %x).
         let id = u64::from_str_radix(row[0], 16).unwrap();
+        assert_eq!(row[0], format!("{id:x}"), "hex member ID: {row:?}");
         assert_eq!(Some(id), cluster.member(i).id(), "ID of {}", NAMES[i]);
         ids.push(row[0]);
     }
