@@ -39,10 +39,23 @@ pub(super) async fn run(ctx: Arc<PeerContext>, to: u64, mut queue: mpsc::Receive
         match stream_once(&ctx, to, &mut queue, &mut active).await {
             Ended::Stopped => return,
             Ended::Failed { reason, sent } => {
-                if sent {
+                let refused = reason.contains(CLUSTER_MISMATCH);
+                if sent && !refused {
                     backoff = MIN_BACKOFF;
                 }
-                if active {
+                if refused {
+                    active = false;
+                    // Repeats are not logged: the peer keeps refusing until reconfigured.
+                    if reason != last_reason {
+                        tracing::error!(
+                            local_member_id = %format!("{:x}", ctx.id),
+                            remote_peer_id = %format!("{to:x}"),
+                            local_cluster_id = %format!("{:x}", ctx.cluster_id),
+                            error = %reason,
+                            "request cluster ID mismatch"
+                        );
+                    }
+                } else if active {
                     active = false;
                     tracing::warn!(
                         local_member_id = %format!("{:x}", ctx.id),
@@ -121,15 +134,6 @@ async fn stream_once(
             outcome = &mut call => {
                 let reason = match outcome {
                     Ok(_) => "peer closed the stream".to_string(),
-                    Err(status) if status.message().contains(CLUSTER_MISMATCH) => {
-                        tracing::error!(
-                            local_member_id = %format!("{:x}", ctx.id),
-                            remote_peer_id = %format!("{to:x}"),
-                            local_cluster_id = %format!("{:x}", ctx.cluster_id),
-                            "request cluster ID mismatch"
-                        );
-                        status.message().to_string()
-                    }
                     Err(status) => format!("{}: {}", status.code(), status.message()),
                 };
                 return Ended::Failed { reason, sent };
