@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
-use chrono::{DateTime, Local, Offset};
+use chrono::{DateTime, Datelike, Local, Offset, Timelike};
 use tracing::field::{Field as TracingField, Visit};
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -575,7 +575,19 @@ fn encode_line(record: &Record, time: TimeFormat, now: SystemTime) -> String {
 fn iso8601_local(now: SystemTime) -> String {
     let local: DateTime<Local> = now.into();
     let offset_seconds = local.offset().fix().local_minus_utc();
-    let mut out = local.format("%Y-%m-%dT%H:%M:%S%.3f").to_string();
+    // Written field by field: strftime-style formatting costs more than the rest of a line.
+    let mut out = String::with_capacity(29);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+        local.timestamp_subsec_millis().min(999)
+    );
     if offset_seconds == 0 {
         out.push('Z');
     } else {

@@ -13,6 +13,7 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_mvcc::validate;
 
+use super::{check_message_size, max_request_message};
 use crate::apply::Applied;
 use crate::proposal::Request as Proposal;
 use crate::server::EtcdServer;
@@ -20,12 +21,17 @@ use crate::server::EtcdServer;
 /// `etcdserverpb.KV`.
 pub struct KvService {
     server: Arc<EtcdServer>,
+    max_message: usize,
 }
 
 impl KvService {
     /// The service for `server`.
     pub fn new(server: Arc<EtcdServer>) -> Self {
-        KvService { server }
+        let max_message = max_request_message(&server);
+        KvService {
+            server,
+            max_message,
+        }
     }
 
     /// Fills in the header fields only the server knows, keeping the revision the store set.
@@ -56,6 +62,7 @@ impl Kv for KvService {
         request: Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
         let req = request.into_inner();
+        check_message_size(&req, self.max_message)?;
         validate::validate_range(&req)?;
         if !req.serializable {
             self.server.read_barrier().await?;
@@ -67,6 +74,7 @@ impl Kv for KvService {
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
         let req = request.into_inner();
+        check_message_size(&req, self.max_message)?;
         validate::validate_put(&req)?;
         match self.server.propose(Proposal::Put(req)).await? {
             Applied::Put(mut resp) => {
@@ -82,6 +90,7 @@ impl Kv for KvService {
         request: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
         let req = request.into_inner();
+        check_message_size(&req, self.max_message)?;
         validate::validate_delete_range(&req)?;
         match self.server.propose(Proposal::DeleteRange(req)).await? {
             Applied::DeleteRange(mut resp) => {
@@ -94,6 +103,7 @@ impl Kv for KvService {
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
         let req = request.into_inner();
+        check_message_size(&req, self.max_message)?;
         validate::validate_txn(&req, self.server.settings().max_txn_ops)?;
         match self.server.propose(Proposal::Txn(req)).await? {
             Applied::Txn(mut resp) => {
@@ -109,6 +119,7 @@ impl Kv for KvService {
         request: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
         let req = request.into_inner();
+        check_message_size(&req, self.max_message)?;
         let physical = req.physical;
         match self.server.propose(Proposal::Compaction(req)).await? {
             Applied::Compaction(mut resp, done) => {

@@ -19,15 +19,41 @@ pub use maintenance::MaintenanceService;
 /// gRPC's own overhead on top of `--max-request-bytes` (etcd allows the same slack).
 const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
+/// How far past the limit tonic still decodes a message, so that the handler can reject it
+/// with grpc-go's exact status (clients match on it) instead of tonic's wording. Anything
+/// larger is refused by tonic itself, which bounds the memory a hostile client can pin.
+const DECODE_SLACK_FACTOR: usize = 8;
+
+/// The largest request message a client may send.
+pub(crate) fn max_request_message(server: &EtcdServer) -> usize {
+    server.settings().max_request_bytes + GRPC_OVERHEAD_BYTES
+}
+
+/// Rejects a message over `limit` the way grpc-go does in etcd: `ResourceExhausted`,
+/// "grpc: received message larger than max (N vs. M)".
+pub(crate) fn check_message_size<M: prost::Message>(
+    message: &M,
+    limit: usize,
+) -> Result<(), tonic::Status> {
+    let size = message.encoded_len();
+    if size > limit {
+        return Err(tonic::Status::resource_exhausted(format!(
+            "grpc: received message larger than max ({size} vs. {limit})"
+        )));
+    }
+    Ok(())
+}
+
 /// All gRPC services of a member, ready to be served on a client listener.
 pub fn routes(server: Arc<EtcdServer>) -> tonic::service::Routes {
-    let max_recv = server.settings().max_request_bytes + GRPC_OVERHEAD_BYTES;
+    let max_recv = max_request_message(&server);
+    let max_decode = max_recv * DECODE_SLACK_FACTOR;
     let (health_reporter, health) = tonic_health::server::health_reporter();
     drop(health_reporter);
     tonic::service::Routes::new(health)
         .add_service(
             KvServer::new(KvService::new(server.clone()))
-                .max_decoding_message_size(max_recv)
+                .max_decoding_message_size(max_decode)
                 .max_encoding_message_size(usize::MAX),
         )
         .add_service(
