@@ -93,6 +93,21 @@ impl Wal {
         })
     }
 
+    /// Reads the WAL in `dir` without opening it for writing or repairing it (for offline
+    /// tools): the identity it was written for and the raft state it holds. A torn tail is
+    /// ignored, as [`Wal::open`] would cut it off.
+    pub fn read(dir: &Path) -> Result<(Metadata, WalState), RaftError> {
+        let segments = segment::list(dir)?;
+        if segments.is_empty() {
+            return Err(RaftError::InvalidConfig(format!(
+                "no WAL in {}",
+                dir.display()
+            )));
+        }
+        let replayed = replay::replay(&segments)?;
+        Ok((replayed.metadata, replayed.state))
+    }
+
     /// Opens the WAL in `dir`, replays it, checks it belongs to `metadata`'s member and
     /// cluster, cuts off a torn tail and positions it for appending.
     pub fn open(

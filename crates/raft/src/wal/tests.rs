@@ -86,6 +86,39 @@ fn reopened_wal_keeps_appending_on_the_chain() {
 }
 
 #[test]
+fn offline_read_reports_identity_and_state_without_touching_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), META, small()).expect("create");
+    wal.append_entries(&[entry(1, 1, "a")]);
+    wal.append_hard_state(&hard_state(1, 7, 1));
+    wal.commit().expect("commit");
+    wal.append_entries(&[entry(2, 1, "half written")]);
+    wal.commit().expect("commit");
+    let torn_end = wal.offset;
+    drop(wal);
+    let path = segment_path(dir.path());
+    let f = OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open segment");
+    f.write_all_at(&[0u8; 4], torn_end - 12)
+        .expect("tear the last record");
+    drop(f);
+    let before = std::fs::read(&path).expect("read");
+
+    let (meta, state) = Wal::read(dir.path()).expect("read");
+    assert_eq!(meta, META);
+    assert_eq!(state.hard_state, hard_state(1, 7, 1));
+    assert_eq!(indexes_and_data(&state), vec![(1, 1, "a".into())]);
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        before,
+        "read must not repair"
+    );
+    assert!(Wal::read(&dir.path().join("missing")).is_err());
+}
+
+#[test]
 fn identity_mismatch_is_rejected() {
     let dir = tempfile::tempdir().expect("tempdir");
     Wal::create(dir.path(), META, small()).expect("create");
