@@ -10,6 +10,24 @@ use tokio::task::JoinSet;
 use crate::server::EtcdServer;
 use crate::{grpc, http};
 
+/// gRPC clients get `Unimplemented` for a method we do not serve; anything else is plain HTTP
+/// and gets 404, as etcd's HTTP mux answers.
+async fn unknown_path(request: axum::extract::Request) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let is_grpc = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"));
+    if is_grpc {
+        tonic::Status::unimplemented(format!("unknown method {}", request.uri().path()))
+            .into_http::<axum::body::Body>()
+            .into_response()
+    } else {
+        (axum::http::StatusCode::NOT_FOUND, "404 page not found\n").into_response()
+    }
+}
+
 /// Serves every client listener until they fail; returns the first listener error.
 pub async fn serve_clients(
     listeners: Vec<std::net::TcpListener>,
@@ -17,7 +35,8 @@ pub async fn serve_clients(
 ) -> std::io::Result<()> {
     let app = grpc::routes(server.clone())
         .into_axum_router()
-        .merge(http::routes(server));
+        .merge(http::routes(server))
+        .fallback(unknown_path);
     let mut tasks = JoinSet::new();
     for listener in listeners {
         listener.set_nonblocking(true)?;
