@@ -67,7 +67,7 @@ fn run() -> i32 {
         Ok(positional) => positional,
         Err(error) => {
             eprintln!("Error: {error}");
-            print!("{}", cli::usage::render(&path));
+            show(&cli::usage::render(&path));
             eprintln!();
             eprintln!("Error: {error}");
             return 1;
@@ -77,7 +77,7 @@ fn run() -> i32 {
     let action = match command.action {
         Some(action) if !flags.bool("help") => action,
         _ => {
-            print!("{}", cli::usage::render(&path));
+            show(&cli::usage::render(&path));
             return 0;
         }
     };
@@ -117,9 +117,16 @@ fn help(root: &cli::command_tree::Command, topic: &[String]) -> i32 {
     if unknown {
         let words: Vec<String> = topic.iter().map(|t| format!("`{t}`")).collect();
         eprintln!("Unknown help topic [{}]", words.join(" "));
-        print!("{}", cli::usage::render(&CommandPath::root(root)));
+        show(&cli::usage::render(&CommandPath::root(root)));
     } else {
-        print!("{}", cli::usage::render(&path));
+        show(&cli::usage::render(&path));
     }
     0
+}
+
+/// Writes usage text to stdout; a closed stdout is ignored, as with etcdctl.
+fn show(text: &str) {
+    let mut out = out::Out::default();
+    out.text(text);
+    out.flush();
 }
