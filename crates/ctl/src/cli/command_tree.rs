@@ -33,6 +33,24 @@ pub enum Action {
     EndpointStatus,
     /// `endpoint hashkv`.
     EndpointHashKv,
+    /// `lease grant`.
+    LeaseGrant,
+    /// `lease revoke`.
+    LeaseRevoke,
+    /// `lease timetolive`.
+    LeaseTimeToLive,
+    /// `lease list`.
+    LeaseList,
+    /// `lease keep-alive`.
+    LeaseKeepAlive,
+    /// `alarm list`.
+    AlarmList,
+    /// `alarm disarm`.
+    AlarmDisarm,
+    /// `defrag`.
+    Defrag,
+    /// `move-leader`.
+    MoveLeader,
     /// `version`.
     Version,
     /// `help [command]`.
@@ -424,6 +442,85 @@ pub fn tree() -> Command {
         Some(Action::Version),
     );
 
+    let lease = Command::new("lease <subcommand>", "Lease related commands", None)
+        .child(Command::new(
+            "grant <ttl>",
+            "Creates leases",
+            Some(Action::LeaseGrant),
+        ))
+        .child(Command::new(
+            "revoke <leaseID>",
+            "Revokes leases",
+            Some(Action::LeaseRevoke),
+        ))
+        .child(
+            Command::new(
+                "timetolive <leaseID> [options]",
+                "Get lease information",
+                Some(Action::LeaseTimeToLive),
+            )
+            .flag(FlagSpec::new(
+                "keys",
+                Bool,
+                "false",
+                "Get keys attached to this lease",
+            )),
+        )
+        .child(Command::new(
+            "list",
+            "List all active leases",
+            Some(Action::LeaseList),
+        ))
+        .child(
+            Command::new(
+                "keep-alive [options] <leaseID>",
+                "Keeps leases alive (renew)",
+                Some(Action::LeaseKeepAlive),
+            )
+            .flag(FlagSpec::new(
+                "once",
+                Bool,
+                "false",
+                "Resets the keep-alive time to its original value and cobrautl.Exits immediately",
+            )),
+        );
+
+    let alarm = Command::new("alarm <subcommand>", "Alarm related commands", None)
+        .child(Command::new(
+            "disarm",
+            "Disarms all alarms",
+            Some(Action::AlarmDisarm),
+        ))
+        .child(Command::new(
+            "list",
+            "Lists all alarms",
+            Some(Action::AlarmList),
+        ));
+
+    let defrag = Command::new(
+        "defrag",
+        "Defragments the storage of the etcd members with given endpoints",
+        Some(Action::Defrag),
+    )
+    .persistent_flag(FlagSpec::new(
+        "cluster",
+        Bool,
+        "false",
+        "use all endpoints from the cluster member list",
+    ))
+    .flag(FlagSpec::new(
+        "data-dir",
+        String,
+        "",
+        "Optional. If present, defragments a data directory not in use by etcd.",
+    ));
+
+    let move_leader = Command::new(
+        "move-leader <transferee-member-id>",
+        "Transfers leadership to another etcd cluster member.",
+        Some(Action::MoveLeader),
+    );
+
     let help = Command::new("help [command]", "Help about any command", Some(Action::Help)).long(
         "Help provides help for any command in the application.\nSimply type etcdctl help [path to command] for full details.",
     );
@@ -435,6 +532,10 @@ pub fn tree() -> Command {
         .child(compaction)
         .child(endpoint)
         .child(version)
+        .child(lease)
+        .child(alarm)
+        .child(defrag)
+        .child(move_leader)
         .child(member)
         .child(help)
 }

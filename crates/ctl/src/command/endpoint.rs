@@ -14,7 +14,7 @@ use std::time::Instant;
 
 /// The endpoints to check: `--endpoints` as given, or with `--cluster` every client URL in
 /// the member list (etcdctl's `endpointsFromCluster`).
-async fn endpoints_from_cluster(
+pub async fn endpoints_from_cluster(
     ctx: &mut Context,
     config: &ClientConfig,
 ) -> Result<Vec<String>, Stop> {

@@ -4,6 +4,8 @@ pub mod compaction;
 pub mod endpoint;
 pub mod kv;
 pub mod kv_ops;
+pub mod lease;
+pub mod maintenance;
 pub mod member;
 pub mod txn;
 pub mod txn_input;
@@ -29,6 +31,15 @@ pub async fn run(action: Action, ctx: &mut Context) -> Result<(), Stop> {
         Action::EndpointHealth => endpoint::health(ctx).await,
         Action::EndpointStatus => endpoint::status(ctx).await,
         Action::EndpointHashKv => endpoint::hashkv(ctx).await,
+        Action::LeaseGrant => lease::grant(ctx).await,
+        Action::LeaseRevoke => lease::revoke(ctx).await,
+        Action::LeaseTimeToLive => lease::timetolive(ctx).await,
+        Action::LeaseList => lease::list(ctx).await,
+        Action::LeaseKeepAlive => lease::keep_alive(ctx).await,
+        Action::AlarmList => maintenance::alarm_list(ctx).await,
+        Action::AlarmDisarm => maintenance::alarm_disarm(ctx).await,
+        Action::Defrag => maintenance::defrag(ctx).await,
+        Action::MoveLeader => maintenance::move_leader(ctx).await,
         Action::Version => {
             ctx.out.line(&format!("etcdctl version: {VERSION}"));
             ctx.out.line(&format!("API version: {API_VERSION}"));

@@ -4,8 +4,8 @@ use super::{EpHashKv, EpHealth, EpStatus};
 use crate::format::go_quote::quote;
 use crate::out::Out;
 use oxcd_api::etcdserverpb::{
-    DeleteRangeResponse, MemberListResponse, PutResponse, RangeResponse, ResponseHeader,
-    TxnResponse, response_op,
+    AlarmResponse, AlarmType, DeleteRangeResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse,
+    MemberListResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse, response_op,
 };
 use oxcd_api::mvccpb::KeyValue;
 
@@ -27,6 +27,47 @@ fn key_value(out: &mut Out, prefix: &str, kv: &KeyValue) {
     out.line(&format!("\"{prefix}Version\" : {}", kv.version));
     out.line(&format!("\"{prefix}Value\" : {}", quote(&kv.value)));
     out.line(&format!("\"{prefix}Lease\" : {}", kv.lease));
+}
+
+/// Responses that carry nothing but their header.
+pub fn header_only(out: &mut Out, h: Option<&ResponseHeader>) {
+    header(out, h);
+}
+
+/// `lease grant` and `lease keep-alive`.
+pub fn lease_id_ttl(out: &mut Out, h: Option<&ResponseHeader>, id: i64, ttl: i64) {
+    header(out, h);
+    out.line(&format!("\"ID\" : {id}"));
+    out.line(&format!("\"TTL\" : {ttl}"));
+}
+
+/// `lease timetolive`.
+pub fn lease_timetolive(out: &mut Out, r: &LeaseTimeToLiveResponse) {
+    lease_id_ttl(out, r.header.as_ref(), r.id, r.ttl);
+    out.line(&format!("\"GrantedTTL\" : {}", r.granted_ttl));
+    for key in &r.keys {
+        out.line(&format!("\"Key\" : {}", quote(key)));
+    }
+}
+
+/// `lease list`.
+pub fn lease_list(out: &mut Out, r: &LeaseLeasesResponse) {
+    header(out, r.header.as_ref());
+    for lease in &r.leases {
+        out.line(&format!("\"ID\" : {}", lease.id));
+    }
+}
+
+/// `alarm list`.
+pub fn alarm(out: &mut Out, r: &AlarmResponse) {
+    header(out, r.header.as_ref());
+    for a in &r.alarms {
+        out.line(&format!("\"MemberID\" : {}", a.member_id));
+        let name = AlarmType::try_from(a.alarm)
+            .map_or_else(|_| a.alarm.to_string(), |t| t.as_str_name().to_string());
+        out.line(&format!("\"AlarmType\" : {name}"));
+        out.line("");
+    }
 }
 
 /// `get`.

@@ -4,7 +4,8 @@
 use super::{EpHashKv, EpHealth, EpStatus};
 use crate::format::go_json::{Object, push_string};
 use oxcd_api::etcdserverpb::{
-    DeleteRangeResponse, HashKvResponse, Member, MemberAddResponse, MemberListResponse,
+    AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseTimeToLiveResponse, Member, MemberAddResponse, MemberListResponse,
     PutResponse, RangeResponse, ResponseHeader, StatusResponse, TxnResponse, response_op,
 };
 use oxcd_api::mvccpb::KeyValue;
@@ -154,6 +155,115 @@ fn hashkv_into(out: &mut String, r: &HashKvResponse) {
     o.num("hash", r.hash);
     o.num("compact_revision", r.compact_revision);
     o.close();
+}
+
+/// The header's fields inlined, as Go marshals clientv3's wrappers that embed
+/// `*pb.ResponseHeader`.
+fn flattened_header(o: &mut Object<'_>, h: Option<&ResponseHeader>) {
+    if let Some(h) = h {
+        o.num("cluster_id", h.cluster_id);
+        o.num("member_id", h.member_id);
+        o.num("revision", h.revision);
+        o.num("raft_term", h.raft_term);
+    }
+}
+
+/// Responses that carry nothing but their header.
+pub fn header_only(h: Option<&ResponseHeader>) -> String {
+    let mut out = String::new();
+    let mut o = Object::new(&mut out);
+    header(&mut o, h);
+    o.close();
+    out
+}
+
+/// `lease grant` (clientv3's `LeaseGrantResponse`).
+pub fn lease_grant(r: &LeaseGrantResponse) -> String {
+    let mut out = String::new();
+    let mut o = Object::new(&mut out);
+    flattened_header(&mut o, r.header.as_ref());
+    o.key("ID").push_str(&r.id.to_string());
+    o.key("TTL").push_str(&r.ttl.to_string());
+    push_string(o.key("Error"), r.error.as_bytes());
+    o.close();
+    out
+}
+
+/// `lease keep-alive` (clientv3's `LeaseKeepAliveResponse`).
+pub fn lease_keepalive(r: &LeaseKeepAliveResponse) -> String {
+    let mut out = String::new();
+    let mut o = Object::new(&mut out);
+    flattened_header(&mut o, r.header.as_ref());
+    o.key("ID").push_str(&r.id.to_string());
+    o.key("TTL").push_str(&r.ttl.to_string());
+    o.close();
+    out
+}
+
+/// `lease timetolive` (clientv3's `LeaseTimeToLiveResponse`).
+pub fn lease_timetolive(r: &LeaseTimeToLiveResponse) -> String {
+    let mut out = String::new();
+    let mut o = Object::new(&mut out);
+    flattened_header(&mut o, r.header.as_ref());
+    o.key("id").push_str(&r.id.to_string());
+    o.key("ttl").push_str(&r.ttl.to_string());
+    o.key("granted-ttl").push_str(&r.granted_ttl.to_string());
+    let keys = o.key("keys");
+    if r.keys.is_empty() {
+        keys.push_str("null");
+    } else {
+        keys.push('[');
+        for (i, key) in r.keys.iter().enumerate() {
+            if i > 0 {
+                keys.push(',');
+            }
+            crate::format::go_json::push_bytes(keys, key);
+        }
+        keys.push(']');
+    }
+    o.close();
+    out
+}
+
+/// `lease list` (clientv3's `LeaseLeasesResponse`).
+pub fn lease_list(r: &LeaseLeasesResponse) -> String {
+    let mut out = String::new();
+    let mut o = Object::new(&mut out);
+    flattened_header(&mut o, r.header.as_ref());
+    let list = o.key("leases");
+    list.push('[');
+    for (i, lease) in r.leases.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list.push_str(&format!("{{\"id\":{}}}", lease.id));
+    }
+    list.push(']');
+    o.close();
+    out
+}
+
+/// `alarm list` / `alarm disarm`.
+pub fn alarm(r: &AlarmResponse) -> String {
+    let mut out = String::new();
+    let mut o = Object::new(&mut out);
+    header(&mut o, r.header.as_ref());
+    if !r.alarms.is_empty() {
+        let list = o.key("alarms");
+        list.push('[');
+        for (i, a) in r.alarms.iter().enumerate() {
+            if i > 0 {
+                list.push(',');
+            }
+            let mut item = Object::new(list);
+            item.num("memberID", a.member_id);
+            item.num("alarm", a.alarm);
+            item.close();
+        }
+        list.push(']');
+    }
+    o.close();
+    out
 }
 
 /// `get`.

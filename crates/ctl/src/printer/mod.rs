@@ -11,9 +11,10 @@ pub mod table;
 use crate::cli::exit::{CtlError, EXIT_BAD_FEATURE};
 use crate::out::Out;
 use oxcd_api::etcdserverpb::{
-    DeleteRangeResponse, HashKvResponse, MemberAddResponse, MemberListResponse,
-    MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse, PutResponse, RangeResponse,
-    StatusResponse, TxnResponse,
+    AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
+    LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberAddResponse,
+    MemberListResponse, MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse,
+    MoveLeaderResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse,
 };
 
 /// An output format.
@@ -269,6 +270,132 @@ impl Printer {
             Format::Fields => fields::endpoint_hashkv(out, list),
             Format::Table => out.text(&table::endpoint_hashkv(list)),
             Format::Protobuf => return Err(unsupported(self.format)),
+        }
+        Ok(())
+    }
+}
+
+impl Printer {
+    /// Prints `lease grant`.
+    pub fn lease_grant(&self, out: &mut Out, r: &LeaseGrantResponse) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => {
+                out.line(&format!("lease {:016x} granted with TTL({}s)", r.id, r.ttl))
+            }
+            Format::Json => out.line(&json::lease_grant(r)),
+            Format::Fields => fields::lease_id_ttl(out, r.header.as_ref(), r.id, r.ttl),
+            // etcdctl's protobuf printer only finds the embedded header's Marshal.
+            Format::Protobuf => protobuf::header_only(out, r.header.as_ref()),
+            Format::Table => return Err(unsupported(self.format)),
+        }
+        Ok(())
+    }
+
+    /// Prints `lease revoke`.
+    pub fn lease_revoke(
+        &self,
+        out: &mut Out,
+        id: i64,
+        r: &LeaseRevokeResponse,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => out.line(&format!("lease {id:016x} revoked")),
+            Format::Json => out.line(&json::header_only(r.header.as_ref())),
+            Format::Fields => fields::header_only(out, r.header.as_ref()),
+            Format::Protobuf => {
+                return Err(CtlError::new(
+                    EXIT_BAD_FEATURE,
+                    format!(
+                        "marshal unsupported for type clientv3.LeaseRevokeResponse ({{{} {{}} [] 0}})",
+                        protobuf::header_text(r.header.as_ref())
+                    ),
+                ));
+            }
+            Format::Table => return Err(unsupported(self.format)),
+        }
+        Ok(())
+    }
+
+    /// Prints one `lease keep-alive` answer.
+    pub fn lease_keepalive(
+        &self,
+        out: &mut Out,
+        r: &LeaseKeepAliveResponse,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => out.line(&format!(
+                "lease {:016x} keepalived with TTL({})",
+                r.id, r.ttl
+            )),
+            Format::Json => out.line(&json::lease_keepalive(r)),
+            Format::Fields => fields::lease_id_ttl(out, r.header.as_ref(), r.id, r.ttl),
+            Format::Protobuf => protobuf::header_only(out, r.header.as_ref()),
+            Format::Table => return Err(unsupported(self.format)),
+        }
+        Ok(())
+    }
+
+    /// Prints `lease timetolive`.
+    pub fn lease_timetolive(
+        &self,
+        out: &mut Out,
+        r: &LeaseTimeToLiveResponse,
+        keys: bool,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::lease_timetolive(out, r, keys),
+            Format::Json => out.line(&json::lease_timetolive(r)),
+            Format::Fields => fields::lease_timetolive(out, r),
+            Format::Protobuf => protobuf::header_only(out, r.header.as_ref()),
+            Format::Table => return Err(unsupported(self.format)),
+        }
+        Ok(())
+    }
+
+    /// Prints `lease list`.
+    pub fn lease_list(&self, out: &mut Out, r: &LeaseLeasesResponse) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => {
+                out.line(&format!("found {} leases", r.leases.len()));
+                for lease in &r.leases {
+                    out.line(&format!("{:016x}", lease.id));
+                }
+            }
+            Format::Json => out.line(&json::lease_list(r)),
+            Format::Fields => fields::lease_list(out, r),
+            Format::Protobuf => protobuf::header_only(out, r.header.as_ref()),
+            Format::Table => return Err(unsupported(self.format)),
+        }
+        Ok(())
+    }
+
+    /// Prints `alarm list` and `alarm disarm`.
+    pub fn alarm(&self, out: &mut Out, r: &AlarmResponse) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::alarm(out, r),
+            Format::Json => out.line(&json::alarm(r)),
+            Format::Fields => fields::alarm(out, r),
+            Format::Protobuf => protobuf::print(out, r),
+            Format::Table => return Err(unsupported(self.format)),
+        }
+        Ok(())
+    }
+
+    /// Prints `move-leader`.
+    pub fn move_leader(
+        &self,
+        out: &mut Out,
+        leader: u64,
+        target: u64,
+        r: &MoveLeaderResponse,
+    ) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => out.line(&format!(
+                "Leadership transferred from {leader:x} to {target:x}"
+            )),
+            Format::Json => out.line(&json::header_only(r.header.as_ref())),
+            Format::Protobuf => protobuf::print(out, r),
+            Format::Fields | Format::Table => return Err(unsupported(self.format)),
         }
         Ok(())
     }

@@ -4,8 +4,8 @@
 use super::{EpHashKv, EpHealth, EpStatus, Printer, hashkv_rows, member_rows, status_rows};
 use crate::out::Out;
 use oxcd_api::etcdserverpb::{
-    DeleteRangeResponse, MemberAddResponse, MemberListResponse, PutResponse, RangeResponse,
-    TxnResponse, response_op,
+    AlarmResponse, AlarmType, DeleteRangeResponse, LeaseTimeToLiveResponse, MemberAddResponse,
+    MemberListResponse, PutResponse, RangeResponse, TxnResponse, response_op,
 };
 use oxcd_api::mvccpb::KeyValue;
 
@@ -79,6 +79,43 @@ pub fn member_add(out: &mut Out, r: &MemberAddResponse) {
     let id = r.member.as_ref().map_or(0, |m| m.id);
     let cluster = r.header.as_ref().map_or(0, |h| h.cluster_id);
     out.line(&format!("Member {id:16x} added to cluster {cluster:16x}"));
+}
+
+/// `lease timetolive`.
+pub fn lease_timetolive(out: &mut Out, r: &LeaseTimeToLiveResponse, keys: bool) {
+    if r.granted_ttl == 0 && r.ttl == -1 {
+        out.line(&format!("lease {:016x} already expired", r.id));
+        return;
+    }
+    let mut text = format!(
+        "lease {:016x} granted with TTL({}s), remaining({}s)",
+        r.id, r.granted_ttl, r.ttl
+    );
+    if keys {
+        let names: Vec<String> = r
+            .keys
+            .iter()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect();
+        text.push_str(&format!(", attached keys([{}])", names.join(" ")));
+    }
+    out.line(&text);
+}
+
+/// `alarm list`: each alarm as Go's `%+v` prints the protobuf message (its compact text).
+pub fn alarm(out: &mut Out, r: &AlarmResponse) {
+    for a in &r.alarms {
+        let mut text = String::new();
+        if a.member_id != 0 {
+            text.push_str(&format!("memberID:{} ", a.member_id));
+        }
+        if a.alarm != 0 {
+            let name = AlarmType::try_from(a.alarm)
+                .map_or_else(|_| a.alarm.to_string(), |t| t.as_str_name().to_string());
+            text.push_str(&format!("alarm:{name} "));
+        }
+        out.line(&text);
+    }
 }
 
 /// `endpoint health`: healthy endpoints on stdout, unhealthy ones on stderr.
