@@ -251,17 +251,16 @@ impl<'a> ApplyBatch<'a> {
             Durability::None
         })
         .map_err(BackendError::with("setting commit durability"))?;
-        if durable {
-            shared.backend.note_size_in_use(&tx)?;
-        }
         tx.commit()
             .map_err(BackendError::with("committing apply transaction"))?;
 
         undo.committed = true;
-        if let Some((last, _)) = undo.compactions.last() {
-            shared.compact.store(*last, Ordering::Release);
-        }
-        shared.current.store(rev, Ordering::Release);
+        let written: usize = rows
+            .iter()
+            .map(|r| r.key.as_bytes().len() + r.value.len())
+            .sum();
+        shared.backend.add_stored_bytes(written as i64);
+        shared.publish(rev, undo.compactions.last().map(|(c, _)| *c));
         for (rev, done) in undo.compactions.drain(..) {
             compactor.schedule(rev, done);
         }

@@ -19,6 +19,8 @@ pub(crate) const TERM: &[u8] = b"term";
 pub(crate) const SCHEDULED_COMPACT_REV: &[u8] = b"scheduledCompactRev";
 pub(crate) const FINISHED_COMPACT_REV: &[u8] = b"finishedCompactRev";
 
+const PAGE: u64 = 4096;
+
 /// redb's default cache is 1 GiB; memory use is judged, so keep it modest.
 const CACHE_SIZE: usize = 64 * 1024 * 1024;
 
@@ -57,7 +59,9 @@ impl BackendError {
 pub struct Backend {
     db: Database,
     path: PathBuf,
-    size_in_use: AtomicU64,
+    /// Bytes of key-value rows stored (kept up to date by the store; redb can only measure
+    /// its used pages by walking every page, too slow to do on commits).
+    stored_bytes: AtomicU64,
 }
 
 impl Backend {
@@ -74,13 +78,12 @@ impl Backend {
             .map_err(BackendError::with("creating key table"))?;
         tx.open_table(META_TABLE)
             .map_err(BackendError::with("creating meta table"))?;
-        let in_use = allocated_bytes(&tx)?;
         tx.commit()
             .map_err(BackendError::with("creating store tables"))?;
         Ok(Backend {
             db,
             path: path.to_path_buf(),
-            size_in_use: AtomicU64::new(in_use),
+            stored_bytes: AtomicU64::new(0),
         })
     }
 
@@ -94,10 +97,12 @@ impl Backend {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
 
-    /// Bytes of the file holding live data (`StatusResponse.db_size_in_use`), as of the last
-    /// commit made through the store.
+    /// Bytes of the file holding live data (`StatusResponse.db_size_in_use`): the stored
+    /// key-value rows plus a page of bookkeeping, at most the file size. An estimate, since
+    /// measuring it exactly means reading the whole file.
     pub fn size_in_use(&self) -> u64 {
-        self.size_in_use.load(Ordering::Relaxed)
+        let stored = self.stored_bytes.load(Ordering::Relaxed) + PAGE;
+        stored.min(self.size())
     }
 
     /// Where the database file lives.
@@ -105,11 +110,13 @@ impl Backend {
         &self.path
     }
 
-    /// Records the allocated size seen by a write transaction about to commit.
-    pub(crate) fn note_size_in_use(&self, tx: &WriteTransaction) -> Result<(), BackendError> {
-        self.size_in_use
-            .store(allocated_bytes(tx)?, Ordering::Relaxed);
-        Ok(())
+    /// Accounts for `bytes` of rows written (positive) or removed (negative).
+    pub(crate) fn add_stored_bytes(&self, bytes: i64) {
+        let _ = self
+            .stored_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                Some(b.saturating_add_signed(bytes))
+            });
     }
 
     /// Writes a consistent copy of every table to a new database at `dest` (used to ship raft
@@ -138,13 +145,6 @@ impl Backend {
             .map_err(BackendError::with("committing snapshot database"))?;
         Ok(())
     }
-}
-
-fn allocated_bytes(tx: &WriteTransaction) -> Result<u64, BackendError> {
-    let stats = tx
-        .stats()
-        .map_err(BackendError::with("reading database statistics"))?;
-    Ok(stats.allocated_pages() * stats.page_size() as u64)
 }
 
 /// The raft index and term of the last entry applied to the backend (0, 0 for a new database).
@@ -205,7 +205,10 @@ mod tests {
         tx.commit().unwrap();
         assert_eq!(read_consistent_index(backend.database()).unwrap(), (42, 7));
         assert!(backend.size() > 0);
-        assert!(backend.size_in_use() > 0);
+        assert_eq!(backend.size_in_use(), PAGE);
+        backend.add_stored_bytes(100);
+        backend.add_stored_bytes(-30);
+        assert_eq!(backend.size_in_use(), PAGE + 70);
     }
 
     #[test]

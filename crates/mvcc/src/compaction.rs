@@ -212,14 +212,19 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
             }
             index.compact_some(rev, cursor.as_deref(), KEYS_PER_STEP, &mut removed)
         };
+        let mut freed = 0;
         {
             let mut table = tx
                 .open_table(KEY_TABLE)
                 .map_err(|e| failed(BackendError::new("opening key table", e)))?;
             for (r, tombstone) in &removed {
-                table
-                    .remove(r.to_key(*tombstone).as_bytes())
+                let key = r.to_key(*tombstone);
+                let old = table
+                    .remove(key.as_bytes())
                     .map_err(|e| failed(BackendError::new("deleting compacted revision", e)))?;
+                if let Some(value) = old {
+                    freed += key.as_bytes().len() + value.value().len();
+                }
             }
         }
         let finished = next.is_none();
@@ -238,12 +243,11 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
         };
         tx.set_durability(durability)
             .map_err(|e| failed(BackendError::new("setting compaction durability", e)))?;
-        if finished {
-            shared.backend.note_size_in_use(&tx).map_err(failed)?;
-        }
         tx.commit()
             .map_err(|e| failed(BackendError::new("committing compaction step", e)))?;
+        shared.backend.add_stored_bytes(-(freed as i64));
         if finished {
+            shared.refresh_snapshot();
             return Ok(());
         }
         cursor = next;

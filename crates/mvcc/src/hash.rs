@@ -17,8 +17,8 @@ use crate::view::ReadError;
 /// Returns (hash, current revision, compacted revision) for `rev` (0: current).
 pub(crate) fn hash_kv(shared: &Shared, rev: i64) -> Result<(u32, i64, i64), ReadError> {
     'retry: loop {
-        let current = shared.current.load(Ordering::Acquire);
         let compacted = shared.compact.load(Ordering::Acquire);
+        let current = shared.current.load(Ordering::Acquire);
         if rev > 0 && rev <= compacted {
             return Err(EtcdError::Compacted.into());
         }

@@ -252,3 +252,36 @@ mod tests {
         assert_eq!(removed.len(), 6);
     }
 }
+
+#[cfg(test)]
+mod memory_probe {
+    use super::*;
+
+    fn rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    /// Measures resident memory per key of a million fresh keys; run alone (`--ignored`), as
+    /// other tests running in parallel would disturb the reading.
+    #[test]
+    #[ignore]
+    fn index_bytes_per_key() {
+        let before = rss_kib();
+        let mut idx = TreeIndex::default();
+        for i in 0..1_000_000u64 {
+            let key = format!(
+                "key{:012}",
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 1_000_000_000_000
+            );
+            idx.put(key.as_bytes(), Revision::new(i as i64 + 2, 0));
+        }
+        let per_key = (rss_kib() - before) * 1024 / 1_000_000;
+        println!("index: {per_key} bytes/key");
+        assert!(per_key < 256, "index takes {per_key} bytes per key");
+    }
+}

@@ -42,6 +42,22 @@ impl Generation {
     }
 }
 
+/// Pushes without the usual growth to four slots while the vector is small: most keys have
+/// one generation and few revisions, and the spare slots would multiply the index's memory.
+fn push_compact<T>(v: &mut Vec<T>, item: T) {
+    if v.len() == v.capacity() && v.len() < 4 {
+        v.reserve_exact(1);
+    }
+    v.push(item);
+}
+
+/// Gives back spare capacity after compaction dropped most of a vector.
+fn shrink_if_sparse<T>(v: &mut Vec<T>) {
+    if v.capacity() > 4 && v.capacity() > 2 * v.len() {
+        v.shrink_to_fit();
+    }
+}
+
 impl KeyIndex {
     /// A key seen for the first time when rebuilding the index: its oldest stored revision.
     pub(crate) fn restored(created: Revision, modified: Revision, version: i64) -> KeyIndex {
@@ -66,14 +82,14 @@ impl KeyIndex {
     /// Records a put at `rev`, creating a generation if the key was deleted.
     pub(crate) fn put(&mut self, rev: Revision) {
         if self.generations.is_empty() {
-            self.generations.push(Generation::default());
+            push_compact(&mut self.generations, Generation::default());
         }
         let last = self.generations.len() - 1;
         let g = &mut self.generations[last];
         if g.is_empty() {
             g.created = rev;
         }
-        g.revs.push(rev);
+        push_compact(&mut g.revs, rev);
         g.ver += 1;
     }
 
@@ -84,7 +100,7 @@ impl KeyIndex {
             _ => return false,
         }
         self.put(rev);
-        self.generations.push(Generation::default());
+        push_compact(&mut self.generations, Generation::default());
         true
     }
 
@@ -149,6 +165,7 @@ impl KeyIndex {
         if !g.is_empty() {
             if let Some(n) = newest {
                 removed.extend(g.revs.drain(..n).map(|r| (r, false)));
+                shrink_if_sparse(&mut g.revs);
             }
             if g.revs.len() == 1 && !is_last_generation {
                 removed.push((g.revs[0], true));
@@ -156,6 +173,7 @@ impl KeyIndex {
             }
         }
         self.generations.drain(..gi);
+        shrink_if_sparse(&mut self.generations);
     }
 
     /// The revision a compaction at `at` would keep for this key, if any.

@@ -39,6 +39,80 @@ pub(crate) struct Shared {
     pub compact: AtomicI64,
     /// Revision the in-memory index has started compacting at; index answers below it are gone.
     pub index_floor: AtomicI64,
+    /// A backend snapshot of the published state, shared by readers so a read does not have to
+    /// open its own transaction. `None` if opening one failed (readers then open their own).
+    pub snapshot: RwLock<Option<Arc<Snapshot>>>,
+}
+
+impl Shared {
+    /// Makes `rev` (just committed) the revision readers see, with `compacted` if the batch
+    /// compacted. The current revision moves first: a reader that sees the new compacted
+    /// revision then also sees the revision it belongs to.
+    pub(crate) fn publish(&self, rev: i64, compacted: Option<i64>) {
+        let compact = compacted.unwrap_or_else(|| self.compact.load(Ordering::Acquire));
+        let snapshot = self.open_snapshot(rev, compact);
+        let mut slot = self.snapshot.write();
+        self.current.store(rev, Ordering::Release);
+        self.compact.store(compact, Ordering::Release);
+        *slot = snapshot;
+    }
+
+    /// Replaces the shared snapshot with a fresh one at the same revision, so pages freed since
+    /// (by compaction) can be reused.
+    pub(crate) fn refresh_snapshot(&self) {
+        let mut slot = self.snapshot.write();
+        *slot = self.open_snapshot(
+            self.current.load(Ordering::Acquire),
+            self.compact.load(Ordering::Acquire),
+        );
+    }
+
+    fn open_snapshot(&self, rev: i64, compact: i64) -> Option<Arc<Snapshot>> {
+        match Snapshot::open(&self.backend, rev, compact) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                tracing::error!(error = %e, "opening shared read snapshot");
+                None
+            }
+        }
+    }
+
+    /// A snapshot of the published state.
+    fn current_snapshot(&self) -> Result<Arc<Snapshot>, BackendError> {
+        if let Some(s) = self.snapshot.read().as_ref() {
+            return Ok(s.clone());
+        }
+        // Revisions are read before the snapshot opens, so the snapshot holds all of them.
+        let compact = self.compact.load(Ordering::Acquire);
+        let rev = self.current.load(Ordering::Acquire);
+        Ok(Arc::new(Snapshot::open(&self.backend, rev, compact)?))
+    }
+}
+
+/// The key table as committed at revision `rev`, compacted up to `compact`.
+pub(crate) struct Snapshot {
+    rev: i64,
+    compact: i64,
+    table: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    _tx: ReadTransaction,
+}
+
+impl Snapshot {
+    fn open(backend: &Backend, rev: i64, compact: i64) -> Result<Snapshot, BackendError> {
+        let tx = backend
+            .database()
+            .begin_read()
+            .map_err(BackendError::with("opening read transaction"))?;
+        let table = tx
+            .open_table(KEY_TABLE)
+            .map_err(BackendError::with("opening key table"))?;
+        Ok(Snapshot {
+            rev,
+            compact,
+            table,
+            _tx: tx,
+        })
+    }
 }
 
 /// The multi-version key-value store. `Send + Sync`: share it between the apply loop (the only
@@ -59,7 +133,9 @@ impl KvStore {
             current: AtomicI64::new(current),
             compact: AtomicI64::new(compacted),
             index_floor: AtomicI64::new(i64::MIN),
+            snapshot: RwLock::new(None),
         });
+        shared.refresh_snapshot();
         let compactor = Compactor::start(shared.clone())?;
         if let Some(rev) = scheduled {
             if rev > current {
@@ -71,6 +147,7 @@ impl KvStore {
             } else {
                 tracing::info!(revision = rev, "resuming scheduled compaction");
                 shared.compact.store(rev, Ordering::Release);
+                shared.refresh_snapshot();
                 let (_, done) = completion();
                 compactor.schedule(rev, done);
             }
@@ -162,29 +239,17 @@ pub(crate) struct SnapshotView<'s> {
     shared: &'s Shared,
     pub current: i64,
     compact: i64,
-    table: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    _tx: ReadTransaction,
+    snapshot: Arc<Snapshot>,
 }
 
 impl<'s> SnapshotView<'s> {
     pub(crate) fn open(shared: &'s Shared) -> Result<SnapshotView<'s>, ReadError> {
-        // The revision is read before the snapshot opens, so the snapshot holds all of it.
-        let current = shared.current.load(Ordering::Acquire);
-        let compact = shared.compact.load(Ordering::Acquire);
-        let tx = shared
-            .backend
-            .database()
-            .begin_read()
-            .map_err(BackendError::with("opening read transaction"))?;
-        let table = tx
-            .open_table(KEY_TABLE)
-            .map_err(BackendError::with("opening key table"))?;
+        let snapshot = shared.current_snapshot()?;
         Ok(SnapshotView {
             shared,
-            current,
-            compact,
-            table,
-            _tx: tx,
+            current: snapshot.rev,
+            compact: snapshot.compact,
+            snapshot,
         })
     }
 }
@@ -229,6 +294,7 @@ impl StoreView for SnapshotView<'_> {
     fn load(&mut self, revs: &[Revision], out: &mut Vec<KeyValue>) -> Result<(), ReadError> {
         for rev in revs {
             let value = self
+                .snapshot
                 .table
                 .get(rev.to_key(false).as_bytes())
                 .map_err(BackendError::with("reading key table"))?
@@ -283,6 +349,7 @@ fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), Back
         .map_err(BackendError::with("opening key table"))?;
     let mut index = TreeIndex::default();
     let mut current = 1;
+    let mut stored = 0u64;
     for row in table
         .iter()
         .map_err(BackendError::with("scanning key table"))?
@@ -296,6 +363,7 @@ fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), Back
         })?;
         let kv = kv_header::parse(v.value())?;
         current = rev.main;
+        stored += (k.value().len() + v.value().len()) as u64;
         match (index.key_index_mut(kv.key), tombstone) {
             (Some(ki), true) => {
                 if !ki.tombstone(rev) {
@@ -310,5 +378,6 @@ fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), Back
             (None, true) => {}
         }
     }
+    backend.add_stored_bytes(stored as i64);
     Ok((index, current.max(compacted), compacted, scheduled))
 }
