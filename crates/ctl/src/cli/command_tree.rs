@@ -51,6 +51,38 @@ pub enum Action {
     Defrag,
     /// `move-leader`.
     MoveLeader,
+    /// `auth enable`.
+    AuthEnable,
+    /// `auth disable`.
+    AuthDisable,
+    /// `auth status`.
+    AuthStatus,
+    /// `user add`.
+    UserAdd,
+    /// `user delete`.
+    UserDelete,
+    /// `user get`.
+    UserGet,
+    /// `user list`.
+    UserList,
+    /// `user passwd`.
+    UserPasswd,
+    /// `user grant-role`.
+    UserGrantRole,
+    /// `user revoke-role`.
+    UserRevokeRole,
+    /// `role add`.
+    RoleAdd,
+    /// `role delete`.
+    RoleDelete,
+    /// `role get`.
+    RoleGet,
+    /// `role list`.
+    RoleList,
+    /// `role grant-permission`.
+    RoleGrantPermission,
+    /// `role revoke-permission`.
+    RoleRevokePermission,
     /// `version`.
     Version,
     /// `help [command]`.
@@ -521,6 +553,134 @@ pub fn tree() -> Command {
         Some(Action::MoveLeader),
     );
 
+    let auth = Command::new(
+        "auth <enable or disable>",
+        "Enable or disable authentication",
+        None,
+    )
+    .child(Command::new(
+        "enable",
+        "Enables authentication",
+        Some(Action::AuthEnable),
+    ))
+    .child(Command::new(
+        "disable",
+        "Disables authentication",
+        Some(Action::AuthDisable),
+    ))
+    .child(Command::new(
+        "status",
+        "Returns authentication status",
+        Some(Action::AuthStatus),
+    ));
+
+    let user = Command::new("user <subcommand>", "User related commands", None)
+        .child(
+            Command::new(
+                "add <user name or user:password> [options]",
+                "Adds a new user",
+                Some(Action::UserAdd),
+            )
+            .flag(FlagSpec::new(
+                "interactive",
+                Bool,
+                "true",
+                "Read password from stdin instead of interactive terminal",
+            ))
+            .flag(FlagSpec::new(
+                "new-user-password",
+                String,
+                "",
+                "Supply password from the command line flag",
+            ))
+            .flag(FlagSpec::new(
+                "no-password",
+                Bool,
+                "false",
+                "Create a user without password (CN based auth only)",
+            )),
+        )
+        .child(Command::new(
+            "delete <user name>",
+            "Deletes a user",
+            Some(Action::UserDelete),
+        ))
+        .child(
+            Command::new(
+                "get <user name> [options]",
+                "Gets detailed information of a user",
+                Some(Action::UserGet),
+            )
+            .flag(FlagSpec::new(
+                "detail",
+                Bool,
+                "false",
+                "Show permissions of roles granted to the user",
+            )),
+        )
+        .child(Command::new(
+            "list",
+            "Lists all users",
+            Some(Action::UserList),
+        ))
+        .child(
+            Command::new(
+                "passwd <user name> [options]",
+                "Changes password of user",
+                Some(Action::UserPasswd),
+            )
+            .flag(FlagSpec::new(
+                "interactive",
+                Bool,
+                "true",
+                "If true, read password from stdin instead of interactive terminal",
+            )),
+        )
+        .child(Command::new(
+            "grant-role <user name> <role name>",
+            "Grants a role to a user",
+            Some(Action::UserGrantRole),
+        ))
+        .child(Command::new(
+            "revoke-role <user name> <role name>",
+            "Revokes a role from a user",
+            Some(Action::UserRevokeRole),
+        ));
+
+    let role = Command::new("role <subcommand>", "Role related commands", None)
+        .child(Command::new("add <role name>", "Adds a new role", Some(Action::RoleAdd)))
+        .child(Command::new("delete <role name>", "Deletes a role", Some(Action::RoleDelete)))
+        .child(Command::new("get <role name>", "Gets detailed information of a role", Some(Action::RoleGet)))
+        .child(Command::new("list", "Lists all roles", Some(Action::RoleList)))
+        .child(
+            Command::new(
+                "grant-permission [options] <role name> <permission type> <key> [endkey]",
+                "Grants a key to a role",
+                Some(Action::RoleGrantPermission),
+            )
+            .flag(FlagSpec::new("prefix", Bool, "false", "grant a prefix permission"))
+            .flag(FlagSpec::new(
+                "from-key",
+                Bool,
+                "false",
+                "grant a permission of keys that are greater than or equal to the given key using byte compare",
+            )),
+        )
+        .child(
+            Command::new(
+                "revoke-permission <role name> <key> [endkey]",
+                "Revokes a key from a role",
+                Some(Action::RoleRevokePermission),
+            )
+            .flag(FlagSpec::new("prefix", Bool, "false", "revoke a prefix permission"))
+            .flag(FlagSpec::new(
+                "from-key",
+                Bool,
+                "false",
+                "revoke a permission of keys that are greater than or equal to the given key using byte compare",
+            )),
+        );
+
     let help = Command::new("help [command]", "Help about any command", Some(Action::Help)).long(
         "Help provides help for any command in the application.\nSimply type etcdctl help [path to command] for full details.",
     );
@@ -536,6 +696,9 @@ pub fn tree() -> Command {
         .child(alarm)
         .child(defrag)
         .child(move_leader)
+        .child(auth)
+        .child(user)
+        .child(role)
         .child(member)
         .child(help)
 }

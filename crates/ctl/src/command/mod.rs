@@ -1,5 +1,6 @@
 //! The commands oxctl runs, one file per etcdctl command family.
 
+pub mod auth;
 pub mod compaction;
 pub mod endpoint;
 pub mod kv;
@@ -7,8 +8,10 @@ pub mod kv_ops;
 pub mod lease;
 pub mod maintenance;
 pub mod member;
+pub mod role;
 pub mod txn;
 pub mod txn_input;
+pub mod user;
 
 use crate::cli::command_tree::Action;
 use crate::cli::exit::Stop;
@@ -40,6 +43,22 @@ pub async fn run(action: Action, ctx: &mut Context) -> Result<(), Stop> {
         Action::AlarmDisarm => maintenance::alarm_disarm(ctx).await,
         Action::Defrag => maintenance::defrag(ctx).await,
         Action::MoveLeader => maintenance::move_leader(ctx).await,
+        Action::AuthEnable => auth::enable(ctx).await,
+        Action::AuthDisable => auth::disable(ctx).await,
+        Action::AuthStatus => auth::status(ctx).await,
+        Action::UserAdd => user::add(ctx).await,
+        Action::UserDelete => user::delete(ctx).await,
+        Action::UserGet => user::get(ctx).await,
+        Action::UserList => user::list(ctx).await,
+        Action::UserPasswd => user::passwd(ctx).await,
+        Action::UserGrantRole => user::grant_role(ctx).await,
+        Action::UserRevokeRole => user::revoke_role(ctx).await,
+        Action::RoleAdd => role::add(ctx).await,
+        Action::RoleDelete => role::delete(ctx).await,
+        Action::RoleGet => role::get(ctx).await,
+        Action::RoleList => role::list(ctx).await,
+        Action::RoleGrantPermission => role::grant_permission(ctx).await,
+        Action::RoleRevokePermission => role::revoke_permission(ctx).await,
         Action::Version => {
             ctx.out.line(&format!("etcdctl version: {VERSION}"));
             ctx.out.line(&format!("API version: {API_VERSION}"));

@@ -2,6 +2,7 @@
 //! printer per format, each printing exactly what etcdctl's does, and etcdctl's
 //! "not supported as output format" errors where a format lacks a command.
 
+pub mod auth;
 pub mod fields;
 pub mod json;
 pub mod protobuf;
