@@ -3,6 +3,8 @@
 //! etcd's `keyIndex`, with the same answers for "what was the key at revision R", compaction and
 //! the revisions to keep; plus `revert_after`, which undoes an aborted batch.
 
+use std::ops::Deref;
+
 use crate::revision::Revision;
 
 /// What a key was at some revision.
@@ -28,7 +30,70 @@ struct Generation {
     /// Version the key reached in this generation; compaction drops revisions but not versions.
     ver: i64,
     created: Revision,
-    revs: Vec<Revision>,
+    revs: Revs,
+}
+
+/// The revisions of one generation, oldest first. A single revision (most keys, and every key
+/// after compaction) is stored inline, saving an allocation per key. Always in canonical form:
+/// `Many` never holds exactly one revision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Revs {
+    One(Revision),
+    Many(Vec<Revision>),
+}
+
+impl Default for Revs {
+    fn default() -> Self {
+        Revs::Many(Vec::new())
+    }
+}
+
+impl Deref for Revs {
+    type Target = [Revision];
+
+    fn deref(&self) -> &[Revision] {
+        match self {
+            Revs::One(r) => std::slice::from_ref(r),
+            Revs::Many(v) => v,
+        }
+    }
+}
+
+impl Revs {
+    fn push(&mut self, rev: Revision) {
+        match self {
+            Revs::Many(v) if v.is_empty() => *self = Revs::One(rev),
+            Revs::Many(v) => push_compact(v, rev),
+            Revs::One(first) => *self = Revs::Many(vec![*first, rev]),
+        }
+    }
+
+    fn pop(&mut self) {
+        match self {
+            Revs::One(_) => *self = Revs::default(),
+            Revs::Many(v) => {
+                v.pop();
+                if let [only] = v[..] {
+                    *self = Revs::One(only);
+                }
+            }
+        }
+    }
+
+    /// Removes the `n` oldest revisions, appending them to `removed` as non-tombstones.
+    fn drop_oldest(&mut self, n: usize, removed: &mut Vec<(Revision, bool)>) {
+        let Revs::Many(v) = self else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        removed.extend(v.drain(..n).map(|r| (r, false)));
+        match v[..] {
+            [only] => *self = Revs::One(only),
+            _ => shrink_if_sparse(v),
+        }
+    }
 }
 
 impl Generation {
@@ -65,7 +130,7 @@ impl KeyIndex {
             generations: vec![Generation {
                 ver: version,
                 created,
-                revs: vec![modified],
+                revs: Revs::One(modified),
             }],
         }
     }
@@ -89,7 +154,7 @@ impl KeyIndex {
         if g.is_empty() {
             g.created = rev;
         }
-        push_compact(&mut g.revs, rev);
+        g.revs.push(rev);
         g.ver += 1;
     }
 
@@ -164,8 +229,7 @@ impl KeyIndex {
         let g = &mut self.generations[gi];
         if !g.is_empty() {
             if let Some(n) = newest {
-                removed.extend(g.revs.drain(..n).map(|r| (r, false)));
-                shrink_if_sparse(&mut g.revs);
+                g.revs.drop_oldest(n, removed);
             }
             if g.revs.len() == 1 && !is_last_generation {
                 removed.push((g.revs[0], true));
