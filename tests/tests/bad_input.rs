@@ -121,8 +121,9 @@ async fn send_raw(address: &str, payload: &[u8]) -> RawReply {
     stream.write_all(payload).await.expect("write payload");
     let mut bytes = Vec::new();
     let mut buffer = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + GARBAGE_REPLY_TIMEOUT;
     let closed = loop {
-        match tokio::time::timeout(GARBAGE_REPLY_TIMEOUT, stream.read(&mut buffer)).await {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
             Err(_) => break false,
             Ok(Ok(0)) | Ok(Err(_)) => break true,
             Ok(Ok(n)) => bytes.extend_from_slice(&buffer[..n]),
