@@ -133,6 +133,9 @@ impl Gen {
         if self.chance(0.02) {
             return Vec::new();
         }
+        if self.wide {
+            return format!("w{:02}", self.rng.random_range(0..WIDE_KEYS)).into_bytes();
+        }
         KEYS[self.rng.random_range(0..KEYS.len())]
             .as_bytes()
             .to_vec()
@@ -149,9 +152,7 @@ impl Gen {
                 }
                 end
             }
-            _ => KEYS[self.rng.random_range(0..KEYS.len())]
-                .as_bytes()
-                .to_vec(),
+            _ => self.key(),
         }
     }
 
