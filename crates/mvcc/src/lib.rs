@@ -13,6 +13,7 @@ mod compare;
 mod crc32c;
 mod go_sort;
 mod hash;
+mod history;
 mod index;
 mod key_index;
 mod kv_header;

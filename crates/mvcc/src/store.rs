@@ -11,7 +11,7 @@ use oxcd_api::etcdserverpb::{
     DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
     ResponseHeader, TxnRequest, TxnResponse,
 };
-use oxcd_api::mvccpb::KeyValue;
+use oxcd_api::mvccpb::{Event, KeyValue};
 use parking_lot::RwLock;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable};
 
@@ -93,7 +93,7 @@ impl Shared {
 pub(crate) struct Snapshot {
     rev: i64,
     compact: i64,
-    table: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    pub table: ReadOnlyTable<&'static [u8], &'static [u8]>,
     _tx: ReadTransaction,
 }
 
@@ -210,6 +210,40 @@ impl KvStore {
         crate::hash::hash_kv(&self.shared, rev).map_err(read_failure)
     }
 
+    /// The changes of revisions `from` onwards (up to the current revision) as watch events,
+    /// oldest first: at least `limit` events unless the history ends first, and never a
+    /// revision split in two. Returns them with the revision to continue from. `Compacted` if
+    /// `from` is below the compacted revision. Delete events carry the key and the deletion
+    /// revision; `prev_kv` is left empty (read it with a range at `mod_revision - 1`).
+    pub fn events(&self, from: i64, limit: usize) -> Result<(Vec<Event>, i64), EtcdError> {
+        let view = self.snapshot().map_err(read_failure)?;
+        crate::history::events(&view, from, limit).map_err(read_failure)
+    }
+
+    /// Every live key with a lease, as `(key, lease)`: what a lessor needs to rebuild its
+    /// attachments after a restart.
+    pub fn leased_keys(&self) -> Result<Vec<(Vec<u8>, i64)>, EtcdError> {
+        let run = || -> Result<Vec<(Vec<u8>, i64)>, ReadError> {
+            let mut view = self.snapshot()?;
+            let mut found = Vec::new();
+            let at = view.current;
+            view.scan(KeySpan::From(&[]), at, usize::MAX, &mut found)?;
+            let mut leased = Vec::new();
+            for chunk in found.chunks(READ_CHUNK) {
+                let revs: Vec<_> = chunk.iter().map(|k| k.modified).collect();
+                let mut kvs = Vec::with_capacity(revs.len());
+                view.load(&revs, &mut kvs)?;
+                leased.extend(
+                    kvs.into_iter()
+                        .filter(|kv| kv.lease != 0)
+                        .map(|kv| (kv.key, kv.lease)),
+                );
+            }
+            Ok(leased)
+        };
+        run().map_err(read_failure)
+    }
+
     /// Starts applying a batch of raft entries in one backend write transaction. Waits while
     /// the compactor holds the write transaction for one of its (short) steps.
     pub fn begin_apply(&self) -> Result<ApplyBatch<'_>, BackendError> {
@@ -238,8 +272,8 @@ fn read_failure(e: ReadError) -> EtcdError {
 pub(crate) struct SnapshotView<'s> {
     shared: &'s Shared,
     pub current: i64,
-    compact: i64,
-    snapshot: Arc<Snapshot>,
+    pub compact: i64,
+    pub snapshot: Arc<Snapshot>,
 }
 
 impl<'s> SnapshotView<'s> {

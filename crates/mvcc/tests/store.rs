@@ -510,3 +510,55 @@ fn concurrent_readers_see_consistent_states() {
         r.join().unwrap();
     }
 }
+
+#[test]
+fn history_reads_back_as_events() {
+    let f = fixture();
+    put(&f.store, "a", "1");
+    put(&f.store, "b", "1");
+    let mut b = f.store.begin_apply().unwrap();
+    b.txn(
+        &TxnRequest {
+            success: vec![
+                op(Request::RequestPut(put_req("c", "1"))),
+                op(Request::RequestDeleteRange(DeleteRangeRequest {
+                    key: "a".into(),
+                    ..Default::default()
+                })),
+            ],
+            ..Default::default()
+        },
+        &no_leases,
+    )
+    .unwrap();
+    let committed = b.commit(false).unwrap();
+
+    let (all, next) = f.store.events(1, 100).unwrap();
+    assert_eq!(next, 5);
+    assert_eq!(all.len(), 4);
+    assert_eq!(&all[2..], &committed[..]);
+    assert_eq!(all[3].r#type, EventType::Delete as i32);
+    // A limit never splits a revision.
+    let (first, next) = f.store.events(3, 1).unwrap();
+    assert_eq!((first.len(), next), (1, 4));
+    let (rest, next) = f.store.events(next, 1).unwrap();
+    assert_eq!((rest.len(), next), (2, 5));
+    compact(&f.store, 3).unwrap();
+    assert_eq!(f.store.events(2, 10).unwrap_err(), EtcdError::Compacted);
+    assert_eq!(f.store.events(3, 10).unwrap().0.len(), 3);
+}
+
+#[test]
+fn leased_keys_lists_live_keys_with_leases() {
+    let f = fixture();
+    let mut b = f.store.begin_apply().unwrap();
+    for (key, lease) in [("a", 7), ("b", 0), ("c", 9)] {
+        let mut req = put_req(key, "v");
+        req.lease = lease;
+        b.put(&req, &|_| true).unwrap();
+    }
+    b.commit(false).unwrap();
+    delete(&f.store, "c", "");
+    let f = reopen(f);
+    assert_eq!(f.store.leased_keys().unwrap(), vec![(b"a".to_vec(), 7)]);
+}
