@@ -342,13 +342,11 @@ impl<'a> ApplyBatch<'a> {
 
     fn write_put(&mut self, key: &[u8], value: Vec<u8>, lease: i64) -> i64 {
         let rev = self.next_revision();
-        let mut index = self.shared.index.write();
-        let (created, version) = match index.get(key, rev.main) {
+        let before = self.shared.index.write().put(key, rev);
+        let (created, version) = match before {
             Some(found) => (found.created.main, found.version + 1),
             None => (rev.main, 1),
         };
-        index.put(key, rev);
-        drop(index);
         let kv = KeyValue {
             key: key.to_vec(),
             create_revision: created,

@@ -50,14 +50,19 @@ impl TreeIndex {
         self.keys.get(key)?.get(at)
     }
 
-    /// Records a put of `key` at `rev`.
-    pub(crate) fn put(&mut self, key: &[u8], rev: Revision) {
+    /// Records a put of `key` at `rev` and returns what the key was just before it.
+    pub(crate) fn put(&mut self, key: &[u8], rev: Revision) -> Option<KeyAt> {
         match self.keys.get_mut(key) {
-            Some(ki) => ki.put(rev),
+            Some(ki) => {
+                let before = ki.get(rev.main);
+                ki.put(rev);
+                before
+            }
             None => {
                 let mut ki = KeyIndex::default();
                 ki.put(rev);
                 self.keys.insert(key.into(), ki);
+                None
             }
         }
     }
