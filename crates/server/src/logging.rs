@@ -467,11 +467,17 @@ impl FieldCollector {
             ("message", FieldValue::Str(s)) => self.message = s,
             ("logger", FieldValue::Str(s)) => self.logger = Some(s),
             (name, value) => self.fields.push(Field {
-                key: name.to_string(),
+                key: zap_key(name),
                 value,
             }),
         }
     }
+}
+
+/// etcd's zap fields are kebab-case (`local-member-id`); Rust field names cannot contain
+/// `-`, so `local_member_id` is written the way etcd spells it.
+fn zap_key(name: &str) -> String {
+    name.replace('_', "-")
 }
 
 impl Visit for FieldCollector {
@@ -503,7 +509,7 @@ impl Visit for FieldCollector {
         let text = format!("{value:?}");
         match text.strip_prefix(RAW_JSON_MARKER) {
             Some(json) => self.fields.push(Field {
-                key: field.name().to_string(),
+                key: zap_key(field.name()),
                 value: FieldValue::Strings(decode_string_array(json)),
             }),
             None => self.push(field, FieldValue::Str(text)),
@@ -973,6 +979,12 @@ mod tests {
             }
             Ok(())
         }
+    }
+
+    #[test]
+    fn rust_field_names_are_written_in_etcds_kebab_case() {
+        assert_eq!(zap_key("local_member_id"), "local-member-id");
+        assert_eq!(zap_key("took"), "took");
     }
 
     #[test]

@@ -88,9 +88,9 @@ fn url_strings(urls: &[Url]) -> Vec<String> {
 }
 
 async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
-    tracing::info!(listen_peer_urls = ?url_strings(&cfg.listen_peer_urls), "configuring peer listeners");
+    tracing::info!(listen_peer_urls = ?logging::strings(&cfg.listen_peer_urls), "configuring peer listeners");
     let peer_listeners = bind_all(&cfg.listen_peer_urls)?;
-    tracing::info!(listen_client_urls = ?url_strings(&cfg.listen_client_urls), "configuring client listeners");
+    tracing::info!(listen_client_urls = ?logging::strings(&cfg.listen_client_urls), "configuring client listeners");
     let client_listeners = bind_all(&cfg.listen_client_urls)?;
 
     let boot = bootstrap(&cfg)?;
@@ -161,10 +161,10 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     ));
     tracing::info!(
         local_member_id = %format!("{:x}", identity.member_id),
-        initial_advertise_peer_urls = ?url_strings(&cfg.initial_advertise_peer_urls),
-        listen_peer_urls = ?url_strings(&cfg.listen_peer_urls),
-        advertise_client_urls = ?url_strings(&cfg.advertise_client_urls),
-        listen_client_urls = ?url_strings(&cfg.listen_client_urls),
+        initial_advertise_peer_urls = ?logging::strings(&cfg.initial_advertise_peer_urls),
+        listen_peer_urls = ?logging::strings(&cfg.listen_peer_urls),
+        advertise_client_urls = ?logging::strings(&cfg.advertise_client_urls),
+        listen_client_urls = ?logging::strings(&cfg.listen_client_urls),
         "now serving peer/client/metrics"
     );
 

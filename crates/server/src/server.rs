@@ -180,7 +180,8 @@ impl EtcdServer {
                 Ok(_) => {
                     tracing::info!(
                         local_member_id = %format!("{:x}", attrs.id),
-                        local_member_attributes = ?(&attrs.name, &attrs.client_urls),
+                        local_member_attributes = %format!("{{Name:{} ClientURLs:[{}]}}", attrs.name, attrs.client_urls.join(" ")),
+                        request_path = %format!("/0/members/{:x}/attributes", attrs.id),
                         cluster_id = %format!("{:x}", self.identity().cluster_id),
                         "published local member to cluster through raft"
                     );
