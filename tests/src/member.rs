@@ -20,6 +20,9 @@ use crate::wait::{self, Attempt};
 /// The log line etcd (and oxcd) prints once a client listener serves requests.
 pub const READY_LOG_LINE: &str = r#""msg":"ready to serve client requests""#;
 
+/// Bound on a process reaching the stopped state after SIGSTOP.
+const PAUSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How many log lines of each member are printed when a test fails.
 pub const LOG_TAIL_LINES: usize = 60;
 
@@ -252,10 +255,22 @@ impl Member {
         self.kill9()
     }
 
-    /// Freezes the process with SIGSTOP.
+    /// Freezes the process with SIGSTOP and returns once every thread has stopped: kill(2)
+    /// returns before that, and a fast server can still answer a request in between.
     pub fn pause(&mut self) -> Result<()> {
         self.signal(libc::SIGSTOP)?;
         self.paused = true;
+        let pid = self.pid().context("paused member has no pid")?;
+        let deadline = Instant::now() + PAUSE_TIMEOUT;
+        while !all_threads_stopped(pid) {
+            if Instant::now() >= deadline {
+                bail!(
+                    "member {} (pid {pid}) did not stop within {PAUSE_TIMEOUT:?} of SIGSTOP",
+                    self.config.name
+                );
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
         Ok(())
     }
 
@@ -342,6 +357,23 @@ impl Drop for Member {
             eprintln!("oxt: cleaning up member {}: {error:#}", self.config.name);
         }
     }
+}
+
+/// Whether every thread of `pid` is in the stopped state (`T` in `/proc/<pid>/task/*/stat`).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                // The state follows the parenthesized command name, which may contain spaces.
+                let state = stat.rsplit_once(") ")?.1.chars().next()?;
+                Some(state == 'T' || state == 't')
+            })
+            .unwrap_or(true)
+    })
 }
 
 fn read_lossy(path: &Path) -> String {
