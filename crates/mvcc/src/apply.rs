@@ -29,6 +29,9 @@ use crate::{range, txn};
 
 /// One backend write transaction applying many requests.
 pub struct ApplyBatch<'a> {
+    /// Declared first so an aborted batch reverts the index while it still holds the write
+    /// transaction (which keeps the compactor out).
+    undo: Undo<'a>,
     shared: &'a Shared,
     compactor: &'a Compactor,
     tx: WriteTransaction,
@@ -42,7 +45,6 @@ pub struct ApplyBatch<'a> {
     request: RequestStart,
     /// First backend failure; the batch can then only be dropped.
     failure: Option<BackendError>,
-    undo: Undo<'a>,
 }
 
 struct Row {
