@@ -144,4 +144,13 @@ fn main() {
         start.elapsed().as_secs_f64()
     );
     println!("rss at end: {:.1} MiB", rss_mib());
+
+    drop(store);
+    let start = Instant::now();
+    let store = KvStore::open(backend).expect("reopen");
+    println!(
+        "reopen (rebuild index of {} keys): {:.2} s",
+        store.indexed_keys(),
+        start.elapsed().as_secs_f64()
+    );
 }
