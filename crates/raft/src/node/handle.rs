@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::event::{Control, Request};
 use crate::apply::CommittedEntry;
 use crate::error::RaftError;
+use crate::metrics::RaftMetrics;
 use crate::status::{ConfStateSummary, RaftStatus};
 
 struct Inner {
@@ -17,6 +18,7 @@ struct Inner {
     status: watch::Receiver<RaftStatus>,
     applied: Arc<AtomicU64>,
     read_timeout: Duration,
+    metrics: Arc<RaftMetrics>,
 }
 
 /// Talks to a running [`crate::RaftNode`]; cheap to clone.
@@ -32,6 +34,7 @@ impl RaftHandle {
         status: watch::Receiver<RaftStatus>,
         applied: Arc<AtomicU64>,
         read_timeout: Duration,
+        metrics: Arc<RaftMetrics>,
     ) -> Self {
         RaftHandle {
             inner: Arc::new(Inner {
@@ -40,6 +43,7 @@ impl RaftHandle {
                 status,
                 applied,
                 read_timeout,
+                metrics,
             }),
         }
     }
@@ -126,6 +130,11 @@ impl RaftHandle {
             .applied
             .max(self.inner.applied.load(Ordering::Acquire));
         status
+    }
+
+    /// The node's counters and histograms (WAL, leader changes), for the metrics endpoint.
+    pub fn metrics(&self) -> &Arc<RaftMetrics> {
+        &self.inner.metrics
     }
 
     /// A receiver notified whenever the status changes (leader changes in particular).

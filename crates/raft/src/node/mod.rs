@@ -25,6 +25,7 @@ use crate::apply::Apply;
 use crate::config::RaftConfig;
 use crate::error::RaftError;
 use crate::logger::raft_logger;
+use crate::metrics::RaftMetrics;
 use crate::peers::PeerUrls;
 use crate::state_machine::StateMachine;
 use crate::status::{RaftStatus, Role};
@@ -131,7 +132,9 @@ impl RaftNode {
         let mut transport = Transport::new(ctx, runtime.clone());
         transport.retain_members(&ready_loop::members(&conf));
 
-        let (writer, persisted) = wal_writer::WalWriter::spawn(restored.wal, cfg.id)?;
+        let metrics = Arc::new(RaftMetrics::default());
+        let (writer, persisted) =
+            wal_writer::WalWriter::spawn(restored.wal, cfg.id, metrics.clone())?;
         let election_ticks = cfg.election_ticks;
         // A little more than the batcher's own timeout, so its Timeout answer normally wins.
         let read_timeout = cfg.election_timeout() + cfg.tick_interval * 2;
@@ -160,6 +163,7 @@ impl RaftNode {
             catchup_entries: cfg.snapshot_catchup_entries,
             tick_interval: cfg.tick_interval,
             is_learner,
+            metrics: metrics.clone(),
         };
         let loop_runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -170,7 +174,7 @@ impl RaftNode {
             .spawn(move || loop_runtime.block_on(ready_loop.run()))
             .map_err(|e| RaftError::io("spawn the ready loop thread", e))?;
 
-        let handle = RaftHandle::new(req_tx, ctl_tx, status_rx, applied, read_timeout);
+        let handle = RaftHandle::new(req_tx, ctl_tx, status_rx, applied, read_timeout, metrics);
         Ok((handle, apply_rx))
     }
 }

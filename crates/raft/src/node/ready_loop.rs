@@ -32,6 +32,7 @@ use super::storage::NodeStorage;
 use super::wal_writer::{Persisted, WalWriter, WriteTask};
 use crate::apply::{Apply, CommittedEntry, EntryKind};
 use crate::error::RaftError;
+use crate::metrics::RaftMetrics;
 use crate::snap::{KEEP_SNAPSHOT_FILES, SnapStore};
 use crate::state_machine::StateMachine;
 use crate::status::{ConfStateSummary, RaftStatus, Role};
@@ -74,6 +75,7 @@ pub(super) struct ReadyLoop {
     pub catchup_entries: u64,
     pub tick_interval: std::time::Duration,
     pub is_learner: bool,
+    pub metrics: Arc<RaftMetrics>,
 }
 
 /// A proposal's bytes and where to answer whether raft took it.
@@ -342,6 +344,9 @@ impl ReadyLoop {
             leader_changed = ss.leader_id != self.status.borrow().leader;
             if leader_changed {
                 self.log_leader_change(ss.leader_id, ss.raft_state);
+                if ss.leader_id != 0 {
+                    self.metrics.record_leader_change();
+                }
             }
         }
         for rs in rd.take_read_states() {

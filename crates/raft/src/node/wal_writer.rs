@@ -4,10 +4,14 @@
 //! acknowledgements). The ready loop keeps stepping messages and proposals while the disk
 //! works, so a slow fsync never stalls replication to followers.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use raft::prelude::{Entry, HardState, Message};
 use tokio::sync::mpsc;
 
 use crate::error::RaftError;
+use crate::metrics::RaftMetrics;
 use crate::wal::{SnapshotMarker, Wal};
 
 /// Most tasks folded into one write.
@@ -54,6 +58,7 @@ impl WalWriter {
     pub fn spawn(
         wal: Wal,
         member_id: u64,
+        metrics: Arc<RaftMetrics>,
     ) -> Result<
         (
             WalWriter,
@@ -65,7 +70,7 @@ impl WalWriter {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let thread = std::thread::Builder::new()
             .name(format!("wal-{member_id:x}"))
-            .spawn(move || run(wal, rx, done_tx))
+            .spawn(move || run(wal, rx, done_tx, &metrics))
             .map_err(|e| RaftError::io("spawn the WAL writer thread", e))?;
         Ok((
             WalWriter {
@@ -102,6 +107,7 @@ fn run(
     mut wal: Wal,
     mut tasks: mpsc::UnboundedReceiver<WriteTask>,
     done: mpsc::UnboundedSender<Result<Persisted, RaftError>>,
+    metrics: &RaftMetrics,
 ) {
     while let Some(first) = tasks.blocking_recv() {
         let mut persisted = Persisted {
@@ -133,11 +139,20 @@ fn run(
                 next = tasks.try_recv().ok();
             }
         }
+        let bytes = wal.pending_bytes();
         let mut outcome = if sync {
-            wal.commit()
+            let started = Instant::now();
+            let committed = wal.commit();
+            if bytes > 0 {
+                metrics.wal_fsync().observe(started.elapsed());
+            }
+            committed
         } else {
             wal.write_unsynced()
         };
+        if outcome.is_ok() {
+            metrics.add_wal_write_bytes(bytes);
+        }
         if let (Ok(()), Some(index)) = (&outcome, release_to) {
             outcome = wal.release_to(index).map(drop);
         }

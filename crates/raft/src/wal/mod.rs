@@ -229,6 +229,11 @@ impl Wal {
         !self.pending.is_empty()
     }
 
+    /// Bytes of records buffered for the next write.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Writes the buffered records and makes them durable with one `fdatasync`; rolls to a
     /// new segment when the current one is full.
     pub fn commit(&mut self) -> Result<(), RaftError> {

@@ -1,0 +1,151 @@
+//! Raft-side measurements ([`RaftMetrics`]): WAL fsync latency and bytes, leader changes. They
+//! are plain atomics updated by the ready loop and the WAL writer thread, so recording costs a
+//! few relaxed atomic adds; the server reads them when it is scraped and renders them under
+//! etcd's metric names. Also owns [`Histogram`], the lock-free latency histogram they use.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// etcd's bucket bounds (seconds) for disk latencies: 1 ms doubling up to 8.192 s.
+pub const DISK_DURATION_BUCKETS: [f64; 14] = [
+    0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096,
+    8.192,
+];
+
+/// A latency histogram with fixed bucket bounds, recorded without locks.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: &'static [f64],
+    /// One counter per bound, plus the overflow (`+Inf`) bucket; not cumulative.
+    buckets: Box<[AtomicU64]>,
+    sum_nanos: AtomicU64,
+}
+
+/// A histogram's values at one moment, in Prometheus form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramSnapshot {
+    /// `(upper bound, cumulative count)` for every finite bound, in increasing order.
+    pub buckets: Vec<(f64, u64)>,
+    /// Sum of every observation, in seconds.
+    pub sum: f64,
+    /// Number of observations (the `+Inf` bucket).
+    pub count: u64,
+}
+
+impl Histogram {
+    /// A histogram with the given increasing upper bounds (in seconds).
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one observation.
+    pub fn observe(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        let slot = self
+            .bounds
+            .iter()
+            .position(|&bound| secs <= bound)
+            .unwrap_or(self.bounds.len());
+        self.buckets[slot].fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// The current values, with cumulative bucket counts.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let mut running = 0;
+        let mut buckets = Vec::with_capacity(self.bounds.len());
+        for (bound, bucket) in self.bounds.iter().zip(self.buckets.iter()) {
+            running += bucket.load(Ordering::Relaxed);
+            buckets.push((*bound, running));
+        }
+        let overflow = self.buckets[self.bounds.len()].load(Ordering::Relaxed);
+        HistogramSnapshot {
+            buckets,
+            sum: Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed)).as_secs_f64(),
+            count: running + overflow,
+        }
+    }
+}
+
+/// Counters and histograms kept by a raft node; shared with the server through
+/// [`crate::RaftHandle::metrics`].
+#[derive(Debug)]
+pub struct RaftMetrics {
+    wal_fsync: Histogram,
+    wal_write_bytes: AtomicU64,
+    leader_changes: AtomicU64,
+}
+
+impl Default for RaftMetrics {
+    fn default() -> Self {
+        RaftMetrics {
+            wal_fsync: Histogram::new(&DISK_DURATION_BUCKETS),
+            wal_write_bytes: AtomicU64::new(0),
+            leader_changes: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RaftMetrics {
+    /// Latency of each durable WAL write (the write of the batch plus its `fdatasync`).
+    pub fn wal_fsync(&self) -> &Histogram {
+        &self.wal_fsync
+    }
+
+    /// Bytes written to the WAL since start.
+    pub fn wal_write_bytes(&self) -> u64 {
+        self.wal_write_bytes.load(Ordering::Relaxed)
+    }
+
+    /// How many times this member saw a new leader elected (as etcd counts: every change to a
+    /// different, known leader).
+    pub fn leader_changes(&self) -> u64 {
+        self.leader_changes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_wal_write_bytes(&self, bytes: usize) {
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        self.wal_write_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_leader_change(&self) {
+        self.leader_changes.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_bounds_inclusive() {
+        let h = Histogram::new(&DISK_DURATION_BUCKETS);
+        h.observe(Duration::from_micros(500));
+        h.observe(Duration::from_millis(1));
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_secs(10));
+        let s = h.snapshot();
+        assert_eq!(s.count, 4);
+        assert_eq!(s.buckets.len(), DISK_DURATION_BUCKETS.len());
+        assert_eq!(s.buckets[0], (0.001, 2));
+        assert_eq!(s.buckets[1], (0.002, 2));
+        assert_eq!(s.buckets[2], (0.004, 3));
+        assert_eq!(s.buckets[13], (8.192, 3));
+        assert!((s.sum - 10.0045).abs() < 1e-9, "sum {}", s.sum);
+    }
+
+    #[test]
+    fn counters_accumulate() {
+        let m = RaftMetrics::default();
+        m.add_wal_write_bytes(100);
+        m.add_wal_write_bytes(28);
+        m.record_leader_change();
+        assert_eq!(m.wal_write_bytes(), 128);
+        assert_eq!(m.leader_changes(), 1);
+    }
+}
