@@ -20,6 +20,7 @@ use oxcd_api::etcdserverpb::{
 use oxcd_mvcc::{ApplyBatch, CompactionDone};
 use oxcd_raft::{Apply, CommittedEntry, EntryKind, RaftHandle};
 
+use crate::metrics::{OpCounts, SLOW_APPLY, ServerMetrics};
 use crate::proposal::{InternalRequest, Request};
 use crate::state::ServerState;
 use crate::wait::WaitRegistry;
@@ -53,6 +54,7 @@ pub struct ApplyLoop {
     raft: RaftHandle,
     applied_tx: watch::Sender<u64>,
     runtime: tokio::runtime::Handle,
+    metrics: Arc<ServerMetrics>,
     applied_index: u64,
     durable_index: u64,
     last_durable_at: Instant,
@@ -66,6 +68,7 @@ impl ApplyLoop {
         raft: RaftHandle,
         applied_tx: watch::Sender<u64>,
         runtime: tokio::runtime::Handle,
+        metrics: Arc<ServerMetrics>,
     ) -> Self {
         let applied_index = state.applied_index();
         ApplyLoop {
@@ -74,6 +77,7 @@ impl ApplyLoop {
             raft,
             applied_tx,
             runtime,
+            metrics,
             applied_index,
             durable_index: applied_index,
             last_durable_at: Instant::now(),
@@ -112,7 +116,13 @@ impl ApplyLoop {
                 EntryKind::Normal if entry.data.is_empty() => {}
                 EntryKind::Normal => match InternalRequest::decode(entry.data.as_slice()) {
                     Ok(req) => {
-                        let result = self.apply_request(&mut batch, req.request)?;
+                        let started = Instant::now();
+                        let result = self.apply_request(&mut batch, req.request.as_ref())?;
+                        if started.elapsed() >= SLOW_APPLY {
+                            self.metrics.record_slow_apply();
+                        }
+                        self.metrics
+                            .record_ops(OpCounts::of(req.request.as_ref(), &result));
                         results.push((req.id, result));
                     }
                     Err(e) => {
@@ -133,7 +143,9 @@ impl ApplyLoop {
             .map_err(ApplyError::storage)?;
         let durable = last_index - self.durable_index >= DURABLE_EVERY_ENTRIES
             || self.last_durable_at.elapsed() >= DURABLE_EVERY;
+        let committing = Instant::now();
         batch.commit(durable).map_err(ApplyError::storage)?;
+        self.metrics.backend_commit().observe(committing.elapsed());
         if durable {
             self.durable_index = last_index;
             self.last_durable_at = Instant::now();
@@ -152,19 +164,19 @@ impl ApplyLoop {
     fn apply_request(
         &self,
         batch: &mut ApplyBatch<'_>,
-        request: Option<Request>,
+        request: Option<&Request>,
     ) -> Result<ApplyResult, ApplyError> {
         let leases = |lease: i64| self.state.lease_exists(lease);
         Ok(match request {
-            Some(Request::Put(req)) => batch.put(&req, &leases).map(|mut resp| {
+            Some(Request::Put(req)) => batch.put(req, &leases).map(|mut resp| {
                 stamp_revision(&mut resp.header, batch);
                 Applied::Put(resp)
             }),
-            Some(Request::DeleteRange(req)) => batch.delete_range(&req).map(|mut resp| {
+            Some(Request::DeleteRange(req)) => batch.delete_range(req).map(|mut resp| {
                 stamp_revision(&mut resp.header, batch);
                 Applied::DeleteRange(resp)
             }),
-            Some(Request::Txn(req)) => batch.txn(&req, &leases).map(|mut resp| {
+            Some(Request::Txn(req)) => batch.txn(req, &leases).map(|mut resp| {
                 stamp_revision(&mut resp.header, batch);
                 Applied::Txn(resp)
             }),
@@ -183,7 +195,7 @@ impl ApplyLoop {
             Some(Request::MemberAttributes(attrs)) => {
                 self.state
                     .membership()
-                    .apply_attributes(batch.transaction(), &attrs)
+                    .apply_attributes(batch.transaction(), attrs)
                     .map_err(ApplyError::storage)?;
                 Ok(Applied::MemberAttributes)
             }

@@ -37,7 +37,8 @@ fn json(status: StatusCode, body: String) -> Response {
     (status, [("content-type", "application/json")], body).into_response()
 }
 
-async fn health(State(server): State<Arc<EtcdServer>>) -> Response {
+/// `GET /health`: etcd's JSON health check.
+pub async fn health(State(server): State<Arc<EtcdServer>>) -> Response {
     match unhealthy_reason(&server).await {
         None => json(
             StatusCode::OK,

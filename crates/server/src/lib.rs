@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod http;
 pub mod logging;
 pub mod membership;
+pub mod metrics;
 pub mod proposal;
 pub mod run;
 pub mod serve;

@@ -14,6 +14,7 @@ use crate::apply::ApplyLoop;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::config::{ServerConfig, Url};
 use crate::logging::{self, Field, go_io_error_text};
+use crate::metrics::{ServerMetrics, serve_metrics};
 use crate::serve::serve_clients;
 use crate::server::{EtcdServer, ServerSettings};
 use crate::state::ServerState;
@@ -92,6 +93,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     let peer_listeners = bind_all(&cfg.listen_peer_urls)?;
     tracing::info!(listen_client_urls = ?logging::strings(&cfg.listen_client_urls), "configuring client listeners");
     let client_listeners = bind_all(&cfg.listen_client_urls)?;
+    let metrics_listeners = bind_all(&cfg.listen_metrics_urls)?;
 
     let boot = bootstrap(&cfg)?;
     let identity = boot.identity;
@@ -128,12 +130,14 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
 
     let (applied_tx, applied_rx) = watch::channel(state.applied_index());
     let waits = Arc::new(WaitRegistry::default());
+    let metrics = Arc::new(ServerMetrics::default());
     let apply_loop = ApplyLoop::new(
         state.clone(),
         waits.clone(),
         raft.clone(),
         applied_tx,
         tokio::runtime::Handle::current(),
+        metrics.clone(),
     );
     std::thread::Builder::new()
         .name("apply".into())
@@ -158,7 +162,18 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         raft.clone(),
         waits,
         applied_rx,
+        metrics,
     ));
+    if !metrics_listeners.is_empty() {
+        let urls = url_strings(&cfg.listen_metrics_urls);
+        tracing::info!(listen_metrics_urls = ?urls, "serving metrics");
+        let served = serve_metrics(metrics_listeners, server.clone());
+        tokio::spawn(async move {
+            if let Err(e) = served.await {
+                tracing::error!(listen_metrics_urls = ?urls, error = %e, "metrics listener failed");
+            }
+        });
+    }
     tracing::info!(
         local_member_id = %format!("{:x}", identity.member_id),
         initial_advertise_peer_urls = ?logging::strings(&cfg.initial_advertise_peer_urls),

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::server::EtcdServer;
-use crate::{grpc, http};
+use crate::{grpc, http, metrics};
 
 /// gRPC clients get `Unimplemented` for a method we do not serve; anything else is plain HTTP
 /// and gets 404, as etcd's HTTP mux answers.
@@ -35,7 +35,9 @@ pub async fn serve_clients(
 ) -> std::io::Result<()> {
     let app = grpc::routes(server.clone())
         .into_axum_router()
-        .merge(http::routes(server))
+        .layer(metrics::GrpcMetricsLayer::new(server.metrics().clone()))
+        .merge(http::routes(server.clone()))
+        .merge(metrics::routes(server))
         .fallback(unknown_path);
     let mut tasks = JoinSet::new();
     for listener in listeners {

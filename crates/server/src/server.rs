@@ -14,6 +14,7 @@ use oxcd_raft::{RaftError, RaftHandle};
 
 use crate::apply::{Applied, ApplyResult};
 use crate::membership::Identity;
+use crate::metrics::ServerMetrics;
 use crate::proposal::{InternalRequest, MemberAttributes, Request, RequestIds};
 use crate::state::ServerState;
 use crate::wait::WaitRegistry;
@@ -51,6 +52,7 @@ pub struct EtcdServer {
     ids: RequestIds,
     applied_rx: watch::Receiver<u64>,
     leader_rx: watch::Receiver<u64>,
+    metrics: Arc<ServerMetrics>,
 }
 
 impl EtcdServer {
@@ -61,6 +63,7 @@ impl EtcdServer {
         raft: RaftHandle,
         waits: Arc<WaitRegistry<ApplyResult>>,
         applied_rx: watch::Receiver<u64>,
+        metrics: Arc<ServerMetrics>,
     ) -> Self {
         let ids = RequestIds::new(state.membership().identity().member_id);
         let leader_rx = track_leader(&raft);
@@ -72,7 +75,13 @@ impl EtcdServer {
             ids,
             applied_rx,
             leader_rx,
+            metrics,
         }
+    }
+
+    /// The server's counters, also shared with the apply loop and the gRPC layer.
+    pub fn metrics(&self) -> &Arc<ServerMetrics> {
+        &self.metrics
     }
 
     /// Limits and identity.
@@ -117,11 +126,13 @@ impl EtcdServer {
         if data.len() > self.settings.max_request_bytes {
             return Err(EtcdError::RequestTooLarge);
         }
+        let _pending = self.metrics.pending_proposal();
         let result = self.waits.register(id);
         let mut leader = self.leader_rx.clone();
         let leader_at_proposal = *leader.borrow_and_update();
         if let Err(e) = self.raft.propose(data).await {
             self.waits.cancel(id);
+            self.metrics.record_proposal_failed();
             return Err(raft_error(e));
         }
         // A proposal forwarded to a leader that then died is lost without trace; rather than
@@ -134,13 +145,18 @@ impl EtcdServer {
             tokio::time::sleep(self.settings.leader_change_grace).await;
         };
         tokio::select! {
-            result = result => result.unwrap_or(Err(EtcdError::Stopped)),
+            result = result => result.unwrap_or_else(|_| {
+                self.metrics.record_proposal_failed();
+                Err(EtcdError::Stopped)
+            }),
             () = leader_changed => {
                 self.waits.cancel(id);
+                self.metrics.record_proposal_failed();
                 Err(EtcdError::LeaderChanged)
             }
             () = tokio::time::sleep(self.settings.request_timeout) => {
                 self.waits.cancel(id);
+                self.metrics.record_proposal_failed();
                 Err(EtcdError::Timeout)
             }
         }

@@ -1,0 +1,426 @@
+//! gRPC request counters under go-grpc-prometheus's names (`grpc_server_started_total`,
+//! `grpc_server_handled_total`), kept by a tower layer on the gRPC routes.
+//!
+//! Every method etcd serves has a fixed slot (found by binary search on the request path), so
+//! counting a call is two relaxed atomic adds and no allocation. The status code of a call is
+//! read from the response headers when the call failed before replying (trailers-only), and
+//! otherwise from the trailers as the response body ends; a body dropped before its trailers
+//! (the client went away) counts as `Canceled`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, Response};
+use http_body::{Frame, SizeHint};
+use tower::{Layer, Service};
+
+/// How a method streams, as go-grpc-prometheus labels it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrpcType {
+    /// One request, one response.
+    Unary,
+    /// One request, a stream of responses.
+    ServerStream,
+    /// Streams both ways.
+    BidiStream,
+}
+
+impl GrpcType {
+    fn label(self) -> &'static str {
+        match self {
+            GrpcType::Unary => "unary",
+            GrpcType::ServerStream => "server_stream",
+            GrpcType::BidiStream => "bidi_stream",
+        }
+    }
+}
+
+/// A method etcd serves: its path, type, and whether etcd reports it before its first call.
+struct Method {
+    path: &'static str,
+    kind: GrpcType,
+    /// etcd registers its client services with go-grpc-prometheus up front, so they show with
+    /// zero counts; the lock and election services are added later and show once called.
+    preregistered: bool,
+}
+
+const fn method(path: &'static str, kind: GrpcType) -> Method {
+    Method {
+        path,
+        kind,
+        preregistered: true,
+    }
+}
+
+const fn late(path: &'static str, kind: GrpcType) -> Method {
+    Method {
+        path,
+        kind,
+        preregistered: false,
+    }
+}
+
+use GrpcType::{BidiStream, ServerStream, Unary};
+
+/// Sorted by path (the lookup binary-searches it).
+const METHODS: &[Method] = &[
+    method("/etcdserverpb.Auth/AuthDisable", Unary),
+    method("/etcdserverpb.Auth/AuthEnable", Unary),
+    method("/etcdserverpb.Auth/AuthStatus", Unary),
+    method("/etcdserverpb.Auth/Authenticate", Unary),
+    method("/etcdserverpb.Auth/RoleAdd", Unary),
+    method("/etcdserverpb.Auth/RoleDelete", Unary),
+    method("/etcdserverpb.Auth/RoleGet", Unary),
+    method("/etcdserverpb.Auth/RoleGrantPermission", Unary),
+    method("/etcdserverpb.Auth/RoleList", Unary),
+    method("/etcdserverpb.Auth/RoleRevokePermission", Unary),
+    method("/etcdserverpb.Auth/UserAdd", Unary),
+    method("/etcdserverpb.Auth/UserChangePassword", Unary),
+    method("/etcdserverpb.Auth/UserDelete", Unary),
+    method("/etcdserverpb.Auth/UserGet", Unary),
+    method("/etcdserverpb.Auth/UserGrantRole", Unary),
+    method("/etcdserverpb.Auth/UserList", Unary),
+    method("/etcdserverpb.Auth/UserRevokeRole", Unary),
+    method("/etcdserverpb.Cluster/MemberAdd", Unary),
+    method("/etcdserverpb.Cluster/MemberList", Unary),
+    method("/etcdserverpb.Cluster/MemberPromote", Unary),
+    method("/etcdserverpb.Cluster/MemberRemove", Unary),
+    method("/etcdserverpb.Cluster/MemberUpdate", Unary),
+    method("/etcdserverpb.KV/Compact", Unary),
+    method("/etcdserverpb.KV/DeleteRange", Unary),
+    method("/etcdserverpb.KV/Put", Unary),
+    method("/etcdserverpb.KV/Range", Unary),
+    method("/etcdserverpb.KV/Txn", Unary),
+    method("/etcdserverpb.Lease/LeaseGrant", Unary),
+    method("/etcdserverpb.Lease/LeaseKeepAlive", BidiStream),
+    method("/etcdserverpb.Lease/LeaseLeases", Unary),
+    method("/etcdserverpb.Lease/LeaseRevoke", Unary),
+    method("/etcdserverpb.Lease/LeaseTimeToLive", Unary),
+    method("/etcdserverpb.Maintenance/Alarm", Unary),
+    method("/etcdserverpb.Maintenance/Defragment", Unary),
+    method("/etcdserverpb.Maintenance/Downgrade", Unary),
+    method("/etcdserverpb.Maintenance/Hash", Unary),
+    method("/etcdserverpb.Maintenance/HashKV", Unary),
+    method("/etcdserverpb.Maintenance/MoveLeader", Unary),
+    method("/etcdserverpb.Maintenance/Snapshot", ServerStream),
+    method("/etcdserverpb.Maintenance/Status", Unary),
+    method("/etcdserverpb.Watch/Watch", BidiStream),
+    method("/grpc.health.v1.Health/Check", Unary),
+    method("/grpc.health.v1.Health/Watch", ServerStream),
+    late("/v3electionpb.Election/Campaign", Unary),
+    late("/v3electionpb.Election/Leader", Unary),
+    late("/v3electionpb.Election/Observe", ServerStream),
+    late("/v3electionpb.Election/Proclaim", Unary),
+    late("/v3electionpb.Election/Resign", Unary),
+    late("/v3lockpb.Lock/Lock", Unary),
+    late("/v3lockpb.Lock/Unlock", Unary),
+];
+
+/// gRPC status code names, indexed by code number (grpc-go's `codes.Code.String()`).
+const CODE_NAMES: [&str; 17] = [
+    "OK",
+    "Canceled",
+    "Unknown",
+    "InvalidArgument",
+    "DeadlineExceeded",
+    "NotFound",
+    "AlreadyExists",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "FailedPrecondition",
+    "Aborted",
+    "OutOfRange",
+    "Unimplemented",
+    "Internal",
+    "Unavailable",
+    "DataLoss",
+    "Unauthenticated",
+];
+const CANCELED: usize = 1;
+const UNKNOWN: usize = 2;
+
+#[derive(Default)]
+struct MethodCounters {
+    started: AtomicU64,
+    handled: [AtomicU64; CODE_NAMES.len()],
+}
+
+/// One method's counts at scrape time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodCounts {
+    /// e.g. `etcdserverpb.KV`.
+    pub service: &'static str,
+    /// e.g. `Range`.
+    pub method: &'static str,
+    /// `unary`, `server_stream` or `bidi_stream`.
+    pub grpc_type: &'static str,
+    /// Calls started.
+    pub started: u64,
+    /// Calls finished, by status code name.
+    pub handled: Vec<(&'static str, u64)>,
+}
+
+/// The per-method gRPC counters of a member.
+pub struct GrpcMetrics {
+    methods: Box<[MethodCounters]>,
+}
+
+impl Default for GrpcMetrics {
+    fn default() -> Self {
+        GrpcMetrics {
+            methods: METHODS.iter().map(|_| MethodCounters::default()).collect(),
+        }
+    }
+}
+
+impl GrpcMetrics {
+    fn slot(path: &str) -> Option<usize> {
+        METHODS.binary_search_by(|m| m.path.cmp(path)).ok()
+    }
+
+    fn started(&self, slot: usize) {
+        self.methods[slot].started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn handled(&self, slot: usize, code: usize) {
+        self.methods[slot].handled[code.min(CODE_NAMES.len() - 1)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls of `path` (`/service/Method`) that finished with `OK`.
+    pub fn ok_count(&self, path: &str) -> u64 {
+        Self::slot(path).map_or(0, |slot| {
+            self.methods[slot].handled[0].load(Ordering::Relaxed)
+        })
+    }
+
+    /// Counts of every method etcd reports: the preregistered ones always, the others once
+    /// called.
+    pub fn snapshot(&self) -> Vec<MethodCounts> {
+        METHODS
+            .iter()
+            .zip(self.methods.iter())
+            .filter_map(|(m, c)| {
+                let started = c.started.load(Ordering::Relaxed);
+                if !m.preregistered && started == 0 {
+                    return None;
+                }
+                let (service, method) = m.path.trim_start_matches('/').split_once('/')?;
+                Some(MethodCounts {
+                    service,
+                    method,
+                    grpc_type: m.kind.label(),
+                    started,
+                    handled: CODE_NAMES
+                        .iter()
+                        .zip(c.handled.iter())
+                        .map(|(name, n)| (*name, n.load(Ordering::Relaxed)))
+                        .collect(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The status code a response carries in `grpc-status`, if any.
+fn status_code(headers: &HeaderMap) -> Option<usize> {
+    let value = headers.get("grpc-status")?;
+    Some(
+        value
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(UNKNOWN),
+    )
+}
+
+/// The tower layer counting calls on the gRPC routes.
+#[derive(Clone)]
+pub struct GrpcMetricsLayer {
+    metrics: Arc<super::ServerMetrics>,
+}
+
+impl GrpcMetricsLayer {
+    /// Counts into `metrics`.
+    pub fn new(metrics: Arc<super::ServerMetrics>) -> Self {
+        GrpcMetricsLayer { metrics }
+    }
+}
+
+impl<S> Layer<S> for GrpcMetricsLayer {
+    type Service = GrpcMetricsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcMetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service made by [`GrpcMetricsLayer`].
+#[derive(Clone)]
+pub struct GrpcMetricsService<S> {
+    inner: S,
+    metrics: Arc<super::ServerMetrics>,
+}
+
+impl<S> Service<Request<Body>> for GrpcMetricsService<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let tracked = GrpcMetrics::slot(request.uri().path()).map(|slot| {
+            self.metrics.grpc().started(slot);
+            (self.metrics.clone(), slot)
+        });
+        ResponseFuture {
+            inner: self.inner.call(request),
+            tracked,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Resolves to the response, its body wrapped to observe the final status.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        tracked: Option<(Arc<super::ServerMetrics>, usize)>,
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = match this.inner.poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(response)) => response,
+        };
+        let Some((metrics, slot)) = this.tracked.take() else {
+            return Poll::Ready(Ok(response));
+        };
+        if let Some(code) = status_code(response.headers()) {
+            metrics.grpc().handled(slot, code);
+            return Poll::Ready(Ok(response));
+        }
+        Poll::Ready(Ok(response.map(|inner| {
+            Body::new(StatusWatchingBody {
+                inner,
+                pending: Some((metrics, slot)),
+            })
+        })))
+    }
+}
+
+/// A response body that records the call's status when its trailers pass by.
+struct StatusWatchingBody {
+    inner: Body,
+    /// Where to record; `None` once recorded.
+    pending: Option<(Arc<super::ServerMetrics>, usize)>,
+}
+
+impl StatusWatchingBody {
+    fn record(&mut self, code: usize) {
+        if let Some((metrics, slot)) = self.pending.take() {
+            metrics.grpc().handled(slot, code);
+        }
+    }
+}
+
+impl http_body::Body for StatusWatchingBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let code = status_code(trailers).unwrap_or(UNKNOWN);
+                    self.record(code);
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.record(UNKNOWN),
+            Poll::Ready(None) => self.record(UNKNOWN),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for StatusWatchingBody {
+    fn drop(&mut self) {
+        self.record(CANCELED);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_table_is_sorted_and_lookups_find_every_method() {
+        for pair in METHODS.windows(2) {
+            assert!(pair[0].path < pair[1].path, "{} out of order", pair[1].path);
+        }
+        for (i, m) in METHODS.iter().enumerate() {
+            assert_eq!(GrpcMetrics::slot(m.path), Some(i));
+        }
+        assert_eq!(GrpcMetrics::slot("/etcdserverpb.KV/Nope"), None);
+        // etcd 3.5.1 reports 43 methods before any call.
+        assert_eq!(METHODS.iter().filter(|m| m.preregistered).count(), 43);
+    }
+
+    #[test]
+    fn counts_by_code_and_hides_late_methods_until_called() {
+        let g = GrpcMetrics::default();
+        let put = GrpcMetrics::slot("/etcdserverpb.KV/Put").expect("Put is listed");
+        g.started(put);
+        g.handled(put, 0);
+        g.started(put);
+        g.handled(put, 14);
+        assert_eq!(g.ok_count("/etcdserverpb.KV/Put"), 1);
+        let snap = g.snapshot();
+        assert_eq!(snap.len(), 43);
+        let row = snap
+            .iter()
+            .find(|m| m.method == "Put")
+            .expect("Put is reported");
+        assert_eq!(row.service, "etcdserverpb.KV");
+        assert_eq!(row.grpc_type, "unary");
+        assert_eq!(row.started, 2);
+        assert!(row.handled.contains(&("OK", 1)));
+        assert!(row.handled.contains(&("Unavailable", 1)));
+        let lock = GrpcMetrics::slot("/v3lockpb.Lock/Lock").expect("Lock is listed");
+        g.started(lock);
+        assert_eq!(g.snapshot().len(), 44);
+    }
+}

@@ -1,0 +1,388 @@
+//! One scrape: gathers the member's counters and current state into etcd's metric families.
+
+use oxcd_raft::{RaftMetrics, RaftStatus, Role};
+
+use super::text::{Exposition, Kind};
+use super::{ServerMetrics, process};
+use crate::server::{CLUSTER_VERSION, EtcdServer, SERVER_VERSION};
+
+/// The path whose successful calls are the ranges served outside the apply loop.
+const RANGE_PATH: &str = "/etcdserverpb.KV/Range";
+
+/// Everything a scrape reads, gathered first so rendering is a pure function.
+pub(super) struct Snapshot<'a> {
+    pub status: RaftStatus,
+    pub member_id: u64,
+    pub raft: &'a RaftMetrics,
+    pub server: &'a ServerMetrics,
+    pub db_size: u64,
+    pub db_size_in_use: u64,
+    pub keys: usize,
+    pub current_revision: i64,
+    pub compact_revision: i64,
+}
+
+/// The text of `GET /metrics` for `server`.
+pub fn render(server: &EtcdServer) -> String {
+    let kv = server.state().kv();
+    let backend = kv.backend();
+    let snapshot = Snapshot {
+        status: server.raft().status(),
+        member_id: server.identity().member_id,
+        raft: server.raft().metrics(),
+        server: server.metrics(),
+        db_size: backend.size(),
+        db_size_in_use: backend.size_in_use(),
+        keys: kv.indexed_keys(),
+        current_revision: kv.current_revision(),
+        compact_revision: kv.compact_revision(),
+    };
+    let mut out = Exposition::default();
+    snapshot.write(&mut out);
+    process::collect(&mut out);
+    out.render()
+}
+
+fn flag(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+/// "3.5.0" → "3.5": etcd labels the cluster version by major.minor.
+fn major_minor(version: &str) -> &str {
+    match version.match_indices('.').nth(1) {
+        Some((i, _)) => &version[..i],
+        None => version,
+    }
+}
+
+impl Snapshot<'_> {
+    pub(super) fn write(&self, out: &mut Exposition) {
+        self.write_server(out);
+        self.write_mvcc(out);
+        self.write_disk(out);
+        self.write_grpc(out);
+    }
+
+    fn write_server(&self, out: &mut Exposition) {
+        let s = &self.status;
+        let m = self.server;
+        out.single(
+            "etcd_server_has_leader",
+            "Whether or not a leader exists. 1 is existence, 0 is not.",
+            Kind::Gauge,
+            flag(s.leader != 0),
+        );
+        out.single(
+            "etcd_server_is_leader",
+            "Whether or not this member is a leader. 1 if is, 0 otherwise.",
+            Kind::Gauge,
+            flag(s.role == Role::Leader),
+        );
+        out.single(
+            "etcd_server_is_learner",
+            "Whether or not this member is a learner. 1 if is, 0 otherwise.",
+            Kind::Gauge,
+            flag(s.is_learner),
+        );
+        out.single(
+            "etcd_server_leader_changes_seen_total",
+            "The number of leader changes seen.",
+            Kind::Counter,
+            self.raft.leader_changes() as f64,
+        );
+        out.single(
+            "etcd_server_proposals_committed_total",
+            "The total number of consensus proposals committed.",
+            Kind::Gauge,
+            s.commit as f64,
+        );
+        out.single(
+            "etcd_server_proposals_applied_total",
+            "The total number of consensus proposals applied.",
+            Kind::Gauge,
+            s.applied as f64,
+        );
+        out.single(
+            "etcd_server_proposals_pending",
+            "The current number of pending proposals to commit.",
+            Kind::Gauge,
+            m.proposals_pending
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .max(0) as f64,
+        );
+        out.single(
+            "etcd_server_proposals_failed_total",
+            "The total number of failed proposals seen.",
+            Kind::Counter,
+            ServerMetrics::load(&m.proposals_failed),
+        );
+        out.single(
+            "etcd_server_slow_apply_total",
+            "The total number of slow apply requests (likely overloaded from slow disk).",
+            Kind::Counter,
+            ServerMetrics::load(&m.slow_applies),
+        );
+        let id = format!("{:x}", self.member_id);
+        out.labelled(
+            "etcd_server_id",
+            "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+            Kind::Gauge,
+            vec![(vec![("server_id", id.as_str())], 1.0)],
+        );
+        out.labelled(
+            "etcd_server_version",
+            "Which version is running. 1 for 'server_version' label with current version.",
+            Kind::Gauge,
+            vec![(vec![("server_version", SERVER_VERSION)], 1.0)],
+        );
+        out.labelled(
+            "etcd_cluster_version",
+            "Which version is running. 1 for 'cluster_version' label with current cluster version",
+            Kind::Gauge,
+            vec![(vec![("cluster_version", major_minor(CLUSTER_VERSION))], 1.0)],
+        );
+    }
+
+    fn write_mvcc(&self, out: &mut Exposition) {
+        let m = self.server;
+        out.single(
+            "etcd_mvcc_db_total_size_in_bytes",
+            "Total size of the underlying database physically allocated in bytes.",
+            Kind::Gauge,
+            self.db_size as f64,
+        );
+        out.single(
+            "etcd_mvcc_db_total_size_in_use_in_bytes",
+            "Total size of the underlying database logically in use in bytes.",
+            Kind::Gauge,
+            self.db_size_in_use as f64,
+        );
+        out.single(
+            "etcd_debugging_mvcc_keys_total",
+            "Total number of keys.",
+            Kind::Gauge,
+            self.keys as f64,
+        );
+        out.single(
+            "etcd_debugging_mvcc_current_revision",
+            "The current revision of store.",
+            Kind::Gauge,
+            self.current_revision as f64,
+        );
+        out.single(
+            "etcd_debugging_mvcc_compact_revision",
+            "The revision of the last compaction in store.",
+            Kind::Gauge,
+            self.compact_revision as f64,
+        );
+        let served_ranges = m.grpc().ok_count(RANGE_PATH);
+        out.single(
+            "etcd_mvcc_range_total",
+            "Total number of ranges seen by this member.",
+            Kind::Counter,
+            ServerMetrics::load(&m.ranges) + served_ranges as f64,
+        );
+        out.single(
+            "etcd_mvcc_put_total",
+            "Total number of puts seen by this member.",
+            Kind::Counter,
+            ServerMetrics::load(&m.puts),
+        );
+        out.single(
+            "etcd_mvcc_delete_total",
+            "Total number of deletes seen by this member.",
+            Kind::Counter,
+            ServerMetrics::load(&m.deletes),
+        );
+        out.single(
+            "etcd_mvcc_txn_total",
+            "Total number of txns seen by this member.",
+            Kind::Counter,
+            ServerMetrics::load(&m.txns),
+        );
+    }
+
+    fn write_disk(&self, out: &mut Exposition) {
+        out.histogram(
+            "etcd_disk_wal_fsync_duration_seconds",
+            "The latency distributions of fsync called by WAL.",
+            &self.raft.wal_fsync().snapshot(),
+        );
+        out.single(
+            "etcd_disk_wal_write_bytes_total",
+            "Total number of bytes written in WAL.",
+            Kind::Gauge,
+            self.raft.wal_write_bytes() as f64,
+        );
+        out.histogram(
+            "etcd_disk_backend_commit_duration_seconds",
+            "The latency distributions of commit called by backend.",
+            &self.server.backend_commit().snapshot(),
+        );
+    }
+
+    fn write_grpc(&self, out: &mut Exposition) {
+        let methods = self.server.grpc().snapshot();
+        let mut started = Vec::with_capacity(methods.len());
+        let mut handled = Vec::with_capacity(methods.len() * 17);
+        for m in &methods {
+            let labels = vec![
+                ("grpc_method", m.method),
+                ("grpc_service", m.service),
+                ("grpc_type", m.grpc_type),
+            ];
+            started.push((labels, m.started as f64));
+            for (code, count) in &m.handled {
+                let labels = vec![
+                    ("grpc_code", *code),
+                    ("grpc_method", m.method),
+                    ("grpc_service", m.service),
+                    ("grpc_type", m.grpc_type),
+                ];
+                handled.push((labels, *count as f64));
+            }
+        }
+        out.labelled(
+            "grpc_server_started_total",
+            "Total number of RPCs started on the server.",
+            Kind::Counter,
+            started,
+        );
+        out.labelled(
+            "grpc_server_handled_total",
+            "Total number of RPCs completed on the server, regardless of success or failure.",
+            Kind::Counter,
+            handled,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::metrics::OpCounts;
+
+    fn line_value(text: &str, prefix: &str) -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix).and_then(|r| r.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no sample {prefix} in:\n{text}"))
+            .to_string()
+    }
+
+    #[test]
+    fn renders_etcd_names_types_and_values() {
+        let raft = RaftMetrics::default();
+        raft.wal_fsync().observe(Duration::from_millis(3));
+        let server = ServerMetrics::default();
+        server.record_ops(OpCounts {
+            puts: 1,
+            ..Default::default()
+        });
+        server.record_ops(OpCounts {
+            ranges: 2,
+            puts: 1,
+            deletes: 1,
+        });
+        server.record_proposal_failed();
+        let _pending = server.pending_proposal();
+        let snapshot = Snapshot {
+            status: RaftStatus {
+                id: 0x886b03c4ae679a15,
+                leader: 0x886b03c4ae679a15,
+                term: 2,
+                commit: 6,
+                last_index: 6,
+                applied: 5,
+                is_learner: false,
+                role: Role::Leader,
+            },
+            member_id: 0x886b03c4ae679a15,
+            raft: &raft,
+            server: &server,
+            db_size: 20480,
+            db_size_in_use: 16384,
+            keys: 2,
+            current_revision: 3,
+            compact_revision: -1,
+        };
+        let mut out = Exposition::default();
+        snapshot.write(&mut out);
+        let text = out.render();
+
+        assert!(text.contains(
+            "# HELP etcd_server_has_leader Whether or not a leader exists. 1 is existence, 0 is not.\n\
+             # TYPE etcd_server_has_leader gauge\n\
+             etcd_server_has_leader 1\n"
+        ));
+        assert!(text.contains(
+            "# TYPE etcd_server_proposals_committed_total gauge\netcd_server_proposals_committed_total 6\n"
+        ));
+        for (sample, value) in [
+            ("etcd_server_is_leader", "1"),
+            ("etcd_server_is_learner", "0"),
+            ("etcd_server_proposals_applied_total", "5"),
+            ("etcd_server_proposals_pending", "1"),
+            ("etcd_server_proposals_failed_total", "1"),
+            ("etcd_server_id{server_id=\"886b03c4ae679a15\"}", "1"),
+            ("etcd_server_version{server_version=\"3.5.1\"}", "1"),
+            ("etcd_cluster_version{cluster_version=\"3.5\"}", "1"),
+            ("etcd_mvcc_db_total_size_in_bytes", "20480"),
+            ("etcd_mvcc_db_total_size_in_use_in_bytes", "16384"),
+            ("etcd_debugging_mvcc_keys_total", "2"),
+            ("etcd_debugging_mvcc_current_revision", "3"),
+            ("etcd_debugging_mvcc_compact_revision", "-1"),
+            ("etcd_mvcc_put_total", "2"),
+            ("etcd_mvcc_range_total", "2"),
+            ("etcd_mvcc_delete_total", "1"),
+            ("etcd_mvcc_txn_total", "1"),
+            (
+                "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.002\"}",
+                "0",
+            ),
+            (
+                "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.004\"}",
+                "1",
+            ),
+            (
+                "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"+Inf\"}",
+                "1",
+            ),
+            ("etcd_disk_wal_fsync_duration_seconds_count", "1"),
+            ("etcd_disk_backend_commit_duration_seconds_count", "0"),
+            ("etcd_disk_wal_write_bytes_total", "0"),
+            (
+                "grpc_server_started_total{grpc_method=\"Range\",grpc_service=\"etcdserverpb.KV\",grpc_type=\"unary\"}",
+                "0",
+            ),
+            (
+                "grpc_server_handled_total{grpc_code=\"OK\",grpc_method=\"Watch\",grpc_service=\"etcdserverpb.Watch\",grpc_type=\"bidi_stream\"}",
+                "0",
+            ),
+        ] {
+            assert_eq!(line_value(&text, sample), value, "{sample}");
+        }
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("grpc_server_handled_total{"))
+                .count(),
+            43 * 17,
+            "etcd lists every method with every code"
+        );
+        let first_handled = text
+            .lines()
+            .find(|l| l.starts_with("grpc_server_handled_total{"))
+            .expect("handled samples");
+        assert_eq!(
+            first_handled,
+            "grpc_server_handled_total{grpc_code=\"Aborted\",grpc_method=\"Alarm\",grpc_service=\"etcdserverpb.Maintenance\",grpc_type=\"unary\"} 0"
+        );
+    }
+
+    #[test]
+    fn cluster_version_label_is_major_minor() {
+        assert_eq!(major_minor("3.5.0"), "3.5");
+        assert_eq!(major_minor("3.5"), "3.5");
+    }
+}
