@@ -22,9 +22,10 @@ pub enum Server {
 }
 
 impl Server {
-    /// The server tests run against when `OXT_SERVER` is unset. Real etcd until oxcd serves
-    /// the whole KV API; switching every cluster test to oxcd is this one line.
-    pub const DEFAULT: Server = Server::Etcd;
+    /// The server tests run against when `OXT_SERVER` is unset; `OXT_SERVER=etcd` runs the
+    /// same tests against real etcd, which validates the tests themselves. Switching every
+    /// cluster test (and the differential test's subject) is this one line.
+    pub const DEFAULT: Server = Server::Oxcd;
 
     /// The server chosen by `OXT_SERVER`, or [`Server::DEFAULT`].
     pub fn from_env() -> Result<Server> {

@@ -4,20 +4,18 @@
 //! identical — the whole response with member-specific header fields zeroed, or the gRPC
 //! status code and message.
 //!
-//! The server under test is chosen by `OXT_DIFF_TARGET=etcd|oxcd`. It defaults to etcd for
-//! now, which makes this a self-check of the generator and of etcd's determinism; switch
-//! [`DEFAULT_TARGET`] to oxcd once oxcd serves the KV API. `OXT_SEED` and `OXT_DIFF_OPS`
-//! override the seed and the number of operations (default 10,000).
+//! The server under test is the one every cluster test uses (`OXT_SERVER`, default
+//! [`Server::DEFAULT`]), unless `OXT_DIFF_TARGET=etcd|oxcd` picks another. With etcd on both
+//! sides the test is a self-check of the generator and of etcd's determinism. `OXT_SEED` and
+//! `OXT_DIFF_OPS` override the seed and the number of operations (default 10,000).
 
 use oxcd_api::etcdserverpb::PutRequest;
 use oxcd_tests::differential::runner::{self, Side};
 use oxcd_tests::rng::seed_from_env;
 use oxcd_tests::{Cluster, ClusterSpec, Server};
 
-/// Selects the server compared against real etcd.
+/// Selects the server compared against real etcd, overriding `OXT_SERVER`.
 const TARGET_ENV: &str = "OXT_DIFF_TARGET";
-/// The server compared against etcd when `OXT_DIFF_TARGET` is unset (etcd until oxcd is ready).
-const DEFAULT_TARGET: Server = Server::Etcd;
 /// The seed when `OXT_SEED` is unset.
 const DEFAULT_SEED: u64 = 0x0dd5_eed5;
 /// Below this many operations the stream is too short to promise it met every error.
@@ -39,7 +37,7 @@ const EXPECTED_ERRORS: &[&str] = &[
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_answers_match_real_etcd() {
-    let target = Server::from_env_var(TARGET_ENV, DEFAULT_TARGET).unwrap();
+    let target = Server::from_env_var(TARGET_ENV, Server::from_env().unwrap()).unwrap();
     let seed = seed_from_env(DEFAULT_SEED).unwrap();
     let ops = runner::ops_from_env().unwrap();
     eprintln!("comparing etcd with {target}: seed {seed}, {ops} operations");

@@ -7,11 +7,12 @@ use tonic::{Request, Response, Status};
 
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::kv_server::Kv;
+use oxcd_api::etcdserverpb::request_op;
 use oxcd_api::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
     PutResponse, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 };
-use oxcd_mvcc::validate;
+use oxcd_mvcc::{is_txn_read_only, validate};
 
 use super::{check_message_size, max_request_message};
 use crate::apply::Applied;
@@ -42,6 +43,14 @@ impl KvService {
             .unwrap_or_else(|| self.server.state().kv().current_revision());
         *header = Some(self.server.header(revision));
     }
+}
+
+/// Whether every operation of both branches is a serializable range (etcd's rule: anything
+/// else, nested txns included, needs the linearizable barrier).
+fn txn_is_serializable(req: &TxnRequest) -> bool {
+    req.success.iter().chain(&req.failure).all(
+        |op| matches!(&op.request, Some(request_op::Request::RequestRange(r)) if r.serializable),
+    )
 }
 
 fn unexpected(applied: Applied) -> Status {
@@ -105,6 +114,18 @@ impl Kv for KvService {
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         validate::validate_txn(&req, self.server.settings().max_txn_ops)?;
+        if is_txn_read_only(&req) {
+            // Like etcd, a txn that only reads is served locally, behind the ReadIndex barrier
+            // unless every range in it asks for serializable reads.
+            if !txn_is_serializable(&req) {
+                self.server.read_barrier().await?;
+            }
+            if let Some(result) = self.server.state().kv().txn_read_only(&req) {
+                let mut resp = result?;
+                self.finish(&mut resp.header);
+                return Ok(Response::new(resp));
+            }
+        }
         match self.server.propose(Proposal::Txn(req)).await? {
             Applied::Txn(mut resp) => {
                 self.finish(&mut resp.header);
