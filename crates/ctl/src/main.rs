@@ -86,7 +86,7 @@ fn run() -> i32 {
     }
 
     let inherited = path.inherited_flags();
-    let mut ctx = Context::new(flags, inherited, positional, environ);
+    let mut ctx = Context::new(flags, inherited, positional, environ, args.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -648,6 +648,8 @@ const SINGLE_SERVER_CASES: &[Case] = &[
     case(&["version", "--help"]),
     case(&["help", "get"]),
     case(&["help", "member", "list"]),
+    case(&["watch", "--help"]),
+    case(&["help", "watch"]),
     case(&["version"]),
 ];
 

@@ -83,6 +83,8 @@ pub enum Action {
     RoleGrantPermission,
     /// `role revoke-permission`.
     RoleRevokePermission,
+    /// `watch`.
+    Watch,
     /// `version`.
     Version,
     /// `help [command]`.
@@ -553,6 +555,37 @@ pub fn tree() -> Command {
         Some(Action::MoveLeader),
     );
 
+    let watch = Command::new(
+        "watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]",
+        "Watches events stream on keys or prefixes",
+        Some(Action::Watch),
+    )
+    .flag(FlagSpec::new("interactive", Bool, "false", "Interactive mode").short('i'))
+    .flag(FlagSpec::new(
+        "prefix",
+        Bool,
+        "false",
+        "Watch on a prefix if prefix is set",
+    ))
+    .flag(FlagSpec::new(
+        "rev",
+        Int64,
+        "0",
+        "Revision to start watching",
+    ))
+    .flag(FlagSpec::new(
+        "prev-kv",
+        Bool,
+        "false",
+        "get the previous key-value pair before the event happens",
+    ))
+    .flag(FlagSpec::new(
+        "progress-notify",
+        Bool,
+        "false",
+        "get periodic watch progress notification from server",
+    ));
+
     let auth = Command::new(
         "auth <enable or disable>",
         "Enable or disable authentication",
@@ -696,6 +729,7 @@ pub fn tree() -> Command {
         .child(alarm)
         .child(defrag)
         .child(move_leader)
+        .child(watch)
         .child(auth)
         .child(user)
         .child(role)

@@ -95,7 +95,7 @@ pub enum FlagValue {
 }
 
 /// The flags of one command invocation and their values.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagSet {
     specs: Vec<FlagSpec>,
     values: BTreeMap<&'static str, FlagValue>,

@@ -22,6 +22,9 @@ pub struct Context {
     pub environ: Vec<(String, String)>,
     /// Pending output.
     pub out: Out,
+    /// The process's arguments after the program name, as `watch` needs them to find an
+    /// exec command after `--`.
+    pub raw_args: Vec<String>,
     env_applied: bool,
 }
 
@@ -41,6 +44,7 @@ impl Context {
         inherited: Vec<FlagSpec>,
         args: Vec<String>,
         environ: Vec<(String, String)>,
+        raw_args: Vec<String>,
     ) -> Context {
         Context {
             flags,
@@ -48,6 +52,7 @@ impl Context {
             args,
             environ,
             out: Out::default(),
+            raw_args,
             env_applied: false,
         }
     }

@@ -12,6 +12,8 @@ pub mod role;
 pub mod txn;
 pub mod txn_input;
 pub mod user;
+pub mod watch;
+pub mod watch_args;
 
 use crate::cli::command_tree::Action;
 use crate::cli::exit::Stop;
@@ -59,6 +61,7 @@ pub async fn run(action: Action, ctx: &mut Context) -> Result<(), Stop> {
         Action::RoleList => role::list(ctx).await,
         Action::RoleGrantPermission => role::grant_permission(ctx).await,
         Action::RoleRevokePermission => role::revoke_permission(ctx).await,
+        Action::Watch => watch::run(ctx).await,
         Action::Version => {
             ctx.out.line(&format!("etcdctl version: {VERSION}"));
             ctx.out.line(&format!("API version: {API_VERSION}"));

@@ -114,6 +114,21 @@ pub fn txn(out: &mut Out, r: &TxnResponse) {
     }
 }
 
+/// A watch response.
+pub fn watch(out: &mut Out, r: &oxcd_api::etcdserverpb::WatchResponse) {
+    header(out, Some(&r.header.unwrap_or_default()));
+    for event in &r.events {
+        out.line(&format!(
+            "\"Type\" : {}",
+            super::simple::event_type_name(event.r#type)
+        ));
+        if let Some(prev) = &event.prev_kv {
+            key_value(out, "Prev", prev);
+        }
+        key_value(out, "", &event.kv.clone().unwrap_or_default());
+    }
+}
+
 /// `member list`.
 pub fn member_list(out: &mut Out, r: &MemberListResponse) {
     header(out, r.header.as_ref());

@@ -266,6 +266,43 @@ pub fn alarm(r: &AlarmResponse) -> String {
     out
 }
 
+/// A watch response as Go marshals clientv3's `WatchResponse` (exported fields, no tags).
+pub fn watch(r: &oxcd_api::etcdserverpb::WatchResponse) -> String {
+    let mut out = String::new();
+    let mut o = Object::new(&mut out);
+    let h = r.header.unwrap_or_default();
+    let mut inner = Object::new(o.key("Header"));
+    inner.num("cluster_id", h.cluster_id);
+    inner.num("member_id", h.member_id);
+    inner.num("revision", h.revision);
+    inner.num("raft_term", h.raft_term);
+    inner.close();
+    // clientv3 always allocates the event slice, so even an empty one prints as `[]`.
+    let events = o.key("Events");
+    events.push('[');
+    for (i, event) in r.events.iter().enumerate() {
+        if i > 0 {
+            events.push(',');
+        }
+        let mut e = Object::new(events);
+        e.num("type", event.r#type);
+        if let Some(kv) = &event.kv {
+            key_value(e.key("kv"), kv);
+        }
+        if let Some(prev) = &event.prev_kv {
+            key_value(e.key("prev_kv"), prev);
+        }
+        e.close();
+    }
+    events.push(']');
+    o.key("CompactRevision")
+        .push_str(&r.compact_revision.to_string());
+    o.key("Canceled").push_str(&r.canceled.to_string());
+    o.key("Created").push_str(&r.created.to_string());
+    o.close();
+    out
+}
+
 /// `get`.
 pub fn range(r: &RangeResponse) -> String {
     let mut out = String::new();

@@ -15,7 +15,7 @@ use oxcd_api::etcdserverpb::{
     AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
     LeaseLeasesResponse, LeaseRevokeResponse, LeaseTimeToLiveResponse, MemberAddResponse,
     MemberListResponse, MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse,
-    MoveLeaderResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse,
+    MoveLeaderResponse, PutResponse, RangeResponse, StatusResponse, TxnResponse, WatchResponse,
 };
 
 /// An output format.
@@ -397,6 +397,31 @@ impl Printer {
             Format::Json => out.line(&json::header_only(r.header.as_ref())),
             Format::Protobuf => protobuf::print(out, r),
             Format::Fields | Format::Table => return Err(unsupported(self.format)),
+        }
+        Ok(())
+    }
+}
+
+impl Printer {
+    /// Prints one watch response as clientv3 delivers it.
+    pub fn watch(&self, out: &mut Out, r: &WatchResponse) -> Result<(), CtlError> {
+        match self.format {
+            Format::Simple => simple::watch(out, self, r),
+            Format::Json => out.line(&json::watch(r)),
+            Format::Fields => fields::watch(out, r),
+            Format::Protobuf => {
+                // clientv3's WatchResponse keeps only these fields.
+                let trimmed = WatchResponse {
+                    header: Some(r.header.unwrap_or_default()),
+                    events: r.events.clone(),
+                    compact_revision: r.compact_revision,
+                    canceled: r.canceled,
+                    created: r.created,
+                    ..Default::default()
+                };
+                protobuf::print(out, &trimmed);
+            }
+            Format::Table => return Err(unsupported(self.format)),
         }
         Ok(())
     }

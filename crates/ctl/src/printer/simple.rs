@@ -67,6 +67,23 @@ pub fn txn(out: &mut Out, p: &Printer, r: &TxnResponse) {
     }
 }
 
+/// A watch response: each event's type, then the previous pair if asked for, then the pair.
+pub fn watch(out: &mut Out, p: &Printer, r: &oxcd_api::etcdserverpb::WatchResponse) {
+    for event in &r.events {
+        out.line(&event_type_name(event.r#type));
+        if let Some(prev) = &event.prev_kv {
+            key_value(out, p, prev);
+        }
+        key_value(out, p, &event.kv.clone().unwrap_or_default());
+    }
+}
+
+/// An event type as Go prints it (`PUT`, `DELETE`).
+pub fn event_type_name(value: i32) -> String {
+    oxcd_api::mvccpb::event::EventType::try_from(value)
+        .map_or_else(|_| value.to_string(), |t| t.as_str_name().to_string())
+}
+
 /// `member list`: one comma-separated row per member.
 pub fn member_list(out: &mut Out, r: &MemberListResponse) {
     for row in member_rows(r) {
