@@ -137,6 +137,15 @@ impl Member {
         }
     }
 
+    /// The exit code of a process that has exited (`None` while it runs, was never started,
+    /// or died by a signal).
+    pub fn exit_code(&mut self) -> Option<i32> {
+        match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(Some(status))) => status.code(),
+            _ => None,
+        }
+    }
+
     /// Whether the process is stopped with SIGSTOP.
     pub fn is_paused(&self) -> bool {
         self.paused
