@@ -74,8 +74,11 @@ struct Refusal {
     error: String,
 }
 
-/// Runs `server` with `args` (where `{DIR}` is a fresh directory) until it exits.
-fn refusal(server: Server, build: &dyn Fn(&Path) -> MemberConfig) -> Refusal {
+/// Builds a member's configuration inside a fresh directory.
+type BuildConfig<'a> = Box<dyn Fn(&Path) -> MemberConfig + 'a>;
+
+/// Runs `server` with the configuration `build` makes in a fresh directory until it exits.
+fn refusal(server: Server, build: &BuildConfig<'_>) -> Refusal {
     let dir = tempfile::tempdir().unwrap();
     let config = build(dir.path());
     let log_path = config.log_path.clone();
@@ -109,7 +112,7 @@ fn members_that_cannot_start_exit_with_etcds_fatal_line() {
     let ports = ports::free_ports(3).unwrap();
     let (client, peer, other) = (ports[0], ports[1], ports[2]);
     let own_cluster = format!("m1=http://127.0.0.1:{peer}");
-    let cases: Vec<(&str, Box<dyn Fn(&Path) -> MemberConfig>)> = vec![
+    let cases: Vec<(&str, BuildConfig)> = vec![
         (
             "--name missing from --initial-cluster",
             Box::new(|dir| {
@@ -144,8 +147,8 @@ fn members_that_cannot_start_exit_with_etcds_fatal_line() {
             3 => Some(TcpListener::bind(("127.0.0.1", other)).unwrap()),
             _ => None,
         };
-        let etcd = refusal(Server::Etcd, build.as_ref());
-        let oxcd = refusal(Server::Oxcd, build.as_ref());
+        let etcd = refusal(Server::Etcd, build);
+        let oxcd = refusal(Server::Oxcd, build);
         assert_ne!(etcd.code, Some(0), "{what}: etcd exited 0");
         if etcd != oxcd {
             mismatches.push(format!("{what}:\n  etcd {etcd:?}\n  oxcd {oxcd:?}"));
