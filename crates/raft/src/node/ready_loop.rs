@@ -6,8 +6,9 @@
 //! 2. send `messages()` right away (a leader replicates before its own fsync);
 //! 3. queue committed entries for the apply loop (raft only hands out durable ones);
 //! 4. hand entries, hard state and `persisted_messages()` to the WAL writer thread, which
-//!    writes every Ready that queued up meanwhile with one `fdatasync` (group commit);
-//! 5. when the writer reports a Ready durable, send its held-back messages (votes, append
+//!    writes every Ready that queued up meanwhile with one `fdatasync` (group commit) — or,
+//!    when nothing else is waiting, write them right here;
+//! 5. when the Ready is durable, send its held-back messages (votes, append
 //!    acknowledgements) and tell raft (`on_persist_ready`), which may commit more.
 //!
 //! Nothing here waits on a peer, the disk or the apply loop: peers have bounded queues, and
@@ -46,6 +47,8 @@ const MAX_APPLY_BACKLOG: usize = 64;
 const MAX_INFLIGHT_WRITES: usize = 256;
 /// Most requests or message batches taken from a channel per iteration.
 const MAX_DRAIN: usize = 4096;
+/// Most Readies handled per iteration before the channels are looked at again.
+const MAX_READIES_PER_ITERATION: usize = 4;
 
 /// Everything the loop owns.
 pub(super) struct ReadyLoop {
@@ -89,6 +92,8 @@ enum Woke {
     Inbox(Inbox),
     Request(Request),
     ApplyRoom,
+    /// Raft still has a Ready from the last iteration.
+    ReadyPending,
 }
 
 /// Why the loop ended.
@@ -154,6 +159,7 @@ impl ReadyLoop {
                     }
                     Woke::ApplyRoom
                 }
+                () = std::future::ready(()), if self.raw.has_ready() => Woke::ReadyPending,
             };
             match woke {
                 Woke::Control(ctl) => {
@@ -166,7 +172,7 @@ impl ReadyLoop {
                 Woke::Tick => self.on_tick(),
                 Woke::Inbox(msgs) => self.step_all(msgs),
                 Woke::Request(req) => self.on_request(req, &mut proposals),
-                Woke::ApplyRoom => {}
+                Woke::ApplyRoom | Woke::ReadyPending => {}
             }
             while let Ok(ctl) = self.control.try_recv() {
                 if let Some(exit) = self.on_control(ctl) {
@@ -195,12 +201,14 @@ impl ReadyLoop {
             }
             self.propose_all(proposals);
             self.start_read_round();
-            // Completing a read round may start the next one, which needs one more Ready.
-            for _ in 0..2 {
+            // A Ready can lead to another: completing a read round may start the next one, and
+            // an inline write may commit entries.
+            for _ in 0..MAX_READIES_PER_ITERATION {
                 if let Err(e) = self.handle_ready() {
                     return Exit::Failed(e);
                 }
-                if !self.start_read_round() {
+                self.start_read_round();
+                if !self.raw.has_ready() {
                     break;
                 }
             }
@@ -376,9 +384,19 @@ impl ReadyLoop {
         }
         task.messages = rd.take_persisted_messages();
         let (number, task_marker) = (task.number, task.marker);
-        if !self.writer.submit(task) {
+        // With nothing else waiting, writing here saves the two thread wake-ups of a hand-off;
+        // otherwise the writer thread persists while this loop goes on stepping.
+        let write_inline =
+            self.inflight_writes == 0 && self.inbox.is_empty() && self.requests.is_empty();
+        let written = if write_inline {
+            // Entries committed already must not wait for this fsync.
+            self.flush_applies();
+            Some(self.writer.write_now(task)?)
+        } else if self.writer.submit(task) {
+            None
+        } else {
             return Err(RaftError::Stopped);
-        }
+        };
         self.inflight_writes += 1;
         if let Some(marker) = task_marker {
             // raft may count a snapshot as applied only once it is durable.
@@ -388,6 +406,9 @@ impl ReadyLoop {
         // Committed entries count as applied once queued for the apply loop.
         if let Some(index) = last_committed {
             self.raw.advance_apply_to(index);
+        }
+        if let Some(persisted) = written {
+            self.on_persisted(persisted);
         }
         if leader_changed {
             if self.raw.raft.leader_id == 0 {
