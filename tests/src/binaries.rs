@@ -67,16 +67,20 @@ pub fn etcdutl() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// oxcd's server binary: `OXCD_BIN`, else `oxcd` in the profile directory these tests were
-/// built into (debug first, then release).
+/// oxcd's server binary: `OXCD_BIN`, else `oxcd` of the profile the running executable was
+/// built with, else of the other profile.
 pub fn oxcd() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os(OXCD_BIN_ENV) {
         let path = PathBuf::from(path);
         require_file(&path).with_context(|| format!("{OXCD_BIN_ENV} points at a missing file"))?;
         return Ok(path);
     }
-    let target = target_dir()?;
+    let profile = profile_dir()?;
+    let target = profile
+        .parent()
+        .context("a profile directory has a parent")?;
     let candidates = [
+        profile.join("oxcd"),
         target.join("debug").join("oxcd"),
         target.join("release").join("oxcd"),
     ];
@@ -92,13 +96,22 @@ pub fn oxcd() -> Result<PathBuf> {
         })
 }
 
-/// The cargo target directory: test executables live in `<target>/<profile>/deps/`.
-fn target_dir() -> Result<PathBuf> {
-    let exe = std::env::current_exe().context("locating the running test executable")?;
-    exe.ancestors()
+/// The cargo profile directory (`<target>/debug`, `<target>/release`) of the running
+/// executable: test executables live in `<profile>/deps/`, binaries in `<profile>/`.
+fn profile_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("locating the running executable")?;
+    let in_deps = exe
+        .ancestors()
         .find(|dir| dir.file_name().is_some_and(|name| name == "deps"))
-        .and_then(|deps| deps.parent())
-        .and_then(|profile| profile.parent())
+        .and_then(Path::parent);
+    in_deps
+        .or_else(|| exe.parent())
+        // cargo marks its target directory with this file.
+        .filter(|profile| {
+            profile
+                .parent()
+                .is_some_and(|target| target.join("CACHEDIR.TAG").is_file())
+        })
         .map(Path::to_path_buf)
         .with_context(|| {
             format!(
@@ -121,10 +134,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn target_dir_is_an_ancestor_of_the_test_executable() {
-        let target = target_dir().expect("target dir");
+    fn profile_dir_is_an_ancestor_of_the_test_executable() {
+        let profile = profile_dir().expect("profile dir");
+        let target = profile.parent().expect("target dir");
         let exe = std::env::current_exe().expect("current exe");
-        assert!(exe.starts_with(&target), "{exe:?} not under {target:?}");
+        assert!(exe.starts_with(target), "{exe:?} not under {target:?}");
         assert!(target.join("debug").is_dir() || target.join("release").is_dir());
     }
 }

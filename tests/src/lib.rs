@@ -15,6 +15,7 @@ pub mod member;
 pub mod netns;
 pub mod ports;
 pub mod rng;
+pub mod robustness;
 pub mod server;
 pub mod spawner;
 pub mod stale;

@@ -1,0 +1,137 @@
+//! `oxrobust`: long robustness runs on demand (the default test suite runs short ones).
+//!
+//! ```text
+//! oxrobust [--server oxcd|etcd] [--members 3] [--duration 300] [--runs 1] [--seed N]
+//!          [--faults kill,pause,isolate-leader,split-minority,bridge,rolling-restart]
+//!          [--clients 8] [--keys 6] [--unsafe] [--summary FILE]
+//! ```
+//!
+//! Each run uses seed `N + run`; the summary (printed, and written to `--summary`) gives per
+//! run and in total the operations checked, faults injected by kind and every violation with
+//! its minimal failing history. `--unsafe` counts serializable reads as linearizable, to see
+//! the checker catch their staleness. Exits 1 if any run found a violation, 2 if a run could
+//! not be carried out.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use oxcd_tests::Server;
+use oxcd_tests::robustness::checker::ReadPolicy;
+use oxcd_tests::robustness::faults::FaultKind;
+use oxcd_tests::robustness::runner::{self, RunSpec};
+
+struct Options {
+    spec: RunSpec,
+    runs: u64,
+    summary: Option<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut spec = RunSpec::new(Server::Oxcd, 3, Duration::from_secs(300), 1);
+    let mut runs = 1;
+    let mut summary = None;
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        if flag == "--unsafe" {
+            spec.reads = ReadPolicy::IncludeSerializable;
+            continue;
+        }
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        let number = || -> Result<u64> {
+            value
+                .parse()
+                .with_context(|| format!("{flag}: {value:?} is not a number"))
+        };
+        match flag.as_str() {
+            "--server" => spec.server = value.parse()?,
+            "--members" => spec.members = number()? as usize,
+            "--duration" => spec.duration = Duration::from_secs(number()?),
+            "--runs" => runs = number()?,
+            "--seed" => spec.seed = number()?,
+            "--clients" => spec.clients = number()? as usize,
+            "--keys" => spec.keys = number()? as usize,
+            "--faults" => {
+                spec.faults = value
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<Vec<FaultKind>>>()?
+            }
+            "--summary" => summary = Some(value.clone()),
+            _ => bail!("unknown option {flag}"),
+        }
+    }
+    if spec.keys < 2 {
+        bail!("--keys must be at least 2 (multi-key txns need two)");
+    }
+    Ok(Options {
+        spec,
+        runs,
+        summary,
+    })
+}
+
+async fn run_all(options: &Options) -> Result<(String, bool)> {
+    let mut text = String::new();
+    let mut all_passed = true;
+    let (mut checked, mut violations) = (0, 0);
+    let mut injected: BTreeMap<FaultKind, usize> = BTreeMap::new();
+    for run in 0..options.runs {
+        let mut spec = options.spec.clone();
+        spec.seed = options.spec.seed.wrapping_add(run);
+        let summary = runner::run(spec)
+            .await
+            .with_context(|| format!("run {} of {}", run + 1, options.runs))?;
+        let rendered = summary.render();
+        println!("{rendered}");
+        text.push_str(&rendered);
+        text.push('\n');
+        all_passed &= summary.passed();
+        checked += summary.checked;
+        violations += summary.violations.len() + summary.broken.len();
+        for (kind, n) in &summary.injected {
+            *injected.entry(*kind).or_insert(0) += n;
+        }
+    }
+    let faults: Vec<String> = injected.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let total = format!(
+        "total: {} runs, {checked} operations checked, faults injected: {}; {violations} violations\n",
+        options.runs,
+        faults.join(", ")
+    );
+    println!("{total}");
+    text.push_str(&total);
+    Ok((text, all_passed))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("oxrobust: {error:#}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run_all(&options)) {
+        Ok((text, passed)) => {
+            if let Some(path) = &options.summary
+                && let Err(error) = std::fs::write(path, text)
+            {
+                eprintln!("oxrobust: writing {path}: {error}");
+                std::process::exit(2);
+            }
+            std::process::exit(if passed { 0 } else { 1 });
+        }
+        Err(error) => {
+            eprintln!("oxrobust: {error:#}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! Faults injected into a running cluster, on a schedule drawn from a seed so that a failing
+//! run can be replayed: kill -9 and restart, SIGSTOP and SIGCONT, network partitions between
+//! the members' namespaces (the leader isolated, a minority split off, a "bridge" member that
+//! sees both halves of a split), and rolling restarts.
+//!
+//! Faults come one at a time: a quiet gap, the fault held for a while, then healed.
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::cluster::Cluster;
+use crate::netns::NetnsLab;
+use crate::rng::SeededRng;
+
+/// The kinds of fault a run may draw from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// SIGKILL a member, restart it when healed.
+    Kill,
+    /// SIGSTOP a member, SIGCONT it when healed.
+    Pause,
+    /// Cut the leader off from every other member.
+    IsolateLeader,
+    /// Cut a minority (one of three, two of five) off from the rest.
+    SplitMinority,
+    /// Split five members in two halves that only one member in the middle still joins.
+    Bridge,
+    /// Stop and restart every member in turn.
+    RollingRestart,
+}
+
+impl FaultKind {
+    /// Every kind.
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::Kill,
+        FaultKind::Pause,
+        FaultKind::IsolateLeader,
+        FaultKind::SplitMinority,
+        FaultKind::Bridge,
+        FaultKind::RollingRestart,
+    ];
+
+    /// Whether the fault needs members in their own network namespaces.
+    pub fn needs_network(self) -> bool {
+        matches!(
+            self,
+            FaultKind::IsolateLeader | FaultKind::SplitMinority | FaultKind::Bridge
+        )
+    }
+
+    /// Whether a cluster of `members` can have this fault.
+    pub fn applies_to(self, members: usize) -> bool {
+        self != FaultKind::Bridge || members >= 5
+    }
+}
+
+impl fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            FaultKind::Kill => "kill",
+            FaultKind::Pause => "pause",
+            FaultKind::IsolateLeader => "isolate-leader",
+            FaultKind::SplitMinority => "split-minority",
+            FaultKind::Bridge => "bridge",
+            FaultKind::RollingRestart => "rolling-restart",
+        };
+        f.write_str(name)
+    }
+}
+
+impl std::str::FromStr for FaultKind {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> Result<FaultKind> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|kind| kind.to_string() == text)
+            .with_context(|| {
+                let names: Vec<String> = FaultKind::ALL.iter().map(ToString::to_string).collect();
+                format!("unknown fault {text:?} (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// One scheduled fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    /// Quiet time before it.
+    pub after: Duration,
+    /// What happens.
+    pub kind: FaultKind,
+    /// The member it hits (for partitions: the member that anchors the minority).
+    pub member: usize,
+    /// How long it lasts before it is healed.
+    pub hold: Duration,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "after {:.1}s: {} m{} for {:.1}s",
+            self.after.as_secs_f64(),
+            self.kind,
+            self.member + 1,
+            self.hold.as_secs_f64()
+        )
+    }
+}
+
+/// Draws faults from `kinds` until they fill `duration`.
+pub fn schedule(seed: u64, duration: Duration, kinds: &[FaultKind], members: usize) -> Vec<Fault> {
+    let kinds: Vec<FaultKind> = kinds
+        .iter()
+        .copied()
+        .filter(|k| k.applies_to(members))
+        .collect();
+    let mut rng = SeededRng::new(seed);
+    let mut faults = Vec::new();
+    let mut total = Duration::ZERO;
+    if kinds.is_empty() {
+        return faults;
+    }
+    loop {
+        let fault = Fault {
+            after: Duration::from_millis(rng.range_i64(500, 2_000) as u64),
+            kind: *rng.pick(&kinds),
+            member: rng.index(members),
+            hold: Duration::from_millis(rng.range_i64(1_000, 4_000) as u64),
+        };
+        total += fault.after + fault.hold;
+        if total > duration {
+            return faults;
+        }
+        faults.push(fault);
+    }
+}
+
+/// Injects `fault` into `cluster`, holds it, and heals it. Partitions need `lab`.
+pub async fn inject(cluster: &mut Cluster, lab: Option<&NetnsLab>, fault: &Fault) -> Result<()> {
+    let size = cluster.size();
+    let m = fault.member;
+    let network = || lab.context("network faults need the members in namespaces");
+    match fault.kind {
+        FaultKind::Kill => {
+            cluster.kill9(m)?;
+            tokio::time::sleep(fault.hold).await;
+            cluster.restart(m).await?;
+        }
+        FaultKind::Pause => {
+            cluster.pause(m)?;
+            tokio::time::sleep(fault.hold).await;
+            cluster.resume(m)?;
+        }
+        FaultKind::IsolateLeader => {
+            let lab = network()?;
+            let leader = cluster.leader(Duration::from_secs(5)).await.unwrap_or(m);
+            lab.isolate(leader)?;
+            tokio::time::sleep(fault.hold).await;
+            lab.heal()?;
+        }
+        FaultKind::SplitMinority => {
+            let lab = network()?;
+            let minority: Vec<usize> = (0..(size - 1) / 2).map(|i| (m + i) % size).collect();
+            for &a in &minority {
+                for b in (0..size).filter(|b| !minority.contains(b)) {
+                    lab.cut(a, b)?;
+                }
+            }
+            tokio::time::sleep(fault.hold).await;
+            lab.heal()?;
+        }
+        FaultKind::Bridge => {
+            let lab = network()?;
+            // m is the bridge; the others, in ring order, form two halves it joins.
+            let others: Vec<usize> = (1..size).map(|i| (m + i) % size).collect();
+            let (left, right) = others.split_at(others.len() / 2);
+            for &a in left {
+                for &b in right {
+                    lab.cut(a, b)?;
+                }
+            }
+            tokio::time::sleep(fault.hold).await;
+            lab.heal()?;
+        }
+        FaultKind::RollingRestart => {
+            for i in 0..size {
+                cluster.stop(i)?;
+                cluster.restart(i).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_replay_from_their_seed_and_fit_the_duration() {
+        let kinds = [FaultKind::Kill, FaultKind::Pause, FaultKind::Bridge];
+        let a = schedule(7, Duration::from_secs(60), &kinds, 3);
+        assert_eq!(a, schedule(7, Duration::from_secs(60), &kinds, 3));
+        assert_ne!(a, schedule(8, Duration::from_secs(60), &kinds, 3));
+        let total: Duration = a.iter().map(|f| f.after + f.hold).sum();
+        assert!(total <= Duration::from_secs(60));
+        assert!(a.len() >= 10, "{a:?}");
+        assert!(
+            a.iter().all(|f| f.kind != FaultKind::Bridge),
+            "a bridge needs five members"
+        );
+    }
+
+    #[test]
+    fn fault_names_round_trip() {
+        for kind in FaultKind::ALL {
+            assert_eq!(kind.to_string().parse::<FaultKind>().unwrap(), kind);
+        }
+        assert!("flood".parse::<FaultKind>().is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! The reliability harness: workload clients record histories of concurrent operations while
+//! faults are injected into a real cluster; afterwards the history is checked for
+//! linearizability (per key, against etcd's semantics with revisions), for the invariants that
+//! tie keys together through the global revision, and the members' `HashKV` must agree.
+//!
+//! [`runner::run`] does all of that for one [`runner::RunSpec`]; the pieces stand alone so that
+//! later workloads (watch, leases, locks) can add their own histories and checkers.
+
+pub mod checker;
+pub mod faults;
+pub mod history;
+pub mod invariants;
+pub mod model;
+pub mod runner;
+pub mod workload;

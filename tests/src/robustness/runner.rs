@@ -1,0 +1,284 @@
+//! One robustness run from start to verdict: a cluster of real members (each in its own
+//! network namespace when partitions are among the faults), workload clients recording a
+//! history while the seeded fault schedule plays, then the end-of-run checks — a final
+//! linearizable read of every key (so every acknowledged write must still be there), the
+//! members' `HashKV` at one revision, the linearizability check and the revision invariants.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::checker::{self, ReadPolicy, Violation};
+use super::faults::{self, Fault, FaultKind};
+use super::history::{Completion, Op, Record};
+use super::invariants::{self, Broken};
+use super::workload::{Workload, WorkloadSpec, key_name};
+use crate::cluster::{Cluster, ClusterSpec, Placement};
+use crate::convergence::{self, AgreedHash};
+use crate::netns::NetnsLab;
+use crate::server::Server;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The server under test.
+    pub server: Server,
+    /// Cluster size.
+    pub members: usize,
+    /// How long the workload runs under faults.
+    pub duration: Duration,
+    /// Seed of the fault schedule and of the clients.
+    pub seed: u64,
+    /// The faults to draw from.
+    pub faults: Vec<FaultKind>,
+    /// Concurrent workload clients.
+    pub clients: usize,
+    /// Keys they share.
+    pub keys: usize,
+    /// [`ReadPolicy::IncludeSerializable`] is the deliberately unsafe mode: clients also send
+    /// serializable reads and the checker counts them as linearizable.
+    pub reads: ReadPolicy,
+}
+
+impl RunSpec {
+    /// A run of `duration` on a cluster of `members` with every fault that fits it.
+    pub fn new(server: Server, members: usize, duration: Duration, seed: u64) -> RunSpec {
+        RunSpec {
+            server,
+            members,
+            duration,
+            seed,
+            faults: FaultKind::ALL.to_vec(),
+            clients: 8,
+            keys: 6,
+            reads: ReadPolicy::LinearizableOnly,
+        }
+    }
+}
+
+/// Everything a run found.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The run's parameters.
+    pub spec: RunSpec,
+    /// The faults as scheduled.
+    pub schedule: Vec<Fault>,
+    /// Faults injected and healed, by kind.
+    pub injected: BTreeMap<FaultKind, usize>,
+    /// Requests recorded, by how they ended: ok, failed, indeterminate.
+    pub requests: (usize, usize, usize),
+    /// Operations the linearizability check covered.
+    pub checked: usize,
+    /// Keys it covered.
+    pub keys: usize,
+    /// Keys whose history is not linearizable.
+    pub violations: Vec<Violation>,
+    /// Broken revision invariants.
+    pub broken: Vec<Broken>,
+    /// The members' agreed `HashKV` at the end.
+    pub hash: AgreedHash,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+}
+
+impl RunSummary {
+    /// Whether the history is linearizable and no invariant is broken.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && self.broken.is_empty()
+    }
+
+    /// A human-readable report: the parameters, the counts, and every violation with its
+    /// minimal failing history.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let spec = &self.spec;
+        let _ = writeln!(
+            out,
+            "robustness run on {} x{}: seed {}, {:.0}s of workload ({} clients, {} keys), {:.0}s in all",
+            spec.server,
+            spec.members,
+            spec.seed,
+            spec.duration.as_secs_f64(),
+            spec.clients,
+            spec.keys,
+            self.elapsed.as_secs_f64()
+        );
+        let (ok, failed, indeterminate) = self.requests;
+        let _ = writeln!(
+            out,
+            "requests: {ok} ok, {failed} failed, {indeterminate} indeterminate; {} operations on {} keys checked",
+            self.checked, self.keys
+        );
+        let faults: Vec<String> = self
+            .injected
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        let _ = writeln!(out, "faults injected: {}", faults.join(", "));
+        let _ = writeln!(
+            out,
+            "HashKV agreed at revision {}: {:#x}",
+            self.hash.revision, self.hash.hash
+        );
+        let _ = writeln!(
+            out,
+            "violations: {} linearizability, {} invariants",
+            self.violations.len(),
+            self.broken.len()
+        );
+        for violation in &self.violations {
+            let _ = writeln!(
+                out,
+                "not linearizable on key {} (minimal history):",
+                String::from_utf8_lossy(&violation.key)
+            );
+            for record in &violation.history {
+                let _ = writeln!(out, "  {record}");
+            }
+        }
+        for broken in &self.broken {
+            let _ = writeln!(out, "invariant broken: {}", broken.what);
+            for record in &broken.records {
+                let _ = writeln!(out, "  {record}");
+            }
+        }
+        out
+    }
+}
+
+/// Runs `spec` to its verdict. Errors are failures of the run itself (a member that does not
+/// come back, members that never agree), not findings of the checker.
+pub async fn run(spec: RunSpec) -> Result<RunSummary> {
+    let started = Instant::now();
+    let schedule = faults::schedule(spec.seed, spec.duration, &spec.faults, spec.members);
+    eprintln!(
+        "robustness: {} x{}, seed {} (replay with OXT_SEED={}), {} faults scheduled:",
+        spec.server,
+        spec.members,
+        spec.seed,
+        spec.seed,
+        schedule.len()
+    );
+    for fault in &schedule {
+        eprintln!("  {fault}");
+    }
+    let needs_network = schedule.iter().any(|f| f.kind.needs_network());
+    let lab = if needs_network {
+        Some(NetnsLab::create(spec.members)?)
+    } else {
+        None
+    };
+    let placement = match &lab {
+        Some(lab) => Placement::Hosts(lab.hosts().to_vec()),
+        None => Placement::Loopback,
+    };
+    let mut cluster = Cluster::start(
+        ClusterSpec::new(spec.server, spec.members)
+            .placement(placement)
+            .token(&format!("robustness-{}", spec.seed)),
+    )
+    .await?;
+
+    let workload_spec = WorkloadSpec {
+        clients: spec.clients,
+        keys: spec.keys,
+        endpoints: cluster.endpoints(),
+        seed: spec.seed,
+        serializable_reads: spec.reads == ReadPolicy::IncludeSerializable,
+        request_timeout: Duration::from_secs(3),
+        think_time: Duration::from_millis(2),
+    };
+    let epoch = Instant::now();
+    let workload = Workload::start(&workload_spec, epoch);
+    let mut injected = BTreeMap::new();
+    let mut fault_error = None;
+    for fault in &schedule {
+        tokio::time::sleep(fault.after).await;
+        if let Err(error) = faults::inject(&mut cluster, lab.as_ref(), fault).await {
+            fault_error = Some(error.context(format!("injecting {fault}")));
+            break;
+        }
+        *injected.entry(fault.kind).or_insert(0) += 1;
+    }
+    let remaining = spec.duration.saturating_sub(epoch.elapsed());
+    if fault_error.is_none() {
+        tokio::time::sleep(remaining).await;
+    }
+    let mut records = workload.stop().await;
+    if let Some(lab) = &lab {
+        lab.heal()?;
+    }
+    if let Some(error) = fault_error {
+        return Err(error);
+    }
+
+    records.extend(final_reads(&cluster, &workload_spec, epoch).await?);
+    let revision = records
+        .iter()
+        .filter_map(|r| match &r.completion {
+            Completion::Ok(outcome) => Some(outcome.revision()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1);
+    let hash = convergence::hashkv_agree(&cluster, revision, Duration::from_secs(60)).await?;
+    let report = checker::check(&records, spec.reads);
+    let broken = invariants::check(&records);
+    let count = |f: fn(&Completion) -> bool| records.iter().filter(|r| f(&r.completion)).count();
+    let requests = (
+        count(|c| matches!(c, Completion::Ok(_))),
+        count(|c| matches!(c, Completion::Failed(_))),
+        count(|c| matches!(c, Completion::Indeterminate(_))),
+    );
+    Ok(RunSummary {
+        spec,
+        schedule,
+        injected,
+        requests,
+        checked: report.operations_checked,
+        keys: report.keys,
+        violations: report.violations,
+        broken,
+        hash,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Reads every key linearizably once the faults are healed, retrying each until it is
+/// answered: these reads close the history, so a lost acknowledged write shows up as a
+/// violation.
+async fn final_reads(
+    cluster: &Cluster,
+    spec: &WorkloadSpec,
+    epoch: Instant,
+) -> Result<Vec<Record>> {
+    let reader = spec.clients;
+    let mut records = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for k in 0..spec.keys {
+        let op = Op::Get {
+            key: key_name(k),
+            serializable: false,
+        };
+        loop {
+            let single = WorkloadSpec {
+                endpoints: vec![cluster.endpoint(k % cluster.size())],
+                ..spec.clone()
+            };
+            let record = super::workload::send_once(reader, &single, &op, epoch).await;
+            if matches!(record.completion, Completion::Ok(_)) {
+                records.push(record);
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the final read of {} never succeeded: {record}",
+                String::from_utf8_lossy(&key_name(k))
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(records)
+}
