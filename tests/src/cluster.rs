@@ -16,6 +16,7 @@ use crate::grpc::{self, Clients};
 use crate::member::{LOG_TAIL_LINES, Member, MemberConfig};
 use crate::netns::Host;
 use crate::ports;
+use crate::proxy::PeerProxy;
 use crate::server::Server;
 use crate::stale;
 use crate::wait::{self, Attempt};
@@ -54,6 +55,9 @@ pub struct ClusterSpec {
     pub extra_args: Vec<String>,
     /// Bound on each member becoming ready.
     pub ready_timeout: Duration,
+    /// Put a fault-injecting [`PeerProxy`] in front of every member's peer port (loopback
+    /// placement only): members advertise the proxy, so all traffic to a member crosses it.
+    pub peer_proxies: bool,
 }
 
 impl ClusterSpec {
@@ -66,7 +70,14 @@ impl ClusterSpec {
             placement: Placement::Loopback,
             extra_args: Vec::new(),
             ready_timeout: READY_TIMEOUT,
+            peer_proxies: false,
         }
+    }
+
+    /// Routes every member's incoming peer traffic through a [`PeerProxy`].
+    pub fn with_peer_proxies(mut self) -> ClusterSpec {
+        self.peer_proxies = true;
+        self
     }
 
     /// Renames the members (and sets their number).
@@ -106,6 +117,8 @@ pub struct Cluster {
     ready_timeout: Duration,
     /// Declared before `root` so processes die before their directories are removed.
     members: Vec<Member>,
+    /// The proxy in front of each member's peer port, if the spec asked for them.
+    proxies: Vec<PeerProxy>,
     root: Option<TempDir>,
 }
 
@@ -121,7 +134,21 @@ impl Cluster {
             .prefix(&format!("{}{}-", stale::PREFIX, std::process::id()))
             .tempdir()
             .context("creating the cluster's data directory")?;
-        let configs = member_configs(&spec, root.path())?;
+        let mut configs = member_configs(&spec, root.path())?;
+        let proxies = if spec.peer_proxies {
+            if !matches!(spec.placement, Placement::Loopback) {
+                bail!("peer proxies need loopback placement");
+            }
+            let ports = ports::free_ports(configs.len())?;
+            route_through_proxies(&mut configs, &ports);
+            let mut proxies = Vec::new();
+            for (i, (config, port)) in configs.iter().zip(ports).enumerate() {
+                proxies.push(PeerProxy::start(port, config.peer_port, i as u64).await?);
+            }
+            proxies
+        } else {
+            Vec::new()
+        };
         let members = configs
             .into_iter()
             .map(|config| Member::new(spec.server, binary.clone(), config))
@@ -130,6 +157,7 @@ impl Cluster {
             server: spec.server,
             ready_timeout: spec.ready_timeout,
             members,
+            proxies,
             root: Some(root),
         };
         for member in &mut cluster.members {
@@ -154,6 +182,11 @@ impl Cluster {
     /// The server implementation.
     pub fn server(&self) -> Server {
         self.server
+    }
+
+    /// The proxy in front of member `i`'s peer port (clusters started with peer proxies).
+    pub fn peer_proxy(&self, i: usize) -> Option<&PeerProxy> {
+        self.proxies.get(i)
     }
 
     /// Number of members.
@@ -385,6 +418,52 @@ fn member_configs(spec: &ClusterSpec, root: &Path) -> Result<Vec<MemberConfig>> 
         .collect();
     }
     Ok(configs)
+}
+
+/// Makes every member advertise `ports[i]` (its proxy) as its peer URL, in
+/// `--initial-advertise-peer-urls` and in everyone's `--initial-cluster`, while it keeps
+/// listening on its own peer port.
+fn route_through_proxies(configs: &mut [MemberConfig], ports: &[u16]) {
+    let proxied = |config: &MemberConfig, port: u16| {
+        let mut via = config.clone();
+        via.peer_port = port;
+        via.peer_url()
+    };
+    let direct: Vec<String> = configs
+        .iter()
+        .map(|c| format!("{}={}", c.name, c.peer_url()))
+        .collect();
+    let through: Vec<String> = configs
+        .iter()
+        .zip(ports)
+        .map(|(c, &port)| format!("{}={}", c.name, proxied(c, port)))
+        .collect();
+    let (direct, through) = (direct.join(","), through.join(","));
+    for (config, &port) in configs.iter_mut().zip(ports) {
+        let own = config.peer_url();
+        let advertised = proxied(config, port);
+        let mut args = config.args.iter_mut().peekable();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--initial-advertise-peer-urls" => {
+                    if let Some(value) = args.next() {
+                        *value = advertised.clone();
+                    }
+                }
+                "--initial-cluster" => {
+                    if let Some(value) = args.next() {
+                        debug_assert_eq!(*value, direct);
+                        *value = through.clone();
+                    }
+                }
+                _ => {}
+            }
+        }
+        debug_assert!(
+            config.args.contains(&own),
+            "members keep listening directly"
+        );
+    }
 }
 
 /// The leader ID member `endpoint` reports (0 when it knows none).

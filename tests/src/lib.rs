@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod member;
 pub mod netns;
 pub mod ports;
+pub mod proxy;
 pub mod rng;
 pub mod robustness;
 pub mod server;

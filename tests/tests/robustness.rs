@@ -1,6 +1,7 @@
 //! The reliability harness in the default suite: short seeded runs of concurrent clients
 //! against real clusters while members are killed, paused, partitioned and restarted, each
-//! checked for linearizability, revision invariants and agreeing `HashKV`; and the proof that
+//! checked for linearizability, revision invariants and agreeing `HashKV` (also over slow,
+//! lossy and blackholed peer links, through fault-injecting proxies); and the proof that
 //! the checker finds real violations, from stale serializable reads of an isolated member
 //! counted as linearizable. Longer runs: `oxrobust` (see README).
 
@@ -55,6 +56,21 @@ async fn five_members_stay_linearizable_with_a_bridge_and_split_minorities() {
         5,
         Duration::from_secs(40),
         &[FaultKind::Bridge, FaultKind::SplitMinority, FaultKind::Kill],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_members_stay_linearizable_over_slow_lossy_and_blackholed_links() {
+    short_run(
+        3,
+        Duration::from_secs(40),
+        &[
+            FaultKind::SlowPeers,
+            FaultKind::LossyPeers,
+            FaultKind::BlackholePeer,
+            FaultKind::Kill,
+        ],
     )
     .await;
 }

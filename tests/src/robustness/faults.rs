@@ -1,7 +1,9 @@
 //! Faults injected into a running cluster, on a schedule drawn from a seed so that a failing
 //! run can be replayed: kill -9 and restart, SIGSTOP and SIGCONT, network partitions between
 //! the members' namespaces (the leader isolated, a minority split off, a "bridge" member that
-//! sees both halves of a split), and rolling restarts.
+//! sees both halves of a split), rolling restarts, and — through the [`PeerProxy`] in front of
+//! each member's peer port — slow links with jitter, lossy links whose connections break at
+//! random, and a member that receives nothing while it can still send.
 //!
 //! Faults come one at a time: a quiet gap, the fault held for a while, then healed.
 
@@ -12,6 +14,7 @@ use anyhow::{Context, Result};
 
 use crate::cluster::Cluster;
 use crate::netns::NetnsLab;
+use crate::proxy::{LinkFaults, PeerProxy};
 use crate::rng::SeededRng;
 
 /// The kinds of fault a run may draw from.
@@ -29,17 +32,26 @@ pub enum FaultKind {
     Bridge,
     /// Stop and restart every member in turn.
     RollingRestart,
+    /// Add 20–120 ms to every chunk of peer traffic, each way.
+    SlowPeers,
+    /// Break 3 % of peer connections at each chunk of data.
+    LossyPeers,
+    /// Refuse every connection to one member's peer port.
+    BlackholePeer,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 6] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::IsolateLeader,
         FaultKind::SplitMinority,
         FaultKind::Bridge,
         FaultKind::RollingRestart,
+        FaultKind::SlowPeers,
+        FaultKind::LossyPeers,
+        FaultKind::BlackholePeer,
     ];
 
     /// Whether the fault needs members in their own network namespaces.
@@ -47,6 +59,15 @@ impl FaultKind {
         matches!(
             self,
             FaultKind::IsolateLeader | FaultKind::SplitMinority | FaultKind::Bridge
+        )
+    }
+
+    /// Whether the fault needs peer traffic routed through proxies (which, on loopback, cannot
+    /// be combined with namespaces).
+    pub fn needs_proxies(self) -> bool {
+        matches!(
+            self,
+            FaultKind::SlowPeers | FaultKind::LossyPeers | FaultKind::BlackholePeer
         )
     }
 
@@ -65,6 +86,9 @@ impl fmt::Display for FaultKind {
             FaultKind::SplitMinority => "split-minority",
             FaultKind::Bridge => "bridge",
             FaultKind::RollingRestart => "rolling-restart",
+            FaultKind::SlowPeers => "slow-peers",
+            FaultKind::LossyPeers => "lossy-peers",
+            FaultKind::BlackholePeer => "blackhole-peer",
         };
         f.write_str(name)
     }
@@ -138,11 +162,24 @@ pub fn schedule(seed: u64, duration: Duration, kinds: &[FaultKind], members: usi
     }
 }
 
-/// Injects `fault` into `cluster`, holds it, and heals it. Partitions need `lab`.
+/// The proxy in front of each member.
+fn proxies(cluster: &Cluster) -> Result<Vec<&PeerProxy>> {
+    (0..cluster.size())
+        .map(|i| {
+            cluster
+                .peer_proxy(i)
+                .context("link faults need a cluster with peer proxies")
+        })
+        .collect()
+}
+
+/// Injects `fault` into `cluster`, holds it, and heals it. Partitions need `lab`, link faults
+/// a cluster started with peer proxies.
 pub async fn inject(cluster: &mut Cluster, lab: Option<&NetnsLab>, fault: &Fault) -> Result<()> {
     let size = cluster.size();
     let m = fault.member;
     let network = || lab.context("network faults need the members in namespaces");
+
     match fault.kind {
         FaultKind::Kill => {
             cluster.kill9(m)?;
@@ -190,6 +227,33 @@ pub async fn inject(cluster: &mut Cluster, lab: Option<&NetnsLab>, fault: &Fault
                 cluster.stop(i)?;
                 cluster.restart(i).await?;
             }
+        }
+        FaultKind::SlowPeers | FaultKind::LossyPeers => {
+            let faults = if fault.kind == FaultKind::SlowPeers {
+                LinkFaults {
+                    delay: Duration::from_millis(20),
+                    jitter: Duration::from_millis(100),
+                    ..LinkFaults::default()
+                }
+            } else {
+                LinkFaults {
+                    reset_percent: 3,
+                    ..LinkFaults::default()
+                }
+            };
+            let all = proxies(cluster)?;
+            all.iter().for_each(|p| p.set(faults));
+            tokio::time::sleep(fault.hold).await;
+            all.iter().for_each(|p| p.heal());
+        }
+        FaultKind::BlackholePeer => {
+            let proxy = proxies(cluster)?[m];
+            proxy.set(LinkFaults {
+                blackhole: true,
+                ..LinkFaults::default()
+            });
+            tokio::time::sleep(fault.hold).await;
+            proxy.heal();
         }
     }
     Ok(())

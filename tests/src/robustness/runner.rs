@@ -31,7 +31,7 @@ pub struct RunSpec {
     pub duration: Duration,
     /// Seed of the fault schedule and of the clients.
     pub seed: u64,
-    /// The faults to draw from.
+    /// The faults to draw from (partitions and link faults cannot be mixed in one run).
     pub faults: Vec<FaultKind>,
     /// Concurrent workload clients.
     pub clients: usize,
@@ -43,14 +43,17 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// A run of `duration` on a cluster of `members` with every fault that fits it.
+    /// A run of `duration` on a cluster of `members` with process faults and partitions.
     pub fn new(server: Server, members: usize, duration: Duration, seed: u64) -> RunSpec {
         RunSpec {
             server,
             members,
             duration,
             seed,
-            faults: FaultKind::ALL.to_vec(),
+            faults: FaultKind::ALL
+                .into_iter()
+                .filter(|k| !k.needs_proxies())
+                .collect(),
             clients: 8,
             keys: 6,
             reads: ReadPolicy::LinearizableOnly,
@@ -165,21 +168,25 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         eprintln!("  {fault}");
     }
     let needs_network = schedule.iter().any(|f| f.kind.needs_network());
+    let needs_proxies = schedule.iter().any(|f| f.kind.needs_proxies());
+    anyhow::ensure!(
+        !(needs_network && needs_proxies),
+        "partitions (namespaces) and link faults (proxies on loopback) cannot share a run"
+    );
     let lab = if needs_network {
         Some(NetnsLab::create(spec.members)?)
     } else {
         None
     };
-    let placement = match &lab {
-        Some(lab) => Placement::Hosts(lab.hosts().to_vec()),
-        None => Placement::Loopback,
-    };
-    let mut cluster = Cluster::start(
-        ClusterSpec::new(spec.server, spec.members)
-            .placement(placement)
-            .token(&format!("robustness-{}", spec.seed)),
-    )
-    .await?;
+    let mut cluster_spec =
+        ClusterSpec::new(spec.server, spec.members).token(&format!("robustness-{}", spec.seed));
+    if let Some(lab) = &lab {
+        cluster_spec = cluster_spec.placement(Placement::Hosts(lab.hosts().to_vec()));
+    }
+    if needs_proxies {
+        cluster_spec = cluster_spec.with_peer_proxies();
+    }
+    let mut cluster = Cluster::start(cluster_spec).await?;
 
     let workload_spec = WorkloadSpec {
         clients: spec.clients,
