@@ -390,32 +390,11 @@ fn member_configs(spec: &ClusterSpec, root: &Path) -> Result<Vec<MemberConfig>> 
         .collect::<Vec<_>>()
         .join(",");
     for config in &mut configs {
-        let data_dir = config.data_dir.to_string_lossy().into_owned();
-        let (peer_url, client_url) = (config.peer_url(), config.client_url());
-        config.args = [
-            "--name",
-            &config.name,
-            "--data-dir",
-            &data_dir,
-            "--initial-advertise-peer-urls",
-            &peer_url,
-            "--listen-peer-urls",
-            &peer_url,
-            "--advertise-client-urls",
-            &client_url,
-            "--listen-client-urls",
-            &client_url,
-            "--initial-cluster",
-            &initial_cluster,
-            "--initial-cluster-state",
-            "new",
-            "--initial-cluster-token",
-            &spec.token,
-        ]
-        .iter()
-        .map(|arg| (*arg).to_owned())
-        .chain(spec.extra_args.iter().cloned())
-        .collect();
+        config.args = config
+            .seed_args(&initial_cluster, &spec.token)
+            .into_iter()
+            .chain(spec.extra_args.iter().cloned())
+            .collect();
     }
     Ok(configs)
 }

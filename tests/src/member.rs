@@ -57,6 +57,36 @@ impl MemberConfig {
     pub fn peer_url(&self) -> String {
         format!("http://{}", socket_text(self.ip, self.peer_port))
     }
+
+    /// The member's command line with exactly the flags of the seed's `start-etcds.sh`, in
+    /// its order, for a new cluster of `initial_cluster` with `token`.
+    pub fn seed_args(&self, initial_cluster: &str, token: &str) -> Vec<String> {
+        let data_dir = self.data_dir.to_string_lossy();
+        let (peer_url, client_url) = (self.peer_url(), self.client_url());
+        [
+            "--name",
+            &self.name,
+            "--data-dir",
+            &data_dir,
+            "--initial-advertise-peer-urls",
+            &peer_url,
+            "--listen-peer-urls",
+            &peer_url,
+            "--advertise-client-urls",
+            &client_url,
+            "--listen-client-urls",
+            &client_url,
+            "--initial-cluster",
+            initial_cluster,
+            "--initial-cluster-state",
+            "new",
+            "--initial-cluster-token",
+            token,
+        ]
+        .iter()
+        .map(|arg| (*arg).to_owned())
+        .collect()
+    }
 }
 
 fn socket_text(ip: IpAddr, port: u16) -> String {

@@ -17,15 +17,14 @@ const EXIT_WITHIN: Duration = Duration::from_secs(15);
 /// How long a healthy member may take to serve clients.
 const READY_WITHIN: Duration = Duration::from_secs(20);
 
-/// One member's configuration with the seed's flags and a single-member initial cluster of
-/// `initial_cluster` (a `name=url` list), plus `extra` arguments.
+/// One member's configuration on loopback with the seed's flags, for `initial_cluster` (a
+/// `name=url` list) and `token`.
 fn config(
     dir: &Path,
     name: &str,
     ports: (u16, u16),
     initial_cluster: &str,
     token: &str,
-    extra: &[String],
 ) -> MemberConfig {
     let mut config = MemberConfig {
         name: name.to_owned(),
@@ -37,31 +36,7 @@ fn config(
         netns: None,
         args: Vec::new(),
     };
-    let (peer, client) = (config.peer_url(), config.client_url());
-    config.args = [
-        "--name",
-        name,
-        "--data-dir",
-        &config.data_dir.to_string_lossy(),
-        "--initial-advertise-peer-urls",
-        &peer,
-        "--listen-peer-urls",
-        &peer,
-        "--advertise-client-urls",
-        &client,
-        "--listen-client-urls",
-        &client,
-        "--initial-cluster",
-        initial_cluster,
-        "--initial-cluster-state",
-        "new",
-        "--initial-cluster-token",
-        token,
-    ]
-    .iter()
-    .map(|a| (*a).to_owned())
-    .chain(extra.iter().cloned())
-    .collect();
+    config.args = config.seed_args(initial_cluster, token);
     config
 }
 
@@ -117,25 +92,25 @@ fn members_that_cannot_start_exit_with_etcds_fatal_line() {
             "--name missing from --initial-cluster",
             Box::new(|dir| {
                 let cluster = format!("m2=http://127.0.0.1:{peer}");
-                config(dir, "m1", (client, peer), &cluster, "t", &[])
+                config(dir, "m1", (client, peer), &cluster, "t")
             }),
         ),
         (
             "advertised peer URL not in --initial-cluster",
             Box::new(|dir| {
                 let cluster = format!("m1=http://127.0.0.1:{other}");
-                config(dir, "m1", (client, peer), &cluster, "t", &[])
+                config(dir, "m1", (client, peer), &cluster, "t")
             }),
         ),
         (
             "client port in use",
-            Box::new(|dir| config(dir, "m1", (client, peer), &own_cluster, "t", &[])),
+            Box::new(|dir| config(dir, "m1", (client, peer), &own_cluster, "t")),
         ),
         (
             "peer port in use",
             Box::new(|dir| {
                 let cluster = format!("m1=http://127.0.0.1:{other}");
-                config(dir, "m1", (client, other), &cluster, "t", &[])
+                config(dir, "m1", (client, other), &cluster, "t")
             }),
         ),
     ];
@@ -169,7 +144,6 @@ async fn a_restart_keeps_the_stored_identity_and_ignores_initial_flags() {
         ports,
         &format!("m1=http://127.0.0.1:{}", ports.1),
         "token-a",
-        &[],
     );
     let mut member = Member::new(server, server.binary().unwrap(), first.clone());
     member.start().unwrap();
@@ -267,7 +241,6 @@ async fn a_member_with_another_cluster_token_is_refused_by_its_peers() {
                 (ports[2 * i], ports[2 * i + 1]),
                 &initial_cluster,
                 token,
-                &[],
             );
             Member::new(server, server.binary().unwrap(), config)
         })
