@@ -192,6 +192,14 @@ impl EtcdServer {
             client_urls: self.settings.advertise_client_urls.clone(),
         };
         loop {
+            // etcd's proposal waits for a leader rather than failing at once, so a member that
+            // starts before the election does not warn; wait the same way.
+            let mut leader = self.leader_rx.clone();
+            let _ = tokio::time::timeout(
+                self.settings.request_timeout,
+                leader.wait_for(|id| *id != 0),
+            )
+            .await;
             match self.propose(Request::MemberAttributes(attrs.clone())).await {
                 Ok(_) => {
                     tracing::info!(
