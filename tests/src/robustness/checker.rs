@@ -252,32 +252,50 @@ fn without_unseen_lost_writes<'a>(key: &[u8], ops: Vec<&'a Record>) -> Vec<&'a R
         .collect()
 }
 
-/// Shrinks a non-linearizable sub-history, first to its shortest failing prefix (by
-/// invocation), then by dropping, one at a time, every operation whose removal keeps it
-/// failing. Neither step may hide a write whose value a remaining operation observed: a read
-/// of a value nobody wrote would be a different violation than the one found.
+/// Shrinks a non-linearizable sub-history: to its shortest failing prefix (by invocation),
+/// then to its shortest failing suffix of that, then by dropping, one at a time, every
+/// operation whose removal keeps it failing. No step may hide a write whose value a
+/// remaining operation observed: a read of a value nobody wrote would be a different
+/// violation than the one found.
 fn minimize<'a>(key: &[u8], mut ops: Vec<&'a Record>) -> Vec<&'a Record> {
-    /// Bounds the quadratic second step on long prefixes.
+    /// Bounds the quadratic last step.
     const MAX_REMOVALS_TRIED: usize = 300;
     ops.sort_by_key(|r| r.invoked_ns);
-    let prefix = |len: usize| -> Vec<&'a Record> {
-        let (head, tail) = ops.split_at(len);
-        let writers = tail.iter().copied().filter(|w| {
-            written_value(key, &w.op).is_some_and(|v| head.iter().any(|r| observes(r, v)))
+    // `ops[range]` plus the writers, outside it, of values it observes.
+    let closed = |ops: &[&'a Record], range: std::ops::Range<usize>| -> Vec<&'a Record> {
+        let inside = &ops[range.clone()];
+        let writers = ops.iter().enumerate().filter_map(|(i, w)| {
+            let outside = !range.contains(&i);
+            let seen =
+                written_value(key, &w.op).is_some_and(|v| inside.iter().any(|r| observes(r, v)));
+            (outside && seen).then_some(*w)
         });
-        head.iter().copied().chain(writers).collect()
+        let mut kept: Vec<&Record> = inside.iter().copied().chain(writers).collect();
+        kept.sort_by_key(|r| r.invoked_ns);
+        kept
     };
-    // The whole history fails; find a short prefix that still does.
+    // The whole history fails; find the shortest prefix that still does...
     let (mut passing, mut failing) = (0, ops.len());
     while failing - passing > 1 {
         let middle = passing + (failing - passing) / 2;
-        if is_linearizable(key, &prefix(middle)) {
+        if is_linearizable(key, &closed(&ops, 0..middle)) {
             passing = middle;
         } else {
             failing = middle;
         }
     }
-    let mut ops = prefix(failing);
+    let ops = closed(&ops, 0..failing);
+    // ...and the latest start from which the rest still fails.
+    let (mut failing_start, mut passing_start) = (0, ops.len());
+    while passing_start - failing_start > 1 {
+        let middle = failing_start + (passing_start - failing_start) / 2;
+        if is_linearizable(key, &closed(&ops, middle..ops.len())) {
+            passing_start = middle;
+        } else {
+            failing_start = middle;
+        }
+    }
+    let mut ops = closed(&ops, failing_start..ops.len());
     let mut tried = 0;
     let mut i = 0;
     while i < ops.len() && tried < MAX_REMOVALS_TRIED {
@@ -302,7 +320,6 @@ fn minimize<'a>(key: &[u8], mut ops: Vec<&'a Record>) -> Vec<&'a Record> {
             ops = rest;
         }
     }
-    ops.sort_by_key(|r| r.invoked_ns);
     ops
 }
 
@@ -541,6 +558,29 @@ mod tests {
         assert_eq!(report.violations.len(), 1);
         let minimal = &report.violations[0].history;
         assert_eq!(minimal.len(), 3, "{minimal:#?}");
+    }
+
+    #[test]
+    fn a_late_violation_after_a_long_history_is_reported_in_a_few_operations() {
+        let mut history = Vec::new();
+        // 300 writes, each read back: none can be dropped without orphaning its read.
+        for i in 0..300u64 {
+            let t = i * 100;
+            let revision = i as i64 + 2;
+            let value = format!("v{i}");
+            history.push(put(0, (t, t + 10), &value, revision));
+            history.push(get(1, (t + 20, t + 30), Some((&value, revision)), revision));
+        }
+        // A stale read at the end.
+        history.push(get(2, (40_000, 40_010), Some(("v10", 12)), 12));
+        let report = check(&history, ReadPolicy::LinearizableOnly);
+        assert_eq!(report.violations.len(), 1);
+        let minimal = &report.violations[0].history;
+        assert!(minimal.len() <= 4, "{minimal:#?}");
+        assert!(
+            minimal.iter().any(|r| r.client == 2),
+            "the stale read is named"
+        );
     }
 
     #[test]
