@@ -252,50 +252,66 @@ fn without_unseen_lost_writes<'a>(key: &[u8], ops: Vec<&'a Record>) -> Vec<&'a R
         .collect()
 }
 
-/// Shrinks a non-linearizable sub-history: to its shortest failing prefix (by invocation),
-/// then to its shortest failing suffix of that, then by dropping, one at a time, every
-/// operation whose removal keeps it failing. No step may hide a write whose value a
-/// remaining operation observed: a read of a value nobody wrote would be a different
-/// violation than the one found.
+/// Shrinks a non-linearizable sub-history, in three steps:
+///
+/// 1. the shortest failing prefix closed under real time (every operation invoked before the
+///    last one in it finished): whatever comes later is linearized after it, so such a prefix
+///    fails only if the whole history does;
+/// 2. the shortest failing suffix of that, keeping the writes whose values it observes and the
+///    deletes from the first of those on (which an observed absence may depend on);
+/// 3. dropping, one at a time, every operation whose removal keeps it failing — except
+///    deletes, and writes whose value a remaining operation observed, without which a read
+///    would fail for a different reason than the one found.
 fn minimize<'a>(key: &[u8], mut ops: Vec<&'a Record>) -> Vec<&'a Record> {
     /// Bounds the quadratic last step.
     const MAX_REMOVALS_TRIED: usize = 300;
     ops.sort_by_key(|r| r.invoked_ns);
-    // `ops[range]` plus the writers, outside it, of values it observes.
-    let closed = |ops: &[&'a Record], range: std::ops::Range<usize>| -> Vec<&'a Record> {
-        let inside = &ops[range.clone()];
-        let writers = ops.iter().enumerate().filter_map(|(i, w)| {
-            let outside = !range.contains(&i);
-            let seen =
-                written_value(key, &w.op).is_some_and(|v| inside.iter().any(|r| observes(r, v)));
-            (outside && seen).then_some(*w)
-        });
-        let mut kept: Vec<&Record> = inside.iter().copied().chain(writers).collect();
-        kept.sort_by_key(|r| r.invoked_ns);
-        kept
+    let prefix = |len: usize| -> Vec<&'a Record> {
+        let finished = ops[..len].iter().map(|r| r.completed_ns).max().unwrap_or(0);
+        ops.iter()
+            .copied()
+            .take_while(|r| r.invoked_ns <= finished)
+            .collect()
     };
-    // The whole history fails; find the shortest prefix that still does...
     let (mut passing, mut failing) = (0, ops.len());
     while failing - passing > 1 {
         let middle = passing + (failing - passing) / 2;
-        if is_linearizable(key, &closed(&ops, 0..middle)) {
+        if is_linearizable(key, &prefix(middle)) {
             passing = middle;
         } else {
             failing = middle;
         }
     }
-    let ops = closed(&ops, 0..failing);
-    // ...and the latest start from which the rest still fails.
+    let ops = prefix(failing);
+    let suffix = |start: usize| -> Vec<&'a Record> {
+        let inside = &ops[start..];
+        let writers: Vec<&Record> = ops[..start]
+            .iter()
+            .copied()
+            .filter(|w| {
+                written_value(key, &w.op).is_some_and(|v| inside.iter().any(|r| observes(r, v)))
+            })
+            .collect();
+        let deletes_from = writers.first().map_or(u64::MAX, |w| w.invoked_ns);
+        let deletes = ops[..start]
+            .iter()
+            .copied()
+            .filter(|d| matches!(d.op, Op::Delete { .. }) && d.invoked_ns >= deletes_from);
+        let mut kept: Vec<&Record> = writers.iter().copied().chain(deletes).collect();
+        kept.sort_by_key(|r| r.invoked_ns);
+        kept.extend_from_slice(inside);
+        kept
+    };
     let (mut failing_start, mut passing_start) = (0, ops.len());
     while passing_start - failing_start > 1 {
         let middle = failing_start + (passing_start - failing_start) / 2;
-        if is_linearizable(key, &closed(&ops, middle..ops.len())) {
+        if is_linearizable(key, &suffix(middle)) {
             passing_start = middle;
         } else {
             failing_start = middle;
         }
     }
-    let mut ops = closed(&ops, failing_start..ops.len());
+    let mut ops = suffix(failing_start);
     let mut tried = 0;
     let mut i = 0;
     while i < ops.len() && tried < MAX_REMOVALS_TRIED {
@@ -304,7 +320,7 @@ fn minimize<'a>(key: &[u8], mut ops: Vec<&'a Record>) -> Vec<&'a Record> {
             ops.iter()
                 .any(|other| !std::ptr::eq(*other, candidate) && observes(other, value))
         });
-        if observed_elsewhere {
+        if observed_elsewhere || matches!(candidate.op, Op::Delete { .. }) {
             i += 1;
             continue;
         }
@@ -577,6 +593,38 @@ mod tests {
         assert_eq!(report.violations.len(), 1);
         let minimal = &report.violations[0].history;
         assert!(minimal.len() <= 4, "{minimal:#?}");
+        assert!(
+            minimal.iter().any(|r| r.client == 2),
+            "the stale read is named"
+        );
+    }
+
+    #[test]
+    fn minimizing_never_drops_the_delete_an_absence_depends_on() {
+        let delete = record(
+            0,
+            (20, 30),
+            Op::Delete { key: b"k".to_vec() },
+            Completion::Ok(Outcome::Delete {
+                revision: 3,
+                deleted: 1,
+            }),
+        );
+        let history = [
+            put(0, (0, 10), "a", 2),
+            delete,
+            get(1, (40, 50), None, 3),
+            put(0, (60, 70), "b", 4),
+            // The real violation: b was written and read back, then a stale absence.
+            get(1, (80, 90), Some(("b", 4)), 4),
+            get(2, (100, 110), None, 3),
+        ];
+        let report = check(&history, ReadPolicy::LinearizableOnly);
+        assert_eq!(report.violations.len(), 1);
+        let minimal = &report.violations[0].history;
+        let has_delete = minimal.iter().any(|r| matches!(r.op, Op::Delete { .. }));
+        let reads_absent_after_a = minimal.iter().any(|r| r.client == 1 && r.invoked_ns == 40);
+        assert!(has_delete || !reads_absent_after_a, "{minimal:#?}");
         assert!(
             minimal.iter().any(|r| r.client == 2),
             "the stale read is named"
