@@ -3,6 +3,7 @@
 //! ```text
 //! oxrobust [--server oxcd|etcd] [--members 3] [--duration 300] [--runs 1] [--seed N]
 //!          [--faults kill,pause,isolate-leader,split-minority,bridge,rolling-restart]
+//!          (or link faults, not mixable with partitions: slow-peers,lossy-peers,blackhole-peer)
 //!          [--clients 8] [--keys 6] [--unsafe] [--summary FILE]
 //! ```
 //!

@@ -9,6 +9,8 @@
 //! constrain nothing and are left out.
 
 use std::collections::HashSet;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
 use super::history::{Completion, Op, Outcome, Record};
 use super::model::{self, KeyState, StateSet};
@@ -41,7 +43,13 @@ pub struct Report {
     pub keys: usize,
     /// Keys whose sub-history is not linearizable.
     pub violations: Vec<Violation>,
+    /// Keys whose search ran out of its budget before reaching a verdict.
+    pub inconclusive: Vec<Vec<u8>>,
 }
+
+/// Most configurations (linearized set and model states) one search remembers: bounds its
+/// memory (16 bytes each) on long failing histories, whose search must exhaust them.
+const MAX_CONFIGURATIONS: usize = 10_000_000;
 
 /// Checks `records` key by key.
 pub fn check(records: &[Record], policy: ReadPolicy) -> Report {
@@ -53,6 +61,7 @@ pub fn check(records: &[Record], policy: ReadPolicy) -> Report {
         operations_checked: relevant.len(),
         keys: keys.len(),
         violations: Vec::new(),
+        inconclusive: Vec::new(),
     };
     for key in keys {
         let on_key: Vec<&Record> = relevant
@@ -61,11 +70,13 @@ pub fn check(records: &[Record], policy: ReadPolicy) -> Report {
             .filter(|r| r.op.keys().contains(&key))
             .collect();
         let ops = without_unseen_lost_writes(key, on_key);
-        if !is_linearizable(key, &ops) {
-            report.violations.push(Violation {
+        match search(key, &ops) {
+            Ok(()) => {}
+            Err(Failure::Stuck(stuck)) => report.violations.push(Violation {
                 key: key.to_vec(),
-                history: minimize(key, ops).into_iter().cloned().collect(),
-            });
+                history: minimize(key, ops, stuck).into_iter().cloned().collect(),
+            }),
+            Err(Failure::OutOfBudget) => report.inconclusive.push(key.to_vec()),
         }
     }
     report
@@ -188,14 +199,42 @@ impl Timeline {
     }
 }
 
-/// Whether the operations on `key` have a linearization the model accepts.
+/// Whether the operations on `key` have a linearization the model accepts, as far as the
+/// search budget tells (a search that runs out counts as linearizable: minimizing then keeps
+/// what it cannot prove unnecessary).
 fn is_linearizable(key: &[u8], ops: &[&Record]) -> bool {
+    !matches!(search(key, ops), Err(Failure::Stuck(_)))
+}
+
+/// Why a search found no linearization.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    /// There is none.
+    Stuck(Stuck),
+    /// It gave up after [`MAX_CONFIGURATIONS`].
+    OutOfBudget,
+}
+
+/// Where a failed search got stuck: the answer time of the operation that blocked its
+/// deepest attempt. The violation is usually close before it.
+#[derive(Debug, Clone, Copy)]
+struct Stuck {
+    at_ns: u64,
+}
+
+/// Looks for a linearization of the operations on `key`.
+fn search(key: &[u8], ops: &[&Record]) -> Result<(), Failure> {
     let mut timeline = Timeline::new(ops);
     let mut linearized = vec![0u64; ops.len().div_ceil(64)];
     let mut states: StateSet = vec![KeyState::initial()];
-    let mut seen: HashSet<(Vec<u64>, StateSet)> = HashSet::new();
+    // Configurations are remembered by two independent 64-bit hashes: a collision (about
+    // 2^-128 a pair) could only hide a linearization, never invent one.
+    let hashers = (RandomState::new(), RandomState::new());
+    let mut seen: HashSet<(u64, u64)> = HashSet::new();
     // (call node, states before it)
     let mut stack: Vec<(usize, StateSet)> = Vec::new();
+    let mut stuck = Stuck { at_ns: 0 };
+    let mut deepest = 0;
     let mut entry = timeline.first();
     while timeline.first() != NONE {
         let node = timeline.nodes[entry];
@@ -204,7 +243,15 @@ fn is_linearizable(key: &[u8], ops: &[&Record]) -> bool {
             let next = model::step(&states, key, &record.op, outcome(record));
             if !next.is_empty() {
                 linearized[node.op / 64] |= 1 << (node.op % 64);
-                if seen.insert((linearized.clone(), next.clone())) {
+                let configuration = (&linearized, &next);
+                let fingerprint = (
+                    hashers.0.hash_one(configuration),
+                    hashers.1.hash_one(configuration),
+                );
+                if seen.len() >= MAX_CONFIGURATIONS {
+                    return Err(Failure::OutOfBudget);
+                }
+                if seen.insert(fingerprint) {
                     stack.push((entry, std::mem::replace(&mut states, next)));
                     timeline.lift(entry);
                     entry = timeline.first();
@@ -215,8 +262,12 @@ fn is_linearizable(key: &[u8], ops: &[&Record]) -> bool {
             entry = node.next;
         } else {
             // An operation answered before anything could take effect in its place.
+            if stack.len() >= deepest {
+                deepest = stack.len();
+                stuck.at_ns = ops[node.op].completed_ns;
+            }
             let Some((call, before)) = stack.pop() else {
-                return false;
+                return Err(Failure::Stuck(stuck));
             };
             let op = timeline.nodes[call].op;
             linearized[op / 64] &= !(1 << (op % 64));
@@ -225,7 +276,7 @@ fn is_linearizable(key: &[u8], ops: &[&Record]) -> bool {
             entry = timeline.nodes[call].next;
         }
     }
-    true
+    Ok(())
 }
 
 /// Leaves out lost writes that nothing depends on. A write whose answer was lost may be
@@ -234,22 +285,40 @@ fn is_linearizable(key: &[u8], ops: &[&Record]) -> bool {
 /// existed. Every other lost write can go, which keeps the search from trying each of them at
 /// every point of the history.
 fn without_unseen_lost_writes<'a>(key: &[u8], ops: Vec<&'a Record>) -> Vec<&'a Record> {
-    let needed = |write: &Record| {
-        let value = written_value(key, &write.op);
-        ops.iter().any(|other| {
-            value.is_some_and(|v| observes(other, v))
-                || (other.invoked_ns > write.invoked_ns
-                    && matches!(outcome(other), Some(Outcome::Delete { deleted, .. }) if *deleted > 0))
-        })
-    };
     ops.iter()
         .copied()
         .filter(|r| {
             let lost_value_write = matches!(r.completion, Completion::Indeterminate(_))
                 && written_value(key, &r.op).is_some();
-            !lost_value_write || needed(r)
+            !lost_value_write || ops.iter().any(|other| depends_on(key, other, r))
         })
         .collect()
+}
+
+/// Whether `other` may need `write` to have happened: it observed the value written, it is a
+/// compare-and-swap that swapped on the revision the write got, or it is a delete that
+/// removed the key and could have taken effect after the write.
+fn depends_on(key: &[u8], other: &Record, write: &Record) -> bool {
+    if std::ptr::eq(other, write) {
+        return false;
+    }
+    let Some(value) = written_value(key, &write.op) else {
+        return false;
+    };
+    let swapped_on_it = match (&other.op, outcome(other), outcome(write)) {
+        (
+            Op::CompareAndSwap {
+                expected_mod_revision,
+                ..
+            },
+            Some(Outcome::CompareAndSwap { swapped: true, .. }),
+            Some(written),
+        ) => *expected_mod_revision == written.revision(),
+        _ => false,
+    };
+    let removed_after_it = other.completed_ns > write.invoked_ns
+        && matches!(outcome(other), Some(Outcome::Delete { deleted, .. }) if *deleted > 0);
+    observes(other, value) || swapped_on_it || removed_after_it
 }
 
 /// Shrinks a non-linearizable sub-history, in three steps:
@@ -257,23 +326,46 @@ fn without_unseen_lost_writes<'a>(key: &[u8], ops: Vec<&'a Record>) -> Vec<&'a R
 /// 1. the shortest failing prefix closed under real time (every operation invoked before the
 ///    last one in it finished): whatever comes later is linearized after it, so such a prefix
 ///    fails only if the whole history does;
-/// 2. the shortest failing suffix of that, keeping the writes whose values it observes and the
+/// 2. the shortest failing suffix of that, keeping the earlier writes it [depends on] and the
 ///    deletes from the first of those on (which an observed absence may depend on);
 /// 3. dropping, one at a time, every operation whose removal keeps it failing — except
-///    deletes, and writes whose value a remaining operation observed, without which a read
-///    would fail for a different reason than the one found.
-fn minimize<'a>(key: &[u8], mut ops: Vec<&'a Record>) -> Vec<&'a Record> {
+///    deletes, and writes a remaining operation depends on, without which it would fail for
+///    a different reason than the one found.
+///
+/// [depends on]: depends_on
+fn minimize<'a>(key: &[u8], mut ops: Vec<&'a Record>, stuck: Stuck) -> Vec<&'a Record> {
     /// Bounds the quadratic last step.
     const MAX_REMOVALS_TRIED: usize = 300;
     ops.sort_by_key(|r| r.invoked_ns);
-    let prefix = |len: usize| -> Vec<&'a Record> {
-        let finished = ops[..len].iter().map(|r| r.completed_ns).max().unwrap_or(0);
-        ops.iter()
-            .copied()
-            .take_while(|r| r.invoked_ns <= finished)
-            .collect()
+    // A lost answer ends nothing: what follows may precede such an operation, whose own
+    // effect nothing in the prefix constrains.
+    let end = |r: &Record| match r.completion {
+        Completion::Indeterminate(_) => r.invoked_ns,
+        _ => r.completed_ns,
     };
-    let (mut passing, mut failing) = (0, ops.len());
+    let prefix = |len: usize| -> Vec<&'a Record> {
+        // Grow until nothing left out started before everything inside had finished.
+        let mut len = len;
+        loop {
+            let finished = ops[..len].iter().map(|r| end(r)).max().unwrap_or(0);
+            let closed = ops.iter().take_while(|r| r.invoked_ns <= finished).count();
+            if closed <= len {
+                return ops[..len].to_vec();
+            }
+            len = closed;
+        }
+    };
+    // Exhausting a failing search is the costly part, so start from the prefix up to where
+    // the search got stuck, which usually fails already.
+    let up_to_stuck = ops
+        .iter()
+        .take_while(|r| r.invoked_ns <= stuck.at_ns)
+        .count();
+    let mut failing = ops.len();
+    if up_to_stuck < failing && !is_linearizable(key, &prefix(up_to_stuck)) {
+        failing = up_to_stuck;
+    }
+    let mut passing = 0;
     while failing - passing > 1 {
         let middle = passing + (failing - passing) / 2;
         if is_linearizable(key, &prefix(middle)) {
@@ -288,15 +380,13 @@ fn minimize<'a>(key: &[u8], mut ops: Vec<&'a Record>) -> Vec<&'a Record> {
         let writers: Vec<&Record> = ops[..start]
             .iter()
             .copied()
-            .filter(|w| {
-                written_value(key, &w.op).is_some_and(|v| inside.iter().any(|r| observes(r, v)))
-            })
+            .filter(|w| inside.iter().any(|r| depends_on(key, r, w)))
             .collect();
         let deletes_from = writers.first().map_or(u64::MAX, |w| w.invoked_ns);
         let deletes = ops[..start]
             .iter()
             .copied()
-            .filter(|d| matches!(d.op, Op::Delete { .. }) && d.invoked_ns >= deletes_from);
+            .filter(|d| matches!(d.op, Op::Delete { .. }) && d.completed_ns >= deletes_from);
         let mut kept: Vec<&Record> = writers.iter().copied().chain(deletes).collect();
         kept.sort_by_key(|r| r.invoked_ns);
         kept.extend_from_slice(inside);
@@ -316,11 +406,8 @@ fn minimize<'a>(key: &[u8], mut ops: Vec<&'a Record>) -> Vec<&'a Record> {
     let mut i = 0;
     while i < ops.len() && tried < MAX_REMOVALS_TRIED {
         let candidate = ops[i];
-        let observed_elsewhere = written_value(key, &candidate.op).is_some_and(|value| {
-            ops.iter()
-                .any(|other| !std::ptr::eq(*other, candidate) && observes(other, value))
-        });
-        if observed_elsewhere || matches!(candidate.op, Op::Delete { .. }) {
+        let needed = ops.iter().any(|other| depends_on(key, other, candidate));
+        if needed || matches!(candidate.op, Op::Delete { .. }) {
             i += 1;
             continue;
         }
@@ -523,6 +610,20 @@ mod tests {
             ),
         ];
         assert!(verdict(&delete_after_lost));
+        // A delete sent before the lost put may still have taken effect after it.
+        let overlapping_delete = [
+            record(
+                2,
+                (0, 100),
+                Op::Delete { key: b"k".to_vec() },
+                Completion::Ok(Outcome::Delete {
+                    revision: 3,
+                    deleted: 1,
+                }),
+            ),
+            lost_put(1, 10, "lost"),
+        ];
+        assert!(verdict(&overlapping_delete));
     }
 
     #[test]

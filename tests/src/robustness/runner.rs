@@ -78,6 +78,8 @@ pub struct RunSummary {
     pub keys: usize,
     /// Keys whose history is not linearizable.
     pub violations: Vec<Violation>,
+    /// Keys the checker could not decide within its budget.
+    pub inconclusive: Vec<Vec<u8>>,
     /// Broken revision invariants.
     pub broken: Vec<Broken>,
     /// The members' agreed `HashKV` at the end.
@@ -89,7 +91,7 @@ pub struct RunSummary {
 impl RunSummary {
     /// Whether the history is linearizable and no invariant is broken.
     pub fn passed(&self) -> bool {
-        self.violations.is_empty() && self.broken.is_empty()
+        self.violations.is_empty() && self.broken.is_empty() && self.inconclusive.is_empty()
     }
 
     /// A human-readable report: the parameters, the counts, and every violation with its
@@ -131,6 +133,13 @@ impl RunSummary {
             self.violations.len(),
             self.broken.len()
         );
+        for key in &self.inconclusive {
+            let _ = writeln!(
+                out,
+                "undecided (search budget exhausted) on key {}",
+                String::from_utf8_lossy(key)
+            );
+        }
         for violation in &self.violations {
             let _ = writeln!(
                 out,
@@ -155,6 +164,11 @@ impl RunSummary {
 /// come back, members that never agree), not findings of the checker.
 pub async fn run(spec: RunSpec) -> Result<RunSummary> {
     let started = Instant::now();
+    anyhow::ensure!(
+        !(spec.faults.iter().any(|f| f.needs_network())
+            && spec.faults.iter().any(|f| f.needs_proxies())),
+        "partitions (namespaces) and link faults (proxies on loopback) cannot share a run"
+    );
     let schedule = faults::schedule(spec.seed, spec.duration, &spec.faults, spec.members);
     eprintln!(
         "robustness: {} x{}, seed {} (replay with OXT_SEED={}), {} faults scheduled:",
@@ -169,10 +183,6 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
     }
     let needs_network = schedule.iter().any(|f| f.kind.needs_network());
     let needs_proxies = schedule.iter().any(|f| f.kind.needs_proxies());
-    anyhow::ensure!(
-        !(needs_network && needs_proxies),
-        "partitions (namespaces) and link faults (proxies on loopback) cannot share a run"
-    );
     let lab = if needs_network {
         Some(NetnsLab::create(spec.members)?)
     } else {
@@ -247,6 +257,7 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         checked: report.operations_checked,
         keys: report.keys,
         violations: report.violations,
+        inconclusive: report.inconclusive,
         broken,
         hash,
         elapsed: started.elapsed(),

@@ -11,9 +11,10 @@
 //! 5. when the Ready is durable, send its held-back messages (votes, append
 //!    acknowledgements) and tell raft (`on_persist_ready`), which may commit more.
 //!
-//! Nothing here waits on a peer, the disk or the apply loop: peers have bounded queues, and
-//! unwritten Readies and undelivered committed work are counted, holding back new client
-//! requests once too many pile up (backpressure).
+//! Nothing here waits on a peer or the apply loop, and on the disk only for an inline write
+//! when nothing else is waiting: peers have bounded queues, and unwritten Readies and
+//! undelivered committed work are counted, holding back new client requests once too many
+//! pile up (backpressure).
 
 use std::collections::VecDeque;
 use std::sync::Arc;

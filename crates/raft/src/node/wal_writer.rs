@@ -1,14 +1,16 @@
 //! The WAL writer thread: persists what the ready loop hands it, in order, with one
 //! `fdatasync` for everything that queued up meanwhile (group commit), and reports back which
 //! Ready is durable together with the messages that had to wait for it (votes, append
-//! acknowledgements). The ready loop keeps stepping messages and proposals while the disk
-//! works, so a slow fsync never stalls replication to followers.
+//! acknowledgements). While the thread writes, the ready loop keeps stepping messages and
+//! proposals.
 //!
-//! When the ready loop has nothing else to do it writes inline instead ([`WalWriter::write_now`]):
-//! handing a lone write to the thread and waiting to hear back costs two thread wake-ups, which
-//! at low load are a large part of a request's latency.
+//! When the ready loop has nothing else waiting it writes inline instead
+//! ([`WalWriter::write_now`]), blocking itself for that one fsync: handing a lone write to the
+//! thread and waiting to hear back costs two thread wake-ups, which at low load are a large
+//! part of a request's latency. Under load it hands off and pipelines.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
@@ -56,6 +58,8 @@ pub struct Persisted {
 pub struct WalWriter {
     /// Shared with the thread, which holds the lock only while it writes a batch.
     wal: Arc<Mutex<Wal>>,
+    /// Set once any write failed: the WAL's state is then unknown and must not be synced again.
+    failed: Arc<AtomicBool>,
     metrics: Arc<RaftMetrics>,
     tasks: Option<mpsc::UnboundedSender<WriteTask>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -77,16 +81,18 @@ impl WalWriter {
         let (tasks, rx) = mpsc::unbounded_channel();
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let wal = Arc::new(Mutex::new(wal));
+        let failed = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (wal, metrics) = (wal.clone(), metrics.clone());
+            let (wal, failed, metrics) = (wal.clone(), failed.clone(), metrics.clone());
             std::thread::Builder::new()
                 .name(format!("wal-{member_id:x}"))
-                .spawn(move || run(&wal, rx, done_tx, &metrics))
+                .spawn(move || run(&wal, &failed, rx, done_tx, &metrics))
                 .map_err(|e| RaftError::io("spawn the WAL writer thread", e))?
         };
         Ok((
             WalWriter {
                 wal,
+                failed,
                 metrics,
                 tasks: Some(tasks),
                 thread: Some(thread),
@@ -99,7 +105,11 @@ impl WalWriter {
     /// unwritten, so that writes stay in order.
     pub fn write_now(&self, task: WriteTask) -> Result<Persisted, RaftError> {
         let mut wal = self.wal.lock();
-        persist(&mut wal, task, || None, &self.metrics)
+        let outcome = persist(&mut wal, task, || None, &self.metrics);
+        if outcome.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        outcome
     }
 
     /// Queues a task; false if the writer has stopped (after a write failure).
@@ -126,6 +136,7 @@ impl Drop for WalWriter {
 
 fn run(
     wal: &Mutex<Wal>,
+    failed: &AtomicBool,
     mut tasks: mpsc::UnboundedReceiver<WriteTask>,
     done: mpsc::UnboundedSender<Result<Persisted, RaftError>>,
     metrics: &RaftMetrics,
@@ -134,10 +145,18 @@ fn run(
         // The lock is released before the ready loop hears of the write, so an inline write
         // that follows never waits for it.
         let outcome = persist(&mut wal.lock(), first, || tasks.try_recv().ok(), metrics);
-        let failed = outcome.is_err();
-        if done.send(outcome).is_err() || failed {
+        if outcome.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        let write_failed = outcome.is_err();
+        if done.send(outcome).is_err() || write_failed {
             break;
         }
+    }
+    // After a failed write or fsync the file's state is unknown; syncing again could make a
+    // half-written batch durable.
+    if failed.load(Ordering::Relaxed) {
+        return;
     }
     let mut wal = wal.lock();
     if let Err(e) = wal.sync() {
