@@ -12,14 +12,18 @@ use oxcd_api::mvccpb::KeyValue;
 
 fn header(o: &mut Object<'_>, h: Option<&ResponseHeader>) {
     if let Some(h) = h {
-        let out = o.key("header");
-        let mut inner = Object::new(out);
-        inner.num("cluster_id", h.cluster_id);
-        inner.num("member_id", h.member_id);
-        inner.num("revision", h.revision);
-        inner.num("raft_term", h.raft_term);
-        inner.close();
+        header_as(o, "header", h);
     }
+}
+
+/// A response header under `name` (protobuf's JSON field names, zero fields omitted).
+fn header_as(o: &mut Object<'_>, name: &str, h: &ResponseHeader) {
+    let mut inner = Object::new(o.key(name));
+    inner.num("cluster_id", h.cluster_id);
+    inner.num("member_id", h.member_id);
+    inner.num("revision", h.revision);
+    inner.num("raft_term", h.raft_term);
+    inner.close();
 }
 
 fn key_value(out: &mut String, kv: &KeyValue) {
@@ -270,13 +274,8 @@ pub fn alarm(r: &AlarmResponse) -> String {
 pub fn watch(r: &oxcd_api::etcdserverpb::WatchResponse) -> String {
     let mut out = String::new();
     let mut o = Object::new(&mut out);
-    let h = r.header.unwrap_or_default();
-    let mut inner = Object::new(o.key("Header"));
-    inner.num("cluster_id", h.cluster_id);
-    inner.num("member_id", h.member_id);
-    inner.num("revision", h.revision);
-    inner.num("raft_term", h.raft_term);
-    inner.close();
+    // clientv3's field is a value, not a pointer: always there, even when empty.
+    header_as(&mut o, "Header", &r.header.unwrap_or_default());
     // clientv3 always allocates the event slice, so even an empty one prints as `[]`.
     let events = o.key("Events");
     events.push('[');
