@@ -10,13 +10,13 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::rng::SeededRng;
@@ -119,42 +119,61 @@ async fn pump(
     mut faults: watch::Receiver<LinkFaults>,
     rng: Arc<Mutex<SeededRng>>,
 ) {
-    let mut buffer = vec![0u8; 64 * 1024];
-    loop {
-        let read = tokio::select! {
-            read = from.read(&mut buffer) => read,
-            // A blackhole also cuts connections that are already open.
-            _ = faults.wait_for(|f| f.blackhole) => return,
-        };
-        let n = match read {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        let current = *faults.borrow();
-        let (extra, reset) = {
-            let mut rng = rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let jitter_ms = current.jitter.as_millis() as u64;
-            let extra = if jitter_ms > 0 {
-                Duration::from_millis(rng.below(jitter_ms + 1))
-            } else {
-                Duration::ZERO
+    // Chunks travel to the writer with the time they are due, so a delay is latency, not a
+    // cap on throughput: each chunk waits its own delay, never behind the sum of earlier ones.
+    // `None` aborts the connection with whatever is still queued.
+    let (queue, mut due) = mpsc::unbounded_channel::<Option<(Instant, Vec<u8>)>>();
+    let reader = async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut last_due = Instant::now();
+        loop {
+            let read = tokio::select! {
+                read = from.read(&mut buffer) => read,
+                // A blackhole also cuts connections that are already open.
+                _ = faults.wait_for(|f| f.blackhole) => {
+                    let _ = queue.send(None);
+                    return;
+                }
             };
-            (
-                extra,
-                current.reset_percent > 0 && rng.percent(current.reset_percent),
-            )
-        };
-        if reset {
-            return;
+            let n = match read {
+                // End of input: the writer delivers what is queued, then stops.
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let current = *faults.borrow();
+            let (extra, reset) = {
+                let mut rng = rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let jitter_ms = current.jitter.as_millis() as u64;
+                let extra = if jitter_ms > 0 {
+                    Duration::from_millis(rng.below(jitter_ms + 1))
+                } else {
+                    Duration::ZERO
+                };
+                (
+                    extra,
+                    current.reset_percent > 0 && rng.percent(current.reset_percent),
+                )
+            };
+            if reset {
+                let _ = queue.send(None);
+                return;
+            }
+            // Bytes keep their order: a chunk is never due before the one ahead of it.
+            last_due = last_due.max(Instant::now() + current.delay + extra);
+            if queue.send(Some((last_due, buffer[..n].to_vec()))).is_err() {
+                return;
+            }
         }
-        let wait = current.delay + extra;
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+    };
+    let writer = async move {
+        while let Some(Some((at, chunk))) = due.recv().await {
+            tokio::time::sleep_until(at.into()).await;
+            if to.write_all(&chunk).await.is_err() {
+                return;
+            }
         }
-        if to.write_all(&buffer[..n]).await.is_err() {
-            return;
-        }
-    }
+    };
+    tokio::join!(reader, writer);
 }
 
 #[cfg(test)]
