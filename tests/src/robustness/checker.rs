@@ -289,7 +289,7 @@ fn without_unseen_lost_writes<'a>(key: &[u8], ops: Vec<&'a Record>) -> Vec<&'a R
         .copied()
         .filter(|r| {
             let lost_value_write = matches!(r.completion, Completion::Indeterminate(_))
-                && written_value(key, &r.op).is_some();
+                && r.op.written_value(key).is_some();
             !lost_value_write || ops.iter().any(|other| depends_on(key, other, r))
         })
         .collect()
@@ -302,7 +302,7 @@ fn depends_on(key: &[u8], other: &Record, write: &Record) -> bool {
     if std::ptr::eq(other, write) {
         return false;
     }
-    let Some(value) = written_value(key, &write.op) else {
+    let Some(value) = write.op.written_value(key) else {
         return false;
     };
     let swapped_on_it = match (&other.op, outcome(other), outcome(write)) {
@@ -424,17 +424,6 @@ fn minimize<'a>(key: &[u8], mut ops: Vec<&'a Record>, stuck: Stuck) -> Vec<&'a R
         }
     }
     ops
-}
-
-fn written_value<'a>(key: &[u8], op: &'a Op) -> Option<&'a [u8]> {
-    match op {
-        Op::Put { value, .. } | Op::CompareAndSwap { value, .. } => Some(value),
-        Op::MultiPut { pairs } => pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_slice()),
-        Op::Get { .. } | Op::Delete { .. } => None,
-    }
 }
 
 fn observes(record: &Record, value: &[u8]) -> bool {

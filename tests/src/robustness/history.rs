@@ -38,6 +38,18 @@ impl Op {
         }
     }
 
+    /// The value the operation writes to `key`, if it writes one there.
+    pub fn written_value(&self, key: &[u8]) -> Option<&[u8]> {
+        match self {
+            Op::Put { value, .. } | Op::CompareAndSwap { value, .. } => Some(value),
+            Op::MultiPut { pairs } => pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_slice()),
+            Op::Get { .. } | Op::Delete { .. } => None,
+        }
+    }
+
     /// Whether the operation can change the store.
     pub fn is_write(&self) -> bool {
         !matches!(self, Op::Get { .. })

@@ -55,12 +55,17 @@ fn step_one(state: &KeyState, key: &[u8], op: &Op, outcome: Option<&Outcome>) ->
         (Op::Put { value, .. }, Some(Outcome::Put { revision })) => {
             written(state, value, *revision).into_iter().collect()
         }
-        (Op::MultiPut { pairs }, Some(Outcome::MultiPut { revision })) => {
-            let value = value_for(pairs, key);
+        (Op::MultiPut { .. }, Some(Outcome::MultiPut { revision })) => {
+            let value = op.written_value(key).unwrap_or_default();
             written(state, value, *revision).into_iter().collect()
         }
         (Op::Put { value, .. }, None) => vec![written_unknown(state, value)],
-        (Op::MultiPut { pairs }, None) => vec![written_unknown(state, value_for(pairs, key))],
+        (Op::MultiPut { .. }, None) => {
+            vec![written_unknown(
+                state,
+                op.written_value(key).unwrap_or_default(),
+            )]
+        }
         (Op::Get { .. }, Some(Outcome::Get { revision, kv })) => {
             read(state, kv.as_ref(), *revision).into_iter().collect()
         }
@@ -133,14 +138,6 @@ fn step_one(state: &KeyState, key: &[u8], op: &Op, outcome: Option<&Outcome>) ->
         // An answer of the wrong kind never matches.
         _ => Vec::new(),
     }
-}
-
-fn value_for<'a>(pairs: &'a [(Vec<u8>, Vec<u8>)], key: &[u8]) -> &'a [u8] {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_slice())
-        .unwrap_or_default()
 }
 
 /// A write answered at `revision`: the revision must be new.

@@ -64,7 +64,7 @@ pub async fn run(ctx: &mut Context) -> Result<(), Stop> {
     let mut session = WatchSession::open(&client, printer);
     session.create(create, parsed.exec).await?;
     ctx.out.flush();
-    session.serve(None).await?;
+    session.serve().await?;
     Err(CtlError::new(EXIT_INTERRUPTED, "watch is canceled by the server").into())
 }
 
@@ -255,14 +255,9 @@ impl WatchSession {
         .await
     }
 
-    /// Handles responses until every watch has ended (or, with `limit`, that many).
-    async fn serve(&mut self, limit: Option<usize>) -> Result<(), Stop> {
-        let mut handled = 0;
+    /// Handles responses until every watch has ended.
+    async fn serve(&mut self) -> Result<(), Stop> {
         while self.next().await? {
-            handled += 1;
-            if limit.is_some_and(|l| handled >= l) {
-                break;
-            }
             if self.live.is_empty() && self.pending.is_empty() {
                 break;
             }
