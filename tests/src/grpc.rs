@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use oxcd_api::etcdserverpb::cluster_client::ClusterClient;
 use oxcd_api::etcdserverpb::kv_client::KvClient;
+use oxcd_api::etcdserverpb::lease_client::LeaseClient;
 use oxcd_api::etcdserverpb::maintenance_client::MaintenanceClient;
+use oxcd_api::etcdserverpb::watch_client::WatchClient;
 use tonic::transport::{Channel, Endpoint};
 
 /// How long establishing a connection may take.
@@ -24,6 +26,10 @@ pub struct Clients {
     pub maintenance: MaintenanceClient<Channel>,
     /// `etcdserverpb.Cluster` (membership).
     pub cluster: ClusterClient<Channel>,
+    /// `etcdserverpb.Watch`.
+    pub watch: WatchClient<Channel>,
+    /// `etcdserverpb.Lease`.
+    pub lease: LeaseClient<Channel>,
 }
 
 /// Connects to `endpoint` (`http://host:port`) with the default request timeout.
@@ -47,6 +53,8 @@ pub async fn connect_with_timeout(endpoint: &str, request_timeout: Duration) -> 
         maintenance: MaintenanceClient::new(channel.clone())
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX),
-        cluster: ClusterClient::new(channel),
+        cluster: ClusterClient::new(channel.clone()),
+        watch: WatchClient::new(channel.clone()).max_decoding_message_size(usize::MAX),
+        lease: LeaseClient::new(channel),
     })
 }

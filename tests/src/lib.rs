@@ -21,6 +21,7 @@ pub mod server;
 pub mod spawner;
 pub mod stale;
 pub mod wait;
+pub mod watch_stream;
 
 pub use cluster::{Cluster, ClusterSpec, Placement};
 pub use etcdctl::Etcdctl;

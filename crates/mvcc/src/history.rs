@@ -10,13 +10,44 @@ use crate::revision::Revision;
 use crate::store::SnapshotView;
 use crate::view::{ReadError, decode_kv};
 
-/// Events of revisions `from..=` the view's current revision, oldest first, stopping at a
-/// revision boundary once `limit` events are collected. Returns them with the revision to read
-/// from next. `Compacted` if `from` is below the compacted revision (etcd's watch rule).
+/// How much one read of the change history gathers: it stops at the first revision boundary
+/// after either bound is reached, so a revision is never split (one larger than the bounds is
+/// returned whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLimit {
+    /// Events.
+    pub events: usize,
+    /// Bytes of keys and values.
+    pub bytes: usize,
+}
+
+impl ChunkLimit {
+    /// A bound on the number of events only.
+    pub fn events(events: usize) -> ChunkLimit {
+        ChunkLimit {
+            events,
+            bytes: usize::MAX,
+        }
+    }
+
+    /// Whether `events` events of `bytes` bytes reach the limit.
+    pub(crate) fn reached(&self, events: usize, bytes: usize) -> bool {
+        events >= self.events || bytes >= self.bytes
+    }
+}
+
+/// The bytes an event counts for against a [`ChunkLimit`].
+pub(crate) fn event_bytes(event: &Event) -> usize {
+    event.kv.as_ref().map_or(0, |kv| kv.key.len() + kv.value.len())
+}
+
+/// Events of revisions `from..=` the view's current revision, oldest first, within `limit`.
+/// Returns them with the revision to read from next. `Compacted` if `from` is below the
+/// compacted revision (etcd's watch rule).
 pub(crate) fn events(
     view: &SnapshotView<'_>,
     from: i64,
-    limit: usize,
+    limit: ChunkLimit,
 ) -> Result<(Vec<Event>, i64), ReadError> {
     if from < view.compact {
         return Err(EtcdError::Compacted.into());
@@ -29,6 +60,7 @@ pub(crate) fn events(
     let start = Revision::new(from, 0).to_key(false);
     let end = Revision::new(view.current.saturating_add(1), 0).to_key(false);
     let mut next = view.current + 1;
+    let mut bytes = 0;
     for row in view
         .snapshot
         .table
@@ -39,7 +71,9 @@ pub(crate) fn events(
         let Some((rev, tombstone)) = Revision::from_key(k.value()) else {
             continue;
         };
-        if out.len() >= limit && out.last().is_some_and(|e: &Event| mod_rev(e) != rev.main) {
+        if limit.reached(out.len(), bytes)
+            && out.last().is_some_and(|e: &Event| mod_rev(e) != rev.main)
+        {
             next = rev.main;
             break;
         }
@@ -50,11 +84,13 @@ pub(crate) fn events(
         } else {
             EventType::Put
         };
-        out.push(Event {
+        let event = Event {
             r#type: kind as i32,
             kv: Some(kv),
             prev_kv: None,
-        });
+        };
+        bytes += event_bytes(&event);
+        out.push(event);
     }
     Ok((out, next))
 }

@@ -28,6 +28,15 @@ impl<'a> KeySpan<'a> {
             end => KeySpan::Between(key, end),
         }
     }
+
+    /// Whether `candidate` falls in the span.
+    pub(crate) fn contains(&self, candidate: &[u8]) -> bool {
+        match *self {
+            KeySpan::Single(key) => candidate == key,
+            KeySpan::From(key) => candidate >= key,
+            KeySpan::Between(key, end) => candidate >= key && candidate < end,
+        }
+    }
 }
 
 /// Where a paused scan goes on: at this key (inclusive).

@@ -24,9 +24,11 @@ mod table_copy;
 mod txn;
 pub mod validate;
 mod view;
+pub mod watch;
 
 pub use apply::ApplyBatch;
 pub use backend::{Backend, BackendError, read_consistent_index};
+pub use history::ChunkLimit;
 pub use compaction::{CompactionDone, CompactionError, CompactionWait};
 pub use revision::Revision;
 pub use store::KvStore;

@@ -20,6 +20,7 @@ use crate::backend::{
     Backend, BackendError, FINISHED_COMPACT_REV, KEY_TABLE, META_TABLE, SCHEDULED_COMPACT_REV,
 };
 use crate::compaction::{Compactor, completion};
+use crate::history::ChunkLimit;
 use crate::index::{KeySpan, TreeIndex};
 use crate::key_index::{KeyAt, KeyIndex};
 use crate::revision::Revision;
@@ -211,11 +212,10 @@ impl KvStore {
     }
 
     /// The changes of revisions `from` onwards (up to the current revision) as watch events,
-    /// oldest first: at least `limit` events unless the history ends first, and never a
-    /// revision split in two. Returns them with the revision to continue from. `Compacted` if
+    /// oldest first, within `limit` (never a revision split in two). Returns them with the revision to continue from. `Compacted` if
     /// `from` is below the compacted revision. Delete events carry the key and the deletion
     /// revision; `prev_kv` is left empty (read it with a range at `mod_revision - 1`).
-    pub fn events(&self, from: i64, limit: usize) -> Result<(Vec<Event>, i64), EtcdError> {
+    pub fn events(&self, from: i64, limit: ChunkLimit) -> Result<(Vec<Event>, i64), EtcdError> {
         let view = self.snapshot().map_err(read_failure)?;
         crate::history::events(&view, from, limit).map_err(read_failure)
     }

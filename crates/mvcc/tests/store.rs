@@ -12,6 +12,7 @@ use oxcd_api::etcdserverpb::{
     Compare, DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp, TxnRequest,
 };
 use oxcd_api::mvccpb::event::EventType;
+use oxcd_mvcc::ChunkLimit;
 use oxcd_mvcc::{Backend, KvStore, read_consistent_index};
 
 struct Fixture {
@@ -533,19 +534,19 @@ fn history_reads_back_as_events() {
     .unwrap();
     let committed = b.commit(false).unwrap();
 
-    let (all, next) = f.store.events(1, 100).unwrap();
+    let (all, next) = f.store.events(1, ChunkLimit::events(100)).unwrap();
     assert_eq!(next, 5);
     assert_eq!(all.len(), 4);
     assert_eq!(&all[2..], &committed[..]);
     assert_eq!(all[3].r#type, EventType::Delete as i32);
     // A limit never splits a revision.
-    let (first, next) = f.store.events(3, 1).unwrap();
+    let (first, next) = f.store.events(3, ChunkLimit::events(1)).unwrap();
     assert_eq!((first.len(), next), (1, 4));
-    let (rest, next) = f.store.events(next, 1).unwrap();
+    let (rest, next) = f.store.events(next, ChunkLimit::events(1)).unwrap();
     assert_eq!((rest.len(), next), (2, 5));
     compact(&f.store, 3).unwrap();
-    assert_eq!(f.store.events(2, 10).unwrap_err(), EtcdError::Compacted);
-    assert_eq!(f.store.events(3, 10).unwrap().0.len(), 3);
+    assert_eq!(f.store.events(2, ChunkLimit::events(10)).unwrap_err(), EtcdError::Compacted);
+    assert_eq!(f.store.events(3, ChunkLimit::events(10)).unwrap().0.len(), 3);
 }
 
 #[test]

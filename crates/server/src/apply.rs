@@ -144,8 +144,10 @@ impl ApplyLoop {
         let durable = last_index - self.durable_index >= DURABLE_EVERY_ENTRIES
             || self.last_durable_at.elapsed() >= DURABLE_EVERY;
         let committing = Instant::now();
-        batch.commit(durable).map_err(ApplyError::storage)?;
+        let revision = batch.revision();
+        let changes = batch.commit(durable).map_err(ApplyError::storage)?;
         self.metrics.backend_commit().observe(committing.elapsed());
+        self.state.watch_hub().publish(revision, changes);
         if durable {
             self.durable_index = last_index;
             self.last_durable_at = Instant::now();

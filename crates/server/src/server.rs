@@ -41,6 +41,9 @@ pub struct ServerSettings {
     /// How long a proposal may still wait after the leader changed before failing with
     /// "leader changed".
     pub leader_change_grace: Duration,
+    /// `--experimental-watch-progress-notify-interval`: how often watchers that asked for
+    /// progress notifications hear the current revision when nothing else was sent.
+    pub watch_progress_notify_interval: Duration,
 }
 
 /// The member, shared by every service.

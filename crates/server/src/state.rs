@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::RwLock;
 use redb::Database;
 
+use oxcd_mvcc::watch::WatchHub;
 use oxcd_mvcc::{Backend, KvStore, read_consistent_index};
 use oxcd_raft::StateMachine;
 
@@ -22,6 +23,9 @@ pub struct StateError(pub String);
 fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> StateError + '_ {
     move |e| StateError(format!("{context}: {e}"))
 }
+
+/// Bytes of recent changes kept in memory for watchers; older ones are read from the backend.
+const WATCH_RING_BYTES: usize = 8 * 1024 * 1024;
 
 struct Storage {
     backend: Arc<Backend>,
@@ -40,6 +44,7 @@ impl Storage {
 pub struct ServerState {
     storage: RwLock<Storage>,
     membership: Membership,
+    watch_hub: Arc<WatchHub>,
     backend_path: PathBuf,
     applied_index: AtomicU64,
     durable_applied_index: AtomicU64,
@@ -53,9 +58,14 @@ impl ServerState {
             Membership::load(storage.backend.database()).map_err(err("loading membership"))?;
         let (applied, _term) = read_consistent_index(storage.backend.database())
             .map_err(err("reading consistent index"))?;
+        let watch_hub = Arc::new(WatchHub::new(
+            storage.kv.current_revision(),
+            WATCH_RING_BYTES,
+        ));
         Ok(ServerState {
             storage: RwLock::new(storage),
             membership,
+            watch_hub,
             backend_path: backend_path.to_path_buf(),
             applied_index: AtomicU64::new(applied),
             durable_applied_index: AtomicU64::new(applied),
@@ -70,6 +80,11 @@ impl ServerState {
     /// The current backend.
     pub fn backend(&self) -> Arc<Backend> {
         self.storage.read().backend.clone()
+    }
+
+    /// Recent committed changes and the revision watchers wait on.
+    pub fn watch_hub(&self) -> &Arc<WatchHub> {
+        &self.watch_hub
     }
 
     /// Membership of the cluster.
@@ -113,6 +128,7 @@ impl ServerState {
             .map_err(err("reloading membership"))?;
         let (applied, _term) = read_consistent_index(storage.backend.database())
             .map_err(err("reading consistent index"))?;
+        self.watch_hub.reset(storage.kv.current_revision());
         Ok(applied)
     }
 }

@@ -3,18 +3,21 @@
 mod cluster;
 mod kv;
 mod maintenance;
+mod watch;
 
 use std::sync::Arc;
 
 use oxcd_api::etcdserverpb::cluster_server::ClusterServer;
 use oxcd_api::etcdserverpb::kv_server::KvServer;
 use oxcd_api::etcdserverpb::maintenance_server::MaintenanceServer;
+use oxcd_api::etcdserverpb::watch_server::WatchServer;
 
 use crate::server::EtcdServer;
 
 pub use cluster::ClusterService;
 pub use kv::KvService;
 pub use maintenance::MaintenanceService;
+pub use watch::WatchService;
 
 /// gRPC's own overhead on top of `--max-request-bytes` (etcd allows the same slack).
 const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
@@ -59,6 +62,11 @@ pub fn routes(server: Arc<EtcdServer>) -> tonic::service::Routes {
         .add_service(
             ClusterServer::new(ClusterService::new(server.clone()))
                 .max_decoding_message_size(max_recv),
+        )
+        .add_service(
+            WatchServer::new(WatchService::new(server.clone()))
+                .max_decoding_message_size(max_recv)
+                .max_encoding_message_size(usize::MAX),
         )
         .add_service(
             MaintenanceServer::new(MaintenanceService::new(server))

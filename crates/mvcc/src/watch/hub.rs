@@ -1,0 +1,171 @@
+//! The ring of recently committed changes and the published revision watchers wait on.
+//!
+//! The apply loop publishes each committed batch's events once; every watch stream reads them
+//! through shared `Arc`s, so a thousand watchers of one key cost one copy of the change. The
+//! ring is bounded in bytes: the oldest batches are dropped first, and a watcher that still
+//! needs them reads the backend instead.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use oxcd_api::mvccpb::Event;
+use parking_lot::RwLock;
+use prost::Message;
+use tokio::sync::watch;
+
+/// The events one committed apply batch produced, in revision order.
+#[derive(Debug)]
+pub struct CommittedChanges {
+    events: Vec<Event>,
+}
+
+impl CommittedChanges {
+    /// The events, oldest first.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Revision of the last change in the batch.
+    fn last_revision(&self) -> i64 {
+        self.events.last().map_or(0, super::watcher::event_revision)
+    }
+}
+
+struct Ring {
+    batches: VecDeque<Arc<CommittedChanges>>,
+    bytes: usize,
+    /// Every change of revisions `covered_from..=revision` is in `batches`.
+    covered_from: i64,
+    revision: i64,
+}
+
+/// Recent committed changes for the watch streams, plus the revision they are complete up to.
+pub struct WatchHub {
+    ring: RwLock<Ring>,
+    capacity_bytes: usize,
+    published: watch::Sender<i64>,
+}
+
+impl WatchHub {
+    /// A hub whose store is at `revision`, keeping at most about `capacity_bytes` of events.
+    pub fn new(revision: i64, capacity_bytes: usize) -> WatchHub {
+        WatchHub {
+            ring: RwLock::new(Ring {
+                batches: VecDeque::new(),
+                bytes: 0,
+                covered_from: revision + 1,
+                revision,
+            }),
+            capacity_bytes,
+            published: watch::channel(revision).0,
+        }
+    }
+
+    /// Records the changes of a committed batch that moved the store to `revision` and wakes
+    /// every subscriber. Called by the apply loop after the backend commit, in commit order.
+    pub fn publish(&self, revision: i64, events: Vec<Event>) {
+        {
+            let mut ring = self.ring.write();
+            if !events.is_empty() {
+                ring.bytes += events.iter().map(Message::encoded_len).sum::<usize>();
+                ring.batches.push_back(Arc::new(CommittedChanges { events }));
+                while ring.bytes > self.capacity_bytes && ring.batches.len() > 1 {
+                    let Some(oldest) = ring.batches.pop_front() else {
+                        break;
+                    };
+                    ring.bytes -= oldest.events.iter().map(Message::encoded_len).sum::<usize>();
+                    ring.covered_from = oldest.last_revision() + 1;
+                }
+            }
+            ring.revision = revision;
+        }
+        self.published.send_replace(revision);
+    }
+
+    /// Forgets every change kept: the store was replaced (a snapshot from the leader) and is
+    /// now at `revision`; watchers behind it read the new backend.
+    pub fn reset(&self, revision: i64) {
+        {
+            let mut ring = self.ring.write();
+            ring.batches.clear();
+            ring.bytes = 0;
+            ring.covered_from = revision + 1;
+            ring.revision = revision;
+        }
+        self.published.send_replace(revision);
+    }
+
+    /// The revision every published change is complete up to.
+    pub fn revision(&self) -> i64 {
+        self.ring.read().revision
+    }
+
+    /// A receiver that changes whenever the published revision does.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.published.subscribe()
+    }
+
+    /// Bytes of events held, for metrics and tests.
+    pub fn held_bytes(&self) -> usize {
+        self.ring.read().bytes
+    }
+
+    /// The batches holding every change from revision `from` on, or `None` when the ring no
+    /// longer holds all of them (the caller reads the backend).
+    pub(crate) fn changes_from(&self, from: i64) -> Option<Vec<Arc<CommittedChanges>>> {
+        let ring = self.ring.read();
+        if from < ring.covered_from {
+            return None;
+        }
+        let first = ring
+            .batches
+            .partition_point(|batch| batch.last_revision() < from);
+        Some(ring.batches.range(first..).cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxcd_api::mvccpb::KeyValue;
+
+    fn put(key: &str, rev: i64) -> Event {
+        Event {
+            r#type: 0,
+            kv: Some(KeyValue {
+                key: key.into(),
+                mod_revision: rev,
+                create_revision: rev,
+                version: 1,
+                value: vec![0; 100],
+                lease: 0,
+            }),
+            prev_kv: None,
+        }
+    }
+
+    #[test]
+    fn keeps_recent_batches_within_capacity() {
+        let hub = WatchHub::new(1, 1000);
+        assert!(hub.changes_from(2).is_some_and(|b| b.is_empty()));
+        for rev in 2..=30 {
+            hub.publish(rev, vec![put("k", rev)]);
+        }
+        assert_eq!(hub.revision(), 30);
+        assert!(hub.held_bytes() <= 1000);
+        assert!(hub.changes_from(2).is_none(), "oldest batches dropped");
+        let recent = hub.changes_from(29).expect("recent batches kept");
+        assert_eq!(recent.len(), 2);
+        assert!(hub.changes_from(31).is_some_and(|b| b.is_empty()));
+    }
+
+    #[test]
+    fn reset_forgets_everything() {
+        let hub = WatchHub::new(0, 1 << 20);
+        hub.publish(1, vec![put("a", 1)]);
+        hub.reset(50);
+        assert_eq!(hub.revision(), 50);
+        assert!(hub.changes_from(1).is_none());
+        assert!(hub.changes_from(51).is_some());
+    }
+}

@@ -1,0 +1,453 @@
+//! The Watch service: one bidirectional stream carrying many watchers.
+//!
+//! Every stream is its own task owning its watchers, so a client that stops reading only stalls
+//! its own stream: its task waits on the bounded send queue while holding at most one chunk,
+//! and the writes, the other streams and the shared change ring (see `oxcd_mvcc::watch`) go
+//! on. When it resumes, its watchers read what the ring dropped from the backend; when
+//! compaction has overtaken them they are cancelled with the compacted revision, as etcd does.
+//! Client requests are served between chunks, so a long catch-up never hides a cancel.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::Stream;
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use oxcd_api::etcdserverpb::watch_create_request::FilterType;
+use oxcd_api::etcdserverpb::watch_request::RequestUnion;
+use oxcd_api::etcdserverpb::watch_server::Watch;
+use oxcd_api::etcdserverpb::{RangeRequest, WatchCreateRequest, WatchRequest, WatchResponse};
+use oxcd_api::mvccpb::Event;
+use oxcd_api::mvccpb::event::EventType;
+use oxcd_mvcc::{ChunkLimit, KvStore};
+use oxcd_mvcc::watch::{EventFilter, WatchHub, WatchProgress, Watcher};
+
+use crate::server::EtcdServer;
+
+/// Responses queued per stream before its task waits for the client to read.
+const SEND_QUEUE: usize = 16;
+/// What one watcher gathers per step: whole revisions, so a larger revision is sent whole.
+const CHUNK: ChunkLimit = ChunkLimit {
+    events: 1000,
+    bytes: 1024 * 1024,
+};
+/// The watch id etcd answers with when none applies (progress responses, refused creates).
+const NO_WATCH_ID: i64 = -1;
+/// etcd's reason for refusing a client-chosen id already in use on the stream.
+const DUPLICATE_ID: &str = "mvcc: duplicate watch ID provided on the WatchStream";
+
+/// `etcdserverpb.Watch`.
+pub struct WatchService {
+    server: Arc<EtcdServer>,
+}
+
+impl WatchService {
+    /// The service for `server`.
+    pub fn new(server: Arc<EtcdServer>) -> Self {
+        WatchService { server }
+    }
+}
+
+type WatchResponses = Pin<Box<dyn Stream<Item = Result<WatchResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Watch for WatchService {
+    type WatchStream = WatchResponses;
+
+    async fn watch(
+        &self,
+        request: Request<Streaming<WatchRequest>>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let requests = request.into_inner();
+        let (tx, rx) = mpsc::channel(SEND_QUEUE);
+        let stream = WatchStream::new(self.server.clone(), tx);
+        tokio::spawn(stream.run(requests));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// One watcher on a stream, with the options that shape its responses.
+struct StreamWatcher {
+    /// `None` once compaction cancelled it: like etcd, the id stays taken (and cancellable)
+    /// until the client cancels it.
+    watcher: Option<Watcher>,
+    prev_kv: bool,
+    fragment: bool,
+    progress_notify: bool,
+    /// Whether events went out since the last progress tick (etcd then skips the notification).
+    sent_since_tick: bool,
+}
+
+impl StreamWatcher {
+    fn is_behind(&self, hub: &WatchHub) -> bool {
+        self.watcher.as_ref().is_some_and(|w| w.is_behind(hub))
+    }
+}
+
+/// The state of one Watch stream, owned by its task.
+struct WatchStream {
+    server: Arc<EtcdServer>,
+    hub: Arc<WatchHub>,
+    tx: mpsc::Sender<Result<WatchResponse, Status>>,
+    watchers: BTreeMap<i64, StreamWatcher>,
+    next_auto_id: i64,
+    /// A progress request waits until every watcher has caught up, so that the revision it
+    /// reports really has been delivered (a bookmark a client can resume from).
+    progress_requested: bool,
+}
+
+/// The stream's task stops: the client went away or finished sending.
+struct Closed;
+
+impl WatchStream {
+    fn new(server: Arc<EtcdServer>, tx: mpsc::Sender<Result<WatchResponse, Status>>) -> Self {
+        let hub = server.state().watch_hub().clone();
+        WatchStream {
+            server,
+            hub,
+            tx,
+            watchers: BTreeMap::new(),
+            next_auto_id: 0,
+            progress_requested: false,
+        }
+    }
+
+    async fn run(mut self, mut requests: Streaming<WatchRequest>) {
+        let mut published = self.hub.subscribe();
+        let interval = self.server.settings().watch_progress_notify_interval;
+        let mut progress_tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + interval,
+            interval.max(Duration::from_millis(1)),
+        );
+        loop {
+            let behind = self.any_behind();
+            let outcome = tokio::select! {
+                biased;
+                request = requests.message() => match request {
+                    Ok(Some(request)) => self.handle(request).await,
+                    Ok(None) | Err(_) => Err(Closed),
+                },
+                () = self.tx.closed() => Err(Closed),
+                _ = progress_tick.tick() => self.notify_progress().await,
+                () = std::future::ready(()), if behind => self.deliver_round().await,
+                changed = published.changed(), if !behind => match changed {
+                    Ok(()) => Ok(()),
+                    Err(_) => Err(Closed),
+                },
+            };
+            if outcome.is_err() {
+                return;
+            }
+            if self.progress_requested && !self.any_behind() {
+                self.progress_requested = false;
+                let header = self.server.header(self.hub.revision());
+                self.send(WatchResponse {
+                    header: Some(header),
+                    watch_id: NO_WATCH_ID,
+                    ..Default::default()
+                })
+                .await
+                .ok();
+            }
+        }
+    }
+
+    fn any_behind(&self) -> bool {
+        self.watchers.values().any(|w| w.is_behind(&self.hub))
+    }
+
+    async fn handle(&mut self, request: WatchRequest) -> Result<(), Closed> {
+        match request.request_union {
+            Some(RequestUnion::CreateRequest(create)) => self.create(create).await,
+            Some(RequestUnion::CancelRequest(cancel)) => {
+                if self.watchers.remove(&cancel.watch_id).is_some() {
+                    self.send(WatchResponse {
+                        header: Some(self.server.header(self.hub.revision())),
+                        watch_id: cancel.watch_id,
+                        canceled: true,
+                        ..Default::default()
+                    })
+                    .await?;
+                }
+                Ok(())
+            }
+            Some(RequestUnion::ProgressRequest(_)) => {
+                self.progress_requested = true;
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    async fn create(&mut self, create: WatchCreateRequest) -> Result<(), Closed> {
+        let current = self.hub.revision();
+        let id = if create.watch_id == 0 {
+            while self.watchers.contains_key(&self.next_auto_id) {
+                self.next_auto_id += 1;
+            }
+            self.next_auto_id += 1;
+            self.next_auto_id - 1
+        } else if self.watchers.contains_key(&create.watch_id) {
+            return self
+                .send(WatchResponse {
+                    header: Some(self.server.header(current)),
+                    watch_id: NO_WATCH_ID,
+                    created: true,
+                    canceled: true,
+                    cancel_reason: DUPLICATE_ID.to_string(),
+                    ..Default::default()
+                })
+                .await;
+        } else {
+            create.watch_id
+        };
+        let filters: BTreeSet<i32> = create.filters.iter().copied().collect();
+        let filter = EventFilter {
+            no_put: filters.contains(&(FilterType::Noput as i32)),
+            no_delete: filters.contains(&(FilterType::Nodelete as i32)),
+        };
+        let start = if create.start_revision == 0 {
+            current + 1
+        } else {
+            create.start_revision
+        };
+        self.send(WatchResponse {
+            header: Some(self.server.header(current)),
+            watch_id: id,
+            created: true,
+            ..Default::default()
+        })
+        .await?;
+        let compacted = self.server.state().kv().compact_revision();
+        let compacted_away = create.start_revision != 0 && create.start_revision < compacted;
+        self.watchers.insert(
+            id,
+            StreamWatcher {
+                watcher: (!compacted_away)
+                    .then(|| Watcher::new(create.key, create.range_end, filter, start)),
+                prev_kv: create.prev_kv,
+                fragment: create.fragment,
+                progress_notify: create.progress_notify,
+                sent_since_tick: false,
+            },
+        );
+        if compacted_away {
+            self.send_compacted(id, compacted).await?;
+        }
+        Ok(())
+    }
+
+    /// One step for every watcher that is behind, in id order, so that a watcher with a long
+    /// history to catch up with shares the stream fairly with the others.
+    async fn deliver_round(&mut self) -> Result<(), Closed> {
+        let store = self.server.state().kv();
+        let ids: Vec<i64> = self
+            .watchers
+            .iter()
+            .filter(|(_, w)| w.is_behind(&self.hub))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            let Some(w) = self.watchers.get_mut(&id) else {
+                continue;
+            };
+            let Some(watcher) = w.watcher.as_mut() else {
+                continue;
+            };
+            match watcher.step(&self.hub, &store, CHUNK) {
+                WatchProgress::UpToDate => {}
+                WatchProgress::Chunk(chunk) if chunk.events.is_empty() => {}
+                WatchProgress::Chunk(chunk) => {
+                    w.sent_since_tick = true;
+                    let (prev_kv, fragment) = (w.prev_kv, w.fragment);
+                    let mut events = chunk.events;
+                    if prev_kv {
+                        fill_prev_kvs(&store, &mut events);
+                    }
+                    let response = WatchResponse {
+                        header: Some(self.server.header(chunk.revision)),
+                        watch_id: id,
+                        events,
+                        ..Default::default()
+                    };
+                    if fragment {
+                        let limit = self.server.settings().max_request_bytes;
+                        for part in fragments(response, limit) {
+                            self.send(part).await?;
+                        }
+                    } else {
+                        self.send(response).await?;
+                    }
+                }
+                WatchProgress::Compacted(compacted) => {
+                    w.watcher = None;
+                    self.send_compacted(id, compacted).await?;
+                }
+                WatchProgress::Failed(e) => {
+                    tracing::warn!(watch_id = id, error = %e, "watcher could not read the change history");
+                    w.watcher = None;
+                    self.send(WatchResponse {
+                        header: Some(self.server.header(self.hub.revision())),
+                        watch_id: id,
+                        canceled: true,
+                        cancel_reason: e.to_string(),
+                        ..Default::default()
+                    })
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The periodic notification for watchers that asked for it: those that are caught up and
+    /// sent nothing since the last tick learn the current revision.
+    async fn notify_progress(&mut self) -> Result<(), Closed> {
+        let revision = self.hub.revision();
+        let mut due = Vec::new();
+        for (id, w) in &mut self.watchers {
+            if w.progress_notify && !w.sent_since_tick && w.watcher.is_some() && !w.is_behind(&self.hub)
+            {
+                due.push(*id);
+            }
+            w.sent_since_tick = false;
+        }
+        for id in due {
+            self.send(WatchResponse {
+                header: Some(self.server.header(revision)),
+                watch_id: id,
+                ..Default::default()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// etcd's notice that compaction overtook a watcher; its header carries revision 0.
+    async fn send_compacted(&mut self, id: i64, compacted: i64) -> Result<(), Closed> {
+        self.send(WatchResponse {
+            header: Some(self.server.header(0)),
+            watch_id: id,
+            canceled: true,
+            compact_revision: compacted,
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn send(&self, response: WatchResponse) -> Result<(), Closed> {
+        self.tx.send(Ok(response)).await.map_err(|_| Closed)
+    }
+}
+
+/// Fills each non-create event's `prev_kv` with the key as it was just before the event, read
+/// at `mod_revision - 1`; left empty when that revision has been compacted away.
+fn fill_prev_kvs(store: &KvStore, events: &mut [Event]) {
+    for event in events {
+        let Some(kv) = &event.kv else { continue };
+        let is_create = event.r#type == EventType::Put as i32 && kv.create_revision == kv.mod_revision;
+        if is_create {
+            continue;
+        }
+        let before = store.range(&RangeRequest {
+            key: kv.key.clone(),
+            revision: kv.mod_revision - 1,
+            ..Default::default()
+        });
+        if let Ok(found) = before {
+            event.prev_kv = found.kvs.into_iter().next();
+        }
+    }
+}
+
+/// Splits a response larger than `limit` bytes into fragments of whole events (at least one
+/// each); every fragment but the last is marked `fragment`. A response within the limit, or
+/// with one event, goes out as it is.
+fn fragments(response: WatchResponse, limit: usize) -> Vec<WatchResponse> {
+    if response.encoded_len() < limit || response.events.len() < 2 {
+        return vec![response];
+    }
+    let mut parts = Vec::new();
+    let mut events = response.events.into_iter().peekable();
+    let shell = WatchResponse {
+        events: Vec::new(),
+        fragment: true,
+        ..response
+    };
+    while events.peek().is_some() {
+        let mut part = shell.clone();
+        while let Some(event) = events.next_if(|event| {
+            part.events.is_empty() || part.encoded_len() + event.encoded_len() + 2 < limit
+        }) {
+            part.events.push(event);
+        }
+        parts.push(part);
+    }
+    if let Some(last) = parts.last_mut() {
+        last.fragment = false;
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oxcd_api::mvccpb::KeyValue;
+
+    fn event(size: usize) -> Event {
+        Event {
+            kv: Some(KeyValue {
+                key: b"k".to_vec(),
+                value: vec![7; size],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn small_responses_are_not_fragmented() {
+        let response = WatchResponse {
+            events: vec![event(10), event(10)],
+            ..Default::default()
+        };
+        let parts = fragments(response, 1000);
+        assert_eq!(parts.len(), 1);
+        assert!(!parts[0].fragment);
+    }
+
+    #[test]
+    fn large_responses_split_into_marked_fragments() {
+        let response = WatchResponse {
+            watch_id: 3,
+            events: (0..10).map(|_| event(300)).collect(),
+            ..Default::default()
+        };
+        let parts = fragments(response, 1000);
+        assert!(parts.len() >= 4, "{} parts", parts.len());
+        assert_eq!(parts.iter().map(|p| p.events.len()).sum::<usize>(), 10);
+        for (i, part) in parts.iter().enumerate() {
+            assert_eq!(part.watch_id, 3);
+            assert_eq!(part.fragment, i + 1 < parts.len());
+            assert!(part.encoded_len() < 1000 || part.events.len() == 1);
+        }
+    }
+
+    #[test]
+    fn an_event_larger_than_the_limit_travels_alone() {
+        let response = WatchResponse {
+            events: vec![event(10), event(5000), event(10)],
+            ..Default::default()
+        };
+        let parts = fragments(response, 1000);
+        assert_eq!(
+            parts.iter().map(|p| p.events.len()).collect::<Vec<_>>(),
+            vec![1, 1, 1]
+        );
+    }
+}
