@@ -19,7 +19,7 @@ use tonic::transport::Channel;
 /// so the call is left running in a task until a response is wanted.
 enum Responses {
     Opening(JoinHandle<Result<Streaming<WatchResponse>, tonic::Status>>),
-    Open(Streaming<WatchResponse>),
+    Open(Box<Streaming<WatchResponse>>),
 }
 
 /// An open Watch stream.
@@ -53,7 +53,7 @@ impl WatchSession {
                     .context("watch call task")?
                     .context("opening a watch stream")?,
             };
-            self.responses = Responses::Open(opened);
+            self.responses = Responses::Open(Box::new(opened));
         }
         match &mut self.responses {
             Responses::Open(stream) => Ok(Some(stream)),

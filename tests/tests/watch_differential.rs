@@ -1,6 +1,6 @@
 //! Differential test of the Watch service: a seeded script of writes (puts, deletes, range
 //! deletes, multi-key txns, compactions) and watch requests (creates of every kind — one key,
-//! prefix, range, open range, past / compacted / future start revision, filters, prev_kv,
+//! prefix, range, open range, empty and reversed ranges, past / compacted / future start revision, filters, prev_kv,
 //! fragments, client-chosen and duplicate ids — cancels of known and unknown ids, progress
 //! requests) on two streams goes to a single-member real etcd 3.5.1 and to the server under
 //! test. After every step both streams are drained; each watcher's sequence of responses must
@@ -100,7 +100,6 @@ impl Script {
                     key: b"w/".to_vec(),
                     range_end: b"w0".to_vec(),
                     prev_kv: self.rng.percent(50),
-                    ..Default::default()
                 }))
             }
             51..=56 => {
@@ -158,12 +157,14 @@ impl Script {
     }
 
     fn create(&mut self) -> WatchCreateRequest {
-        let (key, range_end): (&[u8], &[u8]) = match self.rng.below(6) {
-            0 | 1 => (self.rng.pick(KEYS).as_bytes(), b""),
-            2 => (b"w/", b"w0"),
-            3 => (b"w/b", b"w/e"),
-            4 => (b"w/c", b"\0"),
-            _ => (b"\0", b"\0"),
+        let (key, range_end): (&[u8], &[u8]) = match self.rng.below(14) {
+            0..=4 => (self.rng.pick(KEYS).as_bytes(), b""),
+            5 | 6 => (b"w/", b"w0"),
+            7 | 8 => (b"w/b", b"w/e"),
+            9 | 10 => (b"w/c", b"\0"),
+            11 => (b"\0", b"\0"),
+            12 => (b"", b""),
+            _ => (b"w/e", b"w/b"),
         };
         let start_revision = if self.rng.percent(55) {
             0
@@ -317,7 +318,10 @@ async fn watch_answers_match_real_etcd() {
         .collect();
     for key in keys {
         let (a, b) = (etcd.transcript.get(&key), other.transcript.get(&key));
-        let (a, b) = (a.map_or(&[][..], Vec::as_slice), b.map_or(&[][..], Vec::as_slice));
+        let (a, b) = (
+            a.map_or(&[][..], Vec::as_slice),
+            b.map_or(&[][..], Vec::as_slice),
+        );
         if a != b {
             let at = a.iter().zip(b).take_while(|(x, y)| x == y).count();
             differences.push(format!(
@@ -349,5 +353,8 @@ async fn watch_answers_match_real_etcd() {
         etcd.transcript.len().max(other.transcript.len()),
         differences.join("\n")
     );
-    assert!(events > 200, "the script produced too few events ({events})");
+    assert!(
+        events > 200,
+        "the script produced too few events ({events})"
+    );
 }

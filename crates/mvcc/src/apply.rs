@@ -203,6 +203,12 @@ impl<'a> ApplyBatch<'a> {
         Ok(done)
     }
 
+    /// The changes made by the requests applied so far, in order (a delete's event carries the
+    /// key and its deletion revision).
+    pub fn changes(&self) -> &[Event] {
+        &self.undo.changes
+    }
+
     /// The store revision after the requests applied so far (for response headers).
     pub fn revision(&self) -> i64 {
         self.rev

@@ -38,7 +38,10 @@ impl ChunkLimit {
 
 /// The bytes an event counts for against a [`ChunkLimit`].
 pub(crate) fn event_bytes(event: &Event) -> usize {
-    event.kv.as_ref().map_or(0, |kv| kv.key.len() + kv.value.len())
+    event
+        .kv
+        .as_ref()
+        .map_or(0, |kv| kv.key.len() + kv.value.len())
 }
 
 /// Events of revisions `from..=` the view's current revision, oldest first, within `limit`.

@@ -28,8 +28,8 @@ pub mod watch;
 
 pub use apply::ApplyBatch;
 pub use backend::{Backend, BackendError, read_consistent_index};
-pub use history::ChunkLimit;
 pub use compaction::{CompactionDone, CompactionError, CompactionWait};
+pub use history::ChunkLimit;
 pub use revision::Revision;
 pub use store::KvStore;
 pub use txn::is_txn_read_only;

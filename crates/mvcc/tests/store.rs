@@ -545,8 +545,14 @@ fn history_reads_back_as_events() {
     let (rest, next) = f.store.events(next, ChunkLimit::events(1)).unwrap();
     assert_eq!((rest.len(), next), (2, 5));
     compact(&f.store, 3).unwrap();
-    assert_eq!(f.store.events(2, ChunkLimit::events(10)).unwrap_err(), EtcdError::Compacted);
-    assert_eq!(f.store.events(3, ChunkLimit::events(10)).unwrap().0.len(), 3);
+    assert_eq!(
+        f.store.events(2, ChunkLimit::events(10)).unwrap_err(),
+        EtcdError::Compacted
+    );
+    assert_eq!(
+        f.store.events(3, ChunkLimit::events(10)).unwrap().0.len(),
+        3
+    );
 }
 
 #[test]

@@ -14,12 +14,15 @@ use prost::Message;
 use tokio::sync::{mpsc, watch};
 
 use oxcd_api::EtcdError;
+use oxcd_api::etcdserverpb::request_op;
 use oxcd_api::etcdserverpb::{
-    CompactionResponse, DeleteRangeResponse, PutResponse, ResponseHeader, TxnResponse,
+    CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, LeaseGrantResponse,
+    LeaseRevokeResponse, PutResponse, RequestOp, ResponseHeader, TxnRequest, TxnResponse,
 };
 use oxcd_mvcc::{ApplyBatch, CompactionDone};
 use oxcd_raft::{Apply, CommittedEntry, EntryKind, RaftHandle};
 
+use crate::lease::table as lease_table;
 use crate::metrics::{OpCounts, SLOW_APPLY, ServerMetrics};
 use crate::proposal::{InternalRequest, Request};
 use crate::state::ServerState;
@@ -37,6 +40,12 @@ pub enum Applied {
     Compaction(CompactionResponse, CompactionDone),
     /// A member's attributes were recorded.
     MemberAttributes,
+    /// A lease was granted.
+    LeaseGrant(LeaseGrantResponse),
+    /// A lease was revoked and its keys deleted.
+    LeaseRevoke(LeaseRevokeResponse),
+    /// Remaining TTLs were recorded.
+    LeaseCheckpoint,
 }
 
 /// The outcome a proposer receives.
@@ -163,12 +172,25 @@ impl ApplyLoop {
         Ok(())
     }
 
+    /// Applies one request, then lets the lessor follow the keys it changed.
     fn apply_request(
         &self,
         batch: &mut ApplyBatch<'_>,
         request: Option<&Request>,
     ) -> Result<ApplyResult, ApplyError> {
-        let leases = |lease: i64| self.state.lease_exists(lease);
+        let before = batch.changes().len();
+        let result = self.apply_one(batch, request)?;
+        self.state.lessor().track(&batch.changes()[before..]);
+        Ok(result)
+    }
+
+    fn apply_one(
+        &self,
+        batch: &mut ApplyBatch<'_>,
+        request: Option<&Request>,
+    ) -> Result<ApplyResult, ApplyError> {
+        let lessor = self.state.lessor();
+        let leases = |lease: i64| lessor.contains(lease);
         Ok(match request {
             Some(Request::Put(req)) => batch.put(req, &leases).map(|mut resp| {
                 stamp_revision(&mut resp.header, batch);
@@ -201,11 +223,72 @@ impl ApplyLoop {
                     .map_err(ApplyError::storage)?;
                 Ok(Applied::MemberAttributes)
             }
+            Some(Request::LeaseGrant(req)) => match lessor.grant(req.id, req.ttl) {
+                Ok(stored) => {
+                    lease_table::store(batch.transaction(), &stored)
+                        .map_err(ApplyError::storage)?;
+                    Ok(Applied::LeaseGrant(LeaseGrantResponse {
+                        header: Some(ResponseHeader {
+                            revision: batch.revision(),
+                            ..Default::default()
+                        }),
+                        id: stored.id,
+                        ttl: stored.ttl,
+                        error: String::new(),
+                    }))
+                }
+                Err(e) => Err(e),
+            },
+            Some(Request::LeaseRevoke(req)) => self.revoke(batch, req.id)?,
+            Some(Request::LeaseCheckpoint(req)) => {
+                for stored in lessor.checkpoint(&req.checkpoints) {
+                    lease_table::store(batch.transaction(), &stored)
+                        .map_err(ApplyError::storage)?;
+                }
+                Ok(Applied::LeaseCheckpoint)
+            }
             None => {
                 tracing::warn!("skipping raft entry without a request");
                 Err(EtcdError::NotCapable)
             }
         })
+    }
+
+    /// Revokes lease `id`: its keys are deleted in one revision (one txn, as etcd does), then
+    /// the lease is forgotten.
+    fn revoke(&self, batch: &mut ApplyBatch<'_>, id: i64) -> Result<ApplyResult, ApplyError> {
+        let lessor = self.state.lessor();
+        let Some(keys) = lessor.attached_keys(id) else {
+            return Ok(Err(EtcdError::LeaseNotFound));
+        };
+        if !keys.is_empty() {
+            let deletes = TxnRequest {
+                success: keys
+                    .into_iter()
+                    .map(|key| RequestOp {
+                        request: Some(request_op::Request::RequestDeleteRange(
+                            DeleteRangeRequest {
+                                key,
+                                ..Default::default()
+                            },
+                        )),
+                    })
+                    .collect(),
+                ..Default::default()
+            };
+            if let Err(e) = batch.txn(&deletes, &|_| true) {
+                return Ok(Err(e));
+            }
+            lessor.track(batch.changes());
+        }
+        lease_table::remove(batch.transaction(), id).map_err(ApplyError::storage)?;
+        lessor.remove(id);
+        Ok(Ok(Applied::LeaseRevoke(LeaseRevokeResponse {
+            header: Some(ResponseHeader {
+                revision: batch.revision(),
+                ..Default::default()
+            }),
+        })))
     }
 
     fn restore_snapshot(

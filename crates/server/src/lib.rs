@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod grpc;
 pub mod http;
+pub mod lease;
 pub mod logging;
 pub mod membership;
 pub mod metrics;

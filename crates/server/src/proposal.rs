@@ -7,7 +7,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use oxcd_api::etcdserverpb::{CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest};
+use oxcd_api::etcdserverpb::{
+    CompactionRequest, DeleteRangeRequest, LeaseCheckpointRequest, LeaseGrantRequest,
+    LeaseRevokeRequest, PutRequest, TxnRequest,
+};
 
 /// One proposal: a request id unique across the cluster plus the request itself.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -16,7 +19,7 @@ pub struct InternalRequest {
     #[prost(uint64, tag = "1")]
     pub id: u64,
     /// The operation to apply.
-    #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6")]
+    #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9")]
     pub request: Option<Request>,
 }
 
@@ -38,6 +41,15 @@ pub enum Request {
     /// A member announcing its name and client URLs after start (etcd's "publish").
     #[prost(message, tag = "6")]
     MemberAttributes(MemberAttributes),
+    /// Grant of a lease; the proposer has chosen its id.
+    #[prost(message, tag = "7")]
+    LeaseGrant(LeaseGrantRequest),
+    /// Revocation of a lease and deletion of its keys (by a client or by the expiring leader).
+    #[prost(message, tag = "8")]
+    LeaseRevoke(LeaseRevokeRequest),
+    /// The leader recording leases' remaining TTLs.
+    #[prost(message, tag = "9")]
+    LeaseCheckpoint(LeaseCheckpointRequest),
 }
 
 /// The attributes a member publishes about itself once it runs.

@@ -13,6 +13,7 @@ use oxcd_raft::{PeerUrls, RaftConfig, RaftNode};
 use crate::apply::ApplyLoop;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::config::{ServerConfig, Url};
+use crate::lease::{self, Lessor};
 use crate::logging::{self, Field, go_io_error_text};
 use crate::metrics::{ServerMetrics, serve_metrics};
 use crate::serve::serve_clients;
@@ -24,6 +25,16 @@ use crate::wait::WaitRegistry;
 const MAX_SIZE_PER_MSG: u64 = 1024 * 1024;
 /// Unacknowledged append messages in flight per follower (etcd's default).
 const MAX_INFLIGHT_MSGS: usize = 4096 / 8;
+
+/// etcd's minimum lease TTL: 1.5 election timeouts (in whole heartbeats), rounded up to
+/// seconds, so a lease cannot expire during a leader election.
+fn min_lease_ttl(cfg: &ServerConfig) -> i64 {
+    let ticks = cfg.election_ticks().saturating_mul(3) / 2;
+    let min = cfg
+        .heartbeat_interval
+        .saturating_mul(u32::try_from(ticks).unwrap_or(u32::MAX));
+    min.as_secs_f64().ceil() as i64
+}
 
 /// Why a member could not start.
 #[derive(Debug, thiserror::Error)]
@@ -106,8 +117,15 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         restarted = boot.restarted,
         "starting an etcd server"
     );
+    // oxcd always checkpoints leases (etcd 3.5 only with --experimental-enable-lease-checkpoint)
+    // and stores the checkpoints, so lease TTLs survive leader changes and restarts.
+    let lessor = Lessor::new(
+        min_lease_ttl(&cfg),
+        cfg.experimental.lease_checkpoint_interval,
+    );
     let state = Arc::new(
-        ServerState::open(&boot.backend_path).map_err(|e| StartError::State(e.to_string()))?,
+        ServerState::open(&boot.backend_path, lessor)
+            .map_err(|e| StartError::State(e.to_string()))?,
     );
 
     let raft_cfg = RaftConfig {
@@ -165,6 +183,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         applied_rx,
         metrics,
     ));
+    lease::primary::spawn(server.clone(), cfg.election_timeout);
     if !metrics_listeners.is_empty() {
         let urls = url_strings(&cfg.listen_metrics_urls);
         tracing::info!(listen_metrics_urls = ?urls, "serving metrics");

@@ -165,6 +165,29 @@ impl EtcdServer {
         }
     }
 
+    /// A fresh lease id for a grant that did not choose one: positive, and unique like request
+    /// ids (etcd draws it from the same generator).
+    pub fn new_lease_id(&self) -> i64 {
+        (self.ids.next() & (i64::MAX as u64)) as i64
+    }
+
+    /// The current leader, waiting for one if there is none.
+    pub async fn wait_for_leader(&self) -> Result<u64, EtcdError> {
+        let mut leader = self.leader_rx.clone();
+        let found = leader
+            .wait_for(|id| *id != 0)
+            .await
+            .map_err(|_| EtcdError::Stopped)?;
+        Ok(*found)
+    }
+
+    /// Waits (at most `limit`) until this member has applied what it knows to be committed.
+    pub async fn wait_applied_commit(&self, limit: Duration) {
+        let commit = self.raft.status().commit;
+        let mut applied = self.applied_rx.clone();
+        let _ = tokio::time::timeout(limit, applied.wait_for(|a| *a >= commit)).await;
+    }
+
     /// Waits until this member has applied everything committed before the call: after it
     /// returns, a local read is linearizable.
     pub async fn read_barrier(&self) -> Result<(), EtcdError> {

@@ -13,6 +13,7 @@ use oxcd_mvcc::watch::WatchHub;
 use oxcd_mvcc::{Backend, KvStore, read_consistent_index};
 use oxcd_raft::StateMachine;
 
+use crate::lease::{Lessor, table as lease_table};
 use crate::membership::{Identity, Membership};
 
 /// Failure opening or swapping the state machine's storage.
@@ -44,6 +45,7 @@ impl Storage {
 pub struct ServerState {
     storage: RwLock<Storage>,
     membership: Membership,
+    lessor: Arc<Lessor>,
     watch_hub: Arc<WatchHub>,
     backend_path: PathBuf,
     applied_index: AtomicU64,
@@ -51,9 +53,10 @@ pub struct ServerState {
 }
 
 impl ServerState {
-    /// Opens a bootstrapped backend at `backend_path`.
-    pub fn open(backend_path: &Path) -> Result<ServerState, StateError> {
+    /// Opens a bootstrapped backend at `backend_path`; `lessor` is filled from it.
+    pub fn open(backend_path: &Path, lessor: Lessor) -> Result<ServerState, StateError> {
         let storage = Storage::open(backend_path)?;
+        restore_leases(&lessor, &storage)?;
         let membership =
             Membership::load(storage.backend.database()).map_err(err("loading membership"))?;
         let (applied, _term) = read_consistent_index(storage.backend.database())
@@ -65,6 +68,7 @@ impl ServerState {
         Ok(ServerState {
             storage: RwLock::new(storage),
             membership,
+            lessor: Arc::new(lessor),
             watch_hub,
             backend_path: backend_path.to_path_buf(),
             applied_index: AtomicU64::new(applied),
@@ -92,10 +96,9 @@ impl ServerState {
         &self.membership
     }
 
-    /// Whether a lease is granted. Leases do not exist yet, so every non-zero id is unknown and
-    /// puts naming one fail with etcd's "requested lease not found".
-    pub fn lease_exists(&self, _lease: i64) -> bool {
-        false
+    /// Every lease and the keys attached to them.
+    pub fn lessor(&self) -> &Arc<Lessor> {
+        &self.lessor
     }
 
     /// Index of the last applied raft entry.
@@ -128,9 +131,20 @@ impl ServerState {
             .map_err(err("reloading membership"))?;
         let (applied, _term) = read_consistent_index(storage.backend.database())
             .map_err(err("reading consistent index"))?;
+        restore_leases(&self.lessor, &storage)?;
         self.watch_hub.reset(storage.kv.current_revision());
         Ok(applied)
     }
+}
+
+fn restore_leases(lessor: &Lessor, storage: &Storage) -> Result<(), StateError> {
+    let stored = lease_table::load(storage.backend.database()).map_err(err("loading leases"))?;
+    let attached = storage
+        .kv
+        .leased_keys()
+        .map_err(err("loading the keys attached to leases"))?;
+    lessor.restore(stored, attached);
+    Ok(())
 }
 
 fn stamp_local_identity(db_path: &Path, identity: Identity) -> Result<(), StateError> {

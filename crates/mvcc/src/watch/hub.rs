@@ -68,12 +68,17 @@ impl WatchHub {
             let mut ring = self.ring.write();
             if !events.is_empty() {
                 ring.bytes += events.iter().map(Message::encoded_len).sum::<usize>();
-                ring.batches.push_back(Arc::new(CommittedChanges { events }));
+                ring.batches
+                    .push_back(Arc::new(CommittedChanges { events }));
                 while ring.bytes > self.capacity_bytes && ring.batches.len() > 1 {
                     let Some(oldest) = ring.batches.pop_front() else {
                         break;
                     };
-                    ring.bytes -= oldest.events.iter().map(Message::encoded_len).sum::<usize>();
+                    ring.bytes -= oldest
+                        .events
+                        .iter()
+                        .map(Message::encoded_len)
+                        .sum::<usize>();
                     ring.covered_from = oldest.last_revision() + 1;
                 }
             }

@@ -435,6 +435,14 @@ pub(crate) static FLAGS: &[FlagSpec] = &[
         "Compare this member's data with its peers before serving any traffic."
     ),
     flag!(
+        "experimental-lease-checkpoint-interval",
+        Duration(|s| &mut s.experimental_lease_checkpoint_interval),
+        Top("experimental-lease-checkpoint-interval"),
+        Experimental,
+        "5m",
+        "How often the leader records the remaining TTL of long leases (etcd 3.6's flag)."
+    ),
+    flag!(
         "experimental-warning-apply-duration",
         Duration(|s| &mut s.experimental_warning_apply_duration),
         Top("experimental-warning-apply-duration"),

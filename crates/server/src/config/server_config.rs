@@ -104,6 +104,9 @@ impl TlsConfig {
     }
 }
 
+/// etcd's lease checkpoint interval.
+const DEFAULT_LEASE_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(300);
+
 /// The `--experimental-*` settings oxcd accepts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExperimentalConfig {
@@ -111,8 +114,10 @@ pub struct ExperimentalConfig {
     pub initial_corrupt_check: bool,
     /// Time between periodic corruption checks; `None` disables them.
     pub corrupt_check_time: Option<Duration>,
-    /// Persist leases' remaining TTL.
+    /// Persist leases' remaining TTL (accepted; oxcd always checkpoints).
     pub enable_lease_checkpoint: bool,
+    /// How often the leader checkpoints leases with more than this left (default 5m).
+    pub lease_checkpoint_interval: Duration,
     /// Revisions deleted per compaction batch (etcd's default 1000 when unset).
     pub compaction_batch_limit: u64,
     /// Interval of watch progress notifications (default 10m, at least 100ms).
@@ -385,6 +390,12 @@ pub(crate) fn resolve(
             corrupt_check_time: Some(non_negative(settings.experimental_corrupt_check_time))
                 .filter(|d| !d.is_zero()),
             enable_lease_checkpoint: settings.experimental_enable_lease_checkpoint,
+            lease_checkpoint_interval: match non_negative(
+                settings.experimental_lease_checkpoint_interval,
+            ) {
+                d if d.is_zero() => DEFAULT_LEASE_CHECKPOINT_INTERVAL,
+                d => d,
+            },
             compaction_batch_limit: match settings.experimental_compaction_batch_limit {
                 n if n <= 0 => DEFAULT_COMPACTION_BATCH_LIMIT,
                 n => n.unsigned_abs(),

@@ -60,6 +60,7 @@ fn unexpected(applied: Applied) -> Status {
         Applied::Txn(_) => "txn",
         Applied::Compaction(..) => "compaction",
         Applied::MemberAttributes => "member attributes",
+        Applied::LeaseGrant(_) | Applied::LeaseRevoke(_) | Applied::LeaseCheckpoint => "lease",
     };
     Status::internal(format!("unexpected {kind} result for this request"))
 }

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod kv;
+mod lease;
 mod maintenance;
 mod watch;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use oxcd_api::etcdserverpb::cluster_server::ClusterServer;
 use oxcd_api::etcdserverpb::kv_server::KvServer;
+use oxcd_api::etcdserverpb::lease_server::LeaseServer;
 use oxcd_api::etcdserverpb::maintenance_server::MaintenanceServer;
 use oxcd_api::etcdserverpb::watch_server::WatchServer;
 
@@ -16,6 +18,7 @@ use crate::server::EtcdServer;
 
 pub use cluster::ClusterService;
 pub use kv::KvService;
+pub use lease::LeaseService;
 pub use maintenance::MaintenanceService;
 pub use watch::WatchService;
 
@@ -62,6 +65,9 @@ pub fn routes(server: Arc<EtcdServer>) -> tonic::service::Routes {
         .add_service(
             ClusterServer::new(ClusterService::new(server.clone()))
                 .max_decoding_message_size(max_recv),
+        )
+        .add_service(
+            LeaseServer::new(LeaseService::new(server.clone())).max_decoding_message_size(max_recv),
         )
         .add_service(
             WatchServer::new(WatchService::new(server.clone()))

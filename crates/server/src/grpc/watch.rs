@@ -24,9 +24,10 @@ use oxcd_api::etcdserverpb::watch_server::Watch;
 use oxcd_api::etcdserverpb::{RangeRequest, WatchCreateRequest, WatchRequest, WatchResponse};
 use oxcd_api::mvccpb::Event;
 use oxcd_api::mvccpb::event::EventType;
-use oxcd_mvcc::{ChunkLimit, KvStore};
 use oxcd_mvcc::watch::{EventFilter, WatchHub, WatchProgress, Watcher};
+use oxcd_mvcc::{ChunkLimit, KvStore};
 
+use super::max_request_message;
 use crate::server::EtcdServer;
 
 /// Responses queued per stream before its task waits for the client to read.
@@ -40,6 +41,8 @@ const CHUNK: ChunkLimit = ChunkLimit {
 const NO_WATCH_ID: i64 = -1;
 /// etcd's reason for refusing a client-chosen id already in use on the stream.
 const DUPLICATE_ID: &str = "mvcc: duplicate watch ID provided on the WatchStream";
+/// etcd's reason for refusing a range whose end is not after its start.
+const EMPTY_RANGE: &str = "mvcc: watcher range is empty";
 
 /// `etcdserverpb.Watch`.
 pub struct WatchService {
@@ -101,7 +104,7 @@ struct WatchStream {
     progress_requested: bool,
 }
 
-/// The stream's task stops: the client went away or finished sending.
+/// The stream's task stops: the client went away.
 struct Closed;
 
 impl WatchStream {
@@ -119,6 +122,8 @@ impl WatchStream {
 
     async fn run(mut self, mut requests: Streaming<WatchRequest>) {
         let mut published = self.hub.subscribe();
+        // A client that finished sending still receives, as from etcd, until it goes away.
+        let mut receiving = true;
         let interval = self.server.settings().watch_progress_notify_interval;
         let mut progress_tick = tokio::time::interval_at(
             tokio::time::Instant::now() + interval,
@@ -128,9 +133,13 @@ impl WatchStream {
             let behind = self.any_behind();
             let outcome = tokio::select! {
                 biased;
-                request = requests.message() => match request {
+                request = requests.message(), if receiving => match request {
                     Ok(Some(request)) => self.handle(request).await,
-                    Ok(None) | Err(_) => Err(Closed),
+                    Ok(None) => {
+                        receiving = false;
+                        Ok(())
+                    }
+                    Err(_) => Err(Closed),
                 },
                 () = self.tx.closed() => Err(Closed),
                 _ = progress_tick.tick() => self.notify_progress().await,
@@ -184,8 +193,16 @@ impl WatchStream {
         }
     }
 
-    async fn create(&mut self, create: WatchCreateRequest) -> Result<(), Closed> {
+    async fn create(&mut self, mut create: WatchCreateRequest) -> Result<(), Closed> {
         let current = self.hub.revision();
+        // etcd watches "\0" when no key is given.
+        if create.key.is_empty() {
+            create.key = vec![0];
+        }
+        let bounded = !create.range_end.is_empty() && create.range_end != [0];
+        if bounded && create.key >= create.range_end {
+            return self.refuse_create(current, EMPTY_RANGE).await;
+        }
         let id = if create.watch_id == 0 {
             while self.watchers.contains_key(&self.next_auto_id) {
                 self.next_auto_id += 1;
@@ -193,16 +210,7 @@ impl WatchStream {
             self.next_auto_id += 1;
             self.next_auto_id - 1
         } else if self.watchers.contains_key(&create.watch_id) {
-            return self
-                .send(WatchResponse {
-                    header: Some(self.server.header(current)),
-                    watch_id: NO_WATCH_ID,
-                    created: true,
-                    canceled: true,
-                    cancel_reason: DUPLICATE_ID.to_string(),
-                    ..Default::default()
-                })
-                .await;
+            return self.refuse_create(current, DUPLICATE_ID).await;
         } else {
             create.watch_id
         };
@@ -242,6 +250,19 @@ impl WatchStream {
         Ok(())
     }
 
+    /// etcd's answer to a create it cannot honour: created and cancelled at once, id -1.
+    async fn refuse_create(&mut self, current: i64, reason: &str) -> Result<(), Closed> {
+        self.send(WatchResponse {
+            header: Some(self.server.header(current)),
+            watch_id: NO_WATCH_ID,
+            created: true,
+            canceled: true,
+            cancel_reason: reason.to_string(),
+            ..Default::default()
+        })
+        .await
+    }
+
     /// One step for every watcher that is behind, in id order, so that a watcher with a long
     /// history to catch up with shares the stream fairly with the others.
     async fn deliver_round(&mut self) -> Result<(), Closed> {
@@ -276,7 +297,7 @@ impl WatchStream {
                         ..Default::default()
                     };
                     if fragment {
-                        let limit = self.server.settings().max_request_bytes;
+                        let limit = max_request_message(&self.server);
                         for part in fragments(response, limit) {
                             self.send(part).await?;
                         }
@@ -311,7 +332,10 @@ impl WatchStream {
         let revision = self.hub.revision();
         let mut due = Vec::new();
         for (id, w) in &mut self.watchers {
-            if w.progress_notify && !w.sent_since_tick && w.watcher.is_some() && !w.is_behind(&self.hub)
+            if w.progress_notify
+                && !w.sent_since_tick
+                && w.watcher.is_some()
+                && !w.is_behind(&self.hub)
             {
                 due.push(*id);
             }
@@ -350,7 +374,8 @@ impl WatchStream {
 fn fill_prev_kvs(store: &KvStore, events: &mut [Event]) {
     for event in events {
         let Some(kv) = &event.kv else { continue };
-        let is_create = event.r#type == EventType::Put as i32 && kv.create_revision == kv.mod_revision;
+        let is_create =
+            event.r#type == EventType::Put as i32 && kv.create_revision == kv.mod_revision;
         if is_create {
             continue;
         }

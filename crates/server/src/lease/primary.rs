@@ -1,0 +1,68 @@
+//! The leader's side of leases: it follows this member's raft role (promoting or demoting the
+//! lessor) and, while leader, proposes the revocation of expired leases and the checkpoints of
+//! long ones through raft, so every member deletes the same keys at the same revision.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxcd_api::etcdserverpb::{LeaseCheckpointRequest, LeaseRevokeRequest};
+use oxcd_raft::Role;
+
+use crate::proposal::Request;
+use crate::server::EtcdServer;
+
+/// How often the primary looks for expired leases and due checkpoints (etcd: 500 ms).
+const SCAN_INTERVAL: Duration = Duration::from_millis(500);
+/// etcd's revoke rate: at most this many leases revoked per second.
+const REVOKES_PER_SECOND: usize = 1000;
+/// Checkpoints carried by one proposal (etcd's batch size).
+const CHECKPOINTS_PER_PROPOSAL: usize = 1000;
+
+/// Runs the primary's duties for `server` until the runtime stops.
+pub fn spawn(server: Arc<EtcdServer>, election_timeout: Duration) {
+    tokio::spawn(async move {
+        let mut status = server.raft().subscribe();
+        let mut scan = tokio::time::interval(SCAN_INTERVAL);
+        scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                changed = status.changed() => if changed.is_err() { return },
+                _ = scan.tick() => {}
+            }
+            let leader = status.borrow_and_update().role == Role::Leader;
+            let lessor = server.state().lessor();
+            if leader != lessor.is_primary() {
+                if leader {
+                    tracing::info!("promoting lessor: this member now expires leases");
+                    lessor.promote(election_timeout);
+                } else {
+                    lessor.demote();
+                }
+            }
+            if !leader {
+                continue;
+            }
+            let per_scan = REVOKES_PER_SECOND * SCAN_INTERVAL.as_millis() as usize / 1000;
+            for id in lessor.take_expired(per_scan) {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let revoke = Request::LeaseRevoke(LeaseRevokeRequest { id });
+                    if let Err(e) = server.propose(revoke).await {
+                        tracing::warn!(lease_id = %format!("{id:016x}"), error = %e, "failed to revoke an expired lease");
+                    }
+                });
+            }
+            let checkpoints = lessor.take_due_checkpoints(CHECKPOINTS_PER_PROPOSAL);
+            if !checkpoints.is_empty() {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let checkpoint =
+                        Request::LeaseCheckpoint(LeaseCheckpointRequest { checkpoints });
+                    if let Err(e) = server.propose(checkpoint).await {
+                        tracing::warn!(error = %e, "failed to checkpoint leases");
+                    }
+                });
+            }
+        }
+    });
+}
