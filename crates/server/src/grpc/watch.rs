@@ -31,7 +31,7 @@ use super::max_request_message;
 use crate::server::EtcdServer;
 
 /// Responses queued per stream before its task waits for the client to read.
-const SEND_QUEUE: usize = 16;
+const SEND_QUEUE: usize = 8;
 /// What one watcher gathers per step: whole revisions, so a larger revision is sent whole.
 const CHUNK: ChunkLimit = ChunkLimit {
     events: 1000,
