@@ -76,6 +76,54 @@ impl Etcdctl {
 
     /// Runs `etcdctl --endpoints=... args...`; any exit code is returned, not an error.
     pub async fn run(&self, args: &[&str]) -> Result<CtlOutput> {
+        let mut command = self.command(args)?;
+        command.stdin(Stdio::null());
+        let output = tokio::time::timeout(self.timeout, command.output())
+            .await
+            .with_context(|| format!("etcdctl {} took over {:?}", args.join(" "), self.timeout))?
+            .context("running etcdctl")?;
+        Ok(CtlOutput {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    /// Runs a command that may never end by itself (`watch`, `lease keep-alive`): `stdin` is
+    /// written and left open, and after `duration` the command is killed (exit code `None`).
+    /// What it printed until then is returned.
+    pub async fn run_for(
+        &self,
+        args: &[&str],
+        stdin: &str,
+        duration: Duration,
+    ) -> Result<CtlOutput> {
+        use tokio::io::AsyncWriteExt;
+        let mut command = self.command(args)?;
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().context("running etcdctl")?;
+        let mut input = child.stdin.take().context("etcdctl stdin")?;
+        input.write_all(stdin.as_bytes()).await?;
+        let code = match tokio::time::timeout(duration, child.wait()).await {
+            Ok(status) => status?.code(),
+            Err(_) => {
+                child.start_kill()?;
+                None
+            }
+        };
+        drop(input);
+        let output = child.wait_with_output().await?;
+        Ok(CtlOutput {
+            code,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    fn command(&self, args: &[&str]) -> Result<Command> {
         let etcdctl = binaries::etcdctl()?;
         let mut command = match &self.netns {
             Some(netns) => {
@@ -89,21 +137,12 @@ impl Etcdctl {
             .arg(self.endpoints_arg())
             .args(args)
             .env("ETCDCTL_API", "3")
-            .stdin(Stdio::null())
             .kill_on_drop(true);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("ETCDCTL_") && key != "ETCDCTL_API" {
                 command.env_remove(key);
             }
         }
-        let output = tokio::time::timeout(self.timeout, command.output())
-            .await
-            .with_context(|| format!("etcdctl {} took over {:?}", args.join(" "), self.timeout))?
-            .with_context(|| format!("running {}", etcdctl.display()))?;
-        Ok(CtlOutput {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+        Ok(command)
     }
 }

@@ -63,7 +63,11 @@ async fn run_load(stalled: bool) -> (u64, Option<(Stalled, Cluster)>) {
             })
             .await
             .unwrap();
-        let created = session.next(Duration::from_secs(10)).await.unwrap().unwrap();
+        let created = session
+            .next(Duration::from_secs(10))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(created.created);
         Some(Stalled {
             session,
@@ -92,7 +96,11 @@ async fn run_load(stalled: bool) -> (u64, Option<(Stalled, Cluster)>) {
     for session in &mut healthy {
         let mut created = 0;
         while created < WATCHERS_PER_STREAM {
-            let r = session.next(Duration::from_secs(30)).await.unwrap().unwrap();
+            let r = session
+                .next(Duration::from_secs(30))
+                .await
+                .unwrap()
+                .unwrap();
             assert!(r.created && !r.canceled, "{r:?}");
             created += 1;
         }
@@ -140,8 +148,16 @@ async fn run_load(stalled: bool) -> (u64, Option<(Stalled, Cluster)>) {
                 let mut slowest = Duration::ZERO;
                 for i in (w..SMALL_WRITES.max(LARGE_WRITES)).step_by(WRITERS) {
                     for (key, value, due) in [
-                        (format!("small/{}", i % 50), vec![b's'; 64], i < SMALL_WRITES),
-                        (format!("large/{}", i % 50), vec![b'L'; LARGE_VALUE], i < LARGE_WRITES),
+                        (
+                            format!("small/{}", i % 50),
+                            vec![b's'; 64],
+                            i < SMALL_WRITES,
+                        ),
+                        (
+                            format!("large/{}", i % 50),
+                            vec![b'L'; LARGE_VALUE],
+                            i < LARGE_WRITES,
+                        ),
                     ] {
                         if !due {
                             continue;
@@ -209,11 +225,16 @@ async fn a_stalled_watcher_neither_delays_others_nor_pins_memory() {
             .next(Duration::from_secs(30))
             .await
             .unwrap()
-            .unwrap_or_else(|| panic!("the stalled stream stopped after {received} of {expected} events"));
+            .unwrap_or_else(|| {
+                panic!("the stalled stream stopped after {received} of {expected} events")
+            });
         assert!(!r.canceled, "stalled watcher cancelled: {r:?}");
         for e in r.events {
             let kv = e.kv.unwrap();
-            assert_eq!(kv.mod_revision, next_rev, "event {received} of the stalled watcher");
+            assert_eq!(
+                kv.mod_revision, next_rev,
+                "event {received} of the stalled watcher"
+            );
             if kv.version > 1 {
                 let prev = e.prev_kv.expect("prev_kv of an update");
                 assert_eq!(prev.key, kv.key);
