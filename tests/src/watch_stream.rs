@@ -102,6 +102,21 @@ impl WatchSession {
         }
     }
 
+    /// Every response that arrives within `period`.
+    pub async fn collect_for(&mut self, period: Duration) -> Result<Vec<WatchResponse>> {
+        let deadline = tokio::time::Instant::now() + period;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(out);
+            }
+            if let Some(response) = self.next(left).await? {
+                out.push(response);
+            }
+        }
+    }
+
     /// Every response until none has arrived for `quiet`.
     pub async fn drain(&mut self, quiet: Duration) -> Result<Vec<WatchResponse>> {
         let mut out = Vec::new();

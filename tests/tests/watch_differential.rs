@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+
 use anyhow::Result;
 use oxcd_api::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use oxcd_api::etcdserverpb::request_op::Request as Op;
@@ -357,4 +358,78 @@ async fn watch_answers_match_real_etcd() {
         events > 200,
         "the script produced too few events ({events})"
     );
+}
+
+/// Watchers that ask for progress notifications hear the current revision periodically while
+/// nothing happens, and not right after they were sent events; compared with etcd, both
+/// started with a short notification interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_notifications_match_real_etcd() {
+    let target = Server::from_env().unwrap();
+    let args = ["--experimental-watch-progress-notify-interval", "400ms"];
+    let (oracle, subject) = tokio::join!(
+        Cluster::start(
+            ClusterSpec::new(Server::Etcd, 1)
+                .token("oxt-progress-a")
+                .args(args)
+        ),
+        Cluster::start(
+            ClusterSpec::new(target, 1)
+                .token("oxt-progress-b")
+                .args(args)
+        ),
+    );
+    let (oracle, subject) = (oracle.unwrap(), subject.unwrap());
+    let (etcd, other) = tokio::join!(progress_script(&oracle), progress_script(&subject));
+    let (etcd, other) = (etcd.unwrap(), other.unwrap());
+    eprintln!("etcd: {etcd:?}");
+    assert_eq!(etcd, other, "progress notifications differ (etcd first)");
+}
+
+/// What a progress-notify watcher and a plain one see over a quiet period, a write and a quiet
+/// period again: per watcher, the kinds of responses and their revisions (repeated progress
+/// notifications of one revision counted once, since their number depends on timing).
+async fn progress_script(cluster: &Cluster) -> Result<Vec<String>> {
+    let mut clients = cluster.client(0).await?;
+    let mut stream = WatchSession::open(&mut clients.watch).await?;
+    for progress_notify in [true, false] {
+        stream
+            .create(WatchCreateRequest {
+                key: b"p".to_vec(),
+                progress_notify,
+                ..Default::default()
+            })
+            .await?;
+    }
+    let mut seen = Vec::new();
+    let mut record = |responses: Vec<WatchResponse>| {
+        for r in responses {
+            let kind = match (r.created, r.events.len()) {
+                (true, _) => "created".to_string(),
+                (false, 0) => "progress".to_string(),
+                (false, n) => format!("{n} events"),
+            };
+            let line = format!(
+                "watch {}: {kind} at {}",
+                r.watch_id,
+                r.header.map_or(0, |h| h.revision)
+            );
+            if seen.last() != Some(&line) {
+                seen.push(line);
+            }
+        }
+    };
+    record(stream.collect_for(Duration::from_millis(1500)).await?);
+    clients
+        .kv
+        .put(PutRequest {
+            key: b"p".to_vec(),
+            value: b"1".to_vec(),
+            ..Default::default()
+        })
+        .await?;
+    record(stream.collect_for(Duration::from_millis(1500)).await?);
+    seen.sort();
+    seen.dedup();
+    Ok(seen)
 }
