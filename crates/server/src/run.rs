@@ -173,6 +173,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         max_txn_ops: usize::try_from(cfg.max_txn_ops).unwrap_or(usize::MAX),
         request_timeout: Duration::from_secs(5) + 2 * cfg.election_timeout,
         leader_change_grace: 5 * cfg.heartbeat_interval,
+        election_timeout: cfg.election_timeout,
         watch_progress_notify_interval: cfg.experimental.watch_progress_notify_interval,
     };
     let server = Arc::new(EtcdServer::new(

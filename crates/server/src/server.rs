@@ -41,6 +41,8 @@ pub struct ServerSettings {
     /// How long a proposal may still wait after the leader changed before failing with
     /// "leader changed".
     pub leader_change_grace: Duration,
+    /// `--election-timeout`.
+    pub election_timeout: Duration,
     /// `--experimental-watch-progress-notify-interval`: how often watchers that asked for
     /// progress notifications hear the current revision when nothing else was sent.
     pub watch_progress_notify_interval: Duration,
@@ -169,6 +171,31 @@ impl EtcdServer {
     /// ids (etcd draws it from the same generator).
     pub fn new_lease_id(&self) -> i64 {
         (self.ids.next() & (i64::MAX as u64)) as i64
+    }
+
+    /// Resolves once the cluster has had no leader for three election timeouts: then streams
+    /// whose client requires a leader are ended, as etcd's leader monitor does.
+    pub async fn leader_lost(&self) {
+        let mut leader = self.leader_rx.clone();
+        loop {
+            let lost = leader.wait_for(|id| *id == 0).await.is_ok();
+            if !lost {
+                return std::future::pending().await;
+            }
+            let gone = tokio::time::sleep(3 * self.settings.election_timeout);
+            let back = async { leader.wait_for(|id| *id != 0).await.is_ok() };
+            tokio::select! {
+                () = gone => return,
+                found = back => if !found {
+                    return std::future::pending().await;
+                },
+            }
+        }
+    }
+
+    /// Whether there is a leader now.
+    pub fn has_leader(&self) -> bool {
+        *self.leader_rx.borrow() != 0
     }
 
     /// The current leader, waiting for one if there is none.

@@ -20,7 +20,7 @@ use oxcd_api::etcdserverpb::{
     LeaseTimeToLiveResponse,
 };
 
-use super::{check_message_size, max_request_message};
+use super::{check_message_size, max_request_message, requires_leader};
 use crate::apply::Applied;
 use crate::lease::forward::{LeaderForwarder, is_forwarded};
 use crate::lease::{NotPrimary, Renewal};
@@ -153,11 +153,17 @@ impl Lease for LeaseService {
         request: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
         let forwarded = is_forwarded(&request);
+        let require_leader = requires_leader(&request);
+        if require_leader && !self.server.has_leader() {
+            return Err(EtcdError::NoLeader.into());
+        }
         let mut requests = request.into_inner();
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
         let server = self.server.clone();
         let forwarder = self.forwarder.clone();
         tokio::spawn(async move {
+            let leader_lost = server.leader_lost();
+            tokio::pin!(leader_lost);
             loop {
                 let req = tokio::select! {
                     next = requests.message() => match next {
@@ -165,6 +171,10 @@ impl Lease for LeaseService {
                         Ok(None) | Err(_) => return,
                     },
                     () = tx.closed() => return,
+                    () = &mut leader_lost, if require_leader => {
+                        let _ = tx.send(Err(EtcdError::NoLeader.into())).await;
+                        return;
+                    }
                 };
                 // etcd fills the header before renewing.
                 let header = server.header(server.state().kv().current_revision());

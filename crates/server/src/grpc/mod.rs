@@ -50,6 +50,15 @@ pub(crate) fn check_message_size<M: prost::Message>(
     Ok(())
 }
 
+/// Whether a streaming call asked for a leader (clientv3's `WithRequireLeader` metadata): it
+/// is refused while there is none and ended when the leader is lost.
+pub(crate) fn requires_leader<T>(request: &tonic::Request<T>) -> bool {
+    request
+        .metadata()
+        .get("hasleader")
+        .is_some_and(|v| v.as_bytes() == b"true")
+}
+
 /// All gRPC services of a member, ready to be served on a client listener.
 pub fn routes(server: Arc<EtcdServer>) -> tonic::service::Routes {
     let max_recv = max_request_message(&server);

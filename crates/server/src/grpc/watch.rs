@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::watch_create_request::FilterType;
 use oxcd_api::etcdserverpb::watch_request::RequestUnion;
 use oxcd_api::etcdserverpb::watch_server::Watch;
@@ -27,7 +28,7 @@ use oxcd_api::mvccpb::event::EventType;
 use oxcd_mvcc::watch::{EventFilter, WatchHub, WatchProgress, Watcher};
 use oxcd_mvcc::{ChunkLimit, KvStore};
 
-use super::max_request_message;
+use super::{max_request_message, requires_leader};
 use crate::server::EtcdServer;
 
 /// Responses queued per stream before its task waits for the client to read.
@@ -66,10 +67,14 @@ impl Watch for WatchService {
         &self,
         request: Request<Streaming<WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let require_leader = requires_leader(&request);
+        if require_leader && !self.server.has_leader() {
+            return Err(EtcdError::NoLeader.into());
+        }
         let requests = request.into_inner();
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
         let stream = WatchStream::new(self.server.clone(), tx);
-        tokio::spawn(stream.run(requests));
+        tokio::spawn(stream.run(requests, require_leader));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
@@ -120,7 +125,10 @@ impl WatchStream {
         }
     }
 
-    async fn run(mut self, mut requests: Streaming<WatchRequest>) {
+    async fn run(mut self, mut requests: Streaming<WatchRequest>, require_leader: bool) {
+        let server = self.server.clone();
+        let leader_lost = server.leader_lost();
+        tokio::pin!(leader_lost);
         let mut published = self.hub.subscribe();
         // A client that finished sending still receives, as from etcd, until it goes away.
         let mut receiving = true;
@@ -142,6 +150,10 @@ impl WatchStream {
                     Err(_) => Err(Closed),
                 },
                 () = self.tx.closed() => Err(Closed),
+                () = &mut leader_lost, if require_leader => {
+                    let _ = self.tx.send(Err(EtcdError::NoLeader.into())).await;
+                    Err(Closed)
+                }
                 _ = progress_tick.tick() => self.notify_progress().await,
                 () = std::future::ready(()), if behind => self.deliver_round().await,
                 changed = published.changed(), if !behind => match changed {
