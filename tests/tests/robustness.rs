@@ -32,6 +32,11 @@ async fn short_run(members: usize, duration: Duration, faults: &[FaultKind]) {
         summary.render()
     );
     assert!(summary.checked > 500, "too few operations were checked");
+    assert!(
+        summary.watched > 500,
+        "the watch clients received too few changes: {}",
+        summary.render()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -3,8 +3,11 @@
 //! linearizability (per key, against etcd's semantics with revisions), for the invariants that
 //! tie keys together through the global revision, and the members' `HashKV` must agree.
 //!
+//! Watch clients follow the workload's keys through the faults; their logs are checked for
+//! etcd's watch guarantees against the history read back afterwards ([`watch_checker`]).
+//!
 //! [`runner::run`] does all of that for one [`runner::RunSpec`]; the pieces stand alone so that
-//! later workloads (watch, leases, locks) can add their own histories and checkers.
+//! later workloads (leases, locks) can add their own histories and checkers.
 
 pub mod checker;
 pub mod faults;
@@ -12,4 +15,6 @@ pub mod history;
 pub mod invariants;
 pub mod model;
 pub mod runner;
+pub mod watch_checker;
+pub mod watchers;
 pub mod workload;

@@ -14,11 +14,16 @@ use super::checker::{self, ReadPolicy, Violation};
 use super::faults::{self, Fault, FaultKind};
 use super::history::{Completion, Op, Record};
 use super::invariants::{self, Broken};
+use super::watch_checker::{self, WatchBroken};
+use super::watchers::{WatchEntry, Watchers, read_history};
 use super::workload::{Workload, WorkloadSpec, key_name};
 use crate::cluster::{Cluster, ClusterSpec, Placement};
 use crate::convergence::{self, AgreedHash};
 use crate::netns::NetnsLab;
 use crate::server::Server;
+
+/// How long the watch clients get to catch up once the faults are healed.
+const WATCH_CATCH_UP: Duration = Duration::from_secs(8);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -40,6 +45,8 @@ pub struct RunSpec {
     /// [`ReadPolicy::IncludeSerializable`] is the deliberately unsafe mode: clients also send
     /// serializable reads and the checker counts them as linearizable.
     pub reads: ReadPolicy,
+    /// Watch clients following the workload's keys.
+    pub watchers: usize,
 }
 
 impl RunSpec {
@@ -57,6 +64,7 @@ impl RunSpec {
             clients: 8,
             keys: 6,
             reads: ReadPolicy::LinearizableOnly,
+            watchers: 3,
         }
     }
 }
@@ -82,6 +90,10 @@ pub struct RunSummary {
     pub inconclusive: Vec<Vec<u8>>,
     /// Broken revision invariants.
     pub broken: Vec<Broken>,
+    /// Changes the watch clients received, in all.
+    pub watched: usize,
+    /// Broken watch guarantees.
+    pub watch_broken: Vec<WatchBroken>,
     /// The members' agreed `HashKV` at the end.
     pub hash: AgreedHash,
     /// Wall time of the whole run.
@@ -91,7 +103,10 @@ pub struct RunSummary {
 impl RunSummary {
     /// Whether the history is linearizable and no invariant is broken.
     pub fn passed(&self) -> bool {
-        self.violations.is_empty() && self.broken.is_empty() && self.inconclusive.is_empty()
+        self.violations.is_empty()
+            && self.broken.is_empty()
+            && self.inconclusive.is_empty()
+            && self.watch_broken.is_empty()
     }
 
     /// A human-readable report: the parameters, the counts, and every violation with its
@@ -129,10 +144,26 @@ impl RunSummary {
         );
         let _ = writeln!(
             out,
-            "violations: {} linearizability, {} invariants",
-            self.violations.len(),
-            self.broken.len()
+            "watch: {} clients received {} changes",
+            spec.watchers, self.watched
         );
+        let _ = writeln!(
+            out,
+            "violations: {} linearizability, {} invariants, {} watch",
+            self.violations.len(),
+            self.broken.len(),
+            self.watch_broken.len()
+        );
+        for broken in &self.watch_broken {
+            match broken.client {
+                Some(client) => {
+                    let _ = writeln!(out, "watch guarantee broken (watch client {client}): {}", broken.what);
+                }
+                None => {
+                    let _ = writeln!(out, "watch history broken: {}", broken.what);
+                }
+            }
+        }
         for key in &self.inconclusive {
             let _ = writeln!(
                 out,
@@ -207,6 +238,8 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         request_timeout: Duration::from_secs(3),
         think_time: Duration::from_millis(2),
     };
+    let (prefix, prefix_end) = (b"robust/".as_slice(), b"robust0".as_slice());
+    let watchers = Watchers::start(spec.watchers, &cluster.endpoints(), prefix, prefix_end);
     let epoch = Instant::now();
     let workload = Workload::start(&workload_spec, epoch);
     let mut injected = BTreeMap::new();
@@ -227,6 +260,7 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
     if let Some(lab) = &lab {
         lab.heal()?;
     }
+    let logs = watchers.stop(WATCH_CATCH_UP).await;
     if let Some(error) = fault_error {
         return Err(error);
     }
@@ -241,6 +275,16 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         .max()
         .unwrap_or(1);
     let hash = convergence::hashkv_agree(&cluster, revision, Duration::from_secs(60)).await?;
+    let reference = read_history(&cluster.endpoint(0), prefix, prefix_end).await?;
+    let watch_broken = watch_checker::check(&logs, &reference, &records);
+    let watched = logs
+        .iter()
+        .flat_map(|l| &l.entries)
+        .map(|e| match e {
+            WatchEntry::Events { changes, .. } => changes.len(),
+            _ => 0,
+        })
+        .sum();
     let report = checker::check(&records, spec.reads);
     let broken = invariants::check(&records);
     let count = |f: fn(&Completion) -> bool| records.iter().filter(|r| f(&r.completion)).count();
@@ -259,6 +303,8 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         violations: report.violations,
         inconclusive: report.inconclusive,
         broken,
+        watched,
+        watch_broken,
         hash,
         elapsed: started.elapsed(),
     })
