@@ -37,6 +37,11 @@ async fn short_run(members: usize, duration: Duration, faults: &[FaultKind]) {
         "the watch clients received too few changes: {}",
         summary.render()
     );
+    assert!(
+        summary.leases.1 > 5,
+        "the lease clients confirmed too few renewals: {}",
+        summary.render()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

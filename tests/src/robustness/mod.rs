@@ -6,13 +6,17 @@
 //! Watch clients follow the workload's keys through the faults; their logs are checked for
 //! etcd's watch guarantees against the history read back afterwards ([`watch_checker`]).
 //!
+//! Lease clients register keys with leases, keep them alive for a while and let them go; no
+//! key may vanish before its TTL ran out and every key must vanish once let go ([`leases`]).
+//!
 //! [`runner::run`] does all of that for one [`runner::RunSpec`]; the pieces stand alone so that
-//! later workloads (leases, locks) can add their own histories and checkers.
+//! later workloads (locks, elections) can add their own histories and checkers.
 
 pub mod checker;
 pub mod faults;
 pub mod history;
 pub mod invariants;
+pub mod leases;
 pub mod model;
 pub mod runner;
 pub mod watch_checker;

@@ -14,6 +14,7 @@ use super::checker::{self, ReadPolicy, Violation};
 use super::faults::{self, Fault, FaultKind};
 use super::history::{Completion, Op, Record};
 use super::invariants::{self, Broken};
+use super::leases::{self, LeaseBroken, LeaseClients};
 use super::watch_checker::{self, WatchBroken};
 use super::watchers::{WatchEntry, Watchers, read_history};
 use super::workload::{Workload, WorkloadSpec, key_name};
@@ -47,6 +48,8 @@ pub struct RunSpec {
     pub reads: ReadPolicy,
     /// Watch clients following the workload's keys.
     pub watchers: usize,
+    /// Lease clients registering keys with leases.
+    pub lease_clients: usize,
 }
 
 impl RunSpec {
@@ -65,6 +68,7 @@ impl RunSpec {
             keys: 6,
             reads: ReadPolicy::LinearizableOnly,
             watchers: 3,
+            lease_clients: 2,
         }
     }
 }
@@ -94,6 +98,10 @@ pub struct RunSummary {
     pub watched: usize,
     /// Broken watch guarantees.
     pub watch_broken: Vec<WatchBroken>,
+    /// Leases registered, and renewals the server confirmed.
+    pub leases: (usize, usize),
+    /// Broken lease promises.
+    pub lease_broken: Vec<LeaseBroken>,
     /// The members' agreed `HashKV` at the end.
     pub hash: AgreedHash,
     /// Wall time of the whole run.
@@ -107,6 +115,7 @@ impl RunSummary {
             && self.broken.is_empty()
             && self.inconclusive.is_empty()
             && self.watch_broken.is_empty()
+            && self.lease_broken.is_empty()
     }
 
     /// A human-readable report: the parameters, the counts, and every violation with its
@@ -149,15 +158,33 @@ impl RunSummary {
         );
         let _ = writeln!(
             out,
-            "violations: {} linearizability, {} invariants, {} watch",
+            "leases: {} registered, {} renewals confirmed",
+            self.leases.0, self.leases.1
+        );
+        let _ = writeln!(
+            out,
+            "violations: {} linearizability, {} invariants, {} watch, {} lease",
             self.violations.len(),
             self.broken.len(),
-            self.watch_broken.len()
+            self.watch_broken.len(),
+            self.lease_broken.len()
         );
+        for broken in &self.lease_broken {
+            let _ = writeln!(
+                out,
+                "lease promise broken on {}: {}",
+                String::from_utf8_lossy(&broken.key),
+                broken.what
+            );
+        }
         for broken in &self.watch_broken {
             match broken.client {
                 Some(client) => {
-                    let _ = writeln!(out, "watch guarantee broken (watch client {client}): {}", broken.what);
+                    let _ = writeln!(
+                        out,
+                        "watch guarantee broken (watch client {client}): {}",
+                        broken.what
+                    );
                 }
                 None => {
                     let _ = writeln!(out, "watch history broken: {}", broken.what);
@@ -242,6 +269,8 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
     let watchers = Watchers::start(spec.watchers, &cluster.endpoints(), prefix, prefix_end);
     let epoch = Instant::now();
     let workload = Workload::start(&workload_spec, epoch);
+    let lease_clients =
+        LeaseClients::start(spec.lease_clients, &cluster.endpoints(), spec.seed, epoch);
     let mut injected = BTreeMap::new();
     let mut fault_error = None;
     for fault in &schedule {
@@ -260,6 +289,7 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
     if let Some(lab) = &lab {
         lab.heal()?;
     }
+    let lease_logs = lease_clients.stop().await;
     let logs = watchers.stop(WATCH_CATCH_UP).await;
     if let Some(error) = fault_error {
         return Err(error);
@@ -285,6 +315,12 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
             _ => 0,
         })
         .sum();
+    let remaining = leased_keys_left(&cluster).await?;
+    let lease_broken = leases::check(&lease_logs, &remaining);
+    let leases = (
+        lease_logs.len(),
+        lease_logs.iter().map(|l| l.renewals.len()).sum(),
+    );
     let report = checker::check(&records, spec.reads);
     let broken = invariants::check(&records);
     let count = |f: fn(&Completion) -> bool| records.iter().filter(|r| f(&r.completion)).count();
@@ -305,9 +341,52 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         broken,
         watched,
         watch_broken,
+        leases,
+        lease_broken,
         hash,
         elapsed: started.elapsed(),
     })
+}
+
+/// The lease clients' keys still there once every lease had time to expire: the keep-alives
+/// stopped and the faults were healed at least [`WATCH_CATCH_UP`] ago; a few more TTLs are
+/// allowed for a leader change on the way.
+async fn leased_keys_left(cluster: &Cluster) -> Result<Vec<Vec<u8>>> {
+    let deadline = Instant::now() + Duration::from_secs(4 * leases::TTL as u64);
+    let mut end = leases::PREFIX.to_vec();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    loop {
+        let keys = async {
+            let mut clients =
+                crate::grpc::connect_with_timeout(&cluster.endpoint(0), Duration::from_secs(3))
+                    .await?;
+            let response = clients
+                .kv
+                .range(oxcd_api::etcdserverpb::RangeRequest {
+                    key: leases::PREFIX.to_vec(),
+                    range_end: end.clone(),
+                    keys_only: true,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            anyhow::Ok(
+                response
+                    .kvs
+                    .into_iter()
+                    .map(|kv| kv.key)
+                    .collect::<Vec<_>>(),
+            )
+        }
+        .await;
+        match keys {
+            Ok(keys) if keys.is_empty() || Instant::now() >= deadline => return Ok(keys),
+            Err(e) if Instant::now() >= deadline => return Err(e.context("reading the lease keys")),
+            _ => tokio::time::sleep(Duration::from_millis(300)).await,
+        }
+    }
 }
 
 /// Reads every key linearizably once the faults are healed, retrying each until it is

@@ -78,12 +78,18 @@ fn check_log(log: &WatchLog, reference: &[Change]) -> Vec<WatchBroken> {
                     ));
                 }
                 if changes.windows(2).any(|w| w[1].revision < w[0].revision) {
-                    found.push(broken(who, format!("revisions out of order within a response: {changes:?}")));
+                    found.push(broken(
+                        who,
+                        format!("revisions out of order within a response: {changes:?}"),
+                    ));
                 }
                 if *header < last.revision {
                     found.push(broken(
                         who,
-                        format!("response header revision {header} below its last event's {}", last.revision),
+                        format!(
+                            "response header revision {header} below its last event's {}",
+                            last.revision
+                        ),
                     ));
                 }
                 last_revision = last_revision.max(last.revision);
@@ -104,7 +110,11 @@ fn check_log(log: &WatchLog, reference: &[Change]) -> Vec<WatchBroken> {
         .collect();
     let got: Vec<&Change> = delivered.iter().collect();
     if got != expected {
-        let at = got.iter().zip(&expected).take_while(|(a, b)| a == b).count();
+        let at = got
+            .iter()
+            .zip(&expected)
+            .take_while(|(a, b)| a == b)
+            .count();
         found.push(broken(
             who,
             format!(
@@ -216,7 +226,12 @@ mod tests {
     }
 
     fn reference() -> Vec<Change> {
-        vec![put(2, "a", "1"), put(3, "a", "2"), put(3, "b", "3"), put(4, "b", "4")]
+        vec![
+            put(2, "a", "1"),
+            put(3, "a", "2"),
+            put(3, "b", "3"),
+            put(4, "b", "4"),
+        ]
     }
 
     #[test]
@@ -230,7 +245,11 @@ mod tests {
             events(&r[1..3]),
             events(&r[3..]),
         ]);
-        assert!(check_log(&good, &r).is_empty(), "{:?}", check_log(&good, &r));
+        assert!(
+            check_log(&good, &r).is_empty(),
+            "{:?}",
+            check_log(&good, &r)
+        );
     }
 
     #[test]
@@ -247,8 +266,14 @@ mod tests {
             WatchEntry::Progress { revision: 3 },
             events(&r[1..]),
         ]);
-        assert!(!check_log(&late, &r).is_empty(), "an event behind a bookmark");
+        assert!(
+            !check_log(&late, &r).is_empty(),
+            "an event behind a bookmark"
+        );
         let stuck = log(vec![events(&r[..3])]);
-        assert!(!check_log(&stuck, &r).is_empty(), "never reached revision 4");
+        assert!(
+            !check_log(&stuck, &r).is_empty(),
+            "never reached revision 4"
+        );
     }
 }

@@ -35,7 +35,10 @@ pub enum WatchEntry {
     /// A progress notification: everything up to `revision` has been delivered.
     Progress { revision: i64 },
     /// The server cancelled the watch (`compact_revision` set when compaction overtook it).
-    Canceled { compact_revision: i64, reason: String },
+    Canceled {
+        compact_revision: i64,
+        reason: String,
+    },
 }
 
 /// The log of one watch client.
@@ -109,7 +112,11 @@ async fn follow(
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        if log.entries.iter().any(|e| matches!(e, WatchEntry::Canceled { .. })) {
+        if log
+            .entries
+            .iter()
+            .any(|e| matches!(e, WatchEntry::Canceled { .. }))
+        {
             break;
         }
     }
@@ -194,7 +201,11 @@ async fn watch_once(
 
 /// The whole change history of keys `prefix..prefix_end`, read back with a fresh watch from
 /// revision 1 on `endpoint` (no compaction in a robustness run, so it is all there).
-pub async fn read_history(endpoint: &str, prefix: &[u8], prefix_end: &[u8]) -> anyhow::Result<Vec<Change>> {
+pub async fn read_history(
+    endpoint: &str,
+    prefix: &[u8],
+    prefix_end: &[u8],
+) -> anyhow::Result<Vec<Change>> {
     use anyhow::Context;
     let mut clients = grpc::connect_with_timeout(endpoint, Duration::from_secs(10)).await?;
     let current = clients
