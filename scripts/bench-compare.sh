@@ -9,7 +9,10 @@
 # Environment (all optional):
 #   TOTAL=10000        requests per scenario
 #   KEYS=1000000       keys loaded before the range scenarios and the memory measurement
-#   SCENARIOS="put-1 put-1000 txn-put range-l range-s rss"   subset and order of the rows
+#   SCENARIOS="put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem"
+#                      subset and order of the rows
+#   WATCH_PUTS=500     puts made while the watch fan-out scenarios count delivered events
+#   WATCH_MEM_WATCHERS=100000   watchers created for the memory-per-watcher row
 #   KEY_SIZE=8 VAL_SIZE=256 TXN_OPS=4    request shapes
 #   PASSES=1           times the whole etcd-then-oxcd sequence runs, on fresh clusters each time;
 #                      each cell of the table is then the median over the passes
@@ -23,7 +26,9 @@ set -euo pipefail
 
 TOTAL=${TOTAL:-10000}
 KEYS=${KEYS:-1000000}
-SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s rss}
+SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem}
+WATCH_PUTS=${WATCH_PUTS:-500}
+WATCH_MEM_WATCHERS=${WATCH_MEM_WATCHERS:-100000}
 KEY_SIZE=${KEY_SIZE:-8}
 VAL_SIZE=${VAL_SIZE:-256}
 TXN_OPS=${TXN_OPS:-4}
@@ -224,6 +229,33 @@ member_rss_kb() {
   done
 }
 
+# Memory the members spend per watcher: the members' summed VmRSS with WATCH_MEM_WATCHERS
+# watchers held open, minus the sum before, divided by the watchers; written to watchmem.txt.
+watch_memory() {
+  local system=$1 before after deadline holder
+  before=$(member_rss_kb | awk '{s += $1} END {print s}')
+  "$OXBENCH" --endpoints="$endpoints" --dial-timeout=5s --conns=100 \
+    watch-hold --watchers="$WATCH_MEM_WATCHERS" --streams=1000 --hold=15s \
+    >"$out_dir/watch-hold.out" 2>"$out_dir/watch-hold.err" &
+  holder=$!
+  deadline=$((SECONDS + BENCH_TIMEOUT))
+  until grep -q '^ready' "$out_dir/watch-hold.out" 2>/dev/null; do
+    if ! kill -0 "$holder" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+      log "$system: watch-hold failed: $(tail -n 3 "$out_dir/watch-hold.err")"
+      stop_pid "$holder"
+      failures=$((failures + 1))
+      return
+    fi
+    sleep 0.5
+  done
+  sleep 2
+  after=$(member_rss_kb | awk '{s += $1} END {print s}')
+  wait "$holder" || true
+  echo "$before $after $WATCH_MEM_WATCHERS" >"$out_dir/watchmem.txt"
+  log "$system: members' VmRSS $before kB -> $after kB with $WATCH_MEM_WATCHERS watchers"
+  check_members "$system"
+}
+
 # Runs every scenario of pass $3 against a fresh cluster of binary $2, results in $out_dir.
 run_system() {
   local system=$1 binary=$2 pass=$3
@@ -234,6 +266,10 @@ run_system() {
   start_cluster "$system" "$binary"
   local put=(put --key-size="$KEY_SIZE" --val-size="$VAL_SIZE" --sequential-keys --key-space-size="$KEYS")
   local many=(--clients=1000 --conns=100)
+  # First, on the fresh cluster: earlier scenarios leave heaps that shrink (Go's GC) or not.
+  if wants watch-mem; then
+    watch_memory "$system"
+  fi
   if wants put-1; then
     bench "$system" put-1 --target-leader --clients=1 --conns=1 --total="$TOTAL" "${put[@]}"
   fi
@@ -243,6 +279,18 @@ run_system() {
   if wants txn-put; then
     bench "$system" txn-put --target-leader "${many[@]}" --total="$TOTAL" \
       txn-put --key-size="$KEY_SIZE" --val-size="$VAL_SIZE" --txn-ops="$TXN_OPS" --key-space-size="$KEYS"
+  fi
+  if wants lease-grant; then
+    bench "$system" lease-grant --target-leader "${many[@]}" --total="$TOTAL" lease-grant
+  fi
+  if wants lease-keepalive; then
+    bench "$system" lease-keepalive --target-leader "${many[@]}" --total="$TOTAL" lease-keepalive
+  fi
+  if wants watch-1k; then
+    bench "$system" watch-1k --conns=10 --clients=10 --total="$WATCH_PUTS" watch-fanout --watchers=1000 --streams=100
+  fi
+  if wants watch-10k; then
+    bench "$system" watch-10k --conns=10 --clients=10 --total="$WATCH_PUTS" watch-fanout --watchers=10000 --streams=100
   fi
   if wants range-l || wants range-s || wants rss; then
     bench "$system" load --target-leader "${many[@]}" --total="$KEYS" "${put[@]}"
@@ -276,7 +324,7 @@ python3 - "$work/results" "$SCENARIOS" "$KEYS" <<'PY'
 import glob, json, os, statistics, sys
 
 results, scenarios, keys = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
-rows = [s for s in scenarios if s != "rss"]
+rows = [s for s in scenarios if s not in ("rss", "watch-mem")]
 if any(s in scenarios for s in ("range-l", "range-s", "rss")):
     rows.insert(next((i for i, s in enumerate(rows) if s.startswith("range")), len(rows)), "load")
 
@@ -341,6 +389,25 @@ if "rss" in scenarios:
     print(f"| memory after loading {keys} keys | etcd | oxcd | oxcd/etcd |")
     print("|---|---:|---:|---:|")
     print(f"| VmRSS per member, MiB (average of 3) | {fmt(e, '.1f')} | {fmt(o, '.1f')} | {fmt(ratio(o, e), '.2f')} |")
+
+def watch_bytes(system):
+    """Median over passes of the members' memory per watcher, in bytes."""
+    values = []
+    for path in passes(system, "watchmem.txt"):
+        with open(path) as f:
+            before, after, watchers = (int(x) for x in f.read().split())
+        values.append((after - before) * 1024 / watchers)
+    return statistics.median_low(values) if values else None
+
+if "watch-mem" in scenarios:
+    e, o = watch_bytes("etcd"), watch_bytes("oxcd")
+    print()
+    print("| memory per watcher (members' VmRSS growth / watchers) | etcd | oxcd | oxcd/etcd |")
+    print("|---|---:|---:|---:|")
+    print(f"| bytes per watcher | {fmt(e, '.0f')} | {fmt(o, '.0f')} | {fmt(ratio(o, e), '.2f')} |")
+
+print()
+print("watch-1k / watch-10k: req/s are events delivered per second; p99 is put-to-event latency.")
 
 loads = {system: [open(p).read().strip() for p in passes(system, "loadavg")] for system in ("etcd", "oxcd")}
 print()

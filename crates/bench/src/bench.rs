@@ -1,5 +1,5 @@
 //! One benchmark from options to summary: validate the workload, dial the connections
-//! (to the leader if asked), run it, summarize.
+//! (to the leader if asked), run it (a request workload, or a watch workload), summarize.
 
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use crate::range::{Consistency, RangeWorkload};
 use crate::report::Summary;
 use crate::runner::run;
 use crate::txn_put::TxnPutWorkload;
+use crate::watch::{self, WatchShape};
 use crate::workload::Workload;
 
 /// The workload `command` describes, with its options validated.
@@ -48,12 +49,16 @@ pub fn workload(command: &Command) -> Result<Workload> {
                 random_value(args.val_size),
             )?)
         }
+        Command::LeaseGrant(args) => Workload::LeaseGrant(args.ttl),
+        Command::LeaseKeepalive(args) => Workload::LeaseKeepAlive(args.ttl),
+        Command::WatchFanout(_) | Command::WatchHold(_) => {
+            anyhow::bail!("watch benchmarks are not request workloads")
+        }
     })
 }
 
 /// Runs the benchmark `cli` describes and summarizes it.
 pub async fn run_benchmark(cli: &Cli) -> Result<Summary> {
-    let workload = workload(&cli.command)?;
     let dial_timeout = Some(cli.dial_timeout).filter(|timeout| *timeout > Duration::ZERO);
     let endpoints = if cli.target_leader {
         leader_endpoints(&cli.endpoints, dial_timeout).await?
@@ -61,6 +66,37 @@ pub async fn run_benchmark(cli: &Cli) -> Result<Summary> {
         cli.endpoints.clone()
     };
     let connections = Connections::dial_all(&endpoints, cli.conns as usize, dial_timeout).await?;
-    let outcome = run(workload, &connections, cli.clients as usize, cli.total).await?;
+    let outcome = match &cli.command {
+        Command::WatchFanout(args) => {
+            let shape = WatchShape {
+                watchers: args.watchers,
+                streams: args.streams,
+            };
+            watch::fanout(
+                &connections,
+                shape,
+                cli.clients as usize,
+                cli.total,
+                args.val_size,
+            )
+            .await?
+        }
+        Command::WatchHold(args) => {
+            let shape = WatchShape {
+                watchers: args.watchers,
+                streams: args.streams,
+            };
+            let created_in = watch::hold(&connections, shape, args.hold).await?;
+            eprintln!("created {} watchers in {created_in:?}", args.watchers);
+            return Ok(Summary::new(&crate::runner::RunOutcome {
+                elapsed: created_in,
+                latencies: crate::latency::LatencyRecorder::new(),
+            }));
+        }
+        _ => {
+            let workload = workload(&cli.command)?;
+            run(workload, &connections, cli.clients as usize, cli.total).await?
+        }
+    };
     Ok(Summary::new(&outcome))
 }

@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 
 /// A low-level benchmark tool for etcd v3 servers (oxcd and etcd alike).
 ///
-/// It speaks the KV gRPC service directly over raw connections, without a client library.
+/// It speaks the KV, Lease and Watch gRPC services directly over raw connections, without a
+/// client library.
 #[derive(Clone, Debug, Parser)]
 #[command(name = "oxbench", version)]
 pub struct Cli {
@@ -58,6 +59,51 @@ pub enum Command {
     Range(RangeArgs),
     /// Benchmark txn-put.
     TxnPut(TxnPutArgs),
+    /// Benchmark lease grants (`--total` grants).
+    LeaseGrant(LeaseArgs),
+    /// Benchmark lease keep-alives: one lease and keep-alive stream per client.
+    LeaseKeepalive(LeaseArgs),
+    /// Benchmark watch fan-out: events delivered per second to many watchers of one key
+    /// while `--total` puts of it are made, `--clients` at a time.
+    WatchFanout(WatchArgs),
+    /// Create watchers, print `ready` when all are confirmed, keep them for `--hold`.
+    WatchHold(WatchHoldArgs),
+}
+
+/// Options of `lease-grant` and `lease-keepalive`.
+#[derive(Clone, Debug, Args)]
+pub struct LeaseArgs {
+    /// TTL of the leases, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub ttl: i64,
+}
+
+/// Options of `watch-fanout`.
+#[derive(Clone, Debug, Args)]
+pub struct WatchArgs {
+    /// Watchers in all.
+    #[arg(long, default_value_t = 1000)]
+    pub watchers: usize,
+    /// Watch streams they are spread over (each on one of the `--conns` connections).
+    #[arg(long, default_value_t = 10)]
+    pub streams: usize,
+    /// Value size of the puts.
+    #[arg(long, default_value_t = 64)]
+    pub val_size: usize,
+}
+
+/// Options of `watch-hold`.
+#[derive(Clone, Debug, Args)]
+pub struct WatchHoldArgs {
+    /// Watchers in all.
+    #[arg(long, default_value_t = 100_000)]
+    pub watchers: usize,
+    /// Watch streams they are spread over.
+    #[arg(long, default_value_t = 1000)]
+    pub streams: usize,
+    /// How long to keep them once created.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub hold: Duration,
 }
 
 /// Options of `put`.

@@ -67,6 +67,11 @@ impl Connections {
         Ok(Self { channels })
     }
 
+    /// Connection number `i % len`.
+    pub fn channel(&self, i: usize) -> Channel {
+        self.channels[i % self.channels.len()].clone()
+    }
+
     /// The KV client of requester number `requester`, on connection `requester % len`.
     pub fn kv_client(&self, requester: usize) -> KvClient<Channel> {
         KvClient::new(self.channels[requester % self.channels.len()].clone())

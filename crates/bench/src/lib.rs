@@ -1,6 +1,7 @@
 //! oxbench: a low-level load generator for etcd v3 servers, modelled on etcd's
-//! `tools/benchmark`. It drives the KV gRPC service over raw tonic connections with many
-//! concurrent requesters and reports throughput and latency percentiles, as text or JSON.
+//! `tools/benchmark`. It drives the KV, Lease and Watch gRPC services over raw tonic
+//! connections with many concurrent requesters and reports throughput and latency
+//! percentiles, as text or JSON.
 
 pub mod bench;
 pub mod cli;
@@ -13,4 +14,5 @@ pub mod range;
 pub mod report;
 pub mod runner;
 pub mod txn_put;
+pub mod watch;
 pub mod workload;

@@ -6,14 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use oxcd_api::etcdserverpb::kv_client::KvClient;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use tonic::transport::Channel;
 
 use crate::connections::Connections;
 use crate::latency::LatencyRecorder;
-use crate::workload::Workload;
+use crate::workload::{Requester, Workload};
 
 /// What a finished run measured.
 #[derive(Clone, Debug)]
@@ -36,11 +34,20 @@ pub async fn run(
         bail!("expected positive --clients, got (0)");
     }
     let workload = Arc::new(workload);
+    let mut prepared = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let mut requester = Requester::new(connections.channel(i));
+        requester
+            .set_up(&workload)
+            .await
+            .with_context(|| format!("setting up requester {i}"))?;
+        prepared.push(requester);
+    }
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let requesters: Vec<_> = (0..clients)
-        .map(|requester| {
-            let client = connections.kv_client(requester);
+    let requesters: Vec<_> = prepared
+        .into_iter()
+        .map(|client| {
             let workload = Arc::clone(&workload);
             let next = Arc::clone(&next);
             tokio::spawn(requester_loop(client, workload, next, total))
@@ -58,7 +65,7 @@ pub async fn run(
 }
 
 async fn requester_loop(
-    mut client: KvClient<Channel>,
+    mut client: Requester,
     workload: Arc<Workload>,
     next: Arc<AtomicU64>,
     total: u64,

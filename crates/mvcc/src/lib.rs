@@ -4,7 +4,8 @@
 //! key-value (etcd's layout, so HashKV matches), and an in-memory index maps each key to its
 //! generations of revisions. The apply loop writes through [`ApplyBatch`] (one backend
 //! transaction per batch of raft entries); readers use [`KvStore::range`] against the published
-//! revision. [`validate`] holds the request checks etcd makes before proposing.
+//! revision. [`validate`] holds the request checks etcd makes before proposing; [`watch`] is
+//! the watchable store the Watch service reads committed changes from.
 
 mod apply;
 mod backend;

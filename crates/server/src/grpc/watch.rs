@@ -164,9 +164,11 @@ impl WatchStream {
             if outcome.is_err() {
                 return;
             }
-            if self.progress_requested && !self.any_behind() {
+            if self.progress_requested
+                && let Some(revision) = self.delivered_through()
+            {
                 self.progress_requested = false;
-                let header = self.server.header(self.hub.revision());
+                let header = self.server.header(revision);
                 self.send(WatchResponse {
                     header: Some(header),
                     watch_id: NO_WATCH_ID,
@@ -180,6 +182,21 @@ impl WatchStream {
 
     fn any_behind(&self) -> bool {
         self.watchers.values().any(|w| w.is_behind(&self.hub))
+    }
+
+    /// The published revision, if every watcher has delivered everything up to it. The
+    /// revision is read first: a commit racing with the check can then only make the answer
+    /// `None`, never a revision some watcher has not delivered.
+    fn delivered_through(&self) -> Option<i64> {
+        let revision = self.hub.revision();
+        self.watchers
+            .values()
+            .all(|w| {
+                w.watcher
+                    .as_ref()
+                    .is_none_or(|w| w.next_revision() > revision)
+            })
+            .then_some(revision)
     }
 
     async fn handle(&mut self, request: WatchRequest) -> Result<(), Closed> {
