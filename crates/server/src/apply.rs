@@ -227,6 +227,7 @@ impl ApplyLoop {
                 Ok(stored) => {
                     lease_table::store(batch.transaction(), &stored)
                         .map_err(ApplyError::storage)?;
+                    self.metrics.watch_lease().record_granted();
                     Ok(Applied::LeaseGrant(LeaseGrantResponse {
                         header: Some(ResponseHeader {
                             revision: batch.revision(),
@@ -283,6 +284,7 @@ impl ApplyLoop {
         }
         lease_table::remove(batch.transaction(), id).map_err(ApplyError::storage)?;
         lessor.remove(id);
+        self.metrics.watch_lease().record_revoked();
         Ok(Ok(Applied::LeaseRevoke(LeaseRevokeResponse {
             header: Some(ResponseHeader {
                 revision: batch.revision(),

@@ -84,6 +84,7 @@ async fn renew(
                     });
                     server.propose(clear).await?;
                 }
+                server.metrics().watch_lease().record_renewed();
                 return Ok(ttl);
             }
             Renewal::NotFound => return Err(EtcdError::LeaseNotFound),

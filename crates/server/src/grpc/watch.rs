@@ -109,12 +109,21 @@ struct WatchStream {
     progress_requested: bool,
 }
 
+impl Drop for WatchStream {
+    fn drop(&mut self) {
+        let metrics = self.server.metrics().watch_lease();
+        metrics.add_streams(-1);
+        metrics.add_watchers(-(self.watchers.len() as i64));
+    }
+}
+
 /// The stream's task stops: the client went away.
 struct Closed;
 
 impl WatchStream {
     fn new(server: Arc<EtcdServer>, tx: mpsc::Sender<Result<WatchResponse, Status>>) -> Self {
         let hub = server.state().watch_hub().clone();
+        server.metrics().watch_lease().add_streams(1);
         WatchStream {
             server,
             hub,
@@ -204,6 +213,7 @@ impl WatchStream {
             Some(RequestUnion::CreateRequest(create)) => self.create(create).await,
             Some(RequestUnion::CancelRequest(cancel)) => {
                 if self.watchers.remove(&cancel.watch_id).is_some() {
+                    self.server.metrics().watch_lease().add_watchers(-1);
                     self.send(WatchResponse {
                         header: Some(self.server.header(self.hub.revision())),
                         watch_id: cancel.watch_id,
@@ -260,6 +270,7 @@ impl WatchStream {
             ..Default::default()
         })
         .await?;
+        self.server.metrics().watch_lease().add_watchers(1);
         let compacted = self.server.state().kv().compact_revision();
         let compacted_away = create.start_revision != 0 && create.start_revision < compacted;
         self.watchers.insert(
@@ -314,6 +325,7 @@ impl WatchStream {
                 WatchProgress::Chunk(chunk) if chunk.events.is_empty() => {}
                 WatchProgress::Chunk(chunk) => {
                     w.sent_since_tick = true;
+                    self.server.metrics().watch_lease().add_events(chunk.events.len());
                     let (prev_kv, fragment) = (w.prev_kv, w.fragment);
                     let mut events = chunk.events;
                     if prev_kv {

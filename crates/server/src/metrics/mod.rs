@@ -15,6 +15,7 @@ mod ops;
 mod process;
 mod scrape;
 mod text;
+mod watch_lease;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -23,6 +24,7 @@ use oxcd_raft::metrics::{DISK_DURATION_BUCKETS, Histogram};
 pub use endpoint::{routes, serve_metrics};
 pub use grpc::{GrpcMetrics, GrpcMetricsLayer, GrpcMetricsService, GrpcType, MethodCounts};
 pub use ops::OpCounts;
+pub use watch_lease::WatchLeaseMetrics;
 pub use scrape::render;
 pub use text::{CONTENT_TYPE, Exposition, Kind, go_float};
 
@@ -40,6 +42,7 @@ pub struct ServerMetrics {
     txns: AtomicU64,
     backend_commit: Histogram,
     grpc: GrpcMetrics,
+    watch_lease: WatchLeaseMetrics,
 }
 
 impl Default for ServerMetrics {
@@ -54,6 +57,7 @@ impl Default for ServerMetrics {
             txns: AtomicU64::new(0),
             backend_commit: Histogram::new(&DISK_DURATION_BUCKETS),
             grpc: GrpcMetrics::default(),
+            watch_lease: WatchLeaseMetrics::default(),
         }
     }
 }
@@ -113,6 +117,11 @@ impl ServerMetrics {
     /// Per-method gRPC counters.
     pub fn grpc(&self) -> &GrpcMetrics {
         &self.grpc
+    }
+
+    /// Watch and lease counters.
+    pub fn watch_lease(&self) -> &WatchLeaseMetrics {
+        &self.watch_lease
     }
 
     fn load(counter: &AtomicU64) -> f64 {

@@ -59,6 +59,7 @@ impl Snapshot<'_> {
     pub(super) fn write(&self, out: &mut Exposition) {
         self.write_server(out);
         self.write_mvcc(out);
+        self.server.watch_lease().write(out);
         self.write_disk(out);
         self.write_grpc(out);
     }
