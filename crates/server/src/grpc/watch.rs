@@ -325,7 +325,10 @@ impl WatchStream {
                 WatchProgress::Chunk(chunk) if chunk.events.is_empty() => {}
                 WatchProgress::Chunk(chunk) => {
                     w.sent_since_tick = true;
-                    self.server.metrics().watch_lease().add_events(chunk.events.len());
+                    self.server
+                        .metrics()
+                        .watch_lease()
+                        .add_events(chunk.events.len());
                     let (prev_kv, fragment) = (w.prev_kv, w.fragment);
                     let mut events = chunk.events;
                     if prev_kv {

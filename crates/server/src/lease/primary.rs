@@ -18,20 +18,55 @@ const REVOKES_PER_SECOND: usize = 1000;
 /// Checkpoints carried by one proposal (etcd's batch size).
 const CHECKPOINTS_PER_PROPOSAL: usize = 1000;
 
+/// Proposes the revocation of expired leases (each on its own, as etcd does) and one batch of
+/// due checkpoints.
+fn propose_due(server: &Arc<EtcdServer>) {
+    let lessor = server.state().lessor();
+    let per_scan = REVOKES_PER_SECOND * SCAN_INTERVAL.as_millis() as usize / 1000;
+    for id in lessor.take_expired(per_scan) {
+        let server = server.clone();
+        tokio::spawn(async move {
+            let revoke = Request::LeaseRevoke(LeaseRevokeRequest { id });
+            if let Err(e) = server.propose(revoke).await {
+                tracing::warn!(lease_id = %format!("{id:016x}"), error = %e, "failed to revoke an expired lease");
+            }
+        });
+    }
+    let checkpoints = lessor.take_due_checkpoints(CHECKPOINTS_PER_PROPOSAL);
+    if !checkpoints.is_empty() {
+        let server = server.clone();
+        tokio::spawn(async move {
+            let checkpoint = Request::LeaseCheckpoint(LeaseCheckpointRequest { checkpoints });
+            if let Err(e) = server.propose(checkpoint).await {
+                tracing::warn!(error = %e, "failed to checkpoint leases");
+            }
+        });
+    }
+}
+
 /// Runs the primary's duties for `server` until the runtime stops.
 pub fn spawn(server: Arc<EtcdServer>, election_timeout: Duration) {
     tokio::spawn(async move {
         let mut status = server.raft().subscribe();
         let mut scan = tokio::time::interval(SCAN_INTERVAL);
         scan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut was_leader = false;
         loop {
-            tokio::select! {
-                changed = status.changed() => if changed.is_err() { return },
-                _ = scan.tick() => {}
-            }
+            // Raft's status changes with every commit; only the role matters here, and the
+            // lease scan runs on its own tick.
+            let scan_due = tokio::select! {
+                changed = status.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    false
+                }
+                _ = scan.tick() => true,
+            };
             let leader = status.borrow_and_update().role == Role::Leader;
-            let lessor = server.state().lessor();
-            if leader != lessor.is_primary() {
+            if leader != was_leader {
+                was_leader = leader;
+                let lessor = server.state().lessor();
                 if leader {
                     tracing::info!("promoting lessor: this member now expires leases");
                     lessor.promote(election_timeout);
@@ -39,29 +74,8 @@ pub fn spawn(server: Arc<EtcdServer>, election_timeout: Duration) {
                     lessor.demote();
                 }
             }
-            if !leader {
-                continue;
-            }
-            let per_scan = REVOKES_PER_SECOND * SCAN_INTERVAL.as_millis() as usize / 1000;
-            for id in lessor.take_expired(per_scan) {
-                let server = server.clone();
-                tokio::spawn(async move {
-                    let revoke = Request::LeaseRevoke(LeaseRevokeRequest { id });
-                    if let Err(e) = server.propose(revoke).await {
-                        tracing::warn!(lease_id = %format!("{id:016x}"), error = %e, "failed to revoke an expired lease");
-                    }
-                });
-            }
-            let checkpoints = lessor.take_due_checkpoints(CHECKPOINTS_PER_PROPOSAL);
-            if !checkpoints.is_empty() {
-                let server = server.clone();
-                tokio::spawn(async move {
-                    let checkpoint =
-                        Request::LeaseCheckpoint(LeaseCheckpointRequest { checkpoints });
-                    if let Err(e) = server.propose(checkpoint).await {
-                        tracing::warn!(error = %e, "failed to checkpoint leases");
-                    }
-                });
+            if leader && scan_due {
+                propose_due(&server);
             }
         }
     });

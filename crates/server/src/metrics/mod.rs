@@ -24,9 +24,9 @@ use oxcd_raft::metrics::{DISK_DURATION_BUCKETS, Histogram};
 pub use endpoint::{routes, serve_metrics};
 pub use grpc::{GrpcMetrics, GrpcMetricsLayer, GrpcMetricsService, GrpcType, MethodCounts};
 pub use ops::OpCounts;
-pub use watch_lease::WatchLeaseMetrics;
 pub use scrape::render;
 pub use text::{CONTENT_TYPE, Exposition, Kind, go_float};
+pub use watch_lease::WatchLeaseMetrics;
 
 /// An apply slower than this counts as slow (etcd's `warnApplyDuration`).
 pub const SLOW_APPLY: std::time::Duration = std::time::Duration::from_millis(100);

@@ -118,7 +118,10 @@ mod tests {
             "etcd_debugging_lease_revoked_total 1",
             "etcd_debugging_lease_renewed_total 1",
         ] {
-            assert!(text.lines().any(|l| l == line), "{line} missing from:\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
         }
     }
 }
