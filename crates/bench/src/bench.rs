@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::{Cli, Command};
 use crate::connections::Connections;
@@ -59,6 +59,11 @@ pub fn workload(command: &Command) -> Result<Workload> {
 
 /// Runs the benchmark `cli` describes and summarizes it.
 pub async fn run_benchmark(cli: &Cli) -> Result<Summary> {
+    // Bad options fail before anything is dialled.
+    let requests = match &cli.command {
+        Command::WatchFanout(_) | Command::WatchHold(_) => None,
+        command => Some(workload(command)?),
+    };
     let dial_timeout = Some(cli.dial_timeout).filter(|timeout| *timeout > Duration::ZERO);
     let endpoints = if cli.target_leader {
         leader_endpoints(&cli.endpoints, dial_timeout).await?
@@ -94,7 +99,7 @@ pub async fn run_benchmark(cli: &Cli) -> Result<Summary> {
             }));
         }
         _ => {
-            let workload = workload(&cli.command)?;
+            let workload = requests.context("a request workload")?;
             run(workload, &connections, cli.clients as usize, cli.total).await?
         }
     };
