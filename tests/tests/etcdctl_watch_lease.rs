@@ -2,7 +2,8 @@
 //! against real etcd: the same operations go to a single-member etcd and a single-member
 //! server under test, and what etcdctl printed and how it ended must match, once the values
 //! that legitimately differ are masked (member and cluster ids, raft terms, generated lease
-//! ids, remaining TTLs). Two watchers on one stream may interleave differently (etcd itself
+//! ids, remaining TTLs; a lease's keys are compared as a set, etcd lists them in Go map
+//! order). Two watchers on one stream may interleave differently (etcd itself
 //! varies), so each interactive case opens one. Watches never end by themselves: each runs for a fixed time and is
 //! killed; etcdctl flushes every response, so its output up to then is complete.
 
@@ -30,6 +31,9 @@ fn mask(text: &str) -> String {
             let end = masked[at..].find(')').map_or(masked.len(), |e| at + e + 1);
             masked.replace_range(at..end, "remaining(…)");
         }
+        // etcd lists a lease's keys in Go map order: compare them as sets.
+        masked = sort_list(&masked, "attached keys([", "])", ' ');
+        masked = sort_list(&masked, "\"keys\":[", "]", ',');
         // etcd's client logs carry timestamps and client addresses.
         if masked.starts_with("{\"level\"") {
             masked = "<client log line>".to_string();
@@ -38,6 +42,24 @@ fn mask(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Sorts the `separator`-separated items between `open` and `close`.
+fn sort_list(line: &str, open: &str, close: &str, separator: char) -> String {
+    let Some(start) = line.find(open).map(|at| at + open.len()) else {
+        return line.to_string();
+    };
+    let Some(end) = line[start..].find(close).map(|at| start + at) else {
+        return line.to_string();
+    };
+    let mut items: Vec<&str> = line[start..end].split(separator).collect();
+    items.sort_unstable();
+    format!(
+        "{}{}{}",
+        &line[..start],
+        items.join(&separator.to_string()),
+        &line[end..]
+    )
 }
 
 fn mask_json_numbers(line: &str, fields: &[&str]) -> String {
