@@ -277,10 +277,10 @@ impl ApplyLoop {
                     .collect(),
                 ..Default::default()
             };
+            // The lessor follows these deletes with the rest of the request's changes.
             if let Err(e) = batch.txn(&deletes, &|_| true) {
                 return Ok(Err(e));
             }
-            lessor.track(batch.changes());
         }
         lease_table::remove(batch.transaction(), id).map_err(ApplyError::storage)?;
         lessor.remove(id);

@@ -115,6 +115,12 @@ impl WatchHub {
         self.ring.read().bytes
     }
 
+    /// Whether the ring holds every change from revision `from` on (a watcher there reads
+    /// memory only; one further behind reads the backend).
+    pub fn holds(&self, from: i64) -> bool {
+        from >= self.ring.read().covered_from
+    }
+
     /// The batches holding every change from revision `from` on, or `None` when the ring no
     /// longer holds all of them (the caller reads the backend).
     pub(crate) fn changes_from(&self, from: i64) -> Option<Vec<Arc<CommittedChanges>>> {

@@ -72,16 +72,22 @@ impl Watcher {
         self.next_revision
     }
 
-    /// Whether the hub has published changes this watcher has not delivered yet.
-    pub fn is_behind(&self, hub: &WatchHub) -> bool {
-        self.next_revision <= hub.revision()
+    /// Whether the hub has published changes up to `until` this watcher has not delivered yet.
+    pub fn is_behind(&self, hub: &WatchHub, until: i64) -> bool {
+        self.next_revision <= hub.revision().min(until)
     }
 
-    /// Reads the next whole revisions, collecting matching events up to `limit` (never
-    /// splitting a revision): from the ring when it still holds them, from `store`'s backend
-    /// otherwise.
-    pub fn step(&mut self, hub: &WatchHub, store: &KvStore, limit: ChunkLimit) -> WatchProgress {
-        let published = hub.revision();
+    /// Reads the next whole revisions, no further than `until`, collecting matching events up
+    /// to `limit` (never splitting a revision): from the ring when it still holds them, from
+    /// `store`'s backend otherwise.
+    pub fn step(
+        &mut self,
+        hub: &WatchHub,
+        store: &KvStore,
+        limit: ChunkLimit,
+        until: i64,
+    ) -> WatchProgress {
+        let published = hub.revision().min(until);
         if self.next_revision > published {
             return WatchProgress::UpToDate;
         }
@@ -128,7 +134,14 @@ impl Watcher {
                 },
             ) {
                 Ok((all, next)) => {
-                    let events: Vec<Event> = all.into_iter().filter(|e| self.selects(e)).collect();
+                    // The store publishes a commit just before the hub does: stay within the
+                    // hub's revision, so no event runs ahead of what progress notifications
+                    // (which report the hub's revision) say.
+                    let next = next.min(published + 1);
+                    let events: Vec<Event> = all
+                        .into_iter()
+                        .filter(|e| event_revision(e) < next && self.selects(e))
+                        .collect();
                     self.next_revision = next;
                     WatchProgress::Chunk(WatchChunk {
                         events,

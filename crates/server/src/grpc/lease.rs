@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -29,6 +29,8 @@ use crate::server::EtcdServer;
 
 /// Keep-alive responses queued per stream before the task waits for the client to read.
 const SEND_QUEUE: usize = 16;
+/// Keep-alives of one stream being answered at once.
+const KEEP_ALIVES_IN_FLIGHT: usize = 64;
 /// How long a forwarded keep-alive waits for the leader to apply what it committed (etcd's
 /// leader HTTP handler waits the same), so a lease revoked in the log is not renewed.
 const APPLY_WAIT: Duration = Duration::from_secs(1);
@@ -69,6 +71,7 @@ async fn renew(
     if forwarded {
         server.wait_applied_commit(APPLY_WAIT).await;
     }
+    let mut waited_for_apply = forwarded;
     loop {
         match lessor.renew(id) {
             Renewal::Renewed {
@@ -86,6 +89,12 @@ async fn renew(
                 }
                 server.metrics().watch_lease().record_renewed();
                 return Ok(ttl);
+            }
+            // A leader that has just taken over may not have applied the grant yet: look
+            // again once it has applied what it knows to be committed.
+            Renewal::NotFound if !waited_for_apply => {
+                waited_for_apply = true;
+                server.wait_applied_commit(APPLY_WAIT).await;
             }
             Renewal::NotFound => return Err(EtcdError::LeaseNotFound),
             Renewal::Expired => {
@@ -165,6 +174,9 @@ impl Lease for LeaseService {
         tokio::spawn(async move {
             let leader_lost = server.leader_lost();
             tokio::pin!(leader_lost);
+            // Each keep-alive is answered on its own, so one lease whose expiry is being
+            // revoked does not hold up the others multiplexed on the stream.
+            let in_flight = Arc::new(Semaphore::new(KEEP_ALIVES_IN_FLIGHT));
             loop {
                 let req = tokio::select! {
                     next = requests.message() => match next {
@@ -177,24 +189,26 @@ impl Lease for LeaseService {
                         return;
                     }
                 };
-                // etcd fills the header before renewing.
-                let header = server.header(server.state().kv().current_revision());
-                let ttl = match renew(&server, &forwarder, req.id, forwarded).await {
-                    Ok(ttl) => ttl,
-                    Err(EtcdError::LeaseNotFound) => 0,
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(e))).await;
-                        return;
-                    }
-                };
-                let response = LeaseKeepAliveResponse {
-                    header: Some(header),
-                    id: req.id,
-                    ttl,
-                };
-                if tx.send(Ok(response)).await.is_err() {
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
                     return;
-                }
+                };
+                let (server, forwarder, tx) = (server.clone(), forwarder.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    // etcd fills the header before renewing.
+                    let header = server.header(server.state().kv().current_revision());
+                    let answer = match renew(&server, &forwarder, req.id, forwarded).await {
+                        Ok(ttl) => Ok(ttl),
+                        Err(EtcdError::LeaseNotFound) => Ok(0),
+                        Err(e) => Err(Status::from(e)),
+                    };
+                    let response = answer.map(|ttl| LeaseKeepAliveResponse {
+                        header: Some(header),
+                        id: req.id,
+                        ttl,
+                    });
+                    let _ = tx.send(response).await;
+                });
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -211,7 +225,13 @@ impl Lease for LeaseService {
             .server
             .header(self.server.state().kv().current_revision());
         let lessor = self.server.state().lessor();
-        let mut resp = match lessor.status(req.id, req.keys) {
+        let mut status = lessor.status(req.id, req.keys);
+        if matches!(status, Ok(None)) {
+            // As for keep-alives: a new leader may not have applied the grant yet.
+            self.server.wait_applied_commit(APPLY_WAIT).await;
+            status = lessor.status(req.id, req.keys);
+        }
+        let mut resp = match status {
             Ok(Some(status)) => LeaseTimeToLiveResponse {
                 header: None,
                 id: req.id,

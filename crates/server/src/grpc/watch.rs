@@ -7,7 +7,7 @@
 //! compaction has overtaken them they are cancelled with the compacted revision, as etcd does.
 //! Client requests are served between chunks, so a long catch-up never hides a cancel.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,8 +92,10 @@ struct StreamWatcher {
 }
 
 impl StreamWatcher {
-    fn is_behind(&self, hub: &WatchHub) -> bool {
-        self.watcher.as_ref().is_some_and(|w| w.is_behind(hub))
+    fn is_behind(&self, hub: &WatchHub, until: i64) -> bool {
+        self.watcher
+            .as_ref()
+            .is_some_and(|w| w.is_behind(hub, until))
     }
 }
 
@@ -104,9 +106,11 @@ struct WatchStream {
     tx: mpsc::Sender<Result<WatchResponse, Status>>,
     watchers: BTreeMap<i64, StreamWatcher>,
     next_auto_id: i64,
-    /// A progress request waits until every watcher has caught up, so that the revision it
-    /// reports really has been delivered (a bookmark a client can resume from).
-    progress_requested: bool,
+    /// Progress requests not answered yet, each with the revision published when it came.
+    /// Watchers deliver up to the first one's revision and no further until it is answered,
+    /// so its answer is exact — everything up to it delivered, nothing beyond (a bookmark a
+    /// client can resume from) — and a steady stream of writes cannot postpone it.
+    progress_targets: VecDeque<i64>,
 }
 
 impl Drop for WatchStream {
@@ -130,7 +134,7 @@ impl WatchStream {
             tx,
             watchers: BTreeMap::new(),
             next_auto_id: 0,
-            progress_requested: false,
+            progress_targets: VecDeque::new(),
         }
     }
 
@@ -173,39 +177,45 @@ impl WatchStream {
             if outcome.is_err() {
                 return;
             }
-            if self.progress_requested
-                && let Some(revision) = self.delivered_through()
-            {
-                self.progress_requested = false;
-                let header = self.server.header(revision);
-                self.send(WatchResponse {
+            while let Some(&target) = self.progress_targets.front() {
+                if !self.delivered_up_to(target) {
+                    break;
+                }
+                self.progress_targets.pop_front();
+                let header = self.server.header(target);
+                let answer = WatchResponse {
                     header: Some(header),
                     watch_id: NO_WATCH_ID,
                     ..Default::default()
-                })
-                .await
-                .ok();
+                };
+                if self.send(answer).await.is_err() {
+                    return;
+                }
             }
         }
     }
 
     fn any_behind(&self) -> bool {
-        self.watchers.values().any(|w| w.is_behind(&self.hub))
-    }
-
-    /// The published revision, if every watcher has delivered everything up to it. The
-    /// revision is read first: a commit racing with the check can then only make the answer
-    /// `None`, never a revision some watcher has not delivered.
-    fn delivered_through(&self) -> Option<i64> {
-        let revision = self.hub.revision();
+        let until = self.deliver_until();
         self.watchers
             .values()
-            .all(|w| {
-                w.watcher
-                    .as_ref()
-                    .is_none_or(|w| w.next_revision() > revision)
-            })
-            .then_some(revision)
+            .any(|w| w.is_behind(&self.hub, until))
+    }
+
+    /// How far watchers deliver now: while a progress request waits, exactly up to its
+    /// revision, so that all of them meet there and its answer is a revision no watcher has
+    /// delivered beyond; otherwise as far as the hub has published.
+    fn deliver_until(&self) -> i64 {
+        self.progress_targets.front().copied().unwrap_or(i64::MAX)
+    }
+
+    /// Whether every watcher has delivered everything up to `revision`.
+    fn delivered_up_to(&self, revision: i64) -> bool {
+        self.watchers.values().all(|w| {
+            w.watcher
+                .as_ref()
+                .is_none_or(|w| w.next_revision() > revision)
+        })
     }
 
     async fn handle(&mut self, request: WatchRequest) -> Result<(), Closed> {
@@ -225,7 +235,7 @@ impl WatchStream {
                 Ok(())
             }
             Some(RequestUnion::ProgressRequest(_)) => {
-                self.progress_requested = true;
+                self.progress_targets.push_back(self.hub.revision());
                 Ok(())
             }
             None => Ok(()),
@@ -307,10 +317,11 @@ impl WatchStream {
     /// history to catch up with shares the stream fairly with the others.
     async fn deliver_round(&mut self) -> Result<(), Closed> {
         let store = self.server.state().kv();
+        let until = self.deliver_until();
         let ids: Vec<i64> = self
             .watchers
             .iter()
-            .filter(|(_, w)| w.is_behind(&self.hub))
+            .filter(|(_, w)| w.is_behind(&self.hub, until))
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
@@ -320,7 +331,14 @@ impl WatchStream {
             let Some(watcher) = w.watcher.as_mut() else {
                 continue;
             };
-            match watcher.step(&self.hub, &store, CHUNK) {
+            // Reading the backend (a watcher behind the ring) is blocking work: let the
+            // runtime move other tasks off this thread meanwhile.
+            let progress = if self.hub.holds(watcher.next_revision()) {
+                watcher.step(&self.hub, &store, CHUNK, until)
+            } else {
+                tokio::task::block_in_place(|| watcher.step(&self.hub, &store, CHUNK, until))
+            };
+            match progress {
                 WatchProgress::UpToDate => {}
                 WatchProgress::Chunk(chunk) if chunk.events.is_empty() => {}
                 WatchProgress::Chunk(chunk) => {
@@ -332,7 +350,7 @@ impl WatchStream {
                     let (prev_kv, fragment) = (w.prev_kv, w.fragment);
                     let mut events = chunk.events;
                     if prev_kv {
-                        fill_prev_kvs(&store, &mut events);
+                        tokio::task::block_in_place(|| fill_prev_kvs(&store, &mut events));
                     }
                     let response = WatchResponse {
                         header: Some(self.server.header(chunk.revision)),
@@ -367,6 +385,8 @@ impl WatchStream {
                 }
             }
         }
+        // A long catch-up with nothing to send would otherwise never reach an await point.
+        tokio::task::yield_now().await;
         Ok(())
     }
 
@@ -376,11 +396,13 @@ impl WatchStream {
         let revision = self.hub.revision();
         let mut due = Vec::new();
         for (id, w) in &mut self.watchers {
-            if w.progress_notify
-                && !w.sent_since_tick
-                && w.watcher.is_some()
-                && !w.is_behind(&self.hub)
-            {
+            // Compared with the revision read above, so a commit racing with this loop
+            // cannot make a notification claim a revision not yet delivered.
+            let caught_up = w
+                .watcher
+                .as_ref()
+                .is_some_and(|watcher| watcher.next_revision() > revision);
+            if w.progress_notify && !w.sent_since_tick && caught_up {
                 due.push(*id);
             }
             w.sent_since_tick = false;
