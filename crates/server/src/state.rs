@@ -122,17 +122,21 @@ impl ServerState {
     pub fn restore_backend(&self, db_path: &Path) -> Result<u64, StateError> {
         let identity = self.membership.identity();
         stamp_local_identity(db_path, identity)?;
-        let mut storage = self.storage.write();
+        // The new store is opened (its key index loaded) and the leases are rebuilt before
+        // the swap, so readers keep using the old store meanwhile instead of waiting on the
+        // lock: the old database file stays readable through its open handle after the rename.
         std::fs::rename(db_path, &self.backend_path)
             .map_err(err("installing snapshot database"))?;
-        *storage = Storage::open(&self.backend_path)?;
+        let restored = Storage::open(&self.backend_path)?;
         self.membership
-            .reload(storage.backend.database())
+            .reload(restored.backend.database())
             .map_err(err("reloading membership"))?;
-        let (applied, _term) = read_consistent_index(storage.backend.database())
+        let (applied, _term) = read_consistent_index(restored.backend.database())
             .map_err(err("reading consistent index"))?;
-        restore_leases(&self.lessor, &storage)?;
-        self.watch_hub.reset(storage.kv.current_revision());
+        restore_leases(&self.lessor, &restored)?;
+        let revision = restored.kv.current_revision();
+        *self.storage.write() = restored;
+        self.watch_hub.reset(revision);
         Ok(applied)
     }
 }
