@@ -120,6 +120,20 @@ impl EtcdServer {
         }
     }
 
+    /// A response header at the store's current revision.
+    pub fn current_header(&self) -> ResponseHeader {
+        self.header(self.state.kv().current_revision())
+    }
+
+    /// Fills in the header fields only the server knows, keeping the revision the apply loop
+    /// set (the current revision if it set none).
+    pub fn finish_header(&self, header: &mut Option<ResponseHeader>) {
+        *header = Some(match header.as_ref() {
+            Some(h) => self.header(h.revision),
+            None => self.current_header(),
+        });
+    }
+
     /// Replicates `request` through raft and returns what applying it produced.
     pub async fn propose(&self, request: Request) -> Result<Applied, EtcdError> {
         let id = self.ids.next();

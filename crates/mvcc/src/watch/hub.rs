@@ -17,6 +17,8 @@ use tokio::sync::watch;
 #[derive(Debug)]
 pub struct CommittedChanges {
     events: Vec<Event>,
+    /// Their encoded size, counted against the ring's capacity.
+    bytes: usize,
 }
 
 impl CommittedChanges {
@@ -64,21 +66,18 @@ impl WatchHub {
     /// Records the changes of a committed batch that moved the store to `revision` and wakes
     /// every subscriber. Called by the apply loop after the backend commit, in commit order.
     pub fn publish(&self, revision: i64, events: Vec<Event>) {
+        let bytes = events.iter().map(Message::encoded_len).sum::<usize>();
         {
             let mut ring = self.ring.write();
             if !events.is_empty() {
-                ring.bytes += events.iter().map(Message::encoded_len).sum::<usize>();
+                ring.bytes += bytes;
                 ring.batches
-                    .push_back(Arc::new(CommittedChanges { events }));
+                    .push_back(Arc::new(CommittedChanges { events, bytes }));
                 while ring.bytes > self.capacity_bytes && ring.batches.len() > 1 {
                     let Some(oldest) = ring.batches.pop_front() else {
                         break;
                     };
-                    ring.bytes -= oldest
-                        .events
-                        .iter()
-                        .map(Message::encoded_len)
-                        .sum::<usize>();
+                    ring.bytes -= oldest.bytes;
                     ring.covered_from = oldest.last_revision() + 1;
                 }
             }
@@ -110,8 +109,9 @@ impl WatchHub {
         self.published.subscribe()
     }
 
-    /// Bytes of events held, for metrics and tests.
-    pub fn held_bytes(&self) -> usize {
+    /// Bytes of events held.
+    #[cfg(test)]
+    fn held_bytes(&self) -> usize {
         self.ring.read().bytes
     }
 

@@ -10,7 +10,7 @@ use oxcd_api::etcdserverpb::kv_server::Kv;
 use oxcd_api::etcdserverpb::request_op;
 use oxcd_api::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
-    PutResponse, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
+    PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
 use oxcd_mvcc::{is_txn_read_only, validate};
 
@@ -33,15 +33,6 @@ impl KvService {
             server,
             max_message,
         }
-    }
-
-    /// Fills in the header fields only the server knows, keeping the revision the store set.
-    fn finish(&self, header: &mut Option<ResponseHeader>) {
-        let revision = header
-            .as_ref()
-            .map(|h| h.revision)
-            .unwrap_or_else(|| self.server.state().kv().current_revision());
-        *header = Some(self.server.header(revision));
     }
 }
 
@@ -78,7 +69,7 @@ impl Kv for KvService {
             self.server.read_barrier().await?;
         }
         let mut resp = self.server.state().kv().range(&req)?;
-        self.finish(&mut resp.header);
+        self.server.finish_header(&mut resp.header);
         Ok(Response::new(resp))
     }
 
@@ -88,7 +79,7 @@ impl Kv for KvService {
         validate::validate_put(&req)?;
         match self.server.propose(Proposal::Put(req)).await? {
             Applied::Put(mut resp) => {
-                self.finish(&mut resp.header);
+                self.server.finish_header(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -104,7 +95,7 @@ impl Kv for KvService {
         validate::validate_delete_range(&req)?;
         match self.server.propose(Proposal::DeleteRange(req)).await? {
             Applied::DeleteRange(mut resp) => {
-                self.finish(&mut resp.header);
+                self.server.finish_header(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -123,13 +114,13 @@ impl Kv for KvService {
             }
             if let Some(result) = self.server.state().kv().txn_read_only(&req) {
                 let mut resp = result?;
-                self.finish(&mut resp.header);
+                self.server.finish_header(&mut resp.header);
                 return Ok(Response::new(resp));
             }
         }
         match self.server.propose(Proposal::Txn(req)).await? {
             Applied::Txn(mut resp) => {
-                self.finish(&mut resp.header);
+                self.server.finish_header(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),
@@ -150,7 +141,7 @@ impl Kv for KvService {
                         .await
                         .map_err(|_| Status::from(EtcdError::Stopped))?;
                 }
-                self.finish(&mut resp.header);
+                self.server.finish_header(&mut resp.header);
                 Ok(Response::new(resp))
             }
             other => Err(unexpected(other)),

@@ -20,7 +20,7 @@ use oxcd_api::etcdserverpb::{
     LeaseTimeToLiveResponse,
 };
 
-use super::{check_message_size, max_request_message, requires_leader};
+use super::{check_message_size, leader_required, max_request_message};
 use crate::apply::Applied;
 use crate::lease::forward::{LeaderForwarder, is_forwarded};
 use crate::lease::{NotPrimary, Renewal};
@@ -132,8 +132,7 @@ impl Lease for LeaseService {
         }
         match self.server.propose(Proposal::LeaseGrant(req)).await? {
             Applied::LeaseGrant(mut resp) => {
-                let revision = resp.header.as_ref().map_or(0, |h| h.revision);
-                resp.header = Some(self.server.header(revision));
+                self.server.finish_header(&mut resp.header);
                 Ok(Response::new(resp))
             }
             _ => Err(unexpected()),
@@ -148,8 +147,7 @@ impl Lease for LeaseService {
         check_message_size(&req, self.max_message)?;
         match self.server.propose(Proposal::LeaseRevoke(req)).await? {
             Applied::LeaseRevoke(mut resp) => {
-                let revision = resp.header.as_ref().map_or(0, |h| h.revision);
-                resp.header = Some(self.server.header(revision));
+                self.server.finish_header(&mut resp.header);
                 Ok(Response::new(resp))
             }
             _ => Err(unexpected()),
@@ -163,10 +161,7 @@ impl Lease for LeaseService {
         request: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
         let forwarded = is_forwarded(&request);
-        let require_leader = requires_leader(&request);
-        if require_leader && !self.server.has_leader() {
-            return Err(EtcdError::NoLeader.into());
-        }
+        let require_leader = leader_required(&self.server, &request)?;
         let mut requests = request.into_inner();
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
         let server = self.server.clone();
@@ -196,7 +191,7 @@ impl Lease for LeaseService {
                 tokio::spawn(async move {
                     let _permit = permit;
                     // etcd fills the header before renewing.
-                    let header = server.header(server.state().kv().current_revision());
+                    let header = server.current_header();
                     let answer = match renew(&server, &forwarder, req.id, forwarded).await {
                         Ok(ttl) => Ok(ttl),
                         Err(EtcdError::LeaseNotFound) => Ok(0),
@@ -221,9 +216,7 @@ impl Lease for LeaseService {
         let forwarded = is_forwarded(&request);
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
-        let header = self
-            .server
-            .header(self.server.state().kv().current_revision());
+        let header = self.server.current_header();
         let lessor = self.server.state().lessor();
         let mut status = lessor.status(req.id, req.keys);
         if matches!(status, Ok(None)) {
@@ -266,10 +259,7 @@ impl Lease for LeaseService {
             .map(|id| LeaseStatus { id })
             .collect();
         Ok(Response::new(LeaseLeasesResponse {
-            header: Some(
-                self.server
-                    .header(self.server.state().kv().current_revision()),
-            ),
+            header: Some(self.server.current_header()),
             leases,
         }))
     }

@@ -30,11 +30,6 @@ impl MaintenanceService {
     pub fn new(server: Arc<EtcdServer>) -> Self {
         MaintenanceService { server }
     }
-
-    fn current_header(&self) -> oxcd_api::etcdserverpb::ResponseHeader {
-        self.server
-            .header(self.server.state().kv().current_revision())
-    }
 }
 
 fn unsupported(what: &str) -> Status {
@@ -51,7 +46,7 @@ impl Maintenance for MaintenanceService {
     ) -> Result<Response<AlarmResponse>, Status> {
         match request.into_inner().action() {
             AlarmAction::Get => Ok(Response::new(AlarmResponse {
-                header: Some(self.current_header()),
+                header: Some(self.server.current_header()),
                 alarms: Vec::new(),
             })),
             AlarmAction::Activate | AlarmAction::Deactivate => {
@@ -67,7 +62,7 @@ impl Maintenance for MaintenanceService {
         let raft = self.server.raft().status();
         let backend = self.server.state().backend();
         Ok(Response::new(StatusResponse {
-            header: Some(self.current_header()),
+            header: Some(self.server.current_header()),
             version: SERVER_VERSION.to_string(),
             db_size: backend.size() as i64,
             leader: raft.leader,
@@ -139,7 +134,7 @@ impl Maintenance for MaintenanceService {
             .await
             .map_err(|_| Status::from(EtcdError::Timeout))?;
         Ok(Response::new(MoveLeaderResponse {
-            header: Some(self.current_header()),
+            header: Some(self.server.current_header()),
         }))
     }
 

@@ -50,13 +50,21 @@ pub(crate) fn check_message_size<M: prost::Message>(
     Ok(())
 }
 
-/// Whether a streaming call asked for a leader (clientv3's `WithRequireLeader` metadata): it
-/// is refused while there is none and ended when the leader is lost.
-pub(crate) fn requires_leader<T>(request: &tonic::Request<T>) -> bool {
-    request
+/// Whether a streaming call asked for a leader (clientv3's `WithRequireLeader` metadata):
+/// such a call is refused with "etcdserver: no leader" while there is none, and its stream is
+/// ended when the leader is lost.
+pub(crate) fn leader_required<T>(
+    server: &EtcdServer,
+    request: &tonic::Request<T>,
+) -> Result<bool, tonic::Status> {
+    let required = request
         .metadata()
         .get("hasleader")
-        .is_some_and(|v| v.as_bytes() == b"true")
+        .is_some_and(|v| v.as_bytes() == b"true");
+    if required && !server.has_leader() {
+        return Err(oxcd_api::EtcdError::NoLeader.into());
+    }
+    Ok(required)
 }
 
 /// All gRPC services of a member, ready to be served on a client listener.

@@ -28,7 +28,7 @@ use oxcd_api::mvccpb::event::EventType;
 use oxcd_mvcc::watch::{EventFilter, WatchHub, WatchProgress, Watcher};
 use oxcd_mvcc::{ChunkLimit, KvStore};
 
-use super::{max_request_message, requires_leader};
+use super::{leader_required, max_request_message};
 use crate::server::EtcdServer;
 
 /// Responses queued per stream before its task waits for the client to read.
@@ -67,10 +67,7 @@ impl Watch for WatchService {
         &self,
         request: Request<Streaming<WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        let require_leader = requires_leader(&request);
-        if require_leader && !self.server.has_leader() {
-            return Err(EtcdError::NoLeader.into());
-        }
+        let require_leader = leader_required(&self.server, &request)?;
         let requests = request.into_inner();
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
         let stream = WatchStream::new(self.server.clone(), tx);

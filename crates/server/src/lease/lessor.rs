@@ -21,7 +21,7 @@ use tokio::sync::Notify;
 use super::table::StoredLease;
 
 /// etcd's `MaxLeaseTTL`: the largest TTL a lease may be granted, in seconds.
-pub const MAX_LEASE_TTL: i64 = 9_000_000_000;
+const MAX_LEASE_TTL: i64 = 9_000_000_000;
 /// At most this many leases are given an expiry in the same second when a leader takes over
 /// (etcd aims at three quarters of its revoke rate), so a leader change does not turn into a
 /// storm of revocations.
@@ -124,11 +124,6 @@ impl Lessor {
             checkpoint_interval,
             revoked: Notify::new(),
         }
-    }
-
-    /// The smallest TTL granted (etcd: 1.5 election timeouts, rounded up to whole seconds).
-    pub fn min_ttl(&self) -> i64 {
-        self.min_ttl
     }
 
     /// Replaces every lease with the stored ones and their attached keys (at start and after a
@@ -302,11 +297,6 @@ impl Lessor {
         }
         drop(leases);
         self.revoked.notify_waiters();
-    }
-
-    /// Whether this member times the leases.
-    pub fn is_primary(&self) -> bool {
-        self.leases.lock().primary
     }
 
     /// Restarts lease `id`'s clock (a keep-alive reached the primary).

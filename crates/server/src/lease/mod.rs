@@ -7,4 +7,4 @@ mod lessor;
 pub mod primary;
 pub mod table;
 
-pub use lessor::{LeaseStatus, Lessor, MAX_LEASE_TTL, NotPrimary, Renewal};
+pub use lessor::{LeaseStatus, Lessor, NotPrimary, Renewal};
