@@ -14,8 +14,8 @@ use anyhow::Result;
 use oxcd_api::etcdserverpb::request_op::Request as Op;
 use oxcd_api::etcdserverpb::{
     LeaseGrantRequest, LeaseKeepAliveRequest, LeaseLeasesRequest, LeaseRevokeRequest,
-    LeaseTimeToLiveRequest, PutRequest, RangeRequest, RequestOp, ResponseHeader, TxnRequest,
-    WatchCreateRequest,
+    LeaseTimeToLiveRequest, LeaseTimeToLiveResponse, PutRequest, RangeRequest, RequestOp,
+    ResponseHeader, TxnRequest, WatchCreateRequest,
 };
 use oxcd_tests::grpc::Clients;
 use oxcd_tests::watch_stream::WatchSession;
@@ -333,6 +333,17 @@ async fn lease_answers_match_real_etcd() {
     );
 }
 
+/// Grants a lease of `ttl` seconds with a server-chosen id.
+async fn grant(c: &mut Clients, ttl: i64) -> Result<i64> {
+    let request = LeaseGrantRequest { id: 0, ttl };
+    Ok(c.lease.lease_grant(request).await?.into_inner().id)
+}
+
+async fn time_to_live(c: &mut Clients, id: i64, keys: bool) -> Result<LeaseTimeToLiveResponse> {
+    let request = LeaseTimeToLiveRequest { id, keys };
+    Ok(c.lease.lease_time_to_live(request).await?.into_inner())
+}
+
 async fn key_exists(c: &mut Clients, key: &str) -> Result<bool> {
     let range = RangeRequest {
         key: key.into(),
@@ -351,13 +362,7 @@ async fn a_lease_lives_while_kept_alive_through_followers_and_expires_after_its_
     let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     let mut granter = cluster.client(followers[0]).await.unwrap();
     let mut keeper = cluster.client(followers[1]).await.unwrap();
-    let id = granter
-        .lease
-        .lease_grant(LeaseGrantRequest { id: 0, ttl: TTL })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
+    let id = grant(&mut granter, TTL).await.unwrap();
     granter
         .kv
         .put(PutRequest {
@@ -395,12 +400,7 @@ async fn a_lease_lives_while_kept_alive_through_followers_and_expires_after_its_
             key_exists(&mut granter, "svc/instance").await.unwrap(),
             "the key of a lease kept alive disappeared"
         );
-        let ttl = granter
-            .lease
-            .lease_time_to_live(LeaseTimeToLiveRequest { id, keys: true })
-            .await
-            .unwrap()
-            .into_inner();
+        let ttl = time_to_live(&mut granter, id, true).await.unwrap();
         assert_eq!(ttl.granted_ttl, TTL);
         assert!((0..=TTL).contains(&ttl.ttl), "remaining TTL {}", ttl.ttl);
         assert_eq!(ttl.keys, vec![b"svc/instance".to_vec()]);
@@ -428,12 +428,7 @@ async fn a_lease_lives_while_kept_alive_through_followers_and_expires_after_its_
         lived >= Duration::from_secs(TTL as u64) - Duration::from_millis(200),
         "deleted {lived:?} after the last keep-alive, before the TTL of {TTL} s"
     );
-    let ttl = granter
-        .lease
-        .lease_time_to_live(LeaseTimeToLiveRequest { id, keys: false })
-        .await
-        .unwrap()
-        .into_inner();
+    let ttl = time_to_live(&mut granter, id, false).await.unwrap();
     assert_eq!(ttl.ttl, -1, "an expired lease is gone");
 }
 
@@ -450,26 +445,14 @@ async fn a_new_leader_restarts_leases_from_their_checkpointed_ttl() {
     let leader = cluster.leader(Duration::from_secs(30)).await.unwrap();
     let survivor = (leader + 1) % 3;
     let mut c = cluster.client(survivor).await.unwrap();
-    let id = c
-        .lease
-        .lease_grant(LeaseGrantRequest { id: 0, ttl: TTL })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
+    let id = grant(&mut c, TTL).await.unwrap();
     tokio::time::sleep(Duration::from_secs(6)).await;
     cluster.kill9(leader).unwrap();
     let new_leader = cluster.leader(Duration::from_secs(30)).await.unwrap();
     assert_ne!(new_leader, leader);
     let remaining = wait::until_ok("the new leader to answer", Duration::from_secs(20), || {
         let mut c = c.clone();
-        async move {
-            Ok(c.lease
-                .lease_time_to_live(LeaseTimeToLiveRequest { id, keys: false })
-                .await?
-                .into_inner()
-                .ttl)
-        }
+        async move { Ok(time_to_live(&mut c, id, false).await?.ttl) }
     })
     .await
     .unwrap();

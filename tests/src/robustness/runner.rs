@@ -352,41 +352,43 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
 /// stopped and the faults were healed at least [`WATCH_CATCH_UP`] ago; a few more TTLs are
 /// allowed for a leader change on the way.
 async fn leased_keys_left(cluster: &Cluster) -> Result<Vec<Vec<u8>>> {
-    let deadline = Instant::now() + Duration::from_secs(4 * leases::TTL as u64);
+    let expired = crate::wait::until_ok(
+        "the let-go leases to expire",
+        Duration::from_secs(4 * leases::TTL as u64),
+        || async {
+            let keys = lease_keys(cluster).await?;
+            anyhow::ensure!(keys.is_empty(), "{} lease keys left", keys.len());
+            Ok(())
+        },
+    )
+    .await;
+    match expired {
+        Ok(()) => Ok(Vec::new()),
+        Err(_) => lease_keys(cluster)
+            .await
+            .map_err(|e| e.context("reading the lease keys")),
+    }
+}
+
+/// The lease clients' keys present now (a linearizable read on the first member).
+async fn lease_keys(cluster: &Cluster) -> Result<Vec<Vec<u8>>> {
     let mut end = leases::PREFIX.to_vec();
     if let Some(last) = end.last_mut() {
         *last += 1;
     }
-    loop {
-        let keys = async {
-            let mut clients =
-                crate::grpc::connect_with_timeout(&cluster.endpoint(0), Duration::from_secs(3))
-                    .await?;
-            let response = clients
-                .kv
-                .range(oxcd_api::etcdserverpb::RangeRequest {
-                    key: leases::PREFIX.to_vec(),
-                    range_end: end.clone(),
-                    keys_only: true,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            anyhow::Ok(
-                response
-                    .kvs
-                    .into_iter()
-                    .map(|kv| kv.key)
-                    .collect::<Vec<_>>(),
-            )
-        }
-        .await;
-        match keys {
-            Ok(keys) if keys.is_empty() || Instant::now() >= deadline => return Ok(keys),
-            Err(e) if Instant::now() >= deadline => return Err(e.context("reading the lease keys")),
-            _ => tokio::time::sleep(Duration::from_millis(300)).await,
-        }
-    }
+    let mut clients =
+        crate::grpc::connect_with_timeout(&cluster.endpoint(0), Duration::from_secs(3)).await?;
+    let response = clients
+        .kv
+        .range(oxcd_api::etcdserverpb::RangeRequest {
+            key: leases::PREFIX.to_vec(),
+            range_end: end,
+            keys_only: true,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    Ok(response.kvs.into_iter().map(|kv| kv.key).collect())
 }
 
 /// Reads every key linearizably once the faults are healed, retrying each until it is

@@ -25,6 +25,18 @@ pub struct Change {
     pub value: Option<Vec<u8>>,
 }
 
+impl Change {
+    /// The change an event reports.
+    fn of(event: oxcd_api::mvccpb::Event) -> Change {
+        let kv = event.kv.unwrap_or_default();
+        Change {
+            revision: kv.mod_revision,
+            value: (event.r#type != EventType::Delete as i32).then_some(kv.value),
+            key: kv.key,
+        }
+    }
+}
+
 /// What one watch client saw, in arrival order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchEntry {
@@ -179,18 +191,7 @@ async fn watch_once(
             log.entries.push(WatchEntry::Progress { revision: header });
             continue;
         }
-        let changes: Vec<Change> = response
-            .events
-            .iter()
-            .map(|e| {
-                let kv = e.kv.clone().unwrap_or_default();
-                Change {
-                    revision: kv.mod_revision,
-                    value: (e.r#type != EventType::Delete as i32).then_some(kv.value),
-                    key: kv.key,
-                }
-            })
-            .collect();
+        let changes: Vec<Change> = response.events.into_iter().map(Change::of).collect();
         if let Some(last) = changes.last() {
             next = next.max(last.revision + 1);
         }
@@ -236,16 +237,10 @@ pub async fn read_history(
             .await?
             .with_context(|| format!("history stopped at revision {reached} of {current}"))?;
         anyhow::ensure!(!response.canceled, "history watch cancelled: {response:?}");
-        for e in response.events {
-            let kv = e.kv.unwrap_or_default();
-            reached = reached.max(kv.mod_revision);
-            let in_range = kv.key.as_slice() >= prefix && kv.key.as_slice() < prefix_end;
-            if in_range {
-                changes.push(Change {
-                    revision: kv.mod_revision,
-                    value: (e.r#type != EventType::Delete as i32).then_some(kv.value),
-                    key: kv.key,
-                });
+        for change in response.events.into_iter().map(Change::of) {
+            reached = reached.max(change.revision);
+            if change.key.as_slice() >= prefix && change.key.as_slice() < prefix_end {
+                changes.push(change);
             }
         }
     }
