@@ -265,6 +265,20 @@ impl Cluster {
         self.members[i].wait_ready(self.ready_timeout).await
     }
 
+    /// Waits until member `i`'s process ends by itself (a crash point, a fatal error) and
+    /// returns its exit status code (`None` when a signal ended it); fails after `timeout`.
+    pub async fn wait_exit(&mut self, i: usize, timeout: Duration) -> Result<Option<i32>> {
+        let member = &mut self.members[i];
+        let deadline = tokio::time::Instant::now() + timeout;
+        while member.is_running() {
+            if tokio::time::Instant::now() >= deadline {
+                bail!("member {} still runs after {timeout:?}", member.name());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(member.exit_code())
+    }
+
     /// Starts every member that is not running, then waits until all are ready. Members of a
     /// stopped cluster must come back together: none is ready before a quorum is.
     pub async fn restart_stopped(&mut self) -> Result<()> {

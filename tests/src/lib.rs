@@ -8,6 +8,7 @@ pub mod ascii_table;
 pub mod binaries;
 pub mod cluster;
 pub mod convergence;
+pub mod crash_points;
 pub mod differential;
 pub mod etcdctl;
 pub mod grpc;

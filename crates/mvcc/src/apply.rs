@@ -259,8 +259,10 @@ impl<'a> ApplyBatch<'a> {
             Durability::None
         })
         .map_err(BackendError::with("setting commit durability"))?;
+        fail::fail_point!("beforeCommit");
         tx.commit()
             .map_err(BackendError::with("committing apply transaction"))?;
+        fail::fail_point!("afterCommit");
 
         undo.committed = true;
         let written: usize = rows

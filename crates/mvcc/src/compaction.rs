@@ -243,8 +243,10 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
         };
         tx.set_durability(durability)
             .map_err(|e| failed(BackendError::new("setting compaction durability", e)))?;
+        fail::fail_point!("compactBeforeCommitBatch");
         tx.commit()
             .map_err(|e| failed(BackendError::new("committing compaction step", e)))?;
+        fail::fail_point!("compactAfterCommitBatch");
         shared.backend.add_stored_bytes(-(freed as i64));
         if finished {
             shared.refresh_snapshot();

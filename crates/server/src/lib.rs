@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod bootstrap;
 pub mod config;
+pub mod fail_stop;
 pub mod grpc;
 pub mod http;
 pub mod lease;

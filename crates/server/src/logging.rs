@@ -752,12 +752,18 @@ fn here() -> String {
 /// `fatal("discovery failed", vec![Field::error(&err)])`).
 #[track_caller]
 pub fn fatal(msg: &str, fields: Vec<Field>) -> ! {
+    fatal_with_code(msg, fields, 1)
+}
+
+/// [`fatal`] with another exit status (a panic exits with Go's 2).
+#[track_caller]
+pub fn fatal_with_code(msg: &str, fields: Vec<Field>, code: i32) -> ! {
     let caller = here();
     with_process_loggers(|loggers| {
         loggers.line(Level::Fatal, caller, msg, fields);
         loggers.current().sync();
     });
-    std::process::exit(1)
+    std::process::exit(code)
 }
 
 /// Logs one configuration notice in the format etcd uses for its stage.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use oxcd_server::{config, logging, run};
+use oxcd_server::{config, fail_stop, logging, run};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -15,6 +15,8 @@ fn main() {
                 Err(e) => std::process::exit(logging::report_config_error(&args, &e.into())),
             };
             logging::log_startup(&args, &cfg.notices);
+            fail_stop::install_panic_hook();
+            let _crash_points = fail_stop::arm_crash_points();
             std::process::exit(run::run(*cfg));
         }
         Ok(config::ParseOutcome::PrintVersion(text)) => print!("{text}"),

@@ -146,6 +146,15 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         RaftNode::start(raft_cfg, PeerUrls::from_map(boot.peer_urls), state.clone())
             .map_err(|e| StartError::Raft(e.to_string()))?;
 
+    let raft_watch = raft.clone();
+    tokio::spawn(async move {
+        let error = raft_watch.failed().await;
+        logging::fatal(
+            "raft stopped on an unrecoverable error",
+            vec![Field::error(&error)],
+        );
+    });
+
     let (applied_tx, applied_rx) = watch::channel(state.applied_index());
     let waits = Arc::new(WaitRegistry::default());
     let metrics = Arc::new(ServerMetrics::default());

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::server::EtcdServer;
-use crate::{grpc, http, metrics};
+use crate::{fail_stop, grpc, http, metrics};
 
 /// gRPC clients get `Unimplemented` for a method we do not serve; anything else is plain HTTP
 /// and gets 404, as etcd's HTTP mux answers.
@@ -38,6 +38,7 @@ pub async fn serve_clients(
         .layer(metrics::GrpcMetricsLayer::new(server.metrics().clone()))
         .merge(http::routes(server.clone()))
         .merge(metrics::routes(server))
+        .merge(fail_stop::control_routes())
         .fallback(unknown_path);
     let mut tasks = JoinSet::new();
     for listener in listeners {

@@ -19,6 +19,7 @@ struct Inner {
     applied: Arc<AtomicU64>,
     read_timeout: Duration,
     metrics: Arc<RaftMetrics>,
+    failure: watch::Receiver<Option<Arc<RaftError>>>,
 }
 
 /// Talks to a running [`crate::RaftNode`]; cheap to clone.
@@ -35,6 +36,7 @@ impl RaftHandle {
         applied: Arc<AtomicU64>,
         read_timeout: Duration,
         metrics: Arc<RaftMetrics>,
+        failure: watch::Receiver<Option<Arc<RaftError>>>,
     ) -> Self {
         RaftHandle {
             inner: Arc::new(Inner {
@@ -44,6 +46,7 @@ impl RaftHandle {
                 applied,
                 read_timeout,
                 metrics,
+                failure,
             }),
         }
     }
@@ -135,6 +138,23 @@ impl RaftHandle {
     /// The node's counters and histograms (WAL, leader changes), for the metrics endpoint.
     pub fn metrics(&self) -> &Arc<RaftMetrics> {
         &self.inner.metrics
+    }
+
+    /// Resolves with the error that ended the ready loop, once an unrecoverable one did (a WAL
+    /// write or sync, a snapshot save or install); never while the node runs or after a
+    /// clean [`RaftHandle::stop`]. The server must stop the process on it: a member whose
+    /// raft has ended cannot vote, replicate or apply, and must not keep serving.
+    pub async fn failed(&self) -> Arc<RaftError> {
+        let mut failure = self.inner.failure.clone();
+        let failed = match failure.wait_for(Option::is_some).await {
+            Ok(failed) => failed.clone(),
+            // The sender is gone without a failure: the node stopped cleanly.
+            Err(_) => None,
+        };
+        match failed {
+            Some(error) => error,
+            None => std::future::pending().await,
+        }
     }
 
     /// A receiver notified whenever the status changes (leader changes in particular).

@@ -119,6 +119,7 @@ impl RaftNode {
             role: Role::Follower,
         };
         let (status_tx, status_rx) = watch::channel(initial);
+        let (failure_tx, failure_rx) = watch::channel(None);
 
         let ctx = Arc::new(PeerContext {
             id: cfg.id,
@@ -157,6 +158,7 @@ impl RaftNode {
             apply_queue: VecDeque::from_iter(restored.pending_snapshot),
             reads: ReadIndexBatcher::new(cfg.id, (election_ticks / 2).max(1), election_ticks),
             status: status_tx,
+            failure: failure_tx,
             applied: applied.clone(),
             snapshot_index: restored.snapshot_index,
             snapshot_count: cfg.snapshot_count,
@@ -174,7 +176,15 @@ impl RaftNode {
             .spawn(move || loop_runtime.block_on(ready_loop.run()))
             .map_err(|e| RaftError::io("spawn the ready loop thread", e))?;
 
-        let handle = RaftHandle::new(req_tx, ctl_tx, status_rx, applied, read_timeout, metrics);
+        let handle = RaftHandle::new(
+            req_tx,
+            ctl_tx,
+            status_rx,
+            applied,
+            read_timeout,
+            metrics,
+            failure_rx,
+        );
         Ok((handle, apply_rx))
     }
 }

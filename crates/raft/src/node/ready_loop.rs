@@ -73,6 +73,8 @@ pub(super) struct ReadyLoop {
     pub apply_queue: VecDeque<Apply>,
     pub reads: ReadIndexBatcher,
     pub status: watch::Sender<RaftStatus>,
+    /// Set once, to the error that ended the loop (see [`super::RaftHandle::failed`]).
+    pub failure: watch::Sender<Option<Arc<RaftError>>>,
     pub applied: Arc<AtomicU64>,
     pub snapshot_index: u64,
     pub snapshot_count: u64,
@@ -108,6 +110,16 @@ impl ReadyLoop {
     /// answers the stop request once the WAL is closed.
     pub async fn run(mut self) {
         let exit = self.serve().await;
+        let stop_reply = match exit {
+            Exit::Stopped(reply) => Some(reply),
+            Exit::Failed(e) => {
+                // Published before the orderly teardown below, which may itself wait on a
+                // broken disk: the server stops the process on it.
+                tracing::error!(member_id = %format!("{:x}", self.id), error = %e, "raft node failed");
+                self.failure.send_replace(Some(Arc::new(e)));
+                None
+            }
+        };
         self.reads.fail_all(|| RaftError::Stopped);
         self.requests.close();
         while let Ok(req) = self.requests.try_recv() {
@@ -129,14 +141,9 @@ impl ReadyLoop {
         for task in server_tasks {
             let _ = task.await;
         }
-        match exit {
-            Exit::Stopped(reply) => {
-                tracing::info!(member_id = %format!("{id:x}"), "raft node stopped");
-                let _ = reply.send(());
-            }
-            Exit::Failed(e) => {
-                tracing::error!(member_id = %format!("{id:x}"), error = %e, "raft node failed");
-            }
+        if let Some(reply) = stop_reply {
+            tracing::info!(member_id = %format!("{id:x}"), "raft node stopped");
+            let _ = reply.send(());
         }
     }
 
@@ -332,6 +339,11 @@ impl ReadyLoop {
         if msgs.is_empty() {
             return;
         }
+        if self.raw.raft.state == StateRole::Leader {
+            fail::fail_point!("raftBeforeLeaderSend");
+        } else {
+            fail::fail_point!("raftBeforeFollowerSend");
+        }
         let mut unreachable = Vec::new();
         self.transport.send(msgs, |id| {
             if !unreachable.contains(&id) {
@@ -465,8 +477,10 @@ impl ReadyLoop {
                 "raft installed a snapshot whose database was never received",
             ));
         }
+        fail::fail_point!("raftBeforeApplySnap");
         self.snaps.save(&meta)?;
         self.storage.apply_snapshot(snap)?;
+        fail::fail_point!("raftAfterApplySnap");
         self.snapshot_index = index;
         self.is_learner = meta.get_conf_state().learners.contains(&self.id);
         self.transport
@@ -558,7 +572,9 @@ impl ReadyLoop {
             ..Default::default()
         };
         meta.set_conf_state(self.storage.conf_state_at(index));
+        fail::fail_point!("raftBeforeSaveSnap");
         self.snaps.save(&meta)?;
+        fail::fail_point!("raftAfterSaveSnap");
         let task = WriteTask {
             marker: Some(SnapshotMarker { index, term }),
             must_sync: true,

@@ -202,6 +202,9 @@ fn persist(
         }
     }
     let bytes = wal.pending_bytes();
+    fail::fail_point!("raftBeforeSave", |_| Err(injected_io_error(
+        "raftBeforeSave"
+    )));
     if sync {
         let started = Instant::now();
         wal.commit()?;
@@ -211,9 +214,19 @@ fn persist(
     } else {
         wal.write_unsynced()?;
     }
+    fail::fail_point!("raftAfterSave", |_| Err(injected_io_error("raftAfterSave")));
     metrics.add_wal_write_bytes(bytes);
     if let Some(index) = release_to {
         wal.release_to(index)?;
+        fail::fail_point!("raftAfterWALRelease");
     }
     Ok(persisted)
+}
+
+/// The error a crash point set to `return` makes the WAL write fail with, as a disk would.
+fn injected_io_error(point: &str) -> RaftError {
+    RaftError::io(
+        format!("crash point {point}"),
+        std::io::Error::other("injected I/O error"),
+    )
 }
