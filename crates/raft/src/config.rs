@@ -31,6 +31,18 @@ pub struct RaftConfig {
     pub max_size_per_msg: u64,
     /// Most append messages in flight to one follower (512).
     pub max_inflight_msgs: usize,
+    /// Whether a member runs raft's pre-vote phase before campaigning (`--pre-vote`, default
+    /// true), so a member that was cut off cannot bump the term and depose a healthy leader.
+    pub pre_vote: bool,
+    /// Snapshot metadata files kept when older ones are purged (`--max-snapshots`, default 5);
+    /// 0 keeps them all.
+    pub max_snapshots: usize,
+    /// WAL segment files kept once a snapshot makes older ones unnecessary (`--max-wals`,
+    /// default 5); 0 keeps them all.
+    pub max_wals: usize,
+    /// Skip every fsync of the WAL (`--unsafe-no-fsync`, default false): faster, but a crash
+    /// of the machine can lose acknowledged writes. Meant only for tests and benchmarks.
+    pub unsafe_no_fsync: bool,
     /// Listeners for the peer transport, already bound by the server.
     pub peer_listeners: Vec<TcpListener>,
 }
@@ -50,6 +62,10 @@ impl RaftConfig {
             snapshot_catchup_entries: 5_000,
             max_size_per_msg: 1024 * 1024,
             max_inflight_msgs: 512,
+            pre_vote: true,
+            max_snapshots: 5,
+            max_wals: 5,
+            unsafe_no_fsync: false,
             peer_listeners: Vec::new(),
         }
     }

@@ -15,6 +15,7 @@ use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::config::{ServerConfig, Url};
 use crate::lease::{self, Lessor};
 use crate::logging::{self, Field, go_io_error_text};
+use crate::membership::Identity;
 use crate::metrics::{ServerMetrics, serve_metrics};
 use crate::serve::serve_clients;
 use crate::server::{EtcdServer, ServerSettings};
@@ -99,6 +100,34 @@ fn url_strings(urls: &[Url]) -> Vec<String> {
     urls.iter().map(ToString::to_string).collect()
 }
 
+/// The raft member's settings from the server configuration.
+fn raft_config(
+    cfg: &ServerConfig,
+    identity: Identity,
+    initial_voters: Vec<u64>,
+    peer_listeners: Vec<TcpListener>,
+) -> RaftConfig {
+    let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    RaftConfig {
+        id: identity.member_id,
+        cluster_id: identity.cluster_id,
+        initial_voters,
+        wal_dir: cfg.wal_dir.clone(),
+        snap_dir: cfg.snap_dir.clone(),
+        tick_interval: cfg.heartbeat_interval,
+        election_ticks: count(cfg.election_ticks()),
+        snapshot_count: cfg.snapshot_count,
+        snapshot_catchup_entries: cfg.snapshot_catchup_entries,
+        max_size_per_msg: MAX_SIZE_PER_MSG,
+        max_inflight_msgs: MAX_INFLIGHT_MSGS,
+        pre_vote: cfg.pre_vote,
+        max_snapshots: count(cfg.max_snapshots),
+        max_wals: count(cfg.max_wals),
+        unsafe_no_fsync: cfg.unsafe_no_fsync,
+        peer_listeners,
+    }
+}
+
 async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     tracing::info!(listen_peer_urls = ?logging::strings(&cfg.listen_peer_urls), "configuring peer listeners");
     let peer_listeners = bind_all(&cfg.listen_peer_urls)?;
@@ -128,20 +157,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
             .map_err(|e| StartError::State(e.to_string()))?,
     );
 
-    let raft_cfg = RaftConfig {
-        id: identity.member_id,
-        cluster_id: identity.cluster_id,
-        initial_voters: boot.initial_voters,
-        wal_dir: cfg.wal_dir.clone(),
-        snap_dir: cfg.snap_dir.clone(),
-        tick_interval: cfg.heartbeat_interval,
-        election_ticks: usize::try_from(cfg.election_ticks()).unwrap_or(usize::MAX),
-        snapshot_count: cfg.snapshot_count,
-        snapshot_catchup_entries: cfg.snapshot_catchup_entries,
-        max_size_per_msg: MAX_SIZE_PER_MSG,
-        max_inflight_msgs: MAX_INFLIGHT_MSGS,
-        peer_listeners,
-    };
+    let raft_cfg = raft_config(&cfg, identity, boot.initial_voters, peer_listeners);
     let (raft, apply_rx) =
         RaftNode::start(raft_cfg, PeerUrls::from_map(boot.peer_urls), state.clone())
             .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -251,4 +267,51 @@ async fn shutdown_signal() {
         _ = int.recv() => {}
     }
     tracing::info!("received signal; shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::config::{self, ParseOutcome};
+
+    fn parsed(args: &[&str]) -> ServerConfig {
+        let args = args.iter().map(ToString::to_string);
+        match config::parse(args, &HashMap::new()) {
+            Ok(ParseOutcome::Run(cfg)) => *cfg,
+            other => panic!("expected a configuration, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn raft_settings_follow_the_flags() {
+        let identity = Identity {
+            cluster_id: 1,
+            member_id: 2,
+        };
+        let defaults = raft_config(&parsed(&[]), identity, vec![2], Vec::new());
+        assert!(defaults.pre_vote);
+        assert_eq!(defaults.max_snapshots, 5);
+        assert_eq!(defaults.max_wals, 5);
+        assert!(!defaults.unsafe_no_fsync);
+        assert_eq!(defaults.election_ticks, 10);
+
+        let set = raft_config(
+            &parsed(&[
+                "--pre-vote=false",
+                "--max-snapshots=0",
+                "--max-wals=3",
+                "--unsafe-no-fsync",
+            ]),
+            identity,
+            vec![2],
+            Vec::new(),
+        );
+        assert!(!set.pre_vote);
+        assert_eq!(set.max_snapshots, 0, "0 keeps every snapshot");
+        assert_eq!(set.max_wals, 3);
+        assert!(set.unsafe_no_fsync);
+        assert_eq!((set.id, set.cluster_id), (2, 1));
+    }
 }

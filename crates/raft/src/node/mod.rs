@@ -64,19 +64,7 @@ impl RaftNode {
             )));
         }
         let restored = bootstrap::restore(&cfg, &sm, runtime.clone())?;
-        let raft_cfg = raft::Config {
-            id: cfg.id,
-            election_tick: cfg.election_ticks,
-            heartbeat_tick: 1,
-            applied: restored.applied,
-            max_size_per_msg: cfg.max_size_per_msg,
-            max_inflight_msgs: cfg.max_inflight_msgs,
-            check_quorum: true,
-            pre_vote: true,
-            read_only_option: ReadOnlyOption::Safe,
-            batch_append: true,
-            ..Default::default()
-        };
+        let raft_cfg = raw_config(&cfg, restored.applied);
         raft_cfg.validate()?;
         let logger = raft_logger();
         let mut raw = RawNode::new(&raft_cfg, restored.storage.clone(), &logger)?;
@@ -163,6 +151,7 @@ impl RaftNode {
             snapshot_index: restored.snapshot_index,
             snapshot_count: cfg.snapshot_count,
             catchup_entries: cfg.snapshot_catchup_entries,
+            max_snapshots: cfg.max_snapshots,
             tick_interval: cfg.tick_interval,
             is_learner,
             metrics: metrics.clone(),
@@ -186,5 +175,40 @@ impl RaftNode {
             failure_rx,
         );
         Ok((handle, apply_rx))
+    }
+}
+
+/// raft-rs's settings for this member; `applied` is the index the state machine restored.
+fn raw_config(cfg: &RaftConfig, applied: u64) -> raft::Config {
+    raft::Config {
+        id: cfg.id,
+        election_tick: cfg.election_ticks,
+        heartbeat_tick: 1,
+        applied,
+        max_size_per_msg: cfg.max_size_per_msg,
+        max_inflight_msgs: cfg.max_inflight_msgs,
+        check_quorum: true,
+        pre_vote: cfg.pre_vote,
+        read_only_option: ReadOnlyOption::Safe,
+        batch_append: true,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn pre_vote_follows_the_configuration() {
+        let mut cfg = RaftConfig::new(1, 2, PathBuf::from("w"), PathBuf::from("s"));
+        assert!(raw_config(&cfg, 0).pre_vote, "on by default, as in etcd");
+        cfg.pre_vote = false;
+        let raw = raw_config(&cfg, 7);
+        assert!(!raw.pre_vote);
+        assert_eq!(raw.applied, 7);
+        assert!(raw.check_quorum);
     }
 }

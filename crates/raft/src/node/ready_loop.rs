@@ -35,7 +35,7 @@ use super::wal_writer::{Persisted, WalWriter, WriteTask};
 use crate::apply::{Apply, CommittedEntry, EntryKind};
 use crate::error::RaftError;
 use crate::metrics::RaftMetrics;
-use crate::snap::{KEEP_SNAPSHOT_FILES, SnapStore};
+use crate::snap::SnapStore;
 use crate::state_machine::StateMachine;
 use crate::status::{ConfStateSummary, RaftStatus, Role};
 use crate::transport::Transport;
@@ -79,6 +79,8 @@ pub(super) struct ReadyLoop {
     pub snapshot_index: u64,
     pub snapshot_count: u64,
     pub catchup_entries: u64,
+    /// Snapshot files kept by each purge (`RaftConfig::max_snapshots`; 0 keeps all).
+    pub max_snapshots: usize,
     pub tick_interval: std::time::Duration,
     pub is_learner: bool,
     pub metrics: Arc<RaftMetrics>,
@@ -587,7 +589,7 @@ impl ReadyLoop {
         self.inflight_writes += 1;
         let compact_to = index.saturating_sub(self.catchup_entries).max(1);
         self.storage.compact(compact_to, index)?;
-        self.snaps.purge(KEEP_SNAPSHOT_FILES, durable)?;
+        self.snaps.purge(self.max_snapshots, durable)?;
         tracing::info!(
             snapshot_index = index,
             snapshot_term = term,

@@ -16,9 +16,6 @@ use raft::prelude::SnapshotMetadata;
 
 use crate::error::{IoContext, RaftError};
 
-/// How many metadata files are kept when older ones are purged.
-pub const KEEP_SNAPSHOT_FILES: usize = 5;
-
 /// The snapshot directory.
 #[derive(Debug, Clone)]
 pub struct SnapStore {
@@ -177,8 +174,9 @@ impl SnapStore {
         Ok(meta)
     }
 
-    /// Removes metadata files beyond the newest `keep`, and received databases the state
-    /// machine has durably moved past (`durable_applied`), keeping the newest one.
+    /// Removes metadata files beyond the newest `keep` (0 keeps them all, as etcd's
+    /// `--max-snapshots=0`), and received databases the state machine has durably moved past
+    /// (`durable_applied`), keeping the newest one.
     pub fn purge(&self, keep: usize, durable_applied: u64) -> Result<(), RaftError> {
         let files = self.files()?;
         let mut metas: Vec<(u64, u64, &String)> = files
@@ -189,7 +187,10 @@ impl SnapStore {
             })
             .collect();
         metas.sort();
-        let excess = metas.len().saturating_sub(keep);
+        let excess = match keep {
+            0 => 0,
+            keep => metas.len().saturating_sub(keep),
+        };
         let mut doomed: Vec<&String> = metas[..excess].iter().map(|m| m.2).collect();
         let newest_db = files
             .iter()
@@ -271,6 +272,19 @@ mod tests {
             store.received_db_path(90).exists(),
             "not yet applied durably"
         );
+    }
+
+    #[test]
+    fn purge_with_zero_keeps_every_metadata_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SnapStore::open(dir.path()).expect("open");
+        for i in 1..=8 {
+            store.save(&meta(i * 10, 1, vec![1])).expect("save");
+        }
+        store.purge(0, 80).expect("purge");
+        for i in 1..=8 {
+            assert!(store.load(i * 10, 1).is_ok(), "snapshot {} kept", i * 10);
+        }
     }
 
     #[test]

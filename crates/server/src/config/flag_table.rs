@@ -2,9 +2,13 @@
 //! [`Settings`] field it writes with Go's value semantics, its YAML key and its help text, so
 //! the command line, `ETCD_*` variables, the config file and `--help` can never disagree.
 //!
-//! Flags for features oxcd does not have (the v2 API and v2 proxy, discovery services, log
-//! rotation, distributed tracing and most `--experimental-*` switches) are deliberately
-//! absent, so they fail the way any unknown flag fails in etcd instead of being ignored.
+//! Flags of etcd 3.5 features that are gone or out of scope (the v2 API and v2 proxy,
+//! discovery services, log rotation, distributed tracing and most `--experimental-*`
+//! switches) are absent, so they fail the way any unknown flag fails in etcd. Flags listed
+//! here for features oxcd does not have yet (TLS, auto compaction, quotas, ...) parse like
+//! etcd's, and the member then refuses to start when one is set to anything but etcd's
+//! default (see `unsupported.rs`). `Target::Ignored` rows are the legacy flags etcd 3.5
+//! itself accepts and ignores.
 
 use super::go_values::{parse_bool, parse_duration, parse_int, parse_uint};
 use super::settings::{Settings, TlsSettings, UrlFlag};
@@ -284,7 +288,7 @@ pub(crate) static FLAGS: &[FlagSpec] = &[
         Top("backend-bbolt-freelist-type"),
         Member,
         "map",
-        "Accepted for compatibility; oxcd's backend has no freelist setting."
+        "bbolt's freelist type; oxcd's backend has no freelist, so only 'map' is accepted."
     ),
     flag!(
         "bcrypt-cost",

@@ -6,7 +6,9 @@
 //! given is a fatal conflict, as in etcd); with `--config-file` (or `ETCD_CONFIG_FILE`) the
 //! file alone decides and other flags and variables are ignored. Errors carry etcd's text,
 //! how etcd reports them and its exit code; [`crate::logging::report_config_error`] prints
-//! them exactly as etcd does.
+//! them exactly as etcd does. A flag oxcd accepts but cannot honour yet (TLS, `https://`
+//! URLs, auto compaction, quotas, ...) is refused when set to anything but etcd's default,
+//! naming the flag, whichever of the three sources set it.
 //!
 //! ```no_run
 //! use std::collections::HashMap;
@@ -46,6 +48,7 @@ mod ids;
 mod initial_cluster;
 mod server_config;
 mod settings;
+mod unsupported;
 mod validate;
 mod version;
 mod yaml_file;
@@ -157,7 +160,11 @@ pub fn parse(
             }
         }
     };
-    server_config::resolve(settings, log, notices).map(|c| ParseOutcome::Run(Box::new(c)))
+    let cfg = server_config::resolve(settings, log, notices)?;
+    if let Err(message) = unsupported::refuse_unsupported(&cfg) {
+        return Err(ConfigError::verify(message, Some(cfg.log.clone())).with_notices(cfg.notices));
+    }
+    Ok(ParseOutcome::Run(Box::new(cfg)))
 }
 
 /// etcd raises peer connection timeouts below 5s to 5s, saying so.

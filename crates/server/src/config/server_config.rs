@@ -54,8 +54,8 @@ pub enum AutoCompaction {
     Revision(u64),
 }
 
-/// One side's TLS settings (client-facing or peer). TLS itself is not served yet; the
-/// values are parsed so that configurations carrying them are accepted and kept.
+/// One side's TLS settings (client-facing or peer). TLS itself is not served yet, so a
+/// configuration that sets any of them is refused at startup.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// The certificate served (`--cert-file` / `--peer-cert-file`).
@@ -178,6 +178,9 @@ pub struct ServerConfig {
     /// `--quota-backend-bytes` as given (0 means default, negative disables); see
     /// [`ServerConfig::backend_quota`].
     pub quota_backend_bytes: i64,
+    /// `--backend-bbolt-freelist-type`; oxcd's backend has no freelist, so only what etcd
+    /// reads as its default `map` (anything but `array`) is accepted.
+    pub backend_freelist_type: String,
     /// `--backend-batch-interval`, or etcd's default 100ms.
     pub backend_batch_interval: Duration,
     /// `--backend-batch-limit`, or etcd's default 10000.
@@ -350,6 +353,7 @@ pub(crate) fn resolve(
         max_snapshots: settings.max_snap_files,
         max_wals: settings.max_wal_files,
         quota_backend_bytes: settings.quota_backend_bytes,
+        backend_freelist_type: settings.backend_freelist_type,
         backend_batch_interval: match non_negative(settings.backend_batch_interval) {
             d if d.is_zero() => DEFAULT_BACKEND_BATCH_INTERVAL,
             d => d,

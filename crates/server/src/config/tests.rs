@@ -110,8 +110,8 @@ fn a_typical_cluster_member() {
         "--election-timeout=500",
         "--log-level=debug",
         "--log-outputs=stdout",
-        "--auto-compaction-retention=1",
-        "--enable-pprof",
+        "--auto-compaction-retention=0",
+        "--enable-pprof=false",
         "--listen-metrics-urls=http://127.0.0.1:2381",
     ]);
     assert_eq!(c.name, "infra1");
@@ -131,11 +131,8 @@ fn a_typical_cluster_member() {
     assert_eq!(c.election_ticks(), 10);
     assert_eq!(c.log.level, crate::logging::Level::Debug);
     assert_eq!(c.log.outputs, vec![LogOutput::Stdout]);
-    assert_eq!(
-        c.auto_compaction,
-        AutoCompaction::Periodic(Duration::from_secs(3600))
-    );
-    assert!(c.enable_pprof);
+    assert_eq!(c.auto_compaction, AutoCompaction::Disabled);
+    assert!(!c.enable_pprof);
     assert_eq!(c.listen_metrics_urls.len(), 1);
     assert!(c.notices.is_empty(), "nothing to report: {:?}", c.notices);
 }
@@ -249,9 +246,9 @@ fn unknown_and_unsupported_flags_fail_like_go() {
 
 #[test]
 fn raft_timeouts_are_raised_to_five_seconds() {
-    let c = run(&["--raft-read-timeout=1s", "--raft-write-timeout=7s"]);
+    let c = run(&["--raft-read-timeout=1s", "--raft-write-timeout=5s"]);
     assert_eq!(c.raft_read_timeout, Duration::from_secs(5));
-    assert_eq!(c.raft_write_timeout, Duration::from_secs(7));
+    assert_eq!(c.raft_write_timeout, Duration::from_secs(5));
     let raised: Vec<&str> = c
         .notices
         .iter()
@@ -269,7 +266,7 @@ fn config_file_replaces_flags_and_environment() {
          listen-client-urls: http://127.0.0.1:2379\n\
          initial-advertise-peer-urls: http://127.0.0.1:2380\n\
          auto-compaction-mode: revision\n\
-         auto-compaction-retention: \"1000\"\n",
+         auto-compaction-retention: \"0\"\n",
     );
     let path = path_of(&file);
     let c = run_with(
@@ -284,7 +281,8 @@ fn config_file_replaces_flags_and_environment() {
     assert_eq!(c.name, "from-file");
     assert_eq!(c.snapshot_count, 100_000);
     assert_eq!(c.config_file, Some(PathBuf::from(&path)));
-    assert_eq!(c.auto_compaction, AutoCompaction::Revision(1000));
+    assert_eq!(c.auto_compaction_mode, "revision");
+    assert_eq!(c.auto_compaction, AutoCompaction::Disabled);
     // No advertise-client-urls needed in a file: the default stays.
     assert_eq!(
         c.advertise_client_urls[0].to_string(),
@@ -379,4 +377,307 @@ fn ids_for_a_parsed_configuration() {
     let b = c.bootstrap_cluster().expect("valid cluster");
     assert_eq!(b.local_member_id, 13_480_796_732_600_576_856);
     assert_eq!(b.cluster_id, 524_734_462_902_618_249);
+}
+
+/// Asserts `err` is the startup refusal of an unsupported flag: etcd's `failed to verify
+/// flags` report with the configured logger, exit code 1, its message naming `flag`.
+fn assert_refused(err: &ConfigError, flag: &str) {
+    assert!(
+        err.message().starts_with(flag) && err.message().contains(" is not supported yet: "),
+        "{flag}: {}",
+        err.message()
+    );
+    assert!(
+        matches!(
+            err.report(),
+            ErrorReport::VerifyFlags {
+                log: Some(_),
+                advertise_unset: false
+            }
+        ),
+        "{flag}: {:?}",
+        err.report()
+    );
+    assert_eq!(err.exit_code(), 1);
+}
+
+#[test]
+fn tls_flags_are_refused_rather_than_served_in_plaintext() {
+    assert_eq!(
+        fail(&["--cert-file=/c.pem", "--key-file=/c.key"]).message(),
+        "--cert-file is not supported yet: oxcd serves only plaintext http://, refusing to start rather than serve without TLS"
+    );
+    assert_eq!(
+        fail(&["--peer-client-cert-auth"]).message(),
+        "--peer-client-cert-auth is not supported yet: oxcd talks to peers only over plaintext http://, refusing to start rather than run peer traffic without TLS"
+    );
+    for flag in [
+        "--cert-file=/c.pem",
+        "--key-file=/c.key",
+        "--client-cert-file=/c.pem",
+        "--client-key-file=/c.key",
+        "--trusted-ca-file=/ca.pem",
+        "--client-cert-auth",
+        "--auto-tls",
+        "--client-crl-file=/crl.pem",
+        "--client-cert-allowed-hostname=h",
+        "--peer-cert-file=/p.pem",
+        "--peer-key-file=/p.key",
+        "--peer-client-cert-file=/p.pem",
+        "--peer-client-key-file=/p.key",
+        "--peer-trusted-ca-file=/ca.pem",
+        "--peer-client-cert-auth=true",
+        "--peer-auto-tls",
+        "--peer-crl-file=/crl.pem",
+        "--peer-cert-allowed-cn=c",
+        "--peer-cert-allowed-hostname=h",
+        "--cipher-suites=TLS_AES_128_GCM_SHA256",
+        "--self-signed-cert-validity=2",
+    ] {
+        let name = flag.split('=').next().expect("name");
+        assert_refused(&fail(&[flag]), name);
+    }
+}
+
+#[test]
+fn tls_urls_are_refused_in_every_url_flag() {
+    let cases: [&[&str]; 8] = [
+        &[
+            "--listen-client-urls=https://127.0.0.1:2379",
+            "--advertise-client-urls=http://127.0.0.1:2379",
+        ],
+        &[
+            "--listen-client-urls=http://127.0.0.1:2379",
+            "--advertise-client-urls=https://127.0.0.1:2379",
+        ],
+        &["--listen-peer-urls=https://127.0.0.1:2380"],
+        &["--initial-advertise-peer-urls=https://127.0.0.1:2380"],
+        &["--initial-cluster=default=https://localhost:2380"],
+        &["--listen-metrics-urls=https://127.0.0.1:2381"],
+        &["--listen-metrics-urls=unixs://metrics:0"],
+        &["--listen-peer-urls=unix://peer:0"],
+    ];
+    let flags = [
+        "--listen-client-urls=https://127.0.0.1:2379",
+        "--advertise-client-urls=https://127.0.0.1:2379",
+        "--listen-peer-urls=https://127.0.0.1:2380",
+        "--initial-advertise-peer-urls=https://127.0.0.1:2380",
+        "--initial-cluster=default=https://localhost:2380",
+        "--listen-metrics-urls=https://127.0.0.1:2381",
+        "--listen-metrics-urls=unixs://metrics:0",
+        "--listen-peer-urls=unix://peer:0",
+    ];
+    for (list, flag) in cases.iter().zip(flags) {
+        assert_refused(&fail(list), flag);
+    }
+    assert!(
+        fail(cases[0])
+            .message()
+            .ends_with("refusing to start rather than serve without TLS")
+    );
+    assert!(fail(cases[7]).message().ends_with(
+        "oxcd listens only on TCP, refusing to start rather than listen elsewhere than asked"
+    ));
+}
+
+#[test]
+fn flags_oxcd_cannot_honour_are_refused_when_set() {
+    for (flag, name) in [
+        ("--auth-token=jwt,sign-method=RS256", "--auth-token="),
+        ("--auth-token-ttl=60", "--auth-token-ttl=60"),
+        (
+            "--auto-compaction-retention=1",
+            "--auto-compaction-retention",
+        ),
+        (
+            "--auto-compaction-retention=30m",
+            "--auto-compaction-retention",
+        ),
+        (
+            "--backend-batch-interval=10ms",
+            "--backend-batch-interval=10ms",
+        ),
+        ("--backend-batch-limit=5", "--backend-batch-limit=5"),
+        (
+            "--backend-bbolt-freelist-type=array",
+            "--backend-bbolt-freelist-type=array",
+        ),
+        ("--bcrypt-cost=12", "--bcrypt-cost=12"),
+        ("--cors=http://a:1", "--cors=http://a:1"),
+        ("--enable-pprof", "--enable-pprof"),
+        (
+            "--experimental-compaction-batch-limit=10",
+            "--experimental-compaction-batch-limit=10",
+        ),
+        (
+            "--experimental-corrupt-check-time=1m",
+            "--experimental-corrupt-check-time",
+        ),
+        (
+            "--experimental-initial-corrupt-check",
+            "--experimental-initial-corrupt-check",
+        ),
+        (
+            "--experimental-warning-apply-duration=1s",
+            "--experimental-warning-apply-duration=1s",
+        ),
+        ("--force-new-cluster", "--force-new-cluster"),
+        (
+            "--grpc-keepalive-interval=1m",
+            "--grpc-keepalive-interval=60s",
+        ),
+        (
+            "--grpc-keepalive-min-time=1s",
+            "--grpc-keepalive-min-time=1s",
+        ),
+        (
+            "--grpc-keepalive-timeout=0s",
+            "--grpc-keepalive-timeout=0ns",
+        ),
+        (
+            "--host-whitelist=example.com",
+            "--host-whitelist=example.com",
+        ),
+        ("--metrics=extensive", "--metrics=extensive"),
+        (
+            "--quota-backend-bytes=8589934592",
+            "--quota-backend-bytes=8589934592",
+        ),
+        ("--raft-read-timeout=10s", "--raft-read-timeout=10s"),
+        ("--raft-write-timeout=6s", "--raft-write-timeout=6s"),
+        ("--socket-reuse-port", "--socket-reuse-port"),
+        (
+            "--strict-reconfig-check=false",
+            "--strict-reconfig-check=false",
+        ),
+    ] {
+        assert_refused(&fail(&[flag]), name);
+    }
+    assert_eq!(
+        fail(&["--quota-backend-bytes=1024"]).message(),
+        "--quota-backend-bytes=1024 is not supported yet: oxcd enforces no backend quota yet, refusing to start rather than let the backend grow past it"
+    );
+    assert_eq!(
+        fail(&[
+            "--auto-compaction-mode=revision",
+            "--auto-compaction-retention=1000"
+        ])
+        .message(),
+        "--auto-compaction-retention is not supported yet: oxcd does not compact automatically (revision, 1000 revisions asked for), refusing to start rather than keep every revision"
+    );
+}
+
+#[test]
+fn flags_at_etcds_default_or_honoured_are_accepted() {
+    let c = run(&[
+        "--auto-compaction-retention=0",
+        "--auto-compaction-mode=revision",
+        "--quota-backend-bytes=0",
+        "--client-cert-auth=false",
+        "--peer-client-cert-auth=false",
+        "--auto-tls=false",
+        "--peer-auto-tls=false",
+        "--cert-file=",
+        "--peer-key-file=",
+        "--cipher-suites=",
+        "--self-signed-cert-validity=1",
+        "--force-new-cluster=false",
+        "--enable-pprof=false",
+        "--strict-reconfig-check=true",
+        "--experimental-initial-corrupt-check=false",
+        "--experimental-corrupt-check-time=0s",
+        "--experimental-compaction-batch-limit=1000",
+        "--experimental-warning-apply-duration=100ms",
+        "--metrics=basic",
+        "--cors=*",
+        "--host-whitelist=*",
+        "--auth-token=simple",
+        "--auth-token-ttl=300",
+        "--bcrypt-cost=10",
+        "--backend-batch-interval=100ms",
+        "--backend-batch-limit=10000",
+        "--backend-bbolt-freelist-type=map",
+        "--grpc-keepalive-min-time=5s",
+        "--grpc-keepalive-interval=2h",
+        "--grpc-keepalive-timeout=20s",
+        "--raft-read-timeout=5s",
+        "--raft-write-timeout=1s",
+        "--socket-reuse-port=false",
+        "--socket-reuse-address",
+        "--listen-client-urls=http://127.0.0.1:2379",
+        "--advertise-client-urls=http://127.0.0.1:2379",
+        "--listen-metrics-urls=http://127.0.0.1:2381",
+        // Honoured, or what oxcd does anyway: any value is fine.
+        "--pre-vote=false",
+        "--max-snapshots=0",
+        "--max-wals=0",
+        "--unsafe-no-fsync",
+        "--enable-grpc-gateway=false",
+        "--initial-election-tick-advance=false",
+        "--experimental-enable-lease-checkpoint",
+    ]);
+    assert_eq!(c.auto_compaction, AutoCompaction::Disabled);
+    assert!(!c.pre_vote);
+    assert_eq!((c.max_snapshots, c.max_wals), (0, 0));
+    assert!(c.unsafe_no_fsync);
+    // A negative quota disables etcd's quota, which is what oxcd does.
+    assert_eq!(run(&["--quota-backend-bytes=-1"]).backend_quota(), None);
+}
+
+#[test]
+fn refusals_apply_to_environment_variables() {
+    let err = fail_with(&[], &[("ETCD_CERT_FILE", "/c.pem")]);
+    assert_refused(&err, "--cert-file");
+    let notices: Vec<&str> = err.notices().iter().map(|n| n.msg.as_str()).collect();
+    assert_eq!(
+        notices,
+        [
+            "recognized and used environment variable",
+            "'data-dir' was empty; using default"
+        ],
+        "what etcd would have logged before the refusal is still logged"
+    );
+    assert_refused(
+        &fail_with(&[], &[("ETCD_AUTO_COMPACTION_RETENTION", "1h")]),
+        "--auto-compaction-retention",
+    );
+    assert_refused(
+        &fail_with(&[], &[("ETCD_LISTEN_PEER_URLS", "https://127.0.0.1:2380")]),
+        "--listen-peer-urls=https://127.0.0.1:2380",
+    );
+    let c = run_with(
+        &[],
+        &[
+            ("ETCD_QUOTA_BACKEND_BYTES", "0"),
+            ("ETCD_CLIENT_CERT_AUTH", "false"),
+        ],
+    );
+    assert_eq!(c.quota_backend_bytes, 0);
+}
+
+#[test]
+fn refusals_apply_to_the_config_file() {
+    let file = yaml("client-transport-security:\n  cert-file: /c.pem\n  key-file: /c.key\n");
+    let err = fail(&["--config-file", &path_of(&file)]);
+    assert_refused(&err, "--cert-file");
+    let file = yaml(
+        "listen-client-urls: https://127.0.0.1:2379\nadvertise-client-urls: https://127.0.0.1:2379\n",
+    );
+    assert_refused(
+        &fail(&["--config-file", &path_of(&file)]),
+        "--listen-client-urls=https://127.0.0.1:2379",
+    );
+    let file = yaml("quota-backend-bytes: 1073741824\n");
+    assert_refused(
+        &fail(&["--config-file", &path_of(&file)]),
+        "--quota-backend-bytes=1073741824",
+    );
+    let file = yaml(
+        "quota-backend-bytes: 0\n\
+         auto-compaction-retention: \"0\"\n\
+         force-new-cluster: false\n\
+         client-transport-security:\n  client-cert-auth: false\n  auto-tls: false\n",
+    );
+    let c = run(&["--config-file", &path_of(&file)]);
+    assert_eq!(c.auto_compaction, AutoCompaction::Disabled);
 }

@@ -1,0 +1,303 @@
+//! The flags oxcd accepts because they are etcd's, but cannot honour yet. Left at etcd's
+//! default they change nothing and pass; set to anything else, the member refuses to start
+//! and names the flag, since running without what the operator asked for (TLS above all)
+//! would be worse than not running. The check reads the resolved configuration, so it is
+//! the same whether a value came from the command line, an `ETCD_*` variable or the file.
+
+use std::time::Duration;
+
+use super::go_url::Url;
+use super::initial_cluster::InitialCluster;
+use super::server_config::{AutoCompaction, ServerConfig, TlsConfig};
+
+const NO_CLIENT_TLS: &str =
+    "oxcd serves only plaintext http://, refusing to start rather than serve without TLS";
+const NO_PEER_TLS: &str = "oxcd talks to peers only over plaintext http://, refusing to start rather than run peer traffic without TLS";
+const NO_UNIX_SOCKETS: &str =
+    "oxcd listens only on TCP, refusing to start rather than listen elsewhere than asked";
+const NO_AUTH: &str = "oxcd has no authentication yet";
+const NO_CORRUPTION_CHECKS: &str = "oxcd has no corruption checks yet, refusing to start rather than run without the checks asked for";
+
+/// etcd's defaults for the settings oxcd does not honour.
+const DEFAULT_AUTH_TOKEN: &str = "simple";
+const DEFAULT_AUTH_TOKEN_TTL: Duration = Duration::from_secs(300);
+const DEFAULT_BCRYPT_COST: u64 = 10;
+const DEFAULT_BACKEND_BATCH_INTERVAL: Duration = Duration::from_millis(100);
+const DEFAULT_BACKEND_BATCH_LIMIT: u64 = 10_000;
+const DEFAULT_COMPACTION_BATCH_LIMIT: u64 = 1000;
+const DEFAULT_WARNING_APPLY_DURATION: Duration = Duration::from_millis(100);
+const DEFAULT_GRPC_KEEPALIVE_MIN_TIME: Duration = Duration::from_secs(5);
+const DEFAULT_GRPC_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(2 * 3600);
+const DEFAULT_GRPC_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// etcd raises shorter peer timeouts to this, so it is also the default.
+const DEFAULT_RAFT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Returns the error for the first flag `cfg` sets to something oxcd cannot do: URLs first
+/// (an `https://` listener would otherwise be the silent plaintext one), then TLS, then the
+/// rest in flag order.
+pub(crate) fn refuse_unsupported(cfg: &ServerConfig) -> Result<(), String> {
+    check_urls(cfg)?;
+    check_tls("", &cfg.client_tls, NO_CLIENT_TLS)?;
+    check_tls("peer-", &cfg.peer_tls, NO_PEER_TLS)?;
+    refuse_if(
+        cfg.cipher_suites.iter().any(|c| !c.is_empty()),
+        "--cipher-suites",
+        NO_CLIENT_TLS,
+    )?;
+    refuse_if(
+        cfg.self_signed_cert_validity_years > 1,
+        &format!(
+            "--self-signed-cert-validity={}",
+            cfg.self_signed_cert_validity_years
+        ),
+        "oxcd generates no certificates (it has no --auto-tls yet)",
+    )?;
+    check_behaviour(cfg)
+}
+
+fn refuse_if(set: bool, flag: &str, reason: &str) -> Result<(), String> {
+    if set {
+        Err(format!("{flag} is not supported yet: {reason}"))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_urls(cfg: &ServerConfig) -> Result<(), String> {
+    let listeners: [(&str, &[Url], &str); 3] = [
+        (
+            "--listen-client-urls",
+            &cfg.listen_client_urls,
+            NO_CLIENT_TLS,
+        ),
+        ("--listen-peer-urls", &cfg.listen_peer_urls, NO_PEER_TLS),
+        (
+            "--listen-metrics-urls",
+            &cfg.listen_metrics_urls,
+            NO_CLIENT_TLS,
+        ),
+    ];
+    for (flag, urls, no_tls) in listeners {
+        for url in urls {
+            refuse_if(url.is_tls(), &format!("{flag}={url}"), no_tls)?;
+            // Bound as TCP, a unix:// URL would listen on a port instead of a socket file.
+            refuse_if(url.is_unix(), &format!("{flag}={url}"), NO_UNIX_SOCKETS)?;
+        }
+    }
+    let advertised: [(&str, &[Url], &str); 2] = [
+        (
+            "--advertise-client-urls",
+            &cfg.advertise_client_urls,
+            NO_CLIENT_TLS,
+        ),
+        (
+            "--initial-advertise-peer-urls",
+            &cfg.initial_advertise_peer_urls,
+            NO_PEER_TLS,
+        ),
+    ];
+    for (flag, urls, no_tls) in advertised {
+        for url in urls.iter().filter(|u| u.is_tls()) {
+            refuse_if(true, &format!("{flag}={url}"), no_tls)?;
+        }
+    }
+    // A malformed cluster is reported by the bootstrap checks, with etcd's message.
+    if let Ok(cluster) = InitialCluster::parse(&cfg.initial_cluster) {
+        for (name, urls) in cluster.iter() {
+            for url in urls.iter().filter(|u| u.is_tls()) {
+                refuse_if(
+                    true,
+                    &format!("--initial-cluster={name}={url}"),
+                    NO_PEER_TLS,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One side's TLS flags; `prefix` is `peer-` for the peer side.
+fn check_tls(prefix: &str, tls: &TlsConfig, reason: &str) -> Result<(), String> {
+    let client = if prefix.is_empty() { "client-" } else { "" };
+    let given = [
+        ("cert-file", tls.cert_file.is_some()),
+        ("key-file", tls.key_file.is_some()),
+        ("client-cert-file", tls.client_cert_file.is_some()),
+        ("client-key-file", tls.client_key_file.is_some()),
+        ("trusted-ca-file", tls.trusted_ca_file.is_some()),
+        ("client-cert-auth", tls.client_cert_auth),
+        ("auto-tls", tls.auto_tls),
+    ];
+    for (name, set) in given {
+        refuse_if(set, &format!("--{prefix}{name}"), reason)?;
+    }
+    // etcd spells these `--client-crl-file` but `--peer-crl-file`, and has the allowed
+    // common name only on the peer side.
+    refuse_if(
+        tls.crl_file.is_some(),
+        &format!("--{prefix}{client}crl-file"),
+        reason,
+    )?;
+    refuse_if(
+        tls.allowed_cn.is_some(),
+        &format!("--{prefix}{client}cert-allowed-cn"),
+        reason,
+    )?;
+    refuse_if(
+        tls.allowed_hostname.is_some(),
+        &format!("--{prefix}{client}cert-allowed-hostname"),
+        reason,
+    )
+}
+
+/// etcd's `*`-or-nothing lists (`--cors`, `--host-whitelist`) allow everything.
+fn allows_all(list: &[String]) -> bool {
+    list.iter().all(String::is_empty) || list.iter().any(|v| v == "*")
+}
+
+fn check_behaviour(cfg: &ServerConfig) -> Result<(), String> {
+    refuse_if(
+        cfg.auth_token != DEFAULT_AUTH_TOKEN,
+        &format!("--auth-token={}", cfg.auth_token),
+        NO_AUTH,
+    )?;
+    refuse_if(
+        cfg.auth_token_ttl != DEFAULT_AUTH_TOKEN_TTL,
+        &format!("--auth-token-ttl={}", cfg.auth_token_ttl.as_secs()),
+        NO_AUTH,
+    )?;
+    let compaction = match cfg.auto_compaction {
+        AutoCompaction::Disabled => None,
+        AutoCompaction::Periodic(every) => Some(format!("periodic, {every:?}")),
+        AutoCompaction::Revision(revisions) => Some(format!("revision, {revisions} revisions")),
+    };
+    if let Some(what) = compaction {
+        refuse_if(
+            true,
+            "--auto-compaction-retention",
+            &format!(
+                "oxcd does not compact automatically ({what} asked for), refusing to start rather than keep every revision"
+            ),
+        )?;
+    }
+    refuse_if(
+        cfg.backend_batch_interval != DEFAULT_BACKEND_BATCH_INTERVAL,
+        &format!("--backend-batch-interval={:?}", cfg.backend_batch_interval),
+        "oxcd's backend commit schedule cannot be tuned yet",
+    )?;
+    refuse_if(
+        cfg.backend_batch_limit != DEFAULT_BACKEND_BATCH_LIMIT,
+        &format!("--backend-batch-limit={}", cfg.backend_batch_limit),
+        "oxcd's backend commit schedule cannot be tuned yet",
+    )?;
+    refuse_if(
+        cfg.backend_freelist_type == "array",
+        "--backend-bbolt-freelist-type=array",
+        "oxcd's backend is not bbolt and has no freelist types",
+    )?;
+    refuse_if(
+        cfg.bcrypt_cost != DEFAULT_BCRYPT_COST,
+        &format!("--bcrypt-cost={}", cfg.bcrypt_cost),
+        NO_AUTH,
+    )?;
+    refuse_if(
+        !allows_all(&cfg.cors),
+        &format!("--cors={}", cfg.cors.join(",")),
+        "oxcd does not restrict CORS origins yet, refusing to start rather than allow every origin",
+    )?;
+    refuse_if(
+        cfg.enable_pprof,
+        "--enable-pprof",
+        "oxcd has no Go runtime profiles to serve at /debug/pprof/",
+    )?;
+    let experimental = &cfg.experimental;
+    refuse_if(
+        experimental.compaction_batch_limit != DEFAULT_COMPACTION_BATCH_LIMIT,
+        &format!(
+            "--experimental-compaction-batch-limit={}",
+            experimental.compaction_batch_limit
+        ),
+        "oxcd's compaction batch size cannot be tuned yet",
+    )?;
+    refuse_if(
+        experimental.corrupt_check_time.is_some(),
+        "--experimental-corrupt-check-time",
+        NO_CORRUPTION_CHECKS,
+    )?;
+    refuse_if(
+        experimental.initial_corrupt_check,
+        "--experimental-initial-corrupt-check",
+        NO_CORRUPTION_CHECKS,
+    )?;
+    refuse_if(
+        experimental.warning_apply_duration != DEFAULT_WARNING_APPLY_DURATION,
+        &format!(
+            "--experimental-warning-apply-duration={:?}",
+            experimental.warning_apply_duration
+        ),
+        "oxcd does not warn about slow applies yet",
+    )?;
+    refuse_if(
+        cfg.force_new_cluster,
+        "--force-new-cluster",
+        "oxcd cannot rewrite its membership yet, refusing to start rather than rejoin the old cluster",
+    )?;
+    let keepalive = "oxcd's gRPC server does not send or police keepalive pings yet";
+    refuse_if(
+        cfg.grpc_keepalive_interval != DEFAULT_GRPC_KEEPALIVE_INTERVAL,
+        &format!(
+            "--grpc-keepalive-interval={:?}",
+            cfg.grpc_keepalive_interval
+        ),
+        keepalive,
+    )?;
+    refuse_if(
+        cfg.grpc_keepalive_min_time != DEFAULT_GRPC_KEEPALIVE_MIN_TIME,
+        &format!(
+            "--grpc-keepalive-min-time={:?}",
+            cfg.grpc_keepalive_min_time
+        ),
+        keepalive,
+    )?;
+    refuse_if(
+        cfg.grpc_keepalive_timeout != DEFAULT_GRPC_KEEPALIVE_TIMEOUT,
+        &format!("--grpc-keepalive-timeout={:?}", cfg.grpc_keepalive_timeout),
+        keepalive,
+    )?;
+    refuse_if(
+        !allows_all(&cfg.host_whitelist),
+        &format!("--host-whitelist={}", cfg.host_whitelist.join(",")),
+        "oxcd does not check HTTP Host headers yet, refusing to start rather than accept every host",
+    )?;
+    refuse_if(
+        cfg.metrics == "extensive",
+        "--metrics=extensive",
+        "oxcd serves only the basic metrics",
+    )?;
+    refuse_if(
+        cfg.quota_backend_bytes > 0,
+        &format!("--quota-backend-bytes={}", cfg.quota_backend_bytes),
+        "oxcd enforces no backend quota yet, refusing to start rather than let the backend grow past it",
+    )?;
+    let peer_timeouts = "oxcd's peer transport has fixed timeouts";
+    refuse_if(
+        cfg.raft_read_timeout != DEFAULT_RAFT_TIMEOUT,
+        &format!("--raft-read-timeout={:?}", cfg.raft_read_timeout),
+        peer_timeouts,
+    )?;
+    refuse_if(
+        cfg.raft_write_timeout != DEFAULT_RAFT_TIMEOUT,
+        &format!("--raft-write-timeout={:?}", cfg.raft_write_timeout),
+        peer_timeouts,
+    )?;
+    refuse_if(
+        cfg.socket_reuse_port,
+        "--socket-reuse-port",
+        "oxcd does not set SO_REUSEPORT on its listeners yet",
+    )?;
+    refuse_if(
+        !cfg.strict_reconfig_check,
+        "--strict-reconfig-check=false",
+        "oxcd has no membership changes yet, so there is no check to relax",
+    )
+}
