@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use oxcd_api::etcdserverpb::{PutRequest, RangeRequest};
+use oxcd_api::etcdserverpb::{CompactionRequest, PutRequest, RangeRequest};
+use oxcd_tests::convergence::{current_revision, hashkv_agree};
 use oxcd_tests::{Cluster, ClusterSpec, Server, crash_points, grpc};
 
 /// How long a member may take to notice the failure and exit.
@@ -143,4 +144,48 @@ async fn crash_point_actions_the_fail_crate_does_not_know_are_refused() {
         .await
         .unwrap();
     crash_points::disarm(&url, "raftBeforeSave").await.unwrap();
+}
+
+/// A member crashing in the middle of a compaction (before or after a step's commit) finishes
+/// it after the restart, and its `HashKV` agrees with the members that never crashed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_during_compaction_resumes_and_hashes_agree() {
+    let mut cluster = Cluster::start(ClusterSpec::new(Server::Oxcd, 3))
+        .await
+        .unwrap();
+    for (round, point) in crash_points::COMPACTION.into_iter().enumerate() {
+        for pass in 0..3 {
+            put_keys(&cluster, &format!("round{round}-pass{pass}"), 100).await;
+        }
+        let revision = current_revision(&cluster, 0).await.unwrap();
+        crash_points::arm(&cluster.member(1).client_url(), point, "panic")
+            .await
+            .unwrap();
+        let mut clients = cluster.client(0).await.unwrap();
+        clients
+            .kv
+            .compact(CompactionRequest {
+                revision: revision - 50,
+                physical: false,
+            })
+            .await
+            .unwrap();
+        let code = cluster.wait_exit(1, EXIT_TIMEOUT).await;
+        let log = cluster.member(1).current_log();
+        assert_eq!(
+            code.unwrap_or_else(|e| panic!("{e}\n{log}")),
+            Some(2),
+            "{log}"
+        );
+        assert!(
+            log.contains(point),
+            "the fatal line names the crash point:\n{log}"
+        );
+
+        cluster.restart(1).await.unwrap();
+        let agreed = hashkv_agree(&cluster, revision, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(agreed.revision, revision);
+    }
 }

@@ -85,6 +85,27 @@ async fn three_members_stay_linearizable_over_slow_lossy_and_blackholed_links() 
     .await;
 }
 
+/// Members crash at oxcd's named crash points (WAL write and release, message sends, snapshot
+/// save and install, the apply and compaction commits) and restart; with snapshots every 300
+/// entries, the snapshot points are reached too. Nothing acknowledged may be lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_members_stay_linearizable_when_crashing_at_every_crash_point() {
+    let seed = seed_from_env(DEFAULT_SEED).unwrap();
+    let mut spec = RunSpec::new(Server::Oxcd, 3, Duration::from_secs(60), seed);
+    spec.faults = vec![FaultKind::CrashPoint, FaultKind::Kill];
+    spec.server_args = vec!["--snapshot-count".into(), "300".into()];
+    let summary = runner::run(spec).await.unwrap();
+    eprintln!("{}", summary.render());
+    assert!(summary.passed(), "{}", summary.render());
+    let hit: usize = summary.crash_points.values().map(|(hit, _)| hit).sum();
+    assert!(
+        hit >= 3,
+        "too few crashes at crash points: {}",
+        summary.render()
+    );
+    assert!(summary.checked > 500, "too few operations were checked");
+}
+
 /// The unsafe mode: serializable reads from a member cut off from the others are stale once
 /// the majority moves on. Counted as linearizable, the checker must flag them; counted as
 /// what etcd promises (not linearizable), the same history passes.

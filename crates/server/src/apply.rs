@@ -302,7 +302,7 @@ impl ApplyLoop {
         tracing::info!(snapshot_index = index, snapshot_term = term, path = %db_path.display(), "applying snapshot");
         let restored = self
             .state
-            .restore_backend(&db_path)
+            .restore_backend(&db_path, index)
             .map_err(ApplyError::storage)?;
         self.applied_index = restored;
         self.durable_index = restored;

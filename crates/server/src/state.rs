@@ -116,29 +116,43 @@ impl ServerState {
         self.durable_applied_index.store(index, Ordering::Release);
     }
 
-    /// Replaces the whole database with a snapshot received from the leader and returns the
-    /// applied index it contains. The snapshot carries the sender's notion of "local member", so
-    /// ours is written back into it before it goes live.
-    pub fn restore_backend(&self, db_path: &Path) -> Result<u64, StateError> {
+    /// Replaces the whole database with a snapshot received from the leader for raft index
+    /// `index` and returns the applied index it contains. The snapshot carries the sender's
+    /// notion of "local member", so ours is written back into it before it goes live.
+    pub fn restore_backend(&self, db_path: &Path, index: u64) -> Result<u64, StateError> {
         let identity = self.membership.identity();
         stamp_local_identity(db_path, identity)?;
-        // The new store is opened (its key index loaded) and the leases are rebuilt before
-        // the swap, so readers keep using the old store meanwhile instead of waiting on the
-        // lock: the old database file stays readable through its open handle after the rename.
-        std::fs::rename(db_path, &self.backend_path)
-            .map_err(err("installing snapshot database"))?;
-        let restored = Storage::open(&self.backend_path)?;
+        // The received database is opened and checked where it lies: a file that does not
+        // open, or holds another index than raft's snapshot, never replaces the live one.
+        let restored = Storage::open(db_path)?;
+        let (applied, _term) = read_consistent_index(restored.backend.database())
+            .map_err(err("reading consistent index"))?;
+        if applied != index {
+            return Err(StateError(format!(
+                "snapshot database {} holds applied index {applied}, raft's snapshot is at {index}; not installing it",
+                db_path.display()
+            )));
+        }
         self.membership
             .reload(restored.backend.database())
             .map_err(err("reloading membership"))?;
-        let (applied, _term) = read_consistent_index(restored.backend.database())
-            .map_err(err("reading consistent index"))?;
         restore_leases(&self.lessor, &restored)?;
+        // Readers keep using the old store until the swap below: the old database file stays
+        // readable through its open handle after the rename, as the new one does through its.
+        std::fs::rename(db_path, &self.backend_path)
+            .map_err(err("installing snapshot database"))?;
+        sync_parent_dir(&self.backend_path).map_err(err("syncing the member directory"))?;
         let revision = restored.kv.current_revision();
         *self.storage.write() = restored;
         self.watch_hub.reset(revision);
         Ok(applied)
     }
+}
+
+/// Makes a rename into `path`'s directory durable.
+fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn restore_leases(lessor: &Lessor, storage: &Storage) -> Result<(), StateError> {
@@ -170,5 +184,45 @@ impl StateMachine for ServerState {
         let copy = Database::open(dest).map_err(std::io::Error::other)?;
         let (index, _term) = read_consistent_index(&copy).map_err(std::io::Error::other)?;
         Ok(index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use oxcd_raft::StateMachine;
+
+    use super::*;
+    use crate::membership::{Identity, Membership};
+
+    #[test]
+    fn a_snapshot_database_for_another_index_never_replaces_the_live_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let live_path = dir.path().join("db");
+        {
+            let backend = oxcd_mvcc::Backend::open(&live_path).unwrap();
+            let tx = backend.database().begin_write().unwrap();
+            let identity = Identity {
+                cluster_id: 1,
+                member_id: 2,
+            };
+            Membership::bootstrap(&tx, identity, &[]).unwrap();
+            tx.commit().unwrap();
+        }
+        let state =
+            ServerState::open(&live_path, Lessor::new(1, Duration::from_secs(300))).unwrap();
+        let received = dir.path().join("received.snap.db");
+        let index = state.write_snapshot(&received).unwrap();
+        let live_before = std::fs::read(&live_path).unwrap();
+
+        let refused = state.restore_backend(&received, index + 1);
+        let error = refused.expect_err("a database for another index must be refused");
+        assert!(error.0.contains("not installing it"), "{}", error.0);
+        assert!(received.exists(), "the received file stays where it was");
+        assert_eq!(std::fs::read(&live_path).unwrap(), live_before);
+
+        assert_eq!(state.restore_backend(&received, index).unwrap(), index);
+        assert!(!received.exists(), "installed under the live path");
     }
 }

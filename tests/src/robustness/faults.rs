@@ -3,7 +3,8 @@
 //! the members' namespaces (the leader isolated, a minority split off, a "bridge" member that
 //! sees both halves of a split), rolling restarts, and — through the [`PeerProxy`] in front of
 //! each member's peer port — slow links with jitter, lossy links whose connections break at
-//! random, and a member that receives nothing while it can still send.
+//! random, and a member that receives nothing while it can still send; and, on oxcd built
+//! with crash points, a member crashing at one of its named crash points.
 //!
 //! Faults come one at a time: a quiet gap, the fault held for a while, then healed.
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::cluster::Cluster;
+use crate::crash_points;
 use crate::netns::NetnsLab;
 use crate::proxy::{LinkFaults, PeerProxy};
 use crate::rng::SeededRng;
@@ -38,11 +40,14 @@ pub enum FaultKind {
     LossyPeers,
     /// Refuse every connection to one member's peer port.
     BlackholePeer,
+    /// Arm one of oxcd's named crash points on a member (it panics there, the process ends),
+    /// then restart it. Needs oxcd built with the `failpoints` feature.
+    CrashPoint,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::IsolateLeader,
@@ -52,6 +57,7 @@ impl FaultKind {
         FaultKind::SlowPeers,
         FaultKind::LossyPeers,
         FaultKind::BlackholePeer,
+        FaultKind::CrashPoint,
     ];
 
     /// Whether the fault needs members in their own network namespaces.
@@ -69,6 +75,11 @@ impl FaultKind {
             self,
             FaultKind::SlowPeers | FaultKind::LossyPeers | FaultKind::BlackholePeer
         )
+    }
+
+    /// Whether the fault needs oxcd's crash points (a test build of oxcd, not etcd).
+    pub fn needs_crash_points(self) -> bool {
+        self == FaultKind::CrashPoint
     }
 
     /// Whether a cluster of `members` can have this fault.
@@ -89,6 +100,7 @@ impl fmt::Display for FaultKind {
             FaultKind::SlowPeers => "slow-peers",
             FaultKind::LossyPeers => "lossy-peers",
             FaultKind::BlackholePeer => "blackhole-peer",
+            FaultKind::CrashPoint => "crash-point",
         };
         f.write_str(name)
     }
@@ -117,8 +129,11 @@ pub struct Fault {
     pub kind: FaultKind,
     /// The member it hits (for partitions: the member that anchors the minority).
     pub member: usize,
-    /// How long it lasts before it is healed.
+    /// How long it lasts before it is healed (for a crash point: how long the crash may take
+    /// to come).
     pub hold: Duration,
+    /// The crash point a [`FaultKind::CrashPoint`] arms.
+    pub crash_point: Option<&'static str>,
 }
 
 impl fmt::Display for Fault {
@@ -130,9 +145,16 @@ impl fmt::Display for Fault {
             self.kind,
             self.member + 1,
             self.hold.as_secs_f64()
-        )
+        )?;
+        match self.crash_point {
+            Some(point) => write!(f, " at {point}"),
+            None => Ok(()),
+        }
     }
 }
+
+/// Time a member may take to reach an armed crash point beyond the fault's hold.
+const CRASH_POINT_GRACE: Duration = Duration::from_secs(3);
 
 /// Draws faults from `kinds` until they fill `duration`.
 pub fn schedule(seed: u64, duration: Duration, kinds: &[FaultKind], members: usize) -> Vec<Fault> {
@@ -148,11 +170,15 @@ pub fn schedule(seed: u64, duration: Duration, kinds: &[FaultKind], members: usi
         return faults;
     }
     loop {
+        let kind = *rng.pick(&kinds);
         let fault = Fault {
             after: Duration::from_millis(rng.range_i64(500, 2_000) as u64),
-            kind: *rng.pick(&kinds),
+            kind,
             member: rng.index(members),
             hold: Duration::from_millis(rng.range_i64(1_000, 4_000) as u64),
+            // Drawn only for crash points, so other schedules replay as before.
+            crash_point: (kind == FaultKind::CrashPoint)
+                .then(|| *rng.pick(&crash_points::WORKLOAD)),
         };
         total += fault.after + fault.hold;
         if total > duration {
@@ -173,9 +199,24 @@ fn proxies(cluster: &Cluster) -> Result<Vec<&PeerProxy>> {
         .collect()
 }
 
+/// What became of an injected fault, where it can miss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The fault happened as scheduled.
+    Injected,
+    /// A crash point was armed but not reached within the fault's time; it was disarmed.
+    CrashPointMissed(&'static str),
+    /// A member crashed at this crash point and was restarted.
+    CrashPointHit(&'static str),
+}
+
 /// Injects `fault` into `cluster`, holds it, and heals it. Partitions need `lab`, link faults
-/// a cluster started with peer proxies.
-pub async fn inject(cluster: &mut Cluster, lab: Option<&NetnsLab>, fault: &Fault) -> Result<()> {
+/// a cluster started with peer proxies, crash points an oxcd built with them.
+pub async fn inject(
+    cluster: &mut Cluster,
+    lab: Option<&NetnsLab>,
+    fault: &Fault,
+) -> Result<Outcome> {
     let size = cluster.size();
     let m = fault.member;
     let network = || lab.context("network faults need the members in namespaces");
@@ -255,8 +296,41 @@ pub async fn inject(cluster: &mut Cluster, lab: Option<&NetnsLab>, fault: &Fault
             tokio::time::sleep(fault.hold).await;
             proxy.heal();
         }
+        FaultKind::CrashPoint => {
+            let point = fault
+                .crash_point
+                .context("a crash-point fault names its point")?;
+            return crash_at(cluster, m, point, fault.hold).await;
+        }
     }
-    Ok(())
+    Ok(Outcome::Injected)
+}
+
+/// Arms `point` on member `m` to panic, waits up to `hold` (plus time to get there) for the
+/// crash, and restarts the member.
+async fn crash_at(
+    cluster: &mut Cluster,
+    m: usize,
+    point: &'static str,
+    hold: Duration,
+) -> Result<Outcome> {
+    let url = cluster.member(m).client_url();
+    crash_points::arm(&url, point, "panic").await?;
+    match cluster.wait_exit(m, hold + CRASH_POINT_GRACE).await {
+        Ok(code) => {
+            anyhow::ensure!(
+                code == Some(2),
+                "member {} crashed at {point} with {code:?}, not a panic's exit status 2",
+                m + 1
+            );
+            cluster.restart(m).await?;
+            Ok(Outcome::CrashPointHit(point))
+        }
+        Err(_) => {
+            crash_points::disarm(&url, point).await?;
+            Ok(Outcome::CrashPointMissed(point))
+        }
+    }
 }
 
 #[cfg(test)]

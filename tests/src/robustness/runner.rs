@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::checker::{self, ReadPolicy, Violation};
-use super::faults::{self, Fault, FaultKind};
+use super::faults::{self, Fault, FaultKind, Outcome};
 use super::history::{Completion, Op, Record};
 use super::invariants::{self, Broken};
 use super::leases::{self, LeaseBroken, LeaseClients};
@@ -50,6 +50,8 @@ pub struct RunSpec {
     pub watchers: usize,
     /// Lease clients registering keys with leases.
     pub lease_clients: usize,
+    /// Flags every member gets besides the seed's (e.g. a small `--snapshot-count`).
+    pub server_args: Vec<String>,
 }
 
 impl RunSpec {
@@ -62,13 +64,14 @@ impl RunSpec {
             seed,
             faults: FaultKind::ALL
                 .into_iter()
-                .filter(|k| !k.needs_proxies())
+                .filter(|k| !k.needs_proxies() && !k.needs_crash_points())
                 .collect(),
             clients: 8,
             keys: 6,
             reads: ReadPolicy::LinearizableOnly,
             watchers: 3,
             lease_clients: 2,
+            server_args: Vec::new(),
         }
     }
 }
@@ -82,6 +85,8 @@ pub struct RunSummary {
     pub schedule: Vec<Fault>,
     /// Faults injected and healed, by kind.
     pub injected: BTreeMap<FaultKind, usize>,
+    /// Crash points armed, by name: (members crashed there, times not reached).
+    pub crash_points: BTreeMap<&'static str, (usize, usize)>,
     /// Requests recorded, by how they ended: ok, failed, indeterminate.
     pub requests: (usize, usize, usize),
     /// Operations the linearizability check covered.
@@ -146,6 +151,14 @@ impl RunSummary {
             .map(|(kind, n)| format!("{kind} {n}"))
             .collect();
         let _ = writeln!(out, "faults injected: {}", faults.join(", "));
+        if !self.crash_points.is_empty() {
+            let points: Vec<String> = self
+                .crash_points
+                .iter()
+                .map(|(point, (hit, missed))| format!("{point} {hit} hit/{missed} missed"))
+                .collect();
+            let _ = writeln!(out, "crash points: {}", points.join(", "));
+        }
         let _ = writeln!(
             out,
             "HashKV agreed at revision {}: {:#x}",
@@ -251,6 +264,7 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
     if let Some(lab) = &lab {
         cluster_spec = cluster_spec.placement(Placement::Hosts(lab.hosts().to_vec()));
     }
+    cluster_spec = cluster_spec.args(spec.server_args.iter().cloned());
     if needs_proxies {
         cluster_spec = cluster_spec.with_peer_proxies();
     }
@@ -272,12 +286,18 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
     let lease_clients =
         LeaseClients::start(spec.lease_clients, &cluster.endpoints(), spec.seed, epoch);
     let mut injected = BTreeMap::new();
+    let mut crash_points: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
     let mut fault_error = None;
     for fault in &schedule {
         tokio::time::sleep(fault.after).await;
-        if let Err(error) = faults::inject(&mut cluster, lab.as_ref(), fault).await {
-            fault_error = Some(error.context(format!("injecting {fault}")));
-            break;
+        match faults::inject(&mut cluster, lab.as_ref(), fault).await {
+            Ok(Outcome::Injected) => {}
+            Ok(Outcome::CrashPointHit(point)) => crash_points.entry(point).or_default().0 += 1,
+            Ok(Outcome::CrashPointMissed(point)) => crash_points.entry(point).or_default().1 += 1,
+            Err(error) => {
+                fault_error = Some(error.context(format!("injecting {fault}")));
+                break;
+            }
         }
         *injected.entry(fault.kind).or_insert(0) += 1;
     }
@@ -333,6 +353,7 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         spec,
         schedule,
         injected,
+        crash_points,
         requests,
         checked: report.operations_checked,
         keys: report.keys,

@@ -163,7 +163,7 @@ impl ReadyLoop {
                 _ = ticker.tick() => Woke::Tick,
                 Some(msgs) = self.inbox.recv() => Woke::Inbox(msgs),
                 Some(req) = self.requests.recv(), if accepting => Woke::Request(req),
-                Ok(permit) = self.apply_tx.reserve(), if !self.apply_queue.is_empty() => {
+                Ok(permit) = self.apply_tx.reserve(), if self.next_apply_ready() => {
                     if let Some(apply) = self.apply_queue.pop_front() {
                         permit.send(apply);
                     }
@@ -381,7 +381,11 @@ impl ReadyLoop {
             ..Default::default()
         };
         if !rd.snapshot().is_empty() {
-            task.marker = Some(self.install_snapshot(rd.snapshot().clone())?);
+            let marker = self.install_snapshot(rd.snapshot().clone())?;
+            // Set before anything is flushed to the apply loop: the snapshot is held back
+            // until this Ready (with its WAL marker) is durable.
+            self.snapshot_to_apply = Some((task.number, marker.index));
+            task.marker = Some(marker);
         }
         // A leader's appends go out before its own fsync (raft thesis 10.2.1).
         self.send(rd.take_messages());
@@ -398,7 +402,6 @@ impl ReadyLoop {
             task.hard_state = Some(hs.clone());
         }
         task.messages = rd.take_persisted_messages();
-        let (number, task_marker) = (task.number, task.marker);
         // With nothing else waiting, writing here saves the two thread wake-ups of a hand-off;
         // otherwise the writer thread persists while this loop goes on stepping.
         let write_inline =
@@ -413,10 +416,6 @@ impl ReadyLoop {
             return Err(RaftError::Stopped);
         };
         self.inflight_writes += 1;
-        if let Some(marker) = task_marker {
-            // raft may count a snapshot as applied only once it is durable.
-            self.snapshot_to_apply = Some((number, marker.index));
-        }
         self.raw.advance_append_async(rd);
         // Committed entries count as applied once queued for the apply loop.
         if let Some(index) = last_committed {
@@ -504,13 +503,24 @@ impl ReadyLoop {
         self.apply_queue.push_back(Apply::Entries(batch));
     }
 
+    /// Whether the head of the apply queue may go to the apply loop: anything but a received
+    /// snapshot whose WAL marker is not durable yet (a crash before it would leave a backend
+    /// ahead of a WAL that knows nothing of the snapshot).
+    fn next_apply_ready(&self) -> bool {
+        match self.apply_queue.front() {
+            None => false,
+            Some(Apply::Snapshot { .. }) => self.snapshot_to_apply.is_none(),
+            Some(Apply::Entries(_)) => true,
+        }
+    }
+
     /// Hands queued work to the apply loop as far as its channel has room.
     fn flush_applies(&mut self) {
         if self.apply_tx.is_closed() {
             self.apply_queue.clear();
             return;
         }
-        while !self.apply_queue.is_empty() {
+        while self.next_apply_ready() {
             let Ok(permit) = self.apply_tx.try_reserve() else {
                 break;
             };

@@ -224,6 +224,7 @@ fn persist(
 }
 
 /// The error a crash point set to `return` makes the WAL write fail with, as a disk would.
+#[cfg(feature = "failpoints")]
 fn injected_io_error(point: &str) -> RaftError {
     RaftError::io(
         format!("crash point {point}"),

@@ -115,9 +115,11 @@ impl SnapStore {
         self.dir.join(format!("{index:016x}.snap.db"))
     }
 
-    /// Where a database being received for snapshot `index` is written until complete.
-    pub fn partial_db_path(&self, index: u64) -> PathBuf {
-        self.dir.join(format!("{index:016x}.snap.db.part"))
+    /// Where transfer number `transfer` of a database for snapshot `index` is written until
+    /// complete and verified; each transfer has its own file, so two at once cannot mix.
+    pub fn partial_db_path(&self, index: u64, transfer: u64) -> PathBuf {
+        self.dir
+            .join(format!("{index:016x}-{transfer}.snap.db.part"))
     }
 
     /// Where a database copy made for followers at `index` is stored.

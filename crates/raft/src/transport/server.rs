@@ -3,9 +3,11 @@
 //! the ready loop, and stores incoming snapshot databases before raft sees their MsgSnapshot.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use protobuf::Message as _;
 use raft::prelude::{Message, MessageType};
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -123,36 +125,49 @@ impl RaftPeer for PeerService {
         }
         let index = msg.get_snapshot().get_metadata().index;
         let snaps = &self.ctx.snaps;
-        let partial = snaps.partial_db_path(index);
+        let partial = snaps.partial_db_path(index, TRANSFERS.fetch_add(1, Ordering::Relaxed));
         let internal = |e: RaftError| Status::internal(e.to_string());
         let mut file = tokio::fs::File::create(&partial)
             .await
             .ctx(|| format!("create {}", partial.display()))
             .map_err(internal)?;
-        let mut size = first.data.len() as u64;
-        let mut write = async |data: &[u8]| {
-            file.write_all(data)
-                .await
-                .ctx(|| format!("write {}", partial.display()))
-        };
-        write(&first.data).await.map_err(internal)?;
+        let mut size = 0u64;
+        let mut digest = Sha256::new();
         let received = async {
-            while let Some(chunk) = stream.message().await? {
+            let mut chunk = first;
+            loop {
+                if !chunk.sha256.is_empty() {
+                    break verify(&chunk, size, digest);
+                }
                 size += chunk.data.len() as u64;
-                write(&chunk.data).await.map_err(internal)?;
-            }
-            Ok::<(), Status>(())
+                digest.update(&chunk.data);
+                file.write_all(&chunk.data)
+                    .await
+                    .ctx(|| format!("write {}", partial.display()))
+                    .map_err(internal)?;
+                chunk = stream.message().await?.ok_or_else(|| {
+                    Status::data_loss(format!(
+                        "snapshot {index} ended after {size} bytes without its size and checksum"
+                    ))
+                })?;
+            }?;
+            file.sync_all()
+                .await
+                .ctx(|| format!("sync {}", partial.display()))
+                .map_err(internal)
         }
         .await;
+        drop(file);
         if let Err(status) = received {
+            tracing::warn!(
+                remote_peer_id = %format!("{:x}", msg.from),
+                index,
+                error = %status.message(),
+                "discarded a snapshot transfer"
+            );
             let _ = tokio::fs::remove_file(&partial).await;
             return Err(status);
         }
-        file.sync_all()
-            .await
-            .ctx(|| format!("sync {}", partial.display()))
-            .map_err(internal)?;
-        drop(file);
         let dest = snaps.received_db_path(index);
         tokio::fs::rename(&partial, &dest)
             .await
@@ -170,6 +185,25 @@ impl RaftPeer for PeerService {
         }
         Ok(Response::new(SnapshotReceived {}))
     }
+}
+
+/// Numbers the snapshot transfers this process receives, so each has its own partial file.
+static TRANSFERS: AtomicU64 = AtomicU64::new(0);
+
+/// Checks a transfer's trailer against what arrived.
+fn verify(trailer: &SnapshotChunk, size: u64, digest: Sha256) -> Result<(), Status> {
+    if trailer.total_size != size {
+        return Err(Status::data_loss(format!(
+            "snapshot transfer carried {size} bytes, its sender sent {}",
+            trailer.total_size
+        )));
+    }
+    if digest.finalize().as_slice() != trailer.sha256.as_ref() {
+        return Err(Status::data_loss(
+            "snapshot transfer does not match its SHA-256",
+        ));
+    }
+    Ok(())
 }
 
 /// Serves the peer service on every listener; returns the server tasks.

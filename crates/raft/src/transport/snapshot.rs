@@ -1,11 +1,14 @@
 //! Sending a snapshot to a lagging follower: the MsgSnapshot first, then the state-machine
-//! copy in chunks, over the dedicated `Snapshot` RPC; raft learns the outcome afterwards.
+//! copy in chunks, over the dedicated `Snapshot` RPC, closed by a trailer with the file's size
+//! and SHA-256 (a read error on this side ends the stream without it, so the receiver
+//! discards what it got); raft learns the outcome afterwards.
 
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use protobuf::Message as _;
 use raft::prelude::Message;
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -79,12 +82,13 @@ async fn send(ctx: &PeerContext, msg: Message) -> Result<u64, String> {
             from,
             to,
             message: Bytes::from(header),
-            data: Bytes::new(),
+            ..SnapshotChunk::default()
         };
         if chunks.send(first).await.is_err() {
             return Ok::<u64, String>(0);
         }
         let mut total = 0u64;
+        let mut digest = Sha256::new();
         loop {
             let mut buf = BytesMut::with_capacity(CHUNK_SIZE);
             while buf.len() < CHUNK_SIZE {
@@ -97,15 +101,25 @@ async fn send(ctx: &PeerContext, msg: Message) -> Result<u64, String> {
                 }
             }
             if buf.is_empty() {
+                let trailer = SnapshotChunk {
+                    cluster_id,
+                    from,
+                    to,
+                    total_size: total,
+                    sha256: Bytes::from(digest.finalize().to_vec()),
+                    ..SnapshotChunk::default()
+                };
+                let _ = chunks.send(trailer).await;
                 return Ok(total);
             }
             total += buf.len() as u64;
+            digest.update(&buf);
             let chunk = SnapshotChunk {
                 cluster_id,
                 from,
                 to,
-                message: Bytes::new(),
                 data: buf.freeze(),
+                ..SnapshotChunk::default()
             };
             if chunks.send(chunk).await.is_err() {
                 return Ok(total);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use protobuf::Message as _;
 use raft::prelude::{Message, MessageType};
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tonic::Code;
 
@@ -190,21 +191,58 @@ async fn snapshots_are_stored_before_raft_sees_them() {
         to: 1,
         message,
         data: Bytes::from_static(data),
+        ..SnapshotChunk::default()
     };
+    let trailer = |size: u64, content: &[u8]| SnapshotChunk {
+        total_size: size,
+        sha256: Bytes::from(Sha256::digest(content).to_vec()),
+        ..chunk(Bytes::new(), b"")
+    };
+    let header = || chunk(Bytes::from(m.write_to_bytes().expect("encode")), b"hello ");
+    let content = b"hello snapshot world";
+    let transfers = [
+        // Cut short (the sender's read failed): no trailer.
+        vec![header(), chunk(Bytes::new(), b"snapshot ")],
+        // A trailer that does not match the data.
+        vec![
+            header(),
+            chunk(Bytes::new(), b"snapshot "),
+            chunk(Bytes::new(), b"w0rld"),
+            trailer(20, content),
+        ],
+        // A trailer with another size.
+        vec![
+            header(),
+            chunk(Bytes::new(), b"snapshot "),
+            trailer(20, b"hello snapshot "),
+        ],
+    ];
+    for (n, chunks) in transfers.into_iter().enumerate() {
+        let err = c
+            .snapshot(stamped(tokio_stream::iter(chunks), CLUSTER, 1))
+            .await
+            .expect_err(&format!("damaged transfer {n} was accepted"));
+        assert_eq!(err.code(), Code::DataLoss, "{err:?}");
+        assert!(!f.snaps.received_db_path(77).exists());
+        assert!(f.inbox.try_recv().is_err(), "raft never hears of it");
+    }
     let chunks = vec![
-        chunk(Bytes::from(m.write_to_bytes().expect("encode")), b"hello "),
+        header(),
         chunk(Bytes::new(), b"snapshot "),
         chunk(Bytes::new(), b"world"),
+        trailer(20, content),
     ];
     c.snapshot(stamped(tokio_stream::iter(chunks), CLUSTER, 1))
         .await
         .expect("snapshot");
     let path = f.snaps.received_db_path(77);
-    assert_eq!(
-        std::fs::read(&path).expect("stored db"),
-        b"hello snapshot world"
-    );
-    assert!(!f.snaps.partial_db_path(77).exists());
+    assert_eq!(std::fs::read(&path).expect("stored db"), content);
+    let leftovers: Vec<_> = std::fs::read_dir(f.snaps.dir())
+        .expect("snap dir")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|name| name.to_string_lossy().ends_with(".part"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     let got = f.inbox.recv().await.expect("inbox");
     assert_eq!(got[0].get_msg_type(), MessageType::MsgSnapshot);
     assert_eq!(got[0].get_snapshot().get_metadata().index, 77);
