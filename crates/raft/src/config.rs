@@ -33,6 +33,11 @@ pub struct RaftConfig {
     pub max_inflight_msgs: usize,
     /// Listeners for the peer transport, already bound by the server.
     pub peer_listeners: Vec<TcpListener>,
+    /// `--unsafe-no-fsync`: write the WAL without `fdatasync` (a machine crash can lose
+    /// acknowledged writes; for tests and throwaway clusters only).
+    pub unsafe_no_fsync: bool,
+    /// `--max-wals`: most WAL segment files kept once a snapshot covers them (0 = no limit).
+    pub max_wals: usize,
 }
 
 impl RaftConfig {
@@ -51,6 +56,8 @@ impl RaftConfig {
             max_size_per_msg: 1024 * 1024,
             max_inflight_msgs: 512,
             peer_listeners: Vec::new(),
+            unsafe_no_fsync: false,
+            max_wals: crate::wal::DEFAULT_MAX_WALS,
         }
     }
 

@@ -141,6 +141,8 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         max_size_per_msg: MAX_SIZE_PER_MSG,
         max_inflight_msgs: MAX_INFLIGHT_MSGS,
         peer_listeners,
+        unsafe_no_fsync: cfg.unsafe_no_fsync,
+        max_wals: usize::try_from(cfg.max_wals).unwrap_or(usize::MAX),
     };
     let (raft, apply_rx) =
         RaftNode::start(raft_cfg, PeerUrls::from_map(boot.peer_urls), state.clone())
