@@ -551,4 +551,6 @@ impl NewSegment<'_> {
 }
 
 #[cfg(test)]
+mod damage_tests;
+#[cfg(test)]
 mod tests;
