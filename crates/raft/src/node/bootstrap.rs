@@ -28,9 +28,23 @@ const DAMAGE_ADVICE: &str = "the data dir was left untouched; restore it from a 
      (member add)";
 
 /// Whether `wal_dir` and `snap_dir` hold raft state (so the member restarts rather than
-/// bootstraps), found without changing anything. Damage that makes this undecidable — a gap
-/// in the WAL's segments, snapshots without a WAL — is an error naming the damaged file.
+/// bootstraps) that can be read back, found without changing anything: the whole WAL is
+/// replayed and the snapshot it starts after loaded, so a caller can refuse damaged data
+/// before it opens (and so changes) anything else in the data dir, as the server does with
+/// its backend. Damage is an error naming the damaged file and what the operator can do.
 pub fn has_durable_state(wal_dir: &Path, snap_dir: &Path) -> Result<bool, RaftError> {
+    if !found_durable_state(wal_dir, snap_dir)? {
+        return Ok(false);
+    }
+    let (_, state) = Wal::read(wal_dir).map_err(with_advice)?;
+    SnapStore::load_in(snap_dir, state.snapshot.index, state.snapshot.term).map_err(with_advice)?;
+    Ok(true)
+}
+
+/// Whether `wal_dir` and `snap_dir` hold raft state, from the names of the files alone.
+/// Damage that makes this undecidable — a gap in the WAL's segments, snapshots without a
+/// WAL — is an error naming the damaged file.
+fn found_durable_state(wal_dir: &Path, snap_dir: &Path) -> Result<bool, RaftError> {
     let found = (|| {
         let snaps = SnapStore::durable_files(snap_dir)?;
         let initial = SnapStore::metadata_path_in(snap_dir, 0, 0);
@@ -102,7 +116,7 @@ pub(super) fn restore(
         max_wals: cfg.max_wals,
         ..WalOptions::default()
     };
-    let (wal, state, snap_meta, snaps) = if has_durable_state(&cfg.wal_dir, &cfg.snap_dir)? {
+    let (wal, state, snap_meta, snaps) = if found_durable_state(&cfg.wal_dir, &cfg.snap_dir)? {
         // Everything is read and checked before anything is changed: only a torn tail that
         // was never acknowledged is ever cut, and only once the rest is known good.
         let recovery = Wal::recover(&cfg.wal_dir, identity).map_err(with_advice)?;
