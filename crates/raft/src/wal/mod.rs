@@ -1,10 +1,17 @@
 //! The write-ahead log: the durable copy of raft's hard state and log.
 //!
-//! Segments (`{seq:016x}-{first_index:016x}.wal`) are preallocated and rolled at a size
-//! limit; each begins with the member's metadata, the latest snapshot marker and hard state,
-//! so older segments can be released once a snapshot covers all their entries. Records are
-//! CRC-chained (see [`record`]). Appends are buffered and made durable by one `fdatasync` per
-//! [`Wal::commit`] — once per raft Ready (group commit).
+//! Segments (`{seq:016x}-{first_index:016x}.wal`) are preallocated with `fallocate` (so a
+//! full disk shows when a segment is created, not mid-write) and rolled at a size limit; each
+//! begins with the member's metadata, the latest snapshot marker and hard state, so older
+//! segments can be released once a snapshot covers all their entries (and deleted beyond
+//! `max_wals`). Records are CRC-chained (see the `record` module). Appends are buffered and made
+//! durable by one `fdatasync` per [`Wal::commit`] — once per raft Ready (group commit).
+//!
+//! Reading back never repairs damage except one kind: a torn write at the tail of the last
+//! segment that no valid record follows, which cannot have been acknowledged (see the
+//! `replay` module). Anything else — a gap in the segments, a bad record that valid ones
+//! follow, damage in a sealed segment — is refused with the file and offset, leaving the
+//! files as they are.
 
 mod codec;
 mod record;

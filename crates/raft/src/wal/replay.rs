@@ -1,6 +1,7 @@
 //! Reading a WAL back: decodes every segment in order, rebuilds the raft log with the same
 //! append semantics raft used when writing it (later records win), and finds where appending
-//! can resume.
+//! can resume — telling a torn, never-acknowledged tail (cut) from damage to synced records
+//! (refused).
 
 use std::fs;
 use std::path::Path;
