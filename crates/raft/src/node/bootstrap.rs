@@ -6,6 +6,7 @@
 //! the damaged file and what to do, and its data dir is left exactly as it was: rebuilding it
 //! would forget the member's term and vote (it could vote twice) and acknowledged entries.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use raft::prelude::{ConfState, Entry, EntryType, Snapshot, SnapshotMetadata};
@@ -14,8 +15,6 @@ use raft::storage::MemStorage;
 use super::conf_history::ConfHistory;
 use super::storage::NodeStorage;
 use crate::apply::Apply;
-use std::path::Path;
-
 use crate::config::RaftConfig;
 use crate::error::RaftError;
 use crate::snap::SnapStore;

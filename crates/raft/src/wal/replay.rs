@@ -311,7 +311,9 @@ impl Damage<'_> {
         if let Some((end, crc)) = record::peek(damaged) {
             predecessors.entry(self.offset + end).or_default().push(crc);
         }
-        for p in self.offset + 1..data.len() {
+        // A record's type byte is never zero, so none starts in the zero-filled end.
+        let written_end = data.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+        for p in self.offset + 1..written_end {
             let Some((end, crc)) = record::peek(&data[p..]) else {
                 continue;
             };
