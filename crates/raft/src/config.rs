@@ -37,8 +37,8 @@ pub struct RaftConfig {
     /// Snapshot metadata files kept when older ones are purged (`--max-snapshots`, default 5);
     /// 0 keeps them all.
     pub max_snapshots: usize,
-    /// WAL segment files kept once a snapshot makes older ones unnecessary (`--max-wals`,
-    /// default 5); 0 keeps them all.
+    /// Most WAL segment files kept (`--max-wals`, default 5, as etcd counts them): beyond it
+    /// the oldest ones a snapshot covers are removed, never one still needed; 0 keeps all.
     pub max_wals: usize,
     /// Skip every fsync of the WAL (`--unsafe-no-fsync`, default false): faster, but a crash
     /// of the machine can lose acknowledged writes. Meant only for tests and benchmarks.
@@ -64,7 +64,7 @@ impl RaftConfig {
             max_inflight_msgs: 512,
             pre_vote: true,
             max_snapshots: 5,
-            max_wals: 5,
+            max_wals: crate::wal::DEFAULT_MAX_WALS,
             unsafe_no_fsync: false,
             peer_listeners: Vec::new(),
         }

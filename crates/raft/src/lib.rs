@@ -6,6 +6,7 @@
 mod apply;
 mod config;
 mod error;
+pub mod fsutil;
 mod logger;
 pub mod metrics;
 mod node;
@@ -21,7 +22,7 @@ pub use config::RaftConfig;
 pub use error::RaftError;
 pub use logger::{TracingDrain, raft_logger};
 pub use metrics::RaftMetrics;
-pub use node::{RaftHandle, RaftNode};
+pub use node::{RaftHandle, RaftNode, has_durable_state};
 pub use peers::PeerUrls;
 pub use state_machine::StateMachine;
 pub use status::{ConfStateSummary, RaftStatus, Role};

@@ -4,6 +4,9 @@
 //! ignored, as in etcd. Otherwise a new cluster is created from `--initial-cluster`: member ids
 //! derive from the peer URLs and the cluster token, the cluster id from the member ids, so every
 //! member computes the same values independently.
+//!
+//! Whether the data dir holds raft state is decided before anything in it is opened or
+//! created, and a data dir whose raft state is damaged is refused untouched.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +65,10 @@ pub enum BootstrapError {
         /// Cluster id from the flags.
         cluster: u64,
     },
+    /// The raft state in the data dir is damaged; the message names the file and what the
+    /// operator can do.
+    #[error("{0}")]
+    Damaged(oxcd_raft::RaftError),
     /// A WAL exists but the backend lacks the cluster identity.
     #[error("data dir {0} has a WAL but no bootstrapped backend; it is damaged")]
     MissingBackend(String),
@@ -72,43 +79,29 @@ pub enum BootstrapError {
     JoinUnsupported,
 }
 
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BootstrapError {
-    let context = context.into();
-    move |source| BootstrapError::Io { context, source }
-}
-
 fn storage<E: std::fmt::Display>(e: E) -> BootstrapError {
     BootstrapError::Storage(e.to_string())
 }
 
-fn has_wal(wal_dir: &Path) -> Result<bool, BootstrapError> {
-    match std::fs::read_dir(wal_dir) {
-        Ok(entries) => Ok(entries
-            .filter_map(Result::ok)
-            .any(|e| e.path().extension().is_some_and(|ext| ext == "wal"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(io(format!("reading WAL dir {}", wal_dir.display()))(e)),
-    }
-}
-
 fn create_private_dir(dir: &Path) -> Result<(), BootstrapError> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io(format!("creating {}", dir.display())))
+    oxcd_raft::fsutil::create_dir_all_durable(dir, 0o700).map_err(|e| match e {
+        oxcd_raft::RaftError::Io { context, source } => BootstrapError::Io { context, source },
+        other => BootstrapError::Storage(other.to_string()),
+    })
 }
 
 /// Prepares the data dir and decides this member's identity.
 pub fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapError> {
+    let restart = oxcd_raft::has_durable_state(&cfg.wal_dir, &cfg.snap_dir)
+        .map_err(BootstrapError::Damaged)?;
     create_private_dir(&cfg.data_dir)?;
+    create_private_dir(&cfg.member_dir)?;
     create_private_dir(&cfg.snap_dir)?;
     let backend_path = cfg.backend_path();
     let backend = Backend::open(&backend_path).map_err(storage)?;
     let stored = Membership::stored_identity(backend.database()).map_err(storage)?;
 
-    if has_wal(&cfg.wal_dir)? {
+    if restart {
         let identity = stored
             .ok_or_else(|| BootstrapError::MissingBackend(cfg.data_dir.display().to_string()))?;
         let membership = Membership::load(backend.database()).map_err(storage)?;

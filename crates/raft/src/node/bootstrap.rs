@@ -1,7 +1,12 @@
 //! Rebuilding raft's durable state at start: creates the WAL and the initial snapshot for a
 //! new cluster, or replays the WAL on top of the last snapshot, and works out where the
 //! state machine stands relative to the log.
+//!
+//! A member with no data is bootstrapped; a member with data it cannot read is refused with
+//! the damaged file and what to do, and its data dir is left exactly as it was: rebuilding it
+//! would forget the member's term and vote (it could vote twice) and acknowledged entries.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use raft::prelude::{ConfState, Entry, EntryType, Snapshot, SnapshotMetadata};
@@ -14,7 +19,71 @@ use crate::config::RaftConfig;
 use crate::error::RaftError;
 use crate::snap::SnapStore;
 use crate::state_machine::StateMachine;
-use crate::wal::{Metadata, Wal, WalOptions};
+use crate::wal::{self, Metadata, Wal, WalDir, WalOptions};
+
+/// What the operator can do about a data dir that is refused.
+const DAMAGE_ADVICE: &str = "the data dir was left untouched; restore it from a backup, or \
+     remove this member from the cluster (member remove), delete its data dir and add it again \
+     (member add)";
+
+/// Whether `wal_dir` and `snap_dir` hold raft state (so the member restarts rather than
+/// bootstraps) that can be read back, found without changing anything: the whole WAL is
+/// replayed and the snapshot it starts after loaded, so a caller can refuse damaged data
+/// before it opens (and so changes) anything else in the data dir, as the server does with
+/// its backend. Damage is an error naming the damaged file and what the operator can do.
+pub fn has_durable_state(wal_dir: &Path, snap_dir: &Path) -> Result<bool, RaftError> {
+    if !found_durable_state(wal_dir, snap_dir)? {
+        return Ok(false);
+    }
+    let (_, state) = Wal::read(wal_dir).map_err(with_advice)?;
+    SnapStore::load_in(snap_dir, state.snapshot.index, state.snapshot.term).map_err(with_advice)?;
+    Ok(true)
+}
+
+/// Whether `wal_dir` and `snap_dir` hold raft state, from the names of the files alone.
+/// Damage that makes this undecidable — a gap in the WAL's segments, snapshots without a
+/// WAL — is an error naming the damaged file.
+fn found_durable_state(wal_dir: &Path, snap_dir: &Path) -> Result<bool, RaftError> {
+    let found = (|| {
+        let snaps = SnapStore::durable_files(snap_dir)?;
+        let initial = SnapStore::metadata_path_in(snap_dir, 0, 0);
+        match wal::inspect(wal_dir)? {
+            WalDir::Segments => Ok(true),
+            WalDir::Empty if snaps.is_empty() => Ok(false),
+            // The initial snapshot is saved just before the first segment is renamed into
+            // place, so with that segment's temporary file it is an interrupted bootstrap.
+            WalDir::CreationInterrupted if snaps.iter().all(|f| *f == initial) => Ok(false),
+            _ => Err(RaftError::corrupt(
+                wal_dir,
+                0,
+                format!(
+                    "the WAL directory holds no WAL segment but the snapshot directory holds \
+                     {}: the WAL was removed or lost",
+                    snaps
+                        .first()
+                        .map_or_else(String::new, |f| f.display().to_string())
+                ),
+            )),
+        }
+    })();
+    found.map_err(with_advice)
+}
+
+/// Adds what the operator can do to a damage report.
+fn with_advice(err: RaftError) -> RaftError {
+    match err {
+        RaftError::Corrupt {
+            file,
+            offset,
+            reason,
+        } => RaftError::Corrupt {
+            file,
+            offset,
+            reason: format!("{reason}; {DAMAGE_ADVICE}"),
+        },
+        other => other,
+    }
+}
 
 /// Durable state, restored.
 pub(super) struct Restored {
@@ -37,15 +106,24 @@ pub(super) fn restore(
     sm: &Arc<dyn StateMachine>,
     runtime: tokio::runtime::Handle,
 ) -> Result<Restored, RaftError> {
-    let snaps = SnapStore::open(&cfg.snap_dir)?;
     let identity = Metadata {
         member_id: cfg.id,
         cluster_id: cfg.cluster_id,
     };
-    let (wal, state, snap_meta) = if Wal::exists(&cfg.wal_dir) {
-        let (wal, state) = Wal::open(&cfg.wal_dir, identity, WalOptions::default())?;
-        let meta = snaps.load(state.snapshot.index, state.snapshot.term)?;
-        (wal, state, meta)
+    let opts = WalOptions {
+        unsafe_no_fsync: cfg.unsafe_no_fsync,
+        max_wals: cfg.max_wals,
+        ..WalOptions::default()
+    };
+    let (wal, state, snap_meta, snaps) = if found_durable_state(&cfg.wal_dir, &cfg.snap_dir)? {
+        // Everything is read and checked before anything is changed: only a torn tail that
+        // was never acknowledged is ever cut, and only once the rest is known good.
+        let recovery = Wal::recover(&cfg.wal_dir, identity).map_err(with_advice)?;
+        let marker = recovery.state().snapshot;
+        let meta =
+            SnapStore::load_in(&cfg.snap_dir, marker.index, marker.term).map_err(with_advice)?;
+        let (wal, state) = recovery.open(opts)?;
+        (wal, state, meta, SnapStore::open(&cfg.snap_dir)?)
     } else {
         tracing::info!(
             member_id = %format!("{:x}", cfg.id),
@@ -53,16 +131,14 @@ pub(super) fn restore(
             voters = ?cfg.initial_voters,
             "starting a new raft log"
         );
+        let snaps = SnapStore::open(&cfg.snap_dir)?;
         let mut meta = SnapshotMetadata::default();
         meta.set_conf_state(ConfState {
             voters: cfg.initial_voters.clone(),
             ..Default::default()
         });
-        // The initial membership is saved before the WAL exists, so a crash in between just
-        // starts over as a new cluster.
-        snaps.save(&meta)?;
-        let wal = Wal::create(&cfg.wal_dir, identity, WalOptions::default())?;
-        (wal, Default::default(), meta)
+        let wal = Wal::create_with(&cfg.wal_dir, identity, opts, || snaps.save(&meta))?;
+        (wal, Default::default(), meta, snaps)
     };
 
     let mem = MemStorage::new();
@@ -88,14 +164,14 @@ pub(super) fn restore(
     if durable < snap_index {
         let db_path = snaps.received_db_path(snap_index);
         if !db_path.exists() {
-            return Err(RaftError::corrupt(
+            return Err(with_advice(RaftError::corrupt(
                 &db_path,
                 0,
                 format!(
                     "state machine is at applied index {durable}, behind the snapshot at \
                      {snap_index}, and the snapshot database is missing"
                 ),
-            ));
+            )));
         }
         pending_snapshot = Some(Apply::Snapshot {
             index: snap_index,

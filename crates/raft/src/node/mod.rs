@@ -19,6 +19,7 @@ use raft::prelude::{ConfChange, ConfChangeV2, EntryType};
 use raft::{RawNode, ReadOnlyOption};
 use tokio::sync::{mpsc, watch};
 
+pub use bootstrap::has_durable_state;
 pub use handle::RaftHandle;
 
 use crate::apply::Apply;

@@ -73,7 +73,7 @@ impl SnapStore {
     /// Opens (creating if needed) the snapshot directory and removes leftovers of interrupted
     /// writes and transfers.
     pub fn open(dir: &Path) -> Result<SnapStore, RaftError> {
-        fs::create_dir_all(dir).ctx(|| format!("create snapshot directory {}", dir.display()))?;
+        crate::fsutil::create_dir_all_durable(dir, 0o700)?;
         let store = SnapStore {
             dir: dir.to_path_buf(),
         };
@@ -84,6 +84,35 @@ impl SnapStore {
             }
         }
         Ok(store)
+    }
+
+    /// The snapshot metadata files and received databases in `dir` (none if it does not
+    /// exist), found without changing anything: whether this member ever held raft state.
+    pub fn durable_files(dir: &Path) -> Result<Vec<PathBuf>, RaftError> {
+        if !dir.exists() {
+            return Ok(Vec::new());
+        }
+        let store = SnapStore {
+            dir: dir.to_path_buf(),
+        };
+        let mut out: Vec<PathBuf> = store
+            .files()?
+            .into_iter()
+            .filter(|(_, kind)| {
+                matches!(
+                    kind,
+                    SnapFile::Metadata { .. } | SnapFile::ReceivedDb { .. }
+                )
+            })
+            .map(|(name, _)| dir.join(name))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Where the metadata of the snapshot at (`index`, `term`) is stored in `dir`.
+    pub fn metadata_path_in(dir: &Path, index: u64, term: u64) -> PathBuf {
+        dir.join(format!("{term:016x}-{index:016x}.snap"))
     }
 
     /// The directory.
@@ -107,7 +136,7 @@ impl SnapStore {
     }
 
     fn metadata_path(&self, term: u64, index: u64) -> PathBuf {
-        self.dir.join(format!("{term:016x}-{index:016x}.snap"))
+        SnapStore::metadata_path_in(&self.dir, index, term)
     }
 
     /// Where a database received from the leader for snapshot `index` is stored.
@@ -145,13 +174,36 @@ impl SnapStore {
         bytes.extend_from_slice(&body);
         let path = self.metadata_path(meta.term, meta.index);
         write_durably(&path, &bytes)?;
-        crate::wal::sync_dir(&self.dir)
+        crate::fsutil::sync_dir(&self.dir)
     }
 
     /// Loads the metadata of the snapshot at (`index`, `term`), verifying its CRC.
     pub fn load(&self, index: u64, term: u64) -> Result<SnapshotMetadata, RaftError> {
-        let path = self.metadata_path(term, index);
-        let bytes = fs::read(&path).ctx(|| format!("read snapshot {}", path.display()))?;
+        SnapStore::load_in(&self.dir, index, term)
+    }
+
+    /// Loads the metadata of the snapshot at (`index`, `term`) from `dir`, verifying its CRC,
+    /// without opening the store (whose cleanup must wait until the data dir is known good).
+    pub fn load_in(dir: &Path, index: u64, term: u64) -> Result<SnapshotMetadata, RaftError> {
+        let path = SnapStore::metadata_path_in(dir, index, term);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(RaftError::corrupt(
+                    &path,
+                    0,
+                    format!(
+                        "the snapshot the WAL starts after (index {index}, term {term}) is missing"
+                    ),
+                ));
+            }
+            Err(e) => {
+                return Err(RaftError::io(
+                    format!("read snapshot {}", path.display()),
+                    e,
+                ));
+            }
+        };
         if bytes.len() < 8 {
             return Err(RaftError::corrupt(&path, 0, "snapshot file too short"));
         }

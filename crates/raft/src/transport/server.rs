@@ -173,7 +173,7 @@ impl RaftPeer for PeerService {
             .await
             .ctx(|| format!("rename {} to {}", partial.display(), dest.display()))
             .map_err(internal)?;
-        crate::wal::sync_dir(snaps.dir()).map_err(internal)?;
+        crate::fsutil::sync_dir(snaps.dir()).map_err(internal)?;
         tracing::info!(
             remote_peer_id = %format!("{:x}", msg.from),
             index,

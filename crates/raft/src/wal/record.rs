@@ -129,6 +129,31 @@ pub fn decode(data: &[u8], prev_crc: u32) -> Result<Decoded<'_>, DecodeError> {
     })
 }
 
+/// Where a record starting at `data[0]` would end and the CRC its header stores, if its header
+/// names a known type and its claimed length fits in `data`; nothing is verified.
+pub fn peek(data: &[u8]) -> Option<(usize, u32)> {
+    if data.len() < HEADER_LEN {
+        return None;
+    }
+    let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+    RecordType::from_byte(data[4])?;
+    let crc = u32::from_le_bytes([data[5], data[6], data[7], data[8]]);
+    let end = HEADER_LEN.checked_add(usize::try_from(len).ok()?)?;
+    (end <= data.len()).then_some((end, crc))
+}
+
+/// The CRC the record at `data[0]` would have under chain seed `prev_crc` if its stored CRC
+/// were wrong but its length right (`None` if the length does not fit).
+pub fn recompute(data: &[u8], prev_crc: u32) -> Option<u32> {
+    if data.len() < HEADER_LEN {
+        return None;
+    }
+    let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+    let end = HEADER_LEN.checked_add(usize::try_from(len).ok()?)?;
+    let payload = data.get(HEADER_LEN..end)?;
+    Some(record_crc(prev_crc, len, data[4], payload))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Reading a WAL back: decodes every segment in order, rebuilds the raft log with the same
 //! append semantics raft used when writing it (later records win), and finds where appending
-//! can resume.
+//! can resume — telling a torn, never-acknowledged tail (cut) from damage to synced records
+//! (refused).
 
 use std::fs;
 use std::path::Path;
@@ -30,8 +31,9 @@ pub(super) struct Tail {
     pub valid_end: u64,
     /// CRC of the last valid record (0 when the segment holds none).
     pub crc: u32,
-    /// Whether damaged bytes after `valid_end` (a torn write) must be discarded.
-    pub torn: bool,
+    /// Bytes of a torn write after `valid_end` (up to the last non-zero byte) that must be
+    /// cut off before appending; 0 when the segment ends cleanly.
+    pub torn_bytes: u64,
 }
 
 /// Everything replay learned.
@@ -124,7 +126,7 @@ pub(super) fn replay(segments: &[Segment]) -> Result<Replayed, RaftError> {
     let mut tail = Tail {
         valid_end: 0,
         crc: 0,
-        torn: false,
+        torn_bytes: 0,
     };
     for (i, seg) in segments.iter().enumerate() {
         let is_last = i + 1 == segments.len();
@@ -132,13 +134,18 @@ pub(super) fn replay(segments: &[Segment]) -> Result<Replayed, RaftError> {
             fs::read(&seg.path).ctx(|| format!("read WAL segment {}", seg.path.display()))?;
         let mut offset = 0usize;
         let mut crc = 0u32;
-        let mut torn = false;
+        let mut torn_bytes = 0;
         while offset < data.len() {
-            let rest = &data[offset..];
-            let rec = match record::decode(rest, crc) {
+            let rec = match record::decode(&data[offset..], crc) {
                 Ok(rec) => rec,
                 Err(err) => {
-                    torn = classify_damage(&seg.path, offset, rest, err, is_last)?;
+                    let damage = Damage {
+                        path: &seg.path,
+                        data: &data,
+                        offset,
+                        prev_crc: crc,
+                    };
+                    torn_bytes = damage.classify(err, is_last)?;
                     break;
                 }
             };
@@ -181,13 +188,29 @@ pub(super) fn replay(segments: &[Segment]) -> Result<Replayed, RaftError> {
             tail = Tail {
                 valid_end: offset as u64,
                 crc,
-                torn,
+                torn_bytes,
             };
         }
     }
     let last_path = segments.last().map(|s| s.path.clone()).unwrap_or_default();
     let metadata = metadata
         .ok_or_else(|| RaftError::corrupt(&last_path, 0, "WAL holds no metadata record"))?;
+    // Segments are only ever released from the front once a snapshot covers everything before
+    // the next one, so the oldest remaining segment never starts past the latest snapshot.
+    if let Some(first) = segments
+        .first()
+        .filter(|s| s.first_index.saturating_sub(1) > log.snapshot.index)
+    {
+        return Err(RaftError::corrupt(
+            &first.path,
+            0,
+            format!(
+                "the oldest WAL segment starts at index {} but the latest snapshot is at \
+                 index {}: the segments before it are missing",
+                first.first_index, log.snapshot.index
+            ),
+        ));
+    }
     if let Some(first) = log
         .entries
         .first()
@@ -213,25 +236,100 @@ pub(super) fn replay(segments: &[Segment]) -> Result<Replayed, RaftError> {
     })
 }
 
-/// Decides whether an undecodable record ends the data (Ok(false)), is a torn write at the
-/// tail of the last segment that must be cut off (Ok(true)), or is corruption (Err).
-fn classify_damage(
-    path: &Path,
+/// A record that does not decode, in the segment it was found in.
+struct Damage<'a> {
+    path: &'a Path,
+    /// The whole segment.
+    data: &'a [u8],
+    /// Where the undecodable record starts.
     offset: usize,
-    rest: &[u8],
-    err: DecodeError,
-    is_last: bool,
-) -> Result<bool, RaftError> {
-    let corrupt = |reason: String| Err(RaftError::corrupt(path, offset as u64, reason));
-    match err {
-        DecodeError::End if all_zero(rest) => Ok(false),
-        DecodeError::End => corrupt("zeroed record header followed by data".into()),
-        DecodeError::Truncated { .. } if is_last => Ok(true),
-        DecodeError::Truncated { claimed_end } => corrupt(format!(
-            "record claims {claimed_end} bytes but the segment ends"
-        )),
-        DecodeError::BadCrc { end } if is_last && all_zero(&rest[end..]) => Ok(true),
-        DecodeError::BadCrc { .. } => corrupt("record CRC mismatch".into()),
-        DecodeError::BadType(t) => corrupt(format!("unknown record type {t}")),
+    /// CRC of the last valid record before it.
+    prev_crc: u32,
+}
+
+impl Damage<'_> {
+    /// Decides whether an undecodable record is the clean end of the data (zeros up to the end
+    /// of the file: `Ok(0)`), a torn write at the tail of the last segment that must be cut
+    /// (`Ok(bytes to drop)`), or corruption of data that was synced (`Err`).
+    ///
+    /// Only the last segment can hold a write that was interrupted, and only after its last
+    /// valid record; and a write is acknowledged only once it was synced as a whole. So the
+    /// damage is a torn, never-acknowledged write exactly when nothing after it was ever
+    /// acknowledged either: when no CRC-correct record follows it. The disk may persist the
+    /// pages of an interrupted write in any order, so zeros followed by written bytes are torn
+    /// too as long as those bytes hold no valid record. A valid record after the damage proves
+    /// the damaged bytes were synced before it: refused, as is anything in an older segment.
+    fn classify(&self, err: DecodeError, is_last: bool) -> Result<u64, RaftError> {
+        let rest = &self.data[self.offset..];
+        let what = match err {
+            // The preallocated, never written part of the last segment. A sealed segment was
+            // cut to its data when it was rolled, so zeros there replaced synced records.
+            DecodeError::End if all_zero(rest) && is_last => return Ok(0),
+            DecodeError::End if all_zero(rest) => "zero-filled bytes where records were".to_owned(),
+            // The CRC matched: this record was written whole, so it is not a torn write.
+            DecodeError::BadType(t) => return Err(self.corrupt(format!("unknown record type {t}"))),
+            DecodeError::End => "zeroed record header followed by data".to_owned(),
+            DecodeError::Truncated { claimed_end } => format!(
+                "record claims {claimed_end} bytes but only {} remain in the segment",
+                rest.len()
+            ),
+            DecodeError::BadCrc { .. } => "record CRC mismatch".to_owned(),
+        };
+        if !is_last {
+            return Err(self.corrupt(format!(
+                "{what} in a sealed segment (only the last segment may end in a torn write)"
+            )));
+        }
+        if let Some(valid) = self.valid_record_after() {
+            return Err(self.corrupt(format!(
+                "{what}, followed by a valid record at offset {valid}: the damaged record \
+                 was synced (acknowledged), so it is not a torn write"
+            )));
+        }
+        let written_end = rest.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+        Ok(written_end as u64)
+    }
+
+    /// The offset of the first CRC-correct record after the damage, if any. Its chain seed is
+    /// unknown once the chain broke, so three candidates are tried: the CRC the damaged
+    /// record stores (right if only its length or payload was hit), the CRC it should have
+    /// (right if only its stored CRC was hit), and the CRC stored by any record header that
+    /// claims to end exactly where the candidate starts (its intact predecessor).
+    fn valid_record_after(&self) -> Option<usize> {
+        let data = self.data;
+        let damaged = &data[self.offset..];
+        let mut seeds: Vec<u32> = record::recompute(damaged, self.prev_crc)
+            .into_iter()
+            .collect();
+        if damaged.len() >= record::HEADER_LEN {
+            seeds.push(u32::from_le_bytes([
+                damaged[5], damaged[6], damaged[7], damaged[8],
+            ]));
+        }
+        // Seeds offered by headers that claim to end at a given offset.
+        let mut predecessors: std::collections::HashMap<usize, Vec<u32>> = Default::default();
+        if let Some((end, crc)) = record::peek(damaged) {
+            predecessors.entry(self.offset + end).or_default().push(crc);
+        }
+        // A record's type byte is never zero, so none starts in the zero-filled end.
+        let written_end = data.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+        for p in self.offset + 1..written_end {
+            let Some((end, crc)) = record::peek(&data[p..]) else {
+                continue;
+            };
+            let chained = seeds
+                .iter()
+                .chain(predecessors.get(&p).into_iter().flatten())
+                .any(|&seed| record::decode(&data[p..], seed).is_ok());
+            if chained {
+                return Some(p);
+            }
+            predecessors.entry(p + end).or_default().push(crc);
+        }
+        None
+    }
+
+    fn corrupt(&self, reason: String) -> RaftError {
+        RaftError::corrupt(self.path, self.offset as u64, reason)
     }
 }

@@ -67,13 +67,6 @@ pub fn list(dir: &Path) -> Result<Vec<Segment>, RaftError> {
     Ok(segments)
 }
 
-/// Flushes a directory so a created or removed file name is durable.
-pub fn sync_dir(dir: &Path) -> Result<(), RaftError> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .ctx(|| format!("sync directory {}", dir.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! WAL behaviour under restart, crashes, corruption, raft log truncation and rollover.
+//! WAL behaviour under restart, crashes, corruption, raft log truncation, rollover, segment
+//! retention (`max_wals`) and `unsafe_no_fsync`.
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
@@ -29,7 +30,10 @@ fn hard_state(term: u64, vote: u64, commit: u64) -> HardState {
 }
 
 fn small() -> WalOptions {
-    WalOptions { segment_size: 4096 }
+    WalOptions {
+        segment_size: 4096,
+        ..WalOptions::default()
+    }
 }
 
 fn indexes_and_data(state: &WalState) -> Vec<(u64, u64, String)> {
@@ -307,7 +311,11 @@ fn corruption_in_an_older_segment_is_a_hard_error() {
 #[test]
 fn segments_roll_and_are_released_after_a_snapshot() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut wal = Wal::create(dir.path(), META, small()).expect("create");
+    let opts = WalOptions {
+        max_wals: 1,
+        ..small()
+    };
+    let mut wal = Wal::create(dir.path(), META, opts).expect("create");
     let payload = "y".repeat(1000);
     for i in 1..=20 {
         wal.append_entries(&[entry(i, 1, &payload)]);
@@ -344,7 +352,7 @@ fn segments_roll_and_are_released_after_a_snapshot() {
     }
     drop(wal);
 
-    let (_, state) = Wal::open(dir.path(), META, small()).expect("open after release");
+    let (_, state) = Wal::open(dir.path(), META, opts).expect("open after release");
     assert_eq!(
         state.snapshot,
         SnapshotMarker {
@@ -382,4 +390,134 @@ fn received_snapshot_replaces_a_divergent_log() {
     drop(wal);
     let (_, state) = Wal::open(dir.path(), META, small()).expect("open");
     assert_eq!(indexes_and_data(&state), vec![(3, 1, "c".into())]);
+}
+
+/// Writes `n` commits of one 1000-byte entry each, rolling 4 KiB segments every few commits.
+fn write_segments(dir: &Path, opts: WalOptions, n: u64) -> Wal {
+    let mut wal = Wal::create(dir, META, opts).expect("create");
+    let payload = "z".repeat(1000);
+    for i in 1..=n {
+        wal.append_entries(&[entry(i, 1, &payload)]);
+        wal.append_hard_state(&hard_state(1, 7, i));
+        wal.commit().expect("commit");
+    }
+    wal
+}
+
+fn seqs(wal: &Wal) -> Vec<u64> {
+    wal.segments().iter().map(|s| s.seq).collect()
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "wal"))
+        })
+        .count()
+}
+
+#[test]
+fn max_wals_keeps_released_segments_up_to_the_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = WalOptions {
+        max_wals: 3,
+        ..small()
+    };
+    let mut wal = write_segments(dir.path(), opts, 30);
+    let all = seqs(&wal);
+    assert!(all.len() >= 8, "expected many segments, got {all:?}");
+    // Beyond the limit but still needed: nothing is removed, neither by rolling nor here.
+    assert_eq!(wal.release_to(0).expect("release"), 0);
+    assert_eq!(seqs(&wal), all);
+
+    // A snapshot covering the first two segments only: those two go, the rest is needed.
+    let covers_two = wal.segments()[2].first_index - 1;
+    assert_eq!(wal.release_to(covers_two).expect("release"), 2);
+    assert_eq!(seqs(&wal), all[2..].to_vec());
+    assert!(!wal.segments().is_empty());
+    assert_eq!(files_in(dir.path()), all.len() - 2);
+
+    // A snapshot covering everything but the current segment: down to the limit, oldest
+    // first.
+    let last = wal.last_index();
+    wal.append_snapshot_marker(SnapshotMarker {
+        index: last,
+        term: 1,
+    });
+    wal.commit().expect("commit marker");
+    wal.release_to(last).expect("release");
+    assert_eq!(seqs(&wal), all[all.len() - 3..].to_vec());
+    assert_eq!(files_in(dir.path()), 3);
+
+    // Released segments that roll past the limit later are removed as new ones appear.
+    let payload = "z".repeat(1000);
+    for i in last + 1..=last + 12 {
+        wal.append_entries(&[entry(i, 1, &payload)]);
+        wal.commit().expect("commit");
+    }
+    // More than the limit are needed now: every released one is gone, the rest stays.
+    let segs = wal.segments().to_vec();
+    assert!(segs.len() > 3, "{segs:?}");
+    assert!(segs[0].first_index - 1 <= last && segs[1].first_index - 1 > last);
+    assert_eq!(files_in(dir.path()), segs.len());
+    drop(wal);
+    let (_, state) = Wal::open(dir.path(), META, opts).expect("reopen");
+    assert_eq!(state.entries.last().map(|e| e.index), Some(last + 12));
+}
+
+#[test]
+fn max_wals_zero_keeps_every_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = WalOptions {
+        max_wals: 0,
+        ..small()
+    };
+    let mut wal = write_segments(dir.path(), opts, 20);
+    let all = seqs(&wal);
+    let last = wal.last_index();
+    wal.append_snapshot_marker(SnapshotMarker {
+        index: last,
+        term: 1,
+    });
+    wal.commit().expect("commit marker");
+    assert_eq!(wal.release_to(last).expect("release"), 0);
+    assert_eq!(seqs(&wal), all);
+    assert_eq!(files_in(dir.path()), all.len());
+}
+
+#[test]
+fn unsafe_no_fsync_skips_the_sync_but_keeps_the_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = WalOptions {
+        unsafe_no_fsync: true,
+        ..small()
+    };
+    let mut wal = Wal::create(dir.path(), META, opts).expect("create");
+    wal.append_entries(&[entry(1, 1, "a")]);
+    assert!(
+        !wal.commit().expect("commit"),
+        "no fdatasync with unsafe_no_fsync"
+    );
+    wal.append_entries(&[entry(2, 1, "b")]);
+    wal.append_hard_state(&hard_state(1, 7, 2));
+    assert!(!wal.commit().expect("commit"));
+    wal.sync().expect("sync");
+    drop(wal);
+    let (_, state) = Wal::open(dir.path(), META, opts).expect("reopen");
+    assert_eq!(
+        indexes_and_data(&state),
+        vec![(1, 1, "a".into()), (2, 1, "b".into())]
+    );
+    assert_eq!(state.hard_state, hard_state(1, 7, 2));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut wal = Wal::create(dir.path(), META, small()).expect("create");
+    wal.append_entries(&[entry(1, 1, "a")]);
+    assert!(wal.commit().expect("commit"), "a normal commit syncs");
+    assert!(
+        !wal.commit().expect("commit"),
+        "nothing pending, nothing to sync"
+    );
 }
