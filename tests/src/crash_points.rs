@@ -36,6 +36,12 @@ pub const COMPACTION: [&str; 2] = ["compactBeforeCommitBatch", "compactAfterComm
 /// `fail` crate action such as `panic` or `return`.
 pub async fn arm(client_url: &str, name: &str, action: &str) -> Result<()> {
     let status = request(client_url, "PUT", name, action).await?;
+    if status == 404 {
+        bail!(
+            "{client_url} has no crash points: the oxcd binary was built without them (a plain \
+             `cargo build`); build it with `cargo build --workspace --all-targets`"
+        );
+    }
     if status != 204 {
         bail!("arming crash point {name}={action} at {client_url}: HTTP {status}");
     }

@@ -43,11 +43,17 @@ pub struct RaftConfig {
     /// Skip every fsync of the WAL (`--unsafe-no-fsync`, default false): faster, but a crash
     /// of the machine can lose acknowledged writes. Meant only for tests and benchmarks.
     pub unsafe_no_fsync: bool,
+    /// Bytes of committed entries waiting to be applied before raft is held back: no more
+    /// entries are persisted or acknowledged until the apply loop catches up.
+    pub max_apply_backlog_bytes: u64,
     /// Listeners for the peer transport, already bound by the server.
     pub peer_listeners: Vec<TcpListener>,
 }
 
 impl RaftConfig {
+    /// Default of [`RaftConfig::max_apply_backlog_bytes`].
+    pub const DEFAULT_MAX_APPLY_BACKLOG_BYTES: u64 = 64 * 1024 * 1024;
+
     /// A configuration with etcd's defaults for everything but identity and paths.
     pub fn new(id: u64, cluster_id: u64, wal_dir: PathBuf, snap_dir: PathBuf) -> Self {
         RaftConfig {
@@ -66,6 +72,7 @@ impl RaftConfig {
             max_snapshots: 5,
             max_wals: crate::wal::DEFAULT_MAX_WALS,
             unsafe_no_fsync: false,
+            max_apply_backlog_bytes: Self::DEFAULT_MAX_APPLY_BACKLOG_BYTES,
             peer_listeners: Vec::new(),
         }
     }

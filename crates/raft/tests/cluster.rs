@@ -336,3 +336,45 @@ async fn propose_retrying(handle: &oxcd_raft::RaftHandle, data: Vec<u8>) {
     }
     panic!("no leader to propose to");
 }
+
+/// A member whose apply loop stalls stops persisting and acknowledging once its backlog of
+/// committed entries passes the bound (its apply queue stops growing), while the other two go
+/// on committing; once it applies again it catches up with everything, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_apply_loop_holds_raft_back_instead_of_queueing_without_bound() {
+    const BACKLOG: u64 = 1024 * 1024;
+    const ENTRIES: usize = 80;
+    const ENTRY_BYTES: usize = 256 * 1024;
+    let cluster = Cluster::start_with_apply_backlog(3, BACKLOG).await;
+    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let stalled = (1..=3).find(|&id| id != leader).expect("a follower");
+    let other = (1..=3)
+        .find(|&id| id != leader && id != stalled)
+        .expect("another");
+    cluster.node(stalled).sm.stall(true);
+
+    let handle = cluster.handle(leader);
+    let mut written = Vec::new();
+    for round in 0..2 {
+        for n in round * ENTRIES..(round + 1) * ENTRIES {
+            let mut data = vec![b'x'; ENTRY_BYTES];
+            data[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            handle.propose(data).await.expect("propose");
+        }
+        cluster
+            .wait_applied_count(&[leader, other], (round + 1) * ENTRIES)
+            .await;
+        written.push(cluster.handle(stalled).metrics().wal_write_bytes());
+    }
+    // By the end of the first round the stalled member is past its bound: the second round's
+    // 20 MiB never reach its WAL (a few hard-state records may).
+    let second_round = written[1] - written[0];
+    assert!(
+        second_round < BACKLOG,
+        "the stalled member went on writing its WAL: {written:?}"
+    );
+
+    cluster.node(stalled).sm.stall(false);
+    cluster.wait_applied_count(&[stalled], 2 * ENTRIES).await;
+    cluster.assert_same_sequence(&[1, 2, 3]);
+}

@@ -124,6 +124,7 @@ fn raft_config(
         max_snapshots: count(cfg.max_snapshots),
         max_wals: count(cfg.max_wals),
         unsafe_no_fsync: cfg.unsafe_no_fsync,
+        max_apply_backlog_bytes: RaftConfig::DEFAULT_MAX_APPLY_BACKLOG_BYTES,
         peer_listeners,
     }
 }

@@ -59,6 +59,12 @@ pub(super) struct ReadyLoop {
     pub writer: WalWriter,
     pub persisted: mpsc::UnboundedReceiver<Result<Persisted, RaftError>>,
     pub inflight_writes: usize,
+    /// Committed batches handed towards the apply loop and not reported applied yet: (last
+    /// index, data bytes), oldest first, and their total.
+    pub unapplied: VecDeque<(u64, u64)>,
+    pub unapplied_bytes: u64,
+    /// Bound on `unapplied_bytes` before raft is held back (backpressure).
+    pub max_apply_backlog_bytes: u64,
     /// (Ready number, index) of an installed snapshot raft must count as applied once that
     /// Ready is durable.
     pub snapshot_to_apply: Option<(u64, u64)>,
@@ -153,8 +159,14 @@ impl ReadyLoop {
         let mut ticker = tokio::time::interval(self.tick_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.forget_applied();
+            // Past the bound, no new Ready is taken: nothing more is persisted or acknowledged
+            // (the leader's flow control then holds back what it sends here), as etcd's raft
+            // loop blocks on a busy apply. Ticks, peer messages and durable writes go on.
+            let apply_backlogged = self.unapplied_bytes > self.max_apply_backlog_bytes;
             let accepting = self.apply_queue.len() < MAX_APPLY_BACKLOG
-                && self.inflight_writes < MAX_INFLIGHT_WRITES;
+                && self.inflight_writes < MAX_INFLIGHT_WRITES
+                && !apply_backlogged;
             let mut proposals: Vec<Proposal> = Vec::new();
             let woke = tokio::select! {
                 biased;
@@ -169,7 +181,7 @@ impl ReadyLoop {
                     }
                     Woke::ApplyRoom
                 }
-                () = std::future::ready(()), if self.raw.has_ready() => Woke::ReadyPending,
+                () = std::future::ready(()), if !apply_backlogged && self.raw.has_ready() => Woke::ReadyPending,
             };
             match woke {
                 Woke::Control(ctl) => {
@@ -214,6 +226,9 @@ impl ReadyLoop {
             // A Ready can lead to another: completing a read round may start the next one, and
             // an inline write may commit entries.
             for _ in 0..MAX_READIES_PER_ITERATION {
+                if self.unapplied_bytes > self.max_apply_backlog_bytes {
+                    break;
+                }
                 if let Err(e) = self.handle_ready() {
                     return Exit::Failed(e);
                 }
@@ -499,8 +514,24 @@ impl ReadyLoop {
         if entries.is_empty() {
             return;
         }
+        let bytes: u64 = entries.iter().map(|e| e.data.len() as u64).sum();
+        let last = entries.last().map_or(0, |e| e.index);
+        self.unapplied.push_back((last, bytes));
+        self.unapplied_bytes += bytes;
         let batch = entries.into_iter().map(CommittedEntry::from_raft).collect();
         self.apply_queue.push_back(Apply::Entries(batch));
+    }
+
+    /// Stops counting the committed batches the apply loop reported applied.
+    fn forget_applied(&mut self) {
+        let applied = self.applied.load(Ordering::Acquire);
+        while let Some(&(last, bytes)) = self.unapplied.front() {
+            if last > applied {
+                break;
+            }
+            self.unapplied.pop_front();
+            self.unapplied_bytes -= bytes;
+        }
     }
 
     /// Whether the head of the apply queue may go to the apply loop: anything but a received

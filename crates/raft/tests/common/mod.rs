@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use oxcd_raft::{Apply, EntryKind, PeerUrls, RaftConfig, RaftHandle, RaftNode, StateMachine};
@@ -27,9 +27,14 @@ struct SmState {
 pub struct MemSm {
     state: Mutex<SmState>,
     snapshots: AtomicU64,
+    stalled: AtomicBool,
 }
 
 impl MemSm {
+    /// Makes the apply loop stop taking work (`true`) or go on (`false`), like a slow disk.
+    pub fn stall(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
+    }
     pub fn applied(&self) -> u64 {
         self.state.lock().applied
     }
@@ -98,6 +103,9 @@ impl StateMachine for MemSm {
 
 async fn apply_loop(handle: RaftHandle, sm: Arc<MemSm>, mut rx: mpsc::Receiver<Apply>) {
     while let Some(apply) = rx.recv().await {
+        while sm.stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         match apply {
             Apply::Entries(entries) => {
                 for e in entries {
@@ -165,6 +173,8 @@ pub struct Cluster {
     voters: Vec<u64>,
     snapshot_count: u64,
     catchup: u64,
+    /// Overrides [`RaftConfig::max_apply_backlog_bytes`].
+    apply_backlog_bytes: Option<u64>,
     _dir: tempfile::TempDir,
 }
 
@@ -220,6 +230,21 @@ impl Cluster {
         snapshot_count: u64,
         catchup: u64,
     ) -> Cluster {
+        Cluster::start_members(members, snapshot_count, catchup, None)
+    }
+
+    /// `n` members that hold raft back once `bytes` of committed entries await applying.
+    pub async fn start_with_apply_backlog(n: u64, bytes: u64) -> Cluster {
+        let ids: Vec<(u64, u64)> = (1..=n).map(|id| (id, 0x1234)).collect();
+        Cluster::start_members(&ids, 1_000_000, 5_000, Some(bytes))
+    }
+
+    fn start_members(
+        members: &[(u64, u64)],
+        snapshot_count: u64,
+        catchup: u64,
+        apply_backlog_bytes: Option<u64>,
+    ) -> Cluster {
         init_tracing();
         let dir = tempfile::tempdir().expect("tempdir");
         let peers = PeerUrls::new();
@@ -251,6 +276,7 @@ impl Cluster {
             voters: members.iter().map(|m| m.0).collect(),
             snapshot_count,
             catchup,
+            apply_backlog_bytes,
             _dir: dir,
         };
         for (id, listener) in listeners {
@@ -273,6 +299,9 @@ impl Cluster {
         cfg.snapshot_count = self.snapshot_count;
         cfg.snapshot_catchup_entries = self.catchup;
         cfg.peer_listeners = vec![listener];
+        if let Some(bytes) = self.apply_backlog_bytes {
+            cfg.max_apply_backlog_bytes = bytes;
+        }
         let (handle, rx) =
             RaftNode::start(cfg, self.peers.clone(), node.sm.clone()).expect("start node");
         node.apply_task = Some(tokio::spawn(apply_loop(
