@@ -356,6 +356,7 @@ impl ReadyLoop {
         if msgs.is_empty() {
             return;
         }
+        #[cfg(feature = "failpoints")]
         if self.raw.raft.state == StateRole::Leader {
             fail::fail_point!("raftBeforeLeaderSend");
         } else {
