@@ -18,6 +18,7 @@ use crate::netns::Host;
 use crate::ports;
 use crate::proxy::PeerProxy;
 use crate::server::Server;
+use crate::small_disk::SmallDisk;
 use crate::stale;
 use crate::wait::{self, Attempt};
 
@@ -58,6 +59,8 @@ pub struct ClusterSpec {
     /// Put a fault-injecting [`PeerProxy`] in front of every member's peer port (loopback
     /// placement only): members advertise the proxy, so all traffic to a member crosses it.
     pub peer_proxies: bool,
+    /// Give every member's data directory a [`SmallDisk`] of this many bytes (root only).
+    pub small_disks: Option<u64>,
 }
 
 impl ClusterSpec {
@@ -71,7 +74,14 @@ impl ClusterSpec {
             extra_args: Vec::new(),
             ready_timeout: READY_TIMEOUT,
             peer_proxies: false,
+            small_disks: None,
         }
+    }
+
+    /// Puts each member's data directory on its own tmpfs of `bytes`, which a test can fill.
+    pub fn small_disks(mut self, bytes: u64) -> ClusterSpec {
+        self.small_disks = Some(bytes);
+        self
     }
 
     /// Routes every member's incoming peer traffic through a [`PeerProxy`].
@@ -119,6 +129,8 @@ pub struct Cluster {
     members: Vec<Member>,
     /// The proxy in front of each member's peer port, if the spec asked for them.
     proxies: Vec<PeerProxy>,
+    /// Each member's own disk, if the spec asked for them; unmounted before `root` goes.
+    disks: Vec<SmallDisk>,
     root: Option<TempDir>,
 }
 
@@ -149,6 +161,13 @@ impl Cluster {
         } else {
             Vec::new()
         };
+        let disks = match spec.small_disks {
+            Some(bytes) => configs
+                .iter()
+                .map(|config| SmallDisk::mount(&config.data_dir, bytes))
+                .collect::<Result<Vec<_>>>()?,
+            None => Vec::new(),
+        };
         let members = configs
             .into_iter()
             .map(|config| Member::new(spec.server, binary.clone(), config))
@@ -158,6 +177,7 @@ impl Cluster {
             ready_timeout: spec.ready_timeout,
             members,
             proxies,
+            disks,
             root: Some(root),
         };
         for member in &mut cluster.members {
@@ -187,6 +207,11 @@ impl Cluster {
     /// The proxy in front of member `i`'s peer port (clusters started with peer proxies).
     pub fn peer_proxy(&self, i: usize) -> Option<&PeerProxy> {
         self.proxies.get(i)
+    }
+
+    /// Member `i`'s own disk (clusters started with [`ClusterSpec::small_disks`]).
+    pub fn disk(&self, i: usize) -> Option<&SmallDisk> {
+        self.disks.get(i)
     }
 
     /// Number of members.

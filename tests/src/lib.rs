@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod rng;
 pub mod robustness;
 pub mod server;
+pub mod small_disk;
 pub mod spawner;
 pub mod stale;
 pub mod wait;

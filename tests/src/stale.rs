@@ -32,6 +32,9 @@ pub fn sweep() {
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if owner_is_gone(&name) && entry.path().is_dir() {
+            for mount in crate::small_disk::mounts_under(&entry.path()) {
+                crate::small_disk::unmount(&mount);
+            }
             match std::fs::remove_dir_all(entry.path()) {
                 Ok(()) => eprintln!("oxt: removed stale directory {}", entry.path().display()),
                 Err(error) => eprintln!(

@@ -97,7 +97,7 @@ async fn three_members_stay_linearizable_when_crashing_at_every_crash_point() {
     let summary = runner::run(spec).await.unwrap();
     eprintln!("{}", summary.render());
     assert!(summary.passed(), "{}", summary.render());
-    let hit: usize = summary.crash_points.values().map(|(hit, _)| hit).sum();
+    let hit: usize = summary.stops.values().map(|(hit, _)| hit).sum();
     assert!(
         hit >= 3,
         "too few crashes at crash points: {}",

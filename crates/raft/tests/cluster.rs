@@ -364,10 +364,11 @@ async fn a_stalled_apply_loop_holds_raft_back_instead_of_queueing_without_bound(
         cluster
             .wait_applied_count(&[leader, other], (round + 1) * ENTRIES)
             .await;
-        written.push(cluster.handle(stalled).metrics().wal_write_bytes());
+        written.push(settled_wal_bytes(&cluster, stalled).await);
     }
     // By the end of the first round the stalled member is past its bound: the second round's
-    // 20 MiB never reach its WAL (a few hard-state records may).
+    // 20 MiB never reach its WAL (a few hard-state records may). Without the bound it would
+    // write them all once they arrive.
     let second_round = written[1] - written[0];
     assert!(
         second_round < BACKLOG,
@@ -377,4 +378,22 @@ async fn a_stalled_apply_loop_holds_raft_back_instead_of_queueing_without_bound(
     cluster.node(stalled).sm.stall(false);
     cluster.wait_applied_count(&[stalled], 2 * ENTRIES).await;
     cluster.assert_same_sequence(&[1, 2, 3]);
+}
+
+/// Member `id`'s WAL bytes once they stopped changing for half a second (it wrote what it
+/// was going to write of what it received), or after ten seconds.
+async fn settled_wal_bytes(cluster: &Cluster, id: u64) -> u64 {
+    let read = || cluster.handle(id).metrics().wal_write_bytes();
+    let mut last = read();
+    let mut unchanged = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = read();
+        unchanged = if now == last { unchanged + 1 } else { 0 };
+        last = now;
+        if unchanged >= 5 {
+            break;
+        }
+    }
+    last
 }

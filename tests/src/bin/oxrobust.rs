@@ -4,7 +4,8 @@
 //! oxrobust [--server oxcd|etcd] [--members 3] [--duration 300] [--runs 1] [--seed N]
 //!          [--faults kill,pause,isolate-leader,split-minority,bridge,rolling-restart]
 //!          (or link faults, not mixable with partitions: slow-peers,lossy-peers,blackhole-peer)
-//!          (crash-point: oxcd built with `--features oxcd-server/failpoints`)
+//!          (crash-point: oxcd built with `--features oxcd-server/failpoints`; disk-full:
+//!          root, each member's data dir on a 160 MiB tmpfs)
 //!          [--clients 8] [--keys 6] [--snapshot-count N] [--unsafe] [--summary FILE]
 //! ```
 //!
@@ -83,7 +84,7 @@ async fn run_all(options: &Options) -> Result<(String, bool)> {
     let mut all_passed = true;
     let (mut checked, mut violations) = (0, 0);
     let mut injected: BTreeMap<FaultKind, usize> = BTreeMap::new();
-    let mut crashes = 0;
+    let mut stopped = 0;
     for run in 0..options.runs {
         let mut spec = options.spec.clone();
         spec.seed = options.spec.seed.wrapping_add(run);
@@ -100,15 +101,11 @@ async fn run_all(options: &Options) -> Result<(String, bool)> {
         for (kind, n) in &summary.injected {
             *injected.entry(*kind).or_insert(0) += n;
         }
-        crashes += summary
-            .crash_points
-            .values()
-            .map(|(hit, _)| hit)
-            .sum::<usize>();
+        stopped += summary.stops.values().map(|(hit, _)| hit).sum::<usize>();
     }
     let faults: Vec<String> = injected.iter().map(|(k, n)| format!("{k} {n}")).collect();
     let total = format!(
-        "total: {} runs, {checked} operations checked, faults injected: {}, {crashes} crashes at crash points; {violations} violations\n",
+        "total: {} runs, {checked} operations checked, faults injected: {}, {stopped} members stopped by crash points or full disks; {violations} violations\n",
         options.runs,
         faults.join(", ")
     );

@@ -4,7 +4,8 @@
 //! sees both halves of a split), rolling restarts, and — through the [`PeerProxy`] in front of
 //! each member's peer port — slow links with jitter, lossy links whose connections break at
 //! random, and a member that receives nothing while it can still send; and, on oxcd built
-//! with crash points, a member crashing at one of its named crash points.
+//! with crash points, a member crashing at one of its named crash points; and a member whose
+//! disk fills up (each member's data directory on its own small tmpfs).
 //!
 //! Faults come one at a time: a quiet gap, the fault held for a while, then healed.
 
@@ -43,11 +44,13 @@ pub enum FaultKind {
     /// Arm one of oxcd's named crash points on a member (it panics there, the process ends),
     /// then restart it. Needs oxcd built with the `failpoints` feature.
     CrashPoint,
+    /// Fill a member's disk until it stops, then free the space and restart it.
+    DiskFull,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 10] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::IsolateLeader,
@@ -58,6 +61,7 @@ impl FaultKind {
         FaultKind::LossyPeers,
         FaultKind::BlackholePeer,
         FaultKind::CrashPoint,
+        FaultKind::DiskFull,
     ];
 
     /// Whether the fault needs members in their own network namespaces.
@@ -82,6 +86,11 @@ impl FaultKind {
         self == FaultKind::CrashPoint
     }
 
+    /// Whether the fault needs every member's data directory on a small disk of its own.
+    pub fn needs_small_disks(self) -> bool {
+        self == FaultKind::DiskFull
+    }
+
     /// Whether a cluster of `members` can have this fault.
     pub fn applies_to(self, members: usize) -> bool {
         self != FaultKind::Bridge || members >= 5
@@ -101,6 +110,7 @@ impl fmt::Display for FaultKind {
             FaultKind::LossyPeers => "lossy-peers",
             FaultKind::BlackholePeer => "blackhole-peer",
             FaultKind::CrashPoint => "crash-point",
+            FaultKind::DiskFull => "disk-full",
         };
         f.write_str(name)
     }
@@ -155,6 +165,8 @@ impl fmt::Display for Fault {
 
 /// Time a member may take to reach an armed crash point beyond the fault's hold.
 const CRASH_POINT_GRACE: Duration = Duration::from_secs(3);
+/// Time a member may take to run out of space once its disk is full, beyond the fault's hold.
+const DISK_FULL_GRACE: Duration = Duration::from_secs(10);
 
 /// Draws faults from `kinds` until they fill `duration`.
 pub fn schedule(seed: u64, duration: Duration, kinds: &[FaultKind], members: usize) -> Vec<Fault> {
@@ -204,10 +216,11 @@ fn proxies(cluster: &Cluster) -> Result<Vec<&PeerProxy>> {
 pub enum Outcome {
     /// The fault happened as scheduled.
     Injected,
-    /// A crash point was armed but not reached within the fault's time; it was disarmed.
-    CrashPointMissed(&'static str),
-    /// A member crashed at this crash point and was restarted.
-    CrashPointHit(&'static str),
+    /// The member stopped by itself (at this crash point, or `disk-full`) and was restarted.
+    Stopped(&'static str),
+    /// The member did not get there within the fault's time (a crash point not reached, a
+    /// full disk not written to); the fault was healed.
+    NotReached(&'static str),
 }
 
 /// Injects `fault` into `cluster`, holds it, and heals it. Partitions need `lab`, link faults
@@ -302,6 +315,7 @@ pub async fn inject(
                 .context("a crash-point fault names its point")?;
             return crash_at(cluster, m, point, fault.hold).await;
         }
+        FaultKind::DiskFull => return fill_disk(cluster, m, fault.hold).await,
     }
     Ok(Outcome::Injected)
 }
@@ -324,12 +338,36 @@ async fn crash_at(
                 m + 1
             );
             cluster.restart(m).await?;
-            Ok(Outcome::CrashPointHit(point))
+            Ok(Outcome::Stopped(point))
         }
         Err(_) => {
             crash_points::disarm(&url, point).await?;
-            Ok(Outcome::CrashPointMissed(point))
+            Ok(Outcome::NotReached(point))
         }
+    }
+}
+
+/// Fills member `m`'s disk, waits up to `hold` (plus time to get there) for it to stop, frees
+/// the space and restarts it.
+async fn fill_disk(cluster: &mut Cluster, m: usize, hold: Duration) -> Result<Outcome> {
+    let disk = cluster
+        .disk(m)
+        .context("a disk-full fault needs members on small disks")?;
+    disk.fill(0)?;
+    let stopped = cluster.wait_exit(m, hold + DISK_FULL_GRACE).await;
+    let disk = cluster.disk(m).context("the member's disk")?;
+    disk.free()?;
+    match stopped {
+        Ok(code) => {
+            anyhow::ensure!(
+                matches!(code, Some(1 | 2)),
+                "member {} stopped on a full disk with {code:?}, not a fatal exit",
+                m + 1
+            );
+            cluster.restart(m).await?;
+            Ok(Outcome::Stopped("disk-full"))
+        }
+        Err(_) => Ok(Outcome::NotReached("disk-full")),
     }
 }
 

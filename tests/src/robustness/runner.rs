@@ -64,7 +64,7 @@ impl RunSpec {
             seed,
             faults: FaultKind::ALL
                 .into_iter()
-                .filter(|k| !k.needs_proxies() && !k.needs_crash_points())
+                .filter(|k| !k.needs_proxies() && !k.needs_crash_points() && !k.needs_small_disks())
                 .collect(),
             clients: 8,
             keys: 6,
@@ -76,6 +76,10 @@ impl RunSpec {
     }
 }
 
+/// Each member's disk in runs with `disk-full` faults: a preallocated WAL segment (64 MiB)
+/// and the backend fit; the fault then takes what is left.
+const SMALL_DISK_BYTES: u64 = 160 * 1024 * 1024;
+
 /// Everything a run found.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
@@ -85,8 +89,9 @@ pub struct RunSummary {
     pub schedule: Vec<Fault>,
     /// Faults injected and healed, by kind.
     pub injected: BTreeMap<FaultKind, usize>,
-    /// Crash points armed, by name: (members crashed there, times not reached).
-    pub crash_points: BTreeMap<&'static str, (usize, usize)>,
+    /// Faults where a member must stop by itself (each crash point by name, `disk-full`):
+    /// (times it stopped and was restarted, times it did not get there).
+    pub stops: BTreeMap<&'static str, (usize, usize)>,
     /// Requests recorded, by how they ended: ok, failed, indeterminate.
     pub requests: (usize, usize, usize),
     /// Operations the linearizability check covered.
@@ -151,13 +156,13 @@ impl RunSummary {
             .map(|(kind, n)| format!("{kind} {n}"))
             .collect();
         let _ = writeln!(out, "faults injected: {}", faults.join(", "));
-        if !self.crash_points.is_empty() {
-            let points: Vec<String> = self
-                .crash_points
+        if !self.stops.is_empty() {
+            let stops: Vec<String> = self
+                .stops
                 .iter()
-                .map(|(point, (hit, missed))| format!("{point} {hit} hit/{missed} missed"))
+                .map(|(what, (hit, missed))| format!("{what} {hit} stopped/{missed} not reached"))
                 .collect();
-            let _ = writeln!(out, "crash points: {}", points.join(", "));
+            let _ = writeln!(out, "members stopped by: {}", stops.join(", "));
         }
         let _ = writeln!(
             out,
@@ -265,6 +270,9 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         cluster_spec = cluster_spec.placement(Placement::Hosts(lab.hosts().to_vec()));
     }
     cluster_spec = cluster_spec.args(spec.server_args.iter().cloned());
+    if schedule.iter().any(|f| f.kind.needs_small_disks()) {
+        cluster_spec = cluster_spec.small_disks(SMALL_DISK_BYTES);
+    }
     if needs_proxies {
         cluster_spec = cluster_spec.with_peer_proxies();
     }
@@ -286,14 +294,14 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
     let lease_clients =
         LeaseClients::start(spec.lease_clients, &cluster.endpoints(), spec.seed, epoch);
     let mut injected = BTreeMap::new();
-    let mut crash_points: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
+    let mut stops: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
     let mut fault_error = None;
     for fault in &schedule {
         tokio::time::sleep(fault.after).await;
         match faults::inject(&mut cluster, lab.as_ref(), fault).await {
             Ok(Outcome::Injected) => {}
-            Ok(Outcome::CrashPointHit(point)) => crash_points.entry(point).or_default().0 += 1,
-            Ok(Outcome::CrashPointMissed(point)) => crash_points.entry(point).or_default().1 += 1,
+            Ok(Outcome::Stopped(what)) => stops.entry(what).or_default().0 += 1,
+            Ok(Outcome::NotReached(what)) => stops.entry(what).or_default().1 += 1,
             Err(error) => {
                 fault_error = Some(error.context(format!("injecting {fault}")));
                 break;
@@ -353,7 +361,7 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         spec,
         schedule,
         injected,
-        crash_points,
+        stops,
         requests,
         checked: report.operations_checked,
         keys: report.keys,

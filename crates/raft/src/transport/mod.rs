@@ -7,6 +7,7 @@
 //! Incoming, the server checks the cluster ID of every stream and batch, decodes messages
 //! off the ready loop and forwards them to it.
 
+mod peer_queue;
 mod peer_stream;
 pub(crate) mod proto;
 mod server;
@@ -44,6 +45,8 @@ const CONNECTION_WINDOW: u32 = 16 * 1024 * 1024;
 
 /// Messages queued per peer before new ones are dropped.
 const PEER_QUEUE: usize = 4096;
+/// Bytes queued per peer before new messages are dropped (a slow follower's appends).
+const PEER_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 /// What peer tasks share.
 pub(crate) struct PeerContext {
@@ -95,7 +98,7 @@ impl PeerContext {
 }
 
 struct PeerSender {
-    queue: mpsc::Sender<Message>,
+    queue: peer_queue::PeerQueueSender,
     task: JoinHandle<()>,
 }
 
@@ -128,13 +131,13 @@ impl Transport {
                 continue;
             }
             let sender = self.senders.entry(to).or_insert_with(|| {
-                let (queue, rx) = mpsc::channel(PEER_QUEUE);
+                let (queue, rx) = peer_queue::peer_queue(PEER_QUEUE, PEER_QUEUE_BYTES);
                 let task = self
                     .runtime
                     .spawn(peer_stream::run(self.ctx.clone(), to, rx));
                 PeerSender { queue, task }
             });
-            if sender.queue.try_send(msg).is_err() {
+            if !sender.queue.try_send(msg) {
                 unreachable(to);
             }
         }

@@ -15,9 +15,10 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use protobuf::Message as _;
 use raft::prelude::Message;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_stream::Stream;
 
+use super::peer_queue::PeerQueueReceiver;
 use super::proto::MessageBatch;
 use super::proto::raft_peer_client::RaftPeerClient;
 use super::{CLUSTER_MISMATCH, PeerContext};
@@ -39,7 +40,7 @@ enum Ended {
 }
 
 /// Runs until the queue closes.
-pub(super) async fn run(ctx: Arc<PeerContext>, to: u64, queue: mpsc::Receiver<Message>) {
+pub(super) async fn run(ctx: Arc<PeerContext>, to: u64, queue: PeerQueueReceiver) {
     let queue = Arc::new(Mutex::new(queue));
     let mut backoff = MIN_BACKOFF;
     let mut active = false;
@@ -97,7 +98,7 @@ pub(super) async fn run(ctx: Arc<PeerContext>, to: u64, queue: mpsc::Receiver<Me
     }
 }
 
-fn take_batch(first: Message, queue: &mut mpsc::Receiver<Message>) -> Vec<Bytes> {
+fn take_batch(first: Message, queue: &mut PeerQueueReceiver) -> Vec<Bytes> {
     let mut out = Vec::with_capacity(8);
     let mut bytes = 0;
     let mut next = Some(first);
@@ -110,7 +111,7 @@ fn take_batch(first: Message, queue: &mut mpsc::Receiver<Message>) -> Vec<Bytes>
             Err(e) => tracing::error!(error = %e, "failed to encode a raft message"),
         }
         if out.len() < MAX_BATCH_MESSAGES && bytes < MAX_BATCH_BYTES {
-            next = queue.try_recv().ok();
+            next = queue.try_recv();
         }
     }
     out
@@ -118,7 +119,7 @@ fn take_batch(first: Message, queue: &mut mpsc::Receiver<Message>) -> Vec<Bytes>
 
 /// The request body of one `Stream` RPC: batches taken straight from the peer's queue.
 struct OutgoingBatches {
-    queue: Arc<Mutex<mpsc::Receiver<Message>>>,
+    queue: Arc<Mutex<PeerQueueReceiver>>,
     cluster_id: u64,
     from: u64,
     to: u64,
@@ -155,7 +156,7 @@ impl Stream for OutgoingBatches {
 async fn stream_once(
     ctx: &PeerContext,
     to: u64,
-    queue: &Arc<Mutex<mpsc::Receiver<Message>>>,
+    queue: &Arc<Mutex<PeerQueueReceiver>>,
     active: &mut bool,
 ) -> Ended {
     let channel = match ctx.connect(to).await {
