@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{
-    Database, ReadableDatabase, TableDefinition, TableError, TableHandle, WriteTransaction,
+    Database, DatabaseError, ReadableDatabase, TableDefinition, TableError, TableHandle,
+    WriteTransaction,
 };
 
 /// Every revision of every key: revision key → protobuf `mvccpb.KeyValue` (etcd's "key" bucket).
@@ -54,6 +55,41 @@ impl BackendError {
     }
 }
 
+/// An error opening the database file at `path`, naming it.
+fn opening(path: &Path, e: impl std::fmt::Display) -> BackendError {
+    BackendError::new(
+        "opening backend database",
+        format!("{}: {e}", path.display()),
+    )
+}
+
+/// Repairs a copy of the database at `path` and throws the copy away: Ok if the file can be
+/// repaired, an error naming the damage (with the original untouched) if not.
+fn check_repairable(path: &Path) -> Result<(), BackendError> {
+    let mut copy = path.as_os_str().to_owned();
+    copy.push(".repair-check");
+    let copy = PathBuf::from(copy);
+    std::fs::copy(path, &copy).map_err(|e| {
+        let _ = std::fs::remove_file(&copy);
+        opening(path, format!("copying it to check a repair: {e}"))
+    })?;
+    let repaired = Database::builder()
+        .set_cache_size(CACHE_SIZE)
+        .create(&copy)
+        .map(drop);
+    let _ = std::fs::remove_file(&copy);
+    repaired.map_err(|e| {
+        opening(
+            path,
+            format!(
+                "the file is damaged and cannot be repaired ({e}); it was left as it is: restore \
+                 the member from a backup, or remove it from the cluster and add it back with an \
+                 empty data directory"
+            ),
+        )
+    })
+}
+
 /// The database file. Other parts of the server open their own tables inside the same write
 /// transaction as the key-value changes (see `ApplyBatch::transaction`).
 pub struct Backend {
@@ -66,11 +102,27 @@ pub struct Backend {
 
 impl Backend {
     /// Opens the database at `path`, creating it (and the store's tables) if missing.
+    ///
+    /// A file that was not closed cleanly needs redb's repair, which writes to it. The repair
+    /// is first tried on a copy: a file whose copy cannot be repaired is damaged, and is
+    /// refused as it is instead of being half-rewritten by a repair that fails.
     pub fn open(path: &Path) -> Result<Backend, BackendError> {
-        let db = Database::builder()
+        let db = match Database::builder()
             .set_cache_size(CACHE_SIZE)
+            .set_repair_callback(|session| session.abort())
             .create(path)
-            .map_err(BackendError::with("opening backend database"))?;
+        {
+            Ok(db) => db,
+            Err(DatabaseError::RepairAborted) => {
+                check_repairable(path)?;
+                tracing::warn!(path = %path.display(), "backend database was not closed cleanly; repairing it");
+                Database::builder()
+                    .set_cache_size(CACHE_SIZE)
+                    .create(path)
+                    .map_err(|e| opening(path, e))?
+            }
+            Err(e) => return Err(opening(path, e)),
+        };
         let tx = db
             .begin_write()
             .map_err(BackendError::with("creating store tables"))?;
@@ -194,6 +246,69 @@ pub(crate) fn decode_u64(bytes: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A copy of a database taken while it is open, as a crash leaves it (not closed cleanly),
+    /// holding 300 keys.
+    fn crashed_copy(dir: &Path, name: &str) -> PathBuf {
+        let live = dir.join(format!("{name}.live"));
+        let backend = Backend::open(&live).unwrap();
+        for round in 0..3u32 {
+            let tx = backend.database().begin_write().unwrap();
+            {
+                let mut table = tx.open_table(KEY_TABLE).unwrap();
+                for n in 0..100u32 {
+                    let key = (round * 100 + n).to_be_bytes();
+                    table.insert(key.as_slice(), [7u8; 100].as_slice()).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        let copy = dir.join(name);
+        std::fs::copy(&live, &copy).unwrap();
+        copy
+    }
+
+    fn keys(backend: &Backend) -> u64 {
+        let tx = backend.database().begin_read().unwrap();
+        let table = tx.open_table(KEY_TABLE).unwrap();
+        redb::ReadableTableMetadata::len(&table).unwrap()
+    }
+
+    #[test]
+    fn a_database_left_by_a_crash_is_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let crashed = crashed_copy(dir.path(), "db");
+        let backend = Backend::open(&crashed).unwrap();
+        assert_eq!(keys(&backend), 300);
+    }
+
+    #[test]
+    fn a_damaged_database_is_refused_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let damaged = crashed_copy(dir.path(), "db");
+        let mut bytes = std::fs::read(&damaged).unwrap();
+        let end = bytes.len();
+        bytes[PAGE as usize..end].fill(0xff);
+        std::fs::write(&damaged, &bytes).unwrap();
+
+        let error = Backend::open(&damaged)
+            .err()
+            .expect("a damaged file is refused");
+        let text = error.to_string();
+        assert!(text.contains(&damaged.display().to_string()), "{text}");
+        assert!(text.contains("cannot be repaired"), "{text}");
+        assert_eq!(
+            std::fs::read(&damaged).unwrap(),
+            bytes,
+            "the file is untouched"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| name.to_string_lossy().contains("repair-check"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
 
     #[test]
     fn consistent_index_round_trips_and_defaults_to_zero() {

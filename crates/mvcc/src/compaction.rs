@@ -147,11 +147,23 @@ impl Compactor {
             .spawn(move || {
                 for job in queue {
                     let outcome = compact(&shared, job.rev, &stopping);
-                    match &outcome {
-                        Ok(()) => tracing::info!(revision = job.rev, "finished scheduled compaction"),
-                        Err(e) => tracing::warn!(revision = job.rev, error = %e, "compaction did not finish"),
-                    }
+                    let failure = match &outcome {
+                        Ok(()) => {
+                            tracing::info!(revision = job.rev, "finished scheduled compaction");
+                            None
+                        }
+                        Err(CompactionError::Failed(e)) => Some(e.clone()),
+                        Err(e) => {
+                            tracing::warn!(revision = job.rev, error = %e, "compaction did not finish");
+                            None
+                        }
+                    };
                     job.done.finish(outcome);
+                    // A backend that cannot be written is the end of this member (fail stop,
+                    // through the process's panic hook); the compaction resumes on restart.
+                    if let Some(e) = failure {
+                        panic!("backend failed while compacting at revision {}: {e}", job.rev);
+                    }
                 }
             })
             .map_err(BackendError::with("starting compactor thread"))?;
