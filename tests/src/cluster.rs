@@ -290,6 +290,12 @@ impl Cluster {
         self.members[i].wait_ready(self.ready_timeout).await
     }
 
+    /// Starts member `i` with extra environment variables (e.g. `FAILPOINTS`), without waiting
+    /// for it to serve.
+    pub fn start_with_env(&mut self, i: usize, env: &[(&str, &str)]) -> Result<()> {
+        self.members[i].start_with_env(env)
+    }
+
     /// Waits until member `i`'s process ends by itself (a crash point, a fatal error) and
     /// returns its exit status code (`None` when a signal ended it); fails after `timeout`.
     pub async fn wait_exit(&mut self, i: usize, timeout: Duration) -> Result<Option<i32>> {

@@ -4,6 +4,7 @@
 //! seeded operation streams of the differential tests. Every process, data directory and
 //! namespace it creates is removed when its owner is dropped, also when a test panics.
 
+pub mod acked_writers;
 pub mod ascii_table;
 pub mod binaries;
 pub mod cluster;

@@ -183,6 +183,11 @@ impl Member {
 
     /// Starts the server with the member's command line.
     pub fn start(&mut self) -> Result<()> {
+        self.start_with_env(&[])
+    }
+
+    /// Starts the process with extra environment variables (e.g. `FAILPOINTS`) for this run.
+    pub fn start_with_env(&mut self, env: &[(&str, &str)]) -> Result<()> {
         if self.is_running() {
             bail!("member {} is already running", self.config.name);
         }
@@ -203,7 +208,8 @@ impl Member {
             self.config.args.join(" ")
         )
         .with_context(|| format!("writing {}", self.config.log_path.display()))?;
-        let command = self.command(&log)?;
+        let mut command = self.command(&log)?;
+        command.envs(env.iter().copied());
         let child = spawner::spawn(command).with_context(|| {
             format!(
                 "starting {} for member {}",

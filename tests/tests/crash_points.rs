@@ -1,0 +1,105 @@
+//! Every named crash point, one after another, on a three-member oxcd cluster under steady
+//! writes: the member crashes there (a panic, the process ends with status 2), restarts, and
+//! in the end every acknowledged write is on every member and their `HashKV` agree. The
+//! snapshot-install points are reached by a member that fell too far behind for the log.
+//! (The robustness harness draws the same points at random, with its linearizability checks.)
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use oxcd_tests::acked_writers::{AckedWriters, keys_on};
+use oxcd_tests::convergence::{current_revision, hashkv_agree};
+use oxcd_tests::{Cluster, ClusterSpec, Server, crash_points};
+
+/// How long a member may take to reach an armed crash point.
+const CRASH_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn spec() -> ClusterSpec {
+    // Small snapshots, so the snapshot save and WAL release points come every few seconds.
+    ClusterSpec::new(Server::Oxcd, 3).args(["--snapshot-count", "100"])
+}
+
+/// Waits for member `i` to crash at `point` and checks it did so by the crash point's panic.
+async fn expect_crash(cluster: &mut Cluster, i: usize, point: &str) {
+    let code = cluster.wait_exit(i, CRASH_TIMEOUT).await;
+    let log = cluster.member(i).current_log();
+    let code = code.unwrap_or_else(|e| panic!("{point}: {e}\n{log}"));
+    assert_eq!(code, Some(2), "{point}: a panic's exit status\n{log}");
+    let fatal = log
+        .lines()
+        .find(|line| line.contains(r#""level":"fatal""#))
+        .unwrap_or_else(|| panic!("{point}: no fatal line\n{log}"));
+    assert!(fatal.contains(point), "{fatal}");
+}
+
+/// Every acknowledged key is on every member, and their `HashKV` agree.
+async fn nothing_lost(cluster: &Cluster, acked: &BTreeSet<String>, prefix: &str) {
+    let revision = current_revision(cluster, 0).await.unwrap();
+    hashkv_agree(cluster, revision, Duration::from_secs(60))
+        .await
+        .unwrap();
+    for i in 0..cluster.size() {
+        let present = keys_on(cluster, i, prefix).await.unwrap();
+        let missing: Vec<_> = acked.difference(&present).collect();
+        assert!(
+            missing.is_empty(),
+            "member {}: {} acknowledged keys missing, e.g. {:?}",
+            i + 1,
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crashing_at_each_write_path_crash_point_loses_nothing() {
+    let mut cluster = Cluster::start(spec()).await.unwrap();
+    let writers = AckedWriters::start(&cluster.endpoints(), "crash", 512);
+    let points = crash_points::WORKLOAD
+        .into_iter()
+        .filter(|point| !point.contains("ApplySnap"));
+    for (n, point) in points.enumerate() {
+        let leader = cluster.leader(Duration::from_secs(10)).await.unwrap();
+        let follower = (leader + 1) % cluster.size();
+        let target = match point {
+            "raftBeforeLeaderSend" => leader,
+            "raftBeforeFollowerSend" => follower,
+            _ if n % 2 == 0 => leader,
+            _ => follower,
+        };
+        crash_points::arm(&cluster.member(target).client_url(), point, "panic")
+            .await
+            .unwrap();
+        expect_crash(&mut cluster, target, point).await;
+        cluster.restart(target).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let acked = writers.stop().await;
+    assert!(acked.len() > 100, "too few writes: {}", acked.len());
+    nothing_lost(&cluster, &acked, "crash").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_crashing_while_installing_a_snapshot_recovers_on_restart() {
+    let mut cluster = Cluster::start(spec()).await.unwrap();
+    let behind = 2;
+    cluster.stop(behind).unwrap();
+    // More than the 5,000 entries kept after a snapshot for slow followers: the member that
+    // was away can only catch up from a snapshot.
+    let endpoints = [cluster.endpoint(0), cluster.endpoint(1)];
+    let writers = AckedWriters::start(&endpoints, "snap", 64);
+    while writers.acknowledged() < 5_600 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let acked = writers.stop().await;
+
+    for point in ["raftBeforeApplySnap", "raftAfterApplySnap"] {
+        let failpoints = format!("{point}=panic");
+        cluster
+            .start_with_env(behind, &[("FAILPOINTS", failpoints.as_str())])
+            .unwrap();
+        expect_crash(&mut cluster, behind, point).await;
+    }
+    cluster.restart(behind).await.unwrap();
+    nothing_lost(&cluster, &acked, "snap").await;
+}
