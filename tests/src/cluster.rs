@@ -310,6 +310,24 @@ impl Cluster {
         Ok(member.exit_code())
     }
 
+    /// Waits until member `i` ends by itself and returns its exit status code and the fatal
+    /// line it logged; fails, showing its log, after `timeout` or without a fatal line.
+    pub async fn wait_fatal_exit(
+        &mut self,
+        i: usize,
+        timeout: Duration,
+    ) -> Result<(Option<i32>, String)> {
+        let code = self.wait_exit(i, timeout).await;
+        let log = self.members[i].current_log();
+        let code = code.with_context(|| format!("its log:\n{log}"))?;
+        let fatal = log
+            .lines()
+            .rev()
+            .find(|line| line.contains(r#""level":"fatal""#))
+            .with_context(|| format!("exited with {code:?} without a fatal line:\n{log}"))?;
+        Ok((code, fatal.to_owned()))
+    }
+
     /// Starts every member that is not running, then waits until all are ready. Members of a
     /// stopped cluster must come back together: none is ready before a quorum is.
     pub async fn restart_stopped(&mut self) -> Result<()> {

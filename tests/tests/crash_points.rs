@@ -1,12 +1,14 @@
 //! Every named crash point, one after another, on a three-member oxcd cluster under steady
 //! writes: the member crashes there (a panic, the process ends with status 2), restarts, and
 //! in the end every acknowledged write is on every member and their `HashKV` agree. The
-//! snapshot-install points are reached by a member that fell too far behind for the log.
+//! snapshot-install points are reached by a member that fell too far behind for the log, the
+//! compaction points by compacting.
 //! (The robustness harness draws the same points at random, with its linearizability checks.)
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use oxcd_api::etcdserverpb::CompactionRequest;
 use oxcd_tests::acked_writers::{AckedWriters, keys_on};
 use oxcd_tests::convergence::{current_revision, hashkv_agree};
 use oxcd_tests::{Cluster, ClusterSpec, Server, crash_points};
@@ -21,14 +23,11 @@ fn spec() -> ClusterSpec {
 
 /// Waits for member `i` to crash at `point` and checks it did so by the crash point's panic.
 async fn expect_crash(cluster: &mut Cluster, i: usize, point: &str) {
-    let code = cluster.wait_exit(i, CRASH_TIMEOUT).await;
-    let log = cluster.member(i).current_log();
-    let code = code.unwrap_or_else(|e| panic!("{point}: {e}\n{log}"));
-    assert_eq!(code, Some(2), "{point}: a panic's exit status\n{log}");
-    let fatal = log
-        .lines()
-        .find(|line| line.contains(r#""level":"fatal""#))
-        .unwrap_or_else(|| panic!("{point}: no fatal line\n{log}"));
+    let (code, fatal) = cluster
+        .wait_fatal_exit(i, CRASH_TIMEOUT)
+        .await
+        .unwrap_or_else(|e| panic!("{point}: {e:#}"));
+    assert_eq!(code, Some(2), "{point}: a panic's exit status: {fatal}");
     assert!(fatal.contains(point), "{fatal}");
 }
 
@@ -102,4 +101,34 @@ async fn a_member_crashing_while_installing_a_snapshot_recovers_on_restart() {
     }
     cluster.restart(behind).await.unwrap();
     nothing_lost(&cluster, &acked, "snap").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_in_the_middle_of_a_compaction_resumes_after_the_restart() {
+    let mut cluster = Cluster::start(spec()).await.unwrap();
+    let writers = AckedWriters::start(&cluster.endpoints(), "compact", 64);
+    let crashing = 1;
+    for point in crash_points::COMPACTION {
+        let enough = writers.acknowledged() + 300;
+        while writers.acknowledged() < enough {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let revision = current_revision(&cluster, 0).await.unwrap();
+        crash_points::arm(&cluster.member(crashing).client_url(), point, "panic")
+            .await
+            .unwrap();
+        let mut clients = cluster.client(0).await.unwrap();
+        clients
+            .kv
+            .compact(CompactionRequest {
+                revision: revision - 50,
+                physical: false,
+            })
+            .await
+            .unwrap();
+        expect_crash(&mut cluster, crashing, point).await;
+        cluster.restart(crashing).await.unwrap();
+    }
+    let acked = writers.stop().await;
+    nothing_lost(&cluster, &acked, "compact").await;
 }

@@ -26,14 +26,11 @@ async fn a_member_whose_disk_fills_stops_and_rejoins_with_nothing_lost() {
 
     let full = 2;
     cluster.disk(full).unwrap().fill(LEFT_FREE).unwrap();
-    let code = cluster.wait_exit(full, Duration::from_secs(60)).await;
-    let log = cluster.member(full).current_log();
-    let code = code.unwrap_or_else(|e| panic!("{e}\n{log}"));
-    assert!(matches!(code, Some(1 | 2)), "exit {code:?}\n{log}");
-    let fatal = log
-        .lines()
-        .find(|line| line.contains(r#""level":"fatal""#))
-        .unwrap_or_else(|| panic!("no fatal line:\n{log}"));
+    let (code, fatal) = cluster
+        .wait_fatal_exit(full, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(matches!(code, Some(1 | 2)), "exit {code:?}: {fatal}");
     assert!(
         fatal.to_lowercase().contains("no space left on device"),
         "{fatal}"

@@ -6,52 +6,9 @@ use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
 
+use super::test_support::*;
 use super::*;
 use crate::snap::SnapStore;
-
-const META: Metadata = Metadata {
-    member_id: 7,
-    cluster_id: 99,
-};
-
-fn entry(index: u64, term: u64, data: &str) -> Entry {
-    Entry {
-        index,
-        term,
-        data: bytes::Bytes::copy_from_slice(data.as_bytes()),
-        ..Default::default()
-    }
-}
-
-fn hard_state(term: u64, vote: u64, commit: u64) -> HardState {
-    HardState {
-        term,
-        vote,
-        commit,
-        ..Default::default()
-    }
-}
-
-fn opts(segment_size: u64) -> WalOptions {
-    WalOptions {
-        segment_size,
-        ..WalOptions::default()
-    }
-}
-
-fn entries_of(state: &WalState) -> Vec<(u64, u64, String)> {
-    state
-        .entries
-        .iter()
-        .map(|e| {
-            (
-                e.index,
-                e.term,
-                String::from_utf8_lossy(&e.data).into_owned(),
-            )
-        })
-        .collect()
-}
 
 /// Every file under `dir` (recursively) with its contents.
 fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -122,7 +79,7 @@ fn assert_refused(dir: &Path, file: &Path, offset: Option<u64>, opts: WalOptions
 #[test]
 fn a_tail_torn_at_any_offset_of_the_last_record_is_cut() {
     let base = tempfile::tempdir().expect("tempdir");
-    let mut wal = Wal::create(base.path(), META, opts(4096)).expect("create");
+    let mut wal = Wal::create(base.path(), META, options(4096)).expect("create");
     wal.append_entries(&[entry(1, 1, "first"), entry(2, 1, "second")]);
     wal.append_hard_state(&hard_state(1, 7, 2));
     wal.commit().expect("commit");
@@ -150,8 +107,8 @@ fn a_tail_torn_at_any_offset_of_the_last_record_is_cut() {
                 }
             });
             let what = format!("torn at {at} (record {start}..{end}), truncated: {truncate}");
-            let (mut wal, state) =
-                Wal::open(case.path(), META, opts(4096)).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let (mut wal, state) = Wal::open(case.path(), META, options(4096))
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
             // Zeroing bytes that were zeros already (the record ends with an empty context's
             // zero length) leaves the record whole.
             if !truncate && original[at as usize..end as usize].iter().all(|&b| b == 0) {
@@ -168,7 +125,7 @@ fn a_tail_torn_at_any_offset_of_the_last_record_is_cut() {
             wal.append_entries(&[entry(3, 2, "rewritten")]);
             wal.commit().expect("commit after the cut");
             drop(wal);
-            let (_, state) = Wal::open(case.path(), META, opts(4096)).expect("reopen");
+            let (_, state) = Wal::open(case.path(), META, options(4096)).expect("reopen");
             let mut expected = kept.clone();
             expected.push((3, 2, "rewritten".into()));
             assert_eq!(entries_of(&state), expected, "{what}");
@@ -181,7 +138,7 @@ fn a_tail_torn_at_any_offset_of_the_last_record_is_cut() {
 /// the WAL's directory, its segment, and where the large record starts and the commit ends.
 fn wal_with_a_multi_page_commit(then_hard_state: bool) -> (tempfile::TempDir, PathBuf, u64, u64) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut wal = Wal::create(dir.path(), META, opts(64 * 1024)).expect("create");
+    let mut wal = Wal::create(dir.path(), META, options(64 * 1024)).expect("create");
     wal.append_entries(&[entry(1, 1, "synced")]);
     wal.append_hard_state(&hard_state(1, 7, 1));
     wal.commit().expect("commit");
@@ -224,7 +181,7 @@ fn a_lost_page_before_a_written_one_in_the_last_commit_is_cut() {
             to < end && bytes[to as usize..end as usize].iter().any(|&b| b != 0),
             "a later page of the commit must hold data"
         );
-        let (_, state) = Wal::open(dir.path(), META, opts(64 * 1024))
+        let (_, state) = Wal::open(dir.path(), META, options(64 * 1024))
             .unwrap_or_else(|e| panic!("zeroed {from}..{to}: {e}"));
         assert_eq!(entries_of(&state), vec![(1, 1, "synced".into())]);
         // Records of the commit before the damage are whole, so they are kept.
@@ -241,14 +198,14 @@ fn a_lost_page_followed_by_a_whole_valid_record_is_refused() {
     let (dir, path, start, _) = wal_with_a_multi_page_commit(true);
     let middle = (start / PAGE + 1) * PAGE;
     zero(&path, middle, middle + PAGE);
-    assert_refused(dir.path(), &path, Some(start), opts(64 * 1024));
+    assert_refused(dir.path(), &path, Some(start), options(64 * 1024));
 }
 
 /// Three commits of one entry each in one segment; returns the directory, the segment and
 /// where the middle commit's record starts.
 fn three_records() -> (tempfile::TempDir, PathBuf, u64) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut wal = Wal::create(dir.path(), META, opts(4096)).expect("create");
+    let mut wal = Wal::create(dir.path(), META, options(4096)).expect("create");
     wal.append_entries(&[entry(1, 1, "one")]);
     wal.commit().expect("commit");
     let middle = wal.offset;
@@ -270,7 +227,7 @@ fn a_bit_flip_in_the_length_or_crc_of_a_synced_record_is_refused() {
     for (byte, bit) in fields {
         let (dir, path, middle) = three_records();
         flip_bit(&path, middle + byte, bit);
-        let msg = assert_refused(dir.path(), &path, Some(middle), opts(4096));
+        let msg = assert_refused(dir.path(), &path, Some(middle), options(4096));
         assert!(msg.contains("valid record"), "{msg}");
     }
 }
@@ -278,7 +235,7 @@ fn a_bit_flip_in_the_length_or_crc_of_a_synced_record_is_refused() {
 #[test]
 fn damage_in_a_sealed_segment_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut wal = Wal::create(dir.path(), META, opts(4096)).expect("create");
+    let mut wal = Wal::create(dir.path(), META, options(4096)).expect("create");
     let header_end = wal.offset;
     let payload = "x".repeat(1500);
     for i in 1..=8 {
@@ -293,13 +250,18 @@ fn damage_in_a_sealed_segment_is_refused() {
     let last_record = first_len - (record::HEADER_LEN as u64 + 4 + 25 + 1500);
     assert!(last_record > header_end);
     flip_bit(&segments[0].path, last_record + 1, 0);
-    assert_refused(dir.path(), &segments[0].path, Some(last_record), opts(4096));
+    assert_refused(
+        dir.path(),
+        &segments[0].path,
+        Some(last_record),
+        options(4096),
+    );
 }
 
 /// A WAL of several 4 KiB segments, none released.
 fn segmented() -> (tempfile::TempDir, Vec<Segment>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut wal = Wal::create(dir.path(), META, opts(4096)).expect("create");
+    let mut wal = Wal::create(dir.path(), META, options(4096)).expect("create");
     let payload = "s".repeat(1000);
     for i in 1..=16 {
         wal.append_entries(&[entry(i, 1, &payload)]);
@@ -316,7 +278,7 @@ fn segmented() -> (tempfile::TempDir, Vec<Segment>) {
 fn a_removed_middle_segment_is_refused() {
     let (dir, segments) = segmented();
     fs::remove_file(&segments[1].path).expect("remove");
-    let msg = assert_refused(dir.path(), &segments[2].path, Some(0), opts(4096));
+    let msg = assert_refused(dir.path(), &segments[2].path, Some(0), options(4096));
     assert!(msg.contains("jumps"), "{msg}");
     let snap = tempfile::tempdir().expect("tempdir");
     assert!(matches!(
@@ -329,7 +291,7 @@ fn a_removed_middle_segment_is_refused() {
 fn a_removed_first_segment_is_refused() {
     let (dir, segments) = segmented();
     fs::remove_file(&segments[0].path).expect("remove");
-    let msg = assert_refused(dir.path(), &segments[1].path, Some(0), opts(4096));
+    let msg = assert_refused(dir.path(), &segments[1].path, Some(0), options(4096));
     assert!(msg.contains("missing"), "{msg}");
 }
 
@@ -342,7 +304,7 @@ fn snapshots_without_a_wal_are_refused_and_an_interrupted_creation_is_not() {
     // A crash after the initial snapshot was saved but before the first segment was renamed
     // into place: nothing was ever logged, so the member bootstraps again.
     let snaps = SnapStore::open(&snap_dir).expect("snap store");
-    let crashed = Wal::create_with(&wal_dir, META, opts(4096), || {
+    let crashed = Wal::create_with(&wal_dir, META, options(4096), || {
         snaps.save(&raft::prelude::SnapshotMetadata::default())?;
         Err(RaftError::InvalidConfig("crash".into()))
     });
@@ -352,7 +314,7 @@ fn snapshots_without_a_wal_are_refused_and_an_interrupted_creation_is_not() {
         WalDir::CreationInterrupted
     );
     assert!(!crate::has_durable_state(&wal_dir, &snap_dir).expect("interrupted"));
-    Wal::create(&wal_dir, META, opts(4096)).expect("create over the interrupted one");
+    Wal::create(&wal_dir, META, options(4096)).expect("create over the interrupted one");
     assert!(crate::has_durable_state(&wal_dir, &snap_dir).expect("a WAL"));
 
     // The WAL's segments gone while snapshots remain: refused, naming the WAL directory.

@@ -560,4 +560,6 @@ impl NewSegment<'_> {
 #[cfg(test)]
 mod damage_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

@@ -4,50 +4,11 @@
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 
+use super::test_support::*;
 use super::*;
 
-const META: Metadata = Metadata {
-    member_id: 7,
-    cluster_id: 99,
-};
-
-fn entry(index: u64, term: u64, data: &str) -> Entry {
-    Entry {
-        index,
-        term,
-        data: bytes::Bytes::copy_from_slice(data.as_bytes()),
-        ..Default::default()
-    }
-}
-
-fn hard_state(term: u64, vote: u64, commit: u64) -> HardState {
-    HardState {
-        term,
-        vote,
-        commit,
-        ..Default::default()
-    }
-}
-
 fn small() -> WalOptions {
-    WalOptions {
-        segment_size: 4096,
-        ..WalOptions::default()
-    }
-}
-
-fn indexes_and_data(state: &WalState) -> Vec<(u64, u64, String)> {
-    state
-        .entries
-        .iter()
-        .map(|e| {
-            (
-                e.index,
-                e.term,
-                String::from_utf8_lossy(&e.data).into_owned(),
-            )
-        })
-        .collect()
+    options(4096)
 }
 
 #[test]
@@ -65,7 +26,7 @@ fn round_trip_restores_entries_and_hard_state() {
     let (wal, state) = Wal::open(dir.path(), META, small()).expect("open");
     assert_eq!(state.hard_state, hard_state(2, 7, 3));
     assert_eq!(
-        indexes_and_data(&state),
+        entries_of(&state),
         vec![(1, 1, "a".into()), (2, 1, "b".into()), (3, 2, "c".into())]
     );
     assert_eq!(wal.last_index(), 3);
@@ -84,7 +45,7 @@ fn reopened_wal_keeps_appending_on_the_chain() {
     drop(wal);
     let (_, state) = Wal::open(dir.path(), META, small()).expect("reopen");
     assert_eq!(
-        indexes_and_data(&state),
+        entries_of(&state),
         vec![(1, 1, "a".into()), (2, 1, "b".into())]
     );
 }
@@ -113,7 +74,7 @@ fn offline_read_reports_identity_and_state_without_touching_files() {
     let (meta, state) = Wal::read(dir.path()).expect("read");
     assert_eq!(meta, META);
     assert_eq!(state.hard_state, hard_state(1, 7, 1));
-    assert_eq!(indexes_and_data(&state), vec![(1, 1, "a".into())]);
+    assert_eq!(entries_of(&state), vec![(1, 1, "a".into())]);
     assert_eq!(
         std::fs::read(&path).expect("read"),
         before,
@@ -176,7 +137,7 @@ fn overwritten_suffix_replays_as_raft_left_it() {
     drop(wal);
     let (_, state) = Wal::open(dir.path(), META, small()).expect("open");
     assert_eq!(
-        indexes_and_data(&state),
+        entries_of(&state),
         vec![
             (1, 1, "a".into()),
             (2, 1, "b".into()),
@@ -219,13 +180,13 @@ fn torn_tail_record_is_truncated_and_appends_continue() {
     drop(f);
 
     let (mut wal, state) = Wal::open(dir.path(), META, small()).expect("open after torn write");
-    assert_eq!(indexes_and_data(&state), vec![(1, 1, "a".into())]);
+    assert_eq!(entries_of(&state), vec![(1, 1, "a".into())]);
     wal.append_entries(&[entry(2, 1, "b")]);
     wal.commit().expect("commit after truncation");
     drop(wal);
     let (_, state) = Wal::open(dir.path(), META, small()).expect("reopen");
     assert_eq!(
-        indexes_and_data(&state),
+        entries_of(&state),
         vec![(1, 1, "a".into()), (2, 1, "b".into())]
     );
 }
@@ -248,7 +209,7 @@ fn tail_cut_short_without_preallocation_is_truncated() {
     f.set_len(end - 5).expect("cut file");
     drop(f);
     let (_, state) = Wal::open(dir.path(), META, small()).expect("open");
-    assert_eq!(indexes_and_data(&state), vec![(1, 1, "a".into())]);
+    assert_eq!(entries_of(&state), vec![(1, 1, "a".into())]);
 }
 
 #[test]
@@ -379,7 +340,7 @@ fn received_snapshot_replaces_a_divergent_log() {
     drop(wal);
     let (_, state) = Wal::open(dir.path(), META, small()).expect("open");
     assert_eq!(state.snapshot, SnapshotMarker { index: 10, term: 3 });
-    assert_eq!(indexes_and_data(&state), vec![(11, 3, "k".into())]);
+    assert_eq!(entries_of(&state), vec![(11, 3, "k".into())]);
 
     // A local snapshot at an entry we hold keeps the entries after it.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -389,7 +350,7 @@ fn received_snapshot_replaces_a_divergent_log() {
     wal.commit().expect("commit");
     drop(wal);
     let (_, state) = Wal::open(dir.path(), META, small()).expect("open");
-    assert_eq!(indexes_and_data(&state), vec![(3, 1, "c".into())]);
+    assert_eq!(entries_of(&state), vec![(3, 1, "c".into())]);
 }
 
 /// Writes `n` commits of one 1000-byte entry each, rolling 4 KiB segments every few commits.
@@ -507,7 +468,7 @@ fn unsafe_no_fsync_skips_the_sync_but_keeps_the_data() {
     drop(wal);
     let (_, state) = Wal::open(dir.path(), META, opts).expect("reopen");
     assert_eq!(
-        indexes_and_data(&state),
+        entries_of(&state),
         vec![(1, 1, "a".into()), (2, 1, "b".into())]
     );
     assert_eq!(state.hard_state, hard_state(1, 7, 2));
