@@ -1,6 +1,7 @@
 //! A member whose data dir is damaged refuses to start, as an operator meets it: the process
 //! exits non-zero within seconds with a fatal log line naming the damaged file, and leaves
 //! every file of the data dir exactly as it was, so a backup or a repair can still use them.
+//! Only a torn tail, which a crash leaves and nobody was told was written, is cut.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -8,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use oxcd_api::etcdserverpb::{PutRequest, RangeRequest};
+use oxcd_tests::acked_writers::{AckedWriters, keys_on};
+use oxcd_tests::convergence::{current_revision, hashkv_agree};
 use oxcd_tests::member::{Member, MemberConfig};
-use oxcd_tests::{Server, grpc, ports};
+use oxcd_tests::{Cluster, ClusterSpec, Server, grpc, ports};
 
 /// How long a member with damaged data may take to give up.
 const EXIT_WITHIN: Duration = Duration::from_secs(10);
@@ -150,6 +153,14 @@ async fn a_damaged_wal_is_refused_and_left_untouched() {
     assert_refused(&mut member, &data_dir, &wal_dir.display().to_string());
     std::fs::write(&segment, &original).unwrap();
 
+    // The backend database gone: refused, and no empty one is made in its place.
+    let backend = data_dir.join("member").join("snap").join("db");
+    let backend_bytes = std::fs::read(&backend).unwrap();
+    std::fs::remove_file(&backend).unwrap();
+    assert_refused(&mut member, &data_dir, "no bootstrapped backend");
+    assert!(!backend.exists());
+    std::fs::write(&backend, &backend_bytes).unwrap();
+
     // Repaired (as from a backup), the member starts with every key.
     member.start().unwrap();
     member.wait_ready(READY_WITHIN).await.unwrap();
@@ -166,4 +177,58 @@ async fn a_damaged_wal_is_refused_and_left_untouched() {
         .into_inner();
     assert_eq!(range.kvs.len(), KEYS);
     member.terminate(Duration::from_secs(10)).unwrap();
+}
+
+/// A member killed in the middle of a write leaves a torn last record: it starts, cuts only
+/// that record (with a warning naming the segment), catches up from the others, and ends with
+/// every acknowledged write and the same `HashKV` as they.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_torn_wal_tail_after_kill_9_is_cut_and_the_member_catches_up() {
+    let mut cluster = Cluster::start(ClusterSpec::new(Server::Oxcd, 3))
+        .await
+        .unwrap();
+    let writers = AckedWriters::start(&cluster.endpoints(), "torn", 100);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let torn = 2;
+    cluster.kill9(torn).unwrap();
+
+    let wal_dir = cluster
+        .member(torn)
+        .config()
+        .data_dir
+        .join("member")
+        .join("wal");
+    let last_segment = std::fs::read_dir(&wal_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+        .max()
+        .unwrap();
+    let mut bytes = std::fs::read(&last_segment).unwrap();
+    let last = *record_offsets(&bytes).last().unwrap();
+    let len = u32::from_le_bytes(bytes[last..last + 4].try_into().unwrap()) as usize;
+    // The second half of the last record never reached the disk.
+    bytes[last + (9 + len) / 2..last + 9 + len].fill(0);
+    std::fs::write(&last_segment, &bytes).unwrap();
+
+    cluster.restart(torn).await.unwrap();
+    let segment_name = last_segment.file_name().unwrap().to_string_lossy();
+    let log = cluster.member(torn).current_log();
+    assert!(
+        log.lines()
+            .any(|line| line.contains("torn write") && line.contains(segment_name.as_ref())),
+        "no warning about the cut tail:\n{log}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let acked = writers.stop().await;
+    let revision = current_revision(&cluster, 0).await.unwrap();
+    hashkv_agree(&cluster, revision, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let present = keys_on(&cluster, torn, "torn").await.unwrap();
+    assert!(
+        acked.is_subset(&present),
+        "{} acknowledged keys missing on the member whose tail was torn",
+        acked.difference(&present).count()
+    );
 }

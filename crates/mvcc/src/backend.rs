@@ -63,22 +63,23 @@ fn opening(path: &Path, e: impl std::fmt::Display) -> BackendError {
     )
 }
 
-/// Repairs a copy of the database at `path` and throws the copy away: Ok if the file can be
-/// repaired, an error naming the damage (with the original untouched) if not.
-fn check_repairable(path: &Path) -> Result<(), BackendError> {
+/// Repairs a copy of the database at `path` and throws the copy away: `Ok(Ok(()))` if the
+/// file can be repaired, an error naming the damage (with the original untouched) if not,
+/// and `Ok(Err(why))` if no copy could be made.
+fn check_repairable(path: &Path) -> Result<Result<(), String>, BackendError> {
     let mut copy = path.as_os_str().to_owned();
     copy.push(".repair-check");
     let copy = PathBuf::from(copy);
-    std::fs::copy(path, &copy).map_err(|e| {
+    if let Err(e) = std::fs::copy(path, &copy) {
         let _ = std::fs::remove_file(&copy);
-        opening(path, format!("copying it to check a repair: {e}"))
-    })?;
+        return Ok(Err(format!("copying it to {}: {e}", copy.display())));
+    }
     let repaired = Database::builder()
         .set_cache_size(CACHE_SIZE)
         .create(&copy)
         .map(drop);
     let _ = std::fs::remove_file(&copy);
-    repaired.map_err(|e| {
+    repaired.map(Ok).map_err(|e| {
         opening(
             path,
             format!(
@@ -105,7 +106,8 @@ impl Backend {
     ///
     /// A file that was not closed cleanly needs redb's repair, which writes to it. The repair
     /// is first tried on a copy: a file whose copy cannot be repaired is damaged, and is
-    /// refused as it is instead of being half-rewritten by a repair that fails.
+    /// refused as it is instead of being half-rewritten by a repair that fails. Without room
+    /// for the copy (a disk that just filled up), the repair runs in place, with a warning.
     pub fn open(path: &Path) -> Result<Backend, BackendError> {
         let db = match Database::builder()
             .set_cache_size(CACHE_SIZE)
@@ -114,7 +116,9 @@ impl Backend {
         {
             Ok(db) => db,
             Err(DatabaseError::RepairAborted) => {
-                check_repairable(path)?;
+                if let Err(reason) = check_repairable(path)? {
+                    tracing::warn!(path = %path.display(), reason = %reason, "cannot check the repair of the backend database on a copy; repairing it in place");
+                }
                 tracing::warn!(path = %path.display(), "backend database was not closed cleanly; repairing it");
                 Database::builder()
                     .set_cache_size(CACHE_SIZE)

@@ -115,6 +115,9 @@ impl ApplyLoop {
         };
         let (last_index, last_term) = (last.index, last.term);
         if last_index <= self.applied_index {
+            // Applied already (raft starts from the WAL's commit, the backend may be ahead):
+            // raft must still hear it, or it counts the batch as waiting to be applied.
+            self.raft.report_applied(self.applied_index);
             return Ok(());
         }
         let kv = self.state.kv();

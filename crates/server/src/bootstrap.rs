@@ -70,7 +70,9 @@ pub enum BootstrapError {
     #[error("{0}")]
     Damaged(oxcd_raft::RaftError),
     /// A WAL exists but the backend lacks the cluster identity.
-    #[error("data dir {0} has a WAL but no bootstrapped backend; it is damaged")]
+    #[error(
+        "data dir {0} has a WAL but no bootstrapped backend (member/snap/db); it is damaged: restore the member from a backup, or remove it from the cluster and add it back with an empty data directory"
+    )]
     MissingBackend(String),
     /// Joining an existing cluster needs runtime reconfiguration, which is not available yet.
     #[error(
@@ -98,6 +100,12 @@ pub fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapError> {
     create_private_dir(&cfg.member_dir)?;
     create_private_dir(&cfg.snap_dir)?;
     let backend_path = cfg.backend_path();
+    if restart && !backend_path.exists() {
+        // Opening would create an empty one over what should be there.
+        return Err(BootstrapError::MissingBackend(
+            cfg.data_dir.display().to_string(),
+        ));
+    }
     let backend = Backend::open(&backend_path).map_err(storage)?;
     let stored = Membership::stored_identity(backend.database()).map_err(storage)?;
 

@@ -137,6 +137,7 @@ impl RaftNode {
             inflight_writes: 0,
             unapplied: VecDeque::new(),
             unapplied_bytes: 0,
+            purge_snapshots_to: None,
             max_apply_backlog_bytes: cfg.max_apply_backlog_bytes,
             snapshot_to_apply: None,
             snaps: restored.snaps,

@@ -85,6 +85,8 @@ pub(super) struct ReadyLoop {
     pub snapshot_index: u64,
     pub snapshot_count: u64,
     pub catchup_entries: u64,
+    /// Set when a snapshot marker became durable: purge snapshot files older than it.
+    pub purge_snapshots_to: Option<u64>,
     /// Snapshot files kept by each purge (`RaftConfig::max_snapshots`; 0 keeps all).
     pub max_snapshots: usize,
     pub tick_interval: std::time::Duration,
@@ -239,6 +241,12 @@ impl ReadyLoop {
             }
             if let Err(e) = self.maybe_snapshot() {
                 return Exit::Failed(e);
+            }
+            if let Some(marker) = self.purge_snapshots_to.take() {
+                let durable = self.sm.durable_applied_index();
+                if let Err(e) = self.snaps.purge(self.max_snapshots, marker, durable) {
+                    return Exit::Failed(e);
+                }
             }
             self.flush_applies();
             self.publish_status();
@@ -454,6 +462,9 @@ impl ReadyLoop {
     /// and let raft count the entries as persisted (which may commit them).
     fn on_persisted(&mut self, persisted: Persisted) {
         self.inflight_writes = self.inflight_writes.saturating_sub(persisted.tasks);
+        if let Some(index) = persisted.released {
+            self.purge_snapshots_to = Some(index);
+        }
         self.send(persisted.messages);
         if persisted.number > 0 {
             self.raw.on_persist_ready(persisted.number);
@@ -631,7 +642,6 @@ impl ReadyLoop {
         self.inflight_writes += 1;
         let compact_to = index.saturating_sub(self.catchup_entries).max(1);
         self.storage.compact(compact_to, index)?;
-        self.snaps.purge(self.max_snapshots, durable)?;
         tracing::info!(
             snapshot_index = index,
             snapshot_term = term,

@@ -52,6 +52,9 @@ pub struct Persisted {
     pub tasks: usize,
     /// Messages that may now be sent.
     pub messages: Vec<Message>,
+    /// The index of a snapshot whose marker (with `release_to`) became durable among the
+    /// tasks: older snapshot files may go now, not before.
+    pub released: Option<u64>,
 }
 
 /// The handle to the writer thread.
@@ -176,6 +179,7 @@ fn persist(
         number: 0,
         tasks: 0,
         messages: Vec::new(),
+        released: None,
     };
     let mut sync = false;
     let mut release_to = None;
@@ -218,6 +222,7 @@ fn persist(
     metrics.add_wal_write_bytes(bytes);
     if let Some(index) = release_to {
         wal.release_to(index)?;
+        persisted.released = Some(index);
         fail::fail_point!("raftAfterWALRelease");
     }
     Ok(persisted)

@@ -229,14 +229,24 @@ impl SnapStore {
     }
 
     /// Removes metadata files beyond the newest `keep` (0 keeps them all, as etcd's
-    /// `--max-snapshots=0`), and received databases the state machine has durably moved past
-    /// (`durable_applied`), keeping the newest one.
-    pub fn purge(&self, keep: usize, durable_applied: u64) -> Result<(), RaftError> {
+    /// `--max-snapshots=0`) among those at or below `durable_marker`, the index of the newest
+    /// snapshot the WAL durably records — newer files are not the WAL's yet (their marker may
+    /// still be lost in a crash), so they neither count nor go. Also removes received
+    /// databases the state machine has durably moved past (`durable_applied`), keeping the
+    /// newest one.
+    pub fn purge(
+        &self,
+        keep: usize,
+        durable_marker: u64,
+        durable_applied: u64,
+    ) -> Result<(), RaftError> {
         let files = self.files()?;
         let mut metas: Vec<(u64, u64, &String)> = files
             .iter()
             .filter_map(|(name, kind)| match kind {
-                SnapFile::Metadata { term, index } => Some((*index, *term, name)),
+                SnapFile::Metadata { term, index } if *index <= durable_marker => {
+                    Some((*index, *term, name))
+                }
                 _ => None,
             })
             .collect();
@@ -313,7 +323,7 @@ mod tests {
         fs::write(store.received_db_path(30), b"db").expect("write");
         fs::write(store.received_db_path(70), b"db").expect("write");
         fs::write(store.received_db_path(90), b"db").expect("write");
-        store.purge(3, 75).expect("purge");
+        store.purge(3, 80, 75).expect("purge");
         for i in 1..=5 {
             assert!(!store.metadata_path(1, i * 10).exists());
         }
@@ -329,13 +339,30 @@ mod tests {
     }
 
     #[test]
+    fn purge_never_touches_snapshots_the_wal_does_not_durably_record_yet() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SnapStore::open(dir.path()).expect("open");
+        for i in 1..=8 {
+            store.save(&meta(i * 10, 1, vec![1])).expect("save");
+        }
+        // The WAL's newest durable marker is at 60: 70 and 80 may still lose their marker.
+        store.purge(1, 60, 0).expect("purge");
+        for i in 1..=5 {
+            assert!(!store.metadata_path(1, i * 10).exists());
+        }
+        for i in 6..=8 {
+            assert!(store.load(i * 10, 1).is_ok(), "snapshot {} kept", i * 10);
+        }
+    }
+
+    #[test]
     fn purge_with_zero_keeps_every_metadata_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SnapStore::open(dir.path()).expect("open");
         for i in 1..=8 {
             store.save(&meta(i * 10, 1, vec![1])).expect("save");
         }
-        store.purge(0, 80).expect("purge");
+        store.purge(0, 80, 80).expect("purge");
         for i in 1..=8 {
             assert!(store.load(i * 10, 1).is_ok(), "snapshot {} kept", i * 10);
         }

@@ -169,9 +169,15 @@ impl RaftPeer for PeerService {
             return Err(status);
         }
         let dest = snaps.received_db_path(index);
-        tokio::fs::rename(&partial, &dest)
-            .await
-            .ctx(|| format!("rename {} to {}", partial.display(), dest.display()))
+        // Linked, never renamed over: a database another transfer of the same snapshot put
+        // there (verified the same way) may be in the apply loop's hands already.
+        let linked = match tokio::fs::hard_link(&partial, &dest).await {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            other => other,
+        };
+        let _ = tokio::fs::remove_file(&partial).await;
+        linked
+            .ctx(|| format!("link {} to {}", partial.display(), dest.display()))
             .map_err(internal)?;
         crate::fsutil::sync_dir(snaps.dir()).map_err(internal)?;
         tracing::info!(

@@ -418,6 +418,17 @@ impl Wal {
     fn purge(&mut self) -> Result<usize, RaftError> {
         let max = self.opts.max_wals;
         let mut removed = 0;
+        let purgeable = |wal: &Wal| {
+            max > 0
+                && wal.segments.len() > max
+                && wal.segments.len() > 1
+                && wal.segments[1].first_index.saturating_sub(1) <= wal.released_to
+        };
+        if purgeable(self) && self.opts.unsafe_no_fsync {
+            // Even without fsyncs, the snapshot marker that replaces a segment must be on
+            // disk before the segment goes, or a power loss leaves a WAL with a hole.
+            self.sync_pending()?;
+        }
         while max > 0
             && self.segments.len() > max
             && self.segments.len() > 1
