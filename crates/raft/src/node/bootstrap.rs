@@ -122,6 +122,19 @@ pub(super) fn restore(
         let marker = recovery.state().snapshot;
         let meta =
             SnapStore::load_in(&cfg.snap_dir, marker.index, marker.term).map_err(with_advice)?;
+        let durable = sm.durable_applied_index();
+        let db_path = SnapStore::received_db_path_in(&cfg.snap_dir, marker.index);
+        if durable < marker.index && !db_path.exists() {
+            return Err(with_advice(RaftError::corrupt(
+                &db_path,
+                0,
+                format!(
+                    "state machine is at applied index {durable}, behind the snapshot at \
+                     {}, and the snapshot database is missing",
+                    marker.index
+                ),
+            )));
+        }
         let (wal, state) = recovery.open(opts)?;
         (wal, state, meta, SnapStore::open(&cfg.snap_dir)?)
     } else {
@@ -162,21 +175,11 @@ pub(super) fn restore(
     let durable = sm.durable_applied_index();
     let mut pending_snapshot = None;
     if durable < snap_index {
-        let db_path = snaps.received_db_path(snap_index);
-        if !db_path.exists() {
-            return Err(with_advice(RaftError::corrupt(
-                &db_path,
-                0,
-                format!(
-                    "state machine is at applied index {durable}, behind the snapshot at \
-                     {snap_index}, and the snapshot database is missing"
-                ),
-            )));
-        }
+        // Checked to exist before anything was changed (a new log starts at index 0).
         pending_snapshot = Some(Apply::Snapshot {
             index: snap_index,
             term: snap_term,
-            db_path,
+            db_path: snaps.received_db_path(snap_index),
         });
     }
     let applied = durable.clamp(snap_index, hs.commit);

@@ -141,7 +141,12 @@ impl SnapStore {
 
     /// Where a database received from the leader for snapshot `index` is stored.
     pub fn received_db_path(&self, index: u64) -> PathBuf {
-        self.dir.join(format!("{index:016x}.snap.db"))
+        Self::received_db_path_in(&self.dir, index)
+    }
+
+    /// [`SnapStore::received_db_path`] in `dir`, for checks made before the store is opened.
+    pub fn received_db_path_in(dir: &Path, index: u64) -> PathBuf {
+        dir.join(format!("{index:016x}.snap.db"))
     }
 
     /// Where transfer number `transfer` of a database for snapshot `index` is written until
