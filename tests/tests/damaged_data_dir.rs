@@ -159,6 +159,31 @@ async fn a_damaged_wal_is_refused_and_left_untouched() {
     std::fs::remove_file(&backend).unwrap();
     assert_refused(&mut member, &data_dir, "no bootstrapped backend");
     assert!(!backend.exists());
+
+    // The backend database's first tree pages overwritten: the member stops at once, naming it.
+    let mut garbled = backend_bytes.clone();
+    garbled[3 * 4096..7 * 4096].fill(0xff);
+    std::fs::write(&backend, &garbled).unwrap();
+    member.start().unwrap();
+    let started = Instant::now();
+    while member.is_running() {
+        assert!(
+            started.elapsed() < EXIT_WITHIN,
+            "a member with a damaged backend kept running:\n{}",
+            member.log_tail(30)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(member.exit_code().is_some_and(|c| c != 0));
+    let log = member.current_log();
+    let fatal = log
+        .lines()
+        .find(|l| l.contains(r#""level":"fatal""#))
+        .unwrap_or_else(|| panic!("no fatal line:\n{log}"));
+    assert!(
+        fatal.contains(&backend.display().to_string()) && fatal.contains("backup"),
+        "{fatal}"
+    );
     std::fs::write(&backend, &backend_bytes).unwrap();
 
     // Repaired (as from a backup), the member starts with every key.

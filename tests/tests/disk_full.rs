@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use oxcd_tests::acked_writers::{AckedWriters, keys_on};
 use oxcd_tests::convergence::{current_revision, hashkv_agree};
+use oxcd_tests::wait::{self, Attempt};
 use oxcd_tests::{Cluster, ClusterSpec, Server};
 
 /// Each member's disk: room for a WAL segment (64 MiB, preallocated) and a growing backend.
 const DISK_BYTES: u64 = 192 * 1024 * 1024;
 /// Room left when the disk is filled: a few backend commits' worth.
-const LEFT_FREE: u64 = 256 * 1024;
+const LEFT_FREE: u64 = 64 * 1024;
 /// Values large enough to use up what is left within seconds.
-const VALUE_BYTES: usize = 16 * 1024;
+const VALUE_BYTES: usize = 4 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_whose_disk_fills_stops_and_rejoins_with_nothing_lost() {
@@ -36,13 +37,25 @@ async fn a_member_whose_disk_fills_stops_and_rejoins_with_nothing_lost() {
         "{fatal}"
     );
 
-    // The other two keep a quorum and go on acknowledging writes.
+    // The other two keep a quorum and go on acknowledging writes (after an election, if the
+    // member that stopped led).
     let before = writers.acknowledged();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(
-        writers.acknowledged() > before + 10,
-        "the two members with space stopped serving"
-    );
+    wait::until(
+        "the two members with space to acknowledge writes",
+        Duration::from_secs(20),
+        || {
+            let done = writers.acknowledged() > before + 10;
+            async move {
+                if done {
+                    Attempt::Done(())
+                } else {
+                    Attempt::Retry("too few writes acknowledged yet".to_owned())
+                }
+            }
+        },
+    )
+    .await
+    .unwrap();
 
     cluster.disk(full).unwrap().free().unwrap();
     cluster.restart(full).await.unwrap();

@@ -7,12 +7,34 @@
 //! ready loop through [`oxcd_raft::RaftHandle::failed`], the apply thread through
 //! [`crate::logging::fatal`]).
 
+use std::cell::RefCell;
 use std::panic::PanicHookInfo;
 
 use crate::logging::{self, Field};
 
 /// Exit status after a panic: Go's, which etcd's supervisors already expect from a crash.
 const PANIC_EXIT_CODE: i32 = 2;
+
+thread_local! {
+    /// What this thread is doing, named by [`doing`].
+    static DOING: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Names what this thread is doing until the returned guard drops, for the fatal line of a
+/// panic meanwhile: a storage engine that panics on a damaged file does not say which file.
+pub fn doing(what: impl Into<String>) -> Doing {
+    DOING.with(|doing| *doing.borrow_mut() = Some(what.into()));
+    Doing(())
+}
+
+/// Clears what [`doing`] named when dropped.
+pub struct Doing(());
+
+impl Drop for Doing {
+    fn drop(&mut self) {
+        DOING.with(|doing| *doing.borrow_mut() = None);
+    }
+}
 
 /// Makes every panic, on any thread or tokio task, end the process after one fatal line
 /// naming the thread, the message and where it happened. Tokio would otherwise catch a
@@ -24,6 +46,9 @@ pub fn install_panic_hook() {
             Field::str("thread", thread.name().unwrap_or("unnamed")),
             Field::str("panic", panic_message(info)),
         ];
+        if let Some(what) = DOING.with(|doing| doing.borrow().clone()) {
+            fields.push(Field::str("while", what));
+        }
         if let Some(location) = info.location() {
             fields.push(Field::str(
                 "location",

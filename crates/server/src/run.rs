@@ -13,6 +13,7 @@ use oxcd_raft::{PeerUrls, RaftConfig, RaftNode};
 use crate::apply::ApplyLoop;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::config::{ServerConfig, Url};
+use crate::fail_stop;
 use crate::lease::{self, Lessor};
 use crate::logging::{self, Field, go_io_error_text};
 use crate::membership::Identity;
@@ -136,7 +137,16 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     let client_listeners = bind_all(&cfg.listen_client_urls)?;
     let metrics_listeners = bind_all(&cfg.listen_metrics_urls)?;
 
-    let boot = bootstrap(&cfg)?;
+    // A storage engine may panic on a damaged file without naming it: the fatal line does.
+    let opening_data = format!(
+        "opening the data dir {} (backend database {}); if it is damaged, restore the member from a backup, or remove it from the cluster and add it back with an empty data directory",
+        cfg.data_dir.display(),
+        cfg.backend_path().display()
+    );
+    let boot = {
+        let _doing = fail_stop::doing(opening_data.clone());
+        bootstrap(&cfg)?
+    };
     let identity = boot.identity;
     tracing::info!(
         name = %cfg.name,
@@ -153,10 +163,13 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         min_lease_ttl(&cfg),
         cfg.experimental.lease_checkpoint_interval,
     );
-    let state = Arc::new(
-        ServerState::open(&boot.backend_path, lessor)
-            .map_err(|e| StartError::State(e.to_string()))?,
-    );
+    let state = {
+        let _doing = fail_stop::doing(opening_data);
+        Arc::new(
+            ServerState::open(&boot.backend_path, lessor)
+                .map_err(|e| StartError::State(e.to_string()))?,
+        )
+    };
 
     let raft_cfg = raft_config(&cfg, identity, boot.initial_voters, peer_listeners);
     let (raft, apply_rx) =
