@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::event::{Control, Request};
 use crate::apply::CommittedEntry;
@@ -12,11 +12,43 @@ use crate::error::RaftError;
 use crate::metrics::RaftMetrics;
 use crate::status::{ConfStateSummary, RaftStatus};
 
+/// The apply loop's progress, which the handle records and the ready loop follows (for
+/// snapshots, and to take raft's work in again once a backlog has been applied).
+pub(super) struct AppliedIndex {
+    index: AtomicU64,
+    advanced: Notify,
+}
+
+impl AppliedIndex {
+    pub(super) fn new(index: u64) -> Self {
+        AppliedIndex {
+            index: AtomicU64::new(index),
+            advanced: Notify::new(),
+        }
+    }
+
+    /// The highest index reported applied.
+    pub(super) fn get(&self) -> u64 {
+        self.index.load(Ordering::Acquire)
+    }
+
+    fn advance(&self, index: u64) {
+        if self.index.fetch_max(index, Ordering::AcqRel) < index {
+            self.advanced.notify_one();
+        }
+    }
+
+    /// Resolves once the index moved on since the last call.
+    pub(super) async fn advanced(&self) {
+        self.advanced.notified().await;
+    }
+}
+
 struct Inner {
     requests: mpsc::Sender<Request>,
     control: mpsc::UnboundedSender<Control>,
     status: watch::Receiver<RaftStatus>,
-    applied: Arc<AtomicU64>,
+    applied: Arc<AppliedIndex>,
     read_timeout: Duration,
     metrics: Arc<RaftMetrics>,
     failure: watch::Receiver<Option<Arc<RaftError>>>,
@@ -33,7 +65,7 @@ impl RaftHandle {
         requests: mpsc::Sender<Request>,
         control: mpsc::UnboundedSender<Control>,
         status: watch::Receiver<RaftStatus>,
-        applied: Arc<AtomicU64>,
+        applied: Arc<AppliedIndex>,
         read_timeout: Duration,
         metrics: Arc<RaftMetrics>,
         failure: watch::Receiver<Option<Arc<RaftError>>>,
@@ -123,15 +155,13 @@ impl RaftHandle {
     /// Records that the apply loop has applied everything up to `index` (drives snapshots
     /// and compaction).
     pub fn report_applied(&self, index: u64) {
-        self.inner.applied.fetch_max(index, Ordering::AcqRel);
+        self.inner.applied.advance(index);
     }
 
     /// The current view of the node.
     pub fn status(&self) -> RaftStatus {
         let mut status = *self.inner.status.borrow();
-        status.applied = status
-            .applied
-            .max(self.inner.applied.load(Ordering::Acquire));
+        status.applied = status.applied.max(self.inner.applied.get());
         status
     }
 

@@ -12,7 +12,6 @@ mod wal_writer;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use protobuf::Message as _;
 use raft::prelude::{ConfChange, ConfChangeV2, EntryType};
@@ -20,6 +19,7 @@ use raft::{RawNode, ReadOnlyOption};
 use tokio::sync::{mpsc, watch};
 
 pub use bootstrap::has_durable_state;
+use handle::AppliedIndex;
 pub use handle::RaftHandle;
 
 use crate::apply::Apply;
@@ -96,7 +96,7 @@ impl RaftNode {
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_QUEUE);
         let (apply_tx, apply_rx) = mpsc::channel(APPLY_QUEUE);
-        let applied = Arc::new(AtomicU64::new(restored.applied));
+        let applied = Arc::new(AppliedIndex::new(restored.applied));
         let initial = RaftStatus {
             id: cfg.id,
             leader: 0,

@@ -18,7 +18,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use protobuf::Message as _;
 use raft::prelude::{
@@ -29,6 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::event::{Control, Inbox, Request};
+use super::handle::AppliedIndex;
 use super::read_index::ReadIndexBatcher;
 use super::storage::NodeStorage;
 use super::wal_writer::{Persisted, WalWriter, WriteTask};
@@ -81,7 +81,7 @@ pub(super) struct ReadyLoop {
     pub status: watch::Sender<RaftStatus>,
     /// Set once, to the error that ended the loop (see [`super::RaftHandle::failed`]).
     pub failure: watch::Sender<Option<Arc<RaftError>>>,
-    pub applied: Arc<AtomicU64>,
+    pub applied: Arc<AppliedIndex>,
     pub snapshot_index: u64,
     pub snapshot_count: u64,
     pub catchup_entries: u64,
@@ -184,6 +184,7 @@ impl ReadyLoop {
                     Woke::ApplyRoom
                 }
                 () = std::future::ready(()), if !apply_backlogged && self.raw.has_ready() => Woke::ReadyPending,
+                () = self.applied.advanced(), if apply_backlogged => Woke::ApplyRoom,
             };
             match woke {
                 Woke::Control(ctl) => {
@@ -536,7 +537,7 @@ impl ReadyLoop {
 
     /// Stops counting the committed batches the apply loop reported applied.
     fn forget_applied(&mut self) {
-        let applied = self.applied.load(Ordering::Acquire);
+        let applied = self.applied.get();
         while let Some(&(last, bytes)) = self.unapplied.front() {
             if last > applied {
                 break;
@@ -611,7 +612,7 @@ impl ReadyLoop {
     /// index the state machine has made durable; then compacts the in-memory log (keeping
     /// some entries for slow followers) and releases old WAL segments and snapshot files.
     fn maybe_snapshot(&mut self) -> Result<(), RaftError> {
-        let applied = self.applied.load(Ordering::Acquire);
+        let applied = self.applied.get();
         if applied <= self.snapshot_index.saturating_add(self.snapshot_count) {
             return Ok(());
         }
@@ -660,7 +661,7 @@ impl ReadyLoop {
             term: raft.term,
             commit: raft.raft_log.committed,
             last_index: raft.raft_log.last_index(),
-            applied: self.applied.load(Ordering::Acquire),
+            applied: self.applied.get(),
             is_learner: self.is_learner,
             role: Role::from_raft(raft.state),
         };
