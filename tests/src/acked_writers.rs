@@ -12,6 +12,7 @@ use oxcd_api::etcdserverpb::{PutRequest, RangeRequest};
 use tokio::task::JoinHandle;
 
 use crate::cluster::Cluster;
+use crate::convergence::{current_revision, hashkv_agree};
 use crate::grpc;
 
 /// One writer per endpoint, each putting `<prefix>/<writer>/<n>` one at a time.
@@ -111,4 +112,24 @@ pub async fn keys_on(cluster: &Cluster, i: usize, prefix: &str) -> Result<BTreeS
         .into_iter()
         .map(|kv| String::from_utf8_lossy(&kv.key).into_owned())
         .collect())
+}
+
+/// Checks that every member holds every key in `acked` (under `prefix`) and that their
+/// `HashKV` agree at the current revision.
+pub async fn assert_nothing_lost(cluster: &Cluster, acked: &BTreeSet<String>, prefix: &str) {
+    let revision = current_revision(cluster, 0).await.unwrap();
+    hashkv_agree(cluster, revision, Duration::from_secs(60))
+        .await
+        .unwrap();
+    for i in 0..cluster.size() {
+        let present = keys_on(cluster, i, prefix).await.unwrap();
+        let missing: Vec<_> = acked.difference(&present).collect();
+        assert!(
+            missing.is_empty(),
+            "member {}: {} acknowledged keys missing, e.g. {:?}",
+            i + 1,
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
+    }
 }

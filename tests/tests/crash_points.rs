@@ -5,12 +5,11 @@
 //! compaction points by compacting.
 //! (The robustness harness draws the same points at random, with its linearizability checks.)
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use oxcd_api::etcdserverpb::CompactionRequest;
-use oxcd_tests::acked_writers::{AckedWriters, keys_on};
-use oxcd_tests::convergence::{current_revision, hashkv_agree};
+use oxcd_tests::acked_writers::{AckedWriters, assert_nothing_lost};
+use oxcd_tests::convergence::current_revision;
 use oxcd_tests::{Cluster, ClusterSpec, Server, crash_points};
 
 /// How long a member may take to reach an armed crash point.
@@ -29,25 +28,6 @@ async fn expect_crash(cluster: &mut Cluster, i: usize, point: &str) {
         .unwrap_or_else(|e| panic!("{point}: {e:#}"));
     assert_eq!(code, Some(2), "{point}: a panic's exit status: {fatal}");
     assert!(fatal.contains(point), "{fatal}");
-}
-
-/// Every acknowledged key is on every member, and their `HashKV` agree.
-async fn nothing_lost(cluster: &Cluster, acked: &BTreeSet<String>, prefix: &str) {
-    let revision = current_revision(cluster, 0).await.unwrap();
-    hashkv_agree(cluster, revision, Duration::from_secs(60))
-        .await
-        .unwrap();
-    for i in 0..cluster.size() {
-        let present = keys_on(cluster, i, prefix).await.unwrap();
-        let missing: Vec<_> = acked.difference(&present).collect();
-        assert!(
-            missing.is_empty(),
-            "member {}: {} acknowledged keys missing, e.g. {:?}",
-            i + 1,
-            missing.len(),
-            &missing[..missing.len().min(5)]
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -75,7 +55,7 @@ async fn crashing_at_each_write_path_crash_point_loses_nothing() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let acked = writers.stop().await;
     assert!(acked.len() > 100, "too few writes: {}", acked.len());
-    nothing_lost(&cluster, &acked, "crash").await;
+    assert_nothing_lost(&cluster, &acked, "crash").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -100,7 +80,7 @@ async fn a_member_crashing_while_installing_a_snapshot_recovers_on_restart() {
         expect_crash(&mut cluster, behind, point).await;
     }
     cluster.restart(behind).await.unwrap();
-    nothing_lost(&cluster, &acked, "snap").await;
+    assert_nothing_lost(&cluster, &acked, "snap").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -130,5 +110,5 @@ async fn a_crash_in_the_middle_of_a_compaction_resumes_after_the_restart() {
         cluster.restart(crashing).await.unwrap();
     }
     let acked = writers.stop().await;
-    nothing_lost(&cluster, &acked, "compact").await;
+    assert_nothing_lost(&cluster, &acked, "compact").await;
 }

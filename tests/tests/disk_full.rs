@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use oxcd_tests::acked_writers::{AckedWriters, keys_on};
-use oxcd_tests::convergence::{current_revision, hashkv_agree};
+use oxcd_tests::acked_writers::{AckedWriters, assert_nothing_lost};
 use oxcd_tests::wait::{self, Attempt};
 use oxcd_tests::{Cluster, ClusterSpec, Server};
 
@@ -62,16 +61,5 @@ async fn a_member_whose_disk_fills_stops_and_rejoins_with_nothing_lost() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let acked = writers.stop().await;
 
-    let revision = current_revision(&cluster, 0).await.unwrap();
-    hashkv_agree(&cluster, revision, Duration::from_secs(60))
-        .await
-        .unwrap();
-    let present = keys_on(&cluster, full, "full").await.unwrap();
-    let missing: Vec<_> = acked.difference(&present).cloned().collect();
-    assert!(
-        missing.is_empty(),
-        "{} acknowledged keys missing on the member whose disk filled, e.g. {:?}",
-        missing.len(),
-        &missing[..missing.len().min(5)]
-    );
+    assert_nothing_lost(&cluster, &acked, "full").await;
 }

@@ -55,6 +55,13 @@ impl BackendError {
     }
 }
 
+/// redb's settings for every open of a backend file.
+fn builder() -> redb::Builder {
+    let mut builder = Database::builder();
+    builder.set_cache_size(CACHE_SIZE);
+    builder
+}
+
 /// An error opening the database file at `path`, naming it.
 fn opening(path: &Path, e: impl std::fmt::Display) -> BackendError {
     BackendError::new(
@@ -74,10 +81,7 @@ fn check_repairable(path: &Path) -> Result<Result<(), String>, BackendError> {
         let _ = std::fs::remove_file(&copy);
         return Ok(Err(format!("copying it to {}: {e}", copy.display())));
     }
-    let repaired = Database::builder()
-        .set_cache_size(CACHE_SIZE)
-        .create(&copy)
-        .map(drop);
+    let repaired = builder().create(&copy).map(drop);
     let _ = std::fs::remove_file(&copy);
     repaired.map(Ok).map_err(|e| {
         opening(
@@ -109,8 +113,7 @@ impl Backend {
     /// refused as it is instead of being half-rewritten by a repair that fails. Without room
     /// for the copy (a disk that just filled up), the repair runs in place, with a warning.
     pub fn open(path: &Path) -> Result<Backend, BackendError> {
-        let db = match Database::builder()
-            .set_cache_size(CACHE_SIZE)
+        let db = match builder()
             .set_repair_callback(|session| session.abort())
             .create(path)
         {
@@ -120,10 +123,7 @@ impl Backend {
                     tracing::warn!(path = %path.display(), reason = %reason, "cannot check the repair of the backend database on a copy; repairing it in place");
                 }
                 tracing::warn!(path = %path.display(), "backend database was not closed cleanly; repairing it");
-                Database::builder()
-                    .set_cache_size(CACHE_SIZE)
-                    .create(path)
-                    .map_err(|e| opening(path, e))?
+                builder().create(path).map_err(|e| opening(path, e))?
             }
             Err(e) => return Err(opening(path, e)),
         };
@@ -182,8 +182,7 @@ impl Backend {
             .db
             .begin_read()
             .map_err(BackendError::with("opening snapshot read transaction"))?;
-        let out = Database::builder()
-            .set_cache_size(CACHE_SIZE)
+        let out = builder()
             .create(dest)
             .map_err(BackendError::with("creating snapshot database"))?;
         let mut tx = out

@@ -141,18 +141,13 @@ impl ServerState {
         // readable through its open handle after the rename, as the new one does through its.
         std::fs::rename(db_path, &self.backend_path)
             .map_err(err("installing snapshot database"))?;
-        sync_parent_dir(&self.backend_path).map_err(err("syncing the member directory"))?;
+        let member_dir = self.backend_path.parent().unwrap_or(Path::new("."));
+        oxcd_raft::fsutil::sync_dir(member_dir).map_err(err("syncing the member directory"))?;
         let revision = restored.kv.current_revision();
         *self.storage.write() = restored;
         self.watch_hub.reset(revision);
         Ok(applied)
     }
-}
-
-/// Makes a rename into `path`'s directory durable.
-fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::File::open(dir)?.sync_all()
 }
 
 fn restore_leases(lessor: &Lessor, storage: &Storage) -> Result<(), StateError> {

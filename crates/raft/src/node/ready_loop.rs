@@ -165,7 +165,7 @@ impl ReadyLoop {
             // Past the bound, no new Ready is taken: nothing more is persisted or acknowledged
             // (the leader's flow control then holds back what it sends here), as etcd's raft
             // loop blocks on a busy apply. Ticks, peer messages and durable writes go on.
-            let apply_backlogged = self.unapplied_bytes > self.max_apply_backlog_bytes;
+            let apply_backlogged = self.apply_backlogged();
             let accepting = self.apply_queue.len() < MAX_APPLY_BACKLOG
                 && self.inflight_writes < MAX_INFLIGHT_WRITES
                 && !apply_backlogged;
@@ -229,7 +229,7 @@ impl ReadyLoop {
             // A Ready can lead to another: completing a read round may start the next one, and
             // an inline write may commit entries.
             for _ in 0..MAX_READIES_PER_ITERATION {
-                if self.unapplied_bytes > self.max_apply_backlog_bytes {
+                if self.apply_backlogged() {
                     break;
                 }
                 if let Err(e) = self.handle_ready() {
@@ -533,6 +533,11 @@ impl ReadyLoop {
         self.unapplied_bytes += bytes;
         let batch = entries.into_iter().map(CommittedEntry::from_raft).collect();
         self.apply_queue.push_back(Apply::Entries(batch));
+    }
+
+    /// Whether more committed bytes wait to be applied than the bound allows.
+    fn apply_backlogged(&self) -> bool {
+        self.unapplied_bytes > self.max_apply_backlog_bytes
     }
 
     /// Stops counting the committed batches the apply loop reported applied.
