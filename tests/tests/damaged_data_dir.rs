@@ -203,9 +203,10 @@ async fn a_damaged_wal_is_refused_and_left_untouched() {
     member.terminate(Duration::from_secs(10)).unwrap();
 }
 
-/// A member killed in the middle of a write leaves a torn last record: it starts, cuts only
-/// that record (with a warning naming the segment), catches up from the others, and ends with
-/// every acknowledged write and the same `HashKV` as they.
+/// A member killed in the middle of a write leaves a torn record after its last whole one —
+/// a write it never acknowledged (what it acknowledged was fsynced first): it starts, cuts
+/// only that record (with a warning naming the segment), catches up from the others, and ends
+/// with every acknowledged write and the same `HashKV` as they.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_torn_wal_tail_after_kill_9_is_cut_and_the_member_catches_up() {
     let mut cluster = Cluster::start(ClusterSpec::new(Server::Oxcd, 3))
@@ -231,8 +232,11 @@ async fn a_torn_wal_tail_after_kill_9_is_cut_and_the_member_catches_up() {
     let mut bytes = std::fs::read(&last_segment).unwrap();
     let last = *record_offsets(&bytes).last().unwrap();
     let len = u32::from_le_bytes(bytes[last..last + 4].try_into().unwrap()) as usize;
-    // The second half of the last record never reached the disk.
-    bytes[last + (9 + len) / 2..last + 9 + len].fill(0);
+    // The next write had reached the disk only halfway (its header and half its payload; a
+    // copy of the last record's first half stands in for it) when the process died.
+    let end = last + 9 + len;
+    let half_written = bytes[last..last + (9 + len) / 2].to_vec();
+    bytes[end..end + half_written.len()].copy_from_slice(&half_written);
     std::fs::write(&last_segment, &bytes).unwrap();
 
     cluster.restart(torn).await.unwrap();
