@@ -10,7 +10,7 @@
 use crate::atomic_instant::AtomicInstant;
 use crate::auth_token::{AUTHENTICATE_PATH, AuthToken, TOKEN_HEADER};
 use crate::endpoint::Endpoint;
-use crate::error::GoStatus;
+use crate::error::{DEADLINE_MESSAGE, GoStatus};
 use crate::rpc_kind::RpcKind;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -29,9 +29,6 @@ use tower::ServiceExt;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type ResponseFuture = Pin<Box<dyn Future<Output = Result<http::Response<Body>, BoxError>> + Send>>;
-
-/// Message of the status a call gets when its deadline passes in the client, as Go prints it.
-pub(crate) const DEADLINE_MESSAGE: &str = "context deadline exceeded";
 
 /// Attempts a call gets when it carries no deadline (clientv3's `defaultUnaryMaxRetries`).
 const MAX_ATTEMPTS_WITHOUT_DEADLINE: u32 = 100;

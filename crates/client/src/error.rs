@@ -3,6 +3,9 @@
 use oxcd_api::EtcdError;
 use std::fmt;
 
+/// Message of the status a call gets when its deadline passes in the client, as Go prints it.
+pub(crate) const DEADLINE_MESSAGE: &str = "context deadline exceeded";
+
 /// Why a client operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -74,9 +77,9 @@ impl fmt::Display for GoStatus<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = self.0;
         if status.code() == tonic::Code::DeadlineExceeded
-            && status.message() == crate::balanced_channel::DEADLINE_MESSAGE
+            && status.message() == DEADLINE_MESSAGE
         {
-            return f.write_str(crate::balanced_channel::DEADLINE_MESSAGE);
+            return f.write_str(DEADLINE_MESSAGE);
         }
         write!(
             f,
@@ -133,7 +136,7 @@ mod tests {
             "rpc error: code = Unavailable desc = connection refused"
         );
         let deadline = ClientError::from(tonic::Status::deadline_exceeded(
-            crate::balanced_channel::DEADLINE_MESSAGE,
+            DEADLINE_MESSAGE,
         ));
         assert_eq!(deadline.to_string(), "context deadline exceeded");
     }

@@ -22,9 +22,8 @@ pub use client::{
     MaintenanceClient, WatchClient,
 };
 pub use endpoint::{Endpoint, Scheme};
-pub use error::{ClientError, GoStatus, go_code_name};
+pub use error::ClientError;
 pub use options::{ConnectOptions, Credentials, TlsOptions};
-pub use rpc_kind::RpcKind;
 
 /// The generated protocol types, re-exported so users need only this crate.
 pub use oxcd_api as api;
