@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::PeerContext;
+use super::context::PeerContext;
 use super::proto::SnapshotChunk;
 use super::proto::raft_peer_client::RaftPeerClient;
 use crate::node::event::Control;
