@@ -21,14 +21,13 @@ use std::sync::Arc;
 
 use protobuf::Message as _;
 use raft::prelude::{
-    ConfChange, ConfChangeV2, Entry, Message, MessageType, Snapshot, SnapshotMetadata,
+    ConfChange, ConfChangeV2, ConfState, Entry, Message, MessageType, Snapshot, SnapshotMetadata,
 };
 use raft::{RawNode, SnapshotStatus, StateRole, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::event::{Control, Inbox, Request};
-use super::handle::AppliedIndex;
 use super::read_index::ReadIndexBatcher;
 use super::storage::NodeStorage;
 use super::wal_writer::{Persisted, WalWriter, WriteTask};
@@ -81,7 +80,11 @@ pub(super) struct ReadyLoop {
     pub status: watch::Sender<RaftStatus>,
     /// Set once, to the error that ended the loop (see [`super::RaftHandle::failed`]).
     pub failure: watch::Sender<Option<Arc<RaftError>>>,
-    pub applied: Arc<AppliedIndex>,
+    /// The membership raft works with, for [`super::RaftHandle::conf_state`].
+    pub conf: watch::Sender<ConfStateSummary>,
+    /// The highest index the apply loop reported applied, taken in the order it made
+    /// progress (see [`Control`]).
+    pub applied: u64,
     pub snapshot_index: u64,
     pub snapshot_count: u64,
     pub catchup_entries: u64,
@@ -184,7 +187,6 @@ impl ReadyLoop {
                     Woke::ApplyRoom
                 }
                 () = std::future::ready(()), if !apply_backlogged && self.raw.has_ready() => Woke::ReadyPending,
-                () = self.applied.advanced(), if apply_backlogged => Woke::ApplyRoom,
             };
             match woke {
                 Woke::Control(ctl) => {
@@ -256,8 +258,16 @@ impl ReadyLoop {
 
     fn on_control(&mut self, ctl: Control) -> Option<Exit> {
         match ctl {
-            Control::ConfChange { entry, reply } => {
-                let _ = reply.send(self.apply_conf_change(&entry));
+            Control::ConfChange(entry) => {
+                if let Err(e) = self.apply_conf_change(&entry) {
+                    return Some(Exit::Failed(e));
+                }
+            }
+            Control::Applied(index) => {
+                if index > self.applied {
+                    self.applied = index;
+                    self.storage.conf_complete_through(index);
+                }
             }
             Control::TransferLeader { target } => self.raw.transfer_leader(target),
             Control::Unreachable(id) => self.raw.report_unreachable(id),
@@ -511,9 +521,9 @@ impl ReadyLoop {
         self.storage.apply_snapshot(snap)?;
         fail::fail_point!("raftAfterApplySnap");
         self.snapshot_index = index;
-        self.is_learner = meta.get_conf_state().learners.contains(&self.id);
-        self.transport
-            .retain_members(&members(meta.get_conf_state()));
+        self.on_conf_state(meta.get_conf_state());
+        self.conf
+            .send_replace(ConfStateSummary::from_raft(meta.get_conf_state()));
         tracing::info!(index, term, db = %db_path.display(), "applying snapshot received from the leader");
         self.apply_queue.push_back(Apply::Snapshot {
             index,
@@ -542,7 +552,7 @@ impl ReadyLoop {
 
     /// Stops counting the committed batches the apply loop reported applied.
     fn forget_applied(&mut self) {
-        let applied = self.applied.get();
+        let applied = self.applied;
         while let Some(&(last, bytes)) = self.unapplied.front() {
             if last > applied {
                 break;
@@ -579,7 +589,20 @@ impl ReadyLoop {
         }
     }
 
-    fn apply_conf_change(&mut self, entry: &CommittedEntry) -> Result<ConfStateSummary, RaftError> {
+    /// Applies a committed conf change the apply loop handed over; a change raft cannot
+    /// apply is an error that ends the loop.
+    fn apply_conf_change(&mut self, entry: &CommittedEntry) -> Result<(), RaftError> {
+        let (conf_index, _) = self.storage.latest_conf_state();
+        if entry.index <= conf_index {
+            // Queued for the apply loop before a snapshot from the leader replaced the log:
+            // the snapshot's membership already includes it.
+            tracing::debug!(
+                index = entry.index,
+                conf_index,
+                "skipping a conf change a snapshot covers"
+            );
+            return Ok(());
+        }
         let cs = match entry.kind {
             EntryKind::ConfChange => {
                 let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
@@ -607,17 +630,24 @@ impl ReadyLoop {
             }
         };
         self.storage.record_conf_state(entry.index, cs.clone());
+        self.on_conf_state(&cs);
+        let summary = ConfStateSummary::from_raft(&cs);
+        tracing::info!(index = entry.index, conf_state = ?summary, "applied raft configuration change");
+        self.conf.send_replace(summary);
+        Ok(())
+    }
+
+    /// Follows a new membership: this member's role, and whom the transport talks to.
+    fn on_conf_state(&mut self, cs: &ConfState) {
         self.is_learner = cs.learners.contains(&self.id);
-        self.transport.retain_members(&members(&cs));
-        tracing::info!(index = entry.index, voters = ?cs.voters, learners = ?cs.learners, "applied a raft conf change");
-        Ok(ConfStateSummary::from_raft(&cs))
+        self.transport.retain_members(&members(cs));
     }
 
     /// Takes a snapshot once enough entries were applied since the last one, at the highest
     /// index the state machine has made durable; then compacts the in-memory log (keeping
     /// some entries for slow followers) and releases old WAL segments and snapshot files.
     fn maybe_snapshot(&mut self) -> Result<(), RaftError> {
-        let applied = self.applied.get();
+        let applied = self.applied;
         if applied <= self.snapshot_index.saturating_add(self.snapshot_count) {
             return Ok(());
         }
@@ -666,7 +696,7 @@ impl ReadyLoop {
             term: raft.term,
             commit: raft.raft_log.committed,
             last_index: raft.raft_log.last_index(),
-            applied: self.applied.get(),
+            applied: self.applied,
             is_learner: self.is_learner,
             role: Role::from_raft(raft.state),
         };
