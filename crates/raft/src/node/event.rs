@@ -8,7 +8,7 @@ use crate::apply::CommittedEntry;
 use crate::error::RaftError;
 
 /// Client requests; gated by apply backpressure.
-pub enum Request {
+pub(crate) enum Request {
     /// Propose opaque bytes.
     Propose {
         data: Vec<u8>,
@@ -27,7 +27,7 @@ pub enum Request {
 /// Control events; always received, whatever the backlog. The apply loop's progress travels
 /// here too, so the ready loop sees it in the order the apply loop made it: a conf change is
 /// applied to raft before any index after it counts as applied.
-pub enum Control {
+pub(crate) enum Control {
     /// The apply loop reached a committed conf change: apply it to raft.
     ConfChange(CommittedEntry),
     /// The apply loop applied everything up to this index.
@@ -43,4 +43,4 @@ pub enum Control {
 }
 
 /// Raft messages received from peers.
-pub type Inbox = Vec<Message>;
+pub(crate) type Inbox = Vec<Message>;

@@ -18,8 +18,8 @@ struct Inner {
     control: mpsc::UnboundedSender<Control>,
     status: watch::Receiver<RaftStatus>,
     conf: watch::Receiver<ConfStateSummary>,
-    /// The highest index reported applied, for [`RaftHandle::status`] before the ready loop
-    /// has taken the report in.
+    /// The highest index reported through this handle, for [`RaftHandle::status`] before the
+    /// ready loop has taken the report in (which publishes it in `status`).
     applied: AtomicU64,
     read_timeout: Duration,
     metrics: Arc<RaftMetrics>,
@@ -38,7 +38,6 @@ impl RaftHandle {
         control: mpsc::UnboundedSender<Control>,
         status: watch::Receiver<RaftStatus>,
         conf: watch::Receiver<ConfStateSummary>,
-        applied: u64,
         read_timeout: Duration,
         metrics: Arc<RaftMetrics>,
         failure: watch::Receiver<Option<Arc<RaftError>>>,
@@ -49,7 +48,7 @@ impl RaftHandle {
                 control,
                 status,
                 conf,
-                applied: AtomicU64::new(applied),
+                applied: AtomicU64::new(0),
                 read_timeout,
                 metrics,
                 failure,

@@ -65,16 +65,17 @@ impl RaftNode {
         }
         let restored = bootstrap::restore(&cfg, &sm, runtime.clone())?;
         let raft_cfg = raw_config(&cfg, restored.applied);
-        raft_cfg.validate()?;
+        raft_cfg.validate().map_err(RaftError::raft)?;
         let logger = raft_logger();
-        let mut raw = RawNode::new(&raft_cfg, restored.storage.clone(), &logger)?;
+        let mut raw =
+            RawNode::new(&raft_cfg, restored.storage.clone(), &logger).map_err(RaftError::raft)?;
         for entry in &restored.conf_changes {
             let cs = match entry.get_entry_type() {
                 EntryType::EntryConfChange => {
                     let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
                         RaftError::InvalidConfig(format!("WAL ConfChange at {}: {e}", entry.index))
                     })?;
-                    raw.apply_conf_change(&cc)?
+                    raw.apply_conf_change(&cc).map_err(RaftError::raft)?
                 }
                 _ => {
                     let cc = ConfChangeV2::parse_from_bytes(&entry.data).map_err(|e| {
@@ -83,7 +84,7 @@ impl RaftNode {
                             entry.index
                         ))
                     })?;
-                    raw.apply_conf_change(&cc)?
+                    raw.apply_conf_change(&cc).map_err(RaftError::raft)?
                 }
             };
             restored.storage.record_conf_state(entry.index, cs);
@@ -176,7 +177,6 @@ impl RaftNode {
             ctl_tx,
             status_rx,
             conf_rx,
-            restored.applied,
             read_timeout,
             metrics,
             failure_rx,

@@ -121,7 +121,7 @@ enum Exit {
 impl ReadyLoop {
     /// Runs until stopped (or a persistence failure), then shuts the transport down and
     /// answers the stop request once the WAL is closed.
-    pub async fn run(mut self) {
+    pub(super) async fn run(mut self) {
         let exit = self.serve().await;
         let stop_reply = match exit {
             Exit::Stopped(reply) => Some(reply),
@@ -309,7 +309,7 @@ impl ReadyLoop {
                         Err(RaftError::NoLeader)
                     }
                     Err(raft::Error::ProposalDropped) => Err(RaftError::ProposalDropped),
-                    Err(e) => Err(RaftError::Raft(e)),
+                    Err(e) => Err(RaftError::raft(e)),
                 };
                 let _ = reply.send(outcome);
             }
@@ -344,7 +344,7 @@ impl ReadyLoop {
         let outcome = match self.raw.step(msg) {
             Ok(()) => Ok(()),
             Err(raft::Error::ProposalDropped) => Err(RaftError::NoLeader),
-            Err(e) => Err(RaftError::Raft(e)),
+            Err(e) => Err(RaftError::raft(e)),
         };
         for reply in replies {
             let answer = match &outcome {
@@ -430,7 +430,11 @@ impl ReadyLoop {
         task.entries = rd.take_entries();
         if !task.entries.is_empty() {
             // raft reads new entries back from storage before they are durable.
-            self.storage.mem().wl().append(&task.entries)?;
+            self.storage
+                .mem()
+                .wl()
+                .append(&task.entries)
+                .map_err(RaftError::raft)?;
         }
         if let Some(hs) = rd.hs() {
             self.storage.mem().wl().set_hardstate(hs.clone());
@@ -518,7 +522,7 @@ impl ReadyLoop {
         }
         fail::fail_point!("raftBeforeApplySnap");
         self.snaps.save(&meta)?;
-        self.storage.apply_snapshot(snap)?;
+        self.storage.apply_snapshot(snap).map_err(RaftError::raft)?;
         fail::fail_point!("raftAfterApplySnap");
         self.snapshot_index = index;
         self.on_conf_state(meta.get_conf_state());
@@ -611,7 +615,7 @@ impl ReadyLoop {
                         entry.index
                     ))
                 })?;
-                self.raw.apply_conf_change(&cc)?
+                self.raw.apply_conf_change(&cc).map_err(RaftError::raft)?
             }
             EntryKind::ConfChangeV2 => {
                 let cc = ConfChangeV2::parse_from_bytes(&entry.data).map_err(|e| {
@@ -620,7 +624,7 @@ impl ReadyLoop {
                         entry.index
                     ))
                 })?;
-                self.raw.apply_conf_change(&cc)?
+                self.raw.apply_conf_change(&cc).map_err(RaftError::raft)?
             }
             EntryKind::Normal => {
                 return Err(RaftError::InvalidConfig(format!(
@@ -656,7 +660,7 @@ impl ReadyLoop {
         if index <= self.snapshot_index.saturating_add(self.snapshot_count) {
             return Ok(());
         }
-        let term = self.storage.term(index)?;
+        let term = self.storage.term(index).map_err(RaftError::raft)?;
         let mut meta = SnapshotMetadata {
             index,
             term,
@@ -677,7 +681,9 @@ impl ReadyLoop {
         }
         self.inflight_writes += 1;
         let compact_to = index.saturating_sub(self.catchup_entries).max(1);
-        self.storage.compact(compact_to, index)?;
+        self.storage
+            .compact(compact_to, index)
+            .map_err(RaftError::raft)?;
         tracing::info!(
             snapshot_index = index,
             snapshot_term = term,

@@ -65,13 +65,13 @@ struct Shared {
 
 /// Storage handed to raft-rs. Cloning shares it.
 #[derive(Clone)]
-pub struct NodeStorage {
+pub(super) struct NodeStorage {
     shared: Arc<Shared>,
 }
 
 impl NodeStorage {
     /// Wraps `mem`, whose snapshot point is `boundary` and membership history `conf`.
-    pub fn new(
+    pub(super) fn new(
         mem: MemStorage,
         boundary: (u64, u64),
         conf: ConfHistory,
@@ -94,35 +94,35 @@ impl NodeStorage {
     }
 
     /// The underlying in-memory log.
-    pub fn mem(&self) -> &MemStorage {
+    pub(super) fn mem(&self) -> &MemStorage {
         &self.shared.mem
     }
 
     /// Records a conf change applied at `index`.
-    pub fn record_conf_state(&self, index: u64, cs: ConfState) {
+    pub(super) fn record_conf_state(&self, index: u64, cs: ConfState) {
         self.shared.mem.wl().set_conf_state(cs.clone());
         self.shared.conf.lock().record(index, cs);
     }
 
     /// Notes that the apply loop applied everything up to `index`, so every conf change at
     /// or below it has been recorded.
-    pub fn conf_complete_through(&self, index: u64) {
+    pub(super) fn conf_complete_through(&self, index: u64) {
         self.shared.conf.lock().complete_through(index);
     }
 
     /// The ConfState in force at `index`, which must be applied already.
-    pub fn conf_state_at(&self, index: u64) -> ConfState {
+    pub(super) fn conf_state_at(&self, index: u64) -> ConfState {
         self.shared.conf.lock().at(index)
     }
 
     /// The ConfState in force now, and the index of the entry (or snapshot) it comes from.
-    pub fn latest_conf_state(&self) -> (u64, ConfState) {
+    pub(super) fn latest_conf_state(&self) -> (u64, ConfState) {
         let conf = self.shared.conf.lock();
         (conf.latest_index(), conf.latest())
     }
 
     /// Installs a snapshot received from the leader: the log restarts after it.
-    pub fn apply_snapshot(&self, snap: Snapshot) -> raft::Result<()> {
+    pub(super) fn apply_snapshot(&self, snap: Snapshot) -> raft::Result<()> {
         let meta = snap.get_metadata();
         let (index, term, cs) = (meta.index, meta.term, meta.get_conf_state().clone());
         self.shared.mem.wl().apply_snapshot(snap)?;
@@ -133,7 +133,7 @@ impl NodeStorage {
 
     /// Drops entries before `compact_to` (exclusive), remembering the boundary term; and
     /// forgets membership history superseded before `snapshot_index`.
-    pub fn compact(&self, compact_to: u64, snapshot_index: u64) -> raft::Result<()> {
+    pub(super) fn compact(&self, compact_to: u64, snapshot_index: u64) -> raft::Result<()> {
         let first = self.first_index()?;
         if compact_to > first {
             let boundary_term = self.term(compact_to - 1)?;

@@ -13,13 +13,13 @@ use crate::peers::PeerUrls;
 use crate::snap::SnapStore;
 
 /// Metadata key carrying the sender's cluster ID (hex).
-pub const CLUSTER_ID_HEADER: &str = "x-oxcd-cluster-id";
+pub(super) const CLUSTER_ID_HEADER: &str = "x-oxcd-cluster-id";
 /// Metadata key carrying the sender's member ID (hex).
-pub const FROM_HEADER: &str = "x-oxcd-from";
+pub(super) const FROM_HEADER: &str = "x-oxcd-from";
 /// Metadata key carrying the recipient's member ID (hex).
-pub const TO_HEADER: &str = "x-oxcd-to";
+pub(super) const TO_HEADER: &str = "x-oxcd-to";
 /// The status message a receiver answers a foreign cluster with.
-pub const CLUSTER_MISMATCH: &str = "cluster ID mismatch";
+pub(super) const CLUSTER_MISMATCH: &str = "cluster ID mismatch";
 
 /// HTTP/2 flow-control windows: large, so a stream of append batches is never throttled by
 /// the default 64 KiB window on a low-latency link.

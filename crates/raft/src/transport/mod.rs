@@ -42,7 +42,7 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    pub fn new(ctx: Arc<PeerContext>, runtime: tokio::runtime::Handle) -> Self {
+    pub(crate) fn new(ctx: Arc<PeerContext>, runtime: tokio::runtime::Handle) -> Self {
         Transport {
             ctx,
             runtime,
@@ -52,7 +52,7 @@ impl Transport {
     }
 
     /// Queues `msgs` without blocking; calls `unreachable` for peers whose queue is full.
-    pub fn send(&mut self, msgs: Vec<Message>, mut unreachable: impl FnMut(u64)) {
+    pub(crate) fn send(&mut self, msgs: Vec<Message>, mut unreachable: impl FnMut(u64)) {
         for msg in msgs {
             let to = msg.to;
             if msg.get_msg_type() == MessageType::MsgSnapshot {
@@ -75,7 +75,7 @@ impl Transport {
     }
 
     /// Stops the senders of members no longer in the configuration.
-    pub fn retain_members(&mut self, members: &[u64]) {
+    pub(crate) fn retain_members(&mut self, members: &[u64]) {
         self.senders.retain(|id, sender| {
             let keep = members.contains(id);
             if !keep {
@@ -86,7 +86,7 @@ impl Transport {
     }
 
     /// Stops every peer task.
-    pub fn shutdown(&mut self) {
+    pub(crate) fn shutdown(&mut self) {
         for (_, sender) in self.senders.drain() {
             sender.task.abort();
         }
