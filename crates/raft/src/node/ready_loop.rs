@@ -11,6 +11,11 @@
 //! 5. when the Ready is durable, send its held-back messages (votes, append
 //!    acknowledgements) and tell raft (`on_persist_ready`), which may commit more.
 //!
+//! The apply loop's progress comes back on the control channel: its applied index, and each
+//! committed conf change as it reaches one, in that order, so raft's membership (and every
+//! snapshot's record of it) changes exactly where the log does. A conf change raft cannot
+//! apply ends the loop like a failed write.
+//!
 //! Nothing here waits on a peer or the apply loop, and on the disk only for an inline write
 //! when nothing else is waiting: peers have bounded queues, and unwritten Readies and
 //! undelivered committed work are counted, holding back new client requests once too many
@@ -181,7 +186,7 @@ impl ReadyLoop {
                 Some(msgs) = self.inbox.recv() => Woke::Inbox(msgs),
                 Some(req) = self.requests.recv(), if accepting => Woke::Request(req),
                 Ok(permit) = self.apply_tx.reserve(), if self.next_apply_ready() => {
-                    if let Some(apply) = self.apply_queue.pop_front() {
+                    if let Some(apply) = take_apply(&mut self.apply_queue, self.snapshot_to_apply) {
                         permit.send(apply);
                     }
                     Woke::ApplyRoom
@@ -458,6 +463,7 @@ impl ReadyLoop {
         self.raw.advance_append_async(rd);
         // Committed entries count as applied once queued for the apply loop.
         if let Some(index) = last_committed {
+            debug_assert!(index <= self.raw.raft.raft_log.committed);
             self.raw.advance_apply_to(index);
         }
         if let Some(persisted) = written {
@@ -543,6 +549,17 @@ impl ReadyLoop {
         }
         let bytes: u64 = entries.iter().map(|e| e.data.len() as u64).sum();
         let last = entries.last().map_or(0, |e| e.index);
+        let log = &self.raw.raft.raft_log;
+        debug_assert!(
+            last <= log.committed && last <= log.persisted,
+            "entry {last} handed to the apply loop before it is committed ({}) and durable ({})",
+            log.committed,
+            log.persisted
+        );
+        debug_assert!(
+            entries.windows(2).all(|w| w[1].index == w[0].index + 1),
+            "committed entries must be consecutive"
+        );
         self.unapplied.push_back((last, bytes));
         self.unapplied_bytes += bytes;
         let batch = entries.into_iter().map(CommittedEntry::from_raft).collect();
@@ -587,7 +604,7 @@ impl ReadyLoop {
             let Ok(permit) = self.apply_tx.try_reserve() else {
                 break;
             };
-            if let Some(apply) = self.apply_queue.pop_front() {
+            if let Some(apply) = take_apply(&mut self.apply_queue, self.snapshot_to_apply) {
                 permit.send(apply);
             }
         }
@@ -715,6 +732,17 @@ impl ReadyLoop {
             }
         });
     }
+}
+
+/// Takes the head of the apply queue, which [`ReadyLoop::next_apply_ready`] allowed; a free
+/// function so the loop can call it while it holds a permit of its apply channel.
+fn take_apply(queue: &mut VecDeque<Apply>, snapshot_to_apply: Option<(u64, u64)>) -> Option<Apply> {
+    let apply = queue.pop_front();
+    debug_assert!(
+        !matches!(apply, Some(Apply::Snapshot { .. })) || snapshot_to_apply.is_none(),
+        "a received snapshot went to the apply loop before its WAL marker was durable"
+    );
+    apply
 }
 
 /// Every member of a configuration (voters in both halves of a joint config and learners).

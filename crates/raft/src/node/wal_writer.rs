@@ -219,6 +219,12 @@ fn persist(
         wal.write_unsynced()?;
     }
     fail::fail_point!("raftAfterSave", |_| Err(injected_io_error("raftAfterSave")));
+    // The held-back messages go out once this returns: everything they acknowledge is written.
+    debug_assert_eq!(
+        wal.pending_bytes(),
+        0,
+        "messages released before their Ready was written"
+    );
     metrics.add_wal_write_bytes(bytes);
     if let Some(index) = release_to {
         wal.release_to(index)?;

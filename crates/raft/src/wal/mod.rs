@@ -293,7 +293,19 @@ impl Wal {
 
     /// Buffers entries; they replace any logged entries from their first index on.
     pub(crate) fn append_entries(&mut self, entries: &[Entry]) {
-        let Some(last) = entries.last() else { return };
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return;
+        };
+        debug_assert!(
+            first.index <= self.last_index + 1,
+            "WAL entries must follow the log without a gap: {} after {}",
+            first.index,
+            self.last_index
+        );
+        debug_assert!(
+            entries.windows(2).all(|w| w[1].index == w[0].index + 1),
+            "WAL entries of one batch must be consecutive"
+        );
         self.crc = record::encode(
             &mut self.pending,
             self.crc,
