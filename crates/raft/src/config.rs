@@ -78,7 +78,7 @@ impl RaftConfig {
     }
 
     /// The election timeout as a duration.
-    pub fn election_timeout(&self) -> Duration {
+    pub(crate) fn election_timeout(&self) -> Duration {
         self.tick_interval
             .saturating_mul(self.election_ticks.max(1) as u32)
     }

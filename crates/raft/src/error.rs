@@ -60,22 +60,31 @@ pub enum RaftError {
     /// The configuration cannot be used.
     #[error("invalid raft configuration: {0}")]
     InvalidConfig(String),
-    /// raft-rs rejected an operation.
+    /// The consensus library rejected an operation (its message).
     #[error("raft: {0}")]
-    Raft(#[from] raft::Error),
+    Raft(String),
 }
 
 impl RaftError {
     /// Wraps an I/O error with a description of what was being done.
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         RaftError::Io {
             context: context.into(),
             source,
         }
     }
 
+    /// Wraps an error of raft-rs, whose types stay inside this crate.
+    pub(crate) fn raft(e: raft::Error) -> Self {
+        RaftError::Raft(e.to_string())
+    }
+
     /// Builds a corruption error for `file` at `offset`.
-    pub fn corrupt(file: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
+    pub(crate) fn corrupt(
+        file: impl Into<PathBuf>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Self {
         RaftError::Corrupt {
             file: file.into(),
             offset,

@@ -46,7 +46,7 @@ pub fn create_dir_all_durable(dir: &Path, mode: u32) -> Result<(), RaftError> {
 /// Extends `file` to `len` bytes with allocated blocks (`fallocate(2)` mode 0, as etcd does),
 /// so a full disk fails here rather than in the middle of a later write. Falls back to a
 /// sparse `set_len` only where the file system cannot allocate (EOPNOTSUPP).
-pub fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
+pub(crate) fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
     let Ok(len_arg) = libc::off_t::try_from(len) else {
         return Err(std::io::Error::from_raw_os_error(libc::EFBIG));
     };

@@ -1,26 +1,30 @@
 //! Consensus for oxcd: a [`RaftNode`] around raft-rs that persists its log in our own
-//! write-ahead log ([`wal`]), snapshots and compacts it ([`snap`]), and talks to the other
-//! members over its own gRPC peer service ([`transport`]). It knows nothing of keys: it
-//! replicates opaque byte entries and hands committed ones to the server's apply loop.
+//! write-ahead log, snapshots and compacts it, and talks to the other members over its own
+//! gRPC peer service. It knows nothing of keys: it replicates opaque byte entries and hands
+//! committed ones to the server's apply loop. raft-rs's own types stay inside: callers see
+//! [`MemberChange`], [`CommittedEntry`] and [`ConfStateSummary`] instead.
+
+#![warn(unreachable_pub)]
 
 mod apply;
 mod config;
 mod error;
 pub mod fsutil;
 mod logger;
+mod member_change;
 pub mod metrics;
 mod node;
 mod peers;
-pub mod snap;
+mod snap;
 mod state_machine;
 mod status;
-pub mod transport;
-pub mod wal;
+mod transport;
+mod wal;
 
 pub use apply::{Apply, CommittedEntry, EntryKind};
 pub use config::RaftConfig;
 pub use error::RaftError;
-pub use logger::{TracingDrain, raft_logger};
+pub use member_change::MemberChange;
 pub use metrics::RaftMetrics;
 pub use node::{RaftHandle, RaftNode, has_durable_state};
 pub use peers::PeerUrls;

@@ -7,10 +7,10 @@ use slog::{Drain, KV, Level, OwnedKVList, Record, Serializer};
 
 /// A slog drain that re-emits every record as a `tracing` event with target `raft`.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TracingDrain;
+pub(crate) struct TracingDrain;
 
 /// A slog logger that writes to `tracing`.
-pub fn raft_logger() -> slog::Logger {
+pub(crate) fn raft_logger() -> slog::Logger {
     slog::Logger::root(TracingDrain, slog::o!())
 }
 

@@ -30,18 +30,8 @@ impl PeerUrls {
         self.inner.write().insert(id, urls);
     }
 
-    /// Forgets member `id`.
-    pub fn remove(&self, id: u64) {
-        self.inner.write().remove(&id);
-    }
-
     /// The URLs of member `id`, if known.
-    pub fn get(&self, id: u64) -> Option<Vec<String>> {
+    pub(crate) fn get(&self, id: u64) -> Option<Vec<String>> {
         self.inner.read().get(&id).cloned()
-    }
-
-    /// Every member ID in the table.
-    pub fn ids(&self) -> Vec<u64> {
-        self.inner.read().keys().copied().collect()
     }
 }

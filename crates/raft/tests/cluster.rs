@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Cluster, wait_until};
-use oxcd_raft::RaftError;
+use oxcd_raft::{MemberChange, RaftError};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_replicate_read_fail_over_and_recover_from_the_wal() {
@@ -234,18 +234,9 @@ async fn leadership_transfers_on_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn membership_changes_are_replicated_applied_and_survive_restarts() {
-    use raft::prelude::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
-    let change = |kind: ConfChangeType, node_id: u64| {
-        let mut single = ConfChangeSingle::default();
-        single.set_change_type(kind);
-        single.node_id = node_id;
-        let mut cc = ConfChangeV2::default();
-        cc.set_changes(vec![single].into());
-        cc
-    };
-    async fn propose_cc(handle: &oxcd_raft::RaftHandle, cc: ConfChangeV2) {
+    async fn propose_cc(handle: &oxcd_raft::RaftHandle, change: MemberChange) {
         for _ in 0..200 {
-            match handle.propose_conf_change(Vec::new(), cc.clone()).await {
+            match handle.propose_conf_change(Vec::new(), change).await {
                 Ok(()) => return,
                 Err(RaftError::NoLeader | RaftError::ProposalDropped) => {
                     tokio::time::sleep(Duration::from_millis(20)).await
@@ -263,17 +254,13 @@ async fn membership_changes_are_replicated_applied_and_survive_restarts() {
     }
     // A new member joins as a learner, catches up, and is promoted to voter.
     cluster.add_joining_member(4);
-    propose_cc(
-        &cluster.handle(leader),
-        change(ConfChangeType::AddLearnerNode, 4),
-    )
-    .await;
+    propose_cc(&cluster.handle(leader), MemberChange::AddLearner(4)).await;
     cluster.wait_applied_count(&[1, 2, 3, 4], 10).await;
     wait_until("member 4 to know it is a learner", || {
         cluster.handle(4).status().is_learner
     })
     .await;
-    propose_cc(&cluster.handle(leader), change(ConfChangeType::AddNode, 4)).await;
+    propose_cc(&cluster.handle(leader), MemberChange::AddVoter(4)).await;
     wait_until("member 4 to become a voter", || {
         !cluster.handle(4).status().is_learner
     })

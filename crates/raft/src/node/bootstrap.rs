@@ -162,9 +162,9 @@ pub(super) fn restore(
     } else {
         let mut snap = Snapshot::default();
         snap.set_metadata(snap_meta);
-        mem.wl().apply_snapshot(snap)?;
+        mem.wl().apply_snapshot(snap).map_err(RaftError::raft)?;
     }
-    mem.wl().append(&state.entries)?;
+    mem.wl().append(&state.entries).map_err(RaftError::raft)?;
     let last_index = state.entries.last().map_or(snap_index, |e| e.index);
     let mut hs = state.hard_state;
     // The snapshot is committed by definition; the hard state written with it may be older.

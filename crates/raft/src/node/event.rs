@@ -6,10 +6,9 @@ use tokio::sync::oneshot;
 use super::read_index::ReadReply;
 use crate::apply::CommittedEntry;
 use crate::error::RaftError;
-use crate::status::ConfStateSummary;
 
 /// Client requests; gated by apply backpressure.
-pub enum Request {
+pub(crate) enum Request {
     /// Propose opaque bytes.
     Propose {
         data: Vec<u8>,
@@ -25,13 +24,14 @@ pub enum Request {
     ReadIndex { reply: ReadReply },
 }
 
-/// Control events; always received, whatever the backlog.
-pub enum Control {
-    /// Apply a committed conf change to raft.
-    ConfChange {
-        entry: CommittedEntry,
-        reply: oneshot::Sender<Result<ConfStateSummary, RaftError>>,
-    },
+/// Control events; always received, whatever the backlog. The apply loop's progress travels
+/// here too, so the ready loop sees it in the order the apply loop made it: a conf change is
+/// applied to raft before any index after it counts as applied.
+pub(crate) enum Control {
+    /// The apply loop reached a committed conf change: apply it to raft.
+    ConfChange(CommittedEntry),
+    /// The apply loop applied everything up to this index.
+    Applied(u64),
     /// Start a leadership transfer to `target`.
     TransferLeader { target: u64 },
     /// A peer could not be reached.
@@ -43,4 +43,4 @@ pub enum Control {
 }
 
 /// Raft messages received from peers.
-pub type Inbox = Vec<Message>;
+pub(crate) type Inbox = Vec<Message>;

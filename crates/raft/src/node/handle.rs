@@ -4,51 +4,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::event::{Control, Request};
 use crate::apply::CommittedEntry;
 use crate::error::RaftError;
+use crate::member_change::MemberChange;
 use crate::metrics::RaftMetrics;
 use crate::status::{ConfStateSummary, RaftStatus};
-
-/// The apply loop's progress, which the handle records and the ready loop follows (for
-/// snapshots, and to take raft's work in again once a backlog has been applied).
-pub(super) struct AppliedIndex {
-    index: AtomicU64,
-    advanced: Notify,
-}
-
-impl AppliedIndex {
-    pub(super) fn new(index: u64) -> Self {
-        AppliedIndex {
-            index: AtomicU64::new(index),
-            advanced: Notify::new(),
-        }
-    }
-
-    /// The highest index reported applied.
-    pub(super) fn get(&self) -> u64 {
-        self.index.load(Ordering::Acquire)
-    }
-
-    fn advance(&self, index: u64) {
-        if self.index.fetch_max(index, Ordering::AcqRel) < index {
-            self.advanced.notify_one();
-        }
-    }
-
-    /// Resolves once the index moved on since the last call.
-    pub(super) async fn advanced(&self) {
-        self.advanced.notified().await;
-    }
-}
 
 struct Inner {
     requests: mpsc::Sender<Request>,
     control: mpsc::UnboundedSender<Control>,
     status: watch::Receiver<RaftStatus>,
-    applied: Arc<AppliedIndex>,
+    conf: watch::Receiver<ConfStateSummary>,
+    /// The highest index reported through this handle, for [`RaftHandle::status`] before the
+    /// ready loop has taken the report in (which publishes it in `status`).
+    applied: AtomicU64,
     read_timeout: Duration,
     metrics: Arc<RaftMetrics>,
     failure: watch::Receiver<Option<Arc<RaftError>>>,
@@ -65,7 +37,7 @@ impl RaftHandle {
         requests: mpsc::Sender<Request>,
         control: mpsc::UnboundedSender<Control>,
         status: watch::Receiver<RaftStatus>,
-        applied: Arc<AppliedIndex>,
+        conf: watch::Receiver<ConfStateSummary>,
         read_timeout: Duration,
         metrics: Arc<RaftMetrics>,
         failure: watch::Receiver<Option<Arc<RaftError>>>,
@@ -75,7 +47,8 @@ impl RaftHandle {
                 requests,
                 control,
                 status,
-                applied,
+                conf,
+                applied: AtomicU64::new(0),
                 read_timeout,
                 metrics,
                 failure,
@@ -96,16 +69,17 @@ impl RaftHandle {
         answer.await.map_err(|_| RaftError::Stopped)?
     }
 
-    /// Proposes a membership change (raft `ConfChangeV2`; a single-change V2 is an ordinary
-    /// conf change). Once committed it arrives on the Apply stream as a `ConfChangeV2` entry,
-    /// which the apply loop hands back to [`RaftHandle::apply_conf_change`]. Fails with
-    /// `ProposalDropped` while another conf change is pending, `NoLeader` without a leader.
+    /// Proposes a membership change, with `context` carried along in the entry. Once
+    /// committed it arrives on the Apply stream as a `ConfChangeV2` entry, which the apply loop
+    /// hands back to [`RaftHandle::apply_conf_change`]. Fails with `ProposalDropped` while
+    /// another conf change is pending, `NoLeader` without a leader.
     pub async fn propose_conf_change(
         &self,
         context: Vec<u8>,
-        cc: raft::prelude::ConfChangeV2,
+        change: MemberChange,
     ) -> Result<(), RaftError> {
         let (reply, answer) = oneshot::channel();
+        let cc = change.to_raft();
         self.inner
             .requests
             .send(Request::ProposeConfChange { context, cc, reply })
@@ -135,34 +109,39 @@ impl RaftHandle {
         }
     }
 
-    /// Applies a committed conf change to raft (the apply loop calls this for ConfChange
-    /// entries) and returns the resulting membership.
-    pub async fn apply_conf_change(
-        &self,
-        entry: &CommittedEntry,
-    ) -> Result<ConfStateSummary, RaftError> {
-        let (reply, answer) = oneshot::channel();
+    /// Hands a committed conf change (a `ConfChange` or `ConfChangeV2` entry) to raft, which
+    /// applies it before it takes in any later [`RaftHandle::report_applied`] from the same
+    /// caller; never waits. The apply loop calls this when it reaches such an entry. Fails
+    /// only with `Stopped`, once the node is gone; a change raft cannot apply ends the node
+    /// (see [`RaftHandle::failed`]).
+    pub fn apply_conf_change(&self, entry: &CommittedEntry) -> Result<(), RaftError> {
         self.inner
             .control
-            .send(Control::ConfChange {
-                entry: entry.clone(),
-                reply,
-            })
-            .map_err(|_| RaftError::Stopped)?;
-        answer.await.map_err(|_| RaftError::Stopped)?
+            .send(Control::ConfChange(entry.clone()))
+            .map_err(|_| RaftError::Stopped)
     }
 
     /// Records that the apply loop has applied everything up to `index` (drives snapshots
-    /// and compaction).
+    /// and compaction, and lets raft take in more work after a backlog).
     pub fn report_applied(&self, index: u64) {
-        self.inner.applied.advance(index);
+        self.inner.applied.fetch_max(index, Ordering::AcqRel);
+        // Once the node is gone there is nothing left to tell.
+        let _ = self.inner.control.send(Control::Applied(index));
     }
 
     /// The current view of the node.
     pub fn status(&self) -> RaftStatus {
         let mut status = *self.inner.status.borrow();
-        status.applied = status.applied.max(self.inner.applied.get());
+        status.applied = status
+            .applied
+            .max(self.inner.applied.load(Ordering::Acquire));
         status
+    }
+
+    /// The members of the raft configuration as of the last conf change raft applied (or the
+    /// snapshot it restored).
+    pub fn conf_state(&self) -> ConfStateSummary {
+        self.inner.conf.borrow().clone()
     }
 
     /// The node's counters and histograms (WAL, leader changes), for the metrics endpoint.

@@ -19,7 +19,6 @@ use raft::{RawNode, ReadOnlyOption};
 use tokio::sync::{mpsc, watch};
 
 pub use bootstrap::has_durable_state;
-use handle::AppliedIndex;
 pub use handle::RaftHandle;
 
 use crate::apply::Apply;
@@ -29,7 +28,7 @@ use crate::logger::raft_logger;
 use crate::metrics::RaftMetrics;
 use crate::peers::PeerUrls;
 use crate::state_machine::StateMachine;
-use crate::status::{RaftStatus, Role};
+use crate::status::{ConfStateSummary, RaftStatus, Role};
 use crate::transport::{self, PeerContext, Transport};
 use read_index::ReadIndexBatcher;
 use ready_loop::ReadyLoop;
@@ -66,16 +65,17 @@ impl RaftNode {
         }
         let restored = bootstrap::restore(&cfg, &sm, runtime.clone())?;
         let raft_cfg = raw_config(&cfg, restored.applied);
-        raft_cfg.validate()?;
+        raft_cfg.validate().map_err(RaftError::raft)?;
         let logger = raft_logger();
-        let mut raw = RawNode::new(&raft_cfg, restored.storage.clone(), &logger)?;
+        let mut raw =
+            RawNode::new(&raft_cfg, restored.storage.clone(), &logger).map_err(RaftError::raft)?;
         for entry in &restored.conf_changes {
             let cs = match entry.get_entry_type() {
                 EntryType::EntryConfChange => {
                     let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
                         RaftError::InvalidConfig(format!("WAL ConfChange at {}: {e}", entry.index))
                     })?;
-                    raw.apply_conf_change(&cc)?
+                    raw.apply_conf_change(&cc).map_err(RaftError::raft)?
                 }
                 _ => {
                     let cc = ConfChangeV2::parse_from_bytes(&entry.data).map_err(|e| {
@@ -84,19 +84,19 @@ impl RaftNode {
                             entry.index
                         ))
                     })?;
-                    raw.apply_conf_change(&cc)?
+                    raw.apply_conf_change(&cc).map_err(RaftError::raft)?
                 }
             };
             restored.storage.record_conf_state(entry.index, cs);
         }
-        let conf = restored.storage.conf_state_at(u64::MAX);
+        restored.storage.conf_complete_through(restored.applied);
+        let (_, conf) = restored.storage.latest_conf_state();
         let is_learner = conf.learners.contains(&cfg.id);
 
         let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
         let (inbox_tx, inbox_rx) = mpsc::channel(INBOX_QUEUE);
         let (apply_tx, apply_rx) = mpsc::channel(APPLY_QUEUE);
-        let applied = Arc::new(AppliedIndex::new(restored.applied));
         let initial = RaftStatus {
             id: cfg.id,
             leader: 0,
@@ -109,6 +109,7 @@ impl RaftNode {
         };
         let (status_tx, status_rx) = watch::channel(initial);
         let (failure_tx, failure_rx) = watch::channel(None);
+        let (conf_tx, conf_rx) = watch::channel(ConfStateSummary::from_raft(&conf));
 
         let ctx = Arc::new(PeerContext {
             id: cfg.id,
@@ -152,7 +153,8 @@ impl RaftNode {
             reads: ReadIndexBatcher::new(cfg.id, (election_ticks / 2).max(1), election_ticks),
             status: status_tx,
             failure: failure_tx,
-            applied: applied.clone(),
+            conf: conf_tx,
+            applied: restored.applied,
             snapshot_index: restored.snapshot_index,
             snapshot_count: cfg.snapshot_count,
             catchup_entries: cfg.snapshot_catchup_entries,
@@ -174,7 +176,7 @@ impl RaftNode {
             req_tx,
             ctl_tx,
             status_rx,
-            applied,
+            conf_rx,
             read_timeout,
             metrics,
             failure_rx,

@@ -8,7 +8,7 @@ use tokio::sync::oneshot;
 use crate::error::RaftError;
 
 /// Where a read-index caller gets its answer.
-pub type ReadReply = oneshot::Sender<Result<u64, RaftError>>;
+pub(super) type ReadReply = oneshot::Sender<Result<u64, RaftError>>;
 
 struct Round {
     /// Contexts sent for this round (the first, plus re-sends); any answer completes it.
@@ -19,7 +19,7 @@ struct Round {
 }
 
 /// Pending and in-flight read barriers.
-pub struct ReadIndexBatcher {
+pub(super) struct ReadIndexBatcher {
     waiting: Vec<ReadReply>,
     inflight: Option<Round>,
     /// Contexts are `[member id][counter]`, so requests forwarded to the leader by different
@@ -33,7 +33,7 @@ pub struct ReadIndexBatcher {
 
 impl ReadIndexBatcher {
     /// A batcher re-sending after `retry_ticks` and giving up after `timeout_ticks`.
-    pub fn new(member_id: u64, retry_ticks: usize, timeout_ticks: usize) -> Self {
+    pub(super) fn new(member_id: u64, retry_ticks: usize, timeout_ticks: usize) -> Self {
         let epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64);
@@ -48,7 +48,7 @@ impl ReadIndexBatcher {
     }
 
     /// Queues a caller for the next round.
-    pub fn push(&mut self, reply: ReadReply) {
+    pub(super) fn push(&mut self, reply: ReadReply) {
         self.waiting.push(reply);
     }
 
@@ -67,7 +67,7 @@ impl ReadIndexBatcher {
 
     /// If no round is in flight and callers wait, starts a round; returns the context to
     /// send with raft's ReadIndex.
-    pub fn start_round(&mut self) -> Option<Vec<u8>> {
+    pub(super) fn start_round(&mut self) -> Option<Vec<u8>> {
         if self.inflight.is_some() || self.waiting.is_empty() {
             return None;
         }
@@ -83,7 +83,7 @@ impl ReadIndexBatcher {
     }
 
     /// Handles raft's answer for `ctx`: answers the round's callers with `index`.
-    pub fn on_read_state(&mut self, ctx: &[u8], index: u64) {
+    pub(super) fn on_read_state(&mut self, ctx: &[u8], index: u64) {
         let Ok(bytes) = <[u8; 16]>::try_from(ctx) else {
             return;
         };
@@ -109,7 +109,7 @@ impl ReadIndexBatcher {
 
     /// Advances time by one tick; returns a context to re-send the in-flight round with, when
     /// it has waited long enough without an answer.
-    pub fn tick(&mut self) -> Option<Vec<u8>> {
+    pub(super) fn tick(&mut self) -> Option<Vec<u8>> {
         let round = self.inflight.as_mut()?;
         round.age_ticks += 1;
         round.since_send_ticks += 1;
@@ -129,7 +129,7 @@ impl ReadIndexBatcher {
     }
 
     /// Re-sends the in-flight round (after a leader change the old request is lost).
-    pub fn resend(&mut self) -> Option<Vec<u8>> {
+    pub(super) fn resend(&mut self) -> Option<Vec<u8>> {
         self.inflight.as_ref()?;
         let ctx = self.new_ctx();
         let round = self.inflight.as_mut()?;
@@ -139,7 +139,7 @@ impl ReadIndexBatcher {
     }
 
     /// Fails every waiting and in-flight caller.
-    pub fn fail_all(&mut self, err: impl Fn() -> RaftError) {
+    pub(super) fn fail_all(&mut self, err: impl Fn() -> RaftError) {
         if let Some(round) = self.inflight.take() {
             for w in round.waiters {
                 let _ = w.send(Err(err()));

@@ -11,6 +11,11 @@
 //! 5. when the Ready is durable, send its held-back messages (votes, append
 //!    acknowledgements) and tell raft (`on_persist_ready`), which may commit more.
 //!
+//! The apply loop's progress comes back on the control channel: its applied index, and each
+//! committed conf change as it reaches one, in that order, so raft's membership (and every
+//! snapshot's record of it) changes exactly where the log does. A conf change raft cannot
+//! apply ends the loop like a failed write.
+//!
 //! Nothing here waits on a peer or the apply loop, and on the disk only for an inline write
 //! when nothing else is waiting: peers have bounded queues, and unwritten Readies and
 //! undelivered committed work are counted, holding back new client requests once too many
@@ -21,14 +26,13 @@ use std::sync::Arc;
 
 use protobuf::Message as _;
 use raft::prelude::{
-    ConfChange, ConfChangeV2, Entry, Message, MessageType, Snapshot, SnapshotMetadata,
+    ConfChange, ConfChangeV2, ConfState, Entry, Message, MessageType, Snapshot, SnapshotMetadata,
 };
 use raft::{RawNode, SnapshotStatus, StateRole, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::event::{Control, Inbox, Request};
-use super::handle::AppliedIndex;
 use super::read_index::ReadIndexBatcher;
 use super::storage::NodeStorage;
 use super::wal_writer::{Persisted, WalWriter, WriteTask};
@@ -81,7 +85,11 @@ pub(super) struct ReadyLoop {
     pub status: watch::Sender<RaftStatus>,
     /// Set once, to the error that ended the loop (see [`super::RaftHandle::failed`]).
     pub failure: watch::Sender<Option<Arc<RaftError>>>,
-    pub applied: Arc<AppliedIndex>,
+    /// The membership raft works with, for [`super::RaftHandle::conf_state`].
+    pub conf: watch::Sender<ConfStateSummary>,
+    /// The highest index the apply loop reported applied, taken in the order it made
+    /// progress (see [`Control`]).
+    pub applied: u64,
     pub snapshot_index: u64,
     pub snapshot_count: u64,
     pub catchup_entries: u64,
@@ -118,7 +126,7 @@ enum Exit {
 impl ReadyLoop {
     /// Runs until stopped (or a persistence failure), then shuts the transport down and
     /// answers the stop request once the WAL is closed.
-    pub async fn run(mut self) {
+    pub(super) async fn run(mut self) {
         let exit = self.serve().await;
         let stop_reply = match exit {
             Exit::Stopped(reply) => Some(reply),
@@ -178,13 +186,12 @@ impl ReadyLoop {
                 Some(msgs) = self.inbox.recv() => Woke::Inbox(msgs),
                 Some(req) = self.requests.recv(), if accepting => Woke::Request(req),
                 Ok(permit) = self.apply_tx.reserve(), if self.next_apply_ready() => {
-                    if let Some(apply) = self.apply_queue.pop_front() {
+                    if let Some(apply) = take_apply(&mut self.apply_queue, self.snapshot_to_apply) {
                         permit.send(apply);
                     }
                     Woke::ApplyRoom
                 }
                 () = std::future::ready(()), if !apply_backlogged && self.raw.has_ready() => Woke::ReadyPending,
-                () = self.applied.advanced(), if apply_backlogged => Woke::ApplyRoom,
             };
             match woke {
                 Woke::Control(ctl) => {
@@ -256,8 +263,16 @@ impl ReadyLoop {
 
     fn on_control(&mut self, ctl: Control) -> Option<Exit> {
         match ctl {
-            Control::ConfChange { entry, reply } => {
-                let _ = reply.send(self.apply_conf_change(&entry));
+            Control::ConfChange(entry) => {
+                if let Err(e) = self.apply_conf_change(&entry) {
+                    return Some(Exit::Failed(e));
+                }
+            }
+            Control::Applied(index) => {
+                if index > self.applied {
+                    self.applied = index;
+                    self.storage.conf_complete_through(index);
+                }
             }
             Control::TransferLeader { target } => self.raw.transfer_leader(target),
             Control::Unreachable(id) => self.raw.report_unreachable(id),
@@ -299,7 +314,7 @@ impl ReadyLoop {
                         Err(RaftError::NoLeader)
                     }
                     Err(raft::Error::ProposalDropped) => Err(RaftError::ProposalDropped),
-                    Err(e) => Err(RaftError::Raft(e)),
+                    Err(e) => Err(RaftError::raft(e)),
                 };
                 let _ = reply.send(outcome);
             }
@@ -334,7 +349,7 @@ impl ReadyLoop {
         let outcome = match self.raw.step(msg) {
             Ok(()) => Ok(()),
             Err(raft::Error::ProposalDropped) => Err(RaftError::NoLeader),
-            Err(e) => Err(RaftError::Raft(e)),
+            Err(e) => Err(RaftError::raft(e)),
         };
         for reply in replies {
             let answer = match &outcome {
@@ -420,7 +435,11 @@ impl ReadyLoop {
         task.entries = rd.take_entries();
         if !task.entries.is_empty() {
             // raft reads new entries back from storage before they are durable.
-            self.storage.mem().wl().append(&task.entries)?;
+            self.storage
+                .mem()
+                .wl()
+                .append(&task.entries)
+                .map_err(RaftError::raft)?;
         }
         if let Some(hs) = rd.hs() {
             self.storage.mem().wl().set_hardstate(hs.clone());
@@ -444,6 +463,7 @@ impl ReadyLoop {
         self.raw.advance_append_async(rd);
         // Committed entries count as applied once queued for the apply loop.
         if let Some(index) = last_committed {
+            debug_assert!(index <= self.raw.raft.raft_log.committed);
             self.raw.advance_apply_to(index);
         }
         if let Some(persisted) = written {
@@ -508,12 +528,12 @@ impl ReadyLoop {
         }
         fail::fail_point!("raftBeforeApplySnap");
         self.snaps.save(&meta)?;
-        self.storage.apply_snapshot(snap)?;
+        self.storage.apply_snapshot(snap).map_err(RaftError::raft)?;
         fail::fail_point!("raftAfterApplySnap");
         self.snapshot_index = index;
-        self.is_learner = meta.get_conf_state().learners.contains(&self.id);
-        self.transport
-            .retain_members(&members(meta.get_conf_state()));
+        self.on_conf_state(meta.get_conf_state());
+        self.conf
+            .send_replace(ConfStateSummary::from_raft(meta.get_conf_state()));
         tracing::info!(index, term, db = %db_path.display(), "applying snapshot received from the leader");
         self.apply_queue.push_back(Apply::Snapshot {
             index,
@@ -529,6 +549,17 @@ impl ReadyLoop {
         }
         let bytes: u64 = entries.iter().map(|e| e.data.len() as u64).sum();
         let last = entries.last().map_or(0, |e| e.index);
+        let log = &self.raw.raft.raft_log;
+        debug_assert!(
+            last <= log.committed && last <= log.persisted,
+            "entry {last} handed to the apply loop before it is committed ({}) and durable ({})",
+            log.committed,
+            log.persisted
+        );
+        debug_assert!(
+            entries.windows(2).all(|w| w[1].index == w[0].index + 1),
+            "committed entries must be consecutive"
+        );
         self.unapplied.push_back((last, bytes));
         self.unapplied_bytes += bytes;
         let batch = entries.into_iter().map(CommittedEntry::from_raft).collect();
@@ -542,7 +573,7 @@ impl ReadyLoop {
 
     /// Stops counting the committed batches the apply loop reported applied.
     fn forget_applied(&mut self) {
-        let applied = self.applied.get();
+        let applied = self.applied;
         while let Some(&(last, bytes)) = self.unapplied.front() {
             if last > applied {
                 break;
@@ -573,13 +604,26 @@ impl ReadyLoop {
             let Ok(permit) = self.apply_tx.try_reserve() else {
                 break;
             };
-            if let Some(apply) = self.apply_queue.pop_front() {
+            if let Some(apply) = take_apply(&mut self.apply_queue, self.snapshot_to_apply) {
                 permit.send(apply);
             }
         }
     }
 
-    fn apply_conf_change(&mut self, entry: &CommittedEntry) -> Result<ConfStateSummary, RaftError> {
+    /// Applies a committed conf change the apply loop handed over; a change raft cannot
+    /// apply is an error that ends the loop.
+    fn apply_conf_change(&mut self, entry: &CommittedEntry) -> Result<(), RaftError> {
+        let (conf_index, _) = self.storage.latest_conf_state();
+        if entry.index <= conf_index {
+            // Queued for the apply loop before a snapshot from the leader replaced the log:
+            // the snapshot's membership already includes it.
+            tracing::debug!(
+                index = entry.index,
+                conf_index,
+                "skipping a conf change a snapshot covers"
+            );
+            return Ok(());
+        }
         let cs = match entry.kind {
             EntryKind::ConfChange => {
                 let cc = ConfChange::parse_from_bytes(&entry.data).map_err(|e| {
@@ -588,7 +632,7 @@ impl ReadyLoop {
                         entry.index
                     ))
                 })?;
-                self.raw.apply_conf_change(&cc)?
+                self.raw.apply_conf_change(&cc).map_err(RaftError::raft)?
             }
             EntryKind::ConfChangeV2 => {
                 let cc = ConfChangeV2::parse_from_bytes(&entry.data).map_err(|e| {
@@ -597,7 +641,7 @@ impl ReadyLoop {
                         entry.index
                     ))
                 })?;
-                self.raw.apply_conf_change(&cc)?
+                self.raw.apply_conf_change(&cc).map_err(RaftError::raft)?
             }
             EntryKind::Normal => {
                 return Err(RaftError::InvalidConfig(format!(
@@ -607,17 +651,24 @@ impl ReadyLoop {
             }
         };
         self.storage.record_conf_state(entry.index, cs.clone());
+        self.on_conf_state(&cs);
+        let summary = ConfStateSummary::from_raft(&cs);
+        tracing::info!(index = entry.index, conf_state = ?summary, "applied raft configuration change");
+        self.conf.send_replace(summary);
+        Ok(())
+    }
+
+    /// Follows a new membership: this member's role, and whom the transport talks to.
+    fn on_conf_state(&mut self, cs: &ConfState) {
         self.is_learner = cs.learners.contains(&self.id);
-        self.transport.retain_members(&members(&cs));
-        tracing::info!(index = entry.index, voters = ?cs.voters, learners = ?cs.learners, "applied a raft conf change");
-        Ok(ConfStateSummary::from_raft(&cs))
+        self.transport.retain_members(&members(cs));
     }
 
     /// Takes a snapshot once enough entries were applied since the last one, at the highest
     /// index the state machine has made durable; then compacts the in-memory log (keeping
     /// some entries for slow followers) and releases old WAL segments and snapshot files.
     fn maybe_snapshot(&mut self) -> Result<(), RaftError> {
-        let applied = self.applied.get();
+        let applied = self.applied;
         if applied <= self.snapshot_index.saturating_add(self.snapshot_count) {
             return Ok(());
         }
@@ -626,7 +677,7 @@ impl ReadyLoop {
         if index <= self.snapshot_index.saturating_add(self.snapshot_count) {
             return Ok(());
         }
-        let term = self.storage.term(index)?;
+        let term = self.storage.term(index).map_err(RaftError::raft)?;
         let mut meta = SnapshotMetadata {
             index,
             term,
@@ -647,7 +698,9 @@ impl ReadyLoop {
         }
         self.inflight_writes += 1;
         let compact_to = index.saturating_sub(self.catchup_entries).max(1);
-        self.storage.compact(compact_to, index)?;
+        self.storage
+            .compact(compact_to, index)
+            .map_err(RaftError::raft)?;
         tracing::info!(
             snapshot_index = index,
             snapshot_term = term,
@@ -666,7 +719,7 @@ impl ReadyLoop {
             term: raft.term,
             commit: raft.raft_log.committed,
             last_index: raft.raft_log.last_index(),
-            applied: self.applied.get(),
+            applied: self.applied,
             is_learner: self.is_learner,
             role: Role::from_raft(raft.state),
         };
@@ -679,6 +732,17 @@ impl ReadyLoop {
             }
         });
     }
+}
+
+/// Takes the head of the apply queue, which [`ReadyLoop::next_apply_ready`] allowed; a free
+/// function so the loop can call it while it holds a permit of its apply channel.
+fn take_apply(queue: &mut VecDeque<Apply>, snapshot_to_apply: Option<(u64, u64)>) -> Option<Apply> {
+    let apply = queue.pop_front();
+    debug_assert!(
+        !matches!(apply, Some(Apply::Snapshot { .. })) || snapshot_to_apply.is_none(),
+        "a received snapshot went to the apply loop before its WAL marker was durable"
+    );
+    apply
 }
 
 /// Every member of a configuration (voters in both halves of a joint config and learners).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
-use raft::prelude::{Entry, Snapshot, SnapshotMetadata};
+use raft::prelude::{ConfState, Entry, Snapshot, SnapshotMetadata};
 use raft::storage::MemStorage;
 use raft::{GetEntriesContext, RaftState, Storage, StorageError};
 
@@ -17,11 +17,29 @@ use super::conf_history::ConfHistory;
 use crate::snap::SnapStore;
 use crate::state_machine::StateMachine;
 
-/// A state-machine copy made for followers.
+/// A state-machine copy made for followers. Its ConfState is looked up only when it is sent:
+/// the copy may hold entries the ready loop has not heard applied yet, and so conf changes
+/// it has not recorded yet.
 #[derive(Debug, Clone)]
 struct Generated {
-    meta: SnapshotMetadata,
+    index: u64,
+    term: u64,
     path: PathBuf,
+}
+
+impl Generated {
+    /// The snapshot raft sends for this copy, with the membership in force at its index.
+    fn snapshot(&self, cs: ConfState) -> Snapshot {
+        let mut meta = SnapshotMetadata {
+            index: self.index,
+            term: self.term,
+            ..Default::default()
+        };
+        meta.set_conf_state(cs);
+        let mut snap = Snapshot::default();
+        snap.set_metadata(meta);
+        snap
+    }
 }
 
 #[derive(Debug, Default)]
@@ -47,13 +65,13 @@ struct Shared {
 
 /// Storage handed to raft-rs. Cloning shares it.
 #[derive(Clone)]
-pub struct NodeStorage {
+pub(super) struct NodeStorage {
     shared: Arc<Shared>,
 }
 
 impl NodeStorage {
     /// Wraps `mem`, whose snapshot point is `boundary` and membership history `conf`.
-    pub fn new(
+    pub(super) fn new(
         mem: MemStorage,
         boundary: (u64, u64),
         conf: ConfHistory,
@@ -76,23 +94,35 @@ impl NodeStorage {
     }
 
     /// The underlying in-memory log.
-    pub fn mem(&self) -> &MemStorage {
+    pub(super) fn mem(&self) -> &MemStorage {
         &self.shared.mem
     }
 
-    /// Records a conf change applied at `index`; returns the new ConfState.
-    pub fn record_conf_state(&self, index: u64, cs: raft::prelude::ConfState) {
+    /// Records a conf change applied at `index`.
+    pub(super) fn record_conf_state(&self, index: u64, cs: ConfState) {
         self.shared.mem.wl().set_conf_state(cs.clone());
         self.shared.conf.lock().record(index, cs);
     }
 
-    /// The ConfState in force at `index`.
-    pub fn conf_state_at(&self, index: u64) -> raft::prelude::ConfState {
+    /// Notes that the apply loop applied everything up to `index`, so every conf change at
+    /// or below it has been recorded.
+    pub(super) fn conf_complete_through(&self, index: u64) {
+        self.shared.conf.lock().complete_through(index);
+    }
+
+    /// The ConfState in force at `index`, which must be applied already.
+    pub(super) fn conf_state_at(&self, index: u64) -> ConfState {
         self.shared.conf.lock().at(index)
     }
 
+    /// The ConfState in force now, and the index of the entry (or snapshot) it comes from.
+    pub(super) fn latest_conf_state(&self) -> (u64, ConfState) {
+        let conf = self.shared.conf.lock();
+        (conf.latest_index(), conf.latest())
+    }
+
     /// Installs a snapshot received from the leader: the log restarts after it.
-    pub fn apply_snapshot(&self, snap: Snapshot) -> raft::Result<()> {
+    pub(super) fn apply_snapshot(&self, snap: Snapshot) -> raft::Result<()> {
         let meta = snap.get_metadata();
         let (index, term, cs) = (meta.index, meta.term, meta.get_conf_state().clone());
         self.shared.mem.wl().apply_snapshot(snap)?;
@@ -103,7 +133,7 @@ impl NodeStorage {
 
     /// Drops entries before `compact_to` (exclusive), remembering the boundary term; and
     /// forgets membership history superseded before `snapshot_index`.
-    pub fn compact(&self, compact_to: u64, snapshot_index: u64) -> raft::Result<()> {
+    pub(super) fn compact(&self, compact_to: u64, snapshot_index: u64) -> raft::Result<()> {
         let first = self.first_index()?;
         if compact_to > first {
             let boundary_term = self.term(compact_to - 1)?;
@@ -123,8 +153,8 @@ impl NodeStorage {
             *state = match outcome {
                 Ok(generated) => {
                     tracing::info!(
-                        index = generated.meta.index,
-                        term = generated.meta.term,
+                        index = generated.index,
+                        term = generated.term,
                         "created a state-machine snapshot to send to a follower"
                     );
                     if let GenState::Ready(old) = &*state
@@ -159,13 +189,7 @@ impl NodeStorage {
         })?;
         let path = shared.snaps.generated_db_path(index);
         fs::rename(&tmp, &path)?;
-        let mut meta = SnapshotMetadata {
-            index,
-            term,
-            ..Default::default()
-        };
-        meta.set_conf_state(self.conf_state_at(index));
-        Ok(Generated { meta, path })
+        Ok(Generated { index, term, path })
     }
 }
 
@@ -200,24 +224,30 @@ impl Storage for NodeStorage {
         self.shared.mem.last_index()
     }
 
-    /// Hands out the latest state-machine copy if it is recent enough for `request_index` and
-    /// the log still continues right after it; otherwise starts making one and asks raft to
-    /// retry later.
+    /// Hands out the latest state-machine copy if it is recent enough for `request_index`, the
+    /// log still continues right after it and the membership at its index is known; otherwise
+    /// starts making one (unless the membership is only not known yet) and asks raft to retry
+    /// later.
     fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
         let first = self.first_index()?;
         let mut state = self.shared.generation.lock();
-        match &*state {
-            GenState::Ready(g) if g.meta.index >= request_index && g.meta.index + 1 >= first => {
-                let mut snap = Snapshot::default();
-                snap.set_metadata(g.meta.clone());
-                return Ok(snap);
+        let regenerate = match &*state {
+            GenState::Generating => false,
+            GenState::Ready(g) if g.index >= request_index && g.index + 1 >= first => {
+                let conf = self.shared.conf.lock();
+                if let Some(cs) = conf.known_at(g.index) {
+                    return Ok(g.snapshot(cs));
+                }
+                // Unless that membership was forgotten, the apply loop's report that it got
+                // this far is on its way.
+                conf.forgotten(g.index)
             }
-            GenState::Generating => {}
-            _ => {
-                *state = GenState::Generating;
-                drop(state);
-                self.start_generation();
-            }
+            _ => true,
+        };
+        if regenerate {
+            *state = GenState::Generating;
+            drop(state);
+            self.start_generation();
         }
         Err(raft::Error::Store(
             StorageError::SnapshotTemporarilyUnavailable,

@@ -26,7 +26,7 @@ const MAX_TASKS_PER_WRITE: usize = 1024;
 
 /// One Ready's worth of persistence (or a local snapshot marker).
 #[derive(Default)]
-pub struct WriteTask {
+pub(super) struct WriteTask {
     /// The Ready's number; 0 for work that is not a Ready.
     pub number: u64,
     /// A snapshot now covers the log up to here.
@@ -45,7 +45,7 @@ pub struct WriteTask {
 }
 
 /// What became durable.
-pub struct Persisted {
+pub(super) struct Persisted {
     /// Highest Ready number persisted (0 if none was among the tasks).
     pub number: u64,
     /// How many tasks this covers.
@@ -58,7 +58,7 @@ pub struct Persisted {
 }
 
 /// The handle to the writer thread.
-pub struct WalWriter {
+pub(super) struct WalWriter {
     /// Shared with the thread, which holds the lock only while it writes a batch.
     wal: Arc<Mutex<Wal>>,
     /// Set once any write failed: the WAL's state is then unknown and must not be synced again.
@@ -70,7 +70,7 @@ pub struct WalWriter {
 
 impl WalWriter {
     /// Starts the writer thread owning `wal`; returns it and the stream of completions.
-    pub fn spawn(
+    pub(super) fn spawn(
         wal: Wal,
         member_id: u64,
         metrics: Arc<RaftMetrics>,
@@ -106,7 +106,7 @@ impl WalWriter {
 
     /// Persists `task` on the caller's thread. Only for when no submitted task is still
     /// unwritten, so that writes stay in order.
-    pub fn write_now(&self, task: WriteTask) -> Result<Persisted, RaftError> {
+    pub(super) fn write_now(&self, task: WriteTask) -> Result<Persisted, RaftError> {
         let mut wal = self.wal.lock();
         let outcome = persist(&mut wal, task, || None, &self.metrics);
         if outcome.is_err() {
@@ -116,12 +116,12 @@ impl WalWriter {
     }
 
     /// Queues a task; false if the writer has stopped (after a write failure).
-    pub fn submit(&self, task: WriteTask) -> bool {
+    pub(super) fn submit(&self, task: WriteTask) -> bool {
         self.tasks.as_ref().is_some_and(|t| t.send(task).is_ok())
     }
 
     /// Lets the writer finish what is queued, syncs, and waits for the thread to exit.
-    pub fn close(&mut self) {
+    pub(super) fn close(&mut self) {
         self.tasks.take();
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
@@ -219,6 +219,12 @@ fn persist(
         wal.write_unsynced()?;
     }
     fail::fail_point!("raftAfterSave", |_| Err(injected_io_error("raftAfterSave")));
+    // The held-back messages go out once this returns: everything they acknowledge is written.
+    debug_assert_eq!(
+        wal.pending_bytes(),
+        0,
+        "messages released before their Ready was written"
+    );
     metrics.add_wal_write_bytes(bytes);
     if let Some(index) = release_to {
         wal.release_to(index)?;

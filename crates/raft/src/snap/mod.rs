@@ -18,7 +18,7 @@ use crate::error::{IoContext, RaftError};
 
 /// The snapshot directory.
 #[derive(Debug, Clone)]
-pub struct SnapStore {
+pub(crate) struct SnapStore {
     dir: PathBuf,
 }
 
@@ -72,7 +72,7 @@ fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), RaftError> {
 impl SnapStore {
     /// Opens (creating if needed) the snapshot directory and removes leftovers of interrupted
     /// writes and transfers.
-    pub fn open(dir: &Path) -> Result<SnapStore, RaftError> {
+    pub(crate) fn open(dir: &Path) -> Result<SnapStore, RaftError> {
         crate::fsutil::create_dir_all_durable(dir, 0o700)?;
         let store = SnapStore {
             dir: dir.to_path_buf(),
@@ -88,7 +88,7 @@ impl SnapStore {
 
     /// The snapshot metadata files and received databases in `dir` (none if it does not
     /// exist), found without changing anything: whether this member ever held raft state.
-    pub fn durable_files(dir: &Path) -> Result<Vec<PathBuf>, RaftError> {
+    pub(crate) fn durable_files(dir: &Path) -> Result<Vec<PathBuf>, RaftError> {
         if !dir.exists() {
             return Ok(Vec::new());
         }
@@ -111,12 +111,12 @@ impl SnapStore {
     }
 
     /// Where the metadata of the snapshot at (`index`, `term`) is stored in `dir`.
-    pub fn metadata_path_in(dir: &Path, index: u64, term: u64) -> PathBuf {
+    pub(crate) fn metadata_path_in(dir: &Path, index: u64, term: u64) -> PathBuf {
         dir.join(format!("{term:016x}-{index:016x}.snap"))
     }
 
     /// The directory.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
@@ -140,34 +140,34 @@ impl SnapStore {
     }
 
     /// Where a database received from the leader for snapshot `index` is stored.
-    pub fn received_db_path(&self, index: u64) -> PathBuf {
+    pub(crate) fn received_db_path(&self, index: u64) -> PathBuf {
         Self::received_db_path_in(&self.dir, index)
     }
 
     /// [`SnapStore::received_db_path`] in `dir`, for checks made before the store is opened.
-    pub fn received_db_path_in(dir: &Path, index: u64) -> PathBuf {
+    pub(crate) fn received_db_path_in(dir: &Path, index: u64) -> PathBuf {
         dir.join(format!("{index:016x}.snap.db"))
     }
 
     /// Where transfer number `transfer` of a database for snapshot `index` is written until
     /// complete and verified; each transfer has its own file, so two at once cannot mix.
-    pub fn partial_db_path(&self, index: u64, transfer: u64) -> PathBuf {
+    pub(crate) fn partial_db_path(&self, index: u64, transfer: u64) -> PathBuf {
         self.dir
             .join(format!("{index:016x}-{transfer}.snap.db.part"))
     }
 
     /// Where a database copy made for followers at `index` is stored.
-    pub fn generated_db_path(&self, index: u64) -> PathBuf {
+    pub(crate) fn generated_db_path(&self, index: u64) -> PathBuf {
         self.dir.join(format!("{index:016x}.gen.db"))
     }
 
     /// Where a database copy for followers is written before its index is known.
-    pub fn generating_db_path(&self, attempt: u64) -> PathBuf {
+    pub(crate) fn generating_db_path(&self, attempt: u64) -> PathBuf {
         self.dir.join(format!("generating-{attempt}.tmp"))
     }
 
     /// Durably stores snapshot metadata.
-    pub fn save(&self, meta: &SnapshotMetadata) -> Result<(), RaftError> {
+    pub(crate) fn save(&self, meta: &SnapshotMetadata) -> Result<(), RaftError> {
         let body = meta
             .write_to_bytes()
             .map_err(|e| RaftError::InvalidConfig(format!("encode snapshot metadata: {e}")))?;
@@ -182,14 +182,13 @@ impl SnapStore {
         crate::fsutil::sync_dir(&self.dir)
     }
 
-    /// Loads the metadata of the snapshot at (`index`, `term`), verifying its CRC.
-    pub fn load(&self, index: u64, term: u64) -> Result<SnapshotMetadata, RaftError> {
-        SnapStore::load_in(&self.dir, index, term)
-    }
-
     /// Loads the metadata of the snapshot at (`index`, `term`) from `dir`, verifying its CRC,
     /// without opening the store (whose cleanup must wait until the data dir is known good).
-    pub fn load_in(dir: &Path, index: u64, term: u64) -> Result<SnapshotMetadata, RaftError> {
+    pub(crate) fn load_in(
+        dir: &Path,
+        index: u64,
+        term: u64,
+    ) -> Result<SnapshotMetadata, RaftError> {
         let path = SnapStore::metadata_path_in(dir, index, term);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
@@ -239,7 +238,7 @@ impl SnapStore {
     /// still be lost in a crash), so they neither count nor go. Also removes received
     /// databases the state machine has durably moved past (`durable_applied`), keeping the
     /// newest one.
-    pub fn purge(
+    pub(crate) fn purge(
         &self,
         keep: usize,
         durable_marker: u64,
@@ -291,6 +290,12 @@ impl SnapStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl SnapStore {
+        fn load(&self, index: u64, term: u64) -> Result<SnapshotMetadata, RaftError> {
+            SnapStore::load_in(&self.dir, index, term)
+        }
+    }
 
     fn meta(index: u64, term: u64, voters: Vec<u64>) -> SnapshotMetadata {
         let mut m = SnapshotMetadata {

@@ -18,10 +18,10 @@ use raft::prelude::Message;
 use tokio::sync::oneshot;
 use tokio_stream::Stream;
 
+use super::context::{CLUSTER_MISMATCH, PeerContext};
 use super::peer_queue::PeerQueueReceiver;
 use super::proto::MessageBatch;
 use super::proto::raft_peer_client::RaftPeerClient;
-use super::{CLUSTER_MISMATCH, PeerContext};
 
 /// Most messages per batch.
 const MAX_BATCH_MESSAGES: usize = 512;

@@ -1,5 +1,5 @@
 //! Generated code of the peer protocol (`proto/raftpeer.proto`, package `oxcdpeer`).
 
-#![allow(missing_docs, clippy::all)]
+#![allow(missing_docs, unreachable_pub, clippy::all)]
 
 tonic::include_proto!("oxcdpeer");

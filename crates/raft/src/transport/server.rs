@@ -15,9 +15,12 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::context::{
+    CLUSTER_ID_HEADER, CLUSTER_MISMATCH, CONNECTION_WINDOW, FROM_HEADER, PeerContext,
+    STREAM_WINDOW, TO_HEADER,
+};
 use super::proto::raft_peer_server::{RaftPeer, RaftPeerServer};
 use super::proto::{MessageBatch, SnapshotChunk, SnapshotReceived, StreamClosed};
-use super::{CLUSTER_ID_HEADER, CLUSTER_MISMATCH, FROM_HEADER, PeerContext, TO_HEADER};
 use crate::error::{IoContext, RaftError};
 use crate::node::event::Inbox;
 
@@ -238,8 +241,8 @@ pub(crate) fn serve(
         tasks.push(runtime.spawn(async move {
             let served = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
-                .initial_stream_window_size(super::STREAM_WINDOW)
-                .initial_connection_window_size(super::CONNECTION_WINDOW)
+                .initial_stream_window_size(STREAM_WINDOW)
+                .initial_connection_window_size(CONNECTION_WINDOW)
                 .add_service(svc)
                 .serve_with_incoming(incoming)
                 .await;

@@ -14,13 +14,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::PeerContext;
+use super::context::PeerContext;
 use super::proto::SnapshotChunk;
 use super::proto::raft_peer_client::RaftPeerClient;
 use crate::node::event::Control;
 
 /// Size of one file chunk.
-pub const CHUNK_SIZE: usize = 1024 * 1024;
+pub(super) const CHUNK_SIZE: usize = 1024 * 1024;
 
 /// Starts sending `msg` (a MsgSnapshot) and its database; reports the outcome to raft.
 pub(super) fn spawn_send(

@@ -9,11 +9,15 @@ use raft::prelude::{Message, MessageType};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tonic::Code;
+use tonic::transport::Channel;
 
+use super::context::{CLUSTER_ID_HEADER, CLUSTER_MISMATCH, FROM_HEADER, TO_HEADER};
 use super::proto::raft_peer_client::RaftPeerClient;
 use super::proto::{MessageBatch, SnapshotChunk};
 use super::*;
 use crate::node::event::Inbox;
+use crate::peers::PeerUrls;
+use crate::snap::SnapStore;
 
 const CLUSTER: u64 = 0xabc;
 

@@ -4,7 +4,7 @@ use raft::prelude::{Entry, EntryType, HardState};
 
 /// Identity stored at the head of every segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Metadata {
+pub(crate) struct Metadata {
     /// The member that wrote the WAL.
     pub member_id: u64,
     /// The cluster it belongs to.
@@ -13,7 +13,7 @@ pub struct Metadata {
 
 /// A snapshot marker: the log below `index` is covered by a snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct SnapshotMarker {
+pub(crate) struct SnapshotMarker {
     /// Index of the snapshot.
     pub index: u64,
     /// Term of the entry at `index`.
@@ -22,7 +22,7 @@ pub struct SnapshotMarker {
 
 /// A payload that does not parse.
 #[derive(Debug)]
-pub struct Malformed(pub &'static str);
+pub(super) struct Malformed(pub &'static str);
 
 struct Cursor<'a>(&'a [u8]);
 
@@ -68,13 +68,13 @@ fn put_bytes(buf: &mut Vec<u8>, b: &[u8]) {
 }
 
 /// Encodes identity metadata.
-pub fn put_metadata(buf: &mut Vec<u8>, m: Metadata) {
+pub(super) fn put_metadata(buf: &mut Vec<u8>, m: Metadata) {
     put_u64(buf, m.member_id);
     put_u64(buf, m.cluster_id);
 }
 
 /// Decodes identity metadata.
-pub fn get_metadata(p: &[u8]) -> Result<Metadata, Malformed> {
+pub(super) fn get_metadata(p: &[u8]) -> Result<Metadata, Malformed> {
     let mut c = Cursor(p);
     let m = Metadata {
         member_id: c.u64()?,
@@ -85,14 +85,14 @@ pub fn get_metadata(p: &[u8]) -> Result<Metadata, Malformed> {
 }
 
 /// Encodes a hard state.
-pub fn put_hard_state(buf: &mut Vec<u8>, hs: &HardState) {
+pub(super) fn put_hard_state(buf: &mut Vec<u8>, hs: &HardState) {
     put_u64(buf, hs.term);
     put_u64(buf, hs.vote);
     put_u64(buf, hs.commit);
 }
 
 /// Decodes a hard state.
-pub fn get_hard_state(p: &[u8]) -> Result<HardState, Malformed> {
+pub(super) fn get_hard_state(p: &[u8]) -> Result<HardState, Malformed> {
     let mut c = Cursor(p);
     let hs = HardState {
         term: c.u64()?,
@@ -105,13 +105,13 @@ pub fn get_hard_state(p: &[u8]) -> Result<HardState, Malformed> {
 }
 
 /// Encodes a snapshot marker.
-pub fn put_snapshot_marker(buf: &mut Vec<u8>, m: SnapshotMarker) {
+pub(super) fn put_snapshot_marker(buf: &mut Vec<u8>, m: SnapshotMarker) {
     put_u64(buf, m.index);
     put_u64(buf, m.term);
 }
 
 /// Decodes a snapshot marker.
-pub fn get_snapshot_marker(p: &[u8]) -> Result<SnapshotMarker, Malformed> {
+pub(super) fn get_snapshot_marker(p: &[u8]) -> Result<SnapshotMarker, Malformed> {
     let mut c = Cursor(p);
     let m = SnapshotMarker {
         index: c.u64()?,
@@ -139,7 +139,7 @@ fn entry_type_from_byte(b: u8) -> Result<EntryType, Malformed> {
 }
 
 /// Encodes a run of entries: count, then per entry index, term, type, data, context.
-pub fn put_entries(buf: &mut Vec<u8>, entries: &[Entry]) {
+pub(super) fn put_entries(buf: &mut Vec<u8>, entries: &[Entry]) {
     let extra: usize = entries
         .iter()
         .map(|e| 25 + e.data.len() + e.context.len())
@@ -157,7 +157,7 @@ pub fn put_entries(buf: &mut Vec<u8>, entries: &[Entry]) {
 }
 
 /// Decodes a run of entries, checking they are consecutive.
-pub fn get_entries(p: &[u8]) -> Result<Vec<Entry>, Malformed> {
+pub(super) fn get_entries(p: &[u8]) -> Result<Vec<Entry>, Malformed> {
     let mut c = Cursor(p);
     let count = c.u32()? as usize;
     // Bound the allocation by what the payload could possibly hold (25 bytes per entry).

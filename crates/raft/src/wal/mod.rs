@@ -24,22 +24,22 @@ use std::path::{Path, PathBuf};
 
 use raft::prelude::{Entry, HardState};
 
-pub use codec::{Metadata, SnapshotMarker};
-pub use replay::WalState;
-pub use segment::Segment;
+pub(crate) use codec::{Metadata, SnapshotMarker};
+pub(crate) use replay::WalState;
+pub(crate) use segment::Segment;
 
 use crate::error::{IoContext, RaftError};
 use crate::fsutil;
 
 /// Size at which a segment is rolled (and to which it is preallocated).
-pub const DEFAULT_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
 
 /// etcd's default `--max-wals`.
-pub const DEFAULT_MAX_WALS: usize = 5;
+pub(crate) const DEFAULT_MAX_WALS: usize = 5;
 
 /// Tunables of the WAL.
 #[derive(Debug, Clone, Copy)]
-pub struct WalOptions {
+pub(crate) struct WalOptions {
     /// Segment size in bytes; a segment is rolled once its data reaches this size.
     pub segment_size: u64,
     /// Skip `fdatasync` on commit (etcd's `--unsafe-no-fsync`): a crash of the machine can
@@ -62,7 +62,7 @@ impl Default for WalOptions {
 
 /// What a WAL directory holds, as found without changing anything in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WalDir {
+pub(crate) enum WalDir {
     /// No directory, or no segment in it: nothing was ever logged.
     Empty,
     /// Only the first segment's temporary file: a new member crashed while creating its WAL,
@@ -73,7 +73,7 @@ pub enum WalDir {
 }
 
 /// Looks at `dir` without touching it; a broken segment sequence is corruption.
-pub fn inspect(dir: &Path) -> Result<WalDir, RaftError> {
+pub(crate) fn inspect(dir: &Path) -> Result<WalDir, RaftError> {
     if !dir.exists() {
         return Ok(WalDir::Empty);
     }
@@ -92,7 +92,7 @@ fn first_segment_tmp(dir: &Path) -> PathBuf {
 
 /// An open write-ahead log, positioned for appending.
 #[derive(Debug)]
-pub struct Wal {
+pub(crate) struct Wal {
     dir: PathBuf,
     opts: WalOptions,
     metadata: Metadata,
@@ -115,7 +115,7 @@ pub struct Wal {
 /// A WAL read back and checked but not yet changed: the state it holds can be inspected (and
 /// the snapshot it names checked) before [`Recovery::open`] cuts a torn tail and prepares the
 /// last segment for appending.
-pub struct Recovery {
+pub(crate) struct Recovery {
     dir: PathBuf,
     metadata: Metadata,
     segments: Vec<Segment>,
@@ -124,13 +124,13 @@ pub struct Recovery {
 
 impl Recovery {
     /// The raft state the WAL holds.
-    pub fn state(&self) -> &WalState {
+    pub(crate) fn state(&self) -> &WalState {
         &self.replayed.state
     }
 
     /// Cuts off a torn tail (the only repair ever made), preallocates the last segment and
     /// positions the WAL for appending.
-    pub fn open(self, opts: WalOptions) -> Result<(Wal, WalState), RaftError> {
+    pub(crate) fn open(self, opts: WalOptions) -> Result<(Wal, WalState), RaftError> {
         let Recovery {
             dir,
             metadata,
@@ -201,16 +201,11 @@ impl Recovery {
 }
 
 impl Wal {
-    /// Creates a new WAL in `dir` (created if missing) for `metadata`.
-    pub fn create(dir: &Path, metadata: Metadata, opts: WalOptions) -> Result<Wal, RaftError> {
-        Wal::create_with(dir, metadata, opts, || Ok(()))
-    }
-
     /// Creates a new WAL in `dir`, running `before_commit` once the first segment is written
     /// and synced under its temporary name but before it is renamed into place: whatever
     /// `before_commit` makes durable is then never seen without the WAL, and a crash before
     /// the rename leaves [`WalDir::CreationInterrupted`].
-    pub fn create_with(
+    pub(crate) fn create_with(
         dir: &Path,
         metadata: Metadata,
         opts: WalOptions,
@@ -253,7 +248,7 @@ impl Wal {
     /// Reads the WAL in `dir` without opening it for writing or repairing it (for offline
     /// tools): the identity it was written for and the raft state it holds. A torn tail is
     /// ignored, as [`Wal::open`] would cut it off.
-    pub fn read(dir: &Path) -> Result<(Metadata, WalState), RaftError> {
+    pub(crate) fn read(dir: &Path) -> Result<(Metadata, WalState), RaftError> {
         let segments = segment::list(dir)?;
         if segments.is_empty() {
             return Err(RaftError::InvalidConfig(format!(
@@ -267,7 +262,7 @@ impl Wal {
 
     /// Replays the WAL in `dir` and checks it belongs to `metadata`'s member and cluster,
     /// changing nothing on disk: damage is reported, never repaired, at this stage.
-    pub fn recover(dir: &Path, metadata: Metadata) -> Result<Recovery, RaftError> {
+    pub(crate) fn recover(dir: &Path, metadata: Metadata) -> Result<Recovery, RaftError> {
         let segments = segment::list(dir)?;
         if segments.is_empty() {
             return Err(RaftError::InvalidConfig(format!(
@@ -296,19 +291,21 @@ impl Wal {
         })
     }
 
-    /// Opens the WAL in `dir`, replays it, checks it belongs to `metadata`'s member and
-    /// cluster, cuts off a torn tail and positions it for appending.
-    pub fn open(
-        dir: &Path,
-        metadata: Metadata,
-        opts: WalOptions,
-    ) -> Result<(Wal, WalState), RaftError> {
-        Wal::recover(dir, metadata)?.open(opts)
-    }
-
     /// Buffers entries; they replace any logged entries from their first index on.
-    pub fn append_entries(&mut self, entries: &[Entry]) {
-        let Some(last) = entries.last() else { return };
+    pub(crate) fn append_entries(&mut self, entries: &[Entry]) {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return;
+        };
+        debug_assert!(
+            first.index <= self.last_index + 1,
+            "WAL entries must follow the log without a gap: {} after {}",
+            first.index,
+            self.last_index
+        );
+        debug_assert!(
+            entries.windows(2).all(|w| w[1].index == w[0].index + 1),
+            "WAL entries of one batch must be consecutive"
+        );
         self.crc = record::encode(
             &mut self.pending,
             self.crc,
@@ -319,7 +316,7 @@ impl Wal {
     }
 
     /// Buffers a hard state.
-    pub fn append_hard_state(&mut self, hs: &HardState) {
+    pub(crate) fn append_hard_state(&mut self, hs: &HardState) {
         self.crc = record::encode(
             &mut self.pending,
             self.crc,
@@ -331,7 +328,7 @@ impl Wal {
 
     /// Buffers a snapshot marker: the log up to `marker.index` is now covered by a snapshot
     /// (and, if the log did not hold that entry with that term, replaced by it).
-    pub fn append_snapshot_marker(&mut self, marker: SnapshotMarker) {
+    pub(crate) fn append_snapshot_marker(&mut self, marker: SnapshotMarker) {
         self.crc = record::encode(
             &mut self.pending,
             self.crc,
@@ -342,20 +339,15 @@ impl Wal {
         self.last_index = self.last_index.max(marker.index);
     }
 
-    /// Whether records are buffered but not yet durable.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
     /// Bytes of records buffered for the next write.
-    pub fn pending_bytes(&self) -> usize {
+    pub(crate) fn pending_bytes(&self) -> usize {
         self.pending.len()
     }
 
     /// Writes the buffered records and makes them durable with one `fdatasync` (skipped with
     /// `unsafe_no_fsync`); rolls to a new segment when the current one is full. Returns
     /// whether it synced.
-    pub fn commit(&mut self) -> Result<bool, RaftError> {
+    pub(crate) fn commit(&mut self) -> Result<bool, RaftError> {
         if self.pending.is_empty() {
             return Ok(false);
         }
@@ -385,7 +377,7 @@ impl Wal {
     /// Writes the buffered records without waiting for the disk: for records whose loss in a
     /// crash is harmless (a commit index only moving forward). A later [`Wal::commit`] or
     /// [`Wal::sync`] makes them durable.
-    pub fn write_unsynced(&mut self) -> Result<(), RaftError> {
+    pub(crate) fn write_unsynced(&mut self) -> Result<(), RaftError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -400,7 +392,7 @@ impl Wal {
 
     /// Writes anything buffered and makes everything written durable (unless
     /// `unsafe_no_fsync`).
-    pub fn sync(&mut self) -> Result<(), RaftError> {
+    pub(crate) fn sync(&mut self) -> Result<(), RaftError> {
         if self.opts.unsafe_no_fsync {
             return self.write_unsynced();
         }
@@ -410,7 +402,7 @@ impl Wal {
     /// Marks segments all of whose entries are at or below `index` (a persisted snapshot's
     /// index) as no longer needed and deletes the oldest of them while more than `max_wals`
     /// segments exist; returns how many were deleted. The current segment is always kept.
-    pub fn release_to(&mut self, index: u64) -> Result<usize, RaftError> {
+    pub(crate) fn release_to(&mut self, index: u64) -> Result<usize, RaftError> {
         self.released_to = self.released_to.max(index);
         self.purge()
     }
@@ -443,16 +435,6 @@ impl Wal {
             fsutil::sync_dir(&self.dir)?;
         }
         Ok(removed)
-    }
-
-    /// The live segments, oldest first.
-    pub fn segments(&self) -> &[Segment] {
-        &self.segments
-    }
-
-    /// Index of the last entry logged (or of the snapshot when the log is empty).
-    pub fn last_index(&self) -> u64 {
-        self.last_index
     }
 
     fn current_path(&self) -> PathBuf {

@@ -3,12 +3,12 @@
 //! record's CRC. The chain makes a torn, reordered or bit-flipped record detectable.
 
 /// Size of a record header in bytes.
-pub const HEADER_LEN: usize = 9;
+pub(super) const HEADER_LEN: usize = 9;
 
 /// What a record's payload holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum RecordType {
+pub(super) enum RecordType {
     /// Member ID and cluster ID; first record of every segment.
     Metadata = 1,
     /// A raft hard state (term, vote, commit).
@@ -43,7 +43,7 @@ fn record_crc(prev_crc: u32, len: u32, kind: u8, payload: &[u8]) -> u32 {
 /// Appends one framed record to `buf`, whose payload is produced by `write_payload`, and
 /// returns the record's CRC (the seed of the next one). The payload is written in place so
 /// large entry batches are encoded without an intermediate buffer.
-pub fn encode(
+pub(super) fn encode(
     buf: &mut Vec<u8>,
     prev_crc: u32,
     kind: RecordType,
@@ -65,7 +65,7 @@ pub fn encode(
 
 /// One record decoded from a segment.
 #[derive(Debug)]
-pub struct Decoded<'a> {
+pub(super) struct Decoded<'a> {
     /// The record's type.
     pub kind: RecordType,
     /// The record's payload.
@@ -78,7 +78,7 @@ pub struct Decoded<'a> {
 
 /// Why no record could be decoded at some offset.
 #[derive(Debug, PartialEq, Eq)]
-pub enum DecodeError {
+pub(super) enum DecodeError {
     /// A zeroed header: the end of the written part of a preallocated segment.
     End,
     /// Fewer bytes remain than the header or its declared payload needs.
@@ -96,7 +96,7 @@ pub enum DecodeError {
 }
 
 /// Decodes the record starting at `data[0]`, checking its CRC against the chain seed.
-pub fn decode(data: &[u8], prev_crc: u32) -> Result<Decoded<'_>, DecodeError> {
+pub(super) fn decode(data: &[u8], prev_crc: u32) -> Result<Decoded<'_>, DecodeError> {
     if data.len() < HEADER_LEN {
         if data.iter().all(|&b| b == 0) {
             return Err(DecodeError::End);
@@ -131,7 +131,7 @@ pub fn decode(data: &[u8], prev_crc: u32) -> Result<Decoded<'_>, DecodeError> {
 
 /// Where a record starting at `data[0]` would end and the CRC its header stores, if its header
 /// names a known type and its claimed length fits in `data`; nothing is verified.
-pub fn peek(data: &[u8]) -> Option<(usize, u32)> {
+pub(super) fn peek(data: &[u8]) -> Option<(usize, u32)> {
     if data.len() < HEADER_LEN {
         return None;
     }
@@ -144,7 +144,7 @@ pub fn peek(data: &[u8]) -> Option<(usize, u32)> {
 
 /// The CRC the record at `data[0]` would have under chain seed `prev_crc` if its stored CRC
 /// were wrong but its length right (`None` if the length does not fit).
-pub fn recompute(data: &[u8], prev_crc: u32) -> Option<u32> {
+pub(super) fn recompute(data: &[u8], prev_crc: u32) -> Option<u32> {
     if data.len() < HEADER_LEN {
         return None;
     }

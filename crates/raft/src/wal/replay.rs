@@ -15,7 +15,7 @@ use crate::error::{IoContext, RaftError};
 
 /// The durable raft state recovered from a WAL.
 #[derive(Debug, Clone, Default)]
-pub struct WalState {
+pub(crate) struct WalState {
     /// The hard state last written.
     pub hard_state: HardState,
     /// The snapshot the log starts after.

@@ -8,7 +8,7 @@ use crate::error::{IoContext, RaftError};
 
 /// One segment file of the WAL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Segment {
+pub(crate) struct Segment {
     /// Position in the sequence of segments.
     pub seq: u64,
     /// Index expected for the first entry written to this segment.
@@ -18,7 +18,7 @@ pub struct Segment {
 }
 
 /// The file name of segment `seq` starting at `first_index`.
-pub fn file_name(seq: u64, first_index: u64) -> String {
+pub(super) fn file_name(seq: u64, first_index: u64) -> String {
     format!("{seq:016x}-{first_index:016x}.wal")
 }
 
@@ -36,7 +36,7 @@ fn parse_name(name: &str) -> Option<(u64, u64)> {
 
 /// Lists the segments in `dir` in sequence order, checking that no segment is missing in the
 /// middle (old segments may have been released from the front).
-pub fn list(dir: &Path) -> Result<Vec<Segment>, RaftError> {
+pub(super) fn list(dir: &Path) -> Result<Vec<Segment>, RaftError> {
     let mut segments = Vec::new();
     let read = fs::read_dir(dir).ctx(|| format!("read WAL directory {}", dir.display()))?;
     for entry in read {

@@ -1,9 +1,44 @@
 //! What the WAL's unit tests share: a member's metadata, entries and hard states to write,
-//! and what was read back, in a form assertions can compare.
+//! what was read back, in a form assertions can compare, and the shortcuts into a [`Wal`]
+//! that only tests take (the node creates and opens its WAL in steps, see `node/bootstrap`).
+
+use std::path::Path;
 
 use raft::prelude::{Entry, HardState};
 
-use super::{Metadata, WalOptions, WalState};
+use super::{Metadata, Segment, Wal, WalOptions, WalState};
+use crate::error::RaftError;
+
+impl Wal {
+    /// Creates a new WAL in `dir` (created if missing) for `metadata`.
+    pub(crate) fn create(
+        dir: &Path,
+        metadata: Metadata,
+        opts: WalOptions,
+    ) -> Result<Wal, RaftError> {
+        Wal::create_with(dir, metadata, opts, || Ok(()))
+    }
+
+    /// Opens the WAL in `dir`, replays it, checks it belongs to `metadata`'s member and
+    /// cluster, cuts off a torn tail and positions it for appending.
+    pub(crate) fn open(
+        dir: &Path,
+        metadata: Metadata,
+        opts: WalOptions,
+    ) -> Result<(Wal, WalState), RaftError> {
+        Wal::recover(dir, metadata)?.open(opts)
+    }
+
+    /// The live segments, oldest first.
+    pub(super) fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Index of the last entry logged (or of the snapshot when the log is empty).
+    pub(super) fn last_index(&self) -> u64 {
+        self.last_index
+    }
+}
 
 pub(super) const META: Metadata = Metadata {
     member_id: 7,

@@ -482,3 +482,44 @@ fn unsafe_no_fsync_skips_the_sync_but_keeps_the_data() {
         "nothing pending, nothing to sync"
     );
 }
+
+/// Measurement (not an assertion) of group commit: fsyncs per second and entries per second
+/// for batches of 1, 16 and 256 entries. Run with
+/// `cargo test -p oxcd-raft --lib measure_wal_group_commit -- --ignored --nocapture`.
+#[test]
+#[ignore = "measurement, run on demand"]
+fn measure_wal_group_commit() {
+    use std::time::Instant;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = Metadata {
+        member_id: 1,
+        cluster_id: 1,
+    };
+    let mut wal = Wal::create(dir.path(), meta, WalOptions::default()).expect("create");
+    for batch in [1usize, 16, 256] {
+        let rounds = 2_000 / batch.min(16) + 20;
+        let mut index = wal.last_index();
+        let started = Instant::now();
+        for _ in 0..rounds {
+            let entries: Vec<Entry> = (0..batch)
+                .map(|_| {
+                    index += 1;
+                    Entry {
+                        index,
+                        term: 1,
+                        data: vec![b'x'; 256].into(),
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            wal.append_entries(&entries);
+            wal.commit().expect("commit");
+        }
+        let took = started.elapsed();
+        println!(
+            "WAL: {rounds} commits of {batch} x 256 B entries: {:.2} ms/commit, {:.0} entries/s",
+            took.as_secs_f64() * 1000.0 / rounds as f64,
+            (rounds * batch) as f64 / took.as_secs_f64()
+        );
+    }
+}

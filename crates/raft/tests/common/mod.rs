@@ -118,7 +118,7 @@ async fn apply_loop(handle: RaftHandle, sm: Arc<MemSm>, mut rx: mpsc::Receiver<A
                         }
                         EntryKind::Normal => {}
                         EntryKind::ConfChange | EntryKind::ConfChangeV2 => {
-                            if handle.apply_conf_change(&e).await.is_err() {
+                            if handle.apply_conf_change(&e).is_err() {
                                 return;
                             }
                         }
