@@ -14,7 +14,7 @@
 //! `table_copy` and `backend` (the database file); `key_index` and `index` (the in-memory index);
 //! `view`, `compare`, `range`, `txn` (requests against any view); `shared` (the state the store
 //! shares between threads), `read_view`, `history`, `hash` (reads of it); `compaction`, `apply`
-//! (writes) and `store` on top; `watch` beside it.
+//! (writes), then `store`; `watch` on top of it.
 
 mod apply;
 mod backend;

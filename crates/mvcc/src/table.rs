@@ -159,11 +159,6 @@ impl<K: Codec, V: Codec> Table<K, V> {
         }
     }
 
-    /// The table's name in the backend file.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
     fn definition(&self) -> Result<Definition<K, V>, BackendError> {
         if RESERVED.contains(&self.name) {
             return Err(BackendError::new(
@@ -291,9 +286,14 @@ impl TableReader {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use oxcd_api::etcdserverpb::PutRequest;
     use redb::TableHandle;
 
     use super::*;
+    use crate::backend::Backend;
+    use crate::store::KvStore;
 
     #[test]
     fn reserved_names_are_the_store_tables() {
@@ -304,5 +304,62 @@ mod tests {
                 crate::meta::META_TABLE.name()
             ]
         );
+    }
+
+    /// A protobuf message as a table value.
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Note {
+        #[prost(string, tag = "1")]
+        text: String,
+    }
+
+    const NOTES: Table<u64, Proto<Note>> = Table::new("notes");
+
+    fn note(text: &str) -> Note {
+        Note { text: text.into() }
+    }
+
+    #[test]
+    fn table_writes_commit_or_vanish_with_the_apply_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(Backend::open(&dir.path().join("db")).unwrap());
+        let store = KvStore::open(backend.clone()).unwrap();
+        let put = PutRequest {
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        };
+
+        let mut dropped = store.begin_apply().unwrap();
+        dropped.put(&put, &|_| false).unwrap();
+        dropped.tables().put(&NOTES, &1, &note("gone")).unwrap();
+        drop(dropped);
+        assert!(backend.read().unwrap().rows(&NOTES).unwrap().is_empty());
+
+        let mut batch = store.begin_apply().unwrap();
+        batch.put(&put, &|_| false).unwrap();
+        batch.tables().put(&NOTES, &1, &note("one")).unwrap();
+        batch.tables().put(&NOTES, &2, &note("two")).unwrap();
+        batch.tables().delete(&NOTES, &2).unwrap();
+        batch.set_consistent_index(5, 1).unwrap();
+        batch.commit(true).unwrap();
+
+        let read = backend.read().unwrap();
+        assert_eq!(read.rows(&NOTES).unwrap(), vec![(1, note("one"))]);
+        assert_eq!(read.get(&NOTES, &1).unwrap(), Some(note("one")));
+        assert_eq!(read.consistent_index().unwrap(), (5, 1));
+        assert_eq!(store.current_revision(), 2);
+    }
+
+    #[test]
+    fn a_row_that_does_not_decode_names_its_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::open(&dir.path().join("db")).unwrap();
+        let raw: Table<u64, Vec<u8>> = Table::new("notes");
+        backend
+            .write(|tables| tables.put(&raw, &1, &vec![0xff]))
+            .unwrap();
+        let error = backend.read().unwrap().rows(&NOTES).unwrap_err();
+        assert!(error.to_string().contains("notes"), "{error}");
     }
 }
