@@ -17,12 +17,15 @@ use oxcd_api::mvccpb::{Event, KeyValue};
 use prost::Message;
 use redb::{Durability, ReadableTable, WriteTransaction};
 
-use crate::backend::{BackendError, KEY_TABLE, META_TABLE, SCHEDULED_COMPACT_REV};
+use crate::backend::KEY_TABLE;
 use crate::compaction::{CompactionDone, CompactionError, Compactor, Completion, completion};
+use crate::error::BackendError;
 use crate::index::KeySpan;
 use crate::key_index::KeyAt;
+use crate::meta::{SCHEDULED_COMPACT_REV, write_compact_rev, write_consistent_index};
 use crate::revision::{Revision, RevisionKey};
-use crate::store::Shared;
+use crate::shared::Shared;
+use crate::table::TableWriter;
 use crate::txn::TxnOps;
 use crate::view::{ReadError, StoreView, decode_kv};
 use crate::{range, txn};
@@ -185,16 +188,7 @@ impl<'a> ApplyBatch<'a> {
         if rev > self.rev {
             return Err(EtcdError::FutureRev);
         }
-        let written = self
-            .tx
-            .open_table(META_TABLE)
-            .and_then(|mut meta| {
-                meta.insert(SCHEDULED_COMPACT_REV, (rev as u64).to_be_bytes().as_slice())
-                    .map(|_| ())
-                    .map_err(Into::into)
-            })
-            .map_err(BackendError::with("recording scheduled compaction"));
-        if let Err(e) = written {
+        if let Err(e) = write_compact_rev(&self.tx, SCHEDULED_COMPACT_REV, rev) {
             return Err(self.fail(e));
         }
         self.compact_rev = rev;
@@ -214,15 +208,14 @@ impl<'a> ApplyBatch<'a> {
         self.rev
     }
 
-    /// The backend write transaction, for the server's own tables (committed atomically with
-    /// the key-value changes).
-    pub fn transaction(&self) -> &WriteTransaction {
-        &self.tx
+    /// Writes to the server's typed tables, committed atomically with the key-value changes.
+    pub fn tables(&self) -> TableWriter<'_> {
+        TableWriter::new(&self.tx)
     }
 
     /// Records the raft index and term this batch applies up to, in the same transaction.
     pub fn set_consistent_index(&mut self, index: u64, term: u64) -> Result<(), BackendError> {
-        crate::backend::write_consistent_index(&self.tx, index, term)
+        write_consistent_index(&self.tx, index, term)
     }
 
     /// Commits the batch (`durable`: fsync; otherwise redb's `Durability::None`, since the raft
@@ -243,6 +236,10 @@ impl<'a> ApplyBatch<'a> {
         if let Some(e) = failure {
             return Err(e);
         }
+        debug_assert!(
+            rows.last().is_none_or(|last| last.rev.main == rev),
+            "the batch's revision is that of its newest row"
+        );
         {
             let mut table = tx
                 .open_table(KEY_TABLE)
@@ -365,11 +362,7 @@ impl<'a> ApplyBatch<'a> {
             value,
             lease,
         };
-        self.rows.push(Row {
-            rev,
-            key: rev.to_key(false),
-            value: kv.encode_to_vec(),
-        });
+        self.push_row(rev, false, kv.encode_to_vec());
         self.undo.changes.push(Event {
             r#type: EventType::Put as i32,
             kv: Some(kv),
@@ -395,11 +388,7 @@ impl<'a> ApplyBatch<'a> {
                 key,
                 ..Default::default()
             };
-            self.rows.push(Row {
-                rev,
-                key: rev.to_key(true),
-                value: kv.encode_to_vec(),
-            });
+            self.push_row(rev, true, kv.encode_to_vec());
             kv.mod_revision = rev.main;
             self.undo.changes.push(Event {
                 r#type: EventType::Delete as i32,
@@ -408,6 +397,19 @@ impl<'a> ApplyBatch<'a> {
             });
         }
         deleted
+    }
+
+    /// Buffers a key-table row; rows stay in revision order (reads of the batch search them).
+    fn push_row(&mut self, rev: Revision, tombstone: bool, value: Vec<u8>) {
+        debug_assert!(
+            self.rows.last().is_none_or(|last| last.rev < rev) && rev.main > self.undo.base_rev,
+            "a batch writes new revisions in order ({rev:?})"
+        );
+        self.rows.push(Row {
+            rev,
+            key: rev.to_key(tombstone),
+            value,
+        });
     }
 
     fn single(&mut self, key: &[u8]) -> Result<Option<KeyValue>, ReadError> {

@@ -1,59 +1,24 @@
 //! The backend: one redb database file holding the key table (every revision of every key), the
-//! meta table (consistent index, compaction progress) and whatever tables other parts of the
-//! server add. It plays the role of etcd's bbolt backend.
+//! meta table (consistent index, compaction progress) and the typed tables other parts of the
+//! server declare (see `table`). It plays the role of etcd's bbolt backend; redb stays behind
+//! this crate's API.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redb::{
-    Database, DatabaseError, ReadableDatabase, TableDefinition, TableError, TableHandle,
-    WriteTransaction,
-};
+use redb::{Database, DatabaseError, ReadableDatabase, TableDefinition, TableHandle};
+
+use crate::error::BackendError;
+use crate::meta::META_TABLE;
+use crate::table::{TableReader, TableWriter};
 
 /// Every revision of every key: revision key → protobuf `mvccpb.KeyValue` (etcd's "key" bucket).
 pub(crate) const KEY_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("key");
-/// Store bookkeeping: consistent index, term and compaction revisions (etcd's "meta" bucket).
-pub(crate) const META_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
-
-pub(crate) const CONSISTENT_INDEX: &[u8] = b"consistent_index";
-pub(crate) const TERM: &[u8] = b"term";
-pub(crate) const SCHEDULED_COMPACT_REV: &[u8] = b"scheduledCompactRev";
-pub(crate) const FINISHED_COMPACT_REV: &[u8] = b"finishedCompactRev";
 
 const PAGE: u64 = 4096;
 
 /// redb's default cache is 1 GiB; memory use is judged, so keep it modest.
 const CACHE_SIZE: usize = 64 * 1024 * 1024;
-
-/// A failure of the storage engine, with what was being done when it happened.
-#[derive(Debug, thiserror::Error)]
-#[error("{context}: {source}")]
-pub struct BackendError {
-    context: &'static str,
-    #[source]
-    source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-impl BackendError {
-    /// Wraps an error with the operation that failed.
-    pub fn new(
-        context: &'static str,
-        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-    ) -> BackendError {
-        BackendError {
-            context,
-            source: source.into(),
-        }
-    }
-
-    /// A closure for `map_err` that adds `context`.
-    pub(crate) fn with<E>(context: &'static str) -> impl FnOnce(E) -> BackendError
-    where
-        E: Into<Box<dyn std::error::Error + Send + Sync>>,
-    {
-        move |e| BackendError::new(context, e)
-    }
-}
 
 /// redb's settings for every open of a backend file.
 fn builder() -> redb::Builder {
@@ -95,8 +60,8 @@ fn check_repairable(path: &Path) -> Result<Result<(), String>, BackendError> {
     })
 }
 
-/// The database file. Other parts of the server open their own tables inside the same write
-/// transaction as the key-value changes (see `ApplyBatch::transaction`).
+/// The database file. Other parts of the server keep typed tables in it, written in the same
+/// transaction as the key-value changes (see `ApplyBatch::tables`).
 pub struct Backend {
     db: Database,
     path: PathBuf,
@@ -144,8 +109,40 @@ impl Backend {
     }
 
     /// The underlying redb database.
-    pub fn database(&self) -> &Database {
+    pub(crate) fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// A snapshot of the tables as last committed.
+    pub fn read(&self) -> Result<TableReader, BackendError> {
+        let tx = self
+            .db
+            .begin_read()
+            .map_err(BackendError::with("opening read transaction"))?;
+        Ok(TableReader::new(tx))
+    }
+
+    /// The raft index and term of the last entry applied to the backend (0, 0 for a new
+    /// database). They are written in the same transaction as the state they describe.
+    pub fn consistent_index(&self) -> Result<(u64, u64), BackendError> {
+        self.read()?.consistent_index()
+    }
+
+    /// Writes typed tables outside the apply loop (bootstrapping a data dir, stamping a received
+    /// snapshot), in one durable transaction that commits if `write` succeeds. Waits for the
+    /// write transaction, so it must not be called while this thread holds an apply batch.
+    pub fn write<T, E: From<BackendError>>(
+        &self,
+        write: impl FnOnce(TableWriter<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .db
+            .begin_write()
+            .map_err(BackendError::with("starting write transaction"))?;
+        let out = write(TableWriter::new(&tx))?;
+        tx.commit()
+            .map_err(BackendError::with("committing write transaction"))?;
+        Ok(out)
     }
 
     /// Bytes of the database file on disk (`StatusResponse.db_size`).
@@ -176,8 +173,9 @@ impl Backend {
     }
 
     /// Writes a consistent copy of every table to a new database at `dest` (used to ship raft
-    /// snapshots). It reads from a snapshot, so writers go on meanwhile.
-    pub fn copy_to(&self, dest: &Path) -> Result<(), BackendError> {
+    /// snapshots) and returns the consistent index and term the copy holds. It reads from a
+    /// snapshot, so writers go on meanwhile.
+    pub fn copy_to(&self, dest: &Path) -> Result<(u64, u64), BackendError> {
         let src = self
             .db
             .begin_read()
@@ -198,57 +196,15 @@ impl Backend {
         }
         tx.commit()
             .map_err(BackendError::with("committing snapshot database"))?;
-        Ok(())
+        crate::meta::read_consistent_index(&src)
     }
-}
-
-/// The raft index and term of the last entry applied to the backend (0, 0 for a new database).
-/// They are written in the same transaction as the state they describe.
-pub fn read_consistent_index(db: &Database) -> Result<(u64, u64), BackendError> {
-    let tx = db
-        .begin_read()
-        .map_err(BackendError::with("reading consistent index"))?;
-    let table = match tx.open_table(META_TABLE) {
-        Ok(table) => table,
-        Err(TableError::TableDoesNotExist(_)) => return Ok((0, 0)),
-        Err(e) => return Err(BackendError::new("opening meta table", e)),
-    };
-    let read = |name: &[u8]| -> Result<u64, BackendError> {
-        let value = table
-            .get(name)
-            .map_err(BackendError::with("reading consistent index"))?;
-        match value {
-            None => Ok(0),
-            Some(v) => decode_u64(v.value())
-                .ok_or_else(|| BackendError::new("decoding consistent index", "not 8 bytes")),
-        }
-    };
-    Ok((read(CONSISTENT_INDEX)?, read(TERM)?))
-}
-
-/// Writes the consistent index and term into `tx`.
-pub(crate) fn write_consistent_index(
-    tx: &WriteTransaction,
-    index: u64,
-    term: u64,
-) -> Result<(), BackendError> {
-    let mut meta = tx
-        .open_table(META_TABLE)
-        .map_err(BackendError::with("opening meta table"))?;
-    meta.insert(CONSISTENT_INDEX, index.to_be_bytes().as_slice())
-        .map_err(BackendError::with("writing consistent index"))?;
-    meta.insert(TERM, term.to_be_bytes().as_slice())
-        .map_err(BackendError::with("writing term"))?;
-    Ok(())
-}
-
-pub(crate) fn decode_u64(bytes: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::meta::write_consistent_index;
+    use crate::table::Table;
 
     /// A copy of a database taken while it is open, as a crash leaves it (not closed cleanly),
     /// holding 300 keys.
@@ -317,11 +273,11 @@ mod tests {
     fn consistent_index_round_trips_and_defaults_to_zero() {
         let dir = tempfile::tempdir().unwrap();
         let backend = Backend::open(&dir.path().join("db")).unwrap();
-        assert_eq!(read_consistent_index(backend.database()).unwrap(), (0, 0));
+        assert_eq!(backend.consistent_index().unwrap(), (0, 0));
         let tx = backend.database().begin_write().unwrap();
         write_consistent_index(&tx, 42, 7).unwrap();
         tx.commit().unwrap();
-        assert_eq!(read_consistent_index(backend.database()).unwrap(), (42, 7));
+        assert_eq!(backend.consistent_index().unwrap(), (42, 7));
         assert!(backend.size() > 0);
         assert_eq!(backend.size_in_use(), PAGE);
         backend.add_stored_bytes(100);
@@ -333,28 +289,60 @@ mod tests {
     fn copy_to_carries_every_table() {
         let dir = tempfile::tempdir().unwrap();
         let backend = Backend::open(&dir.path().join("db")).unwrap();
-        let members: TableDefinition<u64, &[u8]> = TableDefinition::new("members");
-        let cluster: TableDefinition<&str, u64> = TableDefinition::new("cluster");
+        let members: Table<u64, Vec<u8>> = Table::new("members");
+        let cluster: Table<String, u64> = Table::new("cluster");
+        let names: Table<Vec<u8>, String> = Table::new("names");
+        backend
+            .write(|tables| {
+                tables.put(&members, &7, &b"m".to_vec())?;
+                tables.put(&cluster, &"version".to_owned(), &35)?;
+                tables.put(&names, &b"n".to_vec(), &"name".to_owned())
+            })
+            .unwrap();
         let tx = backend.database().begin_write().unwrap();
-        tx.open_table(members)
-            .unwrap()
-            .insert(7, b"m".as_slice())
-            .unwrap();
-        tx.open_table(cluster)
-            .unwrap()
-            .insert("version", 35)
-            .unwrap();
         write_consistent_index(&tx, 9, 2).unwrap();
         tx.commit().unwrap();
 
         let dest = dir.path().join("copy");
-        backend.copy_to(&dest).unwrap();
-        let copy = Database::open(&dest).unwrap();
-        assert_eq!(read_consistent_index(&copy).unwrap(), (9, 2));
-        let rtx = copy.begin_read().unwrap();
-        let m = rtx.open_table(members).unwrap();
-        assert_eq!(m.get(7).unwrap().unwrap().value(), b"m");
-        let c = rtx.open_table(cluster).unwrap();
-        assert_eq!(c.get("version").unwrap().unwrap().value(), 35);
+        assert_eq!(backend.copy_to(&dest).unwrap(), (9, 2));
+        let copy = Backend::open(&dest).unwrap();
+        assert_eq!(copy.consistent_index().unwrap(), (9, 2));
+        let read = copy.read().unwrap();
+        assert_eq!(read.rows(&members).unwrap(), vec![(7, b"m".to_vec())]);
+        assert_eq!(read.get(&cluster, &"version".to_owned()).unwrap(), Some(35));
+        assert_eq!(read.get(&cluster, &"other".to_owned()).unwrap(), None);
+        assert_eq!(
+            read.rows(&names).unwrap(),
+            vec![(b"n".to_vec(), "name".to_owned())]
+        );
+    }
+
+    #[test]
+    fn typed_tables_keep_the_store_tables_to_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::open(&dir.path().join("db")).unwrap();
+        let key: Table<Vec<u8>, Vec<u8>> = Table::new("key");
+        let written = backend.write(|tables| tables.put(&key, &vec![1], &vec![2]));
+        assert!(written.is_err());
+        assert!(backend.read().unwrap().rows(&key).is_err());
+    }
+
+    #[test]
+    fn a_missing_table_reads_as_empty_and_deletes_remove_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::open(&dir.path().join("db")).unwrap();
+        let leases: Table<Vec<u8>, Vec<u8>> = Table::new("lease");
+        assert!(backend.read().unwrap().rows(&leases).unwrap().is_empty());
+        backend
+            .write(|tables| {
+                tables.put(&leases, &vec![1], &vec![10])?;
+                tables.put(&leases, &vec![2], &vec![20])?;
+                tables.delete(&leases, &vec![1])
+            })
+            .unwrap();
+        assert_eq!(
+            backend.read().unwrap().rows(&leases).unwrap(),
+            vec![(vec![2], vec![20])]
+        );
     }
 }

@@ -16,8 +16,10 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use redb::Durability;
 
-use crate::backend::{BackendError, FINISHED_COMPACT_REV, KEY_TABLE, META_TABLE};
-use crate::store::Shared;
+use crate::backend::KEY_TABLE;
+use crate::error::BackendError;
+use crate::meta::{FINISHED_COMPACT_REV, write_compact_rev};
+use crate::shared::Shared;
 
 /// Keys compacted per write transaction.
 const KEYS_PER_STEP: usize = 2000;
@@ -234,6 +236,10 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
                 let old = table
                     .remove(key.as_bytes())
                     .map_err(|e| failed(BackendError::new("deleting compacted revision", e)))?;
+                debug_assert!(
+                    old.is_some(),
+                    "the key index and key table agree: compacted revision {r:?} is in the table"
+                );
                 if let Some(value) = old {
                     freed += key.as_bytes().len() + value.value().len();
                 }
@@ -241,11 +247,7 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
         }
         let finished = next.is_none();
         if finished {
-            let mut meta = tx
-                .open_table(META_TABLE)
-                .map_err(|e| failed(BackendError::new("opening meta table", e)))?;
-            meta.insert(FINISHED_COMPACT_REV, (rev as u64).to_be_bytes().as_slice())
-                .map_err(|e| failed(BackendError::new("recording finished compaction", e)))?;
+            write_compact_rev(&tx, FINISHED_COMPACT_REV, rev).map_err(failed)?;
         }
         // Only the last step is made durable; a crash before it resumes the compaction.
         let durability = if finished {

@@ -8,10 +8,11 @@ use std::sync::atomic::Ordering;
 use oxcd_api::EtcdError;
 use redb::ReadableDatabase;
 
-use crate::backend::{BackendError, KEY_TABLE};
+use crate::backend::KEY_TABLE;
 use crate::crc32c::Crc32c;
+use crate::error::BackendError;
 use crate::revision::Revision;
-use crate::store::{READ_CHUNK, Shared};
+use crate::shared::{READ_CHUNK, Shared};
 use crate::view::ReadError;
 
 /// Returns (hash, current revision, compacted revision) for `rev` (0: current).

@@ -5,9 +5,9 @@ use oxcd_api::EtcdError;
 use oxcd_api::mvccpb::Event;
 use oxcd_api::mvccpb::event::EventType;
 
-use crate::backend::BackendError;
+use crate::error::BackendError;
+use crate::read_view::SnapshotView;
 use crate::revision::Revision;
-use crate::store::SnapshotView;
 use crate::view::{ReadError, decode_kv};
 
 /// How much one read of the change history gathers: it stops at the first revision boundary
@@ -75,7 +75,9 @@ pub(crate) fn events(
             continue;
         };
         if limit.reached(out.len(), bytes)
-            && out.last().is_some_and(|e: &Event| mod_rev(e) != rev.main)
+            && out
+                .last()
+                .is_some_and(|e: &Event| event_revision(e) != rev.main)
         {
             next = rev.main;
             break;
@@ -98,6 +100,7 @@ pub(crate) fn events(
     Ok((out, next))
 }
 
-fn mod_rev(e: &Event) -> i64 {
-    e.kv.as_ref().map_or(0, |kv| kv.mod_revision)
+/// The revision an event happened at.
+pub(crate) fn event_revision(event: &Event) -> i64 {
+    event.kv.as_ref().map_or(0, |kv| kv.mod_revision)
 }

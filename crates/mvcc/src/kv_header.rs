@@ -1,7 +1,7 @@
 //! Reads the fields needed to rebuild the index (key, create revision, version) straight from a
 //! stored `mvccpb.KeyValue`, without allocating its value.
 
-use crate::backend::BackendError;
+use crate::error::BackendError;
 
 /// The index-relevant fields of a stored key-value.
 pub(crate) struct KvHeader<'a> {

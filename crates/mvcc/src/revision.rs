@@ -5,7 +5,7 @@
 /// One change in the store: `main` is the revision of the request (all changes of one request
 /// share it), `sub` numbers the changes within that request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Revision {
+pub(crate) struct Revision {
     /// Revision of the request that made the change.
     pub main: i64,
     /// Position of the change within its request.
@@ -13,17 +13,17 @@ pub struct Revision {
 }
 
 /// Byte length of an encoded revision without the tombstone marker.
-pub const REVISION_KEY_LEN: usize = 17;
+pub(crate) const REVISION_KEY_LEN: usize = 17;
 const TOMBSTONE_MARK: u8 = b't';
 
 impl Revision {
     /// A revision from its two parts.
-    pub const fn new(main: i64, sub: i64) -> Revision {
+    pub(crate) const fn new(main: i64, sub: i64) -> Revision {
         Revision { main, sub }
     }
 
     /// The key-table key of this revision; `tombstone` appends the deletion marker.
-    pub fn to_key(self, tombstone: bool) -> RevisionKey {
+    pub(crate) fn to_key(self, tombstone: bool) -> RevisionKey {
         let mut bytes = [0u8; REVISION_KEY_LEN + 1];
         bytes[..8].copy_from_slice(&(self.main as u64).to_be_bytes());
         bytes[8] = b'_';
@@ -38,7 +38,7 @@ impl Revision {
     }
 
     /// Decodes a key-table key; `None` if it is not a revision key.
-    pub fn from_key(key: &[u8]) -> Option<(Revision, bool)> {
+    pub(crate) fn from_key(key: &[u8]) -> Option<(Revision, bool)> {
         let tombstone = match key.len() {
             REVISION_KEY_LEN => false,
             n if n == REVISION_KEY_LEN + 1 && key[REVISION_KEY_LEN] == TOMBSTONE_MARK => true,
@@ -52,14 +52,14 @@ impl Revision {
 
 /// An encoded revision, kept on the stack.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct RevisionKey {
+pub(crate) struct RevisionKey {
     bytes: [u8; REVISION_KEY_LEN + 1],
     len: usize,
 }
 
 impl RevisionKey {
     /// The encoded bytes.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
 }

@@ -1,120 +1,32 @@
-//! The multi-version key-value store: the in-memory index, the published current and compacted
-//! revisions, and the read path. One apply loop writes through `ApplyBatch`; any number of
-//! readers answer ranges against the published state meanwhile, holding the index lock only
-//! briefly (in chunks) and reading values from a backend snapshot.
+//! The multi-version key-value store: opening it (rebuilding the index from the key table), the
+//! read path and the way into the write path. One apply loop writes through `ApplyBatch`; any
+//! number of readers answer ranges against the published state meanwhile (see `read_view`),
+//! holding the index lock only briefly (in chunks) and reading values from a backend snapshot.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{
-    DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse, RangeRequest, RangeResponse,
-    ResponseHeader, TxnRequest, TxnResponse,
+    RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 };
-use oxcd_api::mvccpb::{Event, KeyValue};
+use oxcd_api::mvccpb::Event;
 use parking_lot::RwLock;
-use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable};
+use redb::{ReadableDatabase, ReadableTable};
 
 use crate::apply::ApplyBatch;
-use crate::backend::{
-    Backend, BackendError, FINISHED_COMPACT_REV, KEY_TABLE, META_TABLE, SCHEDULED_COMPACT_REV,
-};
+use crate::backend::{Backend, KEY_TABLE};
 use crate::compaction::{Compactor, completion};
+use crate::error::BackendError;
 use crate::history::ChunkLimit;
 use crate::index::{KeySpan, TreeIndex};
-use crate::key_index::{KeyAt, KeyIndex};
+use crate::key_index::KeyIndex;
+use crate::meta::{FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV, read_compact_rev};
+use crate::read_view::SnapshotView;
 use crate::revision::Revision;
-use crate::view::{ReadError, StoreView, decode_kv};
+use crate::shared::{READ_CHUNK, Shared};
+use crate::view::{ReadError, StoreView};
 use crate::{kv_header, range, txn};
-
-/// Keys looked at per hold of the index read lock, so readers never stall the writer for long.
-pub(crate) const READ_CHUNK: usize = 1024;
-
-/// State shared by the store, its apply batches and the compactor thread.
-pub(crate) struct Shared {
-    pub backend: Arc<Backend>,
-    pub index: RwLock<TreeIndex>,
-    /// Newest committed revision visible to readers.
-    pub current: AtomicI64,
-    /// Revision compacted up to (logically: reads below fail), -1 if never compacted.
-    pub compact: AtomicI64,
-    /// Revision the in-memory index has started compacting at; index answers below it are gone.
-    pub index_floor: AtomicI64,
-    /// A backend snapshot of the published state, shared by readers so a read does not have to
-    /// open its own transaction. `None` if opening one failed (readers then open their own).
-    pub snapshot: RwLock<Option<Arc<Snapshot>>>,
-}
-
-impl Shared {
-    /// Makes `rev` (just committed) the revision readers see, with `compacted` if the batch
-    /// compacted. The current revision moves first: a reader that sees the new compacted
-    /// revision then also sees the revision it belongs to.
-    pub(crate) fn publish(&self, rev: i64, compacted: Option<i64>) {
-        let compact = compacted.unwrap_or_else(|| self.compact.load(Ordering::Acquire));
-        let snapshot = self.open_snapshot(rev, compact);
-        let mut slot = self.snapshot.write();
-        self.current.store(rev, Ordering::Release);
-        self.compact.store(compact, Ordering::Release);
-        *slot = snapshot;
-    }
-
-    /// Replaces the shared snapshot with a fresh one at the same revision, so pages freed since
-    /// (by compaction) can be reused.
-    pub(crate) fn refresh_snapshot(&self) {
-        let mut slot = self.snapshot.write();
-        *slot = self.open_snapshot(
-            self.current.load(Ordering::Acquire),
-            self.compact.load(Ordering::Acquire),
-        );
-    }
-
-    fn open_snapshot(&self, rev: i64, compact: i64) -> Option<Arc<Snapshot>> {
-        match Snapshot::open(&self.backend, rev, compact) {
-            Ok(s) => Some(Arc::new(s)),
-            Err(e) => {
-                tracing::error!(error = %e, "opening shared read snapshot");
-                None
-            }
-        }
-    }
-
-    /// A snapshot of the published state.
-    fn current_snapshot(&self) -> Result<Arc<Snapshot>, BackendError> {
-        if let Some(s) = self.snapshot.read().as_ref() {
-            return Ok(s.clone());
-        }
-        // Revisions are read before the snapshot opens, so the snapshot holds all of them.
-        let compact = self.compact.load(Ordering::Acquire);
-        let rev = self.current.load(Ordering::Acquire);
-        Ok(Arc::new(Snapshot::open(&self.backend, rev, compact)?))
-    }
-}
-
-/// The key table as committed at revision `rev`, compacted up to `compact`.
-pub(crate) struct Snapshot {
-    rev: i64,
-    compact: i64,
-    pub table: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    _tx: ReadTransaction,
-}
-
-impl Snapshot {
-    fn open(backend: &Backend, rev: i64, compact: i64) -> Result<Snapshot, BackendError> {
-        let tx = backend
-            .database()
-            .begin_read()
-            .map_err(BackendError::with("opening read transaction"))?;
-        let table = tx
-            .open_table(KEY_TABLE)
-            .map_err(BackendError::with("opening key table"))?;
-        Ok(Snapshot {
-            rev,
-            compact,
-            table,
-            _tx: tx,
-        })
-    }
-}
 
 /// The multi-version key-value store. `Send + Sync`: share it between the apply loop (the only
 /// writer, through `begin_apply`) and any number of readers.
@@ -267,93 +179,6 @@ fn read_failure(e: ReadError) -> EtcdError {
     }
 }
 
-/// The published state as of one moment: the revisions, a backend snapshot for values, and the
-/// shared index (read in chunks; revisions newer than `current` are invisible to it).
-pub(crate) struct SnapshotView<'s> {
-    shared: &'s Shared,
-    pub current: i64,
-    pub compact: i64,
-    pub snapshot: Arc<Snapshot>,
-}
-
-impl<'s> SnapshotView<'s> {
-    pub(crate) fn open(shared: &'s Shared) -> Result<SnapshotView<'s>, ReadError> {
-        let snapshot = shared.current_snapshot()?;
-        Ok(SnapshotView {
-            shared,
-            current: snapshot.rev,
-            compact: snapshot.compact,
-            snapshot,
-        })
-    }
-}
-
-impl StoreView for SnapshotView<'_> {
-    fn current_rev(&self) -> i64 {
-        self.current
-    }
-
-    fn compact_rev(&self) -> i64 {
-        self.compact
-    }
-
-    fn scan(
-        &mut self,
-        span: KeySpan<'_>,
-        at: i64,
-        collect: usize,
-        out: &mut Vec<KeyAt>,
-    ) -> Result<i64, ReadError> {
-        let mut total = 0i64;
-        let mut cursor = None;
-        loop {
-            let index = self.shared.index.read();
-            if self.shared.index_floor.load(Ordering::Acquire) > at {
-                // A compaction past `at` started since this read began.
-                return Err(EtcdError::Compacted.into());
-            }
-            cursor = index.scan_live(span, cursor.as_deref(), at, READ_CHUNK, |_, found| {
-                if out.len() < collect {
-                    out.push(found);
-                }
-                total += 1;
-            });
-            drop(index);
-            if cursor.is_none() {
-                return Ok(total);
-            }
-        }
-    }
-
-    fn load(&mut self, revs: &[Revision], out: &mut Vec<KeyValue>) -> Result<(), ReadError> {
-        for rev in revs {
-            let value = self
-                .snapshot
-                .table
-                .get(rev.to_key(false).as_bytes())
-                .map_err(BackendError::with("reading key table"))?
-                .ok_or_else(|| {
-                    BackendError::new("reading key table", format!("revision {rev:?} is missing"))
-                })?;
-            out.push(decode_kv(value.value())?);
-        }
-        Ok(())
-    }
-}
-
-impl txn::TxnOps for SnapshotView<'_> {
-    fn put(&mut self, _req: &PutRequest) -> Result<PutResponse, ReadError> {
-        Err(EtcdError::NotCapable.into())
-    }
-
-    fn delete_range(
-        &mut self,
-        _req: &DeleteRangeRequest,
-    ) -> Result<DeleteRangeResponse, ReadError> {
-        Err(EtcdError::NotCapable.into())
-    }
-}
-
 /// Rebuilds the index from the key table. Returns it with the current revision, the finished
 /// compaction revision (-1 if none) and a scheduled compaction still to do.
 fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), BackendError> {
@@ -361,22 +186,8 @@ fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), Back
         .database()
         .begin_read()
         .map_err(BackendError::with("opening restore transaction"))?;
-    let meta = tx
-        .open_table(META_TABLE)
-        .map_err(BackendError::with("opening meta table"))?;
-    let read_rev = |name: &[u8]| -> Result<Option<i64>, BackendError> {
-        let Some(v) = meta
-            .get(name)
-            .map_err(BackendError::with("reading compaction revision"))?
-        else {
-            return Ok(None);
-        };
-        crate::backend::decode_u64(v.value())
-            .map(|r| Some(r as i64))
-            .ok_or_else(|| BackendError::new("decoding compaction revision", "not 8 bytes"))
-    };
-    let compacted = read_rev(FINISHED_COMPACT_REV)?.unwrap_or(-1);
-    let scheduled = read_rev(SCHEDULED_COMPACT_REV)?.filter(|s| *s > compacted);
+    let compacted = read_compact_rev(&tx, FINISHED_COMPACT_REV)?.unwrap_or(-1);
+    let scheduled = read_compact_rev(&tx, SCHEDULED_COMPACT_REV)?.filter(|s| *s > compacted);
 
     let table = tx
         .open_table(KEY_TABLE)
@@ -384,6 +195,7 @@ fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), Back
     let mut index = TreeIndex::default();
     let mut current = 1;
     let mut stored = 0u64;
+    let mut previous = None;
     for row in table
         .iter()
         .map_err(BackendError::with("scanning key table"))?
@@ -395,6 +207,11 @@ fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), Back
                 format!("malformed revision key {:?}", k.value()),
             )
         })?;
+        debug_assert!(
+            previous < Some(rev),
+            "key table rows come in revision order"
+        );
+        previous = Some(rev);
         let kv = kv_header::parse(v.value())?;
         current = rev.main;
         stored += (k.value().len() + v.value().len()) as u64;

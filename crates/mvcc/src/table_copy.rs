@@ -1,11 +1,12 @@
 //! Copying one table of unknown type between databases, for backend snapshots. redb tables are
-//! typed and offer no raw-bytes view, so the copy tries the key/value types oxcd's tables use.
+//! typed and offer no raw-bytes view, so the copy tries every pair of the column types a table can
+//! have (the store's tables use bytes; typed tables use `u64`, `String` or `Vec<u8>`).
 
 use redb::{
     Key, ReadTransaction, ReadableTable, TableDefinition, TableError, Value, WriteTransaction,
 };
 
-use crate::backend::BackendError;
+use crate::error::BackendError;
 
 /// Copies table `name` from `src` into `dest`, whatever its (supported) key and value types.
 pub(crate) fn copy_table(
@@ -24,16 +25,14 @@ pub(crate) fn copy_table(
     }
     try_types!(
         (&[u8], &[u8]),
-        (&str, &[u8]),
-        (u64, &[u8]),
-        (i64, &[u8]),
-        (&str, u64),
-        (&str, i64),
-        (&str, &str),
-        (u64, u64),
-        (i64, i64),
         (&[u8], u64),
-        (&str, bool),
+        (&[u8], &str),
+        (&str, &[u8]),
+        (&str, u64),
+        (&str, &str),
+        (u64, &[u8]),
+        (u64, u64),
+        (u64, &str),
     );
     Err(BackendError::new(
         "copying table to snapshot",

@@ -6,7 +6,7 @@ use oxcd_api::EtcdError;
 use oxcd_api::mvccpb::KeyValue;
 use prost::Message;
 
-use crate::backend::BackendError;
+use crate::error::BackendError;
 use crate::index::KeySpan;
 use crate::key_index::KeyAt;
 use crate::revision::Revision;

@@ -13,7 +13,7 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_api::mvccpb::event::EventType;
 use oxcd_mvcc::ChunkLimit;
-use oxcd_mvcc::{Backend, KvStore, read_consistent_index};
+use oxcd_mvcc::{Backend, KvStore};
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -358,10 +358,7 @@ fn readers_see_a_batch_only_after_commit() {
     b.set_consistent_index(10, 2).unwrap();
     b.commit(true).unwrap();
     assert_eq!(get(&f.store, "a", "").count, 1);
-    assert_eq!(
-        read_consistent_index(f.store.backend().database()).unwrap(),
-        (10, 2)
-    );
+    assert_eq!(f.store.backend().consistent_index().unwrap(), (10, 2));
 }
 
 #[test]

@@ -224,14 +224,13 @@ impl ApplyLoop {
             Some(Request::MemberAttributes(attrs)) => {
                 self.state
                     .membership()
-                    .apply_attributes(batch.transaction(), attrs)
+                    .apply_attributes(batch.tables(), attrs)
                     .map_err(ApplyError::storage)?;
                 Ok(Applied::MemberAttributes)
             }
             Some(Request::LeaseGrant(req)) => match lessor.grant(req.id, req.ttl) {
                 Ok(stored) => {
-                    lease_table::store(batch.transaction(), &stored)
-                        .map_err(ApplyError::storage)?;
+                    lease_table::store(batch.tables(), &stored).map_err(ApplyError::storage)?;
                     self.metrics.watch_lease().record_granted();
                     Ok(Applied::LeaseGrant(LeaseGrantResponse {
                         header: Some(ResponseHeader {
@@ -248,8 +247,7 @@ impl ApplyLoop {
             Some(Request::LeaseRevoke(req)) => self.revoke(batch, req.id)?,
             Some(Request::LeaseCheckpoint(req)) => {
                 for stored in lessor.checkpoint(&req.checkpoints) {
-                    lease_table::store(batch.transaction(), &stored)
-                        .map_err(ApplyError::storage)?;
+                    lease_table::store(batch.tables(), &stored).map_err(ApplyError::storage)?;
                 }
                 Ok(Applied::LeaseCheckpoint)
             }
@@ -287,7 +285,7 @@ impl ApplyLoop {
                 return Ok(Err(e));
             }
         }
-        lease_table::remove(batch.transaction(), id).map_err(ApplyError::storage)?;
+        lease_table::remove(batch.tables(), id).map_err(ApplyError::storage)?;
         lessor.remove(id);
         self.metrics.watch_lease().record_revoked();
         Ok(Ok(Applied::LeaseRevoke(LeaseRevokeResponse {

@@ -107,12 +107,12 @@ pub fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapError> {
         ));
     }
     let backend = Backend::open(&backend_path).map_err(storage)?;
-    let stored = Membership::stored_identity(backend.database()).map_err(storage)?;
+    let stored = Membership::stored_identity(&backend).map_err(storage)?;
 
     if restart {
         let identity = stored
             .ok_or_else(|| BootstrapError::MissingBackend(cfg.data_dir.display().to_string()))?;
-        let membership = Membership::load(backend.database()).map_err(storage)?;
+        let membership = Membership::load(&backend).map_err(storage)?;
         return Ok(Bootstrapped {
             identity,
             initial_voters: Vec::new(),
@@ -151,9 +151,9 @@ pub fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapError> {
         })
         .collect();
 
-    let tx = backend.database().begin_write().map_err(storage)?;
-    Membership::bootstrap(&tx, identity, &members).map_err(storage)?;
-    tx.commit().map_err(storage)?;
+    backend
+        .write(|tables| Membership::bootstrap(tables, identity, &members))
+        .map_err(storage)?;
     Ok(Bootstrapped {
         identity,
         initial_voters: members.iter().map(|m| m.id).collect(),

@@ -5,15 +5,16 @@
 use std::collections::BTreeMap;
 
 use parking_lot::RwLock;
-use prost::Message;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use oxcd_api::etcdserverpb::Member;
+use oxcd_mvcc::{Backend, BackendError, Proto, Table, TableReader, TableWriter};
 
 use crate::proposal::MemberAttributes;
 
-const MEMBERS: TableDefinition<u64, &[u8]> = TableDefinition::new("members");
-const CLUSTER: TableDefinition<&str, u64> = TableDefinition::new("cluster");
+/// Member id → `etcdserverpb.Member`.
+const MEMBERS: Table<u64, Proto<Member>> = Table::new("members");
+/// Which cluster and member this backend belongs to, by name (`CLUSTER_ID_KEY`, `LOCAL_ID_KEY`).
+const CLUSTER: Table<String, u64> = Table::new("cluster");
 const CLUSTER_ID_KEY: &str = "cluster_id";
 const LOCAL_ID_KEY: &str = "local_member_id";
 
@@ -22,8 +23,10 @@ const LOCAL_ID_KEY: &str = "local_member_id";
 #[error("membership storage: {0}")]
 pub struct MembershipError(String);
 
-fn storage<E: std::fmt::Display>(e: E) -> MembershipError {
-    MembershipError(e.to_string())
+impl From<BackendError> for MembershipError {
+    fn from(e: BackendError) -> MembershipError {
+        MembershipError(e.to_string())
+    }
 }
 
 /// The ids that identify a data dir: which cluster it belongs to and which member it is.
@@ -45,66 +48,50 @@ impl Membership {
     /// Records a brand-new cluster in the backend: its identity and the initial members (with
     /// peer URLs only; names and client URLs arrive when each member publishes itself).
     pub fn bootstrap(
-        tx: &WriteTransaction,
+        tables: TableWriter<'_>,
         identity: Identity,
         members: &[Member],
     ) -> Result<(), MembershipError> {
-        Self::set_local_identity(tx, identity)?;
-        let mut table = tx.open_table(MEMBERS).map_err(storage)?;
+        Self::set_local_identity(tables, identity)?;
         for m in members {
-            table
-                .insert(m.id, m.encode_to_vec().as_slice())
-                .map_err(storage)?;
+            tables.put(&MEMBERS, &m.id, m)?;
         }
         Ok(())
     }
 
     /// Records which cluster and member this backend belongs to.
     pub fn set_local_identity(
-        tx: &WriteTransaction,
+        tables: TableWriter<'_>,
         identity: Identity,
     ) -> Result<(), MembershipError> {
-        let mut cluster = tx.open_table(CLUSTER).map_err(storage)?;
-        cluster
-            .insert(CLUSTER_ID_KEY, identity.cluster_id)
-            .map_err(storage)?;
-        cluster
-            .insert(LOCAL_ID_KEY, identity.member_id)
-            .map_err(storage)?;
+        tables.put(&CLUSTER, &CLUSTER_ID_KEY.to_owned(), &identity.cluster_id)?;
+        tables.put(&CLUSTER, &LOCAL_ID_KEY.to_owned(), &identity.member_id)?;
         Ok(())
     }
 
     /// The identity stored in a data dir's backend, if it was ever bootstrapped.
-    pub fn stored_identity(db: &Database) -> Result<Option<Identity>, MembershipError> {
-        let tx = db.begin_read().map_err(storage)?;
-        let cluster = match tx.open_table(CLUSTER) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(storage(e)),
-        };
-        let cluster_id = cluster.get(CLUSTER_ID_KEY).map_err(storage)?;
-        let member_id = cluster.get(LOCAL_ID_KEY).map_err(storage)?;
+    pub fn stored_identity(backend: &Backend) -> Result<Option<Identity>, MembershipError> {
+        Self::identity_in(&backend.read()?)
+    }
+
+    fn identity_in(read: &TableReader) -> Result<Option<Identity>, MembershipError> {
+        let cluster_id = read.get(&CLUSTER, &CLUSTER_ID_KEY.to_owned())?;
+        let member_id = read.get(&CLUSTER, &LOCAL_ID_KEY.to_owned())?;
         Ok(match (cluster_id, member_id) {
-            (Some(c), Some(m)) => Some(Identity {
-                cluster_id: c.value(),
-                member_id: m.value(),
+            (Some(cluster_id), Some(member_id)) => Some(Identity {
+                cluster_id,
+                member_id,
             }),
             _ => None,
         })
     }
 
     /// Loads the member set of a bootstrapped backend.
-    pub fn load(db: &Database) -> Result<Membership, MembershipError> {
-        let identity = Self::stored_identity(db)?
+    pub fn load(backend: &Backend) -> Result<Membership, MembershipError> {
+        let read = backend.read()?;
+        let identity = Self::identity_in(&read)?
             .ok_or_else(|| MembershipError("backend holds no cluster identity".into()))?;
-        let tx = db.begin_read().map_err(storage)?;
-        let table = tx.open_table(MEMBERS).map_err(storage)?;
-        let mut members = BTreeMap::new();
-        for row in table.iter().map_err(storage)? {
-            let (id, bytes) = row.map_err(storage)?;
-            let member = Member::decode(bytes.value()).map_err(storage)?;
-            members.insert(id.value(), member);
-        }
+        let members = read.rows(&MEMBERS)?.into_iter().collect();
         Ok(Membership {
             identity,
             members: RwLock::new(members),
@@ -130,7 +117,7 @@ impl Membership {
     /// may have been removed after publishing).
     pub fn apply_attributes(
         &self,
-        tx: &WriteTransaction,
+        tables: TableWriter<'_>,
         attrs: &MemberAttributes,
     ) -> Result<(), MembershipError> {
         let mut members = self.members.write();
@@ -139,16 +126,13 @@ impl Membership {
         };
         member.name = attrs.name.clone();
         member.client_ur_ls = attrs.client_urls.clone();
-        let mut table = tx.open_table(MEMBERS).map_err(storage)?;
-        table
-            .insert(member.id, member.encode_to_vec().as_slice())
-            .map_err(storage)?;
+        tables.put(&MEMBERS, &member.id, member)?;
         Ok(())
     }
 
     /// Replaces the in-memory view after the backend was swapped for a snapshot.
-    pub fn reload(&self, db: &Database) -> Result<(), MembershipError> {
-        let fresh = Self::load(db)?;
+    pub fn reload(&self, backend: &Backend) -> Result<(), MembershipError> {
+        let fresh = Self::load(backend)?;
         *self.members.write() = fresh.members.into_inner();
         Ok(())
     }

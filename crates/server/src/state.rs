@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
-use redb::Database;
 
 use oxcd_mvcc::watch::WatchHub;
-use oxcd_mvcc::{Backend, KvStore, read_consistent_index};
+use oxcd_mvcc::{Backend, KvStore};
 use oxcd_raft::StateMachine;
 
 use crate::lease::{Lessor, table as lease_table};
@@ -57,9 +56,10 @@ impl ServerState {
     pub fn open(backend_path: &Path, lessor: Lessor) -> Result<ServerState, StateError> {
         let storage = Storage::open(backend_path)?;
         restore_leases(&lessor, &storage)?;
-        let membership =
-            Membership::load(storage.backend.database()).map_err(err("loading membership"))?;
-        let (applied, _term) = read_consistent_index(storage.backend.database())
+        let membership = Membership::load(&storage.backend).map_err(err("loading membership"))?;
+        let (applied, _term) = storage
+            .backend
+            .consistent_index()
             .map_err(err("reading consistent index"))?;
         let watch_hub = Arc::new(WatchHub::new(
             storage.kv.current_revision(),
@@ -125,7 +125,9 @@ impl ServerState {
         // The received database is opened and checked where it lies: a file that does not
         // open, or holds another index than raft's snapshot, never replaces the live one.
         let restored = Storage::open(db_path)?;
-        let (applied, _term) = read_consistent_index(restored.backend.database())
+        let (applied, _term) = restored
+            .backend
+            .consistent_index()
             .map_err(err("reading consistent index"))?;
         if applied != index {
             return Err(StateError(format!(
@@ -134,7 +136,7 @@ impl ServerState {
             )));
         }
         self.membership
-            .reload(restored.backend.database())
+            .reload(&restored.backend)
             .map_err(err("reloading membership"))?;
         restore_leases(&self.lessor, &restored)?;
         // Readers keep using the old store until the swap below: the old database file stays
@@ -151,7 +153,7 @@ impl ServerState {
 }
 
 fn restore_leases(lessor: &Lessor, storage: &Storage) -> Result<(), StateError> {
-    let stored = lease_table::load(storage.backend.database()).map_err(err("loading leases"))?;
+    let stored = lease_table::load(&storage.backend).map_err(err("loading leases"))?;
     let attached = storage
         .kv
         .leased_keys()
@@ -161,11 +163,10 @@ fn restore_leases(lessor: &Lessor, storage: &Storage) -> Result<(), StateError> 
 }
 
 fn stamp_local_identity(db_path: &Path, identity: Identity) -> Result<(), StateError> {
-    let db = Database::create(db_path).map_err(err("opening snapshot database"))?;
-    let tx = db.begin_write().map_err(err("writing snapshot database"))?;
-    Membership::set_local_identity(&tx, identity).map_err(err("writing snapshot database"))?;
-    tx.commit().map_err(err("writing snapshot database"))?;
-    Ok(())
+    let backend = Backend::open(db_path).map_err(err("opening snapshot database"))?;
+    backend
+        .write(|tables| Membership::set_local_identity(tables, identity))
+        .map_err(err("writing snapshot database"))
 }
 
 impl StateMachine for ServerState {
@@ -174,10 +175,10 @@ impl StateMachine for ServerState {
     }
 
     fn write_snapshot(&self, dest: &Path) -> std::io::Result<u64> {
-        let backend = self.backend();
-        backend.copy_to(dest).map_err(std::io::Error::other)?;
-        let copy = Database::open(dest).map_err(std::io::Error::other)?;
-        let (index, _term) = read_consistent_index(&copy).map_err(std::io::Error::other)?;
+        let (index, _term) = self
+            .backend()
+            .copy_to(dest)
+            .map_err(std::io::Error::other)?;
         Ok(index)
     }
 }
@@ -197,13 +198,13 @@ mod tests {
         let live_path = dir.path().join("db");
         {
             let backend = oxcd_mvcc::Backend::open(&live_path).unwrap();
-            let tx = backend.database().begin_write().unwrap();
             let identity = Identity {
                 cluster_id: 1,
                 member_id: 2,
             };
-            Membership::bootstrap(&tx, identity, &[]).unwrap();
-            tx.commit().unwrap();
+            backend
+                .write(|tables| Membership::bootstrap(tables, identity, &[]))
+                .unwrap();
         }
         let state =
             ServerState::open(&live_path, Lessor::new(1, Duration::from_secs(300))).unwrap();

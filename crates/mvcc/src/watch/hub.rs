@@ -13,9 +13,11 @@ use parking_lot::RwLock;
 use prost::Message;
 use tokio::sync::watch;
 
+use crate::history::event_revision;
+
 /// The events one committed apply batch produced, in revision order.
 #[derive(Debug)]
-pub struct CommittedChanges {
+pub(crate) struct CommittedChanges {
     events: Vec<Event>,
     /// Their encoded size, counted against the ring's capacity.
     bytes: usize,
@@ -23,13 +25,13 @@ pub struct CommittedChanges {
 
 impl CommittedChanges {
     /// The events, oldest first.
-    pub fn events(&self) -> &[Event] {
+    pub(crate) fn events(&self) -> &[Event] {
         &self.events
     }
 
     /// Revision of the last change in the batch.
     fn last_revision(&self) -> i64 {
-        self.events.last().map_or(0, super::watcher::event_revision)
+        self.events.last().map_or(0, event_revision)
     }
 }
 

@@ -9,5 +9,5 @@
 mod hub;
 mod watcher;
 
-pub use hub::{CommittedChanges, WatchHub};
+pub use hub::WatchHub;
 pub use watcher::{EventFilter, WatchChunk, WatchProgress, Watcher};

@@ -6,7 +6,7 @@ use oxcd_api::mvccpb::Event;
 use oxcd_api::mvccpb::event::EventType;
 
 use super::hub::WatchHub;
-use crate::history::{ChunkLimit, event_bytes};
+use crate::history::{ChunkLimit, event_bytes, event_revision};
 use crate::index::KeySpan;
 use crate::store::KvStore;
 
@@ -165,9 +165,4 @@ impl Watcher {
         };
         !dropped && KeySpan::new(&self.key, &self.range_end).contains(&kv.key)
     }
-}
-
-/// The revision an event happened at.
-pub(crate) fn event_revision(event: &Event) -> i64 {
-    event.kv.as_ref().map_or(0, |kv| kv.mod_revision)
 }

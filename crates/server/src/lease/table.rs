@@ -2,11 +2,10 @@
 //! apply transaction that grants, checkpoints or revokes it, so leases survive restarts and
 //! travel in snapshots with the keys attached to them.
 
-use prost::Message;
-use redb::{ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use oxcd_mvcc::{Backend, BackendError, Codec, DecodeError, Proto, Table, TableWriter};
 
 /// Lease id (8 bytes, big-endian) → [`StoredLease`].
-const LEASE_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("lease");
+const LEASE_TABLE: Table<LeaseId, Proto<StoredLease>> = Table::new("lease");
 
 /// A lease as stored (the fields of etcd's `leasepb.Lease`).
 #[derive(Clone, PartialEq, prost::Message)]
@@ -22,46 +21,40 @@ pub struct StoredLease {
     pub remaining_ttl: i64,
 }
 
+/// A lease id as the lease table's key: 8 bytes, big-endian, as etcd stores it.
+struct LeaseId;
+
+impl Codec for LeaseId {
+    type Item = i64;
+    type Column = Vec<u8>;
+
+    fn encode(id: &i64) -> Vec<u8> {
+        id.to_be_bytes().to_vec()
+    }
+
+    fn decode(bytes: Vec<u8>) -> Result<i64, DecodeError> {
+        let bytes: [u8; 8] = bytes.try_into().map_err(|_| "a lease id is 8 bytes long")?;
+        Ok(i64::from_be_bytes(bytes))
+    }
+}
+
 /// A failure reading or writing the lease table.
 #[derive(Debug, thiserror::Error)]
 #[error("lease table: {0}")]
-pub struct LeaseTableError(String);
-
-fn failed<E: std::fmt::Display>(e: E) -> LeaseTableError {
-    LeaseTableError(e.to_string())
-}
+pub struct LeaseTableError(#[from] BackendError);
 
 /// Writes (or overwrites) a lease's row.
-pub fn store(tx: &WriteTransaction, lease: &StoredLease) -> Result<(), LeaseTableError> {
-    let mut table = tx.open_table(LEASE_TABLE).map_err(failed)?;
-    table
-        .insert(
-            lease.id.to_be_bytes().as_slice(),
-            lease.encode_to_vec().as_slice(),
-        )
-        .map_err(failed)?;
-    Ok(())
+pub fn store(tables: TableWriter<'_>, lease: &StoredLease) -> Result<(), LeaseTableError> {
+    Ok(tables.put(&LEASE_TABLE, &lease.id, lease)?)
 }
 
 /// Deletes a lease's row.
-pub fn remove(tx: &WriteTransaction, id: i64) -> Result<(), LeaseTableError> {
-    let mut table = tx.open_table(LEASE_TABLE).map_err(failed)?;
-    table.remove(id.to_be_bytes().as_slice()).map_err(failed)?;
-    Ok(())
+pub fn remove(tables: TableWriter<'_>, id: i64) -> Result<(), LeaseTableError> {
+    Ok(tables.delete(&LEASE_TABLE, &id)?)
 }
 
 /// Every stored lease.
-pub fn load(db: &redb::Database) -> Result<Vec<StoredLease>, LeaseTableError> {
-    let tx = db.begin_read().map_err(failed)?;
-    let table = match tx.open_table(LEASE_TABLE) {
-        Ok(table) => table,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(failed(e)),
-    };
-    let mut leases = Vec::new();
-    for row in table.iter().map_err(failed)? {
-        let (_, value) = row.map_err(failed)?;
-        leases.push(StoredLease::decode(value.value()).map_err(failed)?);
-    }
-    Ok(leases)
+pub fn load(backend: &Backend) -> Result<Vec<StoredLease>, LeaseTableError> {
+    let rows = backend.read()?.rows(&LEASE_TABLE)?;
+    Ok(rows.into_iter().map(|(_, lease)| lease).collect())
 }
