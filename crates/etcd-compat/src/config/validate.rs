@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use super::error::{ConfigError, ErrorReport};
 use super::go_url::{Url, is_ip, join_urls, split_host_port};
-use super::go_values::quote;
+use super::log_config::{LogConfig, LogOutput};
 use super::settings::Settings;
-use crate::logging::{Level, LogConfig, LogOutput};
+use crate::gotext::quote::quote;
+use crate::gotext::zap::Level;
 
 /// etcd's upper bound on `--election-timeout`, in milliseconds.
 const MAX_ELECTION_MS: u64 = 50_000;

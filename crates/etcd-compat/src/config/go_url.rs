@@ -8,7 +8,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use super::go_values::quote;
+use crate::gotext::quote::quote;
 
 /// A URL parsed with Go's `net/url` rules. Its `Display` is Go's `URL.String()`, which is
 /// the text etcd hashes into member IDs and shows in `member list`.

@@ -1,5 +1,6 @@
-//! JSON text as Go's `encoding/json` writes it: HTML-safe string escaping, base64 for byte
-//! slices, numbers as numbers.
+//! JSON text as Go's `encoding/json` writes it (etcdctl's `-w json`): HTML-safe string
+//! escaping, base64 for byte slices, numbers as numbers, `omitempty` objects. zap log lines
+//! escape differently; see [`super::zap`].
 
 /// Appends `text` as a JSON string the way Go escapes it (`<`, `>`, `&`, U+2028 and U+2029
 /// escaped; invalid UTF-8 replaced by U+FFFD).
