@@ -366,7 +366,7 @@ fn unescape(s: &str, mode: Encoding) -> Result<String, String> {
         if mode == Encoding::Host && b < 0x80 && host_byte_needs_escape(b) {
             return Err(format!(
                 "invalid character {} in host name",
-                quote(&(b as char).to_string())
+                quote((b as char).to_string())
             ));
         }
         out.push(b);

@@ -65,10 +65,9 @@ pub use ids::{cluster_id, member_id};
 pub use initial_cluster::{InitialCluster, InitialMember};
 pub use log_config::{LogConfig, LogOutput};
 pub use server_config::{
-    AutoCompaction, ClusterState, DEFAULT_QUOTA_BYTES, ExperimentalConfig,
-    SNAPSHOT_CATCHUP_ENTRIES, ServerConfig, TlsConfig,
+    AutoCompaction, ClusterState, ExperimentalConfig, ServerConfig, TlsConfig,
 };
-pub use version::{ETCD_VERSION, OXCD_VERSION, version_text};
+use version::version_text;
 
 use command_line::Scan;
 use settings::{MIN_RAFT_CONN_TIMEOUT_NANOS, Settings};

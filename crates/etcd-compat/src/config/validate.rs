@@ -35,7 +35,7 @@ pub(crate) fn validate(
     if let Err(e) = check_host_urls(advertised_peers) {
         return Err(fail(format!(
             "--initial-advertise-peer-urls {} must be \"host:port\" ({e})",
-            quote(&join_urls(advertised_peers))
+            quote(join_urls(advertised_peers))
         )));
     }
     if !advertise_client_cleared {
@@ -43,7 +43,7 @@ pub(crate) fn validate(
         if let Err(e) = check_host_urls(advertised_clients) {
             return Err(fail(format!(
                 "--advertise-client-urls {} must be \"host:port\" ({e})",
-                quote(&join_urls(advertised_clients))
+                quote(join_urls(advertised_clients))
             )));
         }
     }

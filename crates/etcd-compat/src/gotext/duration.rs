@@ -28,7 +28,7 @@ fn duration_unit(unit: &str) -> Option<u64> {
 
 /// Parses a duration like Go's `time.ParseDuration`, returning signed nanoseconds; the error
 /// is Go's message (e.g. `time: missing unit in duration "5"`).
-pub fn parse_nanos(orig: &str) -> Result<i64, String> {
+pub(crate) fn parse_nanos(orig: &str) -> Result<i64, String> {
     let invalid = || format!("time: invalid duration {}", quote(orig));
     let mut s = orig;
     let mut negative = false;
@@ -125,7 +125,7 @@ pub fn parse_nanos(orig: &str) -> Result<i64, String> {
 
 /// Formats signed nanoseconds the way Go's `time.Duration.String` does (`1h0m0s`, `1.5s`,
 /// `760.288µs`, `0s`).
-pub fn format_nanos(nanos: i64) -> String {
+pub(crate) fn format_nanos(nanos: i64) -> String {
     if nanos == 0 {
         return "0s".to_string();
     }

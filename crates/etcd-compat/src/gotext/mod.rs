@@ -6,5 +6,5 @@ pub mod duration;
 pub mod io_error;
 pub mod json;
 pub mod quote;
-pub mod strconv;
+pub(crate) mod strconv;
 pub mod zap;

@@ -32,7 +32,7 @@ pub fn quote(text: impl AsRef<[u8]>) -> String {
 }
 
 /// Formats a list of strings like Go's `%q` on a `[]string`: `["a" "b"]`.
-pub fn quote_list(items: &[String]) -> String {
+pub(crate) fn quote_list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(quote).collect();
     format!("[{}]", quoted.join(" "))
 }

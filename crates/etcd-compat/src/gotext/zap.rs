@@ -8,6 +8,8 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Datelike, FixedOffset, Local, Offset, Timelike};
 
+use super::json::push_escaped;
+
 /// zap's levels, lowest first; `--log-level` names one of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
@@ -182,7 +184,7 @@ pub fn encode_line(line: &Line, time: TimeFormat, now: SystemTime) -> String {
 }
 
 /// zap's short caller: the file's directory and name, then the line (`config/env.rs:42`).
-pub fn short_caller(file: &str, line: u32) -> String {
+pub(crate) fn short_caller(file: &str, line: u32) -> String {
     let file = file.replace('\\', "/");
     let mut parts = file.rsplit('/');
     let name = parts.next().unwrap_or_default();
@@ -235,7 +237,7 @@ fn epoch_seconds(now: SystemTime) -> String {
 }
 
 /// A field value as zap's JSON encoder writes it.
-pub fn encode_value(value: &FieldValue) -> String {
+pub(crate) fn encode_value(value: &FieldValue) -> String {
     let mut out = String::new();
     match value {
         FieldValue::Str(s) => push_string(&mut out, s),
@@ -267,25 +269,10 @@ pub fn encode_value(value: &FieldValue) -> String {
     out
 }
 
-/// zap's string escaping: `"` and `\` escaped, `\n` `\r` `\t` by name, other control bytes
-/// as `\u00xx`; everything else (including `<`, `>`, `&` and non-ASCII) verbatim — unlike Go's
-/// `encoding/json` ([`super::json`]), zap does not escape HTML characters.
+/// zap's string escaping: Go's JSON escaping without the HTML escapes (`<`, `>`, `&` and
+/// non-ASCII stay verbatim).
 fn push_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    push_escaped(out, s, false);
 }
 
 #[cfg(test)]

@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::sync::Mutex;
 
 use super::loggers::{Loggers, here};
-#[cfg(test)]
-use super::sink::Writer;
 use super::sink::{GLOBAL_SINK, LoggingError, Sink};
 use crate::config::{ConfigError, ErrorReport, LogConfig, help};
 #[cfg(test)]
@@ -119,11 +117,7 @@ pub(super) fn report_to(
 #[cfg(test)]
 pub(crate) fn render_config_error(args: &[String], err: &ConfigError) -> (String, String) {
     let buffer = Arc::new(Mutex::new(Vec::new()));
-    let memory = |level: Level, time: TimeFormat| Sink {
-        level,
-        time,
-        writers: Mutex::new(vec![Writer::Memory(Arc::clone(&buffer))]),
-    };
+    let memory = |level: Level, time: TimeFormat| Sink::memory(level, time, &buffer);
     let bootstrap = memory(Level::Info, TimeFormat::Epoch);
     let mut stderr = Vec::new();
     report_to(

@@ -1,6 +1,6 @@
 //! The `tracing` side of logging: [`init`] installs a subscriber whose [`ZapLayer`] turns
 //! every event into a zap line on the configured sink, with etcd's dashed field names, a
-//! `logger` field as zap's logger name, [`strings`] as JSON arrays and [`go_duration`] text.
+//! `logger` field as zap's logger name and [`strings`] as JSON arrays.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,7 +12,6 @@ use tracing_subscriber::prelude::*;
 
 use super::sink::{GLOBAL_SINK, LoggingError, Sink};
 use crate::config::LogConfig;
-use crate::gotext::duration;
 use crate::gotext::zap::{Field, FieldValue, Level, Line, encode_value, short_caller};
 
 /// Flushes and syncs the log outputs when dropped; keep it alive for the process lifetime.
@@ -44,14 +43,15 @@ pub fn init(cfg: &LogConfig) -> Result<LoggingGuard, LoggingError> {
 }
 
 /// A `tracing` layer that writes events as etcd's zap JSON lines.
-pub struct ZapLayer {
+pub(crate) struct ZapLayer {
     pub(super) sink: Arc<Sink>,
 }
 
 impl ZapLayer {
-    /// A layer writing to the outputs in `cfg` (normally installed by [`init`]; exposed for
-    /// composing with other layers).
-    pub fn new(cfg: &LogConfig) -> Result<ZapLayer, LoggingError> {
+    /// A layer writing to the outputs in `cfg`, for tests that capture what [`init`] would
+    /// install.
+    #[cfg(test)]
+    pub(crate) fn new(cfg: &LogConfig) -> Result<ZapLayer, LoggingError> {
         Ok(ZapLayer {
             sink: Arc::new(Sink::open(cfg)?),
         })
@@ -110,11 +110,6 @@ impl fmt::Display for JsonStrings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
     }
-}
-
-/// Formats a duration as Go (and so etcd's logs) prints it: `100ms`, `1s`, `2h0m0s`.
-pub fn go_duration(d: std::time::Duration) -> String {
-    duration::format(d)
 }
 
 #[derive(Default)]

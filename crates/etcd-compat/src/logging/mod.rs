@@ -2,11 +2,11 @@
 //! written to every `--log-outputs` target and filtered by `--log-level` (a
 //! [`crate::config::LogConfig`]).
 //!
-//! [`init`] installs a `tracing` subscriber ([`ZapLayer`]), so the rest of oxcd logs with
-//! ordinary `tracing` macros. Field names may be etcd's dashed names
+//! [`init`] installs a `tracing` subscriber whose layer writes zap lines, so the rest of oxcd
+//! logs with ordinary `tracing` macros. Field names may be etcd's dashed names
 //! (`tracing::info!("local-member-id" = %id, "starting etcd server")`); a `logger` field
-//! becomes zap's logger name; [`strings`] logs a JSON array and [`go_duration`] a Go-style
-//! duration. Configuration failures and startup lines are rendered exactly as etcd does
+//! becomes zap's logger name; [`strings`] logs a JSON array, and a duration is logged in Go's
+//! text with [`crate::gotext::duration::format`]. Configuration failures and startup lines are rendered exactly as etcd does
 //! ([`report_config_error`], [`log_startup`], [`report_start_failure`]), and so are etcd's
 //! fatal exits ([`fatal`]).
 //!
@@ -24,14 +24,16 @@ mod startup;
 
 pub use config_errors::report_config_error;
 pub use fatal::{fatal, fatal_with_code};
-pub use layer::{JsonStrings, LoggingGuard, ZapLayer, go_duration, init, strings};
+pub use layer::{JsonStrings, LoggingGuard, init, strings};
 pub use sink::LoggingError;
-pub use startup::{log_notice, log_startup, report_start_failure};
+pub use startup::{log_startup, report_start_failure};
 
-pub use crate::gotext::zap::{Field, FieldValue, Level};
+pub use crate::gotext::zap::Field;
 
 #[cfg(test)]
 pub(crate) use config_errors::render_config_error;
+#[cfg(test)]
+pub(crate) use layer::ZapLayer;
 #[cfg(test)]
 pub(crate) use startup::render_startup;
 

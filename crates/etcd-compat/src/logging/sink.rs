@@ -33,7 +33,7 @@ impl fmt::Display for LoggingError {
 impl std::error::Error for LoggingError {}
 
 /// One destination of a [`Sink`].
-pub(super) enum Writer {
+enum Writer {
     Stderr,
     Stdout,
     File(File),
@@ -80,9 +80,9 @@ impl Writer {
 
 /// The destination lines are written to: a level filter, a timestamp style and writers.
 pub(super) struct Sink {
-    pub(super) level: Level,
-    pub(super) time: TimeFormat,
-    pub(super) writers: Mutex<Vec<Writer>>,
+    level: Level,
+    time: TimeFormat,
+    writers: Mutex<Vec<Writer>>,
 }
 
 impl Sink {
@@ -103,6 +103,16 @@ impl Sink {
             time: TimeFormat::Iso8601,
             writers: Mutex::new(writers),
         })
+    }
+
+    /// A sink writing into `buffer`, for tests that capture lines.
+    #[cfg(test)]
+    pub(super) fn memory(level: Level, time: TimeFormat, buffer: &Arc<Mutex<Vec<u8>>>) -> Sink {
+        Sink {
+            level,
+            time,
+            writers: Mutex::new(vec![Writer::Memory(Arc::clone(buffer))]),
+        }
     }
 
     /// etcd's bootstrap logger (`zap.NewProduction`): stderr, info and above, epoch time.

@@ -9,17 +9,12 @@ use std::sync::{Arc, Mutex};
 use super::loggers::Loggers;
 use super::loggers::with_process_loggers;
 #[cfg(test)]
-use super::sink::{Sink, Writer};
+use super::sink::Sink;
 #[cfg(test)]
 use crate::config::LogConfig;
 use crate::config::Notice;
 #[cfg(test)]
 use crate::gotext::zap::{Level, TimeFormat};
-
-/// Logs one configuration notice in the format etcd uses for its stage.
-pub fn log_notice(notice: &Notice) {
-    with_process_loggers(|loggers| loggers.notice(notice));
-}
 
 /// Logs what etcd logs between a successful parse and server start: the flag-parsing
 /// notices (bootstrap logger), the config-file notice, `Running: ` with the process
@@ -45,11 +40,7 @@ pub fn report_start_failure(err: &dyn fmt::Display) -> i32 {
 #[cfg(test)]
 pub(crate) fn render_startup(args: &[String], notices: &[Notice], log: &LogConfig) -> String {
     let buffer = Arc::new(Mutex::new(Vec::new()));
-    let memory = |level: Level, time: TimeFormat| Sink {
-        level,
-        time,
-        writers: Mutex::new(vec![Writer::Memory(Arc::clone(&buffer))]),
-    };
+    let memory = |level: Level, time: TimeFormat| Sink::memory(level, time, &buffer);
     let bootstrap = memory(Level::Info, TimeFormat::Epoch);
     let configured = memory(log.level, TimeFormat::Iso8601);
     Loggers {

@@ -10,19 +10,16 @@ use std::time::Duration;
 use tracing_subscriber::prelude::*;
 
 use super::config_errors::report_to;
-use super::layer::{ZapLayer, go_duration, strings, zap_key};
+use super::layer::{ZapLayer, strings, zap_key};
 use super::loggers::Loggers;
-use super::sink::{Sink, Writer};
+use super::sink::Sink;
 use crate::config::{ConfigError, ErrorReport, LogConfig, LogOutput, Notice, NoticeStage};
+use crate::gotext::duration::format as go_duration;
 use crate::gotext::zap::{Level, Line, TimeFormat};
 
 fn memory_sink(level: Level) -> (Arc<Sink>, Arc<Mutex<Vec<u8>>>) {
     let buffer = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::new(Sink {
-        level,
-        time: TimeFormat::Iso8601,
-        writers: Mutex::new(vec![Writer::Memory(Arc::clone(&buffer))]),
-    });
+    let sink = Arc::new(Sink::memory(level, TimeFormat::Iso8601, &buffer));
     (sink, buffer)
 }
 
