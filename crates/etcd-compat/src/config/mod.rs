@@ -8,7 +8,8 @@
 //! how etcd reports them and its exit code; [`crate::logging::report_config_error`] prints
 //! them exactly as etcd does. A flag oxcd accepts but cannot honour yet (TLS, `https://`
 //! URLs, auto compaction, quotas, ...) is refused when set to anything but etcd's default,
-//! naming the flag, whichever of the three sources set it.
+//! naming the flag, whichever of the three sources set it; `flag_table.rs` lists the few
+//! flags that are accepted and ignored, and what becomes of the etcd flags oxcd leaves out.
 //!
 //! This is what `oxcd`'s `main` does:
 //!
@@ -61,7 +62,6 @@ use std::collections::HashMap;
 pub use bootstrap::BootstrapCluster;
 pub use error::{ConfigError, ErrorReport, Notice, NoticeStage};
 pub use go_url::Url;
-pub use ids::{cluster_id, member_id};
 pub use initial_cluster::{InitialCluster, InitialMember};
 pub use log_config::{LogConfig, LogOutput};
 pub use server_config::{

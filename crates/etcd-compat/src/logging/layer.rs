@@ -90,8 +90,8 @@ impl<S: Subscriber> Layer<S> for ZapLayer {
 /// ordinary log text, so the marker cannot be forged by accident.
 const RAW_JSON_MARKER: &str = "\u{0}oxcd-json\u{0}";
 
-/// A string list that [`ZapLayer`] writes as a JSON array (zap's `zap.Strings`); use it as
-/// `tracing::info!(urls = ?logging::strings(&urls), "...")`.
+/// A string list that the layer [`init`] installs writes as a JSON array (zap's
+/// `zap.Strings`); use it as `tracing::info!(urls = ?logging::strings(&urls), "...")`.
 pub fn strings<T: ToString>(items: &[T]) -> JsonStrings {
     JsonStrings(items.iter().map(ToString::to_string).collect())
 }
