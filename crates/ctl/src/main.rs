@@ -8,11 +8,13 @@ mod log;
 mod out;
 mod printer;
 
-use cli::command_tree::{Action, CommandPath, find, strip_flags, tree};
+use cli::command::Action;
+use cli::command_path::{CommandPath, find, strip_flags};
+use cli::command_tree::tree;
 use cli::exit::Stop;
 use cli::global::Context;
 use cli::suggest::suggestion_text;
-use format::go_quote::quote;
+use oxcd_etcd_compat::gotext::quote::quote;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -111,7 +113,7 @@ fn run() -> i32 {
 }
 
 /// `etcdctl help [command]`.
-fn help(root: &cli::command_tree::Command, topic: &[String]) -> i32 {
+fn help(root: &cli::command::Command, topic: &[String]) -> i32 {
     let (path, rest) = find(root, topic);
     let unknown = path.is_root() && !strip_flags(&rest, &path.flag_set()).is_empty();
     if unknown {

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use oxcd_api::etcdserverpb::Member;
 use oxcd_mvcc::Backend;
 
-use crate::config::{ClusterState, ConfigError, ServerConfig};
 use crate::membership::{Identity, Membership};
+use oxcd_etcd_compat::config::{ClusterState, ConfigError, ServerConfig};
 
 /// The outcome of bootstrap.
 #[derive(Debug)]

@@ -5,12 +5,12 @@
 //! Two ways in: a panic on any thread or task (the hook installed here, as an unrecovered
 //! panic ends a Go program), and an unrecoverable error ending a long-lived loop (raft's
 //! ready loop through [`oxcd_raft::RaftHandle::failed`], the apply thread through
-//! [`crate::logging::fatal`]).
+//! [`oxcd_etcd_compat::logging::fatal`]).
 
 use std::cell::RefCell;
 use std::panic::PanicHookInfo;
 
-use crate::logging::{self, Field};
+use oxcd_etcd_compat::logging::{self, Field};
 
 /// Exit status after a panic: Go's, which etcd's supervisors already expect from a crash.
 const PANIC_EXIT_CODE: i32 = 2;

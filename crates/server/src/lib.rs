@@ -1,4 +1,5 @@
-//! The oxcd server: configuration, bootstrap, the apply loop and the client-facing services.
+//! The oxcd server: bootstrap, the apply loop and the client-facing services. Its configuration
+//! and logging (etcd's flags, zap lines, fatal exits) come from `oxcd_etcd_compat`.
 //!
 //! A write travels `grpc` (validate) → `server` (propose, wait) → raft → `apply` (one backend
 //! transaction per batch) → back to the waiting proposer; a read goes `grpc` → `server`
@@ -6,12 +7,10 @@
 
 pub mod apply;
 pub mod bootstrap;
-pub mod config;
 pub mod fail_stop;
 pub mod grpc;
 pub mod http;
 pub mod lease;
-pub mod logging;
 pub mod membership;
 pub mod metrics;
 pub mod proposal;

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use oxcd_server::{config, fail_stop, logging, run};
+use oxcd_etcd_compat::{config, logging};
+use oxcd_server::{fail_stop, run};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -12,16 +12,17 @@ use oxcd_raft::{PeerUrls, RaftConfig, RaftNode};
 
 use crate::apply::ApplyLoop;
 use crate::bootstrap::{BootstrapError, bootstrap};
-use crate::config::{ServerConfig, Url};
 use crate::fail_stop;
 use crate::lease::{self, Lessor};
-use crate::logging::{self, Field, go_io_error_text};
 use crate::membership::Identity;
 use crate::metrics::{ServerMetrics, serve_metrics};
 use crate::serve::serve_clients;
 use crate::server::{EtcdServer, ServerSettings};
 use crate::state::ServerState;
 use crate::wait::WaitRegistry;
+use oxcd_etcd_compat::config::{ServerConfig, Url};
+use oxcd_etcd_compat::gotext::io_error::go_io_error_text;
+use oxcd_etcd_compat::logging::{self, Field};
 
 /// Largest raft message batch sent to a follower at once (etcd's default).
 const MAX_SIZE_PER_MSG: u64 = 1024 * 1024;
@@ -288,7 +289,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::config::{self, ParseOutcome};
+    use oxcd_etcd_compat::config::{self, ParseOutcome};
 
     fn parsed(args: &[&str]) -> ServerConfig {
         let args = args.iter().map(ToString::to_string);

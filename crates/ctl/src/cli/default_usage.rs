@@ -2,7 +2,7 @@
 //! when a `txn` request line has a bad flag: those lines are parsed by a bare cobra command
 //! that lacks etcdctl's own usage function.
 
-use super::command_tree::CommandPath;
+use super::command_path::CommandPath;
 use super::flag::{FlagKind, FlagSpec};
 
 /// The usage text cobra prints for `path`'s command when it hangs under a nameless root.
@@ -47,7 +47,7 @@ fn flag_usages(flags: &[FlagSpec]) -> String {
             match flag.kind {
                 FlagKind::String => usage.push_str(&format!(
                     " (default {})",
-                    crate::format::go_quote::quote(flag.default.as_bytes())
+                    oxcd_etcd_compat::gotext::quote::quote(flag.default.as_bytes())
                 )),
                 _ => usage.push_str(&format!(" (default {})", flag.default_display())),
             }
@@ -67,7 +67,8 @@ fn flag_usages(flags: &[FlagSpec]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command_tree::{find, tree};
+    use crate::cli::command_path::find;
+    use crate::cli::command_tree::tree;
 
     #[test]
     fn get_usage_matches_cobra() {

@@ -4,7 +4,8 @@
 //! the command line is fatal.
 
 use super::flag::{FlagSet, FlagSpec};
-use crate::log::zap_line::{TimeStyle, Value, render};
+use crate::log::zap_line;
+use oxcd_etcd_compat::gotext::zap::{Field, Level, TimeFormat};
 
 /// The environment variable for a flag: `ETCDCTL_DIAL_TIMEOUT` for `dial-timeout`.
 pub fn variable_for(flag: &str) -> String {
@@ -44,28 +45,25 @@ pub fn apply(
             continue;
         }
         if already_set.contains(key) {
-            return Err(render(
-                "fatal",
-                TimeStyle::Epoch,
+            return Err(zap_line(
+                Level::Fatal,
+                TimeFormat::Epoch,
                 None,
                 "flags/flag.go:85",
                 "conflicting environment variable is shadowed by corresponding command-line flag (either unset environment variable or disable flag))",
-                &[("environment-variable", Value::Text(key.clone()))],
+                vec![Field::str("environment-variable", key.clone())],
             ));
         }
         if key.starts_with("ETCDCTL_") {
             eprintln!(
                 "{}",
-                render(
-                    "warn",
-                    TimeStyle::Epoch,
+                zap_line(
+                    Level::Warn,
+                    TimeFormat::Epoch,
                     None,
                     "flags/flag.go:93",
                     "unrecognized environment variable",
-                    &[(
-                        "environment-variable",
-                        Value::Text(format!("{key}={value}"))
-                    )],
+                    vec![Field::str("environment-variable", format!("{key}={value}"))],
                 )
             );
         }

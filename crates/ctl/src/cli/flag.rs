@@ -2,8 +2,8 @@
 //! `--flag value`, optional values for booleans, `--` ending flags, interspersed positional
 //! arguments, and pflag's error messages.
 
-use crate::format::go_duration;
-use crate::format::go_quote::quote;
+use oxcd_etcd_compat::gotext::duration as go_duration;
+use oxcd_etcd_compat::gotext::quote::quote;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;

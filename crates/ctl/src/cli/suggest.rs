@@ -1,6 +1,6 @@
 //! Cobra's "Did you mean this?" suggestions for an unknown command.
 
-use super::command_tree::Command;
+use super::command::Command;
 
 /// Subcommands close to `typed`: Levenshtein distance (case-insensitive) at most 2, or a
 /// name starting with it.
@@ -10,7 +10,7 @@ pub fn suggestions(command: &Command, typed: &str) -> Vec<&'static str> {
         .children
         .iter()
         // Cobra never suggests its own help command.
-        .filter(|c| c.action != Some(super::command_tree::Action::Help))
+        .filter(|c| c.action != Some(super::command::Action::Help))
         .filter(|c| {
             distance(&typed_lower, &c.name.to_lowercase()) <= 2
                 || c.name.to_lowercase().starts_with(&typed_lower)

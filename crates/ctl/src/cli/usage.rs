@@ -2,7 +2,8 @@
 //! tabwriter): NAME, USAGE, VERSION, API VERSION, COMMANDS, DESCRIPTION, OPTIONS and
 //! GLOBAL OPTIONS.
 
-use super::command_tree::{Command, CommandPath};
+use super::command::Command;
+use super::command_path::CommandPath;
 use super::flag::{FlagKind, FlagSpec};
 use crate::format::tabwriter;
 
@@ -86,7 +87,8 @@ fn flag_lines(flags: &[FlagSpec]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command_tree::{find, tree};
+    use crate::cli::command_path::find;
+    use crate::cli::command_tree::tree;
 
     #[test]
     fn member_usage_matches_etcdctl() {

@@ -2,8 +2,8 @@
 
 use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, Stop};
 use crate::cli::global::{Context, call_error, with_timeout};
-use crate::format::go_quote::quote;
 use oxcd_api::etcdserverpb::CompactionRequest;
+use oxcd_etcd_compat::gotext::quote::quote;
 
 /// `etcdctl compaction`.
 pub async fn run(ctx: &mut Context) -> Result<(), Stop> {

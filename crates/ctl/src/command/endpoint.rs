@@ -2,7 +2,6 @@
 
 use crate::cli::exit::{CtlError, Stop};
 use crate::cli::global::{ClientConfig, Context, connect, with_timeout};
-use crate::format::go_duration;
 use crate::printer::{EpHashKv, EpHealth, EpStatus};
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{
@@ -10,6 +9,7 @@ use oxcd_api::etcdserverpb::{
     alarm_request::AlarmAction,
 };
 use oxcd_client::ClientError;
+use oxcd_etcd_compat::gotext::duration as go_duration;
 use std::time::Instant;
 
 /// The endpoints to check: `--endpoints` as given, or with `--cluster` every client URL in

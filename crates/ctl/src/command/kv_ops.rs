@@ -3,9 +3,9 @@
 
 use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, EXIT_BAD_FEATURE};
 use crate::cli::flag::FlagSet;
-use crate::format::go_quote::quote;
 use oxcd_api::etcdserverpb::range_request::{SortOrder, SortTarget};
 use oxcd_api::etcdserverpb::{DeleteRangeRequest, PutRequest, RangeRequest};
+use oxcd_etcd_compat::gotext::quote::quote;
 use std::io::Read;
 
 /// The end of the range holding every key with `prefix` (clientv3 `GetPrefixRangeEnd`).
@@ -241,7 +241,8 @@ pub fn del_op(flags: &FlagSet, args: &[String]) -> Result<DeleteRangeRequest, Ct
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command_tree::{find, tree};
+    use crate::cli::command_path::find;
+    use crate::cli::command_tree::tree;
 
     fn flags_for(command: &str, args: &[&str]) -> (FlagSet, Vec<String>) {
         let root = tree();

@@ -3,12 +3,12 @@
 use super::endpoint::endpoints_from_cluster;
 use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, Stop};
 use crate::cli::global::{Context, call_error, with_timeout};
-use crate::format::go_quote::quote;
 use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
 use oxcd_api::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, DefragmentRequest, MoveLeaderRequest, StatusRequest,
 };
 use oxcd_client::{Client, ClientError};
+use oxcd_etcd_compat::gotext::quote::quote;
 use std::time::Duration;
 
 /// `etcdctl alarm list`.

@@ -71,7 +71,7 @@ pub async fn add(ctx: &mut Context) -> Result<(), Stop> {
                 conf.push(format!("{member_name}={url}"));
             }
         }
-        let q = |s: &str| crate::format::go_quote::quote(s.as_bytes());
+        let q = |s: &str| oxcd_etcd_compat::gotext::quote::quote(s.as_bytes());
         ctx.out.line("");
         ctx.out.line(&format!("ETCD_NAME={}", q(&name)));
         ctx.out
@@ -102,7 +102,7 @@ fn member_id(ctx: &Context) -> Result<u64, CtlError> {
             EXIT_BAD_ARGS,
             format!(
                 "bad member ID arg (strconv.ParseUint: parsing {}: {reason}), expecting ID in Hex",
-                crate::format::go_quote::quote(text.as_bytes())
+                oxcd_etcd_compat::gotext::quote::quote(text.as_bytes())
             ),
         )
     })

@@ -15,7 +15,7 @@ pub mod user;
 pub mod watch;
 pub mod watch_args;
 
-use crate::cli::command_tree::Action;
+use crate::cli::command::Action;
 use crate::cli::exit::Stop;
 use crate::cli::global::Context;
 use crate::cli::usage::{API_VERSION, VERSION};

@@ -3,11 +3,13 @@
 //! request lines (`put`, `get`, `del` with their flags), each section ended by an empty line.
 
 use super::kv_ops::{del_op, get_op, put_op};
-use crate::cli::command_tree::{Command, find, tree};
+use crate::cli::command::Command;
+use crate::cli::command_path::find;
+use crate::cli::command_tree::tree;
 use crate::cli::exit::{CtlError, EXIT_INVALID_INPUT, Stop};
-use crate::format::go_quote::quote;
 use oxcd_api::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use oxcd_api::etcdserverpb::{Compare, RequestOp, request_op};
+use oxcd_etcd_compat::gotext::quote::quote;
 use std::io::Read;
 
 /// Size of the chunks Go's `bufio.Reader` pulls from its source.

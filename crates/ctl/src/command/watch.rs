@@ -2,19 +2,20 @@
 //! interactive mode: events printed as they arrive, optionally running a command for each.
 
 use super::watch_args::{self, BAD_ARGS_NUM, WatchArgs};
-use crate::cli::command_tree::{find, tree};
+use crate::cli::command_path::find;
+use crate::cli::command_tree::tree;
 use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, EXIT_INVALID_INPUT, Stop};
 use crate::cli::flag::{FlagKind, FlagSet, FlagSpec};
 use crate::cli::global::Context;
 use crate::command::kv_ops::prefix_end;
 use crate::command::txn_input::{TxnReader, argify};
-use crate::format::go_quote::quote;
 use crate::out::Out;
 use crate::printer::Printer;
 use oxcd_api::etcdserverpb::{
     WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse, watch_request,
 };
 use oxcd_client::{Client, ClientError};
+use oxcd_etcd_compat::gotext::quote::quote;
 use std::collections::{HashMap, VecDeque};
 use tokio::sync::mpsc;
 
@@ -109,7 +110,7 @@ fn create_request(flags: &FlagSet, keys: &[String]) -> Result<WatchCreateRequest
 /// Interactive mode: `watch ...` and `progress` lines from standard input.
 async fn interactive(
     ctx: &mut Context,
-    watch_command: &crate::cli::command_tree::Command,
+    watch_command: &crate::cli::command::Command,
     env_key: &str,
     env_range: &str,
 ) -> Result<(), Stop> {

@@ -2,7 +2,8 @@
 //! keys from `ETCDCTL_WATCH_KEY`/`ETCDCTL_WATCH_RANGE_END`, and an exec command after `--`,
 //! with etcdctl's error messages.
 
-use crate::cli::command_tree::{Command, CommandPath};
+use crate::cli::command::Command;
+use crate::cli::command_path::CommandPath;
 use crate::cli::flag::FlagSet;
 
 /// No key, or a key both on the command line and in the environment.
@@ -130,7 +131,8 @@ fn flag_set(watch_command: &Command) -> FlagSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command_tree::{find, tree};
+    use crate::cli::command_path::find;
+    use crate::cli::command_tree::tree;
 
     fn strings(words: &[&str]) -> Vec<String> {
         words.iter().map(|s| s.to_string()).collect()

@@ -1,7 +1,8 @@
 //! Turns the client library's "retrying of unary invoker failed" events into the warning
 //! lines clientv3's logger prints on stderr, so failed calls look the same as with etcdctl.
 
-use super::zap_line::{TimeStyle, Value, render};
+use super::zap_line;
+use oxcd_etcd_compat::gotext::zap::{Field as ZapField, Level, TimeFormat};
 use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -62,27 +63,27 @@ impl<S: Subscriber> Layer<S> for ClientWarnings {
         let mut fields = Fields::default();
         event.record(&mut fields);
         let (style, logger) = if PRODUCTION_STYLE.load(Ordering::Relaxed) {
-            (TimeStyle::Epoch, "client")
+            (TimeFormat::Epoch, "client")
         } else {
-            (TimeStyle::Iso8601, "etcd-client")
+            (TimeFormat::Iso8601, "etcd-client")
         };
-        let line = render(
-            "warn",
+        let line = zap_line(
+            Level::Warn,
             style,
             Some(logger),
             "v3/retry_interceptor.go:62",
             &fields.message,
-            &[
-                (
+            vec![
+                ZapField::str(
                     "target",
-                    Value::Text(format!(
+                    format!(
                         "etcd-endpoints://0xc000{:06x}/{}",
                         std::process::id() & 0xff_ffff,
                         fields.endpoints
-                    )),
+                    ),
                 ),
-                ("attempt", Value::Number(fields.attempt)),
-                ("error", Value::Text(fields.error)),
+                ZapField::uint("attempt", fields.attempt),
+                ZapField::str("error", fields.error),
             ],
         );
         eprintln!("{line}");

@@ -3,8 +3,6 @@
 use super::{Format, Printer, protobuf};
 use crate::cli::exit::{CtlError, EXIT_BAD_FEATURE};
 use crate::command::kv_ops::prefix_end;
-use crate::format::go_json::Object;
-use crate::format::go_quote::quote;
 use crate::out::Out;
 use oxcd_api::authpb::Permission;
 use oxcd_api::authpb::permission::Type as PermissionType;
@@ -12,6 +10,8 @@ use oxcd_api::etcdserverpb::{
     AuthRoleGetResponse, AuthRoleListResponse, AuthStatusResponse, AuthUserGetResponse,
     AuthUserListResponse, ResponseHeader,
 };
+use oxcd_etcd_compat::gotext::json::Object;
+use oxcd_etcd_compat::gotext::quote::quote;
 
 fn unsupported(format: Format) -> CtlError {
     let name = match format {

@@ -1,13 +1,13 @@
 //! The `fields` format: one `"Name" : value` line per field, strings quoted as Go's `%q`.
 
 use super::{EpHashKv, EpHealth, EpStatus};
-use crate::format::go_quote::quote;
 use crate::out::Out;
 use oxcd_api::etcdserverpb::{
     AlarmResponse, AlarmType, DeleteRangeResponse, LeaseLeasesResponse, LeaseTimeToLiveResponse,
     MemberListResponse, PutResponse, RangeResponse, ResponseHeader, TxnResponse, response_op,
 };
 use oxcd_api::mvccpb::KeyValue;
+use oxcd_etcd_compat::gotext::quote::quote;
 
 fn header(out: &mut Out, h: Option<&ResponseHeader>) {
     let h = h.copied().unwrap_or_default();

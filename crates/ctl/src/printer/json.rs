@@ -2,13 +2,13 @@
 //! field tags, `omitempty`, bytes as base64), plus etcdctl's hand-written hex member list.
 
 use super::{EpHashKv, EpHealth, EpStatus};
-use crate::format::go_json::{Object, push_string};
 use oxcd_api::etcdserverpb::{
     AlarmResponse, DeleteRangeResponse, HashKvResponse, LeaseGrantResponse, LeaseKeepAliveResponse,
     LeaseLeasesResponse, LeaseTimeToLiveResponse, Member, MemberAddResponse, MemberListResponse,
     PutResponse, RangeResponse, ResponseHeader, StatusResponse, TxnResponse, response_op,
 };
 use oxcd_api::mvccpb::KeyValue;
+use oxcd_etcd_compat::gotext::json::{Object, push_string};
 
 fn header(o: &mut Object<'_>, h: Option<&ResponseHeader>) {
     if let Some(h) = h {
@@ -221,7 +221,7 @@ pub fn lease_timetolive(r: &LeaseTimeToLiveResponse) -> String {
             if i > 0 {
                 keys.push(',');
             }
-            crate::format::go_json::push_bytes(keys, key);
+            oxcd_etcd_compat::gotext::json::push_bytes(keys, key);
         }
         keys.push(']');
     }

@@ -4,8 +4,8 @@
 
 use super::error::ConfigError;
 use super::flag_table::lookup;
-use super::go_values::quote;
 use super::settings::Settings;
+use crate::gotext::quote::quote;
 
 /// The flags named on the command line (in order, repeats kept) and the arguments left
 /// after the scan stopped.

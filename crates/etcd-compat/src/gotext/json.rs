@@ -1,21 +1,33 @@
-//! JSON text as Go's `encoding/json` writes it: HTML-safe string escaping, base64 for byte
-//! slices, numbers as numbers.
+//! JSON text as Go's `encoding/json` writes it (etcdctl's `-w json`): HTML-safe string
+//! escaping, base64 for byte slices, numbers as numbers, `omitempty` objects. zap log lines
+//! escape differently; see [`super::zap`].
+
+use std::fmt::Write as _;
 
 /// Appends `text` as a JSON string the way Go escapes it (`<`, `>`, `&`, U+2028 and U+2029
 /// escaped; invalid UTF-8 replaced by U+FFFD).
 pub fn push_string(out: &mut String, text: &[u8]) {
+    push_escaped(out, &String::from_utf8_lossy(text), true);
+}
+
+/// Appends `text` as a JSON string: `"` and `\` escaped, `\n` `\r` `\t` by name, other
+/// control characters as `\u00xx`. With `html`, `<`, `>`, `&`, U+2028 and U+2029 are escaped
+/// too, as Go's `encoding/json` does and zap's encoder does not.
+pub(crate) fn push_escaped(out: &mut String, text: &str, html: bool) {
     out.push('"');
-    for c in String::from_utf8_lossy(text).chars() {
+    for c in text.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' if html => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
             c => out.push(c),
         }
     }

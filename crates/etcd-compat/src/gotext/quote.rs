@@ -1,7 +1,11 @@
-//! Go's `strconv.Quote` (`%q`): printable characters stay, others are escaped.
+//! Go's `strconv.Quote` (`%q`): printable characters stay, others are escaped — as both etcd's
+//! flag errors and etcdctl's output print a value. Checked against etcd 3.5.1 (Go 1.16): DEL
+//! is `\u007f`, and non-printing characters such as U+200B and U+00A0 are escaped.
 
-/// Quotes `bytes` as Go's `%q` does for a string holding them.
-pub fn quote(bytes: &[u8]) -> String {
+/// Quotes `text` as Go's `%q` does for a string holding these bytes (invalid UTF-8 becomes
+/// `\xNN` escapes).
+pub fn quote(text: impl AsRef<[u8]>) -> String {
+    let bytes = text.as_ref();
     let mut out = String::with_capacity(bytes.len() + 2);
     out.push('"');
     let mut rest = bytes;
@@ -25,6 +29,12 @@ pub fn quote(bytes: &[u8]) -> String {
     }
     out.push('"');
     out
+}
+
+/// Formats a list of strings like Go's `%q` on a `[]string`: `["a" "b"]`.
+pub(crate) fn quote_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(quote).collect();
+    format!("[{}]", quoted.join(" "))
 }
 
 fn push_str(out: &mut String, text: &str) {
@@ -93,5 +103,17 @@ mod tests {
         assert_eq!(quote("héllo ☃".as_bytes()), "\"héllo ☃\"");
         assert_eq!(quote(b"\xff\xfe"), "\"\\xff\\xfe\"");
         assert_eq!(quote("\u{200b}".as_bytes()), "\"\\u200b\"");
+    }
+
+    #[test]
+    fn quoting_matches_strconv_quote() {
+        assert_eq!(quote("abc"), r#""abc""#);
+        assert_eq!(quote(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(quote("a\nb\tc\u{1}"), r#""a\nb\tc\x01""#);
+        assert_eq!(quote("héllo"), "\"héllo\"");
+        assert_eq!(
+            quote_list(&["a".to_string(), "b".to_string()]),
+            r#"["a" "b"]"#
+        );
     }
 }

@@ -1,183 +1,26 @@
-//! The one table of etcd 3.5 server flags oxcd accepts. Each row names the flag, the
-//! [`Settings`] field it writes with Go's value semantics, its YAML key and its help text, so
-//! the command line, `ETCD_*` variables, the config file and `--help` can never disagree.
+//! The one table of etcd 3.5 server flags oxcd accepts, and nothing else: each row names the
+//! flag, the [`Settings`] field it writes (a [`Target`], defined with the other row types in
+//! `flag_spec.rs`), its YAML key and its help text, so the command line, `ETCD_*` variables,
+//! the config file and `--help` can never disagree.
 //!
-//! Flags of etcd 3.5 features that are gone or out of scope (the v2 API and v2 proxy,
-//! discovery services, log rotation, distributed tracing and most `--experimental-*`
-//! switches) are absent, so they fail the way any unknown flag fails in etcd. Flags listed
-//! here for features oxcd does not have yet (TLS, auto compaction, quotas, ...) parse like
-//! etcd's, and the member then refuses to start when one is set to anything but etcd's
-//! default (see `unsupported.rs`). `Target::Ignored` rows are the legacy flags etcd 3.5
-//! itself accepts and ignores.
+//! What happens to each kind of etcd 3.5 flag:
+//! - Flags of features oxcd leaves out (the v2 API and v2 proxy, discovery services, log
+//!   rotation, distributed tracing and a few `--experimental-*` switches: `--enable-v2`,
+//!   `--discovery*`, `--proxy*`, `--log-rotation-config-json`, ...) are not rows. On the
+//!   command line they fail as any unknown flag fails in etcd (`flag provided but not
+//!   defined`); as an `ETCD_*` variable one draws the "unrecognized environment variable"
+//!   warning and as a config-file key the "ignoring unsupported configuration file key"
+//!   warning, and is otherwise ignored (etcd would honour both).
+//! - Rows for features oxcd does not have yet (TLS, auth, auto compaction, quotas, corruption
+//!   checks, keepalive tuning, ...) parse like etcd's, and the member then refuses to start
+//!   when one is set to anything but etcd's default (see `unsupported.rs`).
+//! - Four rows are accepted and have no effect whatever their value: `--enable-grpc-gateway`
+//!   (oxcd has no JSON gateway), `--experimental-enable-lease-checkpoint` (oxcd always
+//!   checkpoints leases), `--initial-election-tick-advance` and `--socket-reuse-address`.
+//! - `Target::Ignored` rows are the legacy flags etcd 3.5 itself accepts and ignores.
 
-use super::go_values::{parse_bool, parse_duration, parse_int, parse_uint};
-use super::settings::{Settings, TlsSettings, UrlFlag};
-
-/// How a flag's text becomes a value: one variant per Go `flag.Value` type etcd uses.
-#[derive(Clone, Copy)]
-pub(crate) enum Target {
-    /// `flag.StringVar`.
-    Str(fn(&mut Settings) -> &mut String),
-    /// `flag.BoolVar`: may be given without a value.
-    Bool(fn(&mut Settings) -> &mut bool),
-    /// `flag.UintVar` / `Uint64Var`; the string is the Go type name used in YAML errors.
-    Uint(fn(&mut Settings) -> &mut u64, &'static str),
-    /// `flag.IntVar` / `Int64Var`; the string is the Go type name used in YAML errors.
-    Int(fn(&mut Settings) -> &mut i64, &'static str),
-    /// `flag.DurationVar`, stored as nanoseconds.
-    Duration(fn(&mut Settings) -> &mut i64),
-    /// etcd's `UniqueURLs` (comma-separated URLs, sorted).
-    Urls(fn(&mut Settings) -> &mut UrlFlag),
-    /// etcd's `--cors` value: URLs, or `*`.
-    Cors(fn(&mut Settings) -> &mut Vec<String>),
-    /// etcd's `UniqueStringsValue` (comma-separated, deduplicated, sorted). In YAML the value
-    /// is a list when the flag is `true`, otherwise one comma-separated string.
-    UniqueStrings(fn(&mut Settings) -> &mut Vec<String>, bool),
-    /// etcd's `StringsValue` (comma-separated, order kept); a list in YAML.
-    Strings(fn(&mut Settings) -> &mut Vec<String>),
-    /// etcd's `SelectiveStringValue`: one of a fixed set.
-    Choice(fn(&mut Settings) -> &mut String, &'static [&'static str]),
-    /// A flag from older etcd releases that is accepted and ignored, like a boolean.
-    Ignored,
-}
-
-impl Target {
-    /// Whether the flag may appear without a value (`--flag` means `--flag=true`).
-    pub fn is_bool(self) -> bool {
-        matches!(self, Target::Bool(_) | Target::Ignored)
-    }
-
-    /// Sets the flag from text, with Go's `flag.Value.Set` semantics. The error is the text
-    /// Go's flag package appends after the flag name (`parse error`, `invalid value`, ...).
-    pub fn set(self, settings: &mut Settings, value: &str) -> Result<(), String> {
-        match self {
-            Target::Str(field) => *field(settings) = value.to_string(),
-            Target::Bool(field) => {
-                *field(settings) = parse_bool(value).ok_or("parse error")?;
-            }
-            Target::Uint(field, _) => {
-                *field(settings) = parse_uint(value, 64).map_err(|e| e.flag_text())?;
-            }
-            Target::Int(field, _) => {
-                *field(settings) = parse_int(value, 64).map_err(|e| e.flag_text())?;
-            }
-            Target::Duration(field) => {
-                *field(settings) = parse_duration(value).map_err(|_| "parse error")?;
-            }
-            Target::Urls(field) => field(settings).set(value)?,
-            Target::Cors(field) => set_cors(field(settings), value)?,
-            Target::UniqueStrings(field, _) => *field(settings) = unique_sorted(value),
-            Target::Strings(field) => {
-                *field(settings) = value.split(',').map(str::to_string).collect();
-            }
-            Target::Choice(field, choices) => {
-                if !choices.contains(&value) {
-                    return Err("invalid value".to_string());
-                }
-                *field(settings) = value.to_string();
-            }
-            Target::Ignored => {}
-        }
-        Ok(())
-    }
-}
-
-/// Splits a comma-separated list into a sorted set, as etcd's `UniqueStringsValue` does.
-pub(crate) fn unique_sorted(value: &str) -> Vec<String> {
-    let mut items: Vec<String> = value.split(',').map(str::to_string).collect();
-    items.sort();
-    items.dedup();
-    items
-}
-
-/// etcd's `--cors` value: `*` is added to the set, anything else must be a URL list that
-/// replaces it.
-pub(crate) fn set_cors(cors: &mut Vec<String>, value: &str) -> Result<(), String> {
-    if cors.iter().any(|v| v == value) {
-        return Ok(());
-    }
-    if value == "*" {
-        cors.push(value.to_string());
-        cors.sort();
-        return Ok(());
-    }
-    let urls = super::go_url::parse_url_list(value)?;
-    let mut values: Vec<String> = urls.iter().map(ToString::to_string).collect();
-    values.sort();
-    values.dedup();
-    *cors = values;
-    Ok(())
-}
-
-/// Where a flag lives in the YAML config file.
-#[derive(Clone, Copy)]
-pub(crate) enum YamlKey {
-    /// Not settable from the file (etcd's config struct has no field for it).
-    None,
-    /// A top-level key.
-    Top(&'static str),
-    /// A key inside `client-transport-security` or `peer-transport-security`.
-    Nested(&'static str, &'static str),
-}
-
-/// The `--help` sections, in the order etcd prints them.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Section {
-    Member,
-    Clustering,
-    Security,
-    Auth,
-    Monitoring,
-    Logging,
-    Experimental,
-    Unsafe,
-    /// Not listed in `--help` (`--version`, `--config-file` and ignored legacy flags, which
-    /// the usage text covers or which do nothing).
-    Hidden,
-}
-
-impl Section {
-    /// Sections as printed by `--help`, with their headings.
-    pub const LISTED: [(Section, &'static str); 8] = [
-        (Section::Member, "Member"),
-        (Section::Clustering, "Clustering"),
-        (Section::Security, "Security"),
-        (Section::Auth, "Auth"),
-        (Section::Monitoring, "Profiling and Monitoring"),
-        (Section::Logging, "Logging"),
-        (Section::Experimental, "Experimental feature"),
-        (Section::Unsafe, "Unsafe feature"),
-    ];
-}
-
-/// One accepted flag.
-pub(crate) struct FlagSpec {
-    /// The flag name without dashes; also the `ETCD_*` variable after upper-casing.
-    pub name: &'static str,
-    /// How its value is parsed and stored.
-    pub target: Target,
-    /// Its YAML key.
-    pub yaml: YamlKey,
-    /// The help section it is listed under.
-    pub section: Section,
-    /// The default as shown by `--help`.
-    pub default: &'static str,
-    /// The help description.
-    pub help: &'static str,
-}
-
-impl FlagSpec {
-    /// The environment variable etcd reads for this flag (`ETCD_` + upper-case, `-` → `_`).
-    pub fn env_var(&self) -> String {
-        env_var_for(self.name)
-    }
-}
-
-/// The environment variable name for a flag name, as etcd's `flags.FlagToEnv("ETCD", name)`.
-pub(crate) fn env_var_for(name: &str) -> String {
-    format!("ETCD_{}", name.replace('-', "_").to_ascii_uppercase())
-}
-
+use super::flag_spec::{FlagSpec, Section, Target, YamlKey};
+use super::settings::{Settings, TlsSettings};
 /// Looks up a flag by name.
 pub(crate) fn lookup(name: &str) -> Option<&'static FlagSpec> {
     FLAGS.iter().find(|f| f.name == name)
@@ -928,54 +771,5 @@ mod tests {
         }
         assert!(lookup("enable-v2").is_none());
         assert!(lookup("experimental-enable-distributed-tracing").is_none());
-    }
-
-    #[test]
-    fn env_names_follow_etcd() {
-        assert_eq!(env_var_for("data-dir"), "ETCD_DATA_DIR");
-        assert_eq!(env_var_for("test.coverprofile"), "ETCD_TEST.COVERPROFILE");
-    }
-
-    #[test]
-    fn setters_follow_go_flag_values() {
-        let mut s = Settings::flag_defaults();
-        let set = |s: &mut Settings, name: &str, v: &str| {
-            lookup(name).expect("known flag").target.set(s, v)
-        };
-        set(&mut s, "snapshot-count", "0x10").expect("hex");
-        assert_eq!(s.snapshot_count, 16);
-        assert_eq!(
-            set(&mut s, "snapshot-count", "-1"),
-            Err("parse error".to_string())
-        );
-        assert_eq!(
-            set(&mut s, "snapshot-count", "99999999999999999999"),
-            Err("value out of range".to_string())
-        );
-        assert_eq!(
-            set(&mut s, "initial-cluster-state", "bogus"),
-            Err("invalid value".to_string())
-        );
-        set(&mut s, "initial-cluster-state", "existing").expect("valid");
-        assert_eq!(s.initial_cluster_state, "existing");
-        set(&mut s, "log-outputs", "stdout,/tmp/a,stdout").expect("valid");
-        assert_eq!(s.log_outputs, vec!["/tmp/a", "stdout"]);
-        set(&mut s, "cipher-suites", "b,a").expect("valid");
-        assert_eq!(s.cipher_suites, vec!["b", "a"]);
-        set(&mut s, "grpc-keepalive-timeout", "1m").expect("valid");
-        assert_eq!(s.grpc_keepalive_timeout, 60_000_000_000);
-        assert_eq!(
-            set(&mut s, "grpc-keepalive-timeout", "60"),
-            Err("parse error".to_string())
-        );
-        set(&mut s, "cors", "http://b:1,http://a:1").expect("valid");
-        assert_eq!(s.cors, vec!["http://a:1", "http://b:1"]);
-        set(&mut s, "cors", "*").expect("valid");
-        assert_eq!(s.cors, vec!["*", "http://a:1", "http://b:1"]);
-        set(&mut s, "quota-backend-bytes", "-1").expect("valid");
-        assert_eq!(s.quota_backend_bytes, -1);
-        set(&mut s, "peer-client-cert-auth", "T").expect("valid");
-        assert!(s.peer_tls.client_cert_auth);
-        set(&mut s, "cluster-active-size", "anything").expect("ignored");
     }
 }

@@ -3,6 +3,7 @@
 //! and names the flag, since running without what the operator asked for (TLS above all)
 //! would be worse than not running. The check reads the resolved configuration, so it is
 //! the same whether a value came from the command line, an `ETCD_*` variable or the file.
+//! (The flags accepted and ignored instead are listed in `flag_table.rs`.)
 
 use std::time::Duration;
 

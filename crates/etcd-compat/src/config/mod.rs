@@ -8,24 +8,27 @@
 //! how etcd reports them and its exit code; [`crate::logging::report_config_error`] prints
 //! them exactly as etcd does. A flag oxcd accepts but cannot honour yet (TLS, `https://`
 //! URLs, auto compaction, quotas, ...) is refused when set to anything but etcd's default,
-//! naming the flag, whichever of the three sources set it.
+//! naming the flag, whichever of the three sources set it; `flag_table.rs` lists the few
+//! flags that are accepted and ignored, and what becomes of the etcd flags oxcd leaves out.
+//!
+//! This is what `oxcd`'s `main` does:
 //!
 //! ```no_run
 //! use std::collections::HashMap;
-//! use oxcd_server::{config, logging};
+//! use oxcd_etcd_compat::{config, logging};
 //!
 //! let args: Vec<String> = std::env::args().collect();
 //! let env: HashMap<String, String> = std::env::vars().collect();
-//! match config::parse(args[1..].to_vec(), &env) {
+//! match config::parse(args.iter().skip(1).cloned(), &env) {
 //!     Ok(config::ParseOutcome::Run(cfg)) => {
-//!         let _guard = logging::init(&cfg.log).unwrap_or_else(|e| {
-//!             std::process::exit(logging::report_config_error(&args, &e.into()))
-//!         });
+//!         let _guard = match logging::init(&cfg.log) {
+//!             Ok(guard) => guard,
+//!             Err(e) => std::process::exit(logging::report_config_error(&args, &e.into())),
+//!         };
 //!         logging::log_startup(&args, &cfg.notices);
-//!         // ... start the server with `cfg`; if its data directory is empty:
-//!         if let Err(e) = cfg.bootstrap_cluster() {
-//!             std::process::exit(logging::report_start_failure(&e));
-//!         }
+//!         // oxcd then installs its panic hook and runs the member with `*cfg`; a failed
+//!         // start (such as `cfg.bootstrap_cluster()` rejecting the initial cluster) is
+//!         // reported with `logging::report_start_failure` and exits with its code.
 //!     }
 //!     Ok(config::ParseOutcome::PrintVersion(text)) => print!("{text}"),
 //!     Ok(config::ParseOutcome::PrintHelp(help)) => {
@@ -40,12 +43,13 @@ mod bootstrap;
 mod command_line;
 mod env;
 mod error;
+mod flag_spec;
 mod flag_table;
-pub(crate) mod go_url;
-pub(crate) mod go_values;
+mod go_url;
 pub(crate) mod help;
 mod ids;
 mod initial_cluster;
+mod log_config;
 mod server_config;
 mod settings;
 mod unsupported;
@@ -58,18 +62,17 @@ use std::collections::HashMap;
 pub use bootstrap::BootstrapCluster;
 pub use error::{ConfigError, ErrorReport, Notice, NoticeStage};
 pub use go_url::Url;
-pub use ids::{cluster_id, member_id};
 pub use initial_cluster::{InitialCluster, InitialMember};
+pub use log_config::{LogConfig, LogOutput};
 pub use server_config::{
-    AutoCompaction, ClusterState, DEFAULT_QUOTA_BYTES, ExperimentalConfig,
-    SNAPSHOT_CATCHUP_ENTRIES, ServerConfig, TlsConfig,
+    AutoCompaction, ClusterState, ExperimentalConfig, ServerConfig, TlsConfig,
 };
-pub use version::{ETCD_VERSION, OXCD_VERSION, version_text};
+use version::version_text;
 
 use command_line::Scan;
 use settings::{MIN_RAFT_CONN_TIMEOUT_NANOS, Settings};
 
-use crate::logging::{Field, Level};
+use crate::gotext::zap::{Field, Level};
 
 /// What the command line asks for.
 #[derive(Debug)]

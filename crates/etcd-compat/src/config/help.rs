@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::flag_table::{FLAGS, Section};
+use super::flag_spec::Section;
+use super::flag_table::FLAGS;
 
 /// The usage summary: etcd prints it on stderr for `--help` and after every flag error.
 pub fn usage() -> String {

@@ -6,11 +6,13 @@
 use serde_yaml_ng::Value;
 
 use super::error::{ConfigError, ErrorReport, Notice, NoticeStage};
-use super::flag_table::{FLAGS, FlagSpec, Target, YamlKey, unique_sorted};
+use super::flag_spec::{FlagSpec, Target, YamlKey, set_cors, unique_sorted};
+use super::flag_table::FLAGS;
 use super::go_url::{Url, parse_url_list};
-use super::go_values::quote;
 use super::settings::Settings;
-use crate::logging::{Field, Level, go_io_error_text};
+use crate::gotext::io_error::go_io_error_text;
+use crate::gotext::quote::quote;
+use crate::gotext::zap::{Field, Level};
 
 /// The settings a config file produced, and the notices reading it raised.
 #[derive(Debug)]
@@ -324,7 +326,7 @@ impl Decoder {
         if let Some(text) = cors {
             let mut values = Vec::new();
             // etcd builds this with a constructor that panics on a bad URL.
-            super::flag_table::set_cors(&mut values, &text).map_err(|e| {
+            set_cors(&mut values, &text).map_err(|e| {
                 ConfigError::new(
                     format!("new UniqueURLs should never fail: {e}"),
                     ErrorReport::Panic,

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
-use crate::logging::{LogConfig, LogOutput};
 
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
@@ -129,7 +128,7 @@ fn a_typical_cluster_member() {
     );
     assert_eq!(c.initial_cluster_state, ClusterState::Existing);
     assert_eq!(c.election_ticks(), 10);
-    assert_eq!(c.log.level, crate::logging::Level::Debug);
+    assert_eq!(c.log.level, crate::gotext::zap::Level::Debug);
     assert_eq!(c.log.outputs, vec![LogOutput::Stdout]);
     assert_eq!(c.auto_compaction, AutoCompaction::Disabled);
     assert!(!c.enable_pprof);

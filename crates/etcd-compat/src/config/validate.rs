@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use super::error::{ConfigError, ErrorReport};
 use super::go_url::{Url, is_ip, join_urls, split_host_port};
-use super::go_values::quote;
+use super::log_config::{LogConfig, LogOutput};
 use super::settings::Settings;
-use crate::logging::{Level, LogConfig, LogOutput};
+use crate::gotext::quote::quote;
+use crate::gotext::zap::Level;
 
 /// etcd's upper bound on `--election-timeout`, in milliseconds.
 const MAX_ELECTION_MS: u64 = 50_000;
@@ -34,7 +35,7 @@ pub(crate) fn validate(
     if let Err(e) = check_host_urls(advertised_peers) {
         return Err(fail(format!(
             "--initial-advertise-peer-urls {} must be \"host:port\" ({e})",
-            quote(&join_urls(advertised_peers))
+            quote(join_urls(advertised_peers))
         )));
     }
     if !advertise_client_cleared {
@@ -42,7 +43,7 @@ pub(crate) fn validate(
         if let Err(e) = check_host_urls(advertised_clients) {
             return Err(fail(format!(
                 "--advertise-client-urls {} must be \"host:port\" ({e})",
-                quote(&join_urls(advertised_clients))
+                quote(join_urls(advertised_clients))
             )));
         }
     }

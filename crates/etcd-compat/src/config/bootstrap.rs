@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::error::ConfigError;
 use super::go_url::{Url, is_ip, split_host_port};
-use super::go_values::{quote, quote_list};
 use super::initial_cluster::{InitialCluster, InitialMember};
 use super::server_config::{ClusterState, ServerConfig};
-use crate::logging::go_io_error_text;
+use crate::gotext::io_error::go_io_error_text;
+use crate::gotext::quote::{quote, quote_list};
 
 /// How long etcd keeps trying to resolve host names in peer URLs.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(30);

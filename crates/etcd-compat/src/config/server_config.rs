@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use super::error::{ConfigError, ErrorReport, Notice, NoticeStage};
 use super::go_url::Url;
-use super::go_values::parse_duration;
 use super::initial_cluster::InitialCluster;
+use super::log_config::LogConfig;
 use super::settings::{DEFAULT_INITIAL_CLUSTER, DEFAULT_NAME, Settings, TlsSettings};
-use crate::logging::{Field, Level, LogConfig};
+use crate::gotext::duration::parse_nanos as parse_duration;
+use crate::gotext::zap::{Field, Level};
 
 /// etcd's default backend quota (2 GiB), used when `--quota-backend-bytes` is 0.
 pub const DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;

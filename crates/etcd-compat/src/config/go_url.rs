@@ -8,7 +8,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use super::go_values::quote;
+use crate::gotext::quote::quote;
 
 /// A URL parsed with Go's `net/url` rules. Its `Display` is Go's `URL.String()`, which is
 /// the text etcd hashes into member IDs and shows in `member list`.
@@ -366,7 +366,7 @@ fn unescape(s: &str, mode: Encoding) -> Result<String, String> {
         if mode == Encoding::Host && b < 0x80 && host_byte_needs_escape(b) {
             return Err(format!(
                 "invalid character {} in host name",
-                quote(&(b as char).to_string())
+                quote((b as char).to_string())
             ));
         }
         out.push(b);

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 
 use super::command_line::CommandLine;
 use super::error::{ConfigError, ErrorReport, Notice, NoticeStage};
-use super::flag_table::{FLAGS, env_var_for};
-use super::go_values::quote;
+use super::flag_spec::env_var_for;
+use super::flag_table::FLAGS;
 use super::settings::Settings;
-use crate::logging::{Field, Level};
+use crate::gotext::quote::quote;
+use crate::gotext::zap::{Field, Level};
 
 /// The variable etcd refuses to read, because it would otherwise mean `--version`.
 const VERSION_VAR: &str = "ETCD_VERSION";

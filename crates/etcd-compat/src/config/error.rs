@@ -4,7 +4,8 @@
 use std::fmt;
 use std::panic::Location;
 
-use crate::logging::{Field, Level, LogConfig, short_caller};
+use super::log_config::LogConfig;
+use crate::gotext::zap::{Field, Level, short_caller};
 
 /// How etcd reports a configuration failure; [`crate::logging::report_config_error`] renders
 /// each variant exactly as etcd does.

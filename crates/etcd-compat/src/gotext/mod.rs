@@ -1,0 +1,10 @@
+//! Text exactly as Go programs print it, shared by `oxcd` (etcd's flags, messages and logs) and
+//! `oxctl` (etcdctl's output): `%q` quoting, `time.Duration` parsing and printing, `strconv`
+//! numbers, `encoding/json` output, zap log lines and OS error texts.
+
+pub mod duration;
+pub mod io_error;
+pub mod json;
+pub mod quote;
+pub(crate) mod strconv;
+pub mod zap;
