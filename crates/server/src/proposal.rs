@@ -230,4 +230,17 @@ mod tests {
         let decoded = InternalRequest::decode(req.encode_to_vec().as_slice()).unwrap();
         assert_eq!(decoded, req);
     }
+
+    #[tokio::test]
+    async fn an_outcome_reaches_only_a_proposer_of_its_kind() {
+        let waiters = Waiters::default();
+        let put = waiters.register::<PutRequest>(9);
+        assert!(
+            waiters.take::<TxnRequest>(9).is_none(),
+            "another kind's id space"
+        );
+        let proposer = waiters.take::<PutRequest>(9).expect("the put proposer");
+        proposer.send(Ok(PutResponse::default())).unwrap();
+        assert_eq!(put.await.unwrap(), Ok(PutResponse::default()));
+    }
 }

@@ -69,3 +69,61 @@ impl Apply for CompactionRequest {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use oxcd_api::EtcdError;
+
+    use super::*;
+    use crate::lease::Lessor;
+    use crate::membership::{Identity, Membership};
+    use crate::metrics::{OpCounts, ServerMetrics};
+    use crate::state::ServerState;
+
+    fn state(dir: &std::path::Path) -> ServerState {
+        let path = dir.join("db");
+        {
+            let backend = oxcd_mvcc::Backend::open(&path).unwrap();
+            let tx = backend.database().begin_write().unwrap();
+            let identity = Identity {
+                cluster_id: 1,
+                member_id: 2,
+            };
+            Membership::bootstrap(&tx, identity, &[]).unwrap();
+            tx.commit().unwrap();
+        }
+        ServerState::open(&path, Lessor::new(1, Duration::from_secs(300))).unwrap()
+    }
+
+    #[test]
+    fn only_requests_that_succeed_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(dir.path());
+        let metrics = ServerMetrics::default();
+        let kv = state.kv();
+        let mut batch = kv.begin_apply().unwrap();
+        let mut cx = ApplyContext {
+            batch: &mut batch,
+            state: &state,
+            metrics: &metrics,
+        };
+        let orphan = PutRequest {
+            key: b"k".to_vec(),
+            lease: 99,
+            ..Default::default()
+        };
+        let refused = orphan.apply(&mut cx).unwrap();
+        assert_eq!(refused.unwrap_err(), EtcdError::LeaseNotFound);
+        assert_eq!(metrics.ops(), OpCounts::default());
+
+        let put = PutRequest {
+            key: b"k".to_vec(),
+            ..Default::default()
+        };
+        let resp = put.apply(&mut cx).unwrap().unwrap();
+        assert_eq!(resp.header.unwrap().revision, 2);
+        assert_eq!(metrics.ops(), OpCounts::put(&put));
+    }
+}

@@ -106,6 +106,16 @@ impl ServerMetrics {
         &self.watch_lease
     }
 
+    /// The store operations counted so far.
+    #[cfg(test)]
+    pub(crate) fn ops(&self) -> OpCounts {
+        OpCounts {
+            ranges: self.ranges.load(Ordering::Relaxed),
+            puts: self.puts.load(Ordering::Relaxed),
+            deletes: self.deletes.load(Ordering::Relaxed),
+        }
+    }
+
     pub(super) fn load(counter: &AtomicU64) -> f64 {
         counter.load(Ordering::Relaxed) as f64
     }
