@@ -1,5 +1,5 @@
-//! The leader's side of leases: it follows this member's raft role (promoting or demoting the
-//! lessor) and, while leader, proposes the revocation of expired leases and the checkpoints of
+//! The primary: follows this member's raft role (promoting or demoting the lessor's clocks)
+//! and, while leader, proposes the revocation of expired leases and the checkpoints of
 //! long ones through raft, so every member deletes the same keys at the same revision.
 
 use std::sync::Arc;
