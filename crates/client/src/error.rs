@@ -76,9 +76,7 @@ pub struct GoStatus<'a>(pub &'a tonic::Status);
 impl fmt::Display for GoStatus<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = self.0;
-        if status.code() == tonic::Code::DeadlineExceeded
-            && status.message() == DEADLINE_MESSAGE
-        {
+        if status.code() == tonic::Code::DeadlineExceeded && status.message() == DEADLINE_MESSAGE {
             return f.write_str(DEADLINE_MESSAGE);
         }
         write!(
@@ -135,9 +133,7 @@ mod tests {
             err.to_string(),
             "rpc error: code = Unavailable desc = connection refused"
         );
-        let deadline = ClientError::from(tonic::Status::deadline_exceeded(
-            DEADLINE_MESSAGE,
-        ));
+        let deadline = ClientError::from(tonic::Status::deadline_exceeded(DEADLINE_MESSAGE));
         assert_eq!(deadline.to_string(), "context deadline exceeded");
     }
 }

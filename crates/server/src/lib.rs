@@ -3,19 +3,21 @@
 //!
 //! A write travels `grpc` (validate) → `server` (propose, wait) → raft → `apply` (one backend
 //! transaction per batch) → back to the waiting proposer; a read goes `grpc` → `server`
-//! (ReadIndex barrier) → the KV store in `state`.
+//! (ReadIndex barrier) → the KV store in `state`. Only what the `oxcd` binary needs is public.
 
-pub mod apply;
-pub mod bootstrap;
+mod apply;
+mod bootstrap;
 pub mod fail_stop;
-pub mod grpc;
-pub mod http;
-pub mod lease;
-pub mod membership;
-pub mod metrics;
-pub mod proposal;
+mod grpc;
+mod http;
+mod lease;
+mod lease_leader;
+mod membership;
+mod metrics;
+mod proposal;
 pub mod run;
-pub mod serve;
-pub mod server;
-pub mod state;
-pub mod wait;
+mod serve;
+mod server;
+mod state;
+mod version;
+mod wait;

@@ -1,31 +1,43 @@
 //! What travels through raft: the internal request envelope (the role of etcd's
-//! `InternalRaftRequest`) and the generator of request ids that lets a proposer find its result.
+//! `InternalRaftRequest`), the generator of request ids that lets a proposer find its result,
+//! and the [`Proposal`] kinds with the result type each one's proposer receives.
 //!
 //! The envelope is encoded with prost so entries stay compact and forward-compatible: new request
 //! kinds get new oneof tags and old logs still decode.
+//!
+//! Each kind has its own [`WaitRegistry`] in [`Waiters`]: the apply step of a kind can only hand
+//! its own output type to a proposer of the same kind, so no caller ever receives another
+//! kind's result.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use tokio::sync::oneshot;
+
+use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{
-    CompactionRequest, DeleteRangeRequest, LeaseCheckpointRequest, LeaseGrantRequest,
-    LeaseRevokeRequest, PutRequest, TxnRequest,
+    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse,
+    LeaseCheckpointRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeRequest,
+    LeaseRevokeResponse, PutRequest, PutResponse, TxnRequest, TxnResponse,
 };
+use oxcd_mvcc::CompactionDone;
+
+use crate::wait::WaitRegistry;
 
 /// One proposal: a request id unique across the cluster plus the request itself.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct InternalRequest {
+pub(crate) struct InternalRequest {
     /// Unique id; the proposing member waits on it.
     #[prost(uint64, tag = "1")]
-    pub id: u64,
+    pub(crate) id: u64,
     /// The operation to apply.
     #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9")]
-    pub request: Option<Request>,
+    pub(crate) request: Option<Request>,
 }
 
 /// Operations that change replicated state.
 #[derive(Clone, PartialEq, prost::Oneof)]
-pub enum Request {
+pub(crate) enum Request {
     /// KV put.
     #[prost(message, tag = "2")]
     Put(PutRequest),
@@ -54,29 +66,29 @@ pub enum Request {
 
 /// The attributes a member publishes about itself once it runs.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct MemberAttributes {
+pub(crate) struct MemberAttributes {
     /// Member id.
     #[prost(uint64, tag = "1")]
-    pub id: u64,
+    pub(crate) id: u64,
     /// `--name`.
     #[prost(string, tag = "2")]
-    pub name: String,
+    pub(crate) name: String,
     /// `--advertise-client-urls`.
     #[prost(string, repeated, tag = "3")]
-    pub client_urls: Vec<String>,
+    pub(crate) client_urls: Vec<String>,
 }
 
 /// Generates request ids unique across members and restarts: the low 16 bits of the member id
 /// in the top bits, then a counter seeded from the wall clock (like etcd's idutil), so two
 /// members never collide and a restarted member does not reuse ids still waited on elsewhere.
-pub struct RequestIds {
+pub(crate) struct RequestIds {
     prefix: u64,
     counter: AtomicU64,
 }
 
 impl RequestIds {
     /// A generator for the given member.
-    pub fn new(member_id: u64) -> Self {
+    pub(crate) fn new(member_id: u64) -> Self {
         let millis = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -88,11 +100,108 @@ impl RequestIds {
     }
 
     /// The next id.
-    pub fn next(&self) -> u64 {
+    pub(crate) fn next(&self) -> u64 {
         let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
         self.prefix | (n & 0xffff_ffff_ffff)
     }
 }
+
+/// What a proposer receives: the kind's output, or the etcd error applying it produced.
+pub(crate) type Outcome<T> = Result<T, EtcdError>;
+
+/// A request kind a member proposes through raft, and what its proposer gets back once the
+/// entry is applied.
+pub(crate) trait Proposal: Sized {
+    /// What applying the request produces for its proposer.
+    type Output: Send + 'static;
+
+    /// The request as it travels in a raft entry.
+    fn into_request(self) -> Request;
+
+    /// Where proposers of this kind wait.
+    fn waiters(waiters: &Waiters) -> &WaitRegistry<Outcome<Self::Output>>;
+}
+
+/// Proposers on this member waiting for their results, one registry per request kind.
+#[derive(Default)]
+pub(crate) struct Waiters {
+    put: WaitRegistry<Outcome<PutResponse>>,
+    delete_range: WaitRegistry<Outcome<DeleteRangeResponse>>,
+    txn: WaitRegistry<Outcome<TxnResponse>>,
+    compaction: WaitRegistry<Outcome<(CompactionResponse, CompactionDone)>>,
+    member_attributes: WaitRegistry<Outcome<()>>,
+    lease_grant: WaitRegistry<Outcome<LeaseGrantResponse>>,
+    lease_revoke: WaitRegistry<Outcome<LeaseRevokeResponse>>,
+    lease_checkpoint: WaitRegistry<Outcome<()>>,
+}
+
+impl Waiters {
+    /// Registers a proposer of kind `P` under `id`; the receiver yields its outcome.
+    pub(crate) fn register<P: Proposal>(&self, id: u64) -> oneshot::Receiver<Outcome<P::Output>> {
+        P::waiters(self).register(id)
+    }
+
+    /// The waiting proposer of kind `P` with `id`, if it is on this member and still waits.
+    pub(crate) fn take<P: Proposal>(&self, id: u64) -> Option<oneshot::Sender<Outcome<P::Output>>> {
+        P::waiters(self).take(id)
+    }
+
+    /// Forgets the proposer of kind `P` with `id` (it gave up).
+    pub(crate) fn cancel<P: Proposal>(&self, id: u64) {
+        P::waiters(self).cancel(id);
+    }
+}
+
+/// Implements [`Proposal`] for a request kind: its oneof variant, output and registry.
+macro_rules! proposal {
+    ($request:ty, $variant:ident, $output:ty, $field:ident) => {
+        impl Proposal for $request {
+            type Output = $output;
+
+            fn into_request(self) -> Request {
+                Request::$variant(self)
+            }
+
+            fn waiters(waiters: &Waiters) -> &WaitRegistry<Outcome<$output>> {
+                &waiters.$field
+            }
+        }
+    };
+}
+
+proposal!(PutRequest, Put, PutResponse, put);
+proposal!(
+    DeleteRangeRequest,
+    DeleteRange,
+    DeleteRangeResponse,
+    delete_range
+);
+proposal!(TxnRequest, Txn, TxnResponse, txn);
+proposal!(
+    CompactionRequest,
+    Compaction,
+    (CompactionResponse, CompactionDone),
+    compaction
+);
+proposal!(MemberAttributes, MemberAttributes, (), member_attributes);
+proposal!(
+    LeaseGrantRequest,
+    LeaseGrant,
+    LeaseGrantResponse,
+    lease_grant
+);
+proposal!(
+    LeaseRevokeRequest,
+    LeaseRevoke,
+    LeaseRevokeResponse,
+    lease_revoke
+);
+proposal!(
+    LeaseCheckpointRequest,
+    LeaseCheckpoint,
+    (),
+    lease_checkpoint
+);
 
 #[cfg(test)]
 mod tests {
@@ -120,5 +229,18 @@ mod tests {
         };
         let decoded = InternalRequest::decode(req.encode_to_vec().as_slice()).unwrap();
         assert_eq!(decoded, req);
+    }
+
+    #[tokio::test]
+    async fn an_outcome_reaches_only_a_proposer_of_its_kind() {
+        let waiters = Waiters::default();
+        let put = waiters.register::<PutRequest>(9);
+        assert!(
+            waiters.take::<TxnRequest>(9).is_none(),
+            "another kind's id space"
+        );
+        let proposer = waiters.take::<PutRequest>(9).expect("the put proposer");
+        proposer.send(Ok(PutResponse::default())).unwrap();
+        assert_eq!(put.await.unwrap(), Ok(PutResponse::default()));
     }
 }

@@ -13,13 +13,14 @@ use oxcd_raft::{PeerUrls, RaftConfig, RaftNode};
 use crate::apply::ApplyLoop;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::fail_stop;
-use crate::lease::{self, Lessor};
+use crate::lease::Lessor;
+use crate::lease_leader::primary;
 use crate::membership::Identity;
-use crate::metrics::{ServerMetrics, serve_metrics};
-use crate::serve::serve_clients;
+use crate::metrics::ServerMetrics;
+use crate::proposal::Waiters;
+use crate::serve::{serve_clients, serve_metrics};
 use crate::server::{EtcdServer, ServerSettings};
 use crate::state::ServerState;
-use crate::wait::WaitRegistry;
 use oxcd_etcd_compat::config::{ServerConfig, Url};
 use oxcd_etcd_compat::gotext::io_error::go_io_error_text;
 use oxcd_etcd_compat::logging::{self, Field};
@@ -41,7 +42,7 @@ fn min_lease_ttl(cfg: &ServerConfig) -> i64 {
 
 /// Why a member could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     /// A listener could not be bound (`listen tcp 127.0.0.1:2379: bind: address already in use`).
     #[error("listen tcp {address}: {reason}")]
     Listen {
@@ -187,14 +188,13 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     });
 
     let (applied_tx, applied_rx) = watch::channel(state.applied_index());
-    let waits = Arc::new(WaitRegistry::default());
+    let waiters = Arc::new(Waiters::default());
     let metrics = Arc::new(ServerMetrics::default());
     let apply_loop = ApplyLoop::new(
         state.clone(),
-        waits.clone(),
+        waiters.clone(),
         raft.clone(),
         applied_tx,
-        tokio::runtime::Handle::current(),
         metrics.clone(),
     );
     std::thread::Builder::new()
@@ -220,11 +220,11 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         settings,
         state,
         raft.clone(),
-        waits,
+        waiters,
         applied_rx,
         metrics,
     ));
-    lease::primary::spawn(server.clone(), cfg.election_timeout);
+    primary::spawn(server.clone(), cfg.election_timeout);
     if !metrics_listeners.is_empty() {
         let urls = url_strings(&cfg.listen_metrics_urls);
         tracing::info!(listen_metrics_urls = ?urls, "serving metrics");

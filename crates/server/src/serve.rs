@@ -1,5 +1,6 @@
-//! Client listeners: gRPC and plain HTTP share each listener (HTTP/2 for gRPC, HTTP/1.1 for
-//! `/health` and friends), as on etcd's client port.
+//! The member's listeners: on each client listener gRPC and plain HTTP share the port (HTTP/2
+//! for gRPC, HTTP/1.1 for `/health` and friends), as on etcd's client port; a
+//! `--listen-metrics-urls` listener serves `/metrics` and `/health` only.
 
 use std::sync::Arc;
 
@@ -7,8 +8,9 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::metrics::GrpcMetricsLayer;
 use crate::server::EtcdServer;
-use crate::{fail_stop, grpc, http, metrics};
+use crate::{fail_stop, grpc, http};
 
 /// gRPC clients get `Unimplemented` for a method we do not serve; anything else is plain HTTP
 /// and gets 404, as etcd's HTTP mux answers.
@@ -29,15 +31,14 @@ async fn unknown_path(request: axum::extract::Request) -> axum::response::Respon
 }
 
 /// Serves every client listener until they fail; returns the first listener error.
-pub async fn serve_clients(
+pub(crate) async fn serve_clients(
     listeners: Vec<std::net::TcpListener>,
     server: Arc<EtcdServer>,
 ) -> std::io::Result<()> {
     let app = grpc::routes(server.clone())
         .into_axum_router()
-        .layer(metrics::GrpcMetricsLayer::new(server.metrics().clone()))
-        .merge(http::routes(server.clone()))
-        .merge(metrics::routes(server))
+        .layer(GrpcMetricsLayer::new(server.metrics().grpc().clone()))
+        .merge(http::routes(server))
         .merge(fail_stop::control_routes())
         .fallback(unknown_path);
     let mut tasks = JoinSet::new();
@@ -49,6 +50,27 @@ pub async fn serve_clients(
         let app = app.clone();
         tasks.spawn(async move { axum::serve(listener, app).await });
     }
+    first_failure(tasks).await
+}
+
+/// Serves `/metrics` and `/health` on the `--listen-metrics-urls` listeners until one fails.
+pub(crate) async fn serve_metrics(
+    listeners: Vec<std::net::TcpListener>,
+    server: Arc<EtcdServer>,
+) -> std::io::Result<()> {
+    let app = http::metrics_routes(server);
+    let mut tasks = JoinSet::new();
+    for listener in listeners {
+        listener.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(listener)?;
+        let app = app.clone();
+        tasks.spawn(async move { axum::serve(listener, app).await });
+    }
+    first_failure(tasks).await
+}
+
+/// Waits for every listener's task; returns the first listener error.
+async fn first_failure(mut tasks: JoinSet<std::io::Result<()>>) -> std::io::Result<()> {
     while let Some(done) = tasks.join_next().await {
         match done {
             Ok(Ok(())) => {}

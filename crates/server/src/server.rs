@@ -12,48 +12,40 @@ use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::ResponseHeader;
 use oxcd_raft::{RaftError, RaftHandle};
 
-use crate::apply::{Applied, ApplyResult};
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
-use crate::proposal::{InternalRequest, MemberAttributes, Request, RequestIds};
+use crate::proposal::{InternalRequest, MemberAttributes, Proposal, RequestIds, Waiters};
 use crate::state::ServerState;
-use crate::wait::WaitRegistry;
-
-/// The server's version as reported to clients. Clients gate features on it, so we report the
-/// etcd release whose API we implement.
-pub const SERVER_VERSION: &str = "3.5.1";
-/// The cluster version reported by `/version`.
-pub const CLUSTER_VERSION: &str = "3.5.0";
 
 /// Limits and identity the services need.
 #[derive(Debug, Clone)]
-pub struct ServerSettings {
+pub(crate) struct ServerSettings {
     /// `--name`.
-    pub name: String,
+    pub(crate) name: String,
     /// `--advertise-client-urls`, published to the cluster.
-    pub advertise_client_urls: Vec<String>,
+    pub(crate) advertise_client_urls: Vec<String>,
     /// `--max-request-bytes`: the largest encoded proposal accepted.
-    pub max_request_bytes: usize,
+    pub(crate) max_request_bytes: usize,
     /// `--max-txn-ops`.
-    pub max_txn_ops: usize,
+    pub(crate) max_txn_ops: usize,
     /// How long a request may wait for raft before "request timed out" (etcd: 5s + 2 × election timeout).
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// How long a proposal may still wait after the leader changed before failing with
     /// "leader changed".
-    pub leader_change_grace: Duration,
+    pub(crate) leader_change_grace: Duration,
     /// `--election-timeout`.
-    pub election_timeout: Duration,
+    pub(crate) election_timeout: Duration,
     /// `--experimental-watch-progress-notify-interval`: how often watchers that asked for
     /// progress notifications hear the current revision when nothing else was sent.
-    pub watch_progress_notify_interval: Duration,
+    pub(crate) watch_progress_notify_interval: Duration,
 }
 
 /// The member, shared by every service.
-pub struct EtcdServer {
+pub(crate) struct EtcdServer {
     settings: ServerSettings,
     state: Arc<ServerState>,
     raft: RaftHandle,
-    waits: Arc<WaitRegistry<ApplyResult>>,
+    waiters: Arc<Waiters>,
     ids: RequestIds,
     applied_rx: watch::Receiver<u64>,
     leader_rx: watch::Receiver<u64>,
@@ -62,11 +54,11 @@ pub struct EtcdServer {
 
 impl EtcdServer {
     /// Assembles the server around a started raft node and apply loop.
-    pub fn new(
+    pub(crate) fn new(
         settings: ServerSettings,
         state: Arc<ServerState>,
         raft: RaftHandle,
-        waits: Arc<WaitRegistry<ApplyResult>>,
+        waiters: Arc<Waiters>,
         applied_rx: watch::Receiver<u64>,
         metrics: Arc<ServerMetrics>,
     ) -> Self {
@@ -76,7 +68,7 @@ impl EtcdServer {
             settings,
             state,
             raft,
-            waits,
+            waiters,
             ids,
             applied_rx,
             leader_rx,
@@ -85,32 +77,32 @@ impl EtcdServer {
     }
 
     /// The server's counters, also shared with the apply loop and the gRPC layer.
-    pub fn metrics(&self) -> &Arc<ServerMetrics> {
+    pub(crate) fn metrics(&self) -> &Arc<ServerMetrics> {
         &self.metrics
     }
 
     /// Limits and identity.
-    pub fn settings(&self) -> &ServerSettings {
+    pub(crate) fn settings(&self) -> &ServerSettings {
         &self.settings
     }
 
     /// The replicated state.
-    pub fn state(&self) -> &ServerState {
+    pub(crate) fn state(&self) -> &ServerState {
         &self.state
     }
 
     /// The raft node.
-    pub fn raft(&self) -> &RaftHandle {
+    pub(crate) fn raft(&self) -> &RaftHandle {
         &self.raft
     }
 
     /// Cluster and member id.
-    pub fn identity(&self) -> Identity {
+    pub(crate) fn identity(&self) -> Identity {
         self.state.membership().identity()
     }
 
     /// A response header for a response at `revision`.
-    pub fn header(&self, revision: i64) -> ResponseHeader {
+    pub(crate) fn header(&self, revision: i64) -> ResponseHeader {
         let identity = self.identity();
         ResponseHeader {
             cluster_id: identity.cluster_id,
@@ -121,36 +113,36 @@ impl EtcdServer {
     }
 
     /// A response header at the store's current revision.
-    pub fn current_header(&self) -> ResponseHeader {
+    pub(crate) fn current_header(&self) -> ResponseHeader {
         self.header(self.state.kv().current_revision())
     }
 
     /// Fills in the header fields only the server knows, keeping the revision the apply loop
     /// set (the current revision if it set none).
-    pub fn finish_header(&self, header: &mut Option<ResponseHeader>) {
+    pub(crate) fn finish_header(&self, header: &mut Option<ResponseHeader>) {
         *header = Some(match header.as_ref() {
             Some(h) => self.header(h.revision),
             None => self.current_header(),
         });
     }
 
-    /// Replicates `request` through raft and returns what applying it produced.
-    pub async fn propose(&self, request: Request) -> Result<Applied, EtcdError> {
+    /// Replicates `proposal` through raft and returns what applying it produced.
+    pub(crate) async fn propose<P: Proposal>(&self, proposal: P) -> Result<P::Output, EtcdError> {
         let id = self.ids.next();
         let data = InternalRequest {
             id,
-            request: Some(request),
+            request: Some(proposal.into_request()),
         }
         .encode_to_vec();
         if data.len() > self.settings.max_request_bytes {
             return Err(EtcdError::RequestTooLarge);
         }
         let _pending = self.metrics.pending_proposal();
-        let result = self.waits.register(id);
+        let result = self.waiters.register::<P>(id);
         let mut leader = self.leader_rx.clone();
         let leader_at_proposal = *leader.borrow_and_update();
         if let Err(e) = self.raft.propose(data).await {
-            self.waits.cancel(id);
+            self.waiters.cancel::<P>(id);
             self.metrics.record_proposal_failed();
             return Err(raft_error(e));
         }
@@ -169,12 +161,12 @@ impl EtcdServer {
                 Err(EtcdError::Stopped)
             }),
             () = leader_changed => {
-                self.waits.cancel(id);
+                self.waiters.cancel::<P>(id);
                 self.metrics.record_proposal_failed();
                 Err(EtcdError::LeaderChanged)
             }
             () = tokio::time::sleep(self.settings.request_timeout) => {
-                self.waits.cancel(id);
+                self.waiters.cancel::<P>(id);
                 self.metrics.record_proposal_failed();
                 Err(EtcdError::Timeout)
             }
@@ -183,13 +175,13 @@ impl EtcdServer {
 
     /// A fresh lease id for a grant that did not choose one: positive, and unique like request
     /// ids (etcd draws it from the same generator).
-    pub fn new_lease_id(&self) -> i64 {
+    pub(crate) fn new_lease_id(&self) -> i64 {
         (self.ids.next() & (i64::MAX as u64)) as i64
     }
 
     /// Resolves once the cluster has had no leader for three election timeouts: then streams
     /// whose client requires a leader are ended, as etcd's leader monitor does.
-    pub async fn leader_lost(&self) {
+    pub(crate) async fn leader_lost(&self) {
         let mut leader = self.leader_rx.clone();
         loop {
             let lost = leader.wait_for(|id| *id == 0).await.is_ok();
@@ -208,12 +200,12 @@ impl EtcdServer {
     }
 
     /// Whether there is a leader now.
-    pub fn has_leader(&self) -> bool {
+    pub(crate) fn has_leader(&self) -> bool {
         *self.leader_rx.borrow() != 0
     }
 
     /// The current leader, waiting for one if there is none.
-    pub async fn wait_for_leader(&self) -> Result<u64, EtcdError> {
+    pub(crate) async fn wait_for_leader(&self) -> Result<u64, EtcdError> {
         let mut leader = self.leader_rx.clone();
         let found = leader
             .wait_for(|id| *id != 0)
@@ -223,7 +215,7 @@ impl EtcdServer {
     }
 
     /// Waits (at most `limit`) until this member has applied what it knows to be committed.
-    pub async fn wait_applied_commit(&self, limit: Duration) {
+    pub(crate) async fn wait_applied_commit(&self, limit: Duration) {
         let commit = self.raft.status().commit;
         let mut applied = self.applied_rx.clone();
         let _ = tokio::time::timeout(limit, applied.wait_for(|a| *a >= commit)).await;
@@ -231,7 +223,7 @@ impl EtcdServer {
 
     /// Waits until this member has applied everything committed before the call: after it
     /// returns, a local read is linearizable.
-    pub async fn read_barrier(&self) -> Result<(), EtcdError> {
+    pub(crate) async fn read_barrier(&self) -> Result<(), EtcdError> {
         let index = self.raft.read_index().await.map_err(raft_error)?;
         self.wait_applied(index).await
     }
@@ -252,7 +244,7 @@ impl EtcdServer {
 
     /// Announces this member's name and client URLs to the cluster through raft, retrying until
     /// it is applied (etcd's "publish"); clients are served only after that.
-    pub async fn publish(&self) {
+    pub(crate) async fn publish(&self) {
         let attrs = MemberAttributes {
             id: self.identity().member_id,
             name: self.settings.name.clone(),
@@ -267,7 +259,7 @@ impl EtcdServer {
                 leader.wait_for(|id| *id != 0),
             )
             .await;
-            match self.propose(Request::MemberAttributes(attrs.clone())).await {
+            match self.propose(attrs.clone()).await {
                 Ok(_) => {
                     tracing::info!(
                         local_member_id = %format!("{:x}", attrs.id),

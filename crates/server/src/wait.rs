@@ -1,5 +1,6 @@
 //! The wait registry: proposers park here by request id until the apply loop has applied their
-//! entry and hands over the result.
+//! entry and hands over the result (one registry per request kind, see
+//! [`crate::proposal::Waiters`]).
 //!
 //! Sharded by id so thousands of concurrent proposers and the apply loop rarely contend.
 
@@ -11,7 +12,7 @@ use tokio::sync::oneshot;
 const SHARDS: usize = 64;
 
 /// Request id → the channel its proposer waits on.
-pub struct WaitRegistry<T> {
+pub(crate) struct WaitRegistry<T> {
     shards: Vec<Mutex<HashMap<u64, oneshot::Sender<T>>>>,
 }
 
@@ -29,21 +30,21 @@ impl<T> WaitRegistry<T> {
     }
 
     /// Registers interest in `id`; the receiver yields the result once applied.
-    pub fn register(&self, id: u64) -> oneshot::Receiver<T> {
+    pub(crate) fn register(&self, id: u64) -> oneshot::Receiver<T> {
         let (tx, rx) = oneshot::channel();
-        self.shard(id).lock().insert(id, tx);
+        let earlier = self.shard(id).lock().insert(id, tx);
+        debug_assert!(earlier.is_none(), "request id {id:x} registered twice");
         rx
     }
 
-    /// Delivers the result for `id` if someone on this member waits for it.
-    pub fn trigger(&self, id: u64, value: T) {
-        if let Some(tx) = self.shard(id).lock().remove(&id) {
-            let _ = tx.send(value);
-        }
+    /// Takes the channel of whoever on this member waits for `id`, to send the result on once
+    /// it may be handed over.
+    pub(crate) fn take(&self, id: u64) -> Option<oneshot::Sender<T>> {
+        self.shard(id).lock().remove(&id)
     }
 
     /// Forgets `id` (the proposer gave up, e.g. timed out).
-    pub fn cancel(&self, id: u64) {
+    pub(crate) fn cancel(&self, id: u64) {
         self.shard(id).lock().remove(&id);
     }
 }
@@ -56,8 +57,8 @@ mod tests {
     async fn trigger_reaches_the_registered_waiter_only() {
         let reg = WaitRegistry::default();
         let rx = reg.register(1);
-        reg.trigger(2, "other");
-        reg.trigger(1, "mine");
+        assert!(reg.take(2).is_none());
+        reg.take(1).unwrap().send("mine").unwrap();
         assert_eq!(rx.await.unwrap(), "mine");
     }
 
@@ -66,7 +67,7 @@ mod tests {
         let reg: WaitRegistry<u8> = WaitRegistry::default();
         let rx = reg.register(5);
         reg.cancel(5);
-        reg.trigger(5, 1);
+        assert!(reg.take(5).is_none());
         assert!(rx.await.is_err());
     }
 }

@@ -15,13 +15,13 @@ use oxcd_api::etcdserverpb::{
 use crate::server::EtcdServer;
 
 /// `etcdserverpb.Cluster`.
-pub struct ClusterService {
+pub(super) struct ClusterService {
     server: Arc<EtcdServer>,
 }
 
 impl ClusterService {
     /// The service for `server`.
-    pub fn new(server: Arc<EtcdServer>) -> Self {
+    pub(super) fn new(server: Arc<EtcdServer>) -> Self {
         ClusterService { server }
     }
 }

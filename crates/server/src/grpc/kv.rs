@@ -14,20 +14,18 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_mvcc::{is_txn_read_only, validate};
 
-use super::{check_message_size, max_request_message};
-use crate::apply::Applied;
-use crate::proposal::Request as Proposal;
+use super::request::{check_message_size, max_request_message};
 use crate::server::EtcdServer;
 
 /// `etcdserverpb.KV`.
-pub struct KvService {
+pub(super) struct KvService {
     server: Arc<EtcdServer>,
     max_message: usize,
 }
 
 impl KvService {
     /// The service for `server`.
-    pub fn new(server: Arc<EtcdServer>) -> Self {
+    pub(super) fn new(server: Arc<EtcdServer>) -> Self {
         let max_message = max_request_message(&server);
         KvService {
             server,
@@ -42,18 +40,6 @@ fn txn_is_serializable(req: &TxnRequest) -> bool {
     req.success.iter().chain(&req.failure).all(
         |op| matches!(&op.request, Some(request_op::Request::RequestRange(r)) if r.serializable),
     )
-}
-
-fn unexpected(applied: Applied) -> Status {
-    let kind = match applied {
-        Applied::Put(_) => "put",
-        Applied::DeleteRange(_) => "delete",
-        Applied::Txn(_) => "txn",
-        Applied::Compaction(..) => "compaction",
-        Applied::MemberAttributes => "member attributes",
-        Applied::LeaseGrant(_) | Applied::LeaseRevoke(_) | Applied::LeaseCheckpoint => "lease",
-    };
-    Status::internal(format!("unexpected {kind} result for this request"))
 }
 
 #[tonic::async_trait]
@@ -77,13 +63,9 @@ impl Kv for KvService {
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         validate::validate_put(&req)?;
-        match self.server.propose(Proposal::Put(req)).await? {
-            Applied::Put(mut resp) => {
-                self.server.finish_header(&mut resp.header);
-                Ok(Response::new(resp))
-            }
-            other => Err(unexpected(other)),
-        }
+        let mut resp = self.server.propose(req).await?;
+        self.server.finish_header(&mut resp.header);
+        Ok(Response::new(resp))
     }
 
     async fn delete_range(
@@ -93,13 +75,9 @@ impl Kv for KvService {
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         validate::validate_delete_range(&req)?;
-        match self.server.propose(Proposal::DeleteRange(req)).await? {
-            Applied::DeleteRange(mut resp) => {
-                self.server.finish_header(&mut resp.header);
-                Ok(Response::new(resp))
-            }
-            other => Err(unexpected(other)),
-        }
+        let mut resp = self.server.propose(req).await?;
+        self.server.finish_header(&mut resp.header);
+        Ok(Response::new(resp))
     }
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
@@ -118,13 +96,9 @@ impl Kv for KvService {
                 return Ok(Response::new(resp));
             }
         }
-        match self.server.propose(Proposal::Txn(req)).await? {
-            Applied::Txn(mut resp) => {
-                self.server.finish_header(&mut resp.header);
-                Ok(Response::new(resp))
-            }
-            other => Err(unexpected(other)),
-        }
+        let mut resp = self.server.propose(req).await?;
+        self.server.finish_header(&mut resp.header);
+        Ok(Response::new(resp))
     }
 
     async fn compact(
@@ -134,17 +108,13 @@ impl Kv for KvService {
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         let physical = req.physical;
-        match self.server.propose(Proposal::Compaction(req)).await? {
-            Applied::Compaction(mut resp, done) => {
-                if physical {
-                    done.wait()
-                        .await
-                        .map_err(|_| Status::from(EtcdError::Stopped))?;
-                }
-                self.server.finish_header(&mut resp.header);
-                Ok(Response::new(resp))
-            }
-            other => Err(unexpected(other)),
+        let (mut resp, done) = self.server.propose(req).await?;
+        if physical {
+            done.wait()
+                .await
+                .map_err(|_| Status::from(EtcdError::Stopped))?;
         }
+        self.server.finish_header(&mut resp.header);
+        Ok(Response::new(resp))
     }
 }

@@ -20,11 +20,9 @@ use oxcd_api::etcdserverpb::{
     LeaseTimeToLiveResponse,
 };
 
-use super::{check_message_size, leader_required, max_request_message};
-use crate::apply::Applied;
-use crate::lease::forward::{LeaderForwarder, is_forwarded};
+use super::request::{check_message_size, leader_required, max_request_message};
 use crate::lease::{NotPrimary, Renewal};
-use crate::proposal::Request as Proposal;
+use crate::lease_leader::forward::{LeaderForwarder, is_forwarded};
 use crate::server::EtcdServer;
 
 /// Keep-alive responses queued per stream before the task waits for the client to read.
@@ -36,7 +34,7 @@ const KEEP_ALIVES_IN_FLIGHT: usize = 64;
 const APPLY_WAIT: Duration = Duration::from_secs(1);
 
 /// `etcdserverpb.Lease`.
-pub struct LeaseService {
+pub(super) struct LeaseService {
     server: Arc<EtcdServer>,
     forwarder: Arc<LeaderForwarder>,
     max_message: usize,
@@ -44,7 +42,7 @@ pub struct LeaseService {
 
 impl LeaseService {
     /// The service for `server`.
-    pub fn new(server: Arc<EtcdServer>) -> Self {
+    pub(super) fn new(server: Arc<EtcdServer>) -> Self {
         let max_message = max_request_message(&server);
         LeaseService {
             server,
@@ -52,10 +50,6 @@ impl LeaseService {
             max_message,
         }
     }
-}
-
-fn unexpected() -> Status {
-    Status::internal("unexpected result for a lease request")
 }
 
 /// Renews lease `id` where it can be: here if this member is the leader, else on the leader.
@@ -79,12 +73,12 @@ async fn renew(
                 clear_checkpoint,
             } => {
                 if clear_checkpoint {
-                    let clear = Proposal::LeaseCheckpoint(LeaseCheckpointRequest {
+                    let clear = LeaseCheckpointRequest {
                         checkpoints: vec![LeaseCheckpoint {
                             id,
                             remaining_ttl: 0,
                         }],
-                    });
+                    };
                     server.propose(clear).await?;
                 }
                 server.metrics().watch_lease().record_renewed();
@@ -130,13 +124,9 @@ impl Lease for LeaseService {
                 req.id = id;
             }
         }
-        match self.server.propose(Proposal::LeaseGrant(req)).await? {
-            Applied::LeaseGrant(mut resp) => {
-                self.server.finish_header(&mut resp.header);
-                Ok(Response::new(resp))
-            }
-            _ => Err(unexpected()),
-        }
+        let mut resp = self.server.propose(req).await?;
+        self.server.finish_header(&mut resp.header);
+        Ok(Response::new(resp))
     }
 
     async fn lease_revoke(
@@ -145,13 +135,9 @@ impl Lease for LeaseService {
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
-        match self.server.propose(Proposal::LeaseRevoke(req)).await? {
-            Applied::LeaseRevoke(mut resp) => {
-                self.server.finish_header(&mut resp.header);
-                Ok(Response::new(resp))
-            }
-            _ => Err(unexpected()),
-        }
+        let mut resp = self.server.propose(req).await?;
+        self.server.finish_header(&mut resp.header);
+        Ok(Response::new(resp))
     }
 
     type LeaseKeepAliveStream = KeepAliveResponses;

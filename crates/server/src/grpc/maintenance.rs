@@ -18,16 +18,17 @@ use oxcd_api::etcdserverpb::{
     MoveLeaderResponse, SnapshotRequest, SnapshotResponse, StatusRequest, StatusResponse,
 };
 
-use crate::server::{EtcdServer, SERVER_VERSION};
+use crate::server::EtcdServer;
+use crate::version::SERVER_VERSION;
 
 /// `etcdserverpb.Maintenance`.
-pub struct MaintenanceService {
+pub(super) struct MaintenanceService {
     server: Arc<EtcdServer>,
 }
 
 impl MaintenanceService {
     /// The service for `server`.
-    pub fn new(server: Arc<EtcdServer>) -> Self {
+    pub(super) fn new(server: Arc<EtcdServer>) -> Self {
         MaintenanceService { server }
     }
 }

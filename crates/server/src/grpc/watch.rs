@@ -28,7 +28,7 @@ use oxcd_api::mvccpb::event::EventType;
 use oxcd_mvcc::watch::{EventFilter, WatchHub, WatchProgress, Watcher};
 use oxcd_mvcc::{ChunkLimit, KvStore};
 
-use super::{leader_required, max_request_message};
+use super::request::{leader_required, max_request_message};
 use crate::server::EtcdServer;
 
 /// Responses queued per stream before its task waits for the client to read.
@@ -46,13 +46,13 @@ const DUPLICATE_ID: &str = "mvcc: duplicate watch ID provided on the WatchStream
 const EMPTY_RANGE: &str = "mvcc: watcher range is empty";
 
 /// `etcdserverpb.Watch`.
-pub struct WatchService {
+pub(super) struct WatchService {
     server: Arc<EtcdServer>,
 }
 
 impl WatchService {
     /// The service for `server`.
-    pub fn new(server: Arc<EtcdServer>) -> Self {
+    pub(super) fn new(server: Arc<EtcdServer>) -> Self {
         WatchService { server }
     }
 }

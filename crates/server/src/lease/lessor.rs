@@ -73,7 +73,7 @@ struct Leases {
 
 /// What a keep-alive found.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Renewal {
+pub(crate) enum Renewal {
     /// The lease's clock restarted at its TTL; `clear_checkpoint`: a checkpointed remaining TTL
     /// must be cleared through raft, or the next leader would restart from it.
     Renewed {
@@ -92,22 +92,22 @@ pub enum Renewal {
 
 /// Only the primary (the leader) knows when leases expire.
 #[derive(Debug, PartialEq, Eq)]
-pub struct NotPrimary;
+pub(crate) struct NotPrimary;
 
 /// What the primary knows of one lease (`LeaseTimeToLive`).
 #[derive(Debug, PartialEq, Eq)]
-pub struct LeaseStatus {
+pub(crate) struct LeaseStatus {
     /// Seconds left (truncated, as etcd reports them).
-    pub remaining: i64,
+    pub(crate) remaining: i64,
     /// The granted TTL.
-    pub granted: i64,
+    pub(crate) granted: i64,
     /// The attached keys, sorted.
-    pub keys: Vec<Vec<u8>>,
+    pub(crate) keys: Vec<Vec<u8>>,
 }
 
 /// Every lease of the member. Shared by the apply loop, the Lease service and the primary's
 /// expiry task.
-pub struct Lessor {
+pub(crate) struct Lessor {
     leases: Mutex<Leases>,
     min_ttl: i64,
     checkpoint_interval: Duration,
@@ -117,7 +117,7 @@ pub struct Lessor {
 impl Lessor {
     /// A lessor granting at least `min_ttl` seconds and checkpointing leases with more than
     /// `checkpoint_interval` left that often.
-    pub fn new(min_ttl: i64, checkpoint_interval: Duration) -> Lessor {
+    pub(crate) fn new(min_ttl: i64, checkpoint_interval: Duration) -> Lessor {
         Lessor {
             leases: Mutex::new(Leases::default()),
             min_ttl,
@@ -128,7 +128,7 @@ impl Lessor {
 
     /// Replaces every lease with the stored ones and their attached keys (at start and after a
     /// snapshot from the leader). A primary restarts their clocks at once.
-    pub fn restore(&self, stored: Vec<StoredLease>, attached: Vec<(Vec<u8>, i64)>) {
+    pub(crate) fn restore(&self, stored: Vec<StoredLease>, attached: Vec<(Vec<u8>, i64)>) {
         let mut leases = self.leases.lock();
         leases.by_id = stored
             .into_iter()
@@ -159,12 +159,12 @@ impl Lessor {
     }
 
     /// Whether lease `id` exists.
-    pub fn contains(&self, id: i64) -> bool {
+    pub(crate) fn contains(&self, id: i64) -> bool {
         self.leases.lock().by_id.contains_key(&id)
     }
 
     /// Every lease id, ascending.
-    pub fn ids(&self) -> Vec<i64> {
+    pub(crate) fn ids(&self) -> Vec<i64> {
         let mut ids: Vec<i64> = self.leases.lock().by_id.keys().copied().collect();
         ids.sort_unstable();
         ids
@@ -174,7 +174,7 @@ impl Lessor {
 
     /// Grants lease `id` (apply side): `LeaseExist` if taken, `LeaseTtlTooLarge` above
     /// [`MAX_LEASE_TTL`]; a TTL below the minimum is raised to it. Returns the row to store.
-    pub fn grant(&self, id: i64, ttl: i64) -> Result<StoredLease, EtcdError> {
+    pub(crate) fn grant(&self, id: i64, ttl: i64) -> Result<StoredLease, EtcdError> {
         if ttl > MAX_LEASE_TTL {
             return Err(EtcdError::LeaseTtlTooLarge);
         }
@@ -203,14 +203,14 @@ impl Lessor {
 
     /// The keys attached to lease `id`, sorted (`None`: no such lease). The apply loop deletes
     /// them in one revision before [`Lessor::remove`].
-    pub fn attached_keys(&self, id: i64) -> Option<Vec<Vec<u8>>> {
+    pub(crate) fn attached_keys(&self, id: i64) -> Option<Vec<Vec<u8>>> {
         let leases = self.leases.lock();
         let lease = leases.by_id.get(&id)?;
         Some(lease.keys.iter().cloned().collect())
     }
 
     /// Forgets a revoked lease (its keys were deleted) and wakes keep-alives waiting on it.
-    pub fn remove(&self, id: i64) {
+    pub(crate) fn remove(&self, id: i64) {
         let mut leases = self.leases.lock();
         if let Some(lease) = leases.by_id.remove(&id) {
             for key in lease.keys {
@@ -224,7 +224,7 @@ impl Lessor {
     }
 
     /// Records checkpointed remaining TTLs; returns the rows to store.
-    pub fn checkpoint(&self, checkpoints: &[LeaseCheckpoint]) -> Vec<StoredLease> {
+    pub(crate) fn checkpoint(&self, checkpoints: &[LeaseCheckpoint]) -> Vec<StoredLease> {
         let mut leases = self.leases.lock();
         let primary = leases.primary;
         let now = Instant::now();
@@ -243,7 +243,7 @@ impl Lessor {
 
     /// Follows the keys a request changed: a put attaches its key to the put's lease (and
     /// detaches it from the one it had), a delete detaches it.
-    pub fn track(&self, changes: &[Event]) {
+    pub(crate) fn track(&self, changes: &[Event]) {
         if changes.is_empty() {
             return;
         }
@@ -280,14 +280,14 @@ impl Lessor {
     /// Makes this member the primary (it became leader): every lease's clock restarts from its
     /// checkpointed remaining TTL or its TTL, plus `extend`, spread so that no more than
     /// [`EXPIRIES_PER_SECOND`] leases expire in any one second.
-    pub fn promote(&self, extend: Duration) {
+    pub(crate) fn promote(&self, extend: Duration) {
         let mut leases = self.leases.lock();
         leases.primary = true;
         self.start_clocks(&mut leases, extend);
     }
 
     /// Stops timing leases (leadership was lost); they live on until a primary times them.
-    pub fn demote(&self) {
+    pub(crate) fn demote(&self) {
         let mut leases = self.leases.lock();
         leases.primary = false;
         for lease in leases.by_id.values_mut() {
@@ -300,7 +300,7 @@ impl Lessor {
     }
 
     /// Restarts lease `id`'s clock (a keep-alive reached the primary).
-    pub fn renew(&self, id: i64) -> Renewal {
+    pub(crate) fn renew(&self, id: i64) -> Renewal {
         let mut leases = self.leases.lock();
         if !leases.primary {
             return Renewal::NotPrimary;
@@ -323,12 +323,16 @@ impl Lessor {
 
     /// Waits until a lease is revoked or leadership changes (or `timeout` passes): what a
     /// keep-alive of an expired lease waits for before answering.
-    pub async fn wait_revocation(&self, timeout: Duration) {
+    pub(crate) async fn wait_revocation(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.revoked.notified()).await;
     }
 
     /// What the primary knows of lease `id`; `None` if there is no such lease.
-    pub fn status(&self, id: i64, with_keys: bool) -> Result<Option<LeaseStatus>, NotPrimary> {
+    pub(crate) fn status(
+        &self,
+        id: i64,
+        with_keys: bool,
+    ) -> Result<Option<LeaseStatus>, NotPrimary> {
         let leases = self.leases.lock();
         if !leases.primary {
             return Err(NotPrimary);
@@ -355,7 +359,7 @@ impl Lessor {
 
     /// Up to `limit` expired leases whose revocation is not already in flight; each is marked
     /// in flight for a while, so a lost proposal is retried later, not at once.
-    pub fn take_expired(&self, limit: usize) -> Vec<i64> {
+    pub(crate) fn take_expired(&self, limit: usize) -> Vec<i64> {
         let mut leases = self.leases.lock();
         if !leases.primary {
             return Vec::new();
@@ -382,7 +386,7 @@ impl Lessor {
 
     /// Up to `limit` checkpoints that are due: the remaining TTL of long leases, recorded
     /// through raft so that the next leader does not restart them from their full TTL.
-    pub fn take_due_checkpoints(&self, limit: usize) -> Vec<LeaseCheckpoint> {
+    pub(crate) fn take_due_checkpoints(&self, limit: usize) -> Vec<LeaseCheckpoint> {
         let mut leases = self.leases.lock();
         if !leases.primary {
             return Vec::new();

@@ -1,10 +1,11 @@
-//! Leases: the [`Lessor`] holding every lease and its keys, the backend [`table`] they are
-//! stored in, the [`primary`] task through which the leader expires and checkpoints them, and
-//! [`forward`], which takes keep-alives and TTL queries that reach a follower to the leader.
+//! Leases as replicated state: the [`Lessor`] holding every lease and its keys, and the backend
+//! [`table`] they are stored in. Both change only in the apply loop (`apply/lease.rs`), so they
+//! are identical on every member. The lessor also keeps the primary's clocks (when each lease
+//! expires), which exist on the leader only and are never replicated; the tasks that act on
+//! them — proposing expiries and checkpoints, forwarding keep-alives to the leader — are the
+//! leader-side layer in [`crate::lease_leader`].
 
-pub mod forward;
 mod lessor;
-pub mod primary;
-pub mod table;
+pub(crate) mod table;
 
-pub use lessor::{LeaseStatus, Lessor, NotPrimary, Renewal};
+pub(crate) use lessor::{Lessor, NotPrimary, Renewal};

@@ -19,7 +19,7 @@ use tower::{Layer, Service};
 
 /// How a method streams, as go-grpc-prometheus labels it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GrpcType {
+pub(crate) enum GrpcType {
     /// One request, one response.
     Unary,
     /// One request, a stream of responses.
@@ -150,21 +150,21 @@ struct MethodCounters {
 
 /// One method's counts at scrape time.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MethodCounts {
+pub(crate) struct MethodCounts {
     /// e.g. `etcdserverpb.KV`.
-    pub service: &'static str,
+    pub(crate) service: &'static str,
     /// e.g. `Range`.
-    pub method: &'static str,
+    pub(crate) method: &'static str,
     /// `unary`, `server_stream` or `bidi_stream`.
-    pub grpc_type: &'static str,
+    pub(crate) grpc_type: &'static str,
     /// Calls started.
-    pub started: u64,
+    pub(crate) started: u64,
     /// Calls finished, by status code name.
-    pub handled: Vec<(&'static str, u64)>,
+    pub(crate) handled: Vec<(&'static str, u64)>,
 }
 
 /// The per-method gRPC counters of a member.
-pub struct GrpcMetrics {
+pub(crate) struct GrpcMetrics {
     methods: Box<[MethodCounters]>,
 }
 
@@ -190,7 +190,7 @@ impl GrpcMetrics {
     }
 
     /// Calls of `path` (`/service/Method`) that finished with `OK`.
-    pub fn ok_count(&self, path: &str) -> u64 {
+    pub(crate) fn ok_count(&self, path: &str) -> u64 {
         Self::slot(path).map_or(0, |slot| {
             self.methods[slot].handled[0].load(Ordering::Relaxed)
         })
@@ -198,7 +198,7 @@ impl GrpcMetrics {
 
     /// Counts of every method etcd reports: the preregistered ones always, the others once
     /// called.
-    pub fn snapshot(&self) -> Vec<MethodCounts> {
+    pub(crate) fn snapshot(&self) -> Vec<MethodCounts> {
         METHODS
             .iter()
             .zip(self.methods.iter())
@@ -238,13 +238,13 @@ fn status_code(headers: &HeaderMap) -> Option<usize> {
 
 /// The tower layer counting calls on the gRPC routes.
 #[derive(Clone)]
-pub struct GrpcMetricsLayer {
-    metrics: Arc<super::ServerMetrics>,
+pub(crate) struct GrpcMetricsLayer {
+    metrics: Arc<GrpcMetrics>,
 }
 
 impl GrpcMetricsLayer {
     /// Counts into `metrics`.
-    pub fn new(metrics: Arc<super::ServerMetrics>) -> Self {
+    pub(crate) fn new(metrics: Arc<GrpcMetrics>) -> Self {
         GrpcMetricsLayer { metrics }
     }
 }
@@ -262,9 +262,9 @@ impl<S> Layer<S> for GrpcMetricsLayer {
 
 /// The service made by [`GrpcMetricsLayer`].
 #[derive(Clone)]
-pub struct GrpcMetricsService<S> {
+pub(crate) struct GrpcMetricsService<S> {
     inner: S,
-    metrics: Arc<super::ServerMetrics>,
+    metrics: Arc<GrpcMetrics>,
 }
 
 impl<S> Service<Request<Body>> for GrpcMetricsService<S>
@@ -281,7 +281,7 @@ where
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let tracked = GrpcMetrics::slot(request.uri().path()).map(|slot| {
-            self.metrics.grpc().started(slot);
+            self.metrics.started(slot);
             (self.metrics.clone(), slot)
         });
         ResponseFuture {
@@ -293,10 +293,10 @@ where
 
 pin_project_lite::pin_project! {
     /// Resolves to the response, its body wrapped to observe the final status.
-    pub struct ResponseFuture<F> {
+    pub(crate) struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        tracked: Option<(Arc<super::ServerMetrics>, usize)>,
+        tracked: Option<(Arc<GrpcMetrics>, usize)>,
     }
 }
 
@@ -317,7 +317,7 @@ where
             return Poll::Ready(Ok(response));
         };
         if let Some(code) = status_code(response.headers()) {
-            metrics.grpc().handled(slot, code);
+            metrics.handled(slot, code);
             return Poll::Ready(Ok(response));
         }
         Poll::Ready(Ok(response.map(|inner| {
@@ -333,13 +333,13 @@ where
 struct StatusWatchingBody {
     inner: Body,
     /// Where to record; `None` once recorded.
-    pending: Option<(Arc<super::ServerMetrics>, usize)>,
+    pending: Option<(Arc<GrpcMetrics>, usize)>,
 }
 
 impl StatusWatchingBody {
     fn record(&mut self, code: usize) {
         if let Some((metrics, slot)) = self.pending.take() {
-            metrics.grpc().handled(slot, code);
+            metrics.handled(slot, code);
         }
     }
 }

@@ -1,60 +1,65 @@
 //! Counting the storage operations an applied request performed, the way etcd's metered
 //! transactions count them: every range (including each compare of a txn and the read behind a
 //! `prev_kv`, `ignore_value` or `ignore_lease`), put and delete; a request touching the store
-//! more than once counts as one txn.
+//! more than once counts as one txn. The apply path counts only requests that succeeded.
 
 use oxcd_api::etcdserverpb::{
     DeleteRangeRequest, PutRequest, TxnRequest, TxnResponse, request_op, response_op,
 };
 
-use crate::apply::{Applied, ApplyResult};
-use crate::proposal::Request;
-
 /// Operations one applied request performed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct OpCounts {
+pub(crate) struct OpCounts {
     /// Reads.
-    pub ranges: u64,
+    pub(crate) ranges: u64,
     /// Puts.
-    pub puts: u64,
+    pub(crate) puts: u64,
     /// Deletes.
-    pub deletes: u64,
+    pub(crate) deletes: u64,
 }
 
 impl OpCounts {
-    /// What `request` did, given what applying it produced; nothing for failed requests and
-    /// for requests that do not touch keys.
-    pub fn of(request: Option<&Request>, result: &ApplyResult) -> OpCounts {
+    /// What an applied put did.
+    pub(crate) fn put(req: &PutRequest) -> OpCounts {
         let mut counts = OpCounts::default();
-        match (request, result) {
-            (Some(Request::Put(req)), Ok(Applied::Put(_))) => counts.put(req),
-            (Some(Request::DeleteRange(req)), Ok(Applied::DeleteRange(_))) => counts.delete(req),
-            (Some(Request::Txn(req)), Ok(Applied::Txn(resp))) => counts.txn(req, resp),
-            _ => {}
-        }
+        counts.add_put(req);
+        counts
+    }
+
+    /// What an applied delete did.
+    pub(crate) fn delete_range(req: &DeleteRangeRequest) -> OpCounts {
+        let mut counts = OpCounts::default();
+        counts.add_delete(req);
+        counts
+    }
+
+    /// What an applied txn did: its compares and the branch `resp` says was taken.
+    pub(crate) fn txn(req: &TxnRequest, resp: &TxnResponse) -> OpCounts {
+        let mut counts = OpCounts::default();
+        counts.add_txn(req, resp);
         counts
     }
 
     /// Whether etcd would count this as a txn (more than one operation in one transaction).
-    pub fn is_txn(&self) -> bool {
+    pub(crate) fn is_txn(&self) -> bool {
         self.ranges + self.puts + self.deletes > 1
     }
 
-    fn put(&mut self, req: &PutRequest) {
+    fn add_put(&mut self, req: &PutRequest) {
         if req.prev_kv || req.ignore_value || req.ignore_lease {
             self.ranges += 1;
         }
         self.puts += 1;
     }
 
-    fn delete(&mut self, req: &DeleteRangeRequest) {
+    fn add_delete(&mut self, req: &DeleteRangeRequest) {
         if req.prev_kv {
             self.ranges += 1;
         }
         self.deletes += 1;
     }
 
-    fn txn(&mut self, req: &TxnRequest, resp: &TxnResponse) {
+    fn add_txn(&mut self, req: &TxnRequest, resp: &TxnResponse) {
         self.ranges += req.compare.len() as u64;
         let branch = if resp.succeeded {
             &req.success
@@ -64,12 +69,12 @@ impl OpCounts {
         for (op, result) in branch.iter().zip(&resp.responses) {
             match (&op.request, &result.response) {
                 (Some(request_op::Request::RequestRange(_)), _) => self.ranges += 1,
-                (Some(request_op::Request::RequestPut(put)), _) => self.put(put),
-                (Some(request_op::Request::RequestDeleteRange(del)), _) => self.delete(del),
+                (Some(request_op::Request::RequestPut(put)), _) => self.add_put(put),
+                (Some(request_op::Request::RequestDeleteRange(del)), _) => self.add_delete(del),
                 (
                     Some(request_op::Request::RequestTxn(inner)),
                     Some(response_op::Response::ResponseTxn(inner_resp)),
-                ) => self.txn(inner, inner_resp),
+                ) => self.add_txn(inner, inner_resp),
                 _ => {}
             }
         }
@@ -78,9 +83,7 @@ impl OpCounts {
 
 #[cfg(test)]
 mod tests {
-    use oxcd_api::etcdserverpb::{
-        Compare, DeleteRangeResponse, PutResponse, RangeRequest, RequestOp, ResponseOp,
-    };
+    use oxcd_api::etcdserverpb::{Compare, PutResponse, RangeRequest, RequestOp, ResponseOp};
 
     use super::*;
 
@@ -98,8 +101,7 @@ mod tests {
 
     #[test]
     fn plain_put_and_delete() {
-        let put = Request::Put(PutRequest::default());
-        let counts = OpCounts::of(Some(&put), &Ok(Applied::Put(PutResponse::default())));
+        let counts = OpCounts::put(&PutRequest::default());
         assert_eq!(
             counts,
             OpCounts {
@@ -109,23 +111,12 @@ mod tests {
         );
         assert!(!counts.is_txn());
 
-        let del = Request::DeleteRange(DeleteRangeRequest {
+        let counts = OpCounts::delete_range(&DeleteRangeRequest {
             prev_kv: true,
             ..Default::default()
         });
-        let counts = OpCounts::of(
-            Some(&del),
-            &Ok(Applied::DeleteRange(DeleteRangeResponse::default())),
-        );
         assert_eq!((counts.ranges, counts.deletes), (1, 1));
         assert!(counts.is_txn(), "etcd counts a read-then-delete as a txn");
-    }
-
-    #[test]
-    fn failed_requests_count_nothing() {
-        let put = Request::Put(PutRequest::default());
-        let counts = OpCounts::of(Some(&put), &Err(oxcd_api::EtcdError::LeaseNotFound));
-        assert_eq!(counts, OpCounts::default());
     }
 
     #[test]
@@ -157,7 +148,7 @@ mod tests {
             ],
             ..Default::default()
         };
-        let counts = OpCounts::of(Some(&Request::Txn(req)), &Ok(Applied::Txn(resp)));
+        let counts = OpCounts::txn(&req, &resp);
         assert_eq!((counts.ranges, counts.puts, counts.deletes), (4, 1, 0));
         assert!(counts.is_txn());
     }

@@ -10,7 +10,7 @@ use super::text::{Exposition, Kind};
 const USER_HZ: f64 = 100.0;
 
 /// Adds every process metric that can be read.
-pub fn collect(out: &mut Exposition) {
+pub(crate) fn collect(out: &mut Exposition) {
     if let Some(stat) = ProcStat::read() {
         out.single(
             "process_cpu_seconds_total",

@@ -2,41 +2,39 @@
 
 use oxcd_raft::{RaftMetrics, RaftStatus, Role};
 
+use super::counters::ServerMetrics;
+use super::process;
 use super::text::{Exposition, Kind};
-use super::{ServerMetrics, process};
-use crate::server::{CLUSTER_VERSION, EtcdServer, SERVER_VERSION};
+use crate::version::{CLUSTER_VERSION, SERVER_VERSION};
 
 /// The path whose successful calls are the ranges served outside the apply loop.
 const RANGE_PATH: &str = "/etcdserverpb.KV/Range";
 
-/// Everything a scrape reads, gathered first so rendering is a pure function.
-pub(super) struct Snapshot<'a> {
-    pub status: RaftStatus,
-    pub member_id: u64,
-    pub raft: &'a RaftMetrics,
-    pub server: &'a ServerMetrics,
-    pub db_size: u64,
-    pub db_size_in_use: u64,
-    pub keys: usize,
-    pub current_revision: i64,
-    pub compact_revision: i64,
+/// Everything a scrape reads of the member, gathered first so rendering is a pure function.
+pub(crate) struct Snapshot<'a> {
+    /// Raft's view: role, leader, term, indexes.
+    pub(crate) status: RaftStatus,
+    /// This member's id.
+    pub(crate) member_id: u64,
+    /// Raft's own counters.
+    pub(crate) raft: &'a RaftMetrics,
+    /// The server's counters.
+    pub(crate) server: &'a ServerMetrics,
+    /// Backend file size.
+    pub(crate) db_size: u64,
+    /// Backend bytes in use.
+    pub(crate) db_size_in_use: u64,
+    /// Keys in the key index.
+    pub(crate) keys: usize,
+    /// The store's current revision.
+    pub(crate) current_revision: i64,
+    /// The store's compacted revision.
+    pub(crate) compact_revision: i64,
 }
 
-/// The text of `GET /metrics` for `server`.
-pub fn render(server: &EtcdServer) -> String {
-    let kv = server.state().kv();
-    let backend = kv.backend();
-    let snapshot = Snapshot {
-        status: server.raft().status(),
-        member_id: server.identity().member_id,
-        raft: server.raft().metrics(),
-        server: server.metrics(),
-        db_size: backend.size(),
-        db_size_in_use: backend.size_in_use(),
-        keys: kv.indexed_keys(),
-        current_revision: kv.current_revision(),
-        compact_revision: kv.compact_revision(),
-    };
+/// The text of `GET /metrics` for the member described by `snapshot`, with this process's
+/// statistics.
+pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
     let mut out = Exposition::default();
     snapshot.write(&mut out);
     process::collect(&mut out);

@@ -8,11 +8,11 @@ use std::fmt::Write as _;
 use oxcd_raft::metrics::HistogramSnapshot;
 
 /// The `Content-Type` of a text-format scrape.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A metric family's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Only ever goes up.
     Counter,
     /// Goes up and down.
@@ -33,7 +33,7 @@ impl Kind {
 
 /// Collects metric families and renders them sorted by name.
 #[derive(Debug, Default)]
-pub struct Exposition {
+pub(crate) struct Exposition {
     families: BTreeMap<&'static str, String>,
 }
 
@@ -49,14 +49,14 @@ impl Exposition {
     }
 
     /// A family with one unlabelled sample.
-    pub fn single(&mut self, name: &'static str, help: &str, kind: Kind, value: f64) {
+    pub(crate) fn single(&mut self, name: &'static str, help: &str, kind: Kind, value: f64) {
         let out = self.family(name, help, kind);
         write_sample(out, name, &[], value);
     }
 
     /// A family of labelled samples; they are written sorted by their label values, as Go's
     /// client does.
-    pub fn labelled(
+    pub(crate) fn labelled(
         &mut self,
         name: &'static str,
         help: &str,
@@ -75,7 +75,7 @@ impl Exposition {
     }
 
     /// A histogram family: cumulative `_bucket` lines, `+Inf`, `_sum` and `_count`.
-    pub fn histogram(&mut self, name: &'static str, help: &str, h: &HistogramSnapshot) {
+    pub(crate) fn histogram(&mut self, name: &'static str, help: &str, h: &HistogramSnapshot) {
         let out = self.family(name, help, Kind::Histogram);
         let bucket = format!("{name}_bucket");
         for (bound, count) in &h.buckets {
@@ -87,7 +87,7 @@ impl Exposition {
     }
 
     /// The whole scrape body.
-    pub fn render(self) -> String {
+    pub(crate) fn render(self) -> String {
         self.families.into_values().collect()
     }
 }
@@ -123,7 +123,7 @@ fn escape_label(value: &str) -> String {
 /// Formats like Go's `strconv.FormatFloat(v, 'g', -1, 64)`: the shortest digits that read back
 /// exactly, in exponent form when the decimal exponent is below -4 or at least 6
 /// (`2.8618752e+07`), plain otherwise (`1536`, `0.041`).
-pub fn go_float(v: f64) -> String {
+pub(crate) fn go_float(v: f64) -> String {
     if v.is_nan() {
         return "NaN".to_string();
     }

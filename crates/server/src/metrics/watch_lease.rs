@@ -9,7 +9,7 @@ use super::text::{Exposition, Kind};
 
 /// The counters; kept by the Watch service, the Lease service and the apply loop.
 #[derive(Default)]
-pub struct WatchLeaseMetrics {
+pub(crate) struct WatchLeaseMetrics {
     watchers: AtomicI64,
     streams: AtomicI64,
     events: AtomicU64,
@@ -20,37 +20,37 @@ pub struct WatchLeaseMetrics {
 
 impl WatchLeaseMetrics {
     /// A watch stream opened (`+1`) or closed (`-1`).
-    pub fn add_streams(&self, delta: i64) {
+    pub(crate) fn add_streams(&self, delta: i64) {
         self.streams.fetch_add(delta, Ordering::Relaxed);
     }
 
     /// Watchers created (positive) or removed (negative).
-    pub fn add_watchers(&self, delta: i64) {
+    pub(crate) fn add_watchers(&self, delta: i64) {
         self.watchers.fetch_add(delta, Ordering::Relaxed);
     }
 
     /// Events sent to watchers.
-    pub fn add_events(&self, events: usize) {
+    pub(crate) fn add_events(&self, events: usize) {
         self.events.fetch_add(events as u64, Ordering::Relaxed);
     }
 
     /// A lease granted (applied on this member).
-    pub fn record_granted(&self) {
+    pub(crate) fn record_granted(&self) {
         self.granted.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A lease revoked (applied on this member).
-    pub fn record_revoked(&self) {
+    pub(crate) fn record_revoked(&self) {
         self.revoked.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A lease renewed by this member as the primary.
-    pub fn record_renewed(&self) {
+    pub(crate) fn record_renewed(&self) {
         self.renewed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Writes every counter.
-    pub fn write(&self, out: &mut Exposition) {
+    pub(crate) fn write(&self, out: &mut Exposition) {
         let get = |v: &AtomicU64| v.load(Ordering::Relaxed) as f64;
         out.single(
             "etcd_debugging_mvcc_watcher_total",

@@ -20,20 +20,20 @@ use oxcd_api::etcdserverpb::{
 use crate::server::EtcdServer;
 
 /// The metadata key marking a forwarded call.
-pub const FORWARDED: &str = "oxcd-forwarded";
+pub(crate) const FORWARDED: &str = "oxcd-forwarded";
 /// Pause between attempts while the leader is changing (etcd: 50 ms).
 const RETRY: Duration = Duration::from_millis(50);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Connections to the leaders this member has forwarded to, by member id.
 #[derive(Default)]
-pub struct LeaderForwarder {
+pub(crate) struct LeaderForwarder {
     channels: Mutex<HashMap<u64, Channel>>,
 }
 
 impl LeaderForwarder {
     /// Renews lease `id` on the leader; returns its TTL.
-    pub async fn keep_alive(&self, server: &EtcdServer, id: i64) -> Result<i64, EtcdError> {
+    pub(crate) async fn keep_alive(&self, server: &EtcdServer, id: i64) -> Result<i64, EtcdError> {
         self.retry(server, |mut client| async move {
             let request = forwarded(tokio_stream::iter([LeaseKeepAliveRequest { id }]));
             let mut responses = client.lease_keep_alive(request).await?.into_inner();
@@ -48,7 +48,7 @@ impl LeaderForwarder {
     }
 
     /// Asks the leader for lease `request.id`'s remaining TTL.
-    pub async fn time_to_live(
+    pub(crate) async fn time_to_live(
         &self,
         server: &EtcdServer,
         request: LeaseTimeToLiveRequest,
@@ -141,6 +141,6 @@ fn forwarded<T>(message: T) -> tonic::Request<T> {
 }
 
 /// Whether a call was forwarded by another member.
-pub fn is_forwarded<T>(request: &tonic::Request<T>) -> bool {
+pub(crate) fn is_forwarded<T>(request: &tonic::Request<T>) -> bool {
     request.metadata().contains_key(FORWARDED)
 }

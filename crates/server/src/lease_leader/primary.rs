@@ -1,5 +1,5 @@
-//! The leader's side of leases: it follows this member's raft role (promoting or demoting the
-//! lessor) and, while leader, proposes the revocation of expired leases and the checkpoints of
+//! The primary: follows this member's raft role (promoting or demoting the lessor's clocks)
+//! and, while leader, proposes the revocation of expired leases and the checkpoints of
 //! long ones through raft, so every member deletes the same keys at the same revision.
 
 use std::sync::Arc;
@@ -8,7 +8,6 @@ use std::time::Duration;
 use oxcd_api::etcdserverpb::{LeaseCheckpointRequest, LeaseRevokeRequest};
 use oxcd_raft::Role;
 
-use crate::proposal::Request;
 use crate::server::EtcdServer;
 
 /// How often the primary looks for expired leases and due checkpoints (etcd: 500 ms).
@@ -26,7 +25,7 @@ fn propose_due(server: &Arc<EtcdServer>) {
     for id in lessor.take_expired(per_scan) {
         let server = server.clone();
         tokio::spawn(async move {
-            let revoke = Request::LeaseRevoke(LeaseRevokeRequest { id });
+            let revoke = LeaseRevokeRequest { id };
             if let Err(e) = server.propose(revoke).await {
                 tracing::warn!(lease_id = %format!("{id:016x}"), error = %e, "failed to revoke an expired lease");
             }
@@ -36,7 +35,7 @@ fn propose_due(server: &Arc<EtcdServer>) {
     if !checkpoints.is_empty() {
         let server = server.clone();
         tokio::spawn(async move {
-            let checkpoint = Request::LeaseCheckpoint(LeaseCheckpointRequest { checkpoints });
+            let checkpoint = LeaseCheckpointRequest { checkpoints };
             if let Err(e) = server.propose(checkpoint).await {
                 tracing::warn!(error = %e, "failed to checkpoint leases");
             }
@@ -45,7 +44,7 @@ fn propose_due(server: &Arc<EtcdServer>) {
 }
 
 /// Runs the primary's duties for `server` until the runtime stops.
-pub fn spawn(server: Arc<EtcdServer>, election_timeout: Duration) {
+pub(crate) fn spawn(server: Arc<EtcdServer>, election_timeout: Duration) {
     tokio::spawn(async move {
         let mut status = server.raft().subscribe();
         let mut scan = tokio::time::interval(SCAN_INTERVAL);

@@ -1,0 +1,240 @@
+//! The apply loop: takes committed raft entries in order and applies each batch in ONE backend
+//! transaction (KV changes, leases, membership and the consistent index together), then hands
+//! every outcome to the proposer waiting for it and publishes the new applied index.
+//!
+//! The loop knows the order of things, not the request kinds: each kind's apply step lives with
+//! its domain (`kv.rs`, `lease.rs`, `membership.rs`; auth will get its own file) behind the
+//! [`step::Apply`] trait, and its outcome has the kind's own type.
+//!
+//! It runs on a dedicated thread because every step is blocking storage work. Entries at or below
+//! the backend's consistent index are skipped: after a crash the WAL is replayed from there, and a
+//! snapshot database may already contain entries the log delivers again. The applied index only
+//! grows, and an outcome reaches its proposer only after the batch holding it is committed.
+
+mod kv;
+mod lease;
+mod membership;
+mod step;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use tokio::sync::{mpsc, watch};
+
+use oxcd_mvcc::ApplyBatch;
+use oxcd_raft::{Apply as RaftApply, CommittedEntry, EntryKind, RaftHandle};
+
+use crate::metrics::{SLOW_APPLY, ServerMetrics};
+use crate::proposal::{InternalRequest, Request, Waiters};
+use crate::state::ServerState;
+
+pub(crate) use step::ApplyError;
+use step::{Apply, ApplyContext};
+
+/// Backend commits are made durable (fsync) at least this often, bounding how much of the WAL a
+/// restart replays and letting raft compact its log.
+const DURABLE_EVERY_ENTRIES: u64 = 10_000;
+const DURABLE_EVERY: Duration = Duration::from_secs(5);
+
+/// An outcome ready for its proposer, sent once the batch that produced it is committed.
+type Handover = Box<dyn FnOnce()>;
+
+/// Drives the state machine from raft's committed entries.
+pub(crate) struct ApplyLoop {
+    state: Arc<ServerState>,
+    waiters: Arc<Waiters>,
+    raft: RaftHandle,
+    applied_tx: watch::Sender<u64>,
+    metrics: Arc<ServerMetrics>,
+    applied_index: u64,
+    durable_index: u64,
+    last_durable_at: Instant,
+}
+
+impl ApplyLoop {
+    /// Creates the loop; `applied_tx` is where readers learn the applied index.
+    pub(crate) fn new(
+        state: Arc<ServerState>,
+        waiters: Arc<Waiters>,
+        raft: RaftHandle,
+        applied_tx: watch::Sender<u64>,
+        metrics: Arc<ServerMetrics>,
+    ) -> Self {
+        let applied_index = state.applied_index();
+        ApplyLoop {
+            state,
+            waiters,
+            raft,
+            applied_tx,
+            metrics,
+            applied_index,
+            durable_index: applied_index,
+            last_durable_at: Instant::now(),
+        }
+    }
+
+    /// Runs until raft closes the channel. A storage failure is fatal: continuing would let this
+    /// member diverge from the others, so the error is returned and the process exits.
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<RaftApply>) -> Result<(), ApplyError> {
+        while let Some(apply) = rx.blocking_recv() {
+            match apply {
+                RaftApply::Entries(entries) => self.apply_entries(entries)?,
+                RaftApply::Snapshot {
+                    index,
+                    term,
+                    db_path,
+                } => self.restore_snapshot(index, term, db_path)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_entries(&mut self, entries: Vec<CommittedEntry>) -> Result<(), ApplyError> {
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
+        debug_assert!(
+            entries.windows(2).all(|w| w[0].index < w[1].index),
+            "committed entries arrive in log order"
+        );
+        let (last_index, last_term) = (last.index, last.term);
+        if last_index <= self.applied_index {
+            // Applied already (raft starts from the WAL's commit, the backend may be ahead):
+            // raft must still hear it, or it counts the batch as waiting to be applied.
+            self.raft.report_applied(self.applied_index);
+            return Ok(());
+        }
+        let kv = self.state.kv();
+        let mut batch = kv.begin_apply().map_err(ApplyError::storage)?;
+        let mut handovers = Vec::new();
+        for entry in entries.iter().filter(|e| e.index > self.applied_index) {
+            match entry.kind {
+                EntryKind::Normal if entry.data.is_empty() => {}
+                EntryKind::Normal => match InternalRequest::decode(entry.data.as_slice()) {
+                    Ok(InternalRequest {
+                        id,
+                        request: Some(request),
+                    }) => self.dispatch(&mut batch, id, &request, &mut handovers)?,
+                    Ok(InternalRequest { request: None, .. }) => {
+                        tracing::warn!(
+                            index = entry.index,
+                            "skipping raft entry without a request"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::error!(index = entry.index, error = %e, "skipping undecodable raft entry");
+                    }
+                },
+                EntryKind::ConfChange | EntryKind::ConfChangeV2 => {
+                    // Raft applies it in order with the applied index reported after it.
+                    self.raft
+                        .apply_conf_change(entry)
+                        .map_err(ApplyError::raft)?
+                }
+            }
+        }
+        batch
+            .set_consistent_index(last_index, last_term)
+            .map_err(ApplyError::storage)?;
+        let durable = last_index - self.durable_index >= DURABLE_EVERY_ENTRIES
+            || self.last_durable_at.elapsed() >= DURABLE_EVERY;
+        let committing = Instant::now();
+        let revision = batch.revision();
+        let changes = batch.commit(durable).map_err(ApplyError::storage)?;
+        self.metrics.backend_commit().observe(committing.elapsed());
+        self.state.watch_hub().publish(revision, changes);
+        if durable {
+            self.durable_index = last_index;
+            self.last_durable_at = Instant::now();
+            self.state.set_durable_applied_index(last_index);
+        }
+        debug_assert!(
+            last_index > self.applied_index,
+            "the applied index only grows"
+        );
+        self.applied_index = last_index;
+        self.state.set_applied_index(last_index);
+        for handover in handovers {
+            handover();
+        }
+        self.raft.report_applied(last_index);
+        self.applied_tx.send_replace(last_index);
+        Ok(())
+    }
+
+    /// Applies one request with its kind's apply step.
+    fn dispatch(
+        &self,
+        batch: &mut ApplyBatch<'_>,
+        id: u64,
+        request: &Request,
+        handovers: &mut Vec<Handover>,
+    ) -> Result<(), ApplyError> {
+        match request {
+            Request::Put(req) => self.apply_one(batch, id, req, handovers),
+            Request::DeleteRange(req) => self.apply_one(batch, id, req, handovers),
+            Request::Txn(req) => self.apply_one(batch, id, req, handovers),
+            Request::Compaction(req) => self.apply_one(batch, id, req, handovers),
+            Request::MemberAttributes(req) => self.apply_one(batch, id, req, handovers),
+            Request::LeaseGrant(req) => self.apply_one(batch, id, req, handovers),
+            Request::LeaseRevoke(req) => self.apply_one(batch, id, req, handovers),
+            Request::LeaseCheckpoint(req) => self.apply_one(batch, id, req, handovers),
+        }
+    }
+
+    /// Applies `request`, lets the lessor follow the keys it changed, and keeps its outcome for
+    /// the proposer if that waits on this member.
+    fn apply_one<R: Apply>(
+        &self,
+        batch: &mut ApplyBatch<'_>,
+        id: u64,
+        request: &R,
+        handovers: &mut Vec<Handover>,
+    ) -> Result<(), ApplyError> {
+        let started = Instant::now();
+        let before = batch.changes().len();
+        let mut cx = ApplyContext {
+            batch: &mut *batch,
+            state: &self.state,
+            metrics: &self.metrics,
+        };
+        let outcome = request.apply(&mut cx)?;
+        self.state.lessor().track(&batch.changes()[before..]);
+        if started.elapsed() >= SLOW_APPLY {
+            self.metrics.record_slow_apply();
+        }
+        if let Some(proposer) = self.waiters.take::<R>(id) {
+            handovers.push(Box::new(move || {
+                let _ = proposer.send(outcome);
+            }));
+        }
+        Ok(())
+    }
+
+    fn restore_snapshot(
+        &mut self,
+        index: u64,
+        term: u64,
+        db_path: PathBuf,
+    ) -> Result<(), ApplyError> {
+        tracing::info!(snapshot_index = index, snapshot_term = term, path = %db_path.display(), "applying snapshot");
+        let restored = self
+            .state
+            .restore_backend(&db_path, index)
+            .map_err(ApplyError::storage)?;
+        debug_assert!(
+            restored >= self.applied_index,
+            "a snapshot never takes the applied index back"
+        );
+        self.applied_index = restored;
+        self.durable_index = restored;
+        self.state.set_applied_index(restored);
+        self.state.set_durable_applied_index(restored);
+        self.raft.report_applied(restored);
+        self.applied_tx.send_replace(restored);
+        tracing::info!(applied_index = restored, "applied snapshot");
+        Ok(())
+    }
+}

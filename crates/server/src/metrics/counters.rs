@@ -1,0 +1,122 @@
+//! The counters the server updates ([`ServerMetrics`]): plain atomics, so the request path pays
+//! a few relaxed adds. A scrape reads them in `scrape.rs`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use oxcd_raft::metrics::{DISK_DURATION_BUCKETS, Histogram};
+
+use super::grpc::GrpcMetrics;
+use super::ops::OpCounts;
+use super::watch_lease::WatchLeaseMetrics;
+
+/// An apply slower than this counts as slow (etcd's `warnApplyDuration`).
+pub(crate) const SLOW_APPLY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Counters the server keeps; one per member, shared by the services and the apply loop.
+pub(crate) struct ServerMetrics {
+    pub(super) proposals_pending: AtomicI64,
+    pub(super) proposals_failed: AtomicU64,
+    pub(super) slow_applies: AtomicU64,
+    pub(super) ranges: AtomicU64,
+    pub(super) puts: AtomicU64,
+    pub(super) deletes: AtomicU64,
+    pub(super) txns: AtomicU64,
+    backend_commit: Histogram,
+    grpc: Arc<GrpcMetrics>,
+    watch_lease: WatchLeaseMetrics,
+}
+
+impl Default for ServerMetrics {
+    fn default() -> Self {
+        ServerMetrics {
+            proposals_pending: AtomicI64::new(0),
+            proposals_failed: AtomicU64::new(0),
+            slow_applies: AtomicU64::new(0),
+            ranges: AtomicU64::new(0),
+            puts: AtomicU64::new(0),
+            deletes: AtomicU64::new(0),
+            txns: AtomicU64::new(0),
+            backend_commit: Histogram::new(&DISK_DURATION_BUCKETS),
+            grpc: Arc::default(),
+            watch_lease: WatchLeaseMetrics::default(),
+        }
+    }
+}
+
+/// Counts a proposal as pending until dropped.
+pub(crate) struct PendingProposal<'a> {
+    metrics: &'a ServerMetrics,
+}
+
+impl Drop for PendingProposal<'_> {
+    fn drop(&mut self) {
+        self.metrics
+            .proposals_pending
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl ServerMetrics {
+    /// Marks a proposal pending for as long as the returned guard lives (a client that goes
+    /// away drops it too).
+    pub(crate) fn pending_proposal(&self) -> PendingProposal<'_> {
+        self.proposals_pending.fetch_add(1, Ordering::Relaxed);
+        PendingProposal { metrics: self }
+    }
+
+    /// A proposal raft refused, or that timed out or was lost to a leader change.
+    pub(crate) fn record_proposal_failed(&self) {
+        self.proposals_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An apply that took at least [`SLOW_APPLY`].
+    pub(crate) fn record_slow_apply(&self) {
+        self.slow_applies.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Store operations performed by one applied request.
+    pub(crate) fn record_ops(&self, ops: OpCounts) {
+        if ops.ranges > 0 {
+            self.ranges.fetch_add(ops.ranges, Ordering::Relaxed);
+        }
+        if ops.puts > 0 {
+            self.puts.fetch_add(ops.puts, Ordering::Relaxed);
+        }
+        if ops.deletes > 0 {
+            self.deletes.fetch_add(ops.deletes, Ordering::Relaxed);
+        }
+        if ops.is_txn() {
+            self.txns.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Latency of backend commits (one per applied batch).
+    pub(crate) fn backend_commit(&self) -> &Histogram {
+        &self.backend_commit
+    }
+
+    /// Per-method gRPC counters.
+    pub(crate) fn grpc(&self) -> &Arc<GrpcMetrics> {
+        &self.grpc
+    }
+
+    /// Watch and lease counters.
+    pub(crate) fn watch_lease(&self) -> &WatchLeaseMetrics {
+        &self.watch_lease
+    }
+
+    /// The store operations counted so far.
+    #[cfg(test)]
+    pub(crate) fn ops(&self) -> OpCounts {
+        OpCounts {
+            ranges: self.ranges.load(Ordering::Relaxed),
+            puts: self.puts.load(Ordering::Relaxed),
+            deletes: self.deletes.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(super) fn load(counter: &AtomicU64) -> f64 {
+        counter.load(Ordering::Relaxed) as f64
+    }
+}
