@@ -39,6 +39,7 @@ step build cargo build --workspace --all-targets
 [ "$failed" -eq 0 ] || summary
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
+step structure scripts/check-structure.sh
 if cargo nextest --version >/dev/null 2>&1; then
   step tests cargo nextest run --workspace --config-file tests/nextest.toml
 else
