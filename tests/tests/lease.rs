@@ -375,6 +375,9 @@ async fn a_lease_lives_while_kept_alive_through_followers_and_expires_after_its_
         .unwrap();
 
     let (tx, rx) = tokio::sync::mpsc::channel(4);
+    // etcd sends a stream's response headers with its first answer, so opening the stream
+    // waits for an answer: the first keep-alive is queued before.
+    tx.send(LeaseKeepAliveRequest { id }).await.unwrap();
     let mut answers = keeper
         .lease
         .lease_keep_alive(tokio_stream::wrappers::ReceiverStream::new(rx))
@@ -383,8 +386,11 @@ async fn a_lease_lives_while_kept_alive_through_followers_and_expires_after_its_
         .into_inner();
     let kept_until = Instant::now() + Duration::from_secs(8);
     let mut last_renewed = Instant::now();
+    let mut queued = true;
     while Instant::now() < kept_until {
-        tx.send(LeaseKeepAliveRequest { id }).await.unwrap();
+        if !std::mem::take(&mut queued) {
+            tx.send(LeaseKeepAliveRequest { id }).await.unwrap();
+        }
         let answer = tokio::time::timeout(Duration::from_secs(10), answers.next())
             .await
             .expect("keep-alive answered")
