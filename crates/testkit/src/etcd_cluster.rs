@@ -23,6 +23,23 @@ pub struct Member {
 }
 
 impl Member {
+    fn start(
+        bin: &Path,
+        name: String,
+        client_port: u16,
+        peer_port: u16,
+        args: Vec<String>,
+    ) -> Member {
+        Member {
+            name,
+            client_port,
+            peer_port,
+            child: Some(spawn(bin, &args)),
+            args,
+            bin: bin.to_path_buf(),
+        }
+    }
+
     /// `127.0.0.1:PORT`, etcdctl's endpoint form.
     pub fn endpoint(&self) -> String {
         format!("127.0.0.1:{}", self.client_port)
@@ -46,6 +63,40 @@ impl Member {
         self.kill();
         self.child = Some(spawn(&self.bin, &self.args));
     }
+}
+
+/// Where one member listens, what it advertises, and the cluster it starts in.
+struct Flags<'a> {
+    name: &'a str,
+    data_dir: &'a Path,
+    client_port: u16,
+    advertised_client: &'a str,
+    peer_port: u16,
+    advertised_peer: &'a str,
+    initial_cluster: &'a str,
+    token: &'a str,
+}
+
+/// etcd's command line for `member`, on 127.0.0.1.
+fn flags(member: Flags<'_>) -> Vec<String> {
+    vec![
+        "--name".into(),
+        member.name.into(),
+        "--data-dir".into(),
+        member.data_dir.display().to_string(),
+        "--listen-client-urls".into(),
+        format!("http://127.0.0.1:{}", member.client_port),
+        "--advertise-client-urls".into(),
+        member.advertised_client.into(),
+        "--listen-peer-urls".into(),
+        format!("http://127.0.0.1:{}", member.peer_port),
+        "--initial-advertise-peer-urls".into(),
+        member.advertised_peer.into(),
+        "--initial-cluster".into(),
+        member.initial_cluster.into(),
+        "--initial-cluster-token".into(),
+        member.token.into(),
+    ]
 }
 
 impl Drop for Member {
@@ -93,43 +144,21 @@ impl Cluster {
             .enumerate()
             .map(|(i, &(client_port, peer_port))| {
                 let name = format!("m{i}");
-                let dir = data.path().join(&name);
-                let mut args = vec![
-                    "--name".into(),
-                    name.clone(),
-                    "--data-dir".into(),
-                    dir.display().to_string(),
-                    "--listen-client-urls".into(),
-                    format!("http://127.0.0.1:{client_port}"),
-                    "--advertise-client-urls".into(),
-                    format!("http://127.0.0.1:{client_port}"),
-                    "--listen-peer-urls".into(),
-                    format!("http://127.0.0.1:{peer_port}"),
-                    "--initial-advertise-peer-urls".into(),
-                    format!("http://127.0.0.1:{peer_port}"),
-                    "--initial-cluster".into(),
-                    initial.clone(),
-                    "--initial-cluster-token".into(),
-                    token.clone(),
-                ];
-                args.extend(extra.iter().map(|flag| flag.to_string()));
-                let child = spawn(&bin, &args);
-                Member {
-                    name,
+                let mut args = flags(Flags {
+                    name: &name,
+                    data_dir: &data.path().join(&name),
                     client_port,
+                    advertised_client: &format!("http://127.0.0.1:{client_port}"),
                     peer_port,
-                    child: Some(child),
-                    args,
-                    bin: bin.clone(),
-                }
+                    advertised_peer: &format!("http://127.0.0.1:{peer_port}"),
+                    initial_cluster: &initial,
+                    token: &token,
+                });
+                args.extend(extra.iter().map(|flag| flag.to_string()));
+                Member::start(&bin, name, client_port, peer_port, args)
             })
             .collect();
-        let cluster = Cluster {
-            members,
-            _data: data,
-        };
-        cluster.wait_ready();
-        cluster
+        Cluster::ready(members, data)
     }
 
     /// Two independent single-member clusters with the same identity (member ID, cluster
@@ -147,35 +176,24 @@ impl Cluster {
             .map(|(i, dir)| {
                 let client_port = if i == 0 { first_client } else { free_port() };
                 let peer_port = free_port();
-                let args = vec![
-                    "--name".into(),
-                    "twin".into(),
-                    "--data-dir".into(),
-                    data.path().join(dir).display().to_string(),
-                    "--listen-client-urls".into(),
-                    format!("http://127.0.0.1:{client_port}"),
-                    "--advertise-client-urls".into(),
-                    format!("http://127.0.0.1:{first_client}"),
-                    "--listen-peer-urls".into(),
-                    format!("http://127.0.0.1:{peer_port}"),
-                    "--initial-advertise-peer-urls".into(),
-                    shared_peer.clone(),
-                    "--initial-cluster".into(),
-                    format!("twin={shared_peer}"),
-                    "--initial-cluster-token".into(),
-                    token.clone(),
-                ];
-                let child = spawn(&bin, &args);
-                Member {
-                    name: format!("twin-{dir}"),
+                let args = flags(Flags {
+                    name: "twin",
+                    data_dir: &data.path().join(dir),
                     client_port,
+                    advertised_client: &format!("http://127.0.0.1:{first_client}"),
                     peer_port,
-                    child: Some(child),
-                    args,
-                    bin: bin.clone(),
-                }
+                    advertised_peer: &shared_peer,
+                    initial_cluster: &format!("twin={shared_peer}"),
+                    token: &token,
+                });
+                Member::start(&bin, format!("twin-{dir}"), client_port, peer_port, args)
             })
             .collect();
+        Cluster::ready(members, data)
+    }
+
+    /// The cluster of `members`, once every one is ready.
+    fn ready(members: Vec<Member>, data: tempfile::TempDir) -> Cluster {
         let cluster = Cluster {
             members,
             _data: data,

@@ -27,6 +27,7 @@ pub struct Case {
     pub same_server: bool,
 }
 
+/// A command line with empty standard input and environment.
 pub const fn case(args: &'static [&'static str]) -> Case {
     Case {
         args,
@@ -38,59 +39,51 @@ pub const fn case(args: &'static [&'static str]) -> Case {
     }
 }
 
+/// A command line reading `stdin`.
 pub const fn with_stdin(args: &'static [&'static str], stdin: &'static str) -> Case {
     Case {
-        args,
         stdin,
-        env: &[],
-        timed: false,
-        unordered: false,
-        same_server: false,
+        ..case(args)
     }
 }
 
+/// A command line run with the environment `env`.
 pub const fn with_env(
     args: &'static [&'static str],
     env: &'static [(&'static str, &'static str)],
 ) -> Case {
-    Case {
-        args,
-        stdin: "",
-        env,
-        timed: false,
-        unordered: false,
-        same_server: false,
-    }
+    Case { env, ..case(args) }
 }
 
+/// A health check: measured durations, concurrent lines, asked of one server.
 pub const fn timed(args: &'static [&'static str]) -> Case {
     Case {
-        args,
-        stdin: "",
-        env: &[],
         timed: true,
         unordered: true,
         same_server: true,
+        ..case(args)
     }
 }
 
+/// A command whose output shows server internals that twins need not share.
 pub const fn server_state(args: &'static [&'static str]) -> Case {
     Case {
-        args,
-        stdin: "",
-        env: &[],
-        timed: false,
-        unordered: false,
         same_server: true,
+        ..case(args)
     }
 }
 
+/// What a tool printed and how it exited.
 pub struct Output {
+    /// Standard output.
     pub stdout: String,
+    /// Standard error.
     pub stderr: String,
+    /// The exit code; `None` when a signal ended the tool.
     pub code: Option<i32>,
 }
 
+/// Runs `tool` with `args`, `stdin` and only the environment `env`.
 pub fn run_tool(tool: &Path, args: &[String], stdin: &str, env: &[(String, String)]) -> Output {
     let mut child = Command::new(tool)
         .args(args)
@@ -205,7 +198,7 @@ pub fn normalize_durations(text: &str) -> String {
 }
 
 /// Drops gRPC's own log lines, which `--debug` turns on in etcdctl only.
-pub fn drop_grpc_logs(text: &str) -> String {
+fn drop_grpc_logs(text: &str) -> String {
     text.split_inclusive('\n')
         .filter(|line| {
             !["INFO: ", "WARNING: ", "ERROR: "]
@@ -215,6 +208,8 @@ pub fn drop_grpc_logs(text: &str) -> String {
         .collect()
 }
 
+/// `text` as `case` printed it, with what cannot be equal between the tools normalised and
+/// `own_port` shown as `reference_port`.
 pub fn normalize(text: &str, own_port: u16, reference_port: u16, case: &Case) -> String {
     let text = if case.args.contains(&"--debug") {
         drop_grpc_logs(text)
@@ -240,7 +235,8 @@ pub fn normalize(text: &str, own_port: u16, reference_port: u16, case: &Case) ->
     }
 }
 
-pub fn expand(args: &[&str], endpoint: &str) -> Vec<String> {
+/// `args` with `{EP}` replaced by `endpoint`.
+fn expand(args: &[&str], endpoint: &str) -> Vec<String> {
     args.iter().map(|a| a.replace("{EP}", endpoint)).collect()
 }
 
