@@ -10,12 +10,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use futures::future::join_all;
 use oxcd_api::etcdserverpb::StatusRequest;
+use oxcd_testkit::ports::free_ports;
 use tempfile::TempDir;
 
 use crate::grpc::{self, Clients};
 use crate::member::{LOG_TAIL_LINES, Member, MemberConfig};
 use crate::netns::Host;
-use crate::ports;
 use crate::proxy::PeerProxy;
 use crate::server::Server;
 use crate::small_disk::SmallDisk;
@@ -151,7 +151,7 @@ impl Cluster {
             if !matches!(spec.placement, Placement::Loopback) {
                 bail!("peer proxies need loopback placement");
             }
-            let ports = ports::free_ports(configs.len())?;
+            let ports = free_ports(configs.len());
             route_through_proxies(&mut configs, &ports);
             let mut proxies = Vec::new();
             for (i, (config, port)) in configs.iter().zip(ports).enumerate() {
@@ -416,7 +416,7 @@ impl Drop for Cluster {
 fn member_configs(spec: &ClusterSpec, root: &Path) -> Result<Vec<MemberConfig>> {
     let addresses: Vec<(IpAddr, u16, u16, Option<String>)> = match &spec.placement {
         Placement::Loopback => {
-            let ports = ports::free_ports(2 * spec.names.len())?;
+            let ports = free_ports(2 * spec.names.len());
             ports
                 .chunks(2)
                 .map(|pair| (IpAddr::V4(Ipv4Addr::LOCALHOST), pair[0], pair[1], None))

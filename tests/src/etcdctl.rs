@@ -7,8 +7,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use tokio::process::Command;
 
-use crate::binaries;
-
 /// Default bound on one etcdctl invocation.
 pub const ETCDCTL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -124,7 +122,7 @@ impl Etcdctl {
     }
 
     fn command(&self, args: &[&str]) -> Result<Command> {
-        let etcdctl = binaries::etcdctl()?;
+        let etcdctl = oxcd_testkit::etcd::etcdctl()?;
         let mut command = match &self.netns {
             Some(netns) => {
                 let mut command = Command::new("ip");

@@ -1,8 +1,9 @@
-//! Harness for oxcd's multi-process tests: it finds the server binaries (real etcd 3.5.1 and
-//! oxcd), starts clusters of real processes on loopback or inside network namespaces, injects
-//! faults (kill -9, restart, SIGSTOP, partitions), drives real `etcdctl`, and generates the
-//! seeded operation streams of the differential tests. Every process, data directory and
-//! namespace it creates is removed when its owner is dropped, also when a test panics.
+//! Harness for oxcd's multi-process tests: it finds the oxcd binary, starts clusters of real
+//! processes (oxcd or etcd) on loopback or inside network namespaces, injects faults (kill -9,
+//! restart, SIGSTOP, partitions), drives real `etcdctl`, and runs the differential tests' request
+//! streams against two servers. Every process, data directory and namespace it creates is
+//! removed when its owner is dropped, also when a test panics. What other crates' tests share
+//! too (etcd's locator, free ports, seeded generators) lives in `oxcd_testkit`.
 
 pub mod acked_writers;
 pub mod ascii_table;
@@ -15,9 +16,7 @@ pub mod etcdctl;
 pub mod grpc;
 pub mod member;
 pub mod netns;
-pub mod ports;
 pub mod proxy;
-pub mod rng;
 pub mod robustness;
 pub mod server;
 pub mod small_disk;
@@ -29,5 +28,4 @@ pub mod watch_stream;
 pub use cluster::{Cluster, ClusterSpec, Placement};
 pub use etcdctl::Etcdctl;
 pub use netns::NetnsLab;
-pub use rng::SeededRng;
 pub use server::Server;

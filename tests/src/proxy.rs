@@ -13,13 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use oxcd_testkit::rng::SeededRng;
 use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
-
-use crate::rng::SeededRng;
 
 /// What the proxy currently does to traffic.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -212,7 +211,7 @@ mod tests {
     #[tokio::test]
     async fn forwards_delays_and_blackholes() {
         let (target, _server) = echo_server().await;
-        let port = crate::ports::free_port().unwrap();
+        let port = oxcd_testkit::ports::free_port();
         let proxy = PeerProxy::start(port, target, 1).await.unwrap();
         round_trip(port).await.expect("a clean link forwards");
 

@@ -45,7 +45,7 @@ impl Server {
     /// The executable to start.
     pub fn binary(self) -> Result<PathBuf> {
         match self {
-            Server::Etcd => binaries::etcd(),
+            Server::Etcd => Ok(oxcd_testkit::etcd::etcd()?),
             Server::Oxcd => binaries::oxcd(),
         }
     }

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Once;
 
-use crate::netns;
+use crate::netns::command::{kill_processes_in, run};
 
 /// Prefix of every namespace and temporary directory the harness creates.
 pub const PREFIX: &str = "oxt-";
@@ -20,8 +20,8 @@ pub fn sweep_once() {
 /// Failures are reported on stderr and otherwise ignored: a leftover must not fail a test.
 pub fn sweep() {
     for namespace in stale_namespaces() {
-        netns::kill_processes_in(&namespace);
-        match netns::run("ip", &["netns", "del", &namespace]) {
+        kill_processes_in(&namespace);
+        match run("ip", &["netns", "del", &namespace]) {
             Ok(_) => eprintln!("oxt: removed stale network namespace {namespace}"),
             Err(error) => eprintln!("oxt: cannot remove stale namespace {namespace}: {error:#}"),
         }
@@ -49,7 +49,7 @@ pub fn sweep() {
 /// Namespaces named by this harness whose creator is gone.
 pub fn stale_namespaces() -> Vec<String> {
     // Without `ip` (loopback-only test runs) there are no namespaces to sweep.
-    let Ok(listing) = netns::run("ip", &["netns", "list"]) else {
+    let Ok(listing) = run("ip", &["netns", "list"]) else {
         return Vec::new();
     };
     listing

@@ -13,9 +13,10 @@ use oxcd_api::etcdserverpb::{
     Compare, DeleteRangeRequest, HashKvRequest, PutRequest, RangeRequest, RangeResponse, RequestOp,
     TxnRequest,
 };
-use oxcd_tests::differential::generator::{GRPC_OVERHEAD_BYTES, MAX_REQUEST_BYTES};
+use oxcd_testkit::kv_generator::{GRPC_OVERHEAD_BYTES, MAX_REQUEST_BYTES};
+use oxcd_testkit::rng::SeededRng;
 use oxcd_tests::grpc::Clients;
-use oxcd_tests::{Cluster, ClusterSpec, SeededRng, Server};
+use oxcd_tests::{Cluster, ClusterSpec, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -8,8 +8,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oxcd_api::etcdserverpb::{MemberListRequest, PutRequest, RangeRequest};
+use oxcd_testkit::ports;
 use oxcd_tests::member::{Member, MemberConfig};
-use oxcd_tests::{Server, grpc, ports};
+use oxcd_tests::{Server, grpc};
 use serde_json::Value;
 
 /// How long a member with bad flags may take to give up.
@@ -84,7 +85,7 @@ fn refusal(server: Server, build: &BuildConfig<'_>) -> Refusal {
 
 #[test]
 fn members_that_cannot_start_exit_with_etcds_fatal_line() {
-    let ports = ports::free_ports(3).unwrap();
+    let ports = ports::free_ports(3);
     let (client, peer, other) = (ports[0], ports[1], ports[2]);
     let own_cluster = format!("m1=http://127.0.0.1:{peer}");
     let cases: Vec<(&str, BuildConfig)> = vec![
@@ -136,7 +137,7 @@ fn members_that_cannot_start_exit_with_etcds_fatal_line() {
 async fn a_restart_keeps_the_stored_identity_and_ignores_initial_flags() {
     let server = Server::from_env().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ports = ports::free_ports(2).unwrap();
+    let ports = ports::free_ports(2);
     let ports = (ports[0], ports[1]);
     let first = config(
         dir.path(),
@@ -218,7 +219,7 @@ async fn a_restart_keeps_the_stored_identity_and_ignores_initial_flags() {
 async fn a_member_with_another_cluster_token_is_refused_by_its_peers() {
     let server = Server::from_env().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ports = ports::free_ports(6).unwrap();
+    let ports = ports::free_ports(6);
     let names = ["m1", "m2", "m3"];
     let initial_cluster = names
         .iter()

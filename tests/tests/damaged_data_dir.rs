@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use oxcd_api::etcdserverpb::{PutRequest, RangeRequest};
+use oxcd_testkit::ports;
 use oxcd_tests::acked_writers::{AckedWriters, assert_nothing_lost};
 use oxcd_tests::member::{Member, MemberConfig};
-use oxcd_tests::{Cluster, ClusterSpec, Server, grpc, ports};
+use oxcd_tests::{Cluster, ClusterSpec, Server, grpc};
 
 /// How long a member with damaged data may take to give up.
 const EXIT_WITHIN: Duration = Duration::from_secs(10);
@@ -92,7 +93,7 @@ fn assert_refused(member: &mut Member, data_dir: &Path, named: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_wal_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let ports = ports::free_ports(2).unwrap();
+    let ports = ports::free_ports(2);
     let mut config = MemberConfig {
         name: "m1".to_owned(),
         ip: IpAddr::V4(Ipv4Addr::LOCALHOST),

@@ -10,8 +10,9 @@
 //! `OXT_DIFF_OPS` override the seed and the number of operations (default 10,000).
 
 use oxcd_api::etcdserverpb::PutRequest;
+use oxcd_testkit::kv_generator::ops_from_env;
+use oxcd_testkit::rng::seed_from_env;
 use oxcd_tests::differential::runner::{self, Side};
-use oxcd_tests::rng::seed_from_env;
 use oxcd_tests::{Cluster, ClusterSpec, Server};
 
 /// Selects the server compared against real etcd, overriding `OXT_SERVER`.
@@ -39,7 +40,7 @@ const EXPECTED_ERRORS: &[&str] = &[
 async fn kv_answers_match_real_etcd() {
     let target = Server::from_env_var(TARGET_ENV, Server::from_env().unwrap()).unwrap();
     let seed = seed_from_env(DEFAULT_SEED).unwrap();
-    let ops = runner::ops_from_env().unwrap();
+    let ops = ops_from_env(runner::DEFAULT_OPS).unwrap();
     eprintln!("comparing etcd with {target}: seed {seed}, {ops} operations");
     let (oracle, subject) = tokio::join!(
         Cluster::start(ClusterSpec::new(Server::Etcd, 1).token("oxt-diff-a")),

@@ -375,6 +375,9 @@ async fn a_lease_lives_while_kept_alive_through_followers_and_expires_after_its_
         .unwrap();
 
     let (tx, rx) = tokio::sync::mpsc::channel(4);
+    // etcd sends a stream's response headers with its first answer, so opening the stream
+    // waits for an answer: the first keep-alive is queued before.
+    tx.send(LeaseKeepAliveRequest { id }).await.unwrap();
     let mut answers = keeper
         .lease
         .lease_keep_alive(tokio_stream::wrappers::ReceiverStream::new(rx))
@@ -383,8 +386,11 @@ async fn a_lease_lives_while_kept_alive_through_followers_and_expires_after_its_
         .into_inner();
     let kept_until = Instant::now() + Duration::from_secs(8);
     let mut last_renewed = Instant::now();
+    let mut queued = true;
     while Instant::now() < kept_until {
-        tx.send(LeaseKeepAliveRequest { id }).await.unwrap();
+        if !std::mem::take(&mut queued) {
+            tx.send(LeaseKeepAliveRequest { id }).await.unwrap();
+        }
         let answer = tokio::time::timeout(Duration::from_secs(10), answers.next())
             .await
             .expect("keep-alive answered")
@@ -432,15 +438,14 @@ async fn a_lease_lives_while_kept_alive_through_followers_and_expires_after_its_
     assert_eq!(ttl.ttl, -1, "an expired lease is gone");
 }
 
+/// Checks oxcd's `--experimental-lease-checkpoint-interval`, which etcd 3.5.1 lacks (its
+/// checkpoints come every 5 minutes): the test cannot be validated on etcd, so it runs oxcd
+/// whatever `OXT_SERVER` says rather than pass there without checking anything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_leader_restarts_leases_from_their_checkpointed_ttl() {
-    let server = Server::from_env().unwrap();
-    if server == Server::Etcd {
-        eprintln!("skipped: etcd 3.5.1 has no --experimental-lease-checkpoint-interval");
-        return;
-    }
     const TTL: i64 = 40;
-    let spec = ClusterSpec::new(server, 3).args(["--experimental-lease-checkpoint-interval", "1s"]);
+    let spec =
+        ClusterSpec::new(Server::Oxcd, 3).args(["--experimental-lease-checkpoint-interval", "1s"]);
     let mut cluster = Cluster::start(spec).await.unwrap();
     let leader = cluster.leader(Duration::from_secs(30)).await.unwrap();
     let survivor = (leader + 1) % 3;

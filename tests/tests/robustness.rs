@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use oxcd_tests::rng::seed_from_env;
+use oxcd_testkit::rng::seed_from_env;
 use oxcd_tests::robustness::checker::{self, ReadPolicy};
 use oxcd_tests::robustness::faults::FaultKind;
 use oxcd_tests::robustness::history::{Completion, Op};

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oxcd_tests::{binaries, ports};
+use oxcd_testkit::ports;
+use oxcd_tests::binaries;
 use serde_json::Value;
 
 /// How long a refusing member may take to exit.
@@ -24,7 +25,7 @@ struct Ended {
 /// ports, plus `extra` (a later flag wins), with none of the test runner's `ETCD_*`
 /// variables (the server reads them as flags). Returns it with the client address.
 fn member_command(dir: &Path, extra: &[String]) -> (Command, String) {
-    let ports = ports::free_ports(2).unwrap();
+    let ports = ports::free_ports(2);
     let client = format!("http://127.0.0.1:{}", ports[0]);
     let peer = format!("http://127.0.0.1:{}", ports[1]);
     let mut command = Command::new(binaries::oxcd().unwrap());
@@ -106,7 +107,7 @@ fn tls_flags_make_oxcd_exit_instead_of_serving_plaintext() {
 
 #[test]
 fn an_https_client_url_makes_oxcd_exit() {
-    let port = ports::free_ports(1).unwrap()[0];
+    let port = ports::free_port();
     let url = format!("https://127.0.0.1:{port}");
     let ended = run_oxcd(&args(&[
         "--listen-client-urls",

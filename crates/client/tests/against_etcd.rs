@@ -1,8 +1,6 @@
 //! The client against a real single-member etcd 3.5: every service accessor works, server
 //! errors come back typed, per-endpoint clients target one member, and deadlines apply.
 
-mod support;
-
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{
     CompactionRequest, DeleteRangeRequest, LeaseGrantRequest, MemberListRequest, PutRequest,
@@ -11,8 +9,9 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_api::etcdserverpb::{Compare, RequestOp};
 use oxcd_client::{Client, ClientError, ConnectOptions};
+use oxcd_testkit::etcd_cluster::Cluster;
+use oxcd_testkit::ports::free_port;
 use std::time::Duration;
-use support::etcd::{Cluster, require_etcd};
 
 fn put(key: &str, value: &str) -> PutRequest {
     PutRequest {
@@ -24,10 +23,7 @@ fn put(key: &str, value: &str) -> PutRequest {
 
 #[tokio::test]
 async fn kv_lease_watch_cluster_and_maintenance_work_against_etcd() {
-    let Some(bin) = require_etcd("kv_lease_watch_cluster_and_maintenance_work_against_etcd") else {
-        return;
-    };
-    let cluster = Cluster::start(bin, 1);
+    let cluster = Cluster::start(1);
     let endpoint = format!("http://{}", cluster.endpoints()[0]);
     let client = Client::connect(std::slice::from_ref(&endpoint), ConnectOptions::default())
         .await
@@ -146,10 +142,7 @@ async fn kv_lease_watch_cluster_and_maintenance_work_against_etcd() {
 
 #[tokio::test]
 async fn server_errors_are_typed() {
-    let Some(bin) = require_etcd("server_errors_are_typed") else {
-        return;
-    };
-    let cluster = Cluster::start(bin, 1);
+    let cluster = Cluster::start(1);
     let client = Client::connect(&cluster.endpoints(), ConnectOptions::default())
         .await
         .unwrap();
@@ -178,10 +171,7 @@ async fn server_errors_are_typed() {
 
 #[tokio::test]
 async fn credentials_obtain_and_send_a_token() {
-    let Some(bin) = require_etcd("credentials_obtain_and_send_a_token") else {
-        return;
-    };
-    let cluster = Cluster::start(bin, 1);
+    let cluster = Cluster::start(1);
     let endpoints = cluster.endpoints();
     let admin = Client::connect(&endpoints, ConnectOptions::default())
         .await
@@ -247,7 +237,7 @@ async fn credentials_obtain_and_send_a_token() {
 
 #[tokio::test]
 async fn unreachable_endpoint_hits_the_request_deadline() {
-    let port = support::etcd::free_port();
+    let port = free_port();
     let options = ConnectOptions {
         request_timeout: Some(Duration::from_millis(600)),
         ..ConnectOptions::default()

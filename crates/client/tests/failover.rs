@@ -3,18 +3,17 @@
 //! Checked against scripted in-process servers (to count deliveries exactly) and a real
 //! 3-member etcd cluster with a member killed.
 
-mod support;
-
 use oxcd_api::etcdserverpb::kv_server::{Kv, KvServer};
 use oxcd_api::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
     PutResponse, RangeRequest, RangeResponse, ResponseHeader, TxnRequest, TxnResponse,
 };
 use oxcd_client::{Client, ClientError, ConnectOptions};
+use oxcd_testkit::etcd_cluster::Cluster;
+use oxcd_testkit::ports::free_port;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use support::etcd::{Cluster, free_port, require_etcd};
 use tonic::{Request, Response, Status};
 
 /// A KV server that either answers every call or fails every call with `Unavailable`,
@@ -164,10 +163,7 @@ async fn writes_skip_endpoints_that_cannot_be_reached() {
 
 #[tokio::test]
 async fn survives_a_killed_member_of_a_real_cluster() {
-    let Some(bin) = require_etcd("survives_a_killed_member_of_a_real_cluster") else {
-        return;
-    };
-    let mut cluster = Cluster::start(bin, 3);
+    let mut cluster = Cluster::start(3);
     let client = Client::connect(&cluster.endpoints(), options())
         .await
         .unwrap();

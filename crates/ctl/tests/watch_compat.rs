@@ -4,10 +4,8 @@
 //! killed at its deadline; both tools flush each response as it arrives, so the output up to
 //! that point is complete.
 
-#[path = "../../client/tests/support/etcd.rs"]
-mod etcd;
-
-use etcd::{Cluster, require_etcd};
+use oxcd_testkit::etcd::require_etcdctl;
+use oxcd_testkit::etcd_cluster::Cluster;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -144,11 +142,8 @@ const HISTORY_CASES: &[(&[&str], &str)] = &[
 
 #[test]
 fn watch_output_matches_etcdctl() {
-    let Some(bin) = require_etcd("watch_output_matches_etcdctl") else {
-        return;
-    };
-    let etcdctl = bin.join("etcdctl");
-    let twins = Cluster::twins(bin);
+    let etcdctl = require_etcdctl();
+    let twins = Cluster::twins();
     for op in [
         &["put", "a", "1"][..],
         &["put", "ab", "x"],

@@ -1,6 +1,7 @@
 //! Throughput measurement (not an assertion): a 3-member cluster on loopback, many concurrent
 //! proposers, time until every member applied everything. Run with
-//! `cargo test -p oxcd-raft --test throughput -- --ignored --nocapture`.
+//! `cargo test -p oxcd-raft --test throughput -- --ignored --nocapture`; `OXT_RAFT_BENCH_ENTRIES`
+//! and `OXT_RAFT_BENCH_CLIENTS` change its size.
 
 mod common;
 
@@ -11,11 +12,11 @@ use common::Cluster;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement, run on demand"]
 async fn measure_proposal_throughput() {
-    let total: usize = std::env::var("OXCD_RAFT_BENCH_ENTRIES")
+    let total: usize = std::env::var("OXT_RAFT_BENCH_ENTRIES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50_000);
-    let clients: usize = std::env::var("OXCD_RAFT_BENCH_CLIENTS")
+    let clients: usize = std::env::var("OXT_RAFT_BENCH_CLIENTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(256);

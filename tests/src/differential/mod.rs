@@ -1,12 +1,9 @@
-//! Differential testing of the KV service: a seeded stream of requests is sent to two servers
-//! and their answers must be identical (real etcd is the oracle).
+//! Differential testing of the KV service: a seeded stream of requests
+//! (`oxcd_testkit::kv_generator`) is sent to two servers and their answers must be identical
+//! (real etcd is the oracle).
 
-pub mod generator;
-pub mod op;
 pub mod outcome;
 pub mod runner;
 
-pub use generator::{KvGenerator, StoreView};
-pub use op::KvOp;
 pub use outcome::KvOutcome;
 pub use runner::{RunSummary, Side};

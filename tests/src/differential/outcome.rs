@@ -10,7 +10,7 @@ use oxcd_api::etcdserverpb::{
 };
 use tonic::transport::Channel;
 
-use super::op::KvOp;
+use oxcd_testkit::kv_op::KvOp;
 
 /// A server's answer, normalized for comparison.
 #[derive(Debug, Clone, PartialEq)]

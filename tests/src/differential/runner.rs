@@ -9,12 +9,11 @@ use anyhow::{Result, bail};
 use oxcd_api::etcdserverpb::kv_client::KvClient;
 use tonic::transport::Channel;
 
-use super::generator::{KvGenerator, StoreView};
-use super::op::{KvOp, abbreviated};
 use super::outcome::KvOutcome;
+use oxcd_testkit::kv_generator::{KvGenerator, OPS_ENV, StoreView};
+use oxcd_testkit::kv_op::{KvOp, abbreviated};
+use oxcd_testkit::rng::SEED_ENV;
 
-/// Environment variable overriding the number of operations.
-pub const OPS_ENV: &str = "OXT_DIFF_OPS";
 /// Default number of operations per run.
 pub const DEFAULT_OPS: usize = 10_000;
 
@@ -84,7 +83,7 @@ pub async fn run(seed: u64, ops: usize, a: Side<'_>, b: Side<'_>) -> Result<RunS
             tokio::join!(KvOutcome::of(&op, a.kv), KvOutcome::of(&op, b.kv));
         if outcome_a != outcome_b {
             bail!(
-                "{} and {} differ at op #{number} of seed {seed} (rerun with OXT_SEED={seed} \
+                "{} and {} differ at op #{number} of seed {seed} (rerun with {SEED_ENV}={seed} \
                  {OPS_ENV}={})\nrequest:\n{op}\n{} answered:\n{}\n{} answered:\n{}",
                 a.label,
                 b.label,
@@ -120,15 +119,5 @@ fn record(summary: &mut RunSummary, op: &KvOp, outcome: &KvOutcome) {
     }
     if let (KvOp::Compact(request), true) = (op, outcome.is_ok()) {
         summary.view.compact_revision = request.revision;
-    }
-}
-
-/// The number of operations from `OXT_DIFF_OPS`, else [`DEFAULT_OPS`].
-pub fn ops_from_env() -> Result<usize> {
-    match std::env::var(OPS_ENV) {
-        Ok(text) if !text.is_empty() => text
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{OPS_ENV}={text}: {e}")),
-        _ => Ok(DEFAULT_OPS),
     }
 }

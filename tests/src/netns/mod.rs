@@ -2,7 +2,7 @@
 //! its own network stack and address on a private bridge, so members can use the same ports
 //! (2379/2380) as on real hosts and links between them can be cut to make partitions.
 
-mod command;
+pub(crate) mod command;
 mod lab;
 
 pub use command::{kill_processes_in, run, run_in};

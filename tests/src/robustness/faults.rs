@@ -13,12 +13,12 @@ use std::fmt;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use oxcd_testkit::rng::SeededRng;
 
 use crate::cluster::Cluster;
 use crate::crash_points;
 use crate::netns::NetnsLab;
 use crate::proxy::{LinkFaults, PeerProxy};
-use crate::rng::SeededRng;
 
 /// The kinds of fault a run may draw from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

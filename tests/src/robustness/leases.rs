@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use oxcd_api::etcdserverpb::{LeaseGrantRequest, LeaseKeepAliveRequest, PutRequest, RangeRequest};
+use oxcd_testkit::rng::SeededRng;
 use tokio_stream::StreamExt;
 
 use crate::grpc::{self, Clients};
-use crate::rng::SeededRng;
 
 /// The TTL every lease is granted (etcd's minimum with default timeouts is 2 s).
 pub const TTL: i64 = 3;

