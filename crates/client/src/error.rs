@@ -71,7 +71,7 @@ impl From<tonic::Status> for ClientError {
 
 /// Formats a status the way Go's gRPC does (`rpc error: code = X desc = Y`), which is what
 /// etcdctl prints; the client's own deadline prints as Go's `context deadline exceeded`.
-pub struct GoStatus<'a>(pub &'a tonic::Status);
+pub(crate) struct GoStatus<'a>(pub &'a tonic::Status);
 
 impl fmt::Display for GoStatus<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -89,7 +89,7 @@ impl fmt::Display for GoStatus<'_> {
 }
 
 /// The name Go's `codes.Code.String()` gives a gRPC code.
-pub fn go_code_name(code: tonic::Code) -> &'static str {
+pub(crate) fn go_code_name(code: tonic::Code) -> &'static str {
     use tonic::Code::*;
     match code {
         Ok => "OK",

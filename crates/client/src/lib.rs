@@ -7,6 +7,8 @@
 //! other repeatable calls are also retried on `Unavailable`, and writes that may have been
 //! delivered are never sent twice.
 
+#![warn(unreachable_pub)]
+
 mod atomic_instant;
 mod auth_token;
 mod balanced_channel;

@@ -3,7 +3,7 @@
 
 /// How a call may be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RpcKind {
+pub(crate) enum RpcKind {
     /// Safe to resend after any `Unavailable` outcome (Range, MemberList, Status, ...).
     Repeatable,
     /// Resent only if it certainly never reached a server (Put, Txn, Compact, ...).
@@ -15,7 +15,7 @@ pub enum RpcKind {
 
 impl RpcKind {
     /// Classifies a gRPC method by its path, e.g. `/etcdserverpb.KV/Range`.
-    pub fn of_path(path: &str) -> RpcKind {
+    pub(crate) fn of_path(path: &str) -> RpcKind {
         let method = path.trim_start_matches('/');
         match method {
             "etcdserverpb.Watch/Watch" | "etcdserverpb.Lease/LeaseKeepAlive" => {

@@ -11,6 +11,8 @@
 //! Used by `oxcd` (the server binary: parsing, logging, fatal exits) and by `oxctl` (Go text
 //! and zap lines in etcdctl's output).
 
+#![warn(unreachable_pub)]
+
 pub mod config;
 pub mod gotext;
 pub mod logging;

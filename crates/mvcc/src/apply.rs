@@ -15,7 +15,7 @@ use oxcd_api::etcdserverpb::{
 use oxcd_api::mvccpb::event::EventType;
 use oxcd_api::mvccpb::{Event, KeyValue};
 use prost::Message;
-use redb::{Durability, ReadableTable, WriteTransaction};
+use redb::{Durability, WriteTransaction};
 
 use crate::backend::KEY_TABLE;
 use crate::compaction::{CompactionDone, CompactionError, Compactor, Completion, completion};
@@ -27,7 +27,7 @@ use crate::revision::{Revision, RevisionKey};
 use crate::shared::Shared;
 use crate::table::TableWriter;
 use crate::txn::TxnOps;
-use crate::view::{ReadError, StoreView, decode_kv};
+use crate::view::{ReadError, StoreView, decode_kv, load_stored};
 use crate::{range, txn};
 
 /// One backend write transaction applying many requests.
@@ -468,13 +468,7 @@ impl StoreView for ApplyBatch<'_> {
                 );
             }
             let Some(t) = &table else { continue };
-            let value = t
-                .get(rev.to_key(false).as_bytes())
-                .map_err(BackendError::with("reading key table"))?
-                .ok_or_else(|| {
-                    BackendError::new("reading key table", format!("revision {rev:?} is missing"))
-                })?;
-            out.push(decode_kv(value.value())?);
+            out.push(load_stored(t, rev)?);
         }
         Ok(())
     }

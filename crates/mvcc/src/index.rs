@@ -283,7 +283,7 @@ mod memory_probe {
     /// Measures resident memory per key of a million fresh keys; run alone (`--ignored`), as
     /// other tests running in parallel would disturb the reading.
     #[test]
-    #[ignore]
+    #[ignore = "measurement: run alone with --ignored, parallel tests disturb the reading"]
     fn index_bytes_per_key() {
         let before = rss_kib();
         let mut idx = TreeIndex::default();

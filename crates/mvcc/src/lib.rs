@@ -16,6 +16,8 @@
 //! shares between threads), `read_view`, `history`, `hash` (reads of it); `compaction`, `apply`
 //! (writes), then `store`; `watch` on top of it.
 
+#![warn(unreachable_pub)]
+
 mod apply;
 mod backend;
 mod compaction;

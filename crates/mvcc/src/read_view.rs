@@ -9,13 +9,12 @@ use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse};
 use oxcd_api::mvccpb::KeyValue;
 
-use crate::error::BackendError;
 use crate::index::KeySpan;
 use crate::key_index::KeyAt;
 use crate::revision::Revision;
 use crate::shared::{READ_CHUNK, Shared, Snapshot};
 use crate::txn::TxnOps;
-use crate::view::{ReadError, StoreView, decode_kv};
+use crate::view::{ReadError, StoreView, load_stored};
 
 /// The published state as of one moment: the revisions, a backend snapshot for values, and the
 /// shared index (read in chunks; revisions newer than `current` are invisible to it).
@@ -77,15 +76,7 @@ impl StoreView for SnapshotView<'_> {
 
     fn load(&mut self, revs: &[Revision], out: &mut Vec<KeyValue>) -> Result<(), ReadError> {
         for rev in revs {
-            let value = self
-                .snapshot
-                .table
-                .get(rev.to_key(false).as_bytes())
-                .map_err(BackendError::with("reading key table"))?
-                .ok_or_else(|| {
-                    BackendError::new("reading key table", format!("revision {rev:?} is missing"))
-                })?;
-            out.push(decode_kv(value.value())?);
+            out.push(load_stored(&self.snapshot.table, rev)?);
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 use oxcd_api::EtcdError;
 use oxcd_api::mvccpb::KeyValue;
 use prost::Message;
+use redb::ReadableTable;
 
 use crate::error::BackendError;
 use crate::index::KeySpan;
@@ -57,4 +58,19 @@ pub(crate) trait StoreView {
 /// Decodes a stored key-value pair.
 pub(crate) fn decode_kv(bytes: &[u8]) -> Result<KeyValue, BackendError> {
     KeyValue::decode(bytes).map_err(BackendError::with("decoding stored key-value"))
+}
+
+/// Loads the pair stored at `rev` from the key table. The index named that revision, so a
+/// missing row is damage, not an absent key.
+pub(crate) fn load_stored(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    rev: &Revision,
+) -> Result<KeyValue, BackendError> {
+    let value = table
+        .get(rev.to_key(false).as_bytes())
+        .map_err(BackendError::with("reading key table"))?
+        .ok_or_else(|| {
+            BackendError::new("reading key table", format!("revision {rev:?} is missing"))
+        })?;
+    decode_kv(value.value())
 }

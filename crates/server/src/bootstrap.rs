@@ -19,7 +19,7 @@ use oxcd_etcd_compat::config::{ClusterState, ConfigError, ServerConfig};
 
 /// The outcome of bootstrap.
 #[derive(Debug)]
-pub struct Bootstrapped {
+pub(crate) struct Bootstrapped {
     /// Cluster and member id.
     pub identity: Identity,
     /// Voters to start a brand-new raft group with; empty on restart (the WAL knows).
@@ -34,7 +34,7 @@ pub struct Bootstrapped {
 
 /// Why a member cannot start.
 #[derive(Debug, thiserror::Error)]
-pub enum BootstrapError {
+pub(crate) enum BootstrapError {
     /// The data dir cannot be created or read.
     #[error("{context}: {source}")]
     Io {
@@ -93,7 +93,7 @@ fn create_private_dir(dir: &Path) -> Result<(), BootstrapError> {
 }
 
 /// Prepares the data dir and decides this member's identity.
-pub fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapError> {
+pub(crate) fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapError> {
     let restart = oxcd_raft::has_durable_state(&cfg.wal_dir, &cfg.snap_dir)
         .map_err(BootstrapError::Damaged)?;
     create_private_dir(&cfg.data_dir)?;

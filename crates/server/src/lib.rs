@@ -5,6 +5,8 @@
 //! transaction per batch) → back to the waiting proposer; a read goes `grpc` → `server`
 //! (ReadIndex barrier) → the KV store in `state`. Only what the `oxcd` binary needs is public.
 
+#![warn(unreachable_pub)]
+
 mod apply;
 mod bootstrap;
 pub mod fail_stop;

@@ -21,7 +21,7 @@ const LOCAL_ID_KEY: &str = "local_member_id";
 /// Errors reading or writing membership in the backend.
 #[derive(Debug, thiserror::Error)]
 #[error("membership storage: {0}")]
-pub struct MembershipError(String);
+pub(crate) struct MembershipError(String);
 
 impl From<BackendError> for MembershipError {
     fn from(e: BackendError) -> MembershipError {
@@ -31,7 +31,7 @@ impl From<BackendError> for MembershipError {
 
 /// The ids that identify a data dir: which cluster it belongs to and which member it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Identity {
+pub(crate) struct Identity {
     /// Cluster id.
     pub cluster_id: u64,
     /// This member's id.
@@ -39,7 +39,7 @@ pub struct Identity {
 }
 
 /// The member set, shared by the services (reads) and the apply loop (writes).
-pub struct Membership {
+pub(crate) struct Membership {
     identity: Identity,
     members: RwLock<BTreeMap<u64, Member>>,
 }
@@ -47,7 +47,7 @@ pub struct Membership {
 impl Membership {
     /// Records a brand-new cluster in the backend: its identity and the initial members (with
     /// peer URLs only; names and client URLs arrive when each member publishes itself).
-    pub fn bootstrap(
+    pub(crate) fn bootstrap(
         tables: TableWriter<'_>,
         identity: Identity,
         members: &[Member],
@@ -60,7 +60,7 @@ impl Membership {
     }
 
     /// Records which cluster and member this backend belongs to.
-    pub fn set_local_identity(
+    pub(crate) fn set_local_identity(
         tables: TableWriter<'_>,
         identity: Identity,
     ) -> Result<(), MembershipError> {
@@ -70,7 +70,7 @@ impl Membership {
     }
 
     /// The identity stored in a data dir's backend, if it was ever bootstrapped.
-    pub fn stored_identity(backend: &Backend) -> Result<Option<Identity>, MembershipError> {
+    pub(crate) fn stored_identity(backend: &Backend) -> Result<Option<Identity>, MembershipError> {
         Self::identity_in(&backend.read()?)
     }
 
@@ -87,7 +87,7 @@ impl Membership {
     }
 
     /// Loads the member set of a bootstrapped backend.
-    pub fn load(backend: &Backend) -> Result<Membership, MembershipError> {
+    pub(crate) fn load(backend: &Backend) -> Result<Membership, MembershipError> {
         let read = backend.read()?;
         let identity = Self::identity_in(&read)?
             .ok_or_else(|| MembershipError("backend holds no cluster identity".into()))?;
@@ -99,23 +99,23 @@ impl Membership {
     }
 
     /// This cluster's and this member's ids.
-    pub fn identity(&self) -> Identity {
+    pub(crate) fn identity(&self) -> Identity {
         self.identity
     }
 
     /// Every member, ordered by id.
-    pub fn members(&self) -> Vec<Member> {
+    pub(crate) fn members(&self) -> Vec<Member> {
         self.members.read().values().cloned().collect()
     }
 
     /// One member by id.
-    pub fn member(&self, id: u64) -> Option<Member> {
+    pub(crate) fn member(&self, id: u64) -> Option<Member> {
         self.members.read().get(&id).cloned()
     }
 
     /// Applies a member's published name and client URLs (ignored for unknown members, which
     /// may have been removed after publishing).
-    pub fn apply_attributes(
+    pub(crate) fn apply_attributes(
         &self,
         tables: TableWriter<'_>,
         attrs: &MemberAttributes,
@@ -131,7 +131,7 @@ impl Membership {
     }
 
     /// Replaces the in-memory view after the backend was swapped for a snapshot.
-    pub fn reload(&self, backend: &Backend) -> Result<(), MembershipError> {
+    pub(crate) fn reload(&self, backend: &Backend) -> Result<(), MembershipError> {
         let fresh = Self::load(backend)?;
         *self.members.write() = fresh.members.into_inner();
         Ok(())

@@ -18,7 +18,7 @@ use crate::membership::{Identity, Membership};
 /// Failure opening or swapping the state machine's storage.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct StateError(pub String);
+pub(crate) struct StateError(pub String);
 
 fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> StateError + '_ {
     move |e| StateError(format!("{context}: {e}"))
@@ -41,7 +41,7 @@ impl Storage {
 }
 
 /// Shared by the apply loop (writer), the services (readers) and raft (snapshots).
-pub struct ServerState {
+pub(crate) struct ServerState {
     storage: RwLock<Storage>,
     membership: Membership,
     lessor: Arc<Lessor>,
@@ -53,7 +53,7 @@ pub struct ServerState {
 
 impl ServerState {
     /// Opens a bootstrapped backend at `backend_path`; `lessor` is filled from it.
-    pub fn open(backend_path: &Path, lessor: Lessor) -> Result<ServerState, StateError> {
+    pub(crate) fn open(backend_path: &Path, lessor: Lessor) -> Result<ServerState, StateError> {
         let storage = Storage::open(backend_path)?;
         restore_leases(&lessor, &storage)?;
         let membership = Membership::load(&storage.backend).map_err(err("loading membership"))?;
@@ -77,49 +77,49 @@ impl ServerState {
     }
 
     /// The current KV store.
-    pub fn kv(&self) -> Arc<KvStore> {
+    pub(crate) fn kv(&self) -> Arc<KvStore> {
         self.storage.read().kv.clone()
     }
 
     /// The current backend.
-    pub fn backend(&self) -> Arc<Backend> {
+    pub(crate) fn backend(&self) -> Arc<Backend> {
         self.storage.read().backend.clone()
     }
 
     /// Recent committed changes and the revision watchers wait on.
-    pub fn watch_hub(&self) -> &Arc<WatchHub> {
+    pub(crate) fn watch_hub(&self) -> &Arc<WatchHub> {
         &self.watch_hub
     }
 
     /// Membership of the cluster.
-    pub fn membership(&self) -> &Membership {
+    pub(crate) fn membership(&self) -> &Membership {
         &self.membership
     }
 
     /// Every lease and the keys attached to them.
-    pub fn lessor(&self) -> &Arc<Lessor> {
+    pub(crate) fn lessor(&self) -> &Arc<Lessor> {
         &self.lessor
     }
 
     /// Index of the last applied raft entry.
-    pub fn applied_index(&self) -> u64 {
+    pub(crate) fn applied_index(&self) -> u64 {
         self.applied_index.load(Ordering::Acquire)
     }
 
     /// Called by the apply loop after each batch.
-    pub fn set_applied_index(&self, index: u64) {
+    pub(crate) fn set_applied_index(&self, index: u64) {
         self.applied_index.store(index, Ordering::Release);
     }
 
     /// Called by the apply loop after a durable (fsynced) backend commit.
-    pub fn set_durable_applied_index(&self, index: u64) {
+    pub(crate) fn set_durable_applied_index(&self, index: u64) {
         self.durable_applied_index.store(index, Ordering::Release);
     }
 
     /// Replaces the whole database with a snapshot received from the leader for raft index
     /// `index` and returns the applied index it contains. The snapshot carries the sender's
     /// notion of "local member", so ours is written back into it before it goes live.
-    pub fn restore_backend(&self, db_path: &Path, index: u64) -> Result<u64, StateError> {
+    pub(crate) fn restore_backend(&self, db_path: &Path, index: u64) -> Result<u64, StateError> {
         let identity = self.membership.identity();
         stamp_local_identity(db_path, identity)?;
         // The received database is opened and checked where it lies: a file that does not
@@ -184,30 +184,32 @@ impl StateMachine for ServerState {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
+impl ServerState {
+    /// The state of a fresh backend at `path` that belongs to member 2 of cluster 1.
+    pub(crate) fn bootstrapped_for_test(path: &Path) -> ServerState {
+        let identity = Identity {
+            cluster_id: 1,
+            member_id: 2,
+        };
+        Backend::open(path)
+            .unwrap()
+            .write(|tables| Membership::bootstrap(tables, identity, &[]))
+            .unwrap();
+        ServerState::open(path, Lessor::new(1, std::time::Duration::from_secs(300))).unwrap()
+    }
+}
 
+#[cfg(test)]
+mod tests {
     use oxcd_raft::StateMachine;
 
     use super::*;
-    use crate::membership::{Identity, Membership};
 
     #[test]
     fn a_snapshot_database_for_another_index_never_replaces_the_live_one() {
         let dir = tempfile::tempdir().unwrap();
         let live_path = dir.path().join("db");
-        {
-            let backend = oxcd_mvcc::Backend::open(&live_path).unwrap();
-            let identity = Identity {
-                cluster_id: 1,
-                member_id: 2,
-            };
-            backend
-                .write(|tables| Membership::bootstrap(tables, identity, &[]))
-                .unwrap();
-        }
-        let state =
-            ServerState::open(&live_path, Lessor::new(1, Duration::from_secs(300))).unwrap();
+        let state = ServerState::bootstrapped_for_test(&live_path);
         let received = dir.path().join("received.snap.db");
         let index = state.write_snapshot(&received).unwrap();
         let live_before = std::fs::read(&live_path).unwrap();

@@ -22,6 +22,8 @@
 //! | `OXT_KEEP=1` | keep the data directories and logs of a failed cluster test |
 //! | `OXT_RAFT_BENCH_ENTRIES`, `OXT_RAFT_BENCH_CLIENTS` | size of the raft throughput test |
 
+#![warn(unreachable_pub)]
+
 pub mod etcd;
 pub mod etcd_cluster;
 pub mod kv_generator;

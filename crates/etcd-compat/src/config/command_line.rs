@@ -17,7 +17,7 @@ pub(crate) struct CommandLine {
 
 impl CommandLine {
     /// Whether `name` was given on the command line (Go's `flag.Visit`).
-    pub fn is_set(&self, name: &str) -> bool {
+    pub(super) fn is_set(&self, name: &str) -> bool {
         self.set_flags.contains(&name)
     }
 }

@@ -36,13 +36,13 @@ pub(crate) enum Target {
 
 impl Target {
     /// Whether the flag may appear without a value (`--flag` means `--flag=true`).
-    pub fn is_bool(self) -> bool {
+    pub(super) fn is_bool(self) -> bool {
         matches!(self, Target::Bool(_) | Target::Ignored)
     }
 
     /// Sets the flag from text, with Go's `flag.Value.Set` semantics. The error is the text
     /// Go's flag package appends after the flag name (`parse error`, `invalid value`, ...).
-    pub fn set(self, settings: &mut Settings, value: &str) -> Result<(), String> {
+    pub(super) fn set(self, settings: &mut Settings, value: &str) -> Result<(), String> {
         match self {
             Target::Str(field) => *field(settings) = value.to_string(),
             Target::Bool(field) => {
@@ -131,7 +131,7 @@ pub(crate) enum Section {
 
 impl Section {
     /// Sections as printed by `--help`, with their headings.
-    pub const LISTED: [(Section, &'static str); 8] = [
+    pub(super) const LISTED: [(Section, &'static str); 8] = [
         (Section::Member, "Member"),
         (Section::Clustering, "Clustering"),
         (Section::Security, "Security"),
@@ -161,7 +161,7 @@ pub(crate) struct FlagSpec {
 
 impl FlagSpec {
     /// The environment variable etcd reads for this flag (`ETCD_` + upper-case, `-` → `_`).
-    pub fn env_var(&self) -> String {
+    pub(super) fn env_var(&self) -> String {
         env_var_for(self.name)
     }
 }

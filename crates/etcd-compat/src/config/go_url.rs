@@ -142,7 +142,7 @@ impl fmt::Display for Url {
 
 /// Parses a comma-separated list the way etcd's URL flags do (`types.NewURLs` over
 /// `strings.Split(s, ",")`): every element must be valid and the result is sorted by text.
-pub fn parse_url_list(s: &str) -> Result<Vec<Url>, String> {
+pub(super) fn parse_url_list(s: &str) -> Result<Vec<Url>, String> {
     let mut urls = s
         .split(',')
         .map(Url::parse_etcd)
@@ -152,12 +152,12 @@ pub fn parse_url_list(s: &str) -> Result<Vec<Url>, String> {
 }
 
 /// Sorts URLs by their text, as etcd's `types.URLs.Sort` does.
-pub fn sort_urls(urls: &mut [Url]) {
+pub(super) fn sort_urls(urls: &mut [Url]) {
     urls.sort_by_cached_key(Url::to_string);
 }
 
 /// Joins URLs with commas, as etcd's `types.URLs.String` does.
-pub fn join_urls(urls: &[Url]) -> String {
+pub(super) fn join_urls(urls: &[Url]) -> String {
     urls.iter()
         .map(Url::to_string)
         .collect::<Vec<_>>()
@@ -165,7 +165,7 @@ pub fn join_urls(urls: &[Url]) -> String {
 }
 
 /// Splits `host:port` like Go's `net.SplitHostPort`; the error is Go's reason text.
-pub fn split_host_port(hostport: &str) -> Result<(&str, &str), &'static str> {
+pub(super) fn split_host_port(hostport: &str) -> Result<(&str, &str), &'static str> {
     let colon = hostport.rfind(':').ok_or("missing port in address")?;
     let (host, after_host) = if hostport.starts_with('[') {
         let end = hostport.find(']').ok_or("missing ']' in address")?;
@@ -198,7 +198,7 @@ pub fn split_host_port(hostport: &str) -> Result<(&str, &str), &'static str> {
 }
 
 /// Whether `host` is an IP literal by Go's `net.ParseIP` rules.
-pub fn is_ip(host: &str) -> bool {
+pub(super) fn is_ip(host: &str) -> bool {
     host.parse::<IpAddr>().is_ok()
 }
 

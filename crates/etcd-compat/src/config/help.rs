@@ -7,7 +7,7 @@ use super::flag_spec::Section;
 use super::flag_table::FLAGS;
 
 /// The usage summary: etcd prints it on stderr for `--help` and after every flag error.
-pub fn usage() -> String {
+pub(crate) fn usage() -> String {
     "Usage:
 
   oxcd [flags]
@@ -27,7 +27,7 @@ pub fn usage() -> String {
 
 /// The flag reference etcd prints on stdout for `--help`, listing every flag oxcd accepts
 /// with its default.
-pub fn flags() -> String {
+pub(crate) fn flags() -> String {
     let mut out = String::from("\n");
     for (section, heading) in Section::LISTED {
         let _ = writeln!(out, "{heading}:");

@@ -15,7 +15,11 @@ use sha1::{Digest, Sha1};
 /// Computes a member ID from its peer URLs (as text, e.g. `http://10.0.0.1:2380`), the
 /// cluster token, and the time it was added at runtime (`None` for members in the initial
 /// cluster). etcd's `MemberAdd` RPC passes an empty token and the current time.
-pub fn member_id<U: ToString>(peer_urls: &[U], token: &str, added_at: Option<SystemTime>) -> u64 {
+pub(super) fn member_id<U: ToString>(
+    peer_urls: &[U],
+    token: &str,
+    added_at: Option<SystemTime>,
+) -> u64 {
     let mut urls: Vec<String> = peer_urls.iter().map(ToString::to_string).collect();
     urls.sort();
     let mut hasher = Sha1::new();
@@ -30,7 +34,7 @@ pub fn member_id<U: ToString>(peer_urls: &[U], token: &str, added_at: Option<Sys
 }
 
 /// Computes the cluster ID from its members' IDs (in any order).
-pub fn cluster_id(member_ids: &[u64]) -> u64 {
+pub(super) fn cluster_id(member_ids: &[u64]) -> u64 {
     let mut ids = member_ids.to_vec();
     ids.sort_unstable();
     let mut hasher = Sha1::new();

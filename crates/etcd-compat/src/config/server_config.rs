@@ -15,9 +15,9 @@ use crate::gotext::duration::parse_nanos as parse_duration;
 use crate::gotext::zap::{Field, Level};
 
 /// etcd's default backend quota (2 GiB), used when `--quota-backend-bytes` is 0.
-pub const DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+pub(super) const DEFAULT_QUOTA_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// Raft log entries kept after a snapshot so slow followers can catch up without one.
-pub const SNAPSHOT_CATCHUP_ENTRIES: u64 = 5000;
+pub(super) const SNAPSHOT_CATCHUP_ENTRIES: u64 = 5000;
 
 const DEFAULT_BACKEND_BATCH_INTERVAL: Duration = Duration::from_millis(100);
 const DEFAULT_BACKEND_BATCH_LIMIT: u64 = 10_000;

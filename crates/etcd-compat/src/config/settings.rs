@@ -14,7 +14,7 @@ pub(crate) struct UrlFlag {
 
 impl UrlFlag {
     /// A flag holding `default` (a valid comma-separated list, or empty for none).
-    pub fn with_default(default: &str) -> UrlFlag {
+    pub(super) fn with_default(default: &str) -> UrlFlag {
         let mut flag = UrlFlag::default();
         if !default.is_empty() {
             // The defaults are literals in this crate, so a failure here is caught by tests.
@@ -25,7 +25,7 @@ impl UrlFlag {
 
     /// Applies a flag value with etcd's `UniqueURLs.Set` rules: an empty value and a value
     /// equal to one already held change nothing; anything else replaces the list.
-    pub fn set(&mut self, s: &str) -> Result<(), String> {
+    pub(super) fn set(&mut self, s: &str) -> Result<(), String> {
         if s.is_empty() || self.values.iter().any(|v| v == s) {
             if s.is_empty() && !self.values.iter().any(String::is_empty) {
                 self.values.push(String::new());
@@ -39,7 +39,7 @@ impl UrlFlag {
     }
 
     /// Replaces the list with already parsed URLs (the YAML file path).
-    pub fn replace(&mut self, urls: Vec<Url>) {
+    pub(super) fn replace(&mut self, urls: Vec<Url>) {
         self.values = urls.iter().map(Url::to_string).collect();
         self.urls = urls;
     }
@@ -151,7 +151,7 @@ const SECOND: i64 = 1_000_000_000;
 
 impl Settings {
     /// The values etcd's `embed.NewConfig` starts from; a YAML config file overlays these.
-    pub fn embed_defaults() -> Settings {
+    pub(super) fn embed_defaults() -> Settings {
         Settings {
             config_file: String::new(),
             print_version: false,
@@ -218,7 +218,7 @@ impl Settings {
 
     /// The values the command line starts from: etcd registers a few flags with defaults
     /// that differ from `embed.NewConfig` (compaction mode and retention, cert validity).
-    pub fn flag_defaults() -> Settings {
+    pub(super) fn flag_defaults() -> Settings {
         Settings {
             auto_compaction_retention: "0".to_string(),
             auto_compaction_mode: "periodic".to_string(),

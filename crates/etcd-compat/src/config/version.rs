@@ -2,15 +2,15 @@
 //! keep working, with oxcd's own build in place of etcd's Git SHA and Go toolchain.
 
 /// The etcd release whose API and behaviour oxcd implements.
-pub const ETCD_VERSION: &str = "3.5.1";
+pub(super) const ETCD_VERSION: &str = "3.5.1";
 
 /// oxcd's own version.
-pub const OXCD_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(super) const OXCD_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The `--version` output: etcd's line layout with oxcd's identity
 /// (`Git SHA: oxcd-<version>`, `Go Version: rust (oxcd <version>)`) and Go's names for the
 /// platform (`linux/amd64`).
-pub fn version_text() -> String {
+pub(super) fn version_text() -> String {
     format!(
         "etcd Version: {ETCD_VERSION}\nGit SHA: oxcd-{OXCD_VERSION}\nGo Version: rust (oxcd {OXCD_VERSION})\nGo OS/Arch: {}/{}\n",
         std::env::consts::OS,

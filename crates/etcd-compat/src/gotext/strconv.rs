@@ -5,7 +5,7 @@
 
 /// Why Go's `strconv` rejected a number; the flag package reports these two words verbatim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NumError {
+pub(crate) enum NumError {
     /// Not a number in Go syntax ("parse error").
     Syntax,
     /// A number that does not fit the target type ("value out of range").
@@ -14,7 +14,7 @@ pub enum NumError {
 
 impl NumError {
     /// The text Go's flag package prints for this error.
-    pub fn flag_text(self) -> &'static str {
+    pub(crate) fn flag_text(self) -> &'static str {
         match self {
             NumError::Syntax => "parse error",
             NumError::Range => "value out of range",
@@ -23,7 +23,7 @@ impl NumError {
 }
 
 /// Parses a boolean the way Go's `strconv.ParseBool` does.
-pub fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
@@ -33,7 +33,7 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 
 /// Parses an unsigned integer like Go's `strconv.ParseUint(s, 0, bits)`: decimal, `0x`, `0o`,
 /// `0b` or a leading-`0` octal, with `_` digit separators.
-pub fn parse_uint(s: &str, bits: u32) -> Result<u64, NumError> {
+pub(crate) fn parse_uint(s: &str, bits: u32) -> Result<u64, NumError> {
     if s.is_empty() {
         return Err(NumError::Syntax);
     }
@@ -82,7 +82,7 @@ pub fn parse_uint(s: &str, bits: u32) -> Result<u64, NumError> {
 }
 
 /// Parses a signed integer like Go's `strconv.ParseInt(s, 0, bits)`.
-pub fn parse_int(s: &str, bits: u32) -> Result<i64, NumError> {
+pub(crate) fn parse_int(s: &str, bits: u32) -> Result<i64, NumError> {
     let (negative, rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),

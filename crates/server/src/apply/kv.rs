@@ -72,35 +72,16 @@ impl Apply for CompactionRequest {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use oxcd_api::EtcdError;
 
     use super::*;
-    use crate::lease::Lessor;
-    use crate::membership::{Identity, Membership};
     use crate::metrics::{OpCounts, ServerMetrics};
     use crate::state::ServerState;
-
-    fn state(dir: &std::path::Path) -> ServerState {
-        let path = dir.join("db");
-        {
-            let backend = oxcd_mvcc::Backend::open(&path).unwrap();
-            let identity = Identity {
-                cluster_id: 1,
-                member_id: 2,
-            };
-            backend
-                .write(|tables| Membership::bootstrap(tables, identity, &[]))
-                .unwrap();
-        }
-        ServerState::open(&path, Lessor::new(1, Duration::from_secs(300))).unwrap()
-    }
 
     #[test]
     fn only_requests_that_succeed_are_counted() {
         let dir = tempfile::tempdir().unwrap();
-        let state = state(dir.path());
+        let state = ServerState::bootstrapped_for_test(&dir.path().join("db"));
         let metrics = ServerMetrics::default();
         let kv = state.kv();
         let mut batch = kv.begin_apply().unwrap();

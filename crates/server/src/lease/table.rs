@@ -9,7 +9,7 @@ const LEASE_TABLE: Table<LeaseId, Proto<StoredLease>> = Table::new("lease");
 
 /// A lease as stored (the fields of etcd's `leasepb.Lease`).
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct StoredLease {
+pub(crate) struct StoredLease {
     /// Lease id.
     #[prost(int64, tag = "1")]
     pub id: i64,
@@ -41,20 +41,20 @@ impl Codec for LeaseId {
 /// A failure reading or writing the lease table.
 #[derive(Debug, thiserror::Error)]
 #[error("lease table: {0}")]
-pub struct LeaseTableError(#[from] BackendError);
+pub(crate) struct LeaseTableError(#[from] BackendError);
 
 /// Writes (or overwrites) a lease's row.
-pub fn store(tables: TableWriter<'_>, lease: &StoredLease) -> Result<(), LeaseTableError> {
+pub(crate) fn store(tables: TableWriter<'_>, lease: &StoredLease) -> Result<(), LeaseTableError> {
     Ok(tables.put(&LEASE_TABLE, &lease.id, lease)?)
 }
 
 /// Deletes a lease's row.
-pub fn remove(tables: TableWriter<'_>, id: i64) -> Result<(), LeaseTableError> {
+pub(crate) fn remove(tables: TableWriter<'_>, id: i64) -> Result<(), LeaseTableError> {
     Ok(tables.delete(&LEASE_TABLE, &id)?)
 }
 
 /// Every stored lease.
-pub fn load(backend: &Backend) -> Result<Vec<StoredLease>, LeaseTableError> {
+pub(crate) fn load(backend: &Backend) -> Result<Vec<StoredLease>, LeaseTableError> {
     let rows = backend.read()?.rows(&LEASE_TABLE)?;
     Ok(rows.into_iter().map(|(_, lease)| lease).collect())
 }
