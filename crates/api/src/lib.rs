@@ -5,6 +5,7 @@
 #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
 
 pub mod error;
+pub mod key_range;
 
 /// Key-value pairs and watch events (`mvccpb`).
 pub mod mvccpb {

@@ -13,6 +13,8 @@ use oxcd_api::etcdserverpb::{
     CompactionRequest, Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest,
 };
 
+use oxcd_api::key_range::prefix_end;
+
 use crate::kv_op::KvOp;
 use crate::rng::SeededRng;
 
@@ -509,30 +511,9 @@ fn clear_put_ignore_flags(txn: &mut TxnRequest) {
     }
 }
 
-/// The smallest key greater than every key starting with `prefix` (etcd's `GetPrefixRangeEnd`);
-/// "\0" (every key) when no such key exists.
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    b"\0".to_vec()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefix_end_increments_the_last_incrementable_byte() {
-        assert_eq!(prefix_end(b"foo"), b"fop");
-        assert_eq!(prefix_end(b"a\xff"), b"b");
-        assert_eq!(prefix_end(b"\xff\xff"), b"\0");
-        assert_eq!(prefix_end(b""), b"\0");
-    }
 
     #[test]
     fn ignore_flags_are_cleared_only_beside_a_zero_range_end_delete() {

@@ -5,21 +5,9 @@ use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, EXIT_BAD_FEATURE};
 use crate::cli::flag::FlagSet;
 use oxcd_api::etcdserverpb::range_request::{SortOrder, SortTarget};
 use oxcd_api::etcdserverpb::{DeleteRangeRequest, PutRequest, RangeRequest};
+use oxcd_api::key_range::prefix_end;
 use oxcd_etcd_compat::gotext::quote::quote;
 use std::io::Read;
-
-/// The end of the range holding every key with `prefix` (clientv3 `GetPrefixRangeEnd`).
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    // All 0xff: everything from the key on.
-    vec![0]
-}
 
 /// Applies `--prefix`/`--from-key` to a key, as etcdctl does (an empty key means all keys).
 fn apply_range_flags(key: &mut Vec<u8>, range_end: &mut Vec<u8>, prefix: bool, from_key: bool) {
@@ -251,13 +239,6 @@ mod tests {
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let positional = flags.parse(&args).unwrap();
         (flags, positional)
-    }
-
-    #[test]
-    fn prefix_ends() {
-        assert_eq!(prefix_end(b"foo"), b"fop");
-        assert_eq!(prefix_end(b"a\xff"), b"b");
-        assert_eq!(prefix_end(b"\xff\xff"), vec![0]);
     }
 
     #[test]

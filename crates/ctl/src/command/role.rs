@@ -1,6 +1,5 @@
 //! `role add|delete|get|list|grant-permission|revoke-permission`.
 
-use super::kv_ops::prefix_end;
 use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, Stop};
 use crate::cli::global::{Context, call_error};
 use crate::printer::auth::Change;
@@ -10,6 +9,7 @@ use oxcd_api::etcdserverpb::{
     AuthRoleAddRequest, AuthRoleDeleteRequest, AuthRoleGetRequest, AuthRoleGrantPermissionRequest,
     AuthRoleListRequest, AuthRoleRevokePermissionRequest,
 };
+use oxcd_api::key_range::prefix_end;
 
 fn bad_args(message: impl Into<String>) -> Stop {
     CtlError::new(EXIT_BAD_ARGS, message).into()

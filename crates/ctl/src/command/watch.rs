@@ -7,13 +7,13 @@ use crate::cli::command_tree::tree;
 use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, EXIT_INVALID_INPUT, Stop};
 use crate::cli::flag::{FlagKind, FlagSet, FlagSpec};
 use crate::cli::global::Context;
-use crate::command::kv_ops::prefix_end;
 use crate::command::txn_input::{TxnReader, argify};
 use crate::out::Out;
 use crate::printer::Printer;
 use oxcd_api::etcdserverpb::{
     WatchCreateRequest, WatchProgressRequest, WatchRequest, WatchResponse, watch_request,
 };
+use oxcd_api::key_range::prefix_end;
 use oxcd_client::{Client, ClientError};
 use oxcd_etcd_compat::gotext::quote::quote;
 use std::collections::{HashMap, VecDeque};

@@ -2,7 +2,6 @@
 
 use super::{Format, Printer, protobuf};
 use crate::cli::exit::{CtlError, EXIT_BAD_FEATURE};
-use crate::command::kv_ops::prefix_end;
 use crate::out::Out;
 use oxcd_api::authpb::Permission;
 use oxcd_api::authpb::permission::Type as PermissionType;
@@ -10,6 +9,7 @@ use oxcd_api::etcdserverpb::{
     AuthRoleGetResponse, AuthRoleListResponse, AuthStatusResponse, AuthUserGetResponse,
     AuthUserListResponse, ResponseHeader,
 };
+use oxcd_api::key_range::prefix_end;
 use oxcd_etcd_compat::gotext::json::Object;
 use oxcd_etcd_compat::gotext::quote::quote;
 
