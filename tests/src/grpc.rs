@@ -10,6 +10,8 @@ use oxcd_api::etcdserverpb::kv_client::KvClient;
 use oxcd_api::etcdserverpb::lease_client::LeaseClient;
 use oxcd_api::etcdserverpb::maintenance_client::MaintenanceClient;
 use oxcd_api::etcdserverpb::watch_client::WatchClient;
+use oxcd_api::v3electionpb::election_client::ElectionClient;
+use oxcd_api::v3lockpb::lock_client::LockClient;
 use tonic::transport::{Channel, Endpoint};
 
 /// How long establishing a connection may take.
@@ -30,6 +32,10 @@ pub struct Clients {
     pub watch: WatchClient<Channel>,
     /// `etcdserverpb.Lease`.
     pub lease: LeaseClient<Channel>,
+    /// `v3lockpb.Lock`.
+    pub lock: LockClient<Channel>,
+    /// `v3electionpb.Election`.
+    pub election: ElectionClient<Channel>,
 }
 
 /// Connects to `endpoint` (`http://host:port`) with the default request timeout.
@@ -55,6 +61,8 @@ pub async fn connect_with_timeout(endpoint: &str, request_timeout: Duration) -> 
             .max_encoding_message_size(usize::MAX),
         cluster: ClusterClient::new(channel.clone()),
         watch: WatchClient::new(channel.clone()).max_decoding_message_size(usize::MAX),
-        lease: LeaseClient::new(channel),
+        lease: LeaseClient::new(channel.clone()),
+        lock: LockClient::new(channel.clone()),
+        election: ElectionClient::new(channel),
     })
 }

@@ -9,6 +9,7 @@
 
 mod apply;
 mod bootstrap;
+mod coordination;
 pub mod fail_stop;
 mod grpc;
 mod http;

@@ -9,7 +9,7 @@ use prost::Message;
 use tokio::sync::watch;
 
 use oxcd_api::EtcdError;
-use oxcd_api::etcdserverpb::ResponseHeader;
+use oxcd_api::etcdserverpb::{LeaseGrantRequest, LeaseGrantResponse, ResponseHeader};
 use oxcd_raft::{RaftError, RaftHandle};
 
 use crate::membership::Identity;
@@ -175,8 +175,25 @@ impl EtcdServer {
 
     /// A fresh lease id for a grant that did not choose one: positive, and unique like request
     /// ids (etcd draws it from the same generator).
-    pub(crate) fn new_lease_id(&self) -> i64 {
+    fn new_lease_id(&self) -> i64 {
         (self.ids.next() & (i64::MAX as u64)) as i64
+    }
+
+    /// Grants a lease through raft; a request with id 0 gets a fresh id no lease holds.
+    pub(crate) async fn grant_lease(
+        &self,
+        mut req: LeaseGrantRequest,
+    ) -> Result<LeaseGrantResponse, EtcdError> {
+        let lessor = self.state.lessor();
+        while req.id == 0 {
+            let id = self.new_lease_id();
+            if !lessor.contains(id) {
+                req.id = id;
+            }
+        }
+        let mut resp = self.propose(req).await?;
+        self.finish_header(&mut resp.header);
+        Ok(resp)
     }
 
     /// Resolves once the cluster has had no leader for three election timeouts: then streams

@@ -115,18 +115,9 @@ impl Lease for LeaseService {
         &self,
         request: Request<LeaseGrantRequest>,
     ) -> Result<Response<LeaseGrantResponse>, Status> {
-        let mut req = request.into_inner();
+        let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
-        let lessor = self.server.state().lessor();
-        while req.id == 0 {
-            let id = self.server.new_lease_id();
-            if !lessor.contains(id) {
-                req.id = id;
-            }
-        }
-        let mut resp = self.server.propose(req).await?;
-        self.server.finish_header(&mut resp.header);
-        Ok(Response::new(resp))
+        Ok(Response::new(self.server.grant_lease(req).await?))
     }
 
     async fn lease_revoke(

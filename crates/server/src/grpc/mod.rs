@@ -2,8 +2,10 @@
 //! every service checks of an incoming call is in `request.rs`.
 
 mod cluster;
+mod election;
 mod kv;
 mod lease;
+mod lock;
 mod maintenance;
 mod request;
 mod watch;
@@ -15,10 +17,14 @@ use oxcd_api::etcdserverpb::kv_server::KvServer;
 use oxcd_api::etcdserverpb::lease_server::LeaseServer;
 use oxcd_api::etcdserverpb::maintenance_server::MaintenanceServer;
 use oxcd_api::etcdserverpb::watch_server::WatchServer;
+use oxcd_api::v3electionpb::election_server::ElectionServer;
+use oxcd_api::v3lockpb::lock_server::LockServer;
 
 use cluster::ClusterService;
+use election::ElectionService;
 use kv::KvService;
 use lease::LeaseService;
+use lock::LockService;
 use maintenance::MaintenanceService;
 use request::max_request_message;
 use watch::WatchService;
@@ -53,6 +59,13 @@ pub(crate) fn routes(server: Arc<EtcdServer>) -> tonic::service::Routes {
             WatchServer::new(WatchService::new(server.clone()))
                 .max_decoding_message_size(max_recv)
                 .max_encoding_message_size(usize::MAX),
+        )
+        .add_service(
+            LockServer::new(LockService::new(server.clone())).max_decoding_message_size(max_recv),
+        )
+        .add_service(
+            ElectionServer::new(ElectionService::new(server.clone()))
+                .max_decoding_message_size(max_recv),
         )
         .add_service(
             MaintenanceServer::new(MaintenanceService::new(server))

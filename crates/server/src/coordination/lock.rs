@@ -1,0 +1,74 @@
+//! The distributed lock (etcd's `v3lock` service, clientv3's mutex recipe on the server): the
+//! caller's key joins the queue under `NAME/`, and the lock is granted once every key created
+//! before it is gone — and only if the caller's key is then still there, created when it
+//! joined and bound to a lease that still exists (a lock is never granted on a lease that is
+//! gone, etcd-io/etcd#11456).
+
+use std::sync::Arc;
+
+use oxcd_api::etcdserverpb::{DeleteRangeRequest, RangeRequest, ResponseHeader};
+use oxcd_mvcc::validate;
+
+use super::error::CoordinationError;
+use super::queue::{
+    Claim, join, member_key, queue_prefix, read, session_lease, wait_for_predecessors,
+};
+use crate::server::EtcdServer;
+
+/// Acquires the lock `name` for `lease` (0: a new 60 s lease), waiting as long as it takes;
+/// answers the lock's key and the header of the read that confirmed it. A caller that goes
+/// away while waiting (the future is dropped) leaves the queue.
+pub(crate) async fn lock(
+    server: &Arc<EtcdServer>,
+    name: &[u8],
+    lease: i64,
+) -> Result<(Vec<u8>, ResponseHeader), CoordinationError> {
+    let lease = session_lease(server, lease).await?;
+    let prefix = queue_prefix(name);
+    let key = member_key(&prefix, lease);
+    let place = join(server, &prefix, &key, b"", lease).await?;
+    if place.first {
+        return Ok((key, place.header));
+    }
+    let claim = Claim::new(server.clone(), key.clone(), None);
+    if let Err(e) = wait_for_predecessors(server, &prefix, place.revision).await {
+        claim.withdraw().await;
+        return Err(e.into());
+    }
+    let confirm = RangeRequest {
+        key: key.clone(),
+        ..Default::default()
+    };
+    let resp = match read(server, &confirm).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            claim.withdraw().await;
+            return Err(e.into());
+        }
+    };
+    claim.keep();
+    let still_ours = resp.kvs.first().is_some_and(|kv| {
+        kv.create_revision == place.revision
+            && kv.lease == lease
+            && server.state().lessor().contains(lease)
+    });
+    if !still_ours {
+        return Err(CoordinationError::SessionExpired);
+    }
+    Ok((key, resp.header.unwrap_or_default()))
+}
+
+/// Releases a lock: deletes its key.
+pub(crate) async fn unlock(
+    server: &EtcdServer,
+    key: &[u8],
+) -> Result<ResponseHeader, CoordinationError> {
+    let delete = DeleteRangeRequest {
+        key: key.to_vec(),
+        ..Default::default()
+    };
+    validate::validate_delete_range(&delete)?;
+    let mut resp = server.propose(delete).await?;
+    server.finish_header(&mut resp.header);
+    Ok(resp.header.unwrap_or_default())
+}

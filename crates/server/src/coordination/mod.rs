@@ -1,0 +1,23 @@
+//! Coordination built on the key space, as etcd's `v3lock` and `v3election` services serve it:
+//! a distributed lock and leader election. Both queue contenders the same way (`queue.rs`):
+//! each puts a key `NAME/LEASE-ID-IN-HEX` bound to its lease, and the one whose key has the
+//! lowest create revision holds the lock or leads. Every write is an ordinary KV request
+//! proposed through raft (replicated, watched and counted like any client's) and every read is
+//! linearizable; waiting watches the predecessor through the watch hub (`key_watch.rs`), so it
+//! costs nothing until that key changes.
+//!
+//! Errors keep etcd's messages. etcd's services call the KV layer through an in-process client
+//! and hand its errors back as plain Go errors, so clients receive every one of them with code
+//! `Unknown`; the gRPC adapters do the same with [`CoordinationError`].
+
+mod election;
+mod error;
+mod key_watch;
+mod lock;
+mod observe;
+mod queue;
+
+pub(crate) use election::{campaign, leader, proclaim, resign};
+pub(crate) use error::CoordinationError;
+pub(crate) use lock::{lock, unlock};
+pub(crate) use observe::observe;

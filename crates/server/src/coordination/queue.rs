@@ -1,0 +1,298 @@
+//! The queue every lock and election keeps under `NAME/`: joining it (one txn that creates the
+//! caller's key or finds it again, so a lease that is already queued re-enters), waiting until
+//! every key created before the caller's is gone, and leaving it when a waiting caller goes
+//! away.
+
+use std::sync::Arc;
+
+use oxcd_api::EtcdError;
+use oxcd_api::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
+use oxcd_api::etcdserverpb::range_request::{SortOrder, SortTarget};
+use oxcd_api::etcdserverpb::request_op::Request as Op;
+use oxcd_api::etcdserverpb::response_op::Response as OpResponse;
+use oxcd_api::etcdserverpb::{
+    Compare, DeleteRangeRequest, LeaseGrantRequest, PutRequest, RangeRequest, RangeResponse,
+    RequestOp, ResponseHeader, TxnRequest, TxnResponse,
+};
+use oxcd_api::key_range::prefix_end;
+use oxcd_api::mvccpb::KeyValue;
+use oxcd_api::mvccpb::event::EventType;
+use oxcd_mvcc::validate;
+
+use super::key_watch::KeyWatch;
+use crate::server::EtcdServer;
+
+/// TTL of the lease granted for a request that names none (clientv3's default session TTL,
+/// which etcd's services inherit).
+const SESSION_TTL: i64 = 60;
+
+/// The lease a request's key is bound to: `lease` itself, or — when it is 0 — a new lease of
+/// [`SESSION_TTL`] seconds granted for it, as etcd's services do (nobody keeps it alive).
+pub(super) async fn session_lease(server: &EtcdServer, lease: i64) -> Result<i64, EtcdError> {
+    if lease != 0 {
+        return Ok(lease);
+    }
+    let granted = server
+        .grant_lease(LeaseGrantRequest {
+            ttl: SESSION_TTL,
+            id: 0,
+        })
+        .await?;
+    Ok(granted.id)
+}
+
+/// `NAME/`: where the queue of `name` lives.
+pub(super) fn queue_prefix(name: &[u8]) -> Vec<u8> {
+    let mut prefix = name.to_vec();
+    prefix.push(b'/');
+    prefix
+}
+
+/// The key a holder of `lease` queues with: the prefix and the lease id in lowercase hex, as
+/// Go's `%x` prints it (a minus sign before the magnitude of a negative id).
+pub(super) fn member_key(prefix: &[u8], lease: i64) -> Vec<u8> {
+    let hex = if lease < 0 {
+        format!("-{:x}", lease.unsigned_abs())
+    } else {
+        format!("{lease:x}")
+    };
+    [prefix, hex.as_bytes()].concat()
+}
+
+/// A linearizable read, answered with a complete header.
+pub(super) async fn read(
+    server: &EtcdServer,
+    req: &RangeRequest,
+) -> Result<RangeResponse, EtcdError> {
+    server.read_barrier().await?;
+    let mut resp = server.state().kv().range(req)?;
+    server.finish_header(&mut resp.header);
+    Ok(resp)
+}
+
+/// Replicates `txn` (checked as the KV service checks a client's) and answers with a complete
+/// header.
+pub(super) async fn commit(server: &EtcdServer, txn: TxnRequest) -> Result<TxnResponse, EtcdError> {
+    validate::validate_txn(&txn, server.settings().max_txn_ops)?;
+    let mut resp = server.propose(txn).await?;
+    server.finish_header(&mut resp.header);
+    Ok(resp)
+}
+
+/// The queue's head: the key under `prefix` with the lowest create revision.
+pub(super) fn head_of(prefix: &[u8]) -> RangeRequest {
+    RangeRequest {
+        key: prefix.to_vec(),
+        range_end: prefix_end(prefix),
+        limit: 1,
+        sort_order: SortOrder::Ascend as i32,
+        sort_target: SortTarget::Create as i32,
+        ..Default::default()
+    }
+}
+
+/// The last key under `prefix` created at or before `max_create_revision`.
+fn last_created_by(prefix: &[u8], max_create_revision: i64) -> RangeRequest {
+    RangeRequest {
+        key: prefix.to_vec(),
+        range_end: prefix_end(prefix),
+        limit: 1,
+        sort_order: SortOrder::Descend as i32,
+        sort_target: SortTarget::Create as i32,
+        max_create_revision,
+        ..Default::default()
+    }
+}
+
+/// "The key's create revision is `revision`" (0: the key does not exist).
+pub(super) fn created_at(key: &[u8], revision: i64) -> Compare {
+    Compare {
+        result: CompareResult::Equal as i32,
+        target: CompareTarget::Create as i32,
+        key: key.to_vec(),
+        target_union: Some(TargetUnion::CreateRevision(revision)),
+        ..Default::default()
+    }
+}
+
+/// A put of `key` bound to `lease`.
+pub(super) fn put(key: &[u8], value: &[u8], lease: i64) -> RequestOp {
+    RequestOp {
+        request: Some(Op::RequestPut(PutRequest {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            lease,
+            ..Default::default()
+        })),
+    }
+}
+
+fn range(req: RangeRequest) -> RequestOp {
+    RequestOp {
+        request: Some(Op::RequestRange(req)),
+    }
+}
+
+/// The caller's place in a queue.
+pub(super) struct Place {
+    /// The header of the txn that joined.
+    pub(super) header: ResponseHeader,
+    /// The create revision of the caller's key.
+    pub(super) revision: i64,
+    /// The caller's key as it already was, when the txn found it rather than creating it.
+    pub(super) found: Option<KeyValue>,
+    /// Whether the caller's key heads the queue (nothing to wait for).
+    pub(super) first: bool,
+}
+
+/// Joins the queue at `prefix` with `key` = `value` bound to `lease` — or finds `key` there
+/// already (then it keeps its place and its value) — and learns the queue's head in the same
+/// txn. A lease that does not exist fails the put: "requested lease not found".
+pub(super) async fn join(
+    server: &EtcdServer,
+    prefix: &[u8],
+    key: &[u8],
+    value: &[u8],
+    lease: i64,
+) -> Result<Place, EtcdError> {
+    let txn = TxnRequest {
+        compare: vec![created_at(key, 0)],
+        success: vec![put(key, value, lease), range(head_of(prefix))],
+        failure: vec![
+            range(RangeRequest {
+                key: key.to_vec(),
+                ..Default::default()
+            }),
+            range(head_of(prefix)),
+        ],
+    };
+    let resp = commit(server, txn).await?;
+    let header = resp.header.unwrap_or_default();
+    let ranges: Vec<&RangeResponse> = resp
+        .responses
+        .iter()
+        .filter_map(|r| match &r.response {
+            Some(OpResponse::ResponseRange(range)) => Some(range),
+            _ => None,
+        })
+        .collect();
+    let found = if resp.succeeded {
+        None
+    } else {
+        ranges.first().and_then(|r| r.kvs.first()).cloned()
+    };
+    let revision = found
+        .as_ref()
+        .map_or(header.revision, |kv| kv.create_revision);
+    let first = ranges
+        .last()
+        .and_then(|r| r.kvs.first())
+        .is_none_or(|head| head.create_revision == revision);
+    Ok(Place {
+        header,
+        revision,
+        found,
+        first,
+    })
+}
+
+/// Waits until no key under `prefix` created before `revision` is left: watches the newest of
+/// them until it is deleted, then looks again.
+pub(super) async fn wait_for_predecessors(
+    server: &EtcdServer,
+    prefix: &[u8],
+    revision: i64,
+) -> Result<(), EtcdError> {
+    loop {
+        let resp = read(server, &last_created_by(prefix, revision - 1)).await?;
+        let Some(predecessor) = resp.kvs.first() else {
+            return Ok(());
+        };
+        let seen_at = resp.header.map_or(0, |h| h.revision);
+        let mut watch = KeyWatch::new(server, &predecessor.key, &[], seen_at);
+        loop {
+            let chunk = watch.next().await?;
+            let deleted = chunk
+                .events
+                .iter()
+                .any(|e| e.r#type == EventType::Delete as i32);
+            if deleted {
+                break;
+            }
+        }
+    }
+}
+
+/// A queued key to take back out of the queue if its caller goes away while waiting (the
+/// request is dropped): etcd's services withdraw a waiter whose client cancelled.
+pub(super) struct Claim {
+    server: Arc<EtcdServer>,
+    key: Vec<u8>,
+    /// Withdraw only while the key still has this create revision; `None`: delete it anyway.
+    created: Option<i64>,
+    armed: bool,
+}
+
+impl Claim {
+    /// Withdraws `key` on drop, or only while it was created at `created` when given.
+    pub(super) fn new(server: Arc<EtcdServer>, key: Vec<u8>, created: Option<i64>) -> Claim {
+        Claim {
+            server,
+            key,
+            created,
+            armed: true,
+        }
+    }
+
+    /// Keeps the key: the wait ended.
+    pub(super) fn keep(mut self) {
+        self.armed = false;
+    }
+
+    /// Withdraws the key now and waits until that is done (errors are not the caller's).
+    pub(super) async fn withdraw(mut self) {
+        self.armed = false;
+        let _ = withdraw(&self.server, &self.key, self.created).await;
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (server, key, created) = (
+            self.server.clone(),
+            std::mem::take(&mut self.key),
+            self.created,
+        );
+        runtime.spawn(async move {
+            if let Err(e) = withdraw(&server, &key, created).await {
+                tracing::warn!(error = %e, key = %String::from_utf8_lossy(&key), "could not withdraw an abandoned lock or campaign key; its lease will");
+            }
+        });
+    }
+}
+
+async fn withdraw(server: &EtcdServer, key: &[u8], created: Option<i64>) -> Result<(), EtcdError> {
+    let delete = DeleteRangeRequest {
+        key: key.to_vec(),
+        ..Default::default()
+    };
+    match created {
+        None => server.propose(delete).await.map(drop),
+        Some(revision) => server
+            .propose(TxnRequest {
+                compare: vec![created_at(key, revision)],
+                success: vec![RequestOp {
+                    request: Some(Op::RequestDeleteRange(delete)),
+                }],
+                failure: vec![],
+            })
+            .await
+            .map(drop),
+    }
+}

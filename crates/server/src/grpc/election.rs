@@ -1,0 +1,140 @@
+//! The Election service (`v3electionpb.Election`): checks the call as etcd's gRPC layer does
+//! and hands it to `coordination`; errors go out as etcd's do (see `lock.rs`). An Observe
+//! stream is its own task, ended when the client goes away or — for a client that requires a
+//! leader — when the cluster has had none for a while, as etcd ends such streams.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use oxcd_api::EtcdError;
+use oxcd_api::v3electionpb::election_server::Election;
+use oxcd_api::v3electionpb::{
+    CampaignRequest, CampaignResponse, LeaderRequest, LeaderResponse, ProclaimRequest,
+    ProclaimResponse, ResignRequest, ResignResponse,
+};
+
+use super::lock::coordination_status;
+use super::request::{check_message_size, leader_required, max_request_message};
+use crate::coordination;
+use crate::server::EtcdServer;
+
+/// Leader responses queued per Observe stream before its task waits for the client to read.
+const SEND_QUEUE: usize = 8;
+
+/// `v3electionpb.Election`.
+pub(super) struct ElectionService {
+    server: Arc<EtcdServer>,
+    max_message: usize,
+}
+
+impl ElectionService {
+    /// The service for `server`.
+    pub(super) fn new(server: Arc<EtcdServer>) -> Self {
+        let max_message = max_request_message(&server);
+        ElectionService {
+            server,
+            max_message,
+        }
+    }
+
+    /// The checks every call gets: a leader if the client requires one, the message size.
+    fn admit<T: prost::Message>(&self, request: Request<T>) -> Result<(T, bool), Status> {
+        let require_leader = leader_required(&self.server, &request)?;
+        let req = request.into_inner();
+        check_message_size(&req, self.max_message)?;
+        Ok((req, require_leader))
+    }
+}
+
+type LeaderResponses = Pin<Box<dyn Stream<Item = Result<LeaderResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Election for ElectionService {
+    async fn campaign(
+        &self,
+        request: Request<CampaignRequest>,
+    ) -> Result<Response<CampaignResponse>, Status> {
+        let (req, _) = self.admit(request)?;
+        let (leader, header) =
+            coordination::campaign(&self.server, &req.name, req.lease, &req.value)
+                .await
+                .map_err(coordination_status)?;
+        Ok(Response::new(CampaignResponse {
+            header: Some(header),
+            leader: Some(leader),
+        }))
+    }
+
+    async fn proclaim(
+        &self,
+        request: Request<ProclaimRequest>,
+    ) -> Result<Response<ProclaimResponse>, Status> {
+        let (req, _) = self.admit(request)?;
+        let header = coordination::proclaim(&self.server, req.leader.as_ref(), &req.value)
+            .await
+            .map_err(coordination_status)?;
+        Ok(Response::new(ProclaimResponse {
+            header: Some(header),
+        }))
+    }
+
+    async fn leader(
+        &self,
+        request: Request<LeaderRequest>,
+    ) -> Result<Response<LeaderResponse>, Status> {
+        let (req, _) = self.admit(request)?;
+        let resp = coordination::leader(&self.server, &req.name)
+            .await
+            .map_err(coordination_status)?;
+        Ok(Response::new(LeaderResponse {
+            header: resp.header,
+            kv: resp.kvs.into_iter().next(),
+        }))
+    }
+
+    type ObserveStream = LeaderResponses;
+
+    async fn observe(
+        &self,
+        request: Request<LeaderRequest>,
+    ) -> Result<Response<Self::ObserveStream>, Status> {
+        let (req, require_leader) = self.admit(request)?;
+        let (tx, rx) = mpsc::channel(SEND_QUEUE);
+        let server = self.server.clone();
+        tokio::spawn(async move {
+            let leader_lost = async {
+                if require_leader {
+                    server.leader_lost().await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                () = coordination::observe(&server, &req.name, &tx) => {}
+                () = leader_lost => {
+                    let _ = tx.send(Err(EtcdError::NoLeader.into())).await;
+                }
+                () = tx.closed() => {}
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn resign(
+        &self,
+        request: Request<ResignRequest>,
+    ) -> Result<Response<ResignResponse>, Status> {
+        let (req, _) = self.admit(request)?;
+        let header = coordination::resign(&self.server, req.leader.as_ref())
+            .await
+            .map_err(coordination_status)?;
+        Ok(Response::new(ResignResponse {
+            header: Some(header),
+        }))
+    }
+}
