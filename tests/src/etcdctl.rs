@@ -121,6 +121,17 @@ impl Etcdctl {
         })
     }
 
+    /// Starts a long-running command (`lock`, `elect`) with its output piped, for a test to
+    /// read as it goes, signal ([`interrupt`]) and wait for. It is killed when dropped.
+    pub fn spawn(&self, args: &[&str]) -> Result<tokio::process::Child> {
+        let mut command = self.command(args)?;
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.spawn().context("running etcdctl")
+    }
+
     fn command(&self, args: &[&str]) -> Result<Command> {
         let etcdctl = oxcd_testkit::etcd::etcdctl()?;
         let mut command = match &self.netns {
@@ -143,4 +154,14 @@ impl Etcdctl {
         }
         Ok(command)
     }
+}
+
+/// Sends SIGINT to a spawned etcdctl (what Ctrl-C does): `lock` and `elect` release and exit.
+pub fn interrupt(child: &tokio::process::Child) -> Result<()> {
+    let pid = child.id().context("etcdctl already exited")?;
+    // SAFETY: kill(2) on a child we own and have not reaped.
+    if unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) } != 0 {
+        bail!("SIGINT to etcdctl: {}", std::io::Error::last_os_error());
+    }
+    Ok(())
 }
