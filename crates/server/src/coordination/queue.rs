@@ -296,3 +296,36 @@ async fn withdraw(server: &EtcdServer, key: &[u8], created: Option<i64>) -> Resu
             .map(drop),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_the_lease_in_lowercase_hex_as_go_prints_it() {
+        let prefix = queue_prefix(b"lock");
+        assert_eq!(prefix, b"lock/");
+        assert_eq!(
+            member_key(&prefix, 0x694d_7b1c_2c3d_4e05),
+            b"lock/694d7b1c2c3d4e05"
+        );
+        assert_eq!(member_key(&prefix, 0xab), b"lock/ab");
+        assert_eq!(member_key(&prefix, -0x1a), b"lock/-1a");
+        assert_eq!(member_key(&prefix, i64::MIN), b"lock/-8000000000000000");
+    }
+
+    #[test]
+    fn the_head_and_the_predecessor_are_read_by_create_revision() {
+        let head = head_of(b"e/");
+        assert_eq!(
+            (head.key.as_slice(), head.range_end.as_slice()),
+            (&b"e/"[..], &b"e0"[..])
+        );
+        assert_eq!(head.sort_order, SortOrder::Ascend as i32);
+        assert_eq!(head.sort_target, SortTarget::Create as i32);
+        assert_eq!(head.limit, 1);
+        let before = last_created_by(b"e/", 41);
+        assert_eq!(before.sort_order, SortOrder::Descend as i32);
+        assert_eq!(before.max_create_revision, 41);
+    }
+}
