@@ -2,10 +2,12 @@
 //! etcd server: each scenario runs with each tool and what it printed and how it ended must
 //! be identical once lease ids and revisions are masked. The tools also share locks and
 //! elections with each other (the same keys and transactions): a lock held by one makes the
-//! other wait, an election led by one is taken over by the other.
+//! other wait, an election led by one is taken over by the other. Each test runs on real etcd
+//! and on oxcd.
 
 use oxcd_testkit::etcd::require_etcdctl;
 use oxcd_testkit::etcd_cluster::Cluster;
+use oxcd_testkit::ports::free_port;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -168,9 +170,32 @@ fn tools() -> [(&'static str, PathBuf); 2] {
 }
 
 #[test]
-fn lock_and_elect_behave_as_etcdctls() {
+fn lock_and_elect_behave_as_etcdctls_on_etcd() {
     let cluster = Cluster::start(1);
-    let endpoint = cluster.endpoints()[0].clone();
+    same_as_etcdctl(&cluster.endpoints()[0]);
+}
+
+#[test]
+fn lock_and_elect_behave_as_etcdctls_on_oxcd() {
+    let server = Oxcd::start();
+    same_as_etcdctl(&server.endpoint);
+}
+
+#[test]
+fn etcdctl_and_oxctl_exclude_each_other_on_etcd() {
+    let cluster = Cluster::start(1);
+    exclude_each_other(&cluster.endpoints()[0]);
+}
+
+#[test]
+fn etcdctl_and_oxctl_exclude_each_other_on_oxcd() {
+    let server = Oxcd::start();
+    exclude_each_other(&server.endpoint);
+}
+
+/// Runs every scenario with each tool against `endpoint` and compares.
+fn same_as_etcdctl(endpoint: &str) {
+    let endpoint = endpoint.to_string();
     let [(_, etcdctl), (_, oxctl)] = tools();
     let mut outcomes: Vec<(String, [Outcome; 2])> = Vec::new();
     let mut record = |name: &str, run: &dyn Fn(&Path, &str) -> Outcome| {
@@ -278,19 +303,16 @@ fn lock_and_elect_behave_as_etcdctls() {
 }
 
 /// Each tool waits for a lock the other holds, and gets it once the other is interrupted.
-#[test]
-fn etcdctl_and_oxctl_exclude_each_other() {
-    let cluster = Cluster::start(1);
-    let endpoint = cluster.endpoints()[0].clone();
+fn exclude_each_other(endpoint: &str) {
     let [(holder_name, etcdctl), (waiter_name, oxctl)] = tools();
     for (holder_tool, waiter_tool, label) in [
         (&etcdctl, &oxctl, format!("{holder_name} holds")),
         (&oxctl, &etcdctl, format!("{waiter_name} holds")),
     ] {
         let lock = format!("shared-{}", label.replace(' ', "-"));
-        let held = start(holder_tool, &endpoint, &["lock", &lock]);
+        let held = start(holder_tool, endpoint, &["lock", &lock]);
         held.wait_lines(1);
-        let mut waiter = start(waiter_tool, &endpoint, &["lock", &lock, "echo", "got"]);
+        let mut waiter = start(waiter_tool, endpoint, &["lock", &lock, "echo", "got"]);
         std::thread::sleep(STILL_WAITING);
         assert!(waiter.still_running(), "{label}: waiter did not wait");
         held.interrupt();
@@ -306,5 +328,74 @@ fn etcdctl_and_oxctl_exclude_each_other() {
             },
             "{label}"
         );
+    }
+}
+
+/// A single-member oxcd (`oxcd` next to the `oxctl` under test: `cargo build --workspace`
+/// builds both), killed and its data removed on drop.
+struct Oxcd {
+    child: Child,
+    data_dir: PathBuf,
+    endpoint: String,
+}
+
+impl Oxcd {
+    fn start() -> Oxcd {
+        let oxctl = PathBuf::from(env!("CARGO_BIN_EXE_oxctl"));
+        let binary = oxctl.with_file_name("oxcd");
+        assert!(
+            binary.is_file(),
+            "{} missing: build it with `cargo build --workspace --all-targets`",
+            binary.display()
+        );
+        let client = format!("http://127.0.0.1:{}", free_port());
+        let peer = format!("http://127.0.0.1:{}", free_port());
+        let data_dir = std::env::temp_dir().join(format!("oxctl-lock-{}", free_port()));
+        let child = Command::new(binary)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .arg(format!("--initial-cluster=default={peer}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Oxcd {
+            child,
+            data_dir,
+            endpoint: client,
+        };
+        let deadline = Instant::now() + PROMPTLY;
+        loop {
+            let probe = Command::new(&oxctl)
+                .arg(format!("--endpoints={}", server.endpoint))
+                .args(["get", "probe"])
+                .output()
+                .unwrap();
+            if probe.status.success() {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "oxcd did not start serving");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Oxcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
