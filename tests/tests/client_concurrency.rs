@@ -104,6 +104,9 @@ async fn mutual_exclusion_and_fencing(client: &Client) {
     assert!(waiter.fencing_token() > first_token);
     waiter.unlock().await.unwrap();
     assert!(keys_under(client, "mx").await.is_empty());
+    // A second unlock has nothing to release.
+    waiter.unlock().await.unwrap();
+    assert_eq!(waiter.fencing_token(), -1);
     first.close().await.unwrap();
     second.close().await.unwrap();
 }
@@ -264,6 +267,19 @@ async fn election_in_order(client: &Client) {
             (second_key, "c".to_string()),
         ]
     );
+    // Deleting the leader's key from outside ends its leadership: proclaim says so.
+    client
+        .kv()
+        .delete_range(DeleteRangeRequest {
+            key: challenger.key().to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        challenger.proclaim("d").await,
+        Err(ConcurrencyError::NotLeader)
+    ));
     challenger.resign().await.unwrap();
     assert!(matches!(
         challenger.leader().await,

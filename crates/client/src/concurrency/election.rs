@@ -152,7 +152,9 @@ impl Election {
             .map_err(ClientError::from)?
             .into_inner();
         if !answer.succeeded {
+            // The key is gone or was re-created: this handle no longer leads.
             self.leader_key.clear();
+            self.leading = false;
             return Err(ConcurrencyError::NotLeader);
         }
         self.header = answer.header.unwrap_or_default();

@@ -101,8 +101,10 @@ impl Mutex {
             _ = alive.wait_for(|alive| !alive) => Err(ConcurrencyError::SessionExpired),
         };
         if let Err(error) = waited {
-            drop(cleanup);
-            self.forget_key();
+            cleanup.disarm();
+            // Best effort: the wait's error is what the caller needs; a key left behind goes
+            // with the session.
+            let _ = self.unlock().await;
             return Err(error);
         }
         let mut kv = self.client.kv();
@@ -113,8 +115,8 @@ impl Mutex {
         let found = match check.await {
             Ok(found) => found.into_inner(),
             Err(status) => {
-                drop(cleanup);
-                self.forget_key();
+                cleanup.disarm();
+                let _ = self.unlock().await;
                 return Err(ClientError::from(status).into());
             }
         };
@@ -147,8 +149,12 @@ impl Mutex {
         Err(ConcurrencyError::Locked)
     }
 
-    /// Releases the lock (deletes the session's key), which wakes the next waiter.
+    /// Releases the lock (deletes the session's key), which wakes the next waiter. Does
+    /// nothing if this mutex holds no key.
     pub async fn unlock(&mut self) -> Result<(), ConcurrencyError> {
+        if self.key.is_empty() {
+            return Ok(());
+        }
         self.client
             .kv()
             .delete_range(DeleteRangeRequest {
