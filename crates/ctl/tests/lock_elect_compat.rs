@@ -220,6 +220,28 @@ fn same_as_etcdctl(endpoint: &str) {
         held.interrupt();
         held.finish()
     });
+    // The lock's lease revoked from outside: the holder reports its session expired.
+    record("expired", &|tool, lock| {
+        // A short TTL renews often, so the loss shows soon.
+        let held = start(tool, &endpoint, &["lock", "--ttl=3", lock]);
+        held.wait_lines(1);
+        let key = held
+            .stdout
+            .lock()
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        let lease = key.rsplit('/').next().unwrap().to_string();
+        let revoked = Command::new(require_etcdctl())
+            .arg(format!("--endpoints={endpoint}"))
+            .args(["lease", "revoke", &lease])
+            .output()
+            .unwrap();
+        assert!(revoked.status.success(), "{revoked:?}");
+        held.finish()
+    });
     record("exec", &|tool, lock| {
         start(
             tool,
