@@ -79,8 +79,19 @@ pub async fn run(ctx: &mut Context) -> Result<(), Stop> {
 /// Runs `command` with the lock's key and revision in its environment (standard input from
 /// /dev/null, output shared), as etcdctl's exec mode does; fails with the command's exit status.
 async fn run_locked(command: &[String], mutex: &Mutex) -> Result<(), Stop> {
-    let mut child = tokio::process::Command::new(&command[0]);
-    child.args(&command[1..]).stdin(std::process::Stdio::null());
+    let Some(program) = look_path(&command[0]) else {
+        return Err(CtlError::error(format!(
+            "exec: {}: executable file not found in $PATH",
+            quote(command[0].as_bytes())
+        ))
+        .into());
+    };
+    let mut child = tokio::process::Command::new(program);
+    // The program sees the name it was given as argv[0], as Go passes it.
+    child
+        .arg0(&command[0])
+        .args(&command[1..])
+        .stdin(std::process::Stdio::null());
     // Go lists these before the inherited environment, whose values win on a clash.
     let revision = mutex.header().revision.to_string();
     let key = String::from_utf8_lossy(mutex.key()).into_owned();
@@ -91,13 +102,6 @@ async fn run_locked(command: &[String], mutex: &Mutex) -> Result<(), Stop> {
     }
     let status = match child.status().await {
         Ok(status) => status,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !command[0].contains('/') => {
-            return Err(CtlError::error(format!(
-                "exec: {}: executable file not found in $PATH",
-                quote(command[0].as_bytes())
-            ))
-            .into());
-        }
         Err(e) => {
             return Err(CtlError::error(format!(
                 "fork/exec {}: {}",
@@ -111,6 +115,27 @@ async fn run_locked(command: &[String], mutex: &Mutex) -> Result<(), Stop> {
         return Ok(());
     }
     Err(exit_error(status).into())
+}
+
+/// Where Go's `exec.LookPath` finds `name`: as given if it has a slash, else the first
+/// executable file of that name in a `PATH` directory (an empty entry is the current
+/// directory); no `PATH`, no search — unlike the C library's fallback to `/bin:/usr/bin`.
+fn look_path(name: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if name.contains('/') {
+        return Some(name.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).find_map(|dir| {
+        let dir = if dir.as_os_str().is_empty() {
+            std::path::PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(name);
+        let meta = std::fs::metadata(&candidate).ok()?;
+        (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(candidate)
+    })
 }
 
 /// etcdctl's error for a command that failed: Go's `ExitError` text, and the command's exit
