@@ -21,7 +21,8 @@ const RETRY_DELAY: Duration = Duration::from_millis(500);
 ///
 /// The keep-alive task renews the lease every third of its TTL, re-opening the stream after a
 /// failure, until the server says the lease is gone or no renewal succeeded for a whole TTL.
-/// Then [`Session::done`] resolves: every lock and leadership held with this session may be
+/// Then [`Session::done`] resolves — within a third of the TTL of a revoke (at the next
+/// renewal), and at the latest when the lease's TTL has passed without one: every lock and leadership held with this session may be
 /// lost, and the holder must stop acting on them.
 ///
 /// ```no_run
