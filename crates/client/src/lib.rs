@@ -6,6 +6,11 @@
 //! clientv3 does: a request that never reached a server moves on to the next endpoint, reads and
 //! other repeatable calls are also retried on `Unavailable`, and writes that may have been
 //! delivered are never sent twice.
+//!
+//! [`concurrency`] holds the recipes built on those services — a [`concurrency::Session`]
+//! (a lease kept alive), a [`concurrency::Mutex`] with fencing tokens and guarded writes, and
+//! an [`concurrency::Election`] — laid out as Go's clientv3 lays them out, so Rust and Go
+//! programs share locks and elections.
 
 #![warn(unreachable_pub)]
 
@@ -13,6 +18,7 @@ mod atomic_instant;
 mod auth_token;
 mod balanced_channel;
 mod client;
+pub mod concurrency;
 mod endpoint;
 mod error;
 mod options;

@@ -370,6 +370,17 @@ const SINGLE_SERVER_CASES: &[Case] = &[
     case(&["help", "member", "list"]),
     case(&["watch", "--help"]),
     case(&["help", "watch"]),
+    case(&["lock", "--help"]),
+    case(&["elect", "--help"]),
+    case(&["help", "elect"]),
+    case(&["--endpoints={EP}", "lock"]),
+    case(&["--endpoints={EP}", "lock", "--ttl=x", "l"]),
+    case(&["--endpoints={EP}", "elect"]),
+    case(&["--endpoints={EP}", "elect", "e"]),
+    case(&["--endpoints={EP}", "elect", "-l", "e", "p"]),
+    case(&["--endpoints={EP}", "elect", "e", "p", "q"]),
+    case(&["--endpoints={EP}", "lock", "l", "sh", "-c", "exit 2"]),
+    case(&["--endpoints={EP}", "lock", "l", "--", "sh", "-c", "exit 2"]),
     case(&["version"]),
 ];
 

@@ -50,6 +50,10 @@ pub enum Action {
     Defrag,
     /// `move-leader`.
     MoveLeader,
+    /// `lock`.
+    Lock,
+    /// `elect`.
+    Elect,
     /// `auth enable`.
     AuthEnable,
     /// `auth disable`.

@@ -437,6 +437,20 @@ pub fn tree() -> Command {
         "get periodic watch progress notification from server",
     ));
 
+    let lock = Command::new(
+        "lock <lockname> [exec-command arg1 arg2 ...]",
+        "Acquires a named lock",
+        Some(Action::Lock),
+    )
+    .flag(FlagSpec::new("ttl", Int64, "10", "timeout for session"));
+
+    let elect = Command::new(
+        "elect <election-name> [proposal]",
+        "Observes and participates in leader election",
+        Some(Action::Elect),
+    )
+    .flag(FlagSpec::new("listen", Bool, "false", "observation mode").short('l'));
+
     let auth = Command::new(
         "auth <enable or disable>",
         "Enable or disable authentication",
@@ -581,6 +595,8 @@ pub fn tree() -> Command {
         .child(defrag)
         .child(move_leader)
         .child(watch)
+        .child(lock)
+        .child(elect)
         .child(auth)
         .child(user)
         .child(role)

@@ -2,13 +2,16 @@
 
 pub mod auth;
 pub mod compaction;
+pub mod elect;
 pub mod endpoint;
 pub mod kv;
 pub mod kv_ops;
 pub mod lease;
+pub mod lock;
 pub mod maintenance;
 pub mod member;
 pub mod role;
+pub mod signals;
 pub mod txn;
 pub mod txn_input;
 pub mod user;
@@ -62,6 +65,8 @@ pub async fn run(action: Action, ctx: &mut Context) -> Result<(), Stop> {
         Action::RoleGrantPermission => role::grant_permission(ctx).await,
         Action::RoleRevokePermission => role::revoke_permission(ctx).await,
         Action::Watch => watch::run(ctx).await,
+        Action::Lock => lock::run(ctx).await,
+        Action::Elect => elect::run(ctx).await,
         Action::Version => {
             ctx.out.line(&format!("etcdctl version: {VERSION}"));
             ctx.out.line(&format!("API version: {API_VERSION}"));

@@ -1,0 +1,32 @@
+//! [`ConcurrencyError`]: why a lock, election or session call failed, in clientv3's words.
+
+use crate::error::ClientError;
+
+/// Why a concurrency operation failed; the messages are clientv3's.
+#[derive(Debug, thiserror::Error)]
+pub enum ConcurrencyError {
+    /// `try_lock` found the mutex held by another session.
+    #[error("mutex: Locked by another session")]
+    Locked,
+    /// The lock was granted, but the session's lock key is gone (its lease expired).
+    #[error("mutex: session is expired")]
+    SessionExpired,
+    /// This election handle does not lead (never did, resigned, or lost its key).
+    #[error("election: not leader")]
+    NotLeader,
+    /// Nobody leads the election.
+    #[error("election: no leader")]
+    NoLeader,
+    /// The session campaigning was lost before it became leader.
+    #[error("election: session expired")]
+    ElectionSessionExpired,
+    /// A call failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+impl From<tonic::Status> for ConcurrencyError {
+    fn from(status: tonic::Status) -> Self {
+        ConcurrencyError::Client(ClientError::from(status))
+    }
+}

@@ -1,0 +1,66 @@
+//! The pieces the mutex and the election share: the session's key under a prefix, the
+//! compare on a key's create revision, reading a transaction's range answers, and deleting a
+//! key when a wait is abandoned.
+
+use crate::client::Client;
+use oxcd_api::etcdserverpb::{Compare, DeleteRangeRequest, TxnResponse, compare, response_op};
+
+/// The key a session holds under `prefix` (which ends in `/`): the lease id in lower hex.
+pub(super) fn session_key(prefix: &[u8], lease: i64) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(format!("{lease:x}").as_bytes());
+    key
+}
+
+/// `create_revision(key) == revision`.
+pub(super) fn create_revision_is(key: &[u8], revision: i64) -> Compare {
+    Compare {
+        result: compare::CompareResult::Equal as i32,
+        target: compare::CompareTarget::Create as i32,
+        key: key.to_vec(),
+        target_union: Some(compare::TargetUnion::CreateRevision(revision)),
+        ..Default::default()
+    }
+}
+
+/// The first key of the range answer at `index` of a transaction.
+pub(super) fn first_kv(answer: &TxnResponse, index: usize) -> Option<&oxcd_api::mvccpb::KeyValue> {
+    match answer.responses.get(index)?.response.as_ref()? {
+        response_op::Response::ResponseRange(range) => range.kvs.first(),
+        _ => None,
+    }
+}
+
+/// Deletes a lock key in a detached task when a lock wait ends without the lock (an error or
+/// the caller dropping the future), as clientv3 unlocks when `Lock`'s context is cancelled.
+pub(super) struct DeleteOnDrop {
+    pub(super) client: Option<Client>,
+    pub(super) key: Vec<u8>,
+}
+
+impl DeleteOnDrop {
+    /// The lock was granted: keep the key.
+    pub(super) fn disarm(&mut self) {
+        self.client = None;
+    }
+}
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let key = std::mem::take(&mut self.key);
+            runtime.spawn(async move {
+                let _ = client
+                    .kv()
+                    .delete_range(DeleteRangeRequest {
+                        key,
+                        ..Default::default()
+                    })
+                    .await;
+            });
+        }
+    }
+}
