@@ -2,7 +2,7 @@
 //! with the leader's value as its proclamation — and [`LeaderChanges`], the observed leaders.
 
 use super::error::ConcurrencyError;
-use super::keys::{DeleteOnDrop, create_revision_is, first_kv, session_key};
+use super::keys::{DeleteOnDrop, create_revision_is, first_kv};
 use super::session::Session;
 use super::wait::{wait_deletes, watch_from};
 use crate::client::Client;
@@ -12,7 +12,7 @@ use oxcd_api::etcdserverpb::{
     DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader,
     TxnRequest, request_op,
 };
-use oxcd_api::key_range::prefix_end;
+use oxcd_api::key_range::{prefix_end, queue_key, queue_prefix};
 use oxcd_api::mvccpb::KeyValue;
 use oxcd_api::mvccpb::event::EventType;
 use tokio::sync::{mpsc, watch};
@@ -48,8 +48,7 @@ impl Election {
     /// An election on `name` for `session`; keys are `name + "/" + lease hex`, as clientv3's
     /// `NewElection` makes them.
     pub fn new(session: &Session, name: impl AsRef<[u8]>) -> Election {
-        let mut prefix = name.as_ref().to_vec();
-        prefix.push(b'/');
+        let prefix = queue_prefix(name.as_ref());
         Election {
             client: session.client().clone(),
             lease: session.lease(),
@@ -67,7 +66,7 @@ impl Election {
     /// session ends the wait with [`ConcurrencyError::ElectionSessionExpired`].
     pub async fn campaign(&mut self, value: impl AsRef<[u8]>) -> Result<(), ConcurrencyError> {
         let value = value.as_ref();
-        let key = session_key(&self.prefix, self.lease);
+        let key = queue_key(&self.prefix, self.lease);
         let put = RequestOp {
             request: Some(request_op::Request::RequestPut(PutRequest {
                 key: key.clone(),
@@ -294,7 +293,7 @@ async fn observe_loop(
         let mut events = watch_from(client, &key, None, next_revision).await?;
         'leader: loop {
             let Some(response) = events.message().await.map_err(ClientError::from)? else {
-                return Err(closed());
+                return Err(ConcurrencyError::watch_closed());
             };
             for event in response.events {
                 if event.r#type == EventType::Delete as i32 {
@@ -307,7 +306,7 @@ async fn observe_loop(
                 }
             }
             if response.canceled {
-                return Err(closed());
+                return Err(ConcurrencyError::watch_closed());
             }
         }
     }
@@ -323,7 +322,7 @@ async fn first_put(
     let mut events = watch_from(client, prefix, Some(prefix_end(prefix)), revision).await?;
     loop {
         let Some(response) = events.message().await.map_err(ClientError::from)? else {
-            return Err(closed());
+            return Err(ConcurrencyError::watch_closed());
         };
         let put = response
             .events
@@ -336,7 +335,7 @@ async fn first_put(
             return Ok((header, kv));
         }
         if response.canceled {
-            return Err(closed());
+            return Err(ConcurrencyError::watch_closed());
         }
     }
 }
@@ -357,11 +356,4 @@ async fn leader_of(client: &Client, prefix: &[u8]) -> Result<RangeResponse, Conc
         .map_err(ClientError::from)?
         .into_inner();
     Ok(found)
-}
-
-/// The error an observation ends with when its watch closes.
-fn closed() -> ConcurrencyError {
-    ConcurrencyError::Client(ClientError::Status(tonic::Status::unavailable(
-        "watch closed",
-    )))
 }

@@ -30,3 +30,12 @@ impl From<tonic::Status> for ConcurrencyError {
         ConcurrencyError::Client(ClientError::from(status))
     }
 }
+
+impl ConcurrencyError {
+    /// A watch a wait or an observation relied on ended before what it waited for happened.
+    pub(super) fn watch_closed() -> ConcurrencyError {
+        ConcurrencyError::Client(ClientError::Status(tonic::Status::unavailable(
+            "watch closed",
+        )))
+    }
+}

@@ -1,16 +1,9 @@
-//! The pieces the mutex and the election share: the session's key under a prefix, the
+//! The pieces the mutex and the election share (their keys come from `oxcd_api::key_range`): the
 //! compare on a key's create revision, reading a transaction's range answers, and deleting a
 //! key when a wait is abandoned.
 
 use crate::client::Client;
 use oxcd_api::etcdserverpb::{Compare, DeleteRangeRequest, TxnResponse, compare, response_op};
-
-/// The key a session holds under `prefix` (which ends in `/`): the lease id in lower hex.
-pub(super) fn session_key(prefix: &[u8], lease: i64) -> Vec<u8> {
-    let mut key = prefix.to_vec();
-    key.extend_from_slice(format!("{lease:x}").as_bytes());
-    key
-}
 
 /// `create_revision(key) == revision`.
 pub(super) fn create_revision_is(key: &[u8], revision: i64) -> Compare {

@@ -2,7 +2,7 @@
 //! key's create revision as fencing token and a guarded transaction helper.
 
 use super::error::ConcurrencyError;
-use super::keys::{DeleteOnDrop, create_revision_is, first_kv, session_key};
+use super::keys::{DeleteOnDrop, create_revision_is, first_kv};
 use super::session::Session;
 use super::wait::wait_deletes;
 use crate::client::Client;
@@ -12,7 +12,7 @@ use oxcd_api::etcdserverpb::{
     Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, ResponseHeader, ResponseOp,
     TxnRequest, request_op,
 };
-use oxcd_api::key_range::prefix_end;
+use oxcd_api::key_range::{prefix_end, queue_key, queue_prefix};
 use tokio::sync::watch;
 
 /// A lock on a name (a key prefix), held by a [`Session`].
@@ -68,8 +68,7 @@ impl Mutex {
     /// A mutex on `name` for `session`; nothing is sent until it is locked. Keys are
     /// `name + "/" + lease hex`, as clientv3's `NewMutex` makes them.
     pub fn new(session: &Session, name: impl AsRef<[u8]>) -> Mutex {
-        let mut prefix = name.as_ref().to_vec();
-        prefix.push(b'/');
+        let prefix = queue_prefix(name.as_ref());
         Mutex {
             client: session.client().clone(),
             lease: session.lease(),
@@ -216,7 +215,7 @@ impl Mutex {
     /// Creates the session's key if absent and reads the current holder, in one transaction
     /// shaped as clientv3's `tryAcquire`.
     async fn try_acquire(&mut self) -> Result<Acquired, ConcurrencyError> {
-        let key = session_key(&self.prefix, self.lease);
+        let key = queue_key(&self.prefix, self.lease);
         let get_own = RequestOp {
             request: Some(request_op::Request::RequestRange(RangeRequest {
                 key: key.clone(),

@@ -52,7 +52,7 @@ pub(super) async fn wait_delete(
     let mut events = watch_from(client, key, None, rev).await?;
     loop {
         let Some(response) = events.message().await.map_err(ClientError::from)? else {
-            return Err(watch_closed());
+            return Err(ConcurrencyError::watch_closed());
         };
         if response
             .events
@@ -96,13 +96,6 @@ pub(super) async fn watch_from(
         .map_err(ClientError::from)?
         .into_inner();
     Ok(responses)
-}
-
-/// The error a watch that ended without a delete becomes.
-fn watch_closed() -> ConcurrencyError {
-    ConcurrencyError::Client(ClientError::Status(tonic::Status::unavailable(
-        "watch closed",
-    )))
 }
 
 /// The error a watch the server cancelled becomes (a compacted start revision, usually).

@@ -10,12 +10,12 @@ use oxcd_api::etcdserverpb::request_op::Request as Op;
 use oxcd_api::etcdserverpb::{
     DeleteRangeRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader, TxnRequest,
 };
+use oxcd_api::key_range::{queue_key, queue_prefix};
 use oxcd_api::v3electionpb::LeaderKey;
 
 use super::error::CoordinationError;
 use super::queue::{
-    Claim, commit, created_at, head_of, join, member_key, put, queue_prefix, read, session_lease,
-    wait_for_predecessors,
+    Claim, commit, created_at, head_of, join, put, read, session_lease, wait_for_predecessors,
 };
 use crate::server::EtcdServer;
 
@@ -35,7 +35,7 @@ pub(crate) async fn campaign(
 ) -> Result<(LeaderKey, ResponseHeader), CoordinationError> {
     let lease = session_lease(server, lease).await?;
     let prefix = queue_prefix(name);
-    let key = member_key(&prefix, lease);
+    let key = queue_key(&prefix, lease);
     let place = join(server, &prefix, &key, value, lease).await?;
     if place.found.as_ref().is_some_and(|kv| kv.value != value) {
         proclaim_as(server, &key, place.revision, lease, value).await?;

@@ -7,12 +7,11 @@
 use std::sync::Arc;
 
 use oxcd_api::etcdserverpb::{DeleteRangeRequest, RangeRequest, ResponseHeader};
+use oxcd_api::key_range::{queue_key, queue_prefix};
 use oxcd_mvcc::validate;
 
 use super::error::CoordinationError;
-use super::queue::{
-    Claim, join, member_key, queue_prefix, read, session_lease, wait_for_predecessors,
-};
+use super::queue::{Claim, join, read, session_lease, wait_for_predecessors};
 use crate::server::EtcdServer;
 
 /// Acquires the lock `name` for `lease` (0: a new 60 s lease), waiting as long as it takes;
@@ -25,7 +24,7 @@ pub(crate) async fn lock(
 ) -> Result<(Vec<u8>, ResponseHeader), CoordinationError> {
     let lease = session_lease(server, lease).await?;
     let prefix = queue_prefix(name);
-    let key = member_key(&prefix, lease);
+    let key = queue_key(&prefix, lease);
     let place = join(server, &prefix, &key, b"", lease).await?;
     if place.first {
         return Ok((key, place.header));

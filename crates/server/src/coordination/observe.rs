@@ -2,6 +2,7 @@
 //! key is deleted — the next leader, and so on, in commit order (etcd's `Observe`). Like etcd,
 //! a leader that came and went between two looks is not reported; the latest always is.
 
+use oxcd_api::key_range::queue_prefix;
 use oxcd_api::mvccpb::KeyValue;
 use oxcd_api::mvccpb::event::EventType;
 use oxcd_api::v3electionpb::LeaderResponse;
@@ -9,7 +10,7 @@ use tokio::sync::mpsc;
 use tonic::Status;
 
 use super::key_watch::KeyWatch;
-use super::queue::{head_of, queue_prefix, read};
+use super::queue::{head_of, read};
 use crate::server::EtcdServer;
 
 /// Sends election `name`'s leader and each of its changes into `tx` (a gRPC stream's queue) until the receiver goes

@@ -41,24 +41,6 @@ pub(super) async fn session_lease(server: &EtcdServer, lease: i64) -> Result<i64
     Ok(granted.id)
 }
 
-/// `NAME/`: where the queue of `name` lives.
-pub(super) fn queue_prefix(name: &[u8]) -> Vec<u8> {
-    let mut prefix = name.to_vec();
-    prefix.push(b'/');
-    prefix
-}
-
-/// The key a holder of `lease` queues with: the prefix and the lease id in lowercase hex, as
-/// Go's `%x` prints it (a minus sign before the magnitude of a negative id).
-pub(super) fn member_key(prefix: &[u8], lease: i64) -> Vec<u8> {
-    let hex = if lease < 0 {
-        format!("-{:x}", lease.unsigned_abs())
-    } else {
-        format!("{lease:x}")
-    };
-    [prefix, hex.as_bytes()].concat()
-}
-
 /// A linearizable read, answered with a complete header.
 pub(super) async fn read(
     server: &EtcdServer,
@@ -300,19 +282,6 @@ async fn withdraw(server: &EtcdServer, key: &[u8], created: Option<i64>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_name_the_lease_in_lowercase_hex_as_go_prints_it() {
-        let prefix = queue_prefix(b"lock");
-        assert_eq!(prefix, b"lock/");
-        assert_eq!(
-            member_key(&prefix, 0x694d_7b1c_2c3d_4e05),
-            b"lock/694d7b1c2c3d4e05"
-        );
-        assert_eq!(member_key(&prefix, 0xab), b"lock/ab");
-        assert_eq!(member_key(&prefix, -0x1a), b"lock/-1a");
-        assert_eq!(member_key(&prefix, i64::MIN), b"lock/-8000000000000000");
-    }
 
     #[test]
     fn the_head_and_the_predecessor_are_read_by_create_revision() {
