@@ -10,7 +10,7 @@ use crate::error::ClientError;
 use oxcd_api::etcdserverpb::range_request::{SortOrder, SortTarget};
 use oxcd_api::etcdserverpb::{
     DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader,
-    TxnRequest, request_op,
+    TxnRequest, TxnResponse, request_op,
 };
 use oxcd_api::key_range::{prefix_end, queue_key, queue_prefix};
 use oxcd_api::mvccpb::KeyValue;
@@ -139,17 +139,7 @@ impl Election {
                 ..Default::default()
             })),
         };
-        let answer = self
-            .client
-            .kv()
-            .txn(TxnRequest {
-                compare: vec![create_revision_is(&self.leader_key, self.leader_rev)],
-                success: vec![put],
-                failure: vec![],
-            })
-            .await
-            .map_err(ClientError::from)?
-            .into_inner();
+        let answer = self.while_leading(put).await?;
         if !answer.succeeded {
             // The key is gone or was re-created: this handle no longer leads.
             self.leader_key.clear();
@@ -158,6 +148,22 @@ impl Election {
         }
         self.header = answer.header.unwrap_or_default();
         Ok(())
+    }
+
+    /// Runs `op` only if this handle's key is still the one that led (same create revision).
+    async fn while_leading(&self, op: RequestOp) -> Result<TxnResponse, ConcurrencyError> {
+        let answer = self
+            .client
+            .kv()
+            .txn(TxnRequest {
+                compare: vec![create_revision_is(&self.leader_key, self.leader_rev)],
+                success: vec![op],
+                failure: vec![],
+            })
+            .await
+            .map_err(ClientError::from)?
+            .into_inner();
+        Ok(answer)
     }
 
     /// Gives up leadership (deletes this session's key if it is still the one that led);
@@ -174,17 +180,7 @@ impl Election {
                 },
             )),
         };
-        let answer = self
-            .client
-            .kv()
-            .txn(TxnRequest {
-                compare: vec![create_revision_is(&self.leader_key, self.leader_rev)],
-                success: vec![delete],
-                failure: vec![],
-            })
-            .await
-            .map_err(ClientError::from)?
-            .into_inner();
+        let answer = self.while_leading(delete).await?;
         self.header = answer.header.unwrap_or_default();
         self.leader_key.clear();
         self.leading = false;

@@ -136,15 +136,7 @@ impl Mutex {
             self.header = acquired.header;
             return Ok(());
         }
-        self.client
-            .kv()
-            .delete_range(DeleteRangeRequest {
-                key: self.key.clone(),
-                ..Default::default()
-            })
-            .await
-            .map_err(ClientError::from)?;
-        self.forget_key();
+        self.delete_key().await?;
         Err(ConcurrencyError::Locked)
     }
 
@@ -154,6 +146,11 @@ impl Mutex {
         if self.key.is_empty() {
             return Ok(());
         }
+        self.delete_key().await
+    }
+
+    /// Deletes this session's key and forgets it.
+    async fn delete_key(&mut self) -> Result<(), ConcurrencyError> {
         self.client
             .kv()
             .delete_range(DeleteRangeRequest {
