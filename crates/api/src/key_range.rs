@@ -1,7 +1,5 @@
-//! Keys and key ranges as the protocol and its recipes spell them: a request's `range_end` for
-//! "every key with this prefix", and the keys under which locks and elections queue (clientv3's
-//! concurrency layout, which etcd's Lock and Election services share) — computed the same way by
-//! the server, the client, the tools and the tests.
+//! Key ranges as the protocol spells them: a request's `range_end` for "every key with this
+//! prefix", which every client, the tools and the tests compute the same way.
 
 /// The smallest key greater than every key starting with `prefix` (clientv3's
 /// `GetPrefixRangeEnd`); `"\0"` — from the key on, to the end of the keyspace — when no such key
@@ -17,24 +15,6 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     b"\0".to_vec()
 }
 
-/// `NAME/`: the prefix under which the queue of the lock or election `name` lives.
-pub fn queue_prefix(name: &[u8]) -> Vec<u8> {
-    let mut prefix = name.to_vec();
-    prefix.push(b'/');
-    prefix
-}
-
-/// The key a holder of `lease` queues with under `prefix`: the lease id in lowercase hex as Go's
-/// `%x` prints it (a minus sign before the magnitude of a negative id).
-pub fn queue_key(prefix: &[u8], lease: i64) -> Vec<u8> {
-    let hex = if lease < 0 {
-        format!("-{:x}", lease.unsigned_abs())
-    } else {
-        format!("{lease:x}")
-    };
-    [prefix, hex.as_bytes()].concat()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,18 +25,5 @@ mod tests {
         assert_eq!(prefix_end(b"a\xff"), b"b");
         assert_eq!(prefix_end(b"\xff\xff"), b"\0");
         assert_eq!(prefix_end(b""), b"\0");
-    }
-
-    #[test]
-    fn queue_keys_are_the_lease_in_gos_hex() {
-        let prefix = queue_prefix(b"lock");
-        assert_eq!(prefix, b"lock/");
-        assert_eq!(
-            queue_key(&prefix, 0x694d_7b1c_2c3d_4e05),
-            b"lock/694d7b1c2c3d4e05"
-        );
-        assert_eq!(queue_key(&prefix, 0xab), b"lock/ab");
-        assert_eq!(queue_key(&prefix, -0x1a), b"lock/-1a");
-        assert_eq!(queue_key(&prefix, i64::MIN), b"lock/-8000000000000000");
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod key_range;
+pub mod queue;
 
 /// Key-value pairs and watch events (`mvccpb`).
 pub mod mvccpb {

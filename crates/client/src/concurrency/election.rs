@@ -2,19 +2,19 @@
 //! with the leader's value as its proclamation — and [`LeaderChanges`], the observed leaders.
 
 use super::error::ConcurrencyError;
-use super::keys::{DeleteOnDrop, create_revision_is, first_kv};
+use super::keys::{DeleteOnDrop, first_kv};
 use super::session::Session;
 use super::wait::{wait_deletes, watch_from};
 use crate::client::Client;
 use crate::error::ClientError;
-use oxcd_api::etcdserverpb::range_request::{SortOrder, SortTarget};
 use oxcd_api::etcdserverpb::{
     DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader,
     TxnRequest, TxnResponse, request_op,
 };
-use oxcd_api::key_range::{prefix_end, queue_key, queue_prefix};
+use oxcd_api::key_range::prefix_end;
 use oxcd_api::mvccpb::KeyValue;
 use oxcd_api::mvccpb::event::EventType;
+use oxcd_api::queue::{created_at, head, queue_key, queue_prefix};
 use tokio::sync::{mpsc, watch};
 
 /// A campaign for leadership of a name (a key prefix) by a [`Session`].
@@ -85,7 +85,7 @@ impl Election {
             .client
             .kv()
             .txn(TxnRequest {
-                compare: vec![create_revision_is(&key, 0)],
+                compare: vec![created_at(&key, 0)],
                 success: vec![put],
                 failure: vec![get],
             })
@@ -156,7 +156,7 @@ impl Election {
             .client
             .kv()
             .txn(TxnRequest {
-                compare: vec![create_revision_is(&self.leader_key, self.leader_rev)],
+                compare: vec![created_at(&self.leader_key, self.leader_rev)],
                 success: vec![op],
                 failure: vec![],
             })
@@ -340,14 +340,7 @@ async fn first_put(
 async fn leader_of(client: &Client, prefix: &[u8]) -> Result<RangeResponse, ConcurrencyError> {
     let found = client
         .kv()
-        .range(RangeRequest {
-            key: prefix.to_vec(),
-            range_end: prefix_end(prefix),
-            limit: 1,
-            sort_order: SortOrder::Ascend as i32,
-            sort_target: SortTarget::Create as i32,
-            ..Default::default()
-        })
+        .range(head(prefix))
         .await
         .map_err(ClientError::from)?
         .into_inner();

@@ -3,18 +3,7 @@
 //! key when a wait is abandoned.
 
 use crate::client::Client;
-use oxcd_api::etcdserverpb::{Compare, DeleteRangeRequest, TxnResponse, compare, response_op};
-
-/// `create_revision(key) == revision`.
-pub(super) fn create_revision_is(key: &[u8], revision: i64) -> Compare {
-    Compare {
-        result: compare::CompareResult::Equal as i32,
-        target: compare::CompareTarget::Create as i32,
-        key: key.to_vec(),
-        target_union: Some(compare::TargetUnion::CreateRevision(revision)),
-        ..Default::default()
-    }
-}
+use oxcd_api::etcdserverpb::{DeleteRangeRequest, TxnResponse, response_op};
 
 /// The first key of the range answer at `index` of a transaction.
 pub(super) fn first_kv(answer: &TxnResponse, index: usize) -> Option<&oxcd_api::mvccpb::KeyValue> {

@@ -2,17 +2,16 @@
 //! key's create revision as fencing token and a guarded transaction helper.
 
 use super::error::ConcurrencyError;
-use super::keys::{DeleteOnDrop, create_revision_is, first_kv};
+use super::keys::{DeleteOnDrop, first_kv};
 use super::session::Session;
 use super::wait::wait_deletes;
 use crate::client::Client;
 use crate::error::ClientError;
-use oxcd_api::etcdserverpb::range_request::{SortOrder, SortTarget};
 use oxcd_api::etcdserverpb::{
     Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, ResponseHeader, ResponseOp,
     TxnRequest, request_op,
 };
-use oxcd_api::key_range::{prefix_end, queue_key, queue_prefix};
+use oxcd_api::queue::{created_at, head, queue_key, queue_prefix};
 use tokio::sync::watch;
 
 /// A lock on a name (a key prefix), held by a [`Session`].
@@ -182,7 +181,7 @@ impl Mutex {
     /// The compare that holds while this mutex owns the lock (clientv3's `IsOwner`): the lock
     /// key's create revision is still the fencing token.
     pub fn is_owner(&self) -> Compare {
-        create_revision_is(&self.key, self.revision)
+        created_at(&self.key, self.revision)
     }
 
     /// Runs `ops` in one transaction only if the lock is still held, and says whether it was.
@@ -220,14 +219,7 @@ impl Mutex {
             })),
         };
         let get_owner = RequestOp {
-            request: Some(request_op::Request::RequestRange(RangeRequest {
-                key: self.prefix.clone(),
-                range_end: prefix_end(&self.prefix),
-                limit: 1,
-                sort_order: SortOrder::Ascend as i32,
-                sort_target: SortTarget::Create as i32,
-                ..Default::default()
-            })),
+            request: Some(request_op::Request::RequestRange(head(&self.prefix))),
         };
         let put = RequestOp {
             request: Some(request_op::Request::RequestPut(PutRequest {
@@ -240,7 +232,7 @@ impl Mutex {
             .client
             .kv()
             .txn(TxnRequest {
-                compare: vec![create_revision_is(&key, 0)],
+                compare: vec![created_at(&key, 0)],
                 success: vec![put, get_owner.clone()],
                 failure: vec![get_own, get_owner],
             })

@@ -4,12 +4,9 @@
 use super::error::ConcurrencyError;
 use crate::client::Client;
 use crate::error::ClientError;
-use oxcd_api::etcdserverpb::range_request::{SortOrder, SortTarget};
-use oxcd_api::etcdserverpb::{
-    RangeRequest, ResponseHeader, WatchCreateRequest, WatchRequest, watch_request,
-};
-use oxcd_api::key_range::prefix_end;
+use oxcd_api::etcdserverpb::{ResponseHeader, WatchCreateRequest, WatchRequest, watch_request};
 use oxcd_api::mvccpb::event::EventType;
+use oxcd_api::queue::predecessor;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -23,15 +20,7 @@ pub(super) async fn wait_deletes(
     loop {
         let found = client
             .kv()
-            .range(RangeRequest {
-                key: prefix.to_vec(),
-                range_end: prefix_end(prefix),
-                limit: 1,
-                sort_order: SortOrder::Descend as i32,
-                sort_target: SortTarget::Create as i32,
-                max_create_revision: max_create_rev,
-                ..Default::default()
-            })
+            .range(predecessor(prefix, max_create_rev))
             .await
             .map_err(ClientError::from)?
             .into_inner();

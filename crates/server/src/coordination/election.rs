@@ -10,13 +10,11 @@ use oxcd_api::etcdserverpb::request_op::Request as Op;
 use oxcd_api::etcdserverpb::{
     DeleteRangeRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader, TxnRequest,
 };
-use oxcd_api::key_range::{queue_key, queue_prefix};
+use oxcd_api::queue::{created_at, head, queue_key, queue_prefix};
 use oxcd_api::v3electionpb::LeaderKey;
 
 use super::error::CoordinationError;
-use super::queue::{
-    Claim, commit, created_at, head_of, join, put, read, session_lease, wait_for_predecessors,
-};
+use super::queue::{Claim, commit, join, put, read, session_lease, wait_for_predecessors};
 use crate::server::EtcdServer;
 
 /// Campaigns in election `name` with `value` for `lease` (0: a new 60 s lease), waiting until
@@ -108,7 +106,7 @@ pub(crate) async fn leader(
     server: &EtcdServer,
     name: &[u8],
 ) -> Result<RangeResponse, CoordinationError> {
-    let resp = read(server, &head_of(&queue_prefix(name))).await?;
+    let resp = read(server, &head(&queue_prefix(name))).await?;
     if resp.kvs.is_empty() {
         return Err(CoordinationError::NoLeader);
     }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use oxcd_api::etcdserverpb::{DeleteRangeRequest, RangeRequest, ResponseHeader};
-use oxcd_api::key_range::{queue_key, queue_prefix};
+use oxcd_api::queue::{queue_key, queue_prefix};
 use oxcd_mvcc::validate;
 
 use super::error::CoordinationError;

@@ -2,15 +2,15 @@
 //! key is deleted — the next leader, and so on, in commit order (etcd's `Observe`). Like etcd,
 //! a leader that came and went between two looks is not reported; the latest always is.
 
-use oxcd_api::key_range::queue_prefix;
 use oxcd_api::mvccpb::KeyValue;
 use oxcd_api::mvccpb::event::EventType;
+use oxcd_api::queue::{head, queue_prefix};
 use oxcd_api::v3electionpb::LeaderResponse;
 use tokio::sync::mpsc;
 use tonic::Status;
 
 use super::key_watch::KeyWatch;
-use super::queue::{head_of, read};
+use super::queue::read;
 use crate::server::EtcdServer;
 
 /// Sends election `name`'s leader and each of its changes into `tx` (a gRPC stream's queue) until the receiver goes
@@ -24,7 +24,7 @@ pub(crate) async fn observe(
     let prefix = queue_prefix(name);
     let range_end = oxcd_api::key_range::prefix_end(&prefix);
     loop {
-        let Ok(resp) = read(server, &head_of(&prefix)).await else {
+        let Ok(resp) = read(server, &head(&prefix)).await else {
             return;
         };
         let (revision, leader) = match resp.kvs.into_iter().next() {

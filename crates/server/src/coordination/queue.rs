@@ -6,17 +6,15 @@
 use std::sync::Arc;
 
 use oxcd_api::EtcdError;
-use oxcd_api::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
-use oxcd_api::etcdserverpb::range_request::{SortOrder, SortTarget};
 use oxcd_api::etcdserverpb::request_op::Request as Op;
 use oxcd_api::etcdserverpb::response_op::Response as OpResponse;
 use oxcd_api::etcdserverpb::{
-    Compare, DeleteRangeRequest, LeaseGrantRequest, PutRequest, RangeRequest, RangeResponse,
-    RequestOp, ResponseHeader, TxnRequest, TxnResponse,
+    DeleteRangeRequest, LeaseGrantRequest, PutRequest, RangeRequest, RangeResponse, RequestOp,
+    ResponseHeader, TxnRequest, TxnResponse,
 };
-use oxcd_api::key_range::prefix_end;
 use oxcd_api::mvccpb::KeyValue;
 use oxcd_api::mvccpb::event::EventType;
+use oxcd_api::queue::{created_at, head, predecessor};
 use oxcd_mvcc::validate;
 
 use super::key_watch::KeyWatch;
@@ -61,42 +59,6 @@ pub(super) async fn commit(server: &EtcdServer, txn: TxnRequest) -> Result<TxnRe
     Ok(resp)
 }
 
-/// The queue's head: the key under `prefix` with the lowest create revision.
-pub(super) fn head_of(prefix: &[u8]) -> RangeRequest {
-    RangeRequest {
-        key: prefix.to_vec(),
-        range_end: prefix_end(prefix),
-        limit: 1,
-        sort_order: SortOrder::Ascend as i32,
-        sort_target: SortTarget::Create as i32,
-        ..Default::default()
-    }
-}
-
-/// The last key under `prefix` created at or before `max_create_revision`.
-fn last_created_by(prefix: &[u8], max_create_revision: i64) -> RangeRequest {
-    RangeRequest {
-        key: prefix.to_vec(),
-        range_end: prefix_end(prefix),
-        limit: 1,
-        sort_order: SortOrder::Descend as i32,
-        sort_target: SortTarget::Create as i32,
-        max_create_revision,
-        ..Default::default()
-    }
-}
-
-/// "The key's create revision is `revision`" (0: the key does not exist).
-pub(super) fn created_at(key: &[u8], revision: i64) -> Compare {
-    Compare {
-        result: CompareResult::Equal as i32,
-        target: CompareTarget::Create as i32,
-        key: key.to_vec(),
-        target_union: Some(TargetUnion::CreateRevision(revision)),
-        ..Default::default()
-    }
-}
-
 /// A put of `key` bound to `lease`.
 pub(super) fn put(key: &[u8], value: &[u8], lease: i64) -> RequestOp {
     RequestOp {
@@ -139,13 +101,13 @@ pub(super) async fn join(
 ) -> Result<Place, EtcdError> {
     let txn = TxnRequest {
         compare: vec![created_at(key, 0)],
-        success: vec![put(key, value, lease), range(head_of(prefix))],
+        success: vec![put(key, value, lease), range(head(prefix))],
         failure: vec![
             range(RangeRequest {
                 key: key.to_vec(),
                 ..Default::default()
             }),
-            range(head_of(prefix)),
+            range(head(prefix)),
         ],
     };
     let resp = commit(server, txn).await?;
@@ -186,7 +148,7 @@ pub(super) async fn wait_for_predecessors(
     revision: i64,
 ) -> Result<(), EtcdError> {
     loop {
-        let resp = read(server, &last_created_by(prefix, revision - 1)).await?;
+        let resp = read(server, &predecessor(prefix, revision - 1)).await?;
         let Some(predecessor) = resp.kvs.first() else {
             return Ok(());
         };
@@ -276,25 +238,5 @@ async fn withdraw(server: &EtcdServer, key: &[u8], created: Option<i64>) -> Resu
             })
             .await
             .map(drop),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_head_and_the_predecessor_are_read_by_create_revision() {
-        let head = head_of(b"e/");
-        assert_eq!(
-            (head.key.as_slice(), head.range_end.as_slice()),
-            (&b"e/"[..], &b"e0"[..])
-        );
-        assert_eq!(head.sort_order, SortOrder::Ascend as i32);
-        assert_eq!(head.sort_target, SortTarget::Create as i32);
-        assert_eq!(head.limit, 1);
-        let before = last_created_by(b"e/", 41);
-        assert_eq!(before.sort_order, SortOrder::Descend as i32);
-        assert_eq!(before.max_create_revision, 41);
     }
 }
