@@ -27,6 +27,10 @@ fn err<E: std::fmt::Display>(context: &str) -> impl FnOnce(E) -> StateError + '_
 /// Bytes of recent changes kept in memory for watchers; older ones are read from the backend.
 const WATCH_RING_BYTES: usize = 8 * 1024 * 1024;
 
+/// Name prefix of the backend copies made for clients' snapshots, so that copies left by a
+/// member that stopped while streaming one are recognised and removed at the next start.
+const BACKEND_COPY_PREFIX: &str = "maintenance-snapshot-";
+
 struct Storage {
     backend: Arc<Backend>,
     kv: Arc<KvStore>,
@@ -54,6 +58,7 @@ pub(crate) struct ServerState {
 impl ServerState {
     /// Opens a bootstrapped backend at `backend_path`; `lessor` is filled from it.
     pub(crate) fn open(backend_path: &Path, lessor: Lessor) -> Result<ServerState, StateError> {
+        remove_backend_copies(backend_path.parent().unwrap_or(Path::new(".")));
         let storage = Storage::open(backend_path)?;
         restore_leases(&lessor, &storage)?;
         let membership = Membership::load(&storage.backend).map_err(err("loading membership"))?;
@@ -84,6 +89,21 @@ impl ServerState {
     /// The current backend.
     pub(crate) fn backend(&self) -> Arc<Backend> {
         self.storage.read().backend.clone()
+    }
+
+    /// A consistent copy of the live backend, in a temporary file beside it that is removed
+    /// when dropped. It is read from one read transaction, so writers go on meanwhile.
+    pub(crate) fn backend_copy(&self) -> Result<tempfile::NamedTempFile, StateError> {
+        let dir = self.backend_path.parent().unwrap_or(Path::new("."));
+        let file = tempfile::Builder::new()
+            .prefix(BACKEND_COPY_PREFIX)
+            .suffix(".db")
+            .tempfile_in(dir)
+            .map_err(err("creating the backend copy"))?;
+        self.backend()
+            .copy_to(file.path())
+            .map_err(err("copying the backend"))?;
+        Ok(file)
     }
 
     /// Recent committed changes and the revision watchers wait on.
@@ -149,6 +169,21 @@ impl ServerState {
         *self.storage.write() = restored;
         self.watch_hub.reset(revision);
         Ok(applied)
+    }
+}
+
+/// Removes backend copies a member left in `member_dir` when it stopped while streaming one.
+fn remove_backend_copies(member_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(member_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with(BACKEND_COPY_PREFIX)
+            && let Err(e) = std::fs::remove_file(entry.path())
+        {
+            tracing::warn!(path = %entry.path().display(), error = %e, "cannot remove an old backend copy");
+        }
     }
 }
 

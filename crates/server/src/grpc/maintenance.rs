@@ -1,6 +1,7 @@
 //! The Maintenance service: member status (everything `etcdctl endpoint status` shows), HashKV
-//! for cross-member consistency checks, alarms and leader transfer. Backend snapshots,
-//! defragmentation, whole-backend hashes and downgrades answer "not supported" until they land.
+//! for cross-member consistency checks, alarms, leader transfer and backend snapshots
+//! (`backend_snapshot.rs`). Defragmentation, whole-backend hashes and downgrades answer "not
+//! supported" until they land.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use oxcd_api::etcdserverpb::{
     MoveLeaderResponse, SnapshotRequest, SnapshotResponse, StatusRequest, StatusResponse,
 };
 
+use super::backend_snapshot;
 use crate::server::EtcdServer;
 use crate::version::SERVER_VERSION;
 
@@ -110,7 +112,8 @@ impl Maintenance for MaintenanceService {
         &self,
         _request: Request<SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
-        Err(unsupported("backend snapshot streaming"))
+        let chunks = backend_snapshot::stream(&self.server).await?;
+        Ok(Response::new(Box::pin(chunks)))
     }
 
     async fn move_leader(
@@ -134,9 +137,8 @@ impl Maintenance for MaintenanceService {
         raft.transfer_leader(target, timeout)
             .await
             .map_err(|_| Status::from(EtcdError::Timeout))?;
-        Ok(Response::new(MoveLeaderResponse {
-            header: Some(self.server.current_header()),
-        }))
+        // etcd 3.5.1 answers a transfer with an empty message, header included.
+        Ok(Response::new(MoveLeaderResponse { header: None }))
     }
 
     async fn downgrade(

@@ -1,6 +1,7 @@
 //! The etcd v3 gRPC services, each in its own file, and the router that serves them all; what
 //! every service checks of an incoming call is in `request.rs`.
 
+mod backend_snapshot;
 mod cluster;
 mod election;
 mod kv;
