@@ -4,11 +4,15 @@
 //! message) goes into a transcript; the transcripts must be equal. Covered: `MoveLeader` to the
 //! leader itself, from a follower, to an unknown member and to a follower (leadership must
 //! then move there); the shape of a `Snapshot` stream (no headers, remaining bytes counting
-//! down to zero, a 32-byte digest last).
+//! down to zero, a 32-byte digest last); `Hash` (values differ between implementations by
+//! design, so what is compared is that every member gives the same hash for the same revision,
+//! that a write changes it and that its header carries the current revision).
 
 use std::time::Duration;
 
-use oxcd_api::etcdserverpb::{MoveLeaderRequest, SnapshotRequest, StatusRequest};
+use oxcd_api::etcdserverpb::{
+    HashRequest, MoveLeaderRequest, PutRequest, RangeRequest, SnapshotRequest, StatusRequest,
+};
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::{Cluster, ClusterSpec, Server};
 
@@ -119,7 +123,63 @@ async fn script(cluster: &Cluster) -> Vec<String> {
             .all(|w| w[1].remaining_bytes + w[1].blob.len() as u64 == w[0].remaining_bytes)
             && data.last().is_some_and(|m| m.remaining_bytes == 0),
     ));
+    hash_script(&mut clients, &mut out).await;
     out
+}
+
+/// Each member's `Hash` once all of them answer for the same revision.
+async fn hashes(clients: &mut [Clients]) -> Vec<(u32, i64)> {
+    for _ in 0..100 {
+        let mut answers = Vec::new();
+        for c in clients.iter_mut() {
+            let resp = c
+                .maintenance
+                .hash(HashRequest {})
+                .await
+                .unwrap()
+                .into_inner();
+            answers.push((resp.hash, resp.header.unwrap().revision));
+        }
+        if answers.iter().all(|a| a.1 == answers[0].1) {
+            return answers;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("members never answered Hash for the same revision");
+}
+
+async fn hash_script(clients: &mut [Clients], out: &mut Vec<String>) {
+    let before = hashes(clients).await;
+    let current = clients[0]
+        .kv
+        .range(RangeRequest {
+            key: b"k".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .header
+        .unwrap()
+        .revision;
+    clients[0]
+        .kv
+        .put(PutRequest {
+            key: b"hashed".to_vec(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let after = hashes(clients).await;
+    out.push(format!(
+        "hash: nonzero {}, members agree {} and {}, header at the current revision {}, a put changes it {}",
+        before[0].0 != 0,
+        before.iter().all(|h| h.0 == before[0].0),
+        after.iter().all(|h| h.0 == after[0].0),
+        before[0].1 == current,
+        after[0].0 != before[0].0 && after[0].1 == current + 1,
+    ));
 }
 
 #[tokio::test]

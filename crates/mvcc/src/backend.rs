@@ -6,11 +6,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use redb::{Database, DatabaseError, ReadableDatabase, TableDefinition, TableHandle};
+use redb::{
+    Database, DatabaseError, Key, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition,
+    TableHandle, Value, WriteTransaction,
+};
 
 use crate::error::BackendError;
 use crate::meta::META_TABLE;
 use crate::table::{TableReader, TableWriter};
+use crate::untyped_table::{self, TableVisitor};
 
 /// Every revision of every key: revision key → protobuf `mvccpb.KeyValue` (etcd's "key" bucket).
 pub(crate) const KEY_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("key");
@@ -192,11 +196,37 @@ impl Backend {
             .list_tables()
             .map_err(BackendError::with("listing tables"))?;
         for handle in tables {
-            crate::table_copy::copy_table(&src, &tx, handle.name())?;
+            untyped_table::visit(&src, handle.name(), &mut CopyInto(&tx))?;
         }
         tx.commit()
             .map_err(BackendError::with("committing snapshot database"))?;
         crate::meta::read_consistent_index(&src)
+    }
+}
+
+/// Copies each table it visits, rows and types alike, into a transaction of another database.
+struct CopyInto<'tx>(&'tx WriteTransaction);
+
+impl TableVisitor for CopyInto<'_> {
+    fn visit<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        name: &str,
+        table: ReadOnlyTable<K, V>,
+    ) -> Result<(), BackendError> {
+        let definition: TableDefinition<K, V> = TableDefinition::new(name);
+        let mut out = self
+            .0
+            .open_table(definition)
+            .map_err(BackendError::with("creating table in snapshot"))?;
+        for entry in table
+            .iter()
+            .map_err(BackendError::with("reading table for snapshot"))?
+        {
+            let (key, value) = entry.map_err(BackendError::with("reading table for snapshot"))?;
+            out.insert(key.value(), value.value())
+                .map_err(BackendError::with("writing table to snapshot"))?;
+        }
+        Ok(())
     }
 }
 

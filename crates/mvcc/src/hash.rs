@@ -1,5 +1,6 @@
-//! HashKV as etcd 3.5.1 computes it, so members of a mixed or migrated cluster can compare
-//! hashes: CRC-32C over the bucket name "key" and then every key-table row (revision key and
+//! The whole-backend hash (etcd's `Hash`: every table, each row's key and value, skipping rows
+//! that describe the member rather than the replicated state), and HashKV as etcd 3.5.1
+//! computes it, so members of a mixed or migrated cluster can compare hashes: CRC-32C over the bucket name "key" and then every key-table row (revision key and
 //! stored `KeyValue` bytes) up to the requested revision, where rows at or below the compacted
 //! revision count only if compaction keeps them (all count if it keeps none).
 
@@ -8,11 +9,15 @@ use std::sync::atomic::Ordering;
 use oxcd_api::EtcdError;
 use redb::ReadableDatabase;
 
+use redb::{Key, ReadOnlyTable, ReadableTable, TableHandle, Value};
+
 use crate::backend::KEY_TABLE;
 use crate::crc32c::Crc32c;
 use crate::error::BackendError;
+use crate::meta::{self, META_TABLE};
 use crate::revision::Revision;
 use crate::shared::{READ_CHUNK, Shared};
+use crate::untyped_table::{self, TableVisitor};
 use crate::view::ReadError;
 
 /// Returns (hash, current revision, compacted revision) for `rev` (0: current).
@@ -79,5 +84,69 @@ pub(crate) fn hash_kv(shared: &Shared, rev: i64) -> Result<(u32, i64, i64), Read
             }
         }
         return Ok((crc.finish(), current, compacted));
+    }
+}
+
+/// A CRC-32C over every table of the backend as of the published revision: each table's name,
+/// then each row's key and value bytes in key order, tables in name order. Rows of the meta
+/// table that describe this member's progress are left out, and so are those `skip(table, key)`
+/// names. Returns the hash and the revision it describes.
+pub(crate) fn hash_backend(
+    shared: &Shared,
+    skip: &dyn Fn(&str, &[u8]) -> bool,
+) -> Result<(u32, i64), BackendError> {
+    let Some(snapshot) = shared.snapshot.read().clone() else {
+        return Err(BackendError::new(
+            "hashing the backend",
+            "no read transaction of the published revision is open",
+        ));
+    };
+    let tx = snapshot.transaction();
+    let mut names: Vec<String> = tx
+        .list_tables()
+        .map_err(BackendError::with("listing tables"))?
+        .map(|handle| handle.name().to_string())
+        .collect();
+    names.sort_unstable();
+    let mut rows = HashRows {
+        crc: Crc32c::new(),
+        skip,
+    };
+    for name in &names {
+        untyped_table::visit(tx, name, &mut rows)?;
+    }
+    Ok((rows.crc.finish(), snapshot.rev))
+}
+
+/// Feeds each table it visits into one CRC.
+struct HashRows<'a> {
+    crc: Crc32c,
+    skip: &'a dyn Fn(&str, &[u8]) -> bool,
+}
+
+impl TableVisitor for HashRows<'_> {
+    fn visit<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        name: &str,
+        table: ReadOnlyTable<K, V>,
+    ) -> Result<(), BackendError> {
+        let meta = name == META_TABLE.name();
+        self.crc.update(name.as_bytes());
+        for row in table
+            .iter()
+            .map_err(BackendError::with("reading table for the hash"))?
+        {
+            let (key, value) = row.map_err(BackendError::with("reading table for the hash"))?;
+            let key_value = key.value();
+            let key_bytes = K::as_bytes(&key_value);
+            let key_bytes = key_bytes.as_ref();
+            if (meta && meta::is_member_local(key_bytes)) || (self.skip)(name, key_bytes) {
+                continue;
+            }
+            self.crc.update(key_bytes);
+            let value_value = value.value();
+            self.crc.update(V::as_bytes(&value_value).as_ref());
+        }
+        Ok(())
     }
 }

@@ -11,7 +11,7 @@
 //! from.
 //!
 //! Modules, from the bottom up: `error`, `revision` and `kv_header` (encodings); `meta`, `table`,
-//! `table_copy` and `backend` (the database file); `key_index` and `index` (the in-memory index);
+//! `untyped_table` and `backend` (the database file); `key_index` and `index` (the in-memory index);
 //! `view`, `compare`, `range`, `txn` (requests against any view); `shared` (the state the store
 //! shares between threads), `read_view`, `history`, `hash` (reads of it); `compaction`, `apply`
 //! (writes), then `store`; `watch` on top of it.
@@ -37,8 +37,8 @@ mod revision;
 mod shared;
 mod store;
 mod table;
-mod table_copy;
 mod txn;
+mod untyped_table;
 pub mod validate;
 mod view;
 pub mod watch;

@@ -16,6 +16,12 @@ pub(crate) const SCHEDULED_COMPACT_REV: &[u8] = b"scheduledCompactRev";
 /// The newest compaction whose revisions are gone from the key table.
 pub(crate) const FINISHED_COMPACT_REV: &[u8] = b"finishedCompactRev";
 
+/// Whether meta row `key` describes this member's progress rather than the replicated state
+/// (how far it applied, how far its compaction got), so hashes compared across members skip it.
+pub(crate) fn is_member_local(key: &[u8]) -> bool {
+    [CONSISTENT_INDEX, TERM, FINISHED_COMPACT_REV].contains(&key)
+}
+
 /// The raft index and term of the last entry applied to the backend (0, 0 for a new database).
 pub(crate) fn read_consistent_index(tx: &ReadTransaction) -> Result<(u64, u64), BackendError> {
     let table = match tx.open_table(META_TABLE) {

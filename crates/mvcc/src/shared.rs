@@ -90,7 +90,7 @@ pub(crate) struct Snapshot {
     pub rev: i64,
     pub compact: i64,
     pub table: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    _tx: ReadTransaction,
+    tx: ReadTransaction,
 }
 
 impl Snapshot {
@@ -110,7 +110,12 @@ impl Snapshot {
             rev,
             compact,
             table,
-            _tx: tx,
+            tx,
         })
+    }
+
+    /// The read transaction the snapshot was taken in: every table as committed at `rev`.
+    pub(crate) fn transaction(&self) -> &ReadTransaction {
+        &self.tx
     }
 }

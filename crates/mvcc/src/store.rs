@@ -123,6 +123,14 @@ impl KvStore {
         crate::hash::hash_kv(&self.shared, rev).map_err(read_failure)
     }
 
+    /// etcd's `Hash`: a CRC-32C over every table of the backend at the published revision,
+    /// leaving out the rows that describe this member rather than the replicated state (its
+    /// applied index and compaction progress, and the rows `skip(table, key)` names). Members
+    /// that applied the same entries agree. Returns the hash and the revision.
+    pub fn hash(&self, skip: &dyn Fn(&str, &[u8]) -> bool) -> Result<(u32, i64), EtcdError> {
+        crate::hash::hash_backend(&self.shared, skip).map_err(|e| read_failure(e.into()))
+    }
+
     /// The changes of revisions `from` onwards (up to the current revision) as watch events,
     /// oldest first, within `limit` (never a revision split in two). Returns them with the revision to continue from. `Compacted` if
     /// `from` is below the compacted revision. Delete events carry the key and the deletion

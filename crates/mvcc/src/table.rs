@@ -159,6 +159,11 @@ impl<K: Codec, V: Codec> Table<K, V> {
         }
     }
 
+    /// The table's name in the backend.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
     fn definition(&self) -> Result<Definition<K, V>, BackendError> {
         if RESERVED.contains(&self.name) {
             return Err(BackendError::new(

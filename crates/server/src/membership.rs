@@ -69,6 +69,12 @@ impl Membership {
         Ok(())
     }
 
+    /// Whether backend row `key` of `table` is this member's own id rather than replicated
+    /// membership, so whole-backend hashes compared across members leave it out.
+    pub(crate) fn is_member_local(table: &str, key: &[u8]) -> bool {
+        table == CLUSTER.name() && key == LOCAL_ID_KEY.as_bytes()
+    }
+
     /// The identity stored in a data dir's backend, if it was ever bootstrapped.
     pub(crate) fn stored_identity(backend: &Backend) -> Result<Option<Identity>, MembershipError> {
         Self::identity_in(&backend.read()?)

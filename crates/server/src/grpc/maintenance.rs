@@ -1,7 +1,7 @@
-//! The Maintenance service: member status (everything `etcdctl endpoint status` shows), HashKV
-//! for cross-member consistency checks, alarms, leader transfer and backend snapshots
-//! (`backend_snapshot.rs`). Defragmentation, whole-backend hashes and downgrades answer "not
-//! supported" until they land.
+//! The Maintenance service: member status (everything `etcdctl endpoint status` shows), Hash
+//! and HashKV for cross-member consistency checks, alarms, leader transfer and backend
+//! snapshots (`backend_snapshot.rs`). Defragmentation and downgrades answer "not supported"
+//! until they land.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use oxcd_api::etcdserverpb::{
 };
 
 use super::backend_snapshot;
+use crate::membership::Membership;
 use crate::server::EtcdServer;
 use crate::version::SERVER_VERSION;
 
@@ -86,7 +87,15 @@ impl Maintenance for MaintenanceService {
     }
 
     async fn hash(&self, _request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
-        Err(unsupported("whole-backend hash (use HashKV)"))
+        let kv = self.server.state().kv();
+        let (hash, revision) =
+            tokio::task::spawn_blocking(move || kv.hash(&Membership::is_member_local))
+                .await
+                .map_err(|_| Status::from(EtcdError::Stopped))??;
+        Ok(Response::new(HashResponse {
+            header: Some(self.server.header(revision)),
+            hash,
+        }))
     }
 
     async fn hash_kv(
