@@ -109,5 +109,6 @@ fn scrape(server: &EtcdServer) -> String {
         keys: kv.indexed_keys(),
         current_revision: kv.current_revision(),
         compact_revision: kv.compact_revision(),
+        quota_backend_bytes: server.settings().quota.reported(),
     })
 }

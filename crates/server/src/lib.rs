@@ -7,6 +7,7 @@
 
 #![warn(unreachable_pub)]
 
+mod alarms;
 mod apply;
 mod bootstrap;
 mod coordination;
@@ -18,6 +19,7 @@ mod lease_leader;
 mod membership;
 mod metrics;
 mod proposal;
+mod quota;
 pub mod run;
 mod serve;
 mod server;

@@ -16,9 +16,9 @@ use tokio::sync::oneshot;
 
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{
-    CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse,
-    LeaseCheckpointRequest, LeaseGrantRequest, LeaseGrantResponse, LeaseRevokeRequest,
-    LeaseRevokeResponse, PutRequest, PutResponse, TxnRequest, TxnResponse,
+    AlarmRequest, AlarmResponse, CompactionRequest, CompactionResponse, DeleteRangeRequest,
+    DeleteRangeResponse, LeaseCheckpointRequest, LeaseGrantRequest, LeaseGrantResponse,
+    LeaseRevokeRequest, LeaseRevokeResponse, PutRequest, PutResponse, TxnRequest, TxnResponse,
 };
 use oxcd_mvcc::CompactionDone;
 
@@ -31,7 +31,7 @@ pub(crate) struct InternalRequest {
     #[prost(uint64, tag = "1")]
     pub(crate) id: u64,
     /// The operation to apply.
-    #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9")]
+    #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10")]
     pub(crate) request: Option<Request>,
 }
 
@@ -62,6 +62,9 @@ pub(crate) enum Request {
     /// The leader recording leases' remaining TTLs.
     #[prost(message, tag = "9")]
     LeaseCheckpoint(LeaseCheckpointRequest),
+    /// Listing, raising or clearing an alarm (etcd serializes all three through the log).
+    #[prost(message, tag = "10")]
+    Alarm(AlarmRequest),
 }
 
 /// The attributes a member publishes about itself once it runs.
@@ -133,6 +136,7 @@ pub(crate) struct Waiters {
     lease_grant: WaitRegistry<Outcome<LeaseGrantResponse>>,
     lease_revoke: WaitRegistry<Outcome<LeaseRevokeResponse>>,
     lease_checkpoint: WaitRegistry<Outcome<()>>,
+    alarm: WaitRegistry<Outcome<AlarmResponse>>,
 }
 
 impl Waiters {
@@ -202,6 +206,7 @@ proposal!(
     (),
     lease_checkpoint
 );
+proposal!(AlarmRequest, Alarm, AlarmResponse, alarm);
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ use crate::lease_leader::primary;
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
 use crate::proposal::Waiters;
+use crate::quota::BackendQuota;
 use crate::serve::{serve_clients, serve_metrics};
 use crate::server::{EtcdServer, ServerSettings};
 use crate::state::ServerState;
@@ -206,6 +207,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         })
         .map_err(|e| StartError::State(format!("starting the apply thread: {e}")))?;
 
+    log_backend_quota(cfg.quota_backend_bytes, cfg.backend_quota());
     let settings = ServerSettings {
         name: cfg.name.clone(),
         advertise_client_urls: url_strings(&cfg.advertise_client_urls),
@@ -215,6 +217,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         leader_change_grace: 5 * cfg.heartbeat_interval,
         election_timeout: cfg.election_timeout,
         watch_progress_notify_interval: cfg.experimental.watch_progress_notify_interval,
+        quota: BackendQuota::new(cfg.quota_backend_bytes, cfg.backend_quota()),
     };
     let server = Arc::new(EtcdServer::new(
         settings,
@@ -282,6 +285,46 @@ async fn shutdown_signal() {
         _ = int.recv() => {}
     }
     tracing::info!("received signal; shutting down");
+}
+
+/// etcd's largest recommended quota (8 GiB); a larger one is accepted with a warning.
+const MAX_RECOMMENDED_QUOTA: u64 = 8 * 1024 * 1024 * 1024;
+
+/// Logs the backend quota in force, with etcd's messages.
+fn log_backend_quota(flag: i64, quota: Option<u64>) {
+    use oxcd_etcd_compat::gotext::humanize;
+    const NAME: &str = "v3-applier";
+    match quota {
+        None => tracing::info!(
+            quota_name = NAME,
+            quota_size_bytes = flag,
+            "disabled backend quota"
+        ),
+        Some(bytes) if flag == 0 => tracing::info!(
+            quota_name = NAME,
+            quota_size_bytes = bytes,
+            quota_size = %humanize::bytes(bytes),
+            "enabled backend quota with default value"
+        ),
+        Some(bytes) => {
+            if bytes > MAX_RECOMMENDED_QUOTA {
+                tracing::warn!(
+                    quota_name = NAME,
+                    quota_size_bytes = bytes,
+                    quota_size = %humanize::bytes(bytes),
+                    quota_maximum_size_bytes = MAX_RECOMMENDED_QUOTA,
+                    quota_maximum_size = %humanize::bytes(MAX_RECOMMENDED_QUOTA),
+                    "quota exceeds the maximum value"
+                );
+            }
+            tracing::info!(
+                quota_name = NAME,
+                quota_size_bytes = bytes,
+                quota_size = %humanize::bytes(bytes),
+                "enabled backend quota"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

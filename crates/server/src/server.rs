@@ -9,12 +9,16 @@ use prost::Message;
 use tokio::sync::watch;
 
 use oxcd_api::EtcdError;
-use oxcd_api::etcdserverpb::{LeaseGrantRequest, LeaseGrantResponse, ResponseHeader};
+use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
+use oxcd_api::etcdserverpb::{
+    AlarmRequest, AlarmType, LeaseGrantRequest, LeaseGrantResponse, ResponseHeader,
+};
 use oxcd_raft::{RaftError, RaftHandle};
 
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
 use crate::proposal::{InternalRequest, MemberAttributes, Proposal, RequestIds, Waiters};
+use crate::quota::BackendQuota;
 use crate::state::ServerState;
 
 /// Limits and identity the services need.
@@ -38,6 +42,8 @@ pub(crate) struct ServerSettings {
     /// `--experimental-watch-progress-notify-interval`: how often watchers that asked for
     /// progress notifications hear the current revision when nothing else was sent.
     pub(crate) watch_progress_notify_interval: Duration,
+    /// `--quota-backend-bytes`, resolved.
+    pub(crate) quota: BackendQuota,
 }
 
 /// The member, shared by every service.
@@ -124,6 +130,25 @@ impl EtcdServer {
             Some(h) => self.header(h.revision),
             None => self.current_header(),
         });
+    }
+
+    /// Checks that a request adding `cost` bytes fits the backend quota. If it does not, the
+    /// NOSPACE alarm is raised for this member through raft (as etcd does, whatever comes of
+    /// that proposal) and the request is refused with "database space exceeded".
+    pub(crate) async fn check_quota(&self, cost: u64) -> Result<(), EtcdError> {
+        let size = self.state.backend().size();
+        if self.settings.quota.fits(size, cost) {
+            return Ok(());
+        }
+        let raise = AlarmRequest {
+            action: AlarmAction::Activate as i32,
+            member_id: self.identity().member_id,
+            alarm: AlarmType::Nospace as i32,
+        };
+        if let Err(e) = self.propose(raise).await {
+            tracing::warn!(error = %e, "failed to raise the NOSPACE alarm");
+        }
+        Err(EtcdError::NoSpace)
     }
 
     /// Replicates `proposal` through raft and returns what applying it produced.

@@ -1,5 +1,5 @@
 //! The replicated state machine as one swappable unit: the backend database, the KV store on it
-//! and the membership read from it, plus the applied indexes. A snapshot from the leader replaces
+//! and the membership and alarms read from it, plus the applied indexes. A snapshot from the leader replaces
 //! the database wholesale; readers holding the old store finish on it undisturbed.
 
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use oxcd_mvcc::watch::WatchHub;
 use oxcd_mvcc::{Backend, KvStore};
 use oxcd_raft::StateMachine;
 
+use crate::alarms::Alarms;
 use crate::lease::{Lessor, table as lease_table};
 use crate::membership::{Identity, Membership};
 
@@ -48,6 +49,7 @@ impl Storage {
 pub(crate) struct ServerState {
     storage: RwLock<Storage>,
     membership: Membership,
+    alarms: Alarms,
     lessor: Arc<Lessor>,
     watch_hub: Arc<WatchHub>,
     backend_path: PathBuf,
@@ -62,6 +64,7 @@ impl ServerState {
         let storage = Storage::open(backend_path)?;
         restore_leases(&lessor, &storage)?;
         let membership = Membership::load(&storage.backend).map_err(err("loading membership"))?;
+        let alarms = Alarms::load(&storage.backend).map_err(err("loading alarms"))?;
         let (applied, _term) = storage
             .backend
             .consistent_index()
@@ -73,6 +76,7 @@ impl ServerState {
         Ok(ServerState {
             storage: RwLock::new(storage),
             membership,
+            alarms,
             lessor: Arc::new(lessor),
             watch_hub,
             backend_path: backend_path.to_path_buf(),
@@ -114,6 +118,11 @@ impl ServerState {
     /// Membership of the cluster.
     pub(crate) fn membership(&self) -> &Membership {
         &self.membership
+    }
+
+    /// The alarms raised in the cluster.
+    pub(crate) fn alarms(&self) -> &Alarms {
+        &self.alarms
     }
 
     /// Every lease and the keys attached to them.
@@ -159,6 +168,9 @@ impl ServerState {
             .reload(&restored.backend)
             .map_err(err("reloading membership"))?;
         restore_leases(&self.lessor, &restored)?;
+        self.alarms
+            .reload(&restored.backend)
+            .map_err(err("reloading alarms"))?;
         // Readers keep using the old store until the swap below: the old database file stays
         // readable through its open handle after the rename, as the new one does through its.
         std::fs::rename(db_path, &self.backend_path)

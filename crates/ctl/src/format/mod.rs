@@ -1,7 +1,6 @@
-//! Go-compatible text formatting that etcdctl's output depends on: `text/tabwriter`,
-//! `olekukonko/tablewriter` and `go-humanize` byte sizes. Quoting, durations and JSON are
+//! Go-compatible text formatting that etcdctl's output depends on: `text/tabwriter` and
+//! `olekukonko/tablewriter`. Quoting, durations, JSON and byte sizes are
 //! [`oxcd_etcd_compat::gotext`], shared with the server.
 
-pub mod humanize;
 pub mod table;
 pub mod tabwriter;

@@ -473,7 +473,7 @@ pub fn status_rows(list: &[EpStatus]) -> Vec<Vec<String>> {
                 s.endpoint.clone(),
                 format!("{member_id:x}"),
                 r.version.clone(),
-                crate::format::humanize::bytes(r.db_size.max(0) as u64),
+                oxcd_etcd_compat::gotext::humanize::bytes(r.db_size.max(0) as u64),
                 (r.leader == member_id).to_string(),
                 r.is_learner.to_string(),
                 r.raft_term.to_string(),

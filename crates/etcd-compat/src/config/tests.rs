@@ -538,10 +538,6 @@ fn flags_oxcd_cannot_honour_are_refused_when_set() {
             "--host-whitelist=example.com",
         ),
         ("--metrics=extensive", "--metrics=extensive"),
-        (
-            "--quota-backend-bytes=8589934592",
-            "--quota-backend-bytes=8589934592",
-        ),
         ("--raft-read-timeout=10s", "--raft-read-timeout=10s"),
         ("--raft-write-timeout=6s", "--raft-write-timeout=6s"),
         ("--socket-reuse-port", "--socket-reuse-port"),
@@ -552,10 +548,6 @@ fn flags_oxcd_cannot_honour_are_refused_when_set() {
     ] {
         assert_refused(&fail(&[flag]), name);
     }
-    assert_eq!(
-        fail(&["--quota-backend-bytes=1024"]).message(),
-        "--quota-backend-bytes=1024 is not supported yet: oxcd enforces no backend quota yet, refusing to start rather than let the backend grow past it"
-    );
     assert_eq!(
         fail(&[
             "--auto-compaction-mode=revision",
@@ -619,8 +611,12 @@ fn flags_at_etcds_default_or_honoured_are_accepted() {
     assert!(!c.pre_vote);
     assert_eq!((c.max_snapshots, c.max_wals), (0, 0));
     assert!(c.unsafe_no_fsync);
-    // A negative quota disables etcd's quota, which is what oxcd does.
+    // A negative quota disables the quota; a positive one is the limit.
     assert_eq!(run(&["--quota-backend-bytes=-1"]).backend_quota(), None);
+    assert_eq!(
+        run(&["--quota-backend-bytes=8589934592"]).backend_quota(),
+        Some(8 << 30)
+    );
 }
 
 #[test]
@@ -666,10 +662,10 @@ fn refusals_apply_to_the_config_file() {
         &fail(&["--config-file", &path_of(&file)]),
         "--listen-client-urls=https://127.0.0.1:2379",
     );
-    let file = yaml("quota-backend-bytes: 1073741824\n");
+    let file = yaml("auto-compaction-mode: revision\nauto-compaction-retention: \"1000\"\n");
     assert_refused(
         &fail(&["--config-file", &path_of(&file)]),
-        "--quota-backend-bytes=1073741824",
+        "--auto-compaction-retention",
     );
     let file = yaml(
         "quota-backend-bytes: 0\n\

@@ -275,11 +275,6 @@ fn check_behaviour(cfg: &ServerConfig) -> Result<(), String> {
         "--metrics=extensive",
         "oxcd serves only the basic metrics",
     )?;
-    refuse_if(
-        cfg.quota_backend_bytes > 0,
-        &format!("--quota-backend-bytes={}", cfg.quota_backend_bytes),
-        "oxcd enforces no backend quota yet, refusing to start rather than let the backend grow past it",
-    )?;
     let peer_timeouts = "oxcd's peer transport has fixed timeouts";
     refuse_if(
         cfg.raft_read_timeout != DEFAULT_RAFT_TIMEOUT,

@@ -4,13 +4,16 @@
 //!
 //! The loop knows the order of things, not the request kinds: each kind's apply step lives with
 //! its domain (`kv.rs`, `lease.rs`, `membership.rs`; auth will get its own file) behind the
-//! [`step::Apply`] trait, and its outcome has the kind's own type.
+//! [`step::Apply`] trait, and its outcome has the kind's own type. A request the cluster's
+//! active alarms forbid (`alarms.rs`) is refused here, before its step, as etcd swaps in a
+//! refusing applier while an alarm is raised.
 //!
 //! It runs on a dedicated thread because every step is blocking storage work. Entries at or below
 //! the backend's consistent index are skipped: after a crash the WAL is replayed from there, and a
 //! snapshot database may already contain entries the log delivers again. The applied index only
 //! grows, and an outcome reaches its proposer only after the batch holding it is committed.
 
+mod alarm;
 mod kv;
 mod lease;
 mod membership;
@@ -40,6 +43,14 @@ const DURABLE_EVERY: Duration = Duration::from_secs(5);
 
 /// An outcome ready for its proposer, sent once the batch that produced it is committed.
 type Handover = Box<dyn FnOnce()>;
+
+/// One request's place in the batch: its proposal id, the alarm refusing it if any, and where
+/// its outcome waits for the commit.
+struct Step<'a> {
+    id: u64,
+    refused: Option<oxcd_api::EtcdError>,
+    handovers: &'a mut Vec<Handover>,
+}
 
 /// Drives the state machine from raft's committed entries.
 pub(crate) struct ApplyLoop {
@@ -172,35 +183,48 @@ impl ApplyLoop {
         request: &Request,
         handovers: &mut Vec<Handover>,
     ) -> Result<(), ApplyError> {
+        let refused = self.state.alarms().refusal(request);
+        let step = Step {
+            id,
+            refused,
+            handovers,
+        };
         match request {
-            Request::Put(req) => self.apply_one(batch, id, req, handovers),
-            Request::DeleteRange(req) => self.apply_one(batch, id, req, handovers),
-            Request::Txn(req) => self.apply_one(batch, id, req, handovers),
-            Request::Compaction(req) => self.apply_one(batch, id, req, handovers),
-            Request::MemberAttributes(req) => self.apply_one(batch, id, req, handovers),
-            Request::LeaseGrant(req) => self.apply_one(batch, id, req, handovers),
-            Request::LeaseRevoke(req) => self.apply_one(batch, id, req, handovers),
-            Request::LeaseCheckpoint(req) => self.apply_one(batch, id, req, handovers),
+            Request::Put(req) => self.apply_one(batch, step, req),
+            Request::DeleteRange(req) => self.apply_one(batch, step, req),
+            Request::Txn(req) => self.apply_one(batch, step, req),
+            Request::Compaction(req) => self.apply_one(batch, step, req),
+            Request::MemberAttributes(req) => self.apply_one(batch, step, req),
+            Request::LeaseGrant(req) => self.apply_one(batch, step, req),
+            Request::LeaseRevoke(req) => self.apply_one(batch, step, req),
+            Request::LeaseCheckpoint(req) => self.apply_one(batch, step, req),
+            Request::Alarm(req) => self.apply_one(batch, step, req),
         }
     }
 
-    /// Applies `request`, lets the lessor follow the keys it changed, and keeps its outcome for
-    /// the proposer if that waits on this member.
+    /// Applies `request` (unless an alarm refuses it), lets the lessor follow the keys it
+    /// changed, and keeps its outcome for the proposer if that waits on this member.
     fn apply_one<R: Apply>(
         &self,
         batch: &mut ApplyBatch<'_>,
-        id: u64,
+        step: Step<'_>,
         request: &R,
-        handovers: &mut Vec<Handover>,
     ) -> Result<(), ApplyError> {
+        let Step {
+            id,
+            refused,
+            handovers,
+        } = step;
         let started = Instant::now();
         let before = batch.changes().len();
-        let mut cx = ApplyContext {
-            batch: &mut *batch,
-            state: &self.state,
-            metrics: &self.metrics,
+        let outcome = match refused {
+            Some(e) => Err(e),
+            None => request.apply(&mut ApplyContext {
+                batch: &mut *batch,
+                state: &self.state,
+                metrics: &self.metrics,
+            })?,
         };
-        let outcome = request.apply(&mut cx)?;
         self.state.lessor().track(&batch.changes()[before..]);
         if started.elapsed() >= SLOW_APPLY {
             self.metrics.record_slow_apply();

@@ -15,6 +15,7 @@ use oxcd_api::etcdserverpb::{
 use oxcd_mvcc::{is_txn_read_only, validate};
 
 use super::request::{check_message_size, max_request_message};
+use crate::quota;
 use crate::server::EtcdServer;
 
 /// `etcdserverpb.KV`.
@@ -62,6 +63,7 @@ impl Kv for KvService {
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
+        self.server.check_quota(quota::put_cost(&req)).await?;
         validate::validate_put(&req)?;
         let mut resp = self.server.propose(req).await?;
         self.server.finish_header(&mut resp.header);
@@ -83,6 +85,7 @@ impl Kv for KvService {
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
+        self.server.check_quota(quota::txn_cost(&req)).await?;
         validate::validate_txn(&req, self.server.settings().max_txn_ops)?;
         if is_txn_read_only(&req) {
             // Like etcd, a txn that only reads is served locally, behind the ReadIndex barrier

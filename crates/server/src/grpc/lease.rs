@@ -23,6 +23,7 @@ use oxcd_api::etcdserverpb::{
 use super::request::{check_message_size, leader_required, max_request_message};
 use crate::lease::{NotPrimary, Renewal};
 use crate::lease_leader::forward::{LeaderForwarder, is_forwarded};
+use crate::quota;
 use crate::server::EtcdServer;
 
 /// Keep-alive responses queued per stream before the task waits for the client to read.
@@ -117,6 +118,7 @@ impl Lease for LeaseService {
     ) -> Result<Response<LeaseGrantResponse>, Status> {
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
+        self.server.check_quota(quota::LEASE_OVERHEAD).await?;
         Ok(Response::new(self.server.grant_lease(req).await?))
     }
 

@@ -11,15 +11,16 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use oxcd_api::EtcdError;
-use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
 use oxcd_api::etcdserverpb::maintenance_server::Maintenance;
 use oxcd_api::etcdserverpb::{
-    AlarmRequest, AlarmResponse, DefragmentRequest, DefragmentResponse, DowngradeRequest,
-    DowngradeResponse, HashKvRequest, HashKvResponse, HashRequest, HashResponse, MoveLeaderRequest,
-    MoveLeaderResponse, SnapshotRequest, SnapshotResponse, StatusRequest, StatusResponse,
+    AlarmRequest, AlarmResponse, AlarmType, DefragmentRequest, DefragmentResponse,
+    DowngradeRequest, DowngradeResponse, HashKvRequest, HashKvResponse, HashRequest, HashResponse,
+    MoveLeaderRequest, MoveLeaderResponse, SnapshotRequest, SnapshotResponse, StatusRequest,
+    StatusResponse,
 };
 
 use super::backend_snapshot;
+use crate::alarms::Alarms;
 use crate::membership::Membership;
 use crate::server::EtcdServer;
 use crate::version::SERVER_VERSION;
@@ -40,6 +41,17 @@ fn unsupported(what: &str) -> Status {
     Status::unimplemented(format!("oxcd: {what} is not supported yet"))
 }
 
+/// `StatusResponse.errors` as etcd fills it: "no leader" when the member knows none, then each
+/// active alarm in protobuf's compact text form.
+fn status_errors(leader: u64, alarms: &Alarms) -> Vec<String> {
+    let no_leader = (leader == 0).then(|| EtcdError::NoLeader.message().to_string());
+    let raised = alarms.get(AlarmType::None as i32).into_iter().map(|m| {
+        let alarm = AlarmType::try_from(m.alarm).map_or("UNKNOWN", |t| t.as_str_name());
+        format!("memberID:{} alarm:{alarm} ", m.member_id)
+    });
+    no_leader.into_iter().chain(raised).collect()
+}
+
 type SnapshotStream = Pin<Box<dyn Stream<Item = Result<SnapshotResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -48,15 +60,11 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<AlarmRequest>,
     ) -> Result<Response<AlarmResponse>, Status> {
-        match request.into_inner().action() {
-            AlarmAction::Get => Ok(Response::new(AlarmResponse {
-                header: Some(self.server.current_header()),
-                alarms: Vec::new(),
-            })),
-            AlarmAction::Activate | AlarmAction::Deactivate => {
-                Err(unsupported("raising or clearing alarms"))
-            }
-        }
+        // Listing goes through raft as well, as in etcd: the answer is the alarms as of a
+        // point of the log no earlier than the call.
+        let mut resp = self.server.propose(request.into_inner()).await?;
+        self.server.finish_header(&mut resp.header);
+        Ok(Response::new(resp))
     }
 
     async fn status(
@@ -73,7 +81,7 @@ impl Maintenance for MaintenanceService {
             raft_index: raft.commit,
             raft_term: raft.term,
             raft_applied_index: self.server.state().applied_index(),
-            errors: Vec::new(),
+            errors: status_errors(raft.leader, self.server.state().alarms()),
             db_size_in_use: backend.size_in_use() as i64,
             is_learner: raft.is_learner,
         }))

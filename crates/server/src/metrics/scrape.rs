@@ -30,6 +30,8 @@ pub(crate) struct Snapshot<'a> {
     pub(crate) current_revision: i64,
     /// The store's compacted revision.
     pub(crate) compact_revision: i64,
+    /// `--quota-backend-bytes` as etcd reports it.
+    pub(crate) quota_backend_bytes: i64,
 }
 
 /// The text of `GET /metrics` for the member described by `snapshot`, with this process's
@@ -133,6 +135,12 @@ impl Snapshot<'_> {
             "Which version is running. 1 for 'server_version' label with current version.",
             Kind::Gauge,
             vec![(vec![("server_version", SERVER_VERSION)], 1.0)],
+        );
+        out.single(
+            "etcd_server_quota_backend_bytes",
+            "Current backend storage quota size in bytes.",
+            Kind::Gauge,
+            self.quota_backend_bytes as f64,
         );
         out.labelled(
             "etcd_cluster_version",
@@ -302,6 +310,7 @@ mod tests {
             server: &server,
             db_size: 20480,
             db_size_in_use: 16384,
+            quota_backend_bytes: 2147483648,
             keys: 2,
             current_revision: 3,
             compact_revision: -1,

@@ -1,5 +1,5 @@
 //! `go-humanize`'s `Bytes`: SI units (base 1000) with one decimal below 10, as etcdctl
-//! prints DB sizes ("20 kB").
+//! prints DB sizes ("20 kB") and etcd logs its quota ("2.1 GB").
 
 /// Formats a byte count like `humanize.Bytes`.
 pub fn bytes(size: u64) -> String {
