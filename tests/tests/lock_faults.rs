@@ -5,46 +5,26 @@
 //! are refused; killing the leader member does not stop the lock from moving on; and the
 //! guarded writes read back afterwards never interleave. A killed election leader is replaced
 //! within the same bound and an observer sees the leaders in order. The lock scenario also
-//! runs against real etcd 3.5.1: mutual exclusion is a property of the recipe.
+//! runs against real etcd 3.5.1: mutual exclusion is a property of the recipe. A short run of
+//! `oxrobust --workload locks` mixes all of these faults at random.
 
 use std::time::{Duration, Instant};
 
 use oxcd_client::{Client, ConnectOptions};
 use oxcd_tests::locks::holders::{HolderSpec, Holders, Mode};
-use oxcd_tests::locks::steps::{Observer, acquired, check_observed, leading};
+use oxcd_tests::locks::run::{self as lock_run, LockRunSpec};
+use oxcd_tests::locks::steps::{
+    Observer, SESSION_TTL, SETTLE, acquired, check_observed, failover_bound, leading, timing_args,
+};
 use oxcd_tests::locks::tenures;
 use oxcd_tests::{Cluster, ClusterSpec, NetnsLab, Placement, Server};
-
-/// The sessions' lease TTL in seconds.
-const TTL: i64 = 2;
-/// The members' election timeout in milliseconds.
-const ELECTION_TIMEOUT_MS: u64 = 1000;
-/// Extra time on top of TTL + election timeout for a busy two-core machine.
-const SLACK: Duration = Duration::from_secs(4);
-/// Bound on waits that involve no fault.
-const SETTLE: Duration = Duration::from_secs(30);
-
-fn timing() -> [String; 4] {
-    [
-        "--heartbeat-interval".into(),
-        "100".into(),
-        "--election-timeout".into(),
-        ELECTION_TIMEOUT_MS.to_string(),
-    ]
-}
-
-/// TTL + election timeout + slack: how long after a fault the lock or leadership may take to
-/// move on.
-fn bound() -> Duration {
-    Duration::from_secs(TTL as u64) + Duration::from_millis(ELECTION_TIMEOUT_MS) + SLACK
-}
 
 fn spec(mode: Mode, endpoints: Vec<String>, name: &str) -> HolderSpec {
     HolderSpec {
         mode,
         endpoints,
         name: name.to_owned(),
-        ttl: TTL,
+        ttl: SESSION_TTL,
         rounds: 4,
         interval: Duration::from_millis(200),
     }
@@ -66,7 +46,7 @@ async fn check_history(endpoints: &[String], name: &str) -> tenures::TenureRepor
 
 /// Kill, pause and leader-member faults against lock holders on `server`.
 async fn holder_and_member_faults(server: Server, token: &str) {
-    let mut cluster = Cluster::start(ClusterSpec::new(server, 3).token(token).args(timing()))
+    let mut cluster = Cluster::start(ClusterSpec::new(server, 3).token(token).args(timing_args()))
         .await
         .unwrap();
     let name = "job";
@@ -76,7 +56,7 @@ async fn holder_and_member_faults(server: Server, token: &str) {
     holders.get_mut(grant.index).kill9().unwrap();
     let killed = Instant::now();
     let next = holders
-        .successor(grant.index, grant.value, killed, bound(), acquired)
+        .successor(grant.index, grant.value, killed, failover_bound(), acquired)
         .await
         .unwrap();
     eprintln!(
@@ -90,7 +70,7 @@ async fn holder_and_member_faults(server: Server, token: &str) {
     holders.get_mut(victim).pause().unwrap();
     let paused = Instant::now();
     let next = holders
-        .successor(victim, grant.value, paused, bound(), acquired)
+        .successor(victim, grant.value, paused, failover_bound(), acquired)
         .await
         .unwrap();
     eprintln!(
@@ -112,7 +92,7 @@ async fn holder_and_member_faults(server: Server, token: &str) {
             "the lock to move on after the leader member died",
             crashed,
             |_| true,
-            bound(),
+            failover_bound(),
             acquired,
         )
         .await
@@ -145,7 +125,7 @@ async fn a_holder_cut_off_loses_the_lock_and_writes_nothing_after() {
     let cluster = Cluster::start(
         ClusterSpec::new(Server::from_env().unwrap(), 3)
             .placement(Placement::Hosts(members))
-            .args(timing()),
+            .args(timing_args()),
     )
     .await
     .unwrap();
@@ -165,7 +145,7 @@ async fn a_holder_cut_off_loses_the_lock_and_writes_nothing_after() {
         lab.isolate(3 + grant.index).unwrap();
         let cut = Instant::now();
         let next = holders
-            .successor(grant.index, grant.value, cut, bound(), acquired)
+            .successor(grant.index, grant.value, cut, failover_bound(), acquired)
             .await
             .unwrap();
         eprintln!(
@@ -189,7 +169,7 @@ async fn a_killed_leader_is_replaced_in_time_and_observed_in_order() {
     let cluster = Cluster::start(
         ClusterSpec::new(Server::from_env().unwrap(), 3)
             .token("oxt-lockf-e")
-            .args(timing()),
+            .args(timing_args()),
     )
     .await
     .unwrap();
@@ -206,7 +186,13 @@ async fn a_killed_leader_is_replaced_in_time_and_observed_in_order() {
         campaigners.get_mut(leader.index).kill9().unwrap();
         let killed = Instant::now();
         let next = campaigners
-            .successor(leader.index, leader.value, killed, bound(), leading)
+            .successor(
+                leader.index,
+                leader.value,
+                killed,
+                failover_bound(),
+                leading,
+            )
             .await
             .unwrap();
         eprintln!("leader killed -> next leader after {:?}", next.at - killed);
@@ -218,4 +204,22 @@ async fn a_killed_leader_is_replaced_in_time_and_observed_in_order() {
     let seen = observer.seen();
     let problems = check_observed(&seen, &successors);
     assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_lock_run_with_every_fault_passes() {
+    let spec = LockRunSpec::new(
+        Server::from_env().unwrap(),
+        3,
+        Duration::from_secs(20),
+        oxcd_testkit::rng::seed_from_env(11).unwrap(),
+    );
+    let summary = lock_run::run(spec).await.unwrap();
+    eprintln!("{}", summary.render());
+    assert!(summary.passed(), "{}", summary.render());
+    assert!(
+        summary.injected.values().sum::<usize>() >= 3,
+        "{}",
+        summary.render()
+    );
 }

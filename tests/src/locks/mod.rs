@@ -7,5 +7,6 @@
 
 pub mod event;
 pub mod holders;
+pub mod run;
 pub mod steps;
 pub mod tenures;

@@ -1,7 +1,8 @@
 //! The steps a lock or election fault is made of, shared by the tests and `oxrobust`: wait
 //! for a fresh grant (so the fault hits a holder with its whole tenure ahead), wait for the
 //! successor within the bound, make sure the victim learned it lost and wrote nothing after —
-//! and the check of what an election observer saw.
+//! and the check of what an election observer saw. Also the timing both use: the sessions'
+//! TTL, the members' election timeout, and the failover bound derived from them.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,6 +14,34 @@ use tokio::task::JoinHandle;
 
 use super::event::Event;
 use super::holders::{Found, Holders};
+
+/// The lease TTL of every holder's and campaigner's session, in seconds.
+pub const SESSION_TTL: i64 = 2;
+
+/// The members' `--election-timeout` in milliseconds (heartbeats every 100 ms).
+pub const ELECTION_TIMEOUT_MS: u64 = 1000;
+
+/// Extra time on top of TTL + election timeout, for a busy two-core machine.
+pub const SLACK: Duration = Duration::from_secs(4);
+
+/// Bound on waits that follow no fault.
+pub const SETTLE: Duration = Duration::from_secs(30);
+
+/// The members' timing flags.
+pub fn timing_args() -> Vec<String> {
+    vec![
+        "--heartbeat-interval".into(),
+        "100".into(),
+        "--election-timeout".into(),
+        ELECTION_TIMEOUT_MS.to_string(),
+    ]
+}
+
+/// TTL + election timeout + [`SLACK`]: how long after a fault the lock or leadership may
+/// take to move on.
+pub fn failover_bound() -> Duration {
+    Duration::from_secs(SESSION_TTL as u64) + Duration::from_millis(ELECTION_TIMEOUT_MS) + SLACK
+}
 
 /// The fencing token of a grant.
 pub fn acquired(event: &Event) -> Option<i64> {
@@ -141,34 +170,49 @@ impl Holders {
 /// A leader as an observer saw it: key, the key's create revision, value.
 pub type Observation = (Vec<u8>, i64, Vec<u8>);
 
-/// Follows an election in the background, recording every leader and proclamation.
+/// How long the observer waits before observing again after its stream ended.
+const REOBSERVE_PAUSE: Duration = Duration::from_millis(200);
+
+/// Follows an election in the background, recording every leader and proclamation. An
+/// observation ends with an error (its member died, say); the observer then starts a new one,
+/// so what it saw comes in segments, one per observation.
 pub struct Observer {
-    seen: Arc<Mutex<Vec<Observation>>>,
+    seen: Arc<Mutex<Vec<Vec<Observation>>>>,
     task: JoinHandle<()>,
 }
 
 impl Observer {
     /// Starts observing election `name`.
     pub fn start(client: &Client, name: &str) -> Observer {
-        let mut changes = observe_election(client, name);
-        let seen: Arc<Mutex<Vec<Observation>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<Vec<Observation>>>> = Arc::default();
         let sink = seen.clone();
+        let client = client.clone();
+        let name = name.to_owned();
         let task = tokio::spawn(async move {
-            while let Some(Ok(response)) = changes.next().await {
-                let mut sink = sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                sink.extend(
-                    response
-                        .kvs
-                        .into_iter()
-                        .map(|kv| (kv.key, kv.create_revision, kv.value)),
-                );
+            loop {
+                let mut changes = observe_election(&client, &name);
+                sink.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(Vec::new());
+                while let Some(Ok(response)) = changes.next().await {
+                    let mut sink = sink.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if let Some(segment) = sink.last_mut() {
+                        segment.extend(
+                            response
+                                .kvs
+                                .into_iter()
+                                .map(|kv| (kv.key, kv.create_revision, kv.value)),
+                        );
+                    }
+                }
+                tokio::time::sleep(REOBSERVE_PAUSE).await;
             }
         });
         Observer { seen, task }
     }
 
-    /// What was seen so far.
-    pub fn seen(&self) -> Vec<Observation> {
+    /// What was seen so far, one segment per observation.
+    pub fn seen(&self) -> Vec<Vec<Observation>> {
         self.seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -182,12 +226,14 @@ impl Drop for Observer {
     }
 }
 
-/// Problems with what an observer saw: leaders must come in the order of their keys' create
-/// revisions, each leader's proclamations (`<id> <round>`) in round order, and the leaders in
-/// `expected` (key revisions) must all have been seen.
-pub fn check_observed(seen: &[Observation], expected: &[i64]) -> Vec<String> {
+/// Problems with what an observer saw, in segments (one per observation): within one,
+/// leaders must come in the order of their keys' create revisions and each leader's
+/// proclamations (`<id> <round>`) in round order; a later segment never starts with an older
+/// leader than the one an earlier segment ended with; and the leaders in `expected` (key
+/// revisions) must all have been seen.
+pub fn check_observed(segments: &[Vec<Observation>], expected: &[i64]) -> Vec<String> {
     let mut problems = Vec::new();
-    if seen.is_empty() {
+    if segments.iter().all(Vec::is_empty) {
         problems.push("the observer saw no leader".to_owned());
     }
     let round = |value: &[u8]| -> Option<u64> {
@@ -195,25 +241,40 @@ pub fn check_observed(seen: &[Observation], expected: &[i64]) -> Vec<String> {
             .split_once(' ')
             .and_then(|(_, round)| round.parse().ok())
     };
-    for pair in seen.windows(2) {
-        let ((key_a, rev_a, value_a), (key_b, rev_b, value_b)) = (&pair[0], &pair[1]);
-        if key_a == key_b && rev_a == rev_b {
-            if round(value_a).is_some() && round(value_a) >= round(value_b) {
-                problems.push(format!(
-                    "proclamations out of order: {:?} then {:?}",
-                    String::from_utf8_lossy(value_a),
-                    String::from_utf8_lossy(value_b)
-                ));
+    for seen in segments {
+        for pair in seen.windows(2) {
+            let ((key_a, rev_a, value_a), (key_b, rev_b, value_b)) = (&pair[0], &pair[1]);
+            if key_a == key_b && rev_a == rev_b {
+                if round(value_a).is_some() && round(value_a) >= round(value_b) {
+                    problems.push(format!(
+                        "proclamations out of order: {:?} then {:?}",
+                        String::from_utf8_lossy(value_a),
+                        String::from_utf8_lossy(value_b)
+                    ));
+                }
+            } else if rev_a >= rev_b {
+                problems.push(format!("leader {rev_b} observed after leader {rev_a}"));
             }
-        } else if rev_a >= rev_b {
-            problems.push(format!("leader {rev_b} observed after leader {rev_a}"));
+        }
+    }
+    let nonempty: Vec<&Vec<Observation>> =
+        segments.iter().filter(|seen| !seen.is_empty()).collect();
+    for pair in nonempty.windows(2) {
+        let (ended, started) = (pair[0][pair[0].len() - 1].1, pair[1][0].1);
+        if started < ended {
+            problems.push(format!(
+                "leader {started} observed after leader {ended} (across observations)"
+            ));
         }
     }
     for revision in expected {
-        if !seen.iter().any(|(_, rev, _)| rev == revision) {
+        if !segments.iter().flatten().any(|(_, rev, _)| rev == revision) {
             problems.push(format!(
                 "the observer missed leader {revision}: saw {:?}",
-                seen.iter().map(|(_, rev, _)| rev).collect::<Vec<_>>()
+                segments
+                    .iter()
+                    .map(|seen| seen.iter().map(|(_, rev, _)| *rev).collect::<Vec<_>>())
+                    .collect::<Vec<_>>()
             ));
         }
     }
@@ -239,17 +300,23 @@ mod tests {
             ("e/1", 5, "1 1"),
             ("e/2", 9, "2"),
         ]);
-        assert!(check_observed(&ok, &[5, 9]).is_empty());
+        assert!(check_observed(&[ok], &[5, 9]).is_empty());
+        // A new observation starts again with the current leader's latest proclamation.
+        let first = seen(&[("e/1", 5, "1"), ("e/1", 5, "1 1")]);
+        let again = seen(&[("e/1", 5, "1 1"), ("e/2", 9, "2")]);
+        assert!(check_observed(&[first, again], &[9]).is_empty());
     }
 
     #[test]
     fn older_leaders_late_proclamations_and_missed_leaders_are_flagged() {
         let back = seen(&[("e/2", 9, "2"), ("e/1", 5, "1")]);
-        assert_eq!(check_observed(&back, &[]).len(), 1);
+        assert_eq!(check_observed(&[back], &[]).len(), 1);
         let rounds = seen(&[("e/1", 5, "1 2"), ("e/1", 5, "1 1")]);
-        assert_eq!(check_observed(&rounds, &[]).len(), 1);
+        assert_eq!(check_observed(&[rounds], &[]).len(), 1);
         let missed = seen(&[("e/1", 5, "1")]);
-        assert_eq!(check_observed(&missed, &[9]).len(), 1);
+        assert_eq!(check_observed(&[missed], &[9]).len(), 1);
         assert_eq!(check_observed(&[], &[]).len(), 1);
+        let across = [seen(&[("e/2", 9, "2")]), seen(&[("e/1", 5, "1")])];
+        assert_eq!(check_observed(&across, &[]).len(), 1);
     }
 }
