@@ -6,11 +6,13 @@
 //! guarded writes read back afterwards never interleave. A killed election leader is replaced
 //! within the same bound and an observer sees the leaders in order. The lock scenario also
 //! runs against real etcd 3.5.1: mutual exclusion is a property of the recipe. A short run of
-//! `oxrobust --workload locks` mixes all of these faults at random.
+//! `oxrobust --workload locks` mixes all of these faults at random. Holders that write without
+//! the guard show that the checks catch a paused holder writing after it lost the lock.
 
 use std::time::{Duration, Instant};
 
 use oxcd_client::{Client, ConnectOptions};
+use oxcd_tests::locks::event::Event;
 use oxcd_tests::locks::holders::{HolderSpec, Holders, Mode};
 use oxcd_tests::locks::run::{self as lock_run, LockRunSpec};
 use oxcd_tests::locks::steps::{
@@ -27,6 +29,7 @@ fn spec(mode: Mode, endpoints: Vec<String>, name: &str) -> HolderSpec {
         ttl: SESSION_TTL,
         rounds: 4,
         interval: Duration::from_millis(200),
+        unguarded: false,
     }
 }
 
@@ -221,5 +224,57 @@ async fn a_short_lock_run_with_every_fault_passes() {
         summary.injected.values().sum::<usize>() >= 3,
         "{}",
         summary.render()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_holder_writing_without_the_guard_is_caught() {
+    let cluster = Cluster::start(
+        ClusterSpec::new(Server::from_env().unwrap(), 3)
+            .token("oxt-lockf-u")
+            .args(timing_args()),
+    )
+    .await
+    .unwrap();
+    let name = "unguarded";
+    let unguarded = HolderSpec {
+        unguarded: true,
+        ..spec(Mode::Lock, cluster.endpoints(), name)
+    };
+    let mut holders = Holders::start(&unguarded, 3, &[]).unwrap();
+    let grant = holders.fresh(SETTLE, acquired).await.unwrap();
+    let victim = grant.index;
+    holders.get_mut(victim).pause().unwrap();
+    let paused = Instant::now();
+    let next = holders
+        .successor(victim, grant.value, paused, failover_bound(), acquired)
+        .await
+        .unwrap();
+    holders.first_write(&next, SETTLE).await.unwrap();
+    holders.get_mut(victim).resume().unwrap();
+    let token = grant.value;
+    holders
+        .wait_for(
+            "the resumed holder's write without the guard",
+            paused,
+            |i| i == victim,
+            SETTLE,
+            |event| matches!(event, Event::Wrote { token: t, .. } if *t == token).then_some(()),
+        )
+        .await
+        .unwrap();
+    let learned = holders
+        .victim_learns_it_lost(victim, token, next.value, paused, true, SETTLE)
+        .await;
+    assert!(learned.is_err(), "the unguarded write went unnoticed");
+    drop(holders);
+    let client = Client::connect(&cluster.endpoints(), ConnectOptions::default())
+        .await
+        .unwrap();
+    let report = tenures::read_and_check(&client, name).await.unwrap();
+    eprintln!("{report}");
+    assert!(
+        report.violations.iter().any(|v| v.contains("older token")),
+        "the checker missed a write under a lost lock: {report}"
     );
 }

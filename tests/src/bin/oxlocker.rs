@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! oxlocker --id N --endpoints URL[,URL...] --name NAME [--ttl 2] [--rounds 4]
-//!          [--interval-ms 200] [--elect]
+//!          [--interval-ms 200] [--elect] [--unguarded]
 //! ```
 //!
 //! Lock mode, forever: a new session with lease TTL `--ttl`, lock the mutex `NAME`, then
@@ -12,13 +12,14 @@
 //! `<id> <token> <seq>`), then unlock. A refused write ends the tenure without unlocking. With
 //! `--elect`: campaign for `NAME`, proclaim `--rounds` times while leading, resign. Every step
 //! is printed on stdout as an `oxcd_tests::locks::event::Event` line; a failed call is printed
-//! and the loop starts over with a new session.
+//! and the loop starts over with a new session. `--unguarded` makes the same writes without
+//! the compare on the lock key — the mistake the checker must catch once a holder is paused.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use oxcd_client::api::etcdserverpb::{PutRequest, RequestOp, request_op};
-use oxcd_client::concurrency::{ConcurrencyError, Election, Mutex, Session};
+use oxcd_client::api::etcdserverpb::{PutRequest, RequestOp, TxnRequest, request_op};
+use oxcd_client::concurrency::{ConcurrencyError, Election, GuardedTxn, Mutex, Session};
 use oxcd_client::{Client, ConnectOptions};
 use oxcd_tests::locks::event::{Event, WriteRecord, history_key, resource_key};
 
@@ -33,6 +34,7 @@ struct Options {
     rounds: u64,
     interval: Duration,
     elect: bool,
+    unguarded: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -44,11 +46,16 @@ fn parse(args: &[String]) -> Result<Options> {
         rounds: 4,
         interval: Duration::from_millis(200),
         elect: false,
+        unguarded: false,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         if flag == "--elect" {
             options.elect = true;
+            continue;
+        }
+        if flag == "--unguarded" {
+            options.unguarded = true;
             continue;
         }
         let value = args
@@ -108,7 +115,11 @@ async fn hold(client: &Client, options: &Options) -> Result<(), ConcurrencyError
             put(history_key(&options.name, token, seq), &record),
             put(resource_key(&options.name), &record),
         ];
-        let answer = mutex.guarded_txn(ops).await?;
+        let answer = if options.unguarded {
+            unguarded_txn(client, ops).await?
+        } else {
+            mutex.guarded_txn(ops).await?
+        };
         if !answer.held {
             report(Event::Refused { token, seq });
             return Ok(());
@@ -122,6 +133,27 @@ async fn hold(client: &Client, options: &Options) -> Result<(), ConcurrencyError
     mutex.unlock().await?;
     report(Event::Released { token });
     session.close().await
+}
+
+/// The writes of a guarded transaction without its compare: they always apply.
+async fn unguarded_txn(
+    client: &Client,
+    ops: Vec<RequestOp>,
+) -> Result<GuardedTxn, ConcurrencyError> {
+    let answer = client
+        .kv()
+        .txn(TxnRequest {
+            compare: Vec::new(),
+            success: ops,
+            failure: Vec::new(),
+        })
+        .await?
+        .into_inner();
+    Ok(GuardedTxn {
+        held: answer.succeeded,
+        responses: answer.responses,
+        header: answer.header.unwrap_or_default(),
+    })
 }
 
 /// One leadership: campaign, proclamations, resignation (unless deposed).

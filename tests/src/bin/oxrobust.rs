@@ -8,7 +8,7 @@
 //!          root, each member's data dir on a 160 MiB tmpfs)
 //!          [--clients 8] [--keys 6] [--snapshot-count N] [--unsafe] [--summary FILE]
 //! oxrobust --workload locks [--server oxcd|etcd] [--members 3] [--duration 300] [--runs 1]
-//!          [--seed N] [--holders 4] [--campaigners 3] [--summary FILE]
+//!          [--seed N] [--holders 4] [--campaigners 3] [--unsafe] [--summary FILE]
 //!          [--faults kill-holder,pause-holder,isolate-holder,kill-leader,kill-campaigner]
 //! ```
 //!
@@ -16,7 +16,9 @@
 //! for a lock (each in a network namespace of its own) and campaigners for an election, while
 //! the current holder is killed, paused or cut off, the leader member or the leading
 //! campaigner killed. Each fault must be followed by a new holder within TTL + election
-//! timeout (+ slack), and the guarded writes read back must never interleave.
+//! timeout (+ slack), and the guarded writes read back must never interleave. There `--unsafe`
+//! makes the holders write without the guard, to see the checks catch a paused or cut-off
+//! holder writing after it lost the lock.
 //!
 //! Each run uses seed `N + run`; the summary (printed, and written to `--summary`) gives per
 //! run and in total the operations checked, faults injected by kind and every violation with
@@ -74,6 +76,10 @@ fn parse_locks(args: &[String]) -> Result<LockOptions> {
     let mut summary = None;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
+        if flag == "--unsafe" {
+            spec.unguarded = true;
+            continue;
+        }
         let value = args
             .next()
             .with_context(|| format!("{flag} needs a value"))?;

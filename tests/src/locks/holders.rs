@@ -44,6 +44,9 @@ pub struct HolderSpec {
     pub rounds: u64,
     /// Pause before each guarded write or proclamation.
     pub interval: Duration,
+    /// Write without the compare on the lock key (`oxlocker --unguarded`): unsafe on purpose,
+    /// to show the checker catching a holder that writes after losing the lock.
+    pub unguarded: bool,
 }
 
 impl HolderSpec {
@@ -65,6 +68,9 @@ impl HolderSpec {
         ];
         if self.mode == Mode::Elect {
             args.push("--elect".to_owned());
+        }
+        if self.unguarded {
+            args.push("--unguarded".to_owned());
         }
         args
     }

@@ -105,6 +105,8 @@ pub struct LockRunSpec {
     pub holders: usize,
     /// Election campaigner processes.
     pub campaigners: usize,
+    /// Holders write without the guard (`oxrobust --unsafe`), to see the checks catch it.
+    pub unguarded: bool,
 }
 
 impl LockRunSpec {
@@ -118,6 +120,7 @@ impl LockRunSpec {
             faults: LockFault::ALL.to_vec(),
             holders: 4,
             campaigners: 3,
+            unguarded: false,
         }
     }
 }
@@ -154,12 +157,13 @@ impl LockRunSummary {
         let spec = &self.spec;
         let _ = writeln!(
             out,
-            "lock run on {} x{}: seed {}, {:.0}s of faults ({} holders, {} campaigners), {:.0}s in all",
+            "lock run on {} x{}: seed {}, {:.0}s of faults ({} {}holders, {} campaigners), {:.0}s in all",
             spec.server,
             spec.members,
             spec.seed,
             spec.duration.as_secs_f64(),
             spec.holders,
+            if spec.unguarded { "unguarded " } else { "" },
             spec.campaigners,
             self.elapsed.as_secs_f64()
         );
@@ -222,6 +226,7 @@ pub async fn run(spec: LockRunSpec) -> Result<LockRunSummary> {
         ttl: SESSION_TTL,
         rounds: 4,
         interval: Duration::from_millis(200),
+        unguarded: spec.unguarded && mode == Mode::Lock,
     };
     let netns: Vec<String> = lab.hosts()[members..]
         .iter()

@@ -131,8 +131,9 @@ impl Holders {
                 },
             )
             .await?;
+        let id = self.get(victim).id();
         if !learned.value {
-            bail!("holder {victim} acquired again without noticing it lost token {token}");
+            bail!("holder {id} acquired again without noticing it lost token {token}");
         }
         for stamped in self.get(victim).events() {
             if let Event::Wrote {
@@ -142,7 +143,7 @@ impl Holders {
                 && revision >= successor
             {
                 bail!(
-                    "holder {victim} wrote at revision {revision} with token {token} after token {successor} was granted"
+                    "holder {id} wrote at revision {revision} with token {token} after token {successor} was granted"
                 );
             }
         }
