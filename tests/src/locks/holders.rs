@@ -89,7 +89,6 @@ pub struct Stamped {
 pub struct Holder {
     id: u64,
     child: Option<Child>,
-    paused: bool,
     events: Arc<Mutex<Vec<Stamped>>>,
 }
 
@@ -137,7 +136,6 @@ impl Holder {
         Ok(Holder {
             id,
             child: Some(child),
-            paused: false,
             events,
         })
     }
@@ -153,11 +151,6 @@ impl Holder {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
-    }
-
-    /// Started, not killed and not paused.
-    pub fn is_up(&self) -> bool {
-        self.child.is_some() && !self.paused
     }
 
     fn pid(&self) -> Result<u32> {
@@ -187,14 +180,12 @@ impl Holder {
             child.kill().context("killing a holder")?;
         }
         child.wait().context("reaping a holder")?;
-        self.paused = false;
         Ok(())
     }
 
     /// Freezes the process with SIGSTOP; returns once all its threads stopped.
     pub fn pause(&mut self) -> Result<()> {
         self.signal(libc::SIGSTOP)?;
-        self.paused = true;
         let pid = self.pid()?;
         let deadline = Instant::now() + PAUSE_TIMEOUT;
         while !member::all_threads_stopped(pid) {
@@ -209,29 +200,7 @@ impl Holder {
     /// Thaws the process with SIGCONT.
     pub fn resume(&mut self) -> Result<()> {
         self.signal(libc::SIGCONT)?;
-        self.paused = false;
         Ok(())
-    }
-
-    /// The token of the tenure the process is in by its last report (acquired or wrote, not
-    /// yet refused, released or failed).
-    pub fn tenure(&self) -> Option<i64> {
-        let events = self.events();
-        match events.last().map(|stamped| &stamped.event) {
-            Some(Event::Acquired { token } | Event::Wrote { token, .. }) => Some(*token),
-            _ => None,
-        }
-    }
-
-    /// The create revision of the campaigner's key while it leads by its last report.
-    pub fn leading(&self) -> Option<i64> {
-        let events = self.events();
-        match events.last().map(|stamped| &stamped.event) {
-            Some(Event::Leading { revision } | Event::Proclaimed { revision, .. }) => {
-                Some(*revision)
-            }
-            _ => None,
-        }
     }
 }
 
@@ -303,16 +272,6 @@ impl Holders {
         &mut self.holders[i]
     }
 
-    /// Number of processes.
-    pub fn len(&self) -> usize {
-        self.holders.len()
-    }
-
-    /// True for an empty group.
-    pub fn is_empty(&self) -> bool {
-        self.holders.is_empty()
-    }
-
     /// Waits until an event that arrived after `since` from a process whose index passes
     /// `from` satisfies `matcher`, and returns the first such (earliest arrival).
     pub async fn wait_for<T>(
@@ -351,37 +310,6 @@ impl Holders {
             if Instant::now() >= deadline {
                 bail!(
                     "timed out after {timeout:?} waiting for {what}; last events: {}",
-                    self.last_events()
-                );
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// Waits until a running process is in a tenure (lock mode) or leads (election mode), and
-    /// returns its index with the token or leader revision.
-    pub async fn wait_holder(&self, mode: Mode, timeout: Duration) -> Result<(usize, i64)> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let current = self
-                .holders
-                .iter()
-                .enumerate()
-                .filter(|(_, holder)| holder.is_up())
-                .filter_map(|(index, holder)| {
-                    let held = match mode {
-                        Mode::Lock => holder.tenure(),
-                        Mode::Elect => holder.leading(),
-                    };
-                    held.map(|token| (index, token))
-                })
-                .max_by_key(|&(_, token)| token);
-            if let Some(current) = current {
-                return Ok(current);
-            }
-            if Instant::now() >= deadline {
-                bail!(
-                    "no process held the {mode:?} within {timeout:?}; last events: {}",
                     self.last_events()
                 );
             }
