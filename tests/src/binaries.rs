@@ -1,5 +1,6 @@
 //! Where oxcd's server binary lives: `OXCD_BIN`, or the cargo target directory these tests were
-//! built into. Real etcd's binaries are found by `oxcd_testkit::etcd`.
+//! built into; likewise this crate's own `oxlocker`. Real etcd's binaries are found by
+//! `oxcd_testkit::etcd`.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,15 @@ pub fn oxcd() -> Result<PathBuf> {
                 target.display()
             )
         })
+}
+
+/// This crate's lock-holder binary `oxlocker`, built next to the running test or binary
+/// (Cargo builds a package's binaries for its integration tests).
+pub fn oxlocker() -> Result<PathBuf> {
+    let path = profile_dir()?.join("oxlocker");
+    require_file(&path)
+        .context("build it with `cargo build -p oxcd-tests --bin oxlocker`")
+        .map(|()| path)
 }
 
 /// The cargo profile directory (`<target>/debug`, `<target>/release`) of the running

@@ -1,6 +1,7 @@
 //! Harness for oxcd's multi-process tests: it finds the oxcd binary, starts clusters of real
 //! processes (oxcd or etcd) on loopback or inside network namespaces, injects faults (kill -9,
-//! restart, SIGSTOP, partitions), drives real `etcdctl`, and runs the differential tests' request
+//! restart, SIGSTOP, partitions), runs lock holders as processes of their own to fault them
+//! too, drives real `etcdctl`, and runs the differential tests' request
 //! streams against two servers. Every process, data directory and namespace it creates is
 //! removed when its owner is dropped, also when a test panics. What other crates' tests share
 //! too (etcd's locator, free ports, seeded generators) lives in `oxcd_testkit`.
@@ -14,6 +15,7 @@ pub mod crash_points;
 pub mod differential;
 pub mod etcdctl;
 pub mod grpc;
+pub mod locks;
 pub mod member;
 pub mod netns;
 pub mod proxy;

@@ -405,7 +405,7 @@ impl Drop for Member {
 }
 
 /// Whether every thread of `pid` is in the stopped state (`T` in `/proc/<pid>/task/*/stat`).
-fn all_threads_stopped(pid: u32) -> bool {
+pub(crate) fn all_threads_stopped(pid: u32) -> bool {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
     };

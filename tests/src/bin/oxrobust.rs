@@ -7,7 +7,18 @@
 //!          (crash-point: oxcd built with `--features oxcd-server/failpoints`; disk-full:
 //!          root, each member's data dir on a 160 MiB tmpfs)
 //!          [--clients 8] [--keys 6] [--snapshot-count N] [--unsafe] [--summary FILE]
+//! oxrobust --workload locks [--server oxcd|etcd] [--members 3] [--duration 300] [--runs 1]
+//!          [--seed N] [--holders 4] [--campaigners 3] [--unsafe] [--summary FILE]
+//!          [--faults kill-holder,pause-holder,isolate-holder,kill-leader,kill-campaigner]
 //! ```
+//!
+//! `--workload locks` runs `oxlocker` processes instead of the KV clients: holders contending
+//! for a lock (each in a network namespace of its own) and campaigners for an election, while
+//! the current holder is killed, paused or cut off, the leader member or the leading
+//! campaigner killed. Each fault must be followed by a new holder within TTL + election
+//! timeout (+ slack), and the guarded writes read back must never interleave. There `--unsafe`
+//! makes the holders write without the guard, to see the checks catch a paused or cut-off
+//! holder writing after it lost the lock.
 //!
 //! Each run uses seed `N + run`; the summary (printed, and written to `--summary`) gives per
 //! run and in total the operations checked, faults injected by kind and every violation with
@@ -20,6 +31,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use oxcd_tests::Server;
+use oxcd_tests::locks::run::{self as lock_run, LockFault, LockRunSpec};
 use oxcd_tests::robustness::checker::ReadPolicy;
 use oxcd_tests::robustness::faults::FaultKind;
 use oxcd_tests::robustness::runner::{self, RunSpec};
@@ -28,6 +40,98 @@ struct Options {
     spec: RunSpec,
     runs: u64,
     summary: Option<String>,
+}
+
+/// Options of `--workload locks`.
+struct LockOptions {
+    spec: LockRunSpec,
+    runs: u64,
+    summary: Option<String>,
+}
+
+/// The workload a command line asks for.
+enum Workload {
+    Kv(Options),
+    Locks(LockOptions),
+}
+
+fn parse_workload(args: &[String]) -> Result<Workload> {
+    match args.iter().position(|arg| arg == "--workload") {
+        None => parse(args).map(Workload::Kv),
+        Some(at) => {
+            let value = args.get(at + 1).context("--workload needs a value")?;
+            let rest: Vec<String> = args[..at].iter().chain(&args[at + 2..]).cloned().collect();
+            match value.as_str() {
+                "kv" => parse(&rest).map(Workload::Kv),
+                "locks" => parse_locks(&rest).map(Workload::Locks),
+                _ => bail!("unknown workload {value:?} (kv or locks)"),
+            }
+        }
+    }
+}
+
+fn parse_locks(args: &[String]) -> Result<LockOptions> {
+    let mut spec = LockRunSpec::new(Server::Oxcd, 3, Duration::from_secs(300), 1);
+    let mut runs = 1;
+    let mut summary = None;
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        if flag == "--unsafe" {
+            spec.unguarded = true;
+            continue;
+        }
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        let number = || -> Result<u64> {
+            value
+                .parse()
+                .with_context(|| format!("{flag}: {value:?} is not a number"))
+        };
+        match flag.as_str() {
+            "--server" => spec.server = value.parse()?,
+            "--members" => spec.members = number()? as usize,
+            "--duration" => spec.duration = Duration::from_secs(number()?),
+            "--runs" => runs = number()?,
+            "--seed" => spec.seed = number()?,
+            "--holders" => spec.holders = number()? as usize,
+            "--campaigners" => spec.campaigners = number()? as usize,
+            "--faults" => {
+                spec.faults = value
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<Vec<LockFault>>>()?
+            }
+            "--summary" => summary = Some(value.clone()),
+            _ => bail!("{flag} is not an option of --workload locks"),
+        }
+    }
+    if spec.holders < 2 || spec.campaigners < 2 {
+        bail!("--holders and --campaigners must be at least 2 (a fault needs a successor)");
+    }
+    Ok(LockOptions {
+        spec,
+        runs,
+        summary,
+    })
+}
+
+async fn run_locks(options: &LockOptions) -> Result<(String, bool)> {
+    let mut text = String::new();
+    let mut all_passed = true;
+    for run in 0..options.runs {
+        let mut spec = options.spec.clone();
+        spec.seed = options.spec.seed.wrapping_add(run);
+        let summary = lock_run::run(spec)
+            .await
+            .with_context(|| format!("run {} of {}", run + 1, options.runs))?;
+        let rendered = summary.render();
+        println!("{rendered}");
+        text.push_str(&rendered);
+        text.push('\n');
+        all_passed &= summary.passed();
+    }
+    Ok((text, all_passed))
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -116,8 +220,8 @@ async fn run_all(options: &Options) -> Result<(String, bool)> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let options = match parse(&args) {
-        Ok(options) => options,
+    let workload = match parse_workload(&args) {
+        Ok(workload) => workload,
         Err(error) => {
             eprintln!("oxrobust: {error:#}");
             std::process::exit(2);
@@ -127,9 +231,13 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    match runtime.block_on(run_all(&options)) {
+    let (outcome, summary) = match &workload {
+        Workload::Kv(options) => (runtime.block_on(run_all(options)), &options.summary),
+        Workload::Locks(options) => (runtime.block_on(run_locks(options)), &options.summary),
+    };
+    match outcome {
         Ok((text, passed)) => {
-            if let Some(path) = &options.summary
+            if let Some(path) = summary
                 && let Err(error) = std::fs::write(path, text)
             {
                 eprintln!("oxrobust: writing {path}: {error}");
