@@ -100,7 +100,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn watch_config(&self, prefix: impl Into<Vec<u8>>) -> ConfigWatch {
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(16);
         let client = self.clone();
         let prefix = prefix.into();
         tokio::spawn(async move {

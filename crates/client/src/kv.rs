@@ -32,13 +32,19 @@ pub(crate) enum RangeEnd {
 }
 
 impl RangeEnd {
-    /// The `range_end` field for `key`.
-    pub(crate) fn for_key(&self, key: &[u8]) -> Vec<u8> {
+    /// The `key` and `range_end` fields for `key`; an empty key with a prefix or from-key
+    /// range means every key, as clientv3 sends it (`"\0"` to `"\0"`, or from `"\0"`).
+    pub(crate) fn apply(&self, key: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
         match self {
-            RangeEnd::Key => Vec::new(),
-            RangeEnd::End(end) => end.clone(),
-            RangeEnd::Prefix => prefix_end(key),
-            RangeEnd::FromKey => vec![0],
+            RangeEnd::Key => (key, Vec::new()),
+            RangeEnd::End(end) => (key, end.clone()),
+            RangeEnd::Prefix if key.is_empty() => (vec![0], vec![0]),
+            RangeEnd::Prefix => {
+                let end = prefix_end(&key);
+                (key, end)
+            }
+            RangeEnd::FromKey if key.is_empty() => (vec![0], vec![0]),
+            RangeEnd::FromKey => (key, vec![0]),
         }
     }
 }
@@ -147,10 +153,10 @@ impl GetOptions {
 
     /// The protobuf request for `key`.
     pub fn into_request(self, key: impl Into<Vec<u8>>) -> RangeRequest {
-        let key = key.into();
+        let (key, range_end) = self.range_end.apply(key.into());
         RangeRequest {
-            range_end: self.range_end.for_key(&key),
             key,
+            range_end,
             ..self.request
         }
     }
@@ -251,10 +257,10 @@ impl DeleteOptions {
 
     /// The protobuf request for `key`.
     pub fn into_request(self, key: impl Into<Vec<u8>>) -> DeleteRangeRequest {
-        let key = key.into();
+        let (key, range_end) = self.range_end.apply(key.into());
         DeleteRangeRequest {
-            range_end: self.range_end.for_key(&key),
             key,
+            range_end,
             prev_kv: self.prev_kv,
         }
     }

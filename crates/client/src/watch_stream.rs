@@ -128,11 +128,12 @@ impl WatchOptions {
         if self.no_delete {
             filters.push(watch_create_request::FilterType::Nodelete as i32);
         }
+        let (key, range_end) = self.range_end.apply(key.to_vec());
         WatchRequest {
             request_union: Some(watch_request::RequestUnion::CreateRequest(
                 WatchCreateRequest {
-                    key: key.to_vec(),
-                    range_end: self.range_end.for_key(key),
+                    key,
+                    range_end,
                     start_revision,
                     progress_notify: self.progress_notify,
                     filters,
@@ -244,7 +245,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn watch_stream(&self, key: impl Into<Vec<u8>>, options: WatchOptions) -> WatchStream {
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, rx) = mpsc::channel(16);
         let client = self.clone();
         let key = key.into();
         tokio::spawn(async move {
@@ -273,10 +274,13 @@ async fn follow(
     let mut retry = FIRST_RETRY;
     loop {
         if next_revision <= 0 {
-            match client
-                .get(key.to_vec(), GetOptions::new().count_only())
-                .await
-            {
+            // Any key serves to learn the revision; an empty one would be refused.
+            let probe = if key.is_empty() {
+                vec![0]
+            } else {
+                key.to_vec()
+            };
+            match client.get(probe, GetOptions::new().count_only()).await {
                 Ok(now) => next_revision = now.revision() + 1,
                 Err(error) if retryable(&error) => {
                     tracing::debug!(%error, "watch: reading the start revision failed");
