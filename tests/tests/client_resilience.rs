@@ -474,3 +474,26 @@ async fn election_observer_survives_the_death_of_its_member() {
     rival_session.close().await.unwrap();
     session.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lease_keeper_renews_across_member_kills_and_reports_a_revoke() {
+    let mut cluster = cluster("oxt-cres-lease").await;
+    let client = connect(&cluster.endpoints()).await;
+    let lease = client.lease_grant(5).await.unwrap();
+    let keeper = client.lease_keep_alive(lease.id, lease.ttl);
+    // Every member dies in turn, each for longer than the renewal period, and together for
+    // far longer than the TTL: only renewals through the survivors keep the lease.
+    for victim in 0..3 {
+        bounce(&mut cluster, victim).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    assert!(keeper.is_alive(), "the keeper gave up during the kills");
+    let status = client.lease_time_to_live(lease.id, false).await.unwrap();
+    assert!(status.exists(), "the lease expired while kept alive");
+    client.lease_revoke(lease.id).await.unwrap();
+    // The next renewal (every TTL/3) learns that the lease is gone.
+    tokio::time::timeout(Duration::from_secs(lease.ttl as u64), keeper.lost())
+        .await
+        .expect("the revoke was not reported within a TTL");
+    assert!(!keeper.is_alive());
+}
