@@ -167,9 +167,10 @@ impl LeaseKeeper {
         self.ttl
     }
 
-    /// True until the lease is known to be lost.
+    /// True until the lease is known to be lost or the keeper was stopped.
     pub fn is_alive(&self) -> bool {
-        *self.alive.borrow()
+        // A closed channel means the renewing task is gone: nothing keeps the lease any more.
+        *self.alive.borrow() && self.alive.has_changed().is_ok()
     }
 
     /// A receiver of the alive flag, for waiting on the loss from elsewhere.
