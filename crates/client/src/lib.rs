@@ -7,10 +7,23 @@
 //! other repeatable calls are also retried on `Unavailable`, and writes that may have been
 //! delivered are never sent twice.
 //!
+//! On top of them sit typed calls: [`Client::get`], [`Client::put`], [`Client::delete`] with
+//! option builders ([`GetOptions`], ...), and [`Client::txn`] with the [`Txn`] builder; their
+//! answers wrap the protobuf ones (`into_raw` gives them back).
+//!
+//! Long-lived calls survive failures: [`Client::watch_stream`] re-creates a broken watch on
+//! another endpoint from the revision after the last one delivered; [`LeaseKeeper`] renews a
+//! lease across broken streams; [`Client::watch_config`] loads a prefix and follows it,
+//! reloading after a compaction.
+//!
 //! [`concurrency`] holds the recipes built on those services — a [`concurrency::Session`]
 //! (a lease kept alive), a [`concurrency::Mutex`] with fencing tokens and guarded writes, and
 //! an [`concurrency::Election`] — laid out as Go's clientv3 lays them out, so Rust and Go
-//! programs share locks and elections.
+//! programs share locks and elections. [`discovery`] registers service instances and follows
+//! the live set.
+//!
+//! TLS is not supported yet: `https://` endpoints are refused with
+//! [`ClientError::TlsNotSupported`].
 
 #![warn(unreachable_pub)]
 
@@ -19,19 +32,30 @@ mod auth_token;
 mod balanced_channel;
 mod client;
 pub mod concurrency;
+mod config_watch;
+pub mod discovery;
 mod endpoint;
 mod error;
+mod kv;
+mod lease;
 mod options;
 mod rpc_kind;
+mod txn;
+mod watch_stream;
 
 pub use balanced_channel::BalancedChannel;
 pub use client::{
     AuthClient, Client, ClusterClient, ElectionClient, KvClient, LeaseClient, LockClient,
     MaintenanceClient, WatchClient,
 };
+pub use config_watch::{ConfigEvent, ConfigWatch, Snapshot};
 pub use endpoint::{Endpoint, Scheme};
 pub use error::ClientError;
+pub use kv::{DeleteOptions, DeleteResult, GetOptions, GetResponse, PutOptions, PutResult};
+pub use lease::{Lease, LeaseKeeper, LeaseStatus};
 pub use options::{ConnectOptions, Credentials, TlsOptions};
+pub use txn::{Compare, CompareOp, Op, OpResult, Txn, TxnResult};
+pub use watch_stream::{WatchBatch, WatchError, WatchOptions, WatchStream};
 
 /// The generated protocol types, re-exported so users need only this crate.
 pub use oxcd_api as api;

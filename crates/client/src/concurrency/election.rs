@@ -4,9 +4,10 @@
 use super::error::ConcurrencyError;
 use super::keys::{DeleteOnDrop, first_kv};
 use super::session::Session;
-use super::wait::{wait_deletes, watch_from};
+use super::wait::wait_deletes;
 use crate::client::Client;
 use crate::error::ClientError;
+use crate::watch_stream::{WatchError, WatchOptions, retryable};
 use oxcd_api::etcdserverpb::{
     DeleteRangeRequest, PutRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader,
     TxnRequest, TxnResponse, request_op,
@@ -15,6 +16,7 @@ use oxcd_api::key_range::prefix_end;
 use oxcd_api::mvccpb::KeyValue;
 use oxcd_api::mvccpb::event::EventType;
 use oxcd_api::queue::{created_at, head, queue_key, queue_prefix};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// A campaign for leadership of a name (a key prefix) by a [`Session`].
@@ -189,8 +191,12 @@ impl Election {
 
     /// The current leader's key and value, or [`ConcurrencyError::NoLeader`].
     pub async fn leader(&self) -> Result<KeyValue, ConcurrencyError> {
-        leader_of(&self.client, &self.prefix)
-            .await?
+        self.client
+            .kv()
+            .range(head(&self.prefix))
+            .await
+            .map_err(ClientError::from)?
+            .into_inner()
             .kvs
             .into_iter()
             .next()
@@ -213,7 +219,9 @@ impl Election {
     }
 
     /// Follows the leadership of the election: the current leader (once there is one), then
-    /// each new value it proclaims and each following leader, in order.
+    /// each new value it proclaims and each following leader, in order. The observation
+    /// survives broken streams and member failures (it resumes where it was on another
+    /// endpoint); it ends only on an error retrying cannot fix.
     pub fn observe(&self) -> LeaderChanges {
         observe(&self.client, &self.prefix)
     }
@@ -258,10 +266,11 @@ fn observe(client: &Client, prefix: &[u8]) -> LeaderChanges {
     LeaderChanges { rx }
 }
 
-/// Sends every leader and proclamation until the receiver goes or a call fails. Each is
-/// shaped as clientv3's `Observe` shapes it: the first answer for a leader has only the header
-/// and the key; the proclamations that follow are the leader read with its header and key
-/// replaced (so `count` and `more` are the read's).
+/// Sends every leader and proclamation until the receiver goes or a call fails for good. Each
+/// is shaped as clientv3's `Observe` shapes it: the first answer for a leader has only the
+/// header and the key; the proclamations that follow are the leader read with its header and
+/// key replaced (so `count` and `more` are the read's). The watches resume after broken
+/// streams; after a compaction the leader is read again.
 async fn observe_loop(
     client: &Client,
     prefix: &[u8],
@@ -273,7 +282,11 @@ async fn observe_loop(
             Some(leader) => (read.header.unwrap_or_default(), leader.clone()),
             None => {
                 let revision = read.header.as_ref().map_or(0, |header| header.revision);
-                first_put(client, prefix, revision).await?
+                match first_put(client, prefix, revision).await {
+                    Ok(first) => first,
+                    Err(WatchError::Compacted { .. }) => continue,
+                    Err(error) => return Err(error.into()),
+                }
             }
         };
         let key = leader.key.clone();
@@ -286,23 +299,24 @@ async fn observe_loop(
         if tx.send(Ok(first)).await.is_err() {
             return Ok(());
         }
-        let mut events = watch_from(client, &key, None, next_revision).await?;
+        let mut events =
+            client.watch_stream(key, WatchOptions::new().start_revision(next_revision));
         'leader: loop {
-            let Some(response) = events.message().await.map_err(ClientError::from)? else {
-                return Err(ConcurrencyError::watch_closed());
+            let batch = match events.next().await {
+                Some(Ok(batch)) => batch,
+                Some(Err(WatchError::Compacted { .. })) => break 'leader,
+                Some(Err(error)) => return Err(error.into()),
+                None => return Err(ConcurrencyError::watch_closed()),
             };
-            for event in response.events {
+            for event in batch.events {
                 if event.r#type == EventType::Delete as i32 {
                     break 'leader;
                 }
-                read.header = response.header;
+                read.header = Some(batch.header);
                 read.kvs = event.kv.into_iter().collect();
                 if tx.send(Ok(read.clone())).await.is_err() {
                     return Ok(());
                 }
-            }
-            if response.canceled {
-                return Err(ConcurrencyError::watch_closed());
             }
         }
     }
@@ -314,35 +328,45 @@ async fn first_put(
     client: &Client,
     prefix: &[u8],
     revision: i64,
-) -> Result<(ResponseHeader, KeyValue), ConcurrencyError> {
-    let mut events = watch_from(client, prefix, Some(prefix_end(prefix)), revision).await?;
+) -> Result<(ResponseHeader, KeyValue), WatchError> {
+    let options = WatchOptions::new()
+        .range_end(prefix_end(prefix))
+        .start_revision(revision);
+    let mut events = client.watch_stream(prefix, options);
     loop {
-        let Some(response) = events.message().await.map_err(ClientError::from)? else {
-            return Err(ConcurrencyError::watch_closed());
+        let Some(batch) = events.next().await else {
+            return Err(WatchError::Client(ClientError::Status(
+                tonic::Status::unavailable("watch closed"),
+            )));
         };
-        let put = response
+        let batch = batch?;
+        let put = batch
             .events
             .into_iter()
             .find(|event| event.r#type == EventType::Put as i32)
             .and_then(|event| event.kv);
         if let Some(kv) = put {
-            let mut header = response.header.unwrap_or_default();
+            let mut header = batch.header;
             header.revision = kv.mod_revision;
             return Ok((header, kv));
-        }
-        if response.canceled {
-            return Err(ConcurrencyError::watch_closed());
         }
     }
 }
 
-/// Reads the oldest key under `prefix` (the leader).
+/// Reads the oldest key under `prefix` (the leader), retrying while no member can answer.
 async fn leader_of(client: &Client, prefix: &[u8]) -> Result<RangeResponse, ConcurrencyError> {
-    let found = client
-        .kv()
-        .range(head(prefix))
-        .await
-        .map_err(ClientError::from)?
-        .into_inner();
-    Ok(found)
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match client.kv().range(head(prefix)).await {
+            Ok(found) => return Ok(found.into_inner()),
+            Err(status) => {
+                let error = ClientError::from(status);
+                if !retryable(&error) {
+                    return Err(error.into());
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! [`ConcurrencyError`]: why a lock, election or session call failed, in clientv3's words.
 
 use crate::error::ClientError;
+use crate::watch_stream::WatchError;
 
 /// Why a concurrency operation failed; the messages are clientv3's.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,19 @@ pub enum ConcurrencyError {
     /// A call failed.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// A watch the recipe relied on could not go on (its revision was compacted, or the
+    /// server cancelled it).
+    #[error(transparent)]
+    Watch(WatchError),
+}
+
+impl From<WatchError> for ConcurrencyError {
+    fn from(error: WatchError) -> Self {
+        match error {
+            WatchError::Client(error) => ConcurrencyError::Client(error),
+            other => ConcurrencyError::Watch(other),
+        }
+    }
 }
 
 impl From<tonic::Status> for ConcurrencyError {

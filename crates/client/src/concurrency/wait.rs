@@ -4,11 +4,10 @@
 use super::error::ConcurrencyError;
 use crate::client::Client;
 use crate::error::ClientError;
-use oxcd_api::etcdserverpb::{ResponseHeader, WatchCreateRequest, WatchRequest, watch_request};
+use crate::watch_stream::WatchOptions;
+use oxcd_api::etcdserverpb::ResponseHeader;
 use oxcd_api::mvccpb::event::EventType;
 use oxcd_api::queue::predecessor;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 
 /// Returns once no key under `prefix` has a create revision at or below `max_create_rev`,
 /// with the header of the read that saw none.
@@ -32,85 +31,25 @@ pub(super) async fn wait_deletes(
     }
 }
 
-/// Returns once `key` is deleted at or after revision `rev`.
+/// Returns once `key` is deleted at or after revision `rev`. The watch resumes after broken
+/// streams, so a waiter outlives the member it watched on.
 pub(super) async fn wait_delete(
     client: &Client,
     key: &[u8],
     rev: i64,
 ) -> Result<(), ConcurrencyError> {
-    let mut events = watch_from(client, key, None, rev).await?;
+    let mut events = client.watch_stream(key, WatchOptions::new().start_revision(rev));
     loop {
-        let Some(response) = events.message().await.map_err(ClientError::from)? else {
-            return Err(ConcurrencyError::watch_closed());
+        let batch = match events.next().await {
+            Some(batch) => batch?,
+            None => return Err(ConcurrencyError::watch_closed()),
         };
-        if response
+        if batch
             .events
             .iter()
             .any(|event| event.r#type == EventType::Delete as i32)
         {
             return Ok(());
         }
-        if response.canceled {
-            return Err(watch_canceled(&response));
-        }
-    }
-}
-
-/// Opens a watch on `key` (to `range_end` if given) from `start_revision`. The request sender
-/// lives in the returned stream's task so the watch stays open while it is read.
-pub(super) async fn watch_from(
-    client: &Client,
-    key: &[u8],
-    range_end: Option<Vec<u8>>,
-    start_revision: i64,
-) -> Result<tonic::Streaming<oxcd_api::etcdserverpb::WatchResponse>, ConcurrencyError> {
-    let (tx, rx) = mpsc::channel(1);
-    let create = WatchRequest {
-        request_union: Some(watch_request::RequestUnion::CreateRequest(
-            WatchCreateRequest {
-                key: key.to_vec(),
-                range_end: range_end.unwrap_or_default(),
-                start_revision,
-                ..Default::default()
-            },
-        )),
-    };
-    // The receiver is alive here, so the send cannot fail.
-    let _ = tx.try_send(create);
-    let stream = ReceiverStream::new(rx);
-    let responses = client
-        .watch()
-        .watch(KeepOpen { stream, _tx: tx })
-        .await
-        .map_err(ClientError::from)?
-        .into_inner();
-    Ok(responses)
-}
-
-/// The error a watch the server cancelled becomes (a compacted start revision, usually).
-fn watch_canceled(response: &oxcd_api::etcdserverpb::WatchResponse) -> ConcurrencyError {
-    let reason = if response.compact_revision > 0 {
-        oxcd_api::EtcdError::Compacted.message().to_string()
-    } else {
-        response.cancel_reason.clone()
-    };
-    ConcurrencyError::Client(ClientError::from(tonic::Status::out_of_range(reason)))
-}
-
-/// A request stream that holds its own sender, so the watch is not half-closed after the
-/// create request (a half-closed watch stream ends on the server).
-struct KeepOpen<T> {
-    stream: ReceiverStream<T>,
-    _tx: mpsc::Sender<T>,
-}
-
-impl<T> tokio_stream::Stream for KeepOpen<T> {
-    type Item = T;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<T>> {
-        std::pin::Pin::new(&mut self.stream).poll_next(cx)
     }
 }
