@@ -2,8 +2,10 @@
 //! a distributed lock and leader election. Both queue contenders the same way (`queue.rs`):
 //! each puts a key `NAME/LEASE-ID-IN-HEX` bound to its lease, and the one whose key has the
 //! lowest create revision holds the lock or leads. Every write is an ordinary KV request
-//! proposed through raft (replicated, watched and counted like any client's) and every read is
-//! linearizable; waiting watches the predecessor through the watch hub (`key_watch.rs`), so it
+//! proposed through raft (replicated, watched and counted like any client's); Leader and
+//! Observe read linearizably, while a waiter, once its key has joined, reads this member's
+//! applied state (`queue.rs` says why that suffices) and so pays no ReadIndex round trip per
+//! hand-over; waiting watches the predecessor through the watch hub (`key_watch.rs`), so it
 //! costs nothing until that key changes.
 //!
 //! Errors keep etcd's messages. etcd's services call the KV layer through an in-process client

@@ -50,6 +50,41 @@ pub(super) async fn read(
     Ok(resp)
 }
 
+/// A read of this member's applied state, answered with a complete header: what the queue
+/// reads once the caller's key has joined (and so is applied here). It needs no ReadIndex round
+/// trip: keys created after the caller's all have higher create revisions, so the keys ahead of
+/// it can only disappear, never appear; and any applied state from after the join is committed
+/// and came about during the request, so it is a valid moment for the request to take effect.
+fn local_read(server: &EtcdServer, req: &RangeRequest) -> Result<RangeResponse, EtcdError> {
+    let mut resp = server.state().kv().range(req)?;
+    server.finish_header(&mut resp.header);
+    Ok(resp)
+}
+
+/// Whether the caller's key is still queued as it joined: present, created at `revision` and
+/// bound to `lease`, which still exists. Read from this member's applied state (see
+/// [`local_read`]); answers the header of that read.
+pub(super) fn still_queued(
+    server: &EtcdServer,
+    key: &[u8],
+    revision: i64,
+    lease: i64,
+) -> Result<(bool, ResponseHeader), EtcdError> {
+    let resp = local_read(
+        server,
+        &RangeRequest {
+            key: key.to_vec(),
+            ..Default::default()
+        },
+    )?;
+    let queued = resp.kvs.first().is_some_and(|kv| {
+        kv.create_revision == revision
+            && kv.lease == lease
+            && server.state().lessor().contains(lease)
+    });
+    Ok((queued, resp.header.unwrap_or_default()))
+}
+
 /// Replicates `txn` (checked as the KV service checks a client's) and answers with a complete
 /// header.
 pub(super) async fn commit(server: &EtcdServer, txn: TxnRequest) -> Result<TxnResponse, EtcdError> {
@@ -140,15 +175,16 @@ pub(super) async fn join(
     })
 }
 
-/// Waits until no key under `prefix` created before `revision` is left: watches the newest of
-/// them until it is deleted, then looks again.
+/// Waits until no key under `prefix` created before `revision` (the caller's key, joined
+/// through this member) is left: watches the newest of them until it is deleted, then looks
+/// again, in this member's applied state (see [`local_read`]).
 pub(super) async fn wait_for_predecessors(
     server: &EtcdServer,
     prefix: &[u8],
     revision: i64,
 ) -> Result<(), EtcdError> {
     loop {
-        let resp = read(server, &predecessor(prefix, revision - 1)).await?;
+        let resp = local_read(server, &predecessor(prefix, revision - 1))?;
         let Some(predecessor) = resp.kvs.first() else {
             return Ok(());
         };
