@@ -12,6 +12,7 @@ use oxcd_mvcc::watch::WatchHub;
 use oxcd_mvcc::{Backend, KvStore};
 use oxcd_raft::StateMachine;
 
+use crate::key_deletes::KeyDeletes;
 use crate::lease::{Lessor, table as lease_table};
 use crate::membership::{Identity, Membership};
 
@@ -46,6 +47,7 @@ pub(crate) struct ServerState {
     membership: Membership,
     lessor: Arc<Lessor>,
     watch_hub: Arc<WatchHub>,
+    key_deletes: Arc<KeyDeletes>,
     backend_path: PathBuf,
     applied_index: AtomicU64,
     durable_applied_index: AtomicU64,
@@ -70,6 +72,7 @@ impl ServerState {
             membership,
             lessor: Arc::new(lessor),
             watch_hub,
+            key_deletes: Arc::default(),
             backend_path: backend_path.to_path_buf(),
             applied_index: AtomicU64::new(applied),
             durable_applied_index: AtomicU64::new(applied),
@@ -89,6 +92,11 @@ impl ServerState {
     /// Recent committed changes and the revision watchers wait on.
     pub(crate) fn watch_hub(&self) -> &Arc<WatchHub> {
         &self.watch_hub
+    }
+
+    /// The lock and election waiters, woken by the deletes they wait for.
+    pub(crate) fn key_deletes(&self) -> &Arc<KeyDeletes> {
+        &self.key_deletes
     }
 
     /// Membership of the cluster.
@@ -148,6 +156,7 @@ impl ServerState {
         let revision = restored.kv.current_revision();
         *self.storage.write() = restored;
         self.watch_hub.reset(revision);
+        self.key_deletes.wake_all();
         Ok(applied)
     }
 }

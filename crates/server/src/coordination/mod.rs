@@ -5,8 +5,9 @@
 //! proposed through raft (replicated, watched and counted like any client's); Leader and
 //! Observe read linearizably, while a waiter, once its key has joined, reads this member's
 //! applied state (`queue.rs` says why that suffices) and so pays no ReadIndex round trip per
-//! hand-over; waiting watches the predecessor through the watch hub (`key_watch.rs`), so it
-//! costs nothing until that key changes.
+//! hand-over; a waiter waits for its predecessor's delete (`key_deletes.rs` at the crate root: the apply loop wakes
+//! exactly the waiters of the keys a batch deleted), so it costs nothing until then, and
+//! Observe follows its election through the watch hub (`key_watch.rs`).
 //!
 //! Errors keep etcd's messages. etcd's services call the KV layer through an in-process client
 //! and hand its errors back as plain Go errors, so clients receive every one of them with code

@@ -13,11 +13,9 @@ use oxcd_api::etcdserverpb::{
     ResponseHeader, TxnRequest, TxnResponse,
 };
 use oxcd_api::mvccpb::KeyValue;
-use oxcd_api::mvccpb::event::EventType;
 use oxcd_api::queue::{created_at, head, predecessor};
 use oxcd_mvcc::validate;
 
-use super::key_watch::KeyWatch;
 use crate::server::EtcdServer;
 
 /// TTL of the lease granted for a request that names none (clientv3's default session TTL,
@@ -176,7 +174,7 @@ pub(super) async fn join(
 }
 
 /// Waits until no key under `prefix` created before `revision` (the caller's key, joined
-/// through this member) is left: watches the newest of them until it is deleted, then looks
+/// through this member) is left: waits for the newest of them to be deleted, then looks
 /// again, in this member's applied state (see [`local_read`]).
 pub(super) async fn wait_for_predecessors(
     server: &EtcdServer,
@@ -184,23 +182,29 @@ pub(super) async fn wait_for_predecessors(
     revision: i64,
 ) -> Result<(), EtcdError> {
     loop {
-        let resp = local_read(server, &predecessor(prefix, revision - 1))?;
-        let Some(predecessor) = resp.kvs.first() else {
+        let Some(ahead) = newest_ahead(server, prefix, revision)? else {
             return Ok(());
         };
-        let seen_at = resp.header.map_or(0, |h| h.revision);
-        let mut watch = KeyWatch::new(server, &predecessor.key, &[], seen_at);
-        loop {
-            let chunk = watch.next().await?;
-            let deleted = chunk
-                .events
-                .iter()
-                .any(|e| e.r#type == EventType::Delete as i32);
-            if deleted {
-                break;
-            }
+        let wait = server.state().key_deletes().register(&ahead.key);
+        // A delete committed between the read and the registration woke nobody: look again
+        // with the registration in place.
+        let unchanged = newest_ahead(server, prefix, revision)?.is_some_and(|now| {
+            now.key == ahead.key && now.create_revision == ahead.create_revision
+        });
+        if unchanged {
+            wait.deleted().await;
         }
     }
+}
+
+/// The newest key under `prefix` created before `revision`, in this member's applied state.
+fn newest_ahead(
+    server: &EtcdServer,
+    prefix: &[u8],
+    revision: i64,
+) -> Result<Option<KeyValue>, EtcdError> {
+    let resp = local_read(server, &predecessor(prefix, revision - 1))?;
+    Ok(resp.kvs.into_iter().next())
 }
 
 /// A queued key to take back out of the queue if its caller goes away while waiting (the
