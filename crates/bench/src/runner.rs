@@ -38,7 +38,7 @@ pub async fn run(
     for i in 0..clients {
         let mut requester = Requester::new(connections.channel(i));
         requester
-            .set_up(&workload)
+            .set_up(&workload, i)
             .await
             .with_context(|| format!("setting up requester {i}"))?;
         prepared.push(requester);
@@ -80,7 +80,7 @@ async fn requester_loop(
         let request = workload.prepare(index, &mut rng);
         let sent = Instant::now();
         match request.send(&mut client).await {
-            Ok(()) => recorder.record(sent.elapsed()),
+            Ok(latency) => recorder.record(latency.unwrap_or_else(|| sent.elapsed())),
             Err(status) => recorder.record_error(format!(
                 "rpc error: code = {:?} desc = {}",
                 status.code(),

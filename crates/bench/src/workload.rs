@@ -1,6 +1,7 @@
 //! What a run sends: the workload of the chosen subcommand, turned into one ready request
 //! per iteration and then sent by a [`Requester`] (a requester's clients on its connection,
-//! plus the keep-alive stream of its lease for `lease-keepalive`).
+//! plus the keep-alive stream of its lease for `lease-keepalive`, or its lease and lock name
+//! for `lock`).
 
 use oxcd_api::etcdserverpb::kv_client::KvClient;
 use oxcd_api::etcdserverpb::lease_client::LeaseClient;
@@ -13,6 +14,7 @@ use tokio::sync::mpsc;
 use tonic::Streaming;
 use tonic::transport::Channel;
 
+use crate::lock::{Contender, LockWorkload};
 use crate::put::PutWorkload;
 use crate::range::RangeWorkload;
 use crate::txn_put::TxnPutWorkload;
@@ -30,6 +32,8 @@ pub enum Workload {
     LeaseGrant(i64),
     /// `lease-keepalive`: keep-alives of one lease (of this TTL) per requester, on its stream.
     LeaseKeepAlive(i64),
+    /// `lock`: acquire/release cycles, one contender (and lease) per requester.
+    Lock(LockWorkload),
 }
 
 impl Workload {
@@ -43,16 +47,19 @@ impl Workload {
                 PreparedRequest::LeaseGrant(LeaseGrantRequest { ttl: *ttl, id: 0 })
             }
             Self::LeaseKeepAlive(_) => PreparedRequest::KeepAlive,
+            Self::Lock(_) => PreparedRequest::LockCycle,
         }
     }
 }
 
 /// A requester's way to the server: its clients on one shared connection, and for
-/// `lease-keepalive` its lease and that lease's keep-alive stream.
+/// `lease-keepalive` its lease and that lease's keep-alive stream, for `lock` its contender.
 pub struct Requester {
+    channel: Channel,
     kv: KvClient<Channel>,
     lease: LeaseClient<Channel>,
     keep_alive: Option<KeepAlive>,
+    contender: Option<Contender>,
 }
 
 struct KeepAlive {
@@ -66,17 +73,30 @@ impl Requester {
     pub fn new(channel: Channel) -> Self {
         Self {
             kv: KvClient::new(channel.clone()),
-            lease: LeaseClient::new(channel),
+            lease: LeaseClient::new(channel.clone()),
+            channel,
             keep_alive: None,
+            contender: None,
         }
     }
 
-    /// Prepares what `workload` needs before the clock starts: for `lease-keepalive`, a lease
-    /// and its keep-alive stream (etcd answers the stream's headers with its first response,
-    /// so one keep-alive is sent and answered here).
-    pub async fn set_up(&mut self, workload: &Workload) -> Result<(), tonic::Status> {
-        let Workload::LeaseKeepAlive(ttl) = workload else {
-            return Ok(());
+    /// Prepares what `workload` needs before the clock starts, for requester number
+    /// `requester`: for `lease-keepalive`, a lease and its keep-alive stream (etcd answers the
+    /// stream's headers with its first response, so one keep-alive is sent and answered here);
+    /// for `lock`, the contender's lease.
+    pub async fn set_up(
+        &mut self,
+        workload: &Workload,
+        requester: usize,
+    ) -> Result<(), tonic::Status> {
+        let ttl = match workload {
+            Workload::LeaseKeepAlive(ttl) => ttl,
+            Workload::Lock(lock) => {
+                let contender = Contender::set_up(self.channel.clone(), lock, requester).await?;
+                self.contender = Some(contender);
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
         let id = self
             .lease
@@ -101,6 +121,11 @@ impl Requester {
     }
 }
 
+/// A response timed as a whole: the runner records the call's own latency.
+fn whole_call<T>(_: T) -> Option<std::time::Duration> {
+    None
+}
+
 /// One request, built and ready to send.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PreparedRequest {
@@ -114,17 +139,30 @@ pub enum PreparedRequest {
     LeaseGrant(LeaseGrantRequest),
     /// One keep-alive on the requester's stream.
     KeepAlive,
+    /// A `Lock` of the requester's lock name and then an `Unlock` of it.
+    LockCycle,
 }
 
 impl PreparedRequest {
-    /// Sends the request and waits for its response, which is dropped unread.
-    pub async fn send(self, requester: &mut Requester) -> Result<(), tonic::Status> {
+    /// Sends the request and waits for its response, which is dropped unread. Answers the
+    /// latency to record when it is not the whole call's (a lock cycle's is its acquire).
+    pub async fn send(
+        self,
+        requester: &mut Requester,
+    ) -> Result<Option<std::time::Duration>, tonic::Status> {
         let kv = &mut requester.kv;
         match self {
-            Self::Put(request) => kv.put(request).await.map(drop),
-            Self::Range(request) => kv.range(request).await.map(drop),
-            Self::Txn(request) => kv.txn(request).await.map(drop),
-            Self::LeaseGrant(request) => requester.lease.lease_grant(request).await.map(drop),
+            Self::Put(request) => kv.put(request).await.map(whole_call),
+            Self::Range(request) => kv.range(request).await.map(whole_call),
+            Self::Txn(request) => kv.txn(request).await.map(whole_call),
+            Self::LeaseGrant(request) => requester.lease.lease_grant(request).await.map(whole_call),
+            Self::LockCycle => {
+                let contender = requester
+                    .contender
+                    .as_mut()
+                    .ok_or_else(|| tonic::Status::failed_precondition("no lock contender"))?;
+                contender.cycle().await.map(Some)
+            }
             Self::KeepAlive => {
                 let stream = requester
                     .keep_alive
@@ -135,7 +173,7 @@ impl PreparedRequest {
                     return Err(tonic::Status::unavailable("keep-alive stream closed"));
                 }
                 match stream.responses.message().await? {
-                    Some(response) if response.ttl > 0 => Ok(()),
+                    Some(response) if response.ttl > 0 => Ok(None),
                     Some(_) => Err(tonic::Status::not_found("lease expired")),
                     None => Err(tonic::Status::unavailable("keep-alive stream ended")),
                 }

@@ -132,3 +132,39 @@ async fn oxbench_drives_real_etcd_and_reports_what_it_stored() {
     assert!(report.contains("\nLatency distribution:\n"), "{report}");
     assert!(!report.contains("Error distribution"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxbench_lock_cycles_through_etcds_lock_service() {
+    let etcd = Cluster::start(1);
+    let mut client = ready_client(&etcd.members[0].client_url()).await;
+    let endpoint = etcd.members[0].endpoint();
+    let (before, _) = revision_and_count(&mut client).await;
+
+    for names in ["1", "4"] {
+        let report = oxbench(&[
+            "--endpoints",
+            &endpoint,
+            "--clients",
+            "4",
+            "--conns",
+            "4",
+            "--total",
+            "40",
+            "--json",
+            "lock",
+            "--names",
+            names,
+        ]);
+        let report: Value = serde_json::from_str(report.trim()).unwrap();
+        assert_eq!(report["requests"], 40, "{names} names: {report}");
+        assert_eq!(report["errors"], 0, "{names} names: {report}");
+    }
+
+    let (after, keys_left) = revision_and_count(&mut client).await;
+    assert_eq!(
+        after,
+        before + 2 * 80,
+        "every cycle is one lock put and one unlock delete"
+    );
+    assert_eq!(keys_left, 0, "every lock was released");
+}

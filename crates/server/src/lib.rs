@@ -14,6 +14,7 @@ mod coordination;
 pub mod fail_stop;
 mod grpc;
 mod http;
+mod key_deletes;
 mod lease;
 mod lease_leader;
 mod membership;

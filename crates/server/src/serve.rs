@@ -38,6 +38,12 @@ pub(crate) async fn serve_clients(
     let app = grpc::routes(server.clone())
         .into_axum_router()
         .layer(GrpcMetricsLayer::new(server.metrics().grpc().clone()))
+        // Outside the metrics, as etcd's interceptors run before its gRPC metrics: a call
+        // refused for want of a leader is not counted as handled.
+        .layer(axum::middleware::from_fn_with_state(
+            server.clone(),
+            grpc::leader_gate,
+        ))
         .merge(http::routes(server))
         .merge(fail_stop::control_routes())
         .fallback(unknown_path);

@@ -13,6 +13,7 @@ use oxcd_mvcc::{Backend, KvStore};
 use oxcd_raft::StateMachine;
 
 use crate::alarms::Alarms;
+use crate::key_deletes::KeyDeletes;
 use crate::lease::{Lessor, table as lease_table};
 use crate::membership::{Identity, Membership};
 
@@ -52,6 +53,7 @@ pub(crate) struct ServerState {
     alarms: Alarms,
     lessor: Arc<Lessor>,
     watch_hub: Arc<WatchHub>,
+    key_deletes: Arc<KeyDeletes>,
     backend_path: PathBuf,
     applied_index: AtomicU64,
     durable_applied_index: AtomicU64,
@@ -79,6 +81,7 @@ impl ServerState {
             alarms,
             lessor: Arc::new(lessor),
             watch_hub,
+            key_deletes: Arc::default(),
             backend_path: backend_path.to_path_buf(),
             applied_index: AtomicU64::new(applied),
             durable_applied_index: AtomicU64::new(applied),
@@ -113,6 +116,11 @@ impl ServerState {
     /// Recent committed changes and the revision watchers wait on.
     pub(crate) fn watch_hub(&self) -> &Arc<WatchHub> {
         &self.watch_hub
+    }
+
+    /// The lock and election waiters, woken by the deletes they wait for.
+    pub(crate) fn key_deletes(&self) -> &Arc<KeyDeletes> {
+        &self.key_deletes
     }
 
     /// Membership of the cluster.
@@ -180,6 +188,7 @@ impl ServerState {
         let revision = restored.kv.current_revision();
         *self.storage.write() = restored;
         self.watch_hub.reset(revision);
+        self.key_deletes.wake_all();
         Ok(applied)
     }
 }

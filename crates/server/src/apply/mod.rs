@@ -155,6 +155,7 @@ impl ApplyLoop {
         let revision = batch.revision();
         let changes = batch.commit(durable).map_err(ApplyError::storage)?;
         self.metrics.backend_commit().observe(committing.elapsed());
+        self.state.key_deletes().deleted(&changes);
         self.state.watch_hub().publish(revision, changes);
         if durable {
             self.durable_index = last_index;

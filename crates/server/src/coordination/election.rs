@@ -8,13 +8,15 @@ use std::sync::Arc;
 
 use oxcd_api::etcdserverpb::request_op::Request as Op;
 use oxcd_api::etcdserverpb::{
-    DeleteRangeRequest, RangeRequest, RangeResponse, RequestOp, ResponseHeader, TxnRequest,
+    DeleteRangeRequest, RangeResponse, RequestOp, ResponseHeader, TxnRequest,
 };
 use oxcd_api::queue::{created_at, head, queue_key, queue_prefix};
 use oxcd_api::v3electionpb::LeaderKey;
 
 use super::error::CoordinationError;
-use super::queue::{Claim, commit, join, put, read, session_lease, wait_for_predecessors};
+use super::queue::{
+    Claim, commit, join, put, read, session_lease, still_queued, wait_for_predecessors,
+};
 use crate::server::EtcdServer;
 
 /// Campaigns in election `name` with `value` for `lease` (0: a new 60 s lease), waiting until
@@ -45,16 +47,8 @@ pub(crate) async fn campaign(
         // wait failed.
         claim.keep();
         waited?;
-        let confirm = RangeRequest {
-            key: key.clone(),
-            ..Default::default()
-        };
-        let resp = read(server, &confirm).await?;
-        let still_queued = resp
-            .kvs
-            .first()
-            .is_some_and(|kv| kv.create_revision == place.revision);
-        if !still_queued {
+        let (queued, _) = still_queued(server, &key, place.revision, lease)?;
+        if !queued {
             return Err(CoordinationError::NotLeader);
         }
     }

@@ -1,5 +1,5 @@
 //! An in-process watch of one key or range: the same [`Watcher`] a client's watch stream uses,
-//! woken by the hub's published revision, so a waiting lock or an Observe stream costs nothing
+//! woken by the hub's published revision, so an Observe stream costs nothing
 //! until something is committed.
 
 use std::sync::Arc;

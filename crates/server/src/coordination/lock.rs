@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use oxcd_api::etcdserverpb::{DeleteRangeRequest, RangeRequest, ResponseHeader};
+use oxcd_api::etcdserverpb::{DeleteRangeRequest, ResponseHeader};
 use oxcd_api::queue::{queue_key, queue_prefix};
 use oxcd_mvcc::validate;
 
 use super::error::CoordinationError;
-use super::queue::{Claim, join, read, session_lease, wait_for_predecessors};
+use super::queue::{Claim, join, session_lease, still_queued, wait_for_predecessors};
 use crate::server::EtcdServer;
 
 /// Acquires the lock `name` for `lease` (0: a new 60 s lease), waiting as long as it takes;
@@ -34,27 +34,19 @@ pub(crate) async fn lock(
         claim.withdraw().await;
         return Err(e.into());
     }
-    let confirm = RangeRequest {
-        key: key.clone(),
-        ..Default::default()
-    };
-    let resp = match read(server, &confirm).await {
-        Ok(resp) => resp,
+    let confirmed = still_queued(server, &key, place.revision, lease);
+    let (queued, header) = match confirmed {
+        Ok(confirmed) => confirmed,
         Err(e) => {
             claim.withdraw().await;
             return Err(e.into());
         }
     };
     claim.keep();
-    let still_ours = resp.kvs.first().is_some_and(|kv| {
-        kv.create_revision == place.revision
-            && kv.lease == lease
-            && server.state().lessor().contains(lease)
-    });
-    if !still_ours {
+    if !queued {
         return Err(CoordinationError::SessionExpired);
     }
-    Ok((key, resp.header.unwrap_or_default()))
+    Ok((key, header))
 }
 
 /// Releases a lock: deletes its key.

@@ -2,9 +2,12 @@
 //! a distributed lock and leader election. Both queue contenders the same way (`queue.rs`):
 //! each puts a key `NAME/LEASE-ID-IN-HEX` bound to its lease, and the one whose key has the
 //! lowest create revision holds the lock or leads. Every write is an ordinary KV request
-//! proposed through raft (replicated, watched and counted like any client's) and every read is
-//! linearizable; waiting watches the predecessor through the watch hub (`key_watch.rs`), so it
-//! costs nothing until that key changes.
+//! proposed through raft (replicated, watched and counted like any client's); Leader and
+//! Observe read linearizably, while a waiter, once its key has joined, reads this member's
+//! applied state (`queue.rs` says why that suffices) and so pays no ReadIndex round trip per
+//! hand-over; a waiter waits for its predecessor's delete (`key_deletes.rs` at the crate root: the apply loop wakes
+//! exactly the waiters of the keys a batch deleted), so it costs nothing until then, and
+//! Observe follows its election through the watch hub (`key_watch.rs`).
 //!
 //! Errors keep etcd's messages. etcd's services call the KV layer through an in-process client
 //! and hand its errors back as plain Go errors, so clients receive every one of them with code

@@ -13,11 +13,9 @@ use oxcd_api::etcdserverpb::{
     ResponseHeader, TxnRequest, TxnResponse,
 };
 use oxcd_api::mvccpb::KeyValue;
-use oxcd_api::mvccpb::event::EventType;
 use oxcd_api::queue::{created_at, head, predecessor};
 use oxcd_mvcc::validate;
 
-use super::key_watch::KeyWatch;
 use crate::server::EtcdServer;
 
 /// TTL of the lease granted for a request that names none (clientv3's default session TTL,
@@ -48,6 +46,41 @@ pub(super) async fn read(
     let mut resp = server.state().kv().range(req)?;
     server.finish_header(&mut resp.header);
     Ok(resp)
+}
+
+/// A read of this member's applied state, answered with a complete header: what the queue
+/// reads once the caller's key has joined (and so is applied here). It needs no ReadIndex round
+/// trip: keys created after the caller's all have higher create revisions, so the keys ahead of
+/// it can only disappear, never appear; and any applied state from after the join is committed
+/// and came about during the request, so it is a valid moment for the request to take effect.
+fn local_read(server: &EtcdServer, req: &RangeRequest) -> Result<RangeResponse, EtcdError> {
+    let mut resp = server.state().kv().range(req)?;
+    server.finish_header(&mut resp.header);
+    Ok(resp)
+}
+
+/// Whether the caller's key is still queued as it joined: present, created at `revision` and
+/// bound to `lease`, which still exists. Read from this member's applied state (see
+/// [`local_read`]); answers the header of that read.
+pub(super) fn still_queued(
+    server: &EtcdServer,
+    key: &[u8],
+    revision: i64,
+    lease: i64,
+) -> Result<(bool, ResponseHeader), EtcdError> {
+    let resp = local_read(
+        server,
+        &RangeRequest {
+            key: key.to_vec(),
+            ..Default::default()
+        },
+    )?;
+    let queued = resp.kvs.first().is_some_and(|kv| {
+        kv.create_revision == revision
+            && kv.lease == lease
+            && server.state().lessor().contains(lease)
+    });
+    Ok((queued, resp.header.unwrap_or_default()))
 }
 
 /// Replicates `txn` (checked as the KV service checks a client's) and answers with a complete
@@ -140,31 +173,38 @@ pub(super) async fn join(
     })
 }
 
-/// Waits until no key under `prefix` created before `revision` is left: watches the newest of
-/// them until it is deleted, then looks again.
+/// Waits until no key under `prefix` created before `revision` (the caller's key, joined
+/// through this member) is left: waits for the newest of them to be deleted, then looks
+/// again, in this member's applied state (see [`local_read`]).
 pub(super) async fn wait_for_predecessors(
     server: &EtcdServer,
     prefix: &[u8],
     revision: i64,
 ) -> Result<(), EtcdError> {
     loop {
-        let resp = read(server, &predecessor(prefix, revision - 1)).await?;
-        let Some(predecessor) = resp.kvs.first() else {
+        let Some(ahead) = newest_ahead(server, prefix, revision)? else {
             return Ok(());
         };
-        let seen_at = resp.header.map_or(0, |h| h.revision);
-        let mut watch = KeyWatch::new(server, &predecessor.key, &[], seen_at);
-        loop {
-            let chunk = watch.next().await?;
-            let deleted = chunk
-                .events
-                .iter()
-                .any(|e| e.r#type == EventType::Delete as i32);
-            if deleted {
-                break;
-            }
+        let wait = server.state().key_deletes().register(&ahead.key);
+        // A delete committed between the read and the registration woke nobody: look again
+        // with the registration in place.
+        let unchanged = newest_ahead(server, prefix, revision)?.is_some_and(|now| {
+            now.key == ahead.key && now.create_revision == ahead.create_revision
+        });
+        if unchanged {
+            wait.deleted().await;
         }
     }
+}
+
+/// The newest key under `prefix` created before `revision`, in this member's applied state.
+fn newest_ahead(
+    server: &EtcdServer,
+    prefix: &[u8],
+    revision: i64,
+) -> Result<Option<KeyValue>, EtcdError> {
+    let resp = local_read(server, &predecessor(prefix, revision - 1))?;
+    Ok(resp.kvs.into_iter().next())
 }
 
 /// A queued key to take back out of the queue if its caller goes away while waiting (the

@@ -42,9 +42,9 @@ impl ElectionService {
         }
     }
 
-    /// The checks every call gets: a leader if the client requires one, the message size.
+    /// The message size check every call gets; answers whether the client requires a leader.
     fn admit<T: prost::Message>(&self, request: Request<T>) -> Result<(T, bool), Status> {
-        let require_leader = leader_required(&self.server, &request)?;
+        let require_leader = leader_required(&request);
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         Ok((req, require_leader))

@@ -140,7 +140,7 @@ impl Lease for LeaseService {
         request: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
         let forwarded = is_forwarded(&request);
-        let require_leader = leader_required(&self.server, &request)?;
+        let require_leader = leader_required(&request);
         let mut requests = request.into_inner();
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
         let server = self.server.clone();

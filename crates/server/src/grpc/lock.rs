@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use oxcd_api::v3lockpb::lock_server::Lock;
 use oxcd_api::v3lockpb::{LockRequest, LockResponse, UnlockRequest, UnlockResponse};
 
-use super::request::{check_message_size, leader_required, max_request_message};
+use super::request::{check_message_size, max_request_message};
 use crate::coordination::{self, CoordinationError};
 use crate::server::EtcdServer;
 
@@ -38,7 +38,6 @@ pub(super) fn coordination_status(e: CoordinationError) -> Status {
 #[tonic::async_trait]
 impl Lock for LockService {
     async fn lock(&self, request: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
-        leader_required(&self.server, &request)?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         let (key, header) = coordination::lock(&self.server, &req.name, req.lease)
@@ -54,7 +53,6 @@ impl Lock for LockService {
         &self,
         request: Request<UnlockRequest>,
     ) -> Result<Response<UnlockResponse>, Status> {
-        leader_required(&self.server, &request)?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         let header = coordination::unlock(&self.server, &req.key)

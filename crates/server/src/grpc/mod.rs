@@ -1,5 +1,6 @@
 //! The etcd v3 gRPC services, each in its own file, and the router that serves them all; what
-//! every service checks of an incoming call is in `request.rs`.
+//! every service checks of an incoming call is in `request.rs` (the leader check as one layer
+//! in front of all of them, [`leader_gate`]).
 
 mod backend_snapshot;
 mod cluster;
@@ -27,6 +28,7 @@ use kv::KvService;
 use lease::LeaseService;
 use lock::LockService;
 use maintenance::MaintenanceService;
+pub(crate) use request::leader_gate;
 use request::max_request_message;
 use watch::WatchService;
 

@@ -1,6 +1,14 @@
 //! What every gRPC service checks of an incoming call before serving it: the message size
-//! against `--max-request-bytes` (with grpc-go's wording) and whether the client requires a
-//! leader.
+//! against `--max-request-bytes` (with grpc-go's wording) and, for every call of every service
+//! at once (etcd's unary and stream interceptors), whether the client requires a leader.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use oxcd_api::EtcdError;
 
 use crate::server::EtcdServer;
 
@@ -27,19 +35,40 @@ pub(super) fn check_message_size<M: prost::Message>(
     Ok(())
 }
 
-/// Whether a streaming call asked for a leader (clientv3's `WithRequireLeader` metadata):
-/// such a call is refused with "etcdserver: no leader" while there is none, and its stream is
-/// ended when the leader is lost.
-pub(super) fn leader_required<T>(
-    server: &EtcdServer,
-    request: &tonic::Request<T>,
-) -> Result<bool, tonic::Status> {
+/// The gRPC metadata by which a client requires a leader (clientv3's `WithRequireLeader`).
+const REQUIRE_LEADER_KEY: &str = "hasleader";
+
+/// Put in a call's extensions by [`leader_gate`] when its client requires a leader.
+#[derive(Clone, Copy, Debug)]
+struct LeaderRequired;
+
+/// etcd's interceptors, in front of every gRPC method: a call whose metadata says
+/// `hasleader=true` is refused with "etcdserver: no leader" (`Unavailable`) while this member
+/// knows no leader — unary calls and streams alike, before the service sees them. An admitted
+/// call is marked so that its stream, if it is one, ends when the leader is lost.
+pub(crate) async fn leader_gate(
+    State(server): State<Arc<EtcdServer>>,
+    mut request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    // Only the first value counts, as in etcd.
     let required = request
-        .metadata()
-        .get("hasleader")
+        .headers()
+        .get(REQUIRE_LEADER_KEY)
         .is_some_and(|v| v.as_bytes() == b"true");
-    if required && !server.has_leader() {
-        return Err(oxcd_api::EtcdError::NoLeader.into());
+    if required {
+        if !server.has_leader() {
+            return tonic::Status::from(EtcdError::NoLeader)
+                .into_http::<axum::body::Body>()
+                .into_response();
+        }
+        request.extensions_mut().insert(LeaderRequired);
     }
-    Ok(required)
+    next.run(request).await
+}
+
+/// Whether the client of a call (admitted by [`leader_gate`]) requires a leader: its stream is
+/// then ended with "etcdserver: no leader" once the leader has been lost for a while.
+pub(super) fn leader_required<T>(request: &tonic::Request<T>) -> bool {
+    request.extensions().get::<LeaderRequired>().is_some()
 }

@@ -67,7 +67,7 @@ impl Watch for WatchService {
         &self,
         request: Request<Streaming<WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        let require_leader = leader_required(&self.server, &request)?;
+        let require_leader = leader_required(&request);
         let requests = request.into_inner();
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
         let stream = WatchStream::new(self.server.clone(), tx);
