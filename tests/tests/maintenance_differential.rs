@@ -1,7 +1,8 @@
 //! Maintenance answers of a 3-member cluster compared with etcd 3.5.1's: the same script runs
 //! against a 3-member etcd cluster and a 3-member cluster of the server under test and every
 //! answer (response messages with member-specific header fields zeroed, or status code and
-//! message) goes into a transcript; the transcripts must be equal. Covered: `MoveLeader` to the
+//! message) goes into a transcript; the transcripts must be equal. Covered: the `MemberList`
+//! header (etcd's cluster service sets no revision); `MoveLeader` to the
 //! leader itself, from a follower, to an unknown member and to a follower (leadership must
 //! then move there); the shape of a `Snapshot` stream (no headers, remaining bytes counting
 //! down to zero, a 32-byte digest last); `Hash` (values differ between implementations by
@@ -11,7 +12,8 @@
 use std::time::Duration;
 
 use oxcd_api::etcdserverpb::{
-    HashRequest, MoveLeaderRequest, PutRequest, RangeRequest, SnapshotRequest, StatusRequest,
+    HashRequest, MemberListRequest, MoveLeaderRequest, PutRequest, RangeRequest, SnapshotRequest,
+    StatusRequest,
 };
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::{Cluster, ClusterSpec, Server};
@@ -61,6 +63,16 @@ async fn script(cluster: &Cluster) -> Vec<String> {
     let mut out = Vec::new();
     let (mut clients, ids, leader) = members(cluster).await;
     let follower = (leader + 1) % ids.len();
+
+    let listed = clients[follower]
+        .cluster
+        .member_list(MemberListRequest::default())
+        .await
+        .unwrap();
+    out.push(format!(
+        "member list header: {}",
+        masked(&format!("{:?}", listed.get_ref().header))
+    ));
 
     let to_self = clients[leader]
         .maintenance
