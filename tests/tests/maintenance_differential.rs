@@ -7,16 +7,18 @@
 //! then move there); the shape of a `Snapshot` stream (no headers, remaining bytes counting
 //! down to zero, a 32-byte digest last); `Hash` (values differ between implementations by
 //! design, so what is compared is that every member gives the same hash for the same revision,
-//! that a write changes it and that its header carries the current revision).
+//! that a write changes it and that its header carries the current revision); `Defragment`
+//! (its empty answer, a database that does not grow, the data unchanged, and real etcdctl's
+//! `defrag --cluster` output).
 
 use std::time::Duration;
 
 use oxcd_api::etcdserverpb::{
-    HashRequest, MemberListRequest, MoveLeaderRequest, PutRequest, RangeRequest, SnapshotRequest,
-    StatusRequest,
+    DefragmentRequest, DeleteRangeRequest, HashRequest, MemberListRequest, MoveLeaderRequest,
+    PutRequest, RangeRequest, SnapshotRequest, StatusRequest,
 };
 use oxcd_tests::grpc::{Clients, connect};
-use oxcd_tests::{Cluster, ClusterSpec, Server};
+use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server};
 
 /// Bound on leadership reaching the transferee.
 const MOVE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -136,7 +138,64 @@ async fn script(cluster: &Cluster) -> Vec<String> {
             && data.last().is_some_and(|m| m.remaining_bytes == 0),
     ));
     hash_script(&mut clients, &mut out).await;
+    defrag_script(cluster, &mut clients, &mut out).await;
     out
+}
+
+async fn defrag_script(cluster: &Cluster, clients: &mut [Clients], out: &mut Vec<String>) {
+    for n in 0..300 {
+        let put = PutRequest {
+            key: format!("defrag/{n:03}").into_bytes(),
+            value: vec![b'd'; 2000],
+            ..Default::default()
+        };
+        clients[0].kv.put(put).await.unwrap();
+    }
+    let delete = DeleteRangeRequest {
+        key: b"defrag/".to_vec(),
+        range_end: b"defrag0".to_vec(),
+        ..Default::default()
+    };
+    clients[0].kv.delete_range(delete).await.unwrap();
+    let before = hashes(clients).await;
+    let size = |c: &mut Clients| {
+        let mut m = c.maintenance.clone();
+        async move {
+            m.status(StatusRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+                .db_size
+        }
+    };
+    let size_before = size(&mut clients[1]).await;
+    let answer = clients[1]
+        .maintenance
+        .defragment(DefragmentRequest {})
+        .await;
+    out.push(format!("defragment: {}", shown(answer)));
+    let size_after = size(&mut clients[1]).await;
+    let after = hashes(clients).await;
+    out.push(format!(
+        "defragment: the file did not grow {}, every member still agrees {}",
+        size_after <= size_before,
+        after == before
+    ));
+    let endpoints = cluster.endpoints();
+    let ctl = Etcdctl::new(endpoints.clone())
+        .run(&["defrag", "--cluster"])
+        .await
+        .unwrap();
+    let mut printed = ctl.stdout.clone();
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        printed = printed.replace(endpoint.as_str(), &format!("<member {i}>"));
+    }
+    let mut lines: Vec<&str> = printed.lines().collect();
+    lines.sort_unstable();
+    out.push(format!(
+        "etcdctl defrag --cluster: exit {:?}, {lines:?}, stderr {:?}",
+        ctl.code, ctl.stderr
+    ));
 }
 
 /// Each member's `Hash` once all of them answer for the same revision.

@@ -97,11 +97,7 @@ impl<'a> ApplyBatch<'a> {
         shared: &'a Shared,
         compactor: &'a Compactor,
     ) -> Result<ApplyBatch<'a>, BackendError> {
-        let tx = shared
-            .backend
-            .database()
-            .begin_write()
-            .map_err(BackendError::with("starting apply transaction"))?;
+        let tx = shared.backend.begin_write()?;
         let rev = shared.current.load(Ordering::Acquire);
         Ok(ApplyBatch {
             shared,

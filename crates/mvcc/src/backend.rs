@@ -4,11 +4,13 @@
 //! this crate's API.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use parking_lot::RwLock;
 use redb::{
-    Database, DatabaseError, Key, ReadOnlyTable, ReadableDatabase, ReadableTable, TableDefinition,
-    TableHandle, Value, WriteTransaction,
+    Database, DatabaseError, Key, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    TableDefinition, TableHandle, Value, WriteTransaction,
 };
 
 use crate::error::BackendError;
@@ -25,7 +27,7 @@ const PAGE: u64 = 4096;
 const CACHE_SIZE: usize = 64 * 1024 * 1024;
 
 /// redb's settings for every open of a backend file.
-fn builder() -> redb::Builder {
+pub(crate) fn builder() -> redb::Builder {
     let mut builder = Database::builder();
     builder.set_cache_size(CACHE_SIZE);
     builder
@@ -66,8 +68,12 @@ fn check_repairable(path: &Path) -> Result<Result<(), String>, BackendError> {
 
 /// The database file. Other parts of the server keep typed tables in it, written in the same
 /// transaction as the key-value changes (see `ApplyBatch::tables`).
+///
+/// The open database can be replaced while the backend is in use (online defragmentation puts
+/// a compacted copy in its place): readers keep the database they started on, and writers get
+/// their transaction through [`Backend::begin_write`], which always lands on the current one.
 pub struct Backend {
-    db: Database,
+    db: RwLock<Arc<Database>>,
     path: PathBuf,
     /// Bytes of key-value rows stored (kept up to date by the store; redb can only measure
     /// its used pages by walking every page, too slow to do on commits).
@@ -106,24 +112,49 @@ impl Backend {
         tx.commit()
             .map_err(BackendError::with("creating store tables"))?;
         Ok(Backend {
-            db,
+            db: RwLock::new(Arc::new(db)),
             path: path.to_path_buf(),
             stored_bytes: AtomicU64::new(0),
         })
     }
 
-    /// The underlying redb database.
-    pub(crate) fn database(&self) -> &Database {
-        &self.db
+    /// The database in use now.
+    pub(crate) fn database(&self) -> Arc<Database> {
+        self.db.read().clone()
+    }
+
+    /// A read transaction on the database in use now.
+    pub(crate) fn begin_read(&self) -> Result<ReadTransaction, BackendError> {
+        self.database()
+            .begin_read()
+            .map_err(BackendError::with("opening read transaction"))
+    }
+
+    /// A write transaction on the database in use when it starts. A writer that waited for
+    /// the transaction while the database was being replaced tries again on the new one, so no
+    /// write ever lands in a database that was replaced.
+    pub(crate) fn begin_write(&self) -> Result<WriteTransaction, BackendError> {
+        loop {
+            let db = self.database();
+            let tx = db
+                .begin_write()
+                .map_err(BackendError::with("starting write transaction"))?;
+            if Arc::ptr_eq(&db, &self.db.read()) {
+                return Ok(tx);
+            }
+            tx.abort()
+                .map_err(BackendError::with("leaving a replaced database"))?;
+        }
+    }
+
+    /// Puts `db` in place of the database in use; the caller has made it hold the same state.
+    pub(crate) fn replace_database(&self, db: Database) {
+        *self.db.write() = Arc::new(db);
     }
 
     /// A snapshot of the tables as last committed.
     pub fn read(&self) -> Result<TableReader, BackendError> {
-        let tx = self
-            .db
-            .begin_read()
-            .map_err(BackendError::with("opening read transaction"))?;
-        Ok(TableReader::new(tx))
+        Ok(TableReader::new(self.begin_read()?))
     }
 
     /// The raft index and term of the last entry applied to the backend (0, 0 for a new
@@ -139,10 +170,7 @@ impl Backend {
         &self,
         write: impl FnOnce(TableWriter<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self
-            .db
-            .begin_write()
-            .map_err(BackendError::with("starting write transaction"))?;
+        let tx = self.begin_write()?;
         let out = write(TableWriter::new(&tx))?;
         tx.commit()
             .map_err(BackendError::with("committing write transaction"))?;
@@ -180,10 +208,7 @@ impl Backend {
     /// snapshots) and returns the consistent index and term the copy holds. It reads from a
     /// snapshot, so writers go on meanwhile.
     pub fn copy_to(&self, dest: &Path) -> Result<(u64, u64), BackendError> {
-        let src = self
-            .db
-            .begin_read()
-            .map_err(BackendError::with("opening snapshot read transaction"))?;
+        let src = self.begin_read()?;
         let out = builder()
             .create(dest)
             .map_err(BackendError::with("creating snapshot database"))?;
@@ -205,7 +230,7 @@ impl Backend {
 }
 
 /// Copies each table it visits, rows and types alike, into a transaction of another database.
-struct CopyInto<'tx>(&'tx WriteTransaction);
+pub(crate) struct CopyInto<'tx>(pub(crate) &'tx WriteTransaction);
 
 impl TableVisitor for CopyInto<'_> {
     fn visit<K: Key + 'static, V: Value + 'static>(

@@ -213,11 +213,8 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
         }
         // The write transaction keeps apply batches out while the index changes, so a batch
         // never has to undo writes over a half-compacted key.
-        let mut tx = shared
-            .backend
-            .database()
-            .begin_write()
-            .map_err(|e| failed(BackendError::new("starting compaction step", e)))?;
+        let paused = shared.compaction_pause.lock();
+        let mut tx = shared.backend.begin_write().map_err(failed)?;
         removed.clear();
         let next = {
             let mut index = shared.index.write();
@@ -261,6 +258,7 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
         tx.commit()
             .map_err(|e| failed(BackendError::new("committing compaction step", e)))?;
         fail::fail_point!("compactAfterCommitBatch");
+        drop(paused);
         shared.backend.add_stored_bytes(-(freed as i64));
         if finished {
             shared.refresh_snapshot();

@@ -7,7 +7,6 @@
 use std::sync::atomic::Ordering;
 
 use oxcd_api::EtcdError;
-use redb::ReadableDatabase;
 
 use redb::{Key, ReadOnlyTable, ReadableTable, TableHandle, Value};
 
@@ -32,11 +31,7 @@ pub(crate) fn hash_kv(shared: &Shared, rev: i64) -> Result<(u32, i64, i64), Read
             return Err(EtcdError::FutureRev.into());
         }
         let at = if rev == 0 { current } else { rev };
-        let tx = shared
-            .backend
-            .database()
-            .begin_read()
-            .map_err(BackendError::with("opening hash transaction"))?;
+        let tx = shared.backend.begin_read()?;
 
         let mut keep = Vec::new();
         let mut keeps_any = false;

@@ -13,8 +13,8 @@
 //! Modules, from the bottom up: `error`, `revision` and `kv_header` (encodings); `meta`, `table`,
 //! `untyped_table` and `backend` (the database file); `key_index` and `index` (the in-memory index);
 //! `view`, `compare`, `range`, `txn` (requests against any view); `shared` (the state the store
-//! shares between threads), `read_view`, `history`, `hash` (reads of it); `compaction`, `apply`
-//! (writes), then `store`; `watch` on top of it.
+//! shares between threads), `read_view`, `history`, `hash` (reads of it); `compaction`, `defrag`,
+//! `apply` (writes), then `store`; `watch` on top of it.
 
 #![warn(unreachable_pub)]
 
@@ -23,6 +23,7 @@ mod backend;
 mod compaction;
 mod compare;
 mod crc32c;
+mod defrag;
 mod error;
 mod go_sort;
 mod hash;
@@ -46,6 +47,7 @@ pub mod watch;
 pub use apply::ApplyBatch;
 pub use backend::Backend;
 pub use compaction::{CompactionDone, CompactionError, CompactionWait};
+pub use defrag::DefragReport;
 pub use error::BackendError;
 pub use history::ChunkLimit;
 pub use store::KvStore;

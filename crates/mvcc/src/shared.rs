@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::RwLock;
-use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase};
+use redb::{ReadOnlyTable, ReadTransaction};
 
 use crate::backend::{Backend, KEY_TABLE};
 use crate::error::BackendError;
@@ -29,6 +29,9 @@ pub(crate) struct Shared {
     /// A backend snapshot of the published state, shared by readers so a read does not have to
     /// open its own transaction. `None` if opening one failed (readers then open their own).
     pub snapshot: RwLock<Option<Arc<Snapshot>>>,
+    /// Held by each step of physical compaction, and by a defragmentation for its whole copy,
+    /// so no compacted rows disappear from under it.
+    pub compaction_pause: parking_lot::Mutex<()>,
 }
 
 impl Shared {
@@ -99,10 +102,7 @@ impl Snapshot {
         rev: i64,
         compact: i64,
     ) -> Result<Snapshot, BackendError> {
-        let tx = backend
-            .database()
-            .begin_read()
-            .map_err(BackendError::with("opening read transaction"))?;
+        let tx = backend.begin_read()?;
         let table = tx
             .open_table(KEY_TABLE)
             .map_err(BackendError::with("opening key table"))?;

@@ -12,7 +12,7 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_api::mvccpb::Event;
 use parking_lot::RwLock;
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use crate::apply::ApplyBatch;
 use crate::backend::{Backend, KEY_TABLE};
@@ -47,6 +47,7 @@ impl KvStore {
             compact: AtomicI64::new(compacted),
             index_floor: AtomicI64::new(i64::MIN),
             snapshot: RwLock::new(None),
+            compaction_pause: parking_lot::Mutex::new(()),
         });
         shared.refresh_snapshot();
         let compactor = Compactor::start(shared.clone())?;
@@ -131,6 +132,13 @@ impl KvStore {
         crate::hash::hash_backend(&self.shared, skip).map_err(|e| read_failure(e.into()))
     }
 
+    /// Rewrites the backend into a compacted file and puts it in place, giving the space of
+    /// deleted and compacted rows back to the filesystem, while reads and writes go on (see
+    /// `defrag.rs`: writes wait only while the last changes are copied and the files swapped).
+    pub fn defragment(&self) -> Result<crate::DefragReport, BackendError> {
+        crate::defrag::defragment(&self.shared)
+    }
+
     /// The changes of revisions `from` onwards (up to the current revision) as watch events,
     /// oldest first, within `limit` (never a revision split in two). Returns them with the revision to continue from. `Compacted` if
     /// `from` is below the compacted revision. Delete events carry the key and the deletion
@@ -190,10 +198,7 @@ fn read_failure(e: ReadError) -> EtcdError {
 /// Rebuilds the index from the key table. Returns it with the current revision, the finished
 /// compaction revision (-1 if none) and a scheduled compaction still to do.
 fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), BackendError> {
-    let tx = backend
-        .database()
-        .begin_read()
-        .map_err(BackendError::with("opening restore transaction"))?;
+    let tx = backend.begin_read()?;
     let compacted = read_compact_rev(&tx, FINISHED_COMPACT_REV)?.unwrap_or(-1);
     let scheduled = read_compact_rev(&tx, SCHEDULED_COMPACT_REV)?.filter(|s| *s > compacted);
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::RwLock;
 
 use oxcd_mvcc::watch::WatchHub;
-use oxcd_mvcc::{Backend, KvStore};
+use oxcd_mvcc::{Backend, DefragReport, KvStore};
 use oxcd_raft::StateMachine;
 
 use crate::alarms::Alarms;
@@ -57,6 +57,9 @@ pub(crate) struct ServerState {
     backend_path: PathBuf,
     applied_index: AtomicU64,
     durable_applied_index: AtomicU64,
+    /// Held by whatever puts another file at the backend's path (a snapshot from the leader, a
+    /// defragmentation), so two never replace it at once.
+    backend_file: parking_lot::Mutex<()>,
 }
 
 impl ServerState {
@@ -85,6 +88,7 @@ impl ServerState {
             backend_path: backend_path.to_path_buf(),
             applied_index: AtomicU64::new(applied),
             durable_applied_index: AtomicU64::new(applied),
+            backend_file: parking_lot::Mutex::new(()),
         })
     }
 
@@ -111,6 +115,15 @@ impl ServerState {
             .copy_to(file.path())
             .map_err(err("copying the backend"))?;
         Ok(file)
+    }
+
+    /// Rewrites the backend into a compact file while reads and writes go on (writes wait only
+    /// for the final copy and the swap); see `oxcd_mvcc::KvStore::defragment`.
+    pub(crate) fn defragment(&self) -> Result<DefragReport, StateError> {
+        let _only_one = self.backend_file.lock();
+        self.kv()
+            .defragment()
+            .map_err(err("defragmenting the backend"))
     }
 
     /// Recent committed changes and the revision watchers wait on.
@@ -157,6 +170,7 @@ impl ServerState {
     /// `index` and returns the applied index it contains. The snapshot carries the sender's
     /// notion of "local member", so ours is written back into it before it goes live.
     pub(crate) fn restore_backend(&self, db_path: &Path, index: u64) -> Result<u64, StateError> {
+        let _only_one = self.backend_file.lock();
         let identity = self.membership.identity();
         stamp_local_identity(db_path, identity)?;
         // The received database is opened and checked where it lies: a file that does not
