@@ -88,6 +88,10 @@ impl Backend {
     /// refused as it is instead of being half-rewritten by a repair that fails. Without room
     /// for the copy (a disk that just filled up), the repair runs in place, with a warning.
     pub fn open(path: &Path) -> Result<Backend, BackendError> {
+        let unfinished = crate::defrag::copy_path(path);
+        if std::fs::remove_file(&unfinished).is_ok() {
+            tracing::warn!(path = %unfinished.display(), "removed the copy of an unfinished defragmentation");
+        }
         let db = match builder()
             .set_repair_callback(|session| session.abort())
             .create(path)

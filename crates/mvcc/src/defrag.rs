@@ -34,8 +34,8 @@ pub struct DefragReport {
 }
 
 /// The file the compact copy is written to, beside the backend; one left by a crash is
-/// overwritten by the next defragmentation.
-fn copy_path(backend: &Path) -> PathBuf {
+/// removed when the backend is opened (or by the next defragmentation).
+pub(crate) fn copy_path(backend: &Path) -> PathBuf {
     let mut name = backend.as_os_str().to_owned();
     name.push(".defrag");
     PathBuf::from(name)

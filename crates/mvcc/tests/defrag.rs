@@ -1,7 +1,7 @@
 //! Online defragmentation through the public API: the file shrinks after most keys are deleted
 //! and compacted, every revision a reader could see before is still there with the same
 //! HashKV, writes made while the copy runs land in the new file, the store keeps working on
-//! it, and it survives a restart.
+//! it, and it survives a restart (which removes the copy a crash would leave).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -100,7 +100,12 @@ fn defragmenting_shrinks_the_file_and_loses_no_write_made_meanwhile() {
     let current = store.current_revision();
     let hash_now = store.hash_kv(current).unwrap();
     drop(store);
+    std::fs::write(dir.path().join("db.defrag"), b"left by a crash").unwrap();
     let reopened = KvStore::open(Arc::new(Backend::open(&path).unwrap())).unwrap();
+    assert!(
+        !dir.path().join("db.defrag").exists(),
+        "an unfinished copy stays"
+    );
     assert_eq!(reopened.current_revision(), current);
     assert_eq!(reopened.hash_kv(current).unwrap(), hash_now);
     assert_eq!(count(&reopened, "during/"), writes);
