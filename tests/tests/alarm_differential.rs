@@ -6,7 +6,8 @@
 //! what is refused (puts, txns that put, lease grants), the alarm in `Alarm GET` and in
 //! `Status.errors`, disarming, the alarm raised again by the next put over quota, raising and
 //! clearing CORRUPT by hand (every change refused while it is raised, reads still served),
-//! and raising an alarm twice.
+//! raising an alarm twice, and the way back from NOSPACE: delete, compact, defragment, disarm,
+//! and writes are taken again.
 //!
 //! One difference is deliberate and not compared: etcd also checks the quota when it applies
 //! a put, and a put that passed the check at the gRPC layer but no longer fits when applied is
@@ -15,8 +16,8 @@
 
 use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
 use oxcd_api::etcdserverpb::{
-    AlarmRequest, AlarmType, CompactionRequest, DeleteRangeRequest, LeaseGrantRequest, PutRequest,
-    RangeRequest, RequestOp, StatusRequest, TxnRequest, request_op,
+    AlarmRequest, AlarmType, CompactionRequest, DefragmentRequest, DeleteRangeRequest,
+    LeaseGrantRequest, PutRequest, RangeRequest, RequestOp, StatusRequest, TxnRequest, request_op,
 };
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::{Cluster, ClusterSpec, Server};
@@ -256,6 +257,34 @@ async fn script(cluster: &Cluster) -> Vec<String> {
             .alarm(alarm(AlarmAction::Deactivate, 12345, AlarmType::Corrupt))
             .await,
     );
+    t.text("alarms after clearing corrupt", &listed(&mut c).await);
+
+    let everything = DeleteRangeRequest {
+        key: b"fill/".to_vec(),
+        range_end: b"fill0".to_vec(),
+        ..Default::default()
+    };
+    let deleted = c.kv.delete_range(everything).await.unwrap().into_inner();
+    let compact = CompactionRequest {
+        revision: deleted.header.unwrap().revision,
+        physical: true,
+    };
+    t.note("compact everything", c.kv.compact(compact).await);
+    t.note(
+        "defragment",
+        c.maintenance.defragment(DefragmentRequest {}).await,
+    );
+    t.note(
+        "disarm after making room",
+        c.maintenance
+            .alarm(alarm(
+                AlarmAction::Deactivate,
+                member_id,
+                AlarmType::Nospace,
+            ))
+            .await,
+    );
+    t.note("put after recovery", c.kv.put(put("recovered", 1)).await);
     t.text("alarms at the end", &listed(&mut c).await);
     t.lines
 }
