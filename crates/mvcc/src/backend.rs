@@ -33,6 +33,14 @@ pub(crate) fn builder() -> redb::Builder {
     builder
 }
 
+/// The file the compact copy is written to, beside the backend; one left by a crash is
+/// removed when the backend is opened (or by the next defragmentation).
+pub(crate) fn defrag_copy_path(backend: &Path) -> PathBuf {
+    let mut name = backend.as_os_str().to_owned();
+    name.push(".defrag");
+    PathBuf::from(name)
+}
+
 /// An error opening the database file at `path`, naming it.
 fn opening(path: &Path, e: impl std::fmt::Display) -> BackendError {
     BackendError::new(
@@ -88,7 +96,7 @@ impl Backend {
     /// refused as it is instead of being half-rewritten by a repair that fails. Without room
     /// for the copy (a disk that just filled up), the repair runs in place, with a warning.
     pub fn open(path: &Path) -> Result<Backend, BackendError> {
-        let unfinished = crate::defrag::copy_path(path);
+        let unfinished = defrag_copy_path(path);
         if std::fs::remove_file(&unfinished).is_ok() {
             tracing::warn!(path = %unfinished.display(), "removed the copy of an unfinished defragmentation");
         }

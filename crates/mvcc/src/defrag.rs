@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use redb::{Database, ReadTransaction, TableHandle, WriteTransaction};
 
-use crate::backend::{CopyInto, KEY_TABLE, builder};
+use crate::backend::{CopyInto, KEY_TABLE, builder, defrag_copy_path};
 use crate::error::BackendError;
 use crate::shared::Shared;
 use crate::untyped_table;
@@ -31,14 +31,6 @@ pub struct DefragReport {
     pub writes_held: Duration,
     /// How long the whole defragmentation took.
     pub took: Duration,
-}
-
-/// The file the compact copy is written to, beside the backend; one left by a crash is
-/// removed when the backend is opened (or by the next defragmentation).
-pub(crate) fn copy_path(backend: &Path) -> PathBuf {
-    let mut name = backend.as_os_str().to_owned();
-    name.push(".defrag");
-    PathBuf::from(name)
 }
 
 /// Removes the copy unless it was put in place.
@@ -57,7 +49,7 @@ pub(crate) fn defragment(shared: &Shared) -> Result<DefragReport, BackendError> 
     let backend = &shared.backend;
     let _no_compaction = shared.compaction_pause.lock();
     let size_before = backend.size();
-    let path = copy_path(backend.path());
+    let path = defrag_copy_path(backend.path());
     let _ = std::fs::remove_file(&path);
     let mut discard = Discard(Some(path.clone()));
     let fresh = builder()

@@ -9,6 +9,7 @@
 
 mod alarms;
 mod apply;
+mod auto_compaction;
 mod bootstrap;
 mod coordination;
 pub mod fail_stop;

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use oxcd_raft::{PeerUrls, RaftConfig, RaftNode};
 
 use crate::apply::ApplyLoop;
+use crate::auto_compaction;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::fail_stop;
 use crate::lease::Lessor;
@@ -228,6 +229,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         metrics,
     ));
     primary::spawn(server.clone(), cfg.election_timeout);
+    auto_compaction::spawn(server.clone(), cfg.auto_compaction);
     if !metrics_listeners.is_empty() {
         let urls = url_strings(&cfg.listen_metrics_urls);
         tracing::info!(listen_metrics_urls = ?urls, "serving metrics");

@@ -11,7 +11,7 @@
 //!   defined`); as an `ETCD_*` variable one draws the "unrecognized environment variable"
 //!   warning and as a config-file key the "ignoring unsupported configuration file key"
 //!   warning, and is otherwise ignored (etcd would honour both).
-//! - Rows for features oxcd does not have yet (TLS, auth, auto compaction, corruption
+//! - Rows for features oxcd does not have yet (TLS, auth, corruption
 //!   checks, keepalive tuning, ...) parse like etcd's, and the member then refuses to start
 //!   when one is set to anything but etcd's default (see `unsupported.rs`).
 //! - Four rows are accepted and have no effect whatever their value: `--enable-grpc-gateway`

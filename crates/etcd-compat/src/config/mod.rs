@@ -7,7 +7,7 @@
 //! file alone decides and other flags and variables are ignored. Errors carry etcd's text,
 //! how etcd reports them and its exit code; [`crate::logging::report_config_error`] prints
 //! them exactly as etcd does. A flag oxcd accepts but cannot honour yet (TLS, `https://`
-//! URLs, auto compaction, ...) is refused when set to anything but etcd's default,
+//! URLs, auth, ...) is refused when set to anything but etcd's default,
 //! naming the flag, whichever of the three sources set it; `flag_table.rs` lists the few
 //! flags that are accepted and ignored, and what becomes of the etcd flags oxcd leaves out.
 //!

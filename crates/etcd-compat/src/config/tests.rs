@@ -485,14 +485,6 @@ fn flags_oxcd_cannot_honour_are_refused_when_set() {
         ("--auth-token=jwt,sign-method=RS256", "--auth-token="),
         ("--auth-token-ttl=60", "--auth-token-ttl=60"),
         (
-            "--auto-compaction-retention=1",
-            "--auto-compaction-retention",
-        ),
-        (
-            "--auto-compaction-retention=30m",
-            "--auto-compaction-retention",
-        ),
-        (
             "--backend-batch-interval=10ms",
             "--backend-batch-interval=10ms",
         ),
@@ -548,14 +540,6 @@ fn flags_oxcd_cannot_honour_are_refused_when_set() {
     ] {
         assert_refused(&fail(&[flag]), name);
     }
-    assert_eq!(
-        fail(&[
-            "--auto-compaction-mode=revision",
-            "--auto-compaction-retention=1000"
-        ])
-        .message(),
-        "--auto-compaction-retention is not supported yet: oxcd does not compact automatically (revision, 1000 revisions asked for), refusing to start rather than keep every revision"
-    );
 }
 
 #[test]
@@ -609,6 +593,18 @@ fn flags_at_etcds_default_or_honoured_are_accepted() {
     ]);
     assert_eq!(c.auto_compaction, AutoCompaction::Disabled);
     assert!(!c.pre_vote);
+    assert_eq!(
+        run(&[
+            "--auto-compaction-mode=revision",
+            "--auto-compaction-retention=1000"
+        ])
+        .auto_compaction,
+        AutoCompaction::Revision(1000)
+    );
+    assert_eq!(
+        run(&["--auto-compaction-retention=30m"]).auto_compaction,
+        AutoCompaction::Periodic(std::time::Duration::from_secs(1800))
+    );
     assert_eq!((c.max_snapshots, c.max_wals), (0, 0));
     assert!(c.unsafe_no_fsync);
     // A negative quota disables the quota; a positive one is the limit.
@@ -633,8 +629,8 @@ fn refusals_apply_to_environment_variables() {
         "what etcd would have logged before the refusal is still logged"
     );
     assert_refused(
-        &fail_with(&[], &[("ETCD_AUTO_COMPACTION_RETENTION", "1h")]),
-        "--auto-compaction-retention",
+        &fail_with(&[], &[("ETCD_AUTH_TOKEN_TTL", "60")]),
+        "--auth-token-ttl=60",
     );
     assert_refused(
         &fail_with(&[], &[("ETCD_LISTEN_PEER_URLS", "https://127.0.0.1:2380")]),
@@ -662,10 +658,10 @@ fn refusals_apply_to_the_config_file() {
         &fail(&["--config-file", &path_of(&file)]),
         "--listen-client-urls=https://127.0.0.1:2379",
     );
-    let file = yaml("auto-compaction-mode: revision\nauto-compaction-retention: \"1000\"\n");
+    let file = yaml("auth-token-ttl: 60\n");
     assert_refused(
         &fail(&["--config-file", &path_of(&file)]),
-        "--auto-compaction-retention",
+        "--auth-token-ttl=60",
     );
     let file = yaml(
         "quota-backend-bytes: 0\n\

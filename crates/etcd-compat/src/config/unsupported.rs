@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::go_url::Url;
 use super::initial_cluster::InitialCluster;
-use super::server_config::{AutoCompaction, ServerConfig, TlsConfig};
+use super::server_config::{ServerConfig, TlsConfig};
 
 const NO_CLIENT_TLS: &str =
     "oxcd serves only plaintext http://, refusing to start rather than serve without TLS";
@@ -167,20 +167,6 @@ fn check_behaviour(cfg: &ServerConfig) -> Result<(), String> {
         &format!("--auth-token-ttl={}", cfg.auth_token_ttl.as_secs()),
         NO_AUTH,
     )?;
-    let compaction = match cfg.auto_compaction {
-        AutoCompaction::Disabled => None,
-        AutoCompaction::Periodic(every) => Some(format!("periodic, {every:?}")),
-        AutoCompaction::Revision(revisions) => Some(format!("revision, {revisions} revisions")),
-    };
-    if let Some(what) = compaction {
-        refuse_if(
-            true,
-            "--auto-compaction-retention",
-            &format!(
-                "oxcd does not compact automatically ({what} asked for), refusing to start rather than keep every revision"
-            ),
-        )?;
-    }
     refuse_if(
         cfg.backend_batch_interval != DEFAULT_BACKEND_BATCH_INTERVAL,
         &format!("--backend-batch-interval={:?}", cfg.backend_batch_interval),
