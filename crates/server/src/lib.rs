@@ -12,6 +12,7 @@ mod apply;
 mod auto_compaction;
 mod bootstrap;
 mod coordination;
+mod corruption;
 pub mod fail_stop;
 mod grpc;
 mod http;

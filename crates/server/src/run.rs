@@ -13,6 +13,7 @@ use oxcd_raft::{PeerUrls, RaftConfig, RaftNode};
 use crate::apply::ApplyLoop;
 use crate::auto_compaction;
 use crate::bootstrap::{BootstrapError, bootstrap};
+use crate::corruption;
 use crate::fail_stop;
 use crate::lease::Lessor;
 use crate::lease_leader::primary;
@@ -175,6 +176,20 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         )
     };
 
+    // The initial corruption check compares the state as stored, before the log is replayed.
+    let stored_hash = if cfg.experimental.initial_corrupt_check {
+        let hash = state.kv().hash_kv(0).map_err(|e| {
+            StartError::State(format!(
+                "{:x} failed to fetch hash ({})",
+                identity.member_id,
+                e.message()
+            ))
+        })?;
+        Some(hash)
+    } else {
+        None
+    };
+
     let raft_cfg = raft_config(&cfg, identity, boot.initial_voters, peer_listeners);
     let (raft, apply_rx) =
         RaftNode::start(raft_cfg, PeerUrls::from_map(boot.peer_urls), state.clone())
@@ -249,6 +264,14 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         "now serving peer/client/metrics"
     );
 
+    if let Some(stored) = stored_hash {
+        corruption::initial_check(&server, stored)
+            .await
+            .map_err(StartError::State)?;
+    }
+    if let Some(every) = cfg.experimental.corrupt_check_time {
+        corruption::spawn_monitor(server.clone(), every);
+    }
     tokio::select! {
         () = server.publish() => {}
         () = shutdown_signal() => {

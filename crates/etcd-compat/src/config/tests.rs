@@ -501,14 +501,6 @@ fn flags_oxcd_cannot_honour_are_refused_when_set() {
             "--experimental-compaction-batch-limit=10",
         ),
         (
-            "--experimental-corrupt-check-time=1m",
-            "--experimental-corrupt-check-time",
-        ),
-        (
-            "--experimental-initial-corrupt-check",
-            "--experimental-initial-corrupt-check",
-        ),
-        (
             "--experimental-warning-apply-duration=1s",
             "--experimental-warning-apply-duration=1s",
         ),

@@ -17,7 +17,6 @@ const NO_PEER_TLS: &str = "oxcd talks to peers only over plaintext http://, refu
 const NO_UNIX_SOCKETS: &str =
     "oxcd listens only on TCP, refusing to start rather than listen elsewhere than asked";
 const NO_AUTH: &str = "oxcd has no authentication yet";
-const NO_CORRUPTION_CHECKS: &str = "oxcd has no corruption checks yet, refusing to start rather than run without the checks asked for";
 
 /// etcd's defaults for the settings oxcd does not honour.
 const DEFAULT_AUTH_TOKEN: &str = "simple";
@@ -205,16 +204,6 @@ fn check_behaviour(cfg: &ServerConfig) -> Result<(), String> {
             experimental.compaction_batch_limit
         ),
         "oxcd's compaction batch size cannot be tuned yet",
-    )?;
-    refuse_if(
-        experimental.corrupt_check_time.is_some(),
-        "--experimental-corrupt-check-time",
-        NO_CORRUPTION_CHECKS,
-    )?;
-    refuse_if(
-        experimental.initial_corrupt_check,
-        "--experimental-initial-corrupt-check",
-        NO_CORRUPTION_CHECKS,
     )?;
     refuse_if(
         experimental.warning_apply_duration != DEFAULT_WARNING_APPLY_DURATION,
