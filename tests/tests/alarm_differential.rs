@@ -19,6 +19,7 @@ use oxcd_api::etcdserverpb::{
     AlarmRequest, AlarmType, CompactionRequest, DefragmentRequest, DeleteRangeRequest,
     LeaseGrantRequest, PutRequest, RangeRequest, RequestOp, StatusRequest, TxnRequest, request_op,
 };
+use oxcd_tests::differential::masking::mask_numbers;
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::{Cluster, ClusterSpec, Server};
 
@@ -53,21 +54,10 @@ impl Transcript {
 /// Zeroes the header fields that differ between two clusters, and revisions (the two servers
 /// need different numbers of puts to fill their backends).
 fn masked(debug: &str) -> String {
-    let mut out = debug.to_string();
-    for field in ["cluster_id: ", "raft_term: ", "revision: ", "member_id: "] {
-        let mut from = 0;
-        while let Some(found) = out[from..].find(field) {
-            let start = from + found + field.len();
-            let end = out[start..]
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or(out.len(), |e| start + e);
-            if out[start..end] != *"SELF" {
-                out.replace_range(start..end, "_");
-            }
-            from = start;
-        }
-    }
-    out
+    mask_numbers(
+        debug,
+        &["cluster_id: ", "raft_term: ", "revision: ", "member_id: "],
+    )
 }
 
 fn put(key: &str, size: usize) -> PutRequest {

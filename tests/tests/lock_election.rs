@@ -20,6 +20,7 @@ use oxcd_api::v3electionpb::{
     ResignRequest,
 };
 use oxcd_api::v3lockpb::{LockRequest, UnlockRequest};
+use oxcd_tests::differential::masking::{CLUSTER_IDENTITY_FIELDS, mask_numbers};
 use oxcd_tests::grpc::{Clients, connect_with_timeout};
 use oxcd_tests::wait::Attempt;
 use oxcd_tests::{Cluster, ClusterSpec, Server};
@@ -67,19 +68,7 @@ shown_as_debug!((), Vec<u8>, Vec<String>, LeaderResponse);
 
 /// Zeroes the header fields that differ between two clusters holding the same data.
 fn masked(debug: &str) -> String {
-    let mut out = debug.to_string();
-    for field in ["cluster_id: ", "member_id: ", "raft_term: "] {
-        let mut from = 0;
-        while let Some(found) = out[from..].find(field) {
-            let start = from + found + field.len();
-            let end = out[start..]
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or(out.len(), |e| start + e);
-            out.replace_range(start..end, "_");
-            from = start;
-        }
-    }
-    out
+    mask_numbers(debug, &CLUSTER_IDENTITY_FIELDS)
 }
 
 fn header_revision(header: &Option<ResponseHeader>) -> i64 {

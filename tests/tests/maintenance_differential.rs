@@ -17,6 +17,7 @@ use oxcd_api::etcdserverpb::{
     DefragmentRequest, DeleteRangeRequest, HashRequest, MemberListRequest, MoveLeaderRequest,
     PutRequest, RangeRequest, SnapshotRequest, StatusRequest,
 };
+use oxcd_tests::differential::masking::{CLUSTER_IDENTITY_FIELDS, mask_numbers};
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server};
 
@@ -25,19 +26,7 @@ const MOVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Zeroes the header fields that differ between two clusters holding the same data.
 fn masked(debug: &str) -> String {
-    let mut out = debug.to_string();
-    for field in ["cluster_id: ", "member_id: ", "raft_term: "] {
-        let mut from = 0;
-        while let Some(found) = out[from..].find(field) {
-            let start = from + found + field.len();
-            let end = out[start..]
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or(out.len(), |e| start + e);
-            out.replace_range(start..end, "_");
-            from = start;
-        }
-    }
-    out
+    mask_numbers(debug, &CLUSTER_IDENTITY_FIELDS)
 }
 
 fn shown<T: std::fmt::Debug>(answer: Result<tonic::Response<T>, tonic::Status>) -> String {
