@@ -10,9 +10,11 @@
 # Environment (all optional):
 #   TOTAL=10000        requests per scenario
 #   KEYS=1000000       keys loaded before the range scenarios and the memory measurement
-#   SCENARIOS="put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100"
+#   SCENARIOS="put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag"
 #                      subset and order of the rows
 #   LOCK_TOTAL=2000    acquire/release cycles per lock scenario
+#   DEFRAG_CLIENTS=10 DEFRAG_SETTLE=3s   putters during the defrag row, and their steady load
+#                      before and after each Defragment call
 #   WATCH_PUTS=500     puts made while the watch fan-out scenarios count delivered events
 #   WATCH_MEM_WATCHERS=100000   watchers created for the memory-per-watcher row
 #   KEY_SIZE=8 VAL_SIZE=256 TXN_OPS=4    request shapes
@@ -29,8 +31,10 @@ set -euo pipefail
 
 TOTAL=${TOTAL:-10000}
 KEYS=${KEYS:-1000000}
-SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100}
+SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag}
 LOCK_TOTAL=${LOCK_TOTAL:-2000}
+DEFRAG_CLIENTS=${DEFRAG_CLIENTS:-10}
+DEFRAG_SETTLE=${DEFRAG_SETTLE:-3s}
 WATCH_PUTS=${WATCH_PUTS:-500}
 WATCH_MEM_WATCHERS=${WATCH_MEM_WATCHERS:-100000}
 KEY_SIZE=${KEY_SIZE:-8}
@@ -323,7 +327,7 @@ run_system() {
   if wants lock-indep-100; then
     bench "$system" lock-indep-100 --target-leader --clients=100 --conns=100 --total="$LOCK_TOTAL" lock --names=100
   fi
-  if wants range-l || wants range-s || wants rss; then
+  if wants range-l || wants range-s || wants rss || wants defrag; then
     bench "$system" load --target-leader "${many[@]}" --total="$KEYS" "${put[@]}"
     wait_applied
     if wants rss; then
@@ -336,6 +340,14 @@ run_system() {
     fi
     if wants range-s; then
       bench "$system" range-s "${many[@]}" --total="$TOTAL" range "$RANGE_KEY" --consistency=s
+    fi
+    # Last, as it deletes half of the loaded keys (and compacts) before defragmenting the
+    # leader; then a follower, which has the same garbage, under the same load on the leader.
+    if wants defrag; then
+      local stall=(--clients="$DEFRAG_CLIENTS" --conns="$DEFRAG_CLIENTS" defrag-stall --settle="$DEFRAG_SETTLE"
+        --key-size="$KEY_SIZE" --val-size="$VAL_SIZE" --key-space-size="$KEYS")
+      bench "$system" defrag "${stall[@]}" --thin --member=leader
+      bench "$system" defrag-follower "${stall[@]}" --member=follower
     fi
   fi
   stop_members
@@ -355,8 +367,8 @@ python3 - "$work/results" "$SCENARIOS" "$KEYS" <<'PY'
 import glob, json, os, statistics, sys
 
 results, scenarios, keys = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
-rows = [s for s in scenarios if s not in ("rss", "watch-mem")]
-if any(s in scenarios for s in ("range-l", "range-s", "rss")):
+rows = [s for s in scenarios if s not in ("rss", "watch-mem", "defrag")]
+if any(s in scenarios for s in ("range-l", "range-s", "rss", "defrag")):
     rows.insert(next((i for i, s in enumerate(rows) if s.startswith("range")), len(rows)), "load")
 
 def passes(system, file):
@@ -455,10 +467,54 @@ if "watch-mem" in scenarios:
     print("|---|---:|---:|---:|")
     print(f"| bytes per watcher | {fmt(e, '.0f')} | {fmt(o, '.0f')} | {fmt(ratio(o, e), '.2f')} |")
 
+def stall(system, name):
+    """The pass of a defrag-stall run with the median longest stall (the lower middle one)."""
+    runs = []
+    for path in passes(system, name + ".json"):
+        try:
+            with open(path) as f:
+                runs.append(json.load(f))
+        except (OSError, ValueError):
+            pass
+    runs.sort(key=lambda run: run["max_during_secs"])
+    return runs[(len(runs) - 1) // 2] if runs else None
+
+for name, member in (("defrag", "leader"), ("defrag-follower", "a follower")):
+    if "defrag" not in scenarios:
+        break
+    e, o = stall("etcd", name), stall("oxcd", name)
+    deleted = next((s["deleted_keys"] for s in (stall("etcd", "defrag"), stall("oxcd", "defrag")) if s), None)
+    print()
+    print(f"| Defragment of {member} under put load ({keys} keys, {fmt(deleted, 'd')} deleted and compacted) "
+          "| etcd | oxcd | etcd/oxcd |")
+    print("|---|---:|---:|---:|")
+    for label, field, scale, spec in (
+        ("defrag duration, s", "defrag_secs", 1, ".2f"),
+        ("longest put during defrag, ms", "max_during_secs", 1e3, ".1f"),
+        ("p99 put during defrag, ms", "p99_during_secs", 1e3, ".1f"),
+        ("p99 put outside defrag, ms", "p99_outside_secs", 1e3, ".1f"),
+        ("longest put outside defrag, ms", "max_outside_secs", 1e3, ".1f"),
+        ("puts during defrag", "puts_during", 1, ".0f"),
+        ("failed puts during defrag", "errors_during", 1, ".0f"),
+        ("db size before, MiB", "db_size_before", 1 / 2**20, ".1f"),
+        ("db size after, MiB", "db_size_after", 1 / 2**20, ".1f"),
+    ):
+        ev = e[field] * scale if e else None
+        ov = o[field] * scale if o else None
+        print(f"| {label} | {fmt(ev, spec)} | {fmt(ov, spec)} | {fmt(ratio(ev, ov), '.2f')} |")
+    for system, s in (("etcd", e), ("oxcd", o)):
+        if s is None:
+            notes.append(f"{name}: no result from {system}")
+        elif s["errors"]:
+            notes.append(f"{name}: {system} had {s['errors']} failed puts (counted with the time "
+                         f"they waited): {s['error_distribution']}")
+
 print()
 print("watch-1k / watch-10k: req/s are events delivered per second; p99 is put-to-event latency.")
 print("lock-*: req/s are acquire/release cycles per second; p99 is the acquire's (queueing included).")
 print("CPU µs/req: user + system time of the three members during the run, per successful request.")
+if "defrag" in scenarios:
+    print("defrag: etcd/oxcd above 1.0 means etcd took longer; \"during\" are the puts in flight at some moment of the Defragment call.")
 
 loads = {system: [open(p).read().strip() for p in passes(system, "loadavg")] for system in ("etcd", "oxcd")}
 print()

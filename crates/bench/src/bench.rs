@@ -53,8 +53,8 @@ pub fn workload(command: &Command) -> Result<Workload> {
         Command::LeaseGrant(args) => Workload::LeaseGrant(args.ttl),
         Command::LeaseKeepalive(args) => Workload::LeaseKeepAlive(args.ttl),
         Command::Lock(args) => Workload::Lock(LockWorkload::new(args.names, args.ttl)?),
-        Command::WatchFanout(_) | Command::WatchHold(_) => {
-            anyhow::bail!("watch benchmarks are not request workloads")
+        Command::WatchFanout(_) | Command::WatchHold(_) | Command::DefragStall(_) => {
+            anyhow::bail!("watch and defrag-stall benchmarks are not request workloads")
         }
     })
 }
@@ -64,6 +64,7 @@ pub async fn run_benchmark(cli: &Cli) -> Result<Summary> {
     // Bad options fail before anything is dialled.
     let requests = match &cli.command {
         Command::WatchFanout(_) | Command::WatchHold(_) => None,
+        Command::DefragStall(_) => anyhow::bail!("defrag-stall has its own report"),
         command => Some(workload(command)?),
     };
     let dial_timeout = Some(cli.dial_timeout).filter(|timeout| *timeout > Duration::ZERO);

@@ -71,6 +71,32 @@ pub enum Command {
     /// Benchmark lock acquire/release cycles (`--total` cycles): every client is one contender
     /// with its own lease; latency is the acquire's.
     Lock(LockArgs),
+    /// Measure how long puts stall while one member defragments: `--clients` put in a loop,
+    /// `Maintenance.Defragment` is called on the leader (or a follower) in the middle.
+    DefragStall(DefragStallArgs),
+}
+
+/// Options of `defrag-stall`.
+#[derive(Clone, Debug, Args)]
+pub struct DefragStallArgs {
+    /// Key size of the puts.
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// Value size of the puts.
+    #[arg(long, default_value_t = 8)]
+    pub val_size: usize,
+    /// Keys the puts pick from at random (the loaded key space).
+    #[arg(long, default_value_t = 1)]
+    pub key_space_size: u64,
+    /// The member to defragment.
+    #[arg(long, default_value = "leader", value_parser = ["leader", "follower"])]
+    pub member: String,
+    /// Steady load before the defragmentation, and again after it.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub settle: Duration,
+    /// First delete half of the loaded keys and compact, so there is space to give back.
+    #[arg(long)]
+    pub thin: bool,
 }
 
 /// Options of `lock`.

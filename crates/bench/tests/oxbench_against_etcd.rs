@@ -168,3 +168,57 @@ async fn oxbench_lock_cycles_through_etcds_lock_service() {
     );
     assert_eq!(keys_left, 0, "every lock was released");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oxbench_defrag_stall_reports_etcds_defragmentation() {
+    let etcd = Cluster::start(1);
+    ready_client(&etcd.members[0].client_url()).await;
+    let endpoint = etcd.members[0].endpoint();
+    let shape = ["--key-space-size", "300", "--val-size", "1024"];
+    let mut load = vec![
+        "--endpoints",
+        &endpoint,
+        "--clients",
+        "5",
+        "--total",
+        "300",
+        "put",
+        "--sequential-keys",
+    ];
+    load.extend(shape);
+    oxbench(&load);
+
+    let mut stall = vec![
+        "--endpoints",
+        &endpoint,
+        "--clients",
+        "3",
+        "--conns",
+        "3",
+        "--json",
+        "defrag-stall",
+        "--thin",
+        "--settle",
+        "300ms",
+    ];
+    stall.extend(shape);
+    let report: Value = serde_json::from_str(&oxbench(&stall)).unwrap();
+    // Keys 64..300 whose number modulo 64 is below 32: 64..96, 128..160, 192..224, 256..288.
+    assert_eq!(report["deleted_keys"], 128, "{report}");
+    assert_eq!(report["member"], "leader");
+    assert!(report["defrag_secs"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(report["db_size_before"].as_i64().unwrap() > 0, "{report}");
+    assert!(report["db_size_after"].as_i64().unwrap() > 0, "{report}");
+    let puts = report["puts"].as_u64().unwrap();
+    assert!(puts > 0, "{report}");
+    assert!(report["puts_during"].as_u64().unwrap() <= puts, "{report}");
+    assert!(
+        report["max_outside_secs"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+    assert!(
+        report["max_outside_secs"].as_f64() >= report["p99_outside_secs"].as_f64(),
+        "{report}"
+    );
+    assert_eq!(report["errors"], 0, "{report}");
+}
