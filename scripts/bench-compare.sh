@@ -374,8 +374,8 @@ if any(s in scenarios for s in ("range-l", "range-s", "rss", "defrag")):
 def passes(system, file):
     return sorted(glob.glob(os.path.join(results, system, "pass*", file)))
 
-def summary(system, name):
-    """The pass of a scenario with the median throughput (the lower middle one)."""
+def median_pass(system, name, field):
+    """The pass of a scenario with the median `field` (the lower middle one), or None."""
     runs = []
     for path in passes(system, name + ".json"):
         try:
@@ -383,10 +383,12 @@ def summary(system, name):
                 runs.append(json.load(f))
         except (OSError, ValueError):
             pass
-    if not runs:
-        return None
-    runs.sort(key=lambda run: run["requests_per_sec"])
-    return runs[(len(runs) - 1) // 2]
+    runs.sort(key=lambda run: run[field])
+    return runs[(len(runs) - 1) // 2] if runs else None
+
+def summary(system, name):
+    """The pass of a scenario with the median throughput."""
+    return median_pass(system, name, "requests_per_sec")
 
 def p99_ms(s):
     if not s or not s["percentiles"]:
@@ -468,16 +470,8 @@ if "watch-mem" in scenarios:
     print(f"| bytes per watcher | {fmt(e, '.0f')} | {fmt(o, '.0f')} | {fmt(ratio(o, e), '.2f')} |")
 
 def stall(system, name):
-    """The pass of a defrag-stall run with the median longest stall (the lower middle one)."""
-    runs = []
-    for path in passes(system, name + ".json"):
-        try:
-            with open(path) as f:
-                runs.append(json.load(f))
-        except (OSError, ValueError):
-            pass
-    runs.sort(key=lambda run: run["max_during_secs"])
-    return runs[(len(runs) - 1) // 2] if runs else None
+    """The pass of a defrag-stall run with the median longest stall."""
+    return median_pass(system, name, "max_during_secs")
 
 for name, member in (("defrag", "leader"), ("defrag-follower", "a follower")):
     if "defrag" not in scenarios:
