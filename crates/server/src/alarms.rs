@@ -10,10 +10,11 @@ use std::collections::BTreeSet;
 use parking_lot::RwLock;
 
 use oxcd_api::EtcdError;
-use oxcd_api::etcdserverpb::{AlarmMember, AlarmType, request_op};
+use oxcd_api::etcdserverpb::{AlarmMember, AlarmType};
 use oxcd_mvcc::{Backend, BackendError, Proto, Table, TableWriter};
 
 use crate::proposal::Request;
+use crate::quota;
 
 /// `AlarmMember` (member id, alarm type) → nothing: one row per active alarm, as etcd's
 /// "alarm" bucket keys them.
@@ -108,19 +109,21 @@ impl Alarms {
             };
         }
         if self.is_active(AlarmType::Nospace) {
+            // etcd's capped applier: a txn is refused if the quota would charge it anything.
             let stores_more = match request {
                 Request::Put(_) | Request::LeaseGrant(_) => true,
-                Request::Txn(txn) => txn
-                    .success
-                    .iter()
-                    .chain(&txn.failure)
-                    .any(|op| matches!(op.request, Some(request_op::Request::RequestPut(_)))),
+                Request::Txn(txn) => quota::txn_cost(txn) > 0,
                 _ => false,
             };
             return stores_more.then_some(EtcdError::NoSpace);
         }
         None
     }
+}
+
+/// An alarm type's name as etcd prints it (`NOSPACE`), `UNKNOWN` for a number it does not know.
+pub(crate) fn alarm_name(alarm: i32) -> &'static str {
+    AlarmType::try_from(alarm).map_or("UNKNOWN", |t| t.as_str_name())
 }
 
 fn alarm_member(alarm: i32, member: u64) -> AlarmMember {
@@ -133,7 +136,9 @@ fn alarm_member(alarm: i32, member: u64) -> AlarmMember {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oxcd_api::etcdserverpb::{DeleteRangeRequest, PutRequest, RequestOp, TxnRequest};
+    use oxcd_api::etcdserverpb::{
+        DeleteRangeRequest, PutRequest, RequestOp, TxnRequest, request_op,
+    };
 
     fn txn(op: request_op::Request) -> Request {
         Request::Txn(TxnRequest {

@@ -2,9 +2,10 @@
 //! transaction so every member holds the same alarms at the same point of the log.
 
 use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
-use oxcd_api::etcdserverpb::{AlarmRequest, AlarmResponse, AlarmType};
+use oxcd_api::etcdserverpb::{AlarmRequest, AlarmResponse};
 
 use super::step::{Apply, ApplyContext, ApplyError};
+use crate::alarms::alarm_name;
 use crate::proposal::Outcome;
 
 impl Apply for AlarmRequest {
@@ -47,8 +48,4 @@ impl Apply for AlarmRequest {
             alarms: changed.into_iter().collect(),
         }))
     }
-}
-
-fn alarm_name(alarm: i32) -> &'static str {
-    AlarmType::try_from(alarm).map_or("UNKNOWN", |t| t.as_str_name())
 }

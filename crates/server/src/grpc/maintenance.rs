@@ -20,7 +20,7 @@ use oxcd_api::etcdserverpb::{
 };
 
 use super::backend_snapshot;
-use crate::alarms::Alarms;
+use crate::alarms::{Alarms, alarm_name};
 use crate::membership::Membership;
 use crate::server::EtcdServer;
 use crate::version::SERVER_VERSION;
@@ -45,10 +45,10 @@ fn unsupported(what: &str) -> Status {
 /// active alarm in protobuf's compact text form.
 fn status_errors(leader: u64, alarms: &Alarms) -> Vec<String> {
     let no_leader = (leader == 0).then(|| EtcdError::NoLeader.message().to_string());
-    let raised = alarms.get(AlarmType::None as i32).into_iter().map(|m| {
-        let alarm = AlarmType::try_from(m.alarm).map_or("UNKNOWN", |t| t.as_str_name());
-        format!("memberID:{} alarm:{alarm} ", m.member_id)
-    });
+    let raised = alarms
+        .get(AlarmType::None as i32)
+        .into_iter()
+        .map(|m| format!("memberID:{} alarm:{} ", m.member_id, alarm_name(m.alarm)));
     no_leader.into_iter().chain(raised).collect()
 }
 
