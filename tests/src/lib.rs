@@ -9,6 +9,7 @@
 pub mod acked_writers;
 pub mod ascii_table;
 pub mod binaries;
+pub mod cli_flags;
 pub mod cluster;
 pub mod convergence;
 pub mod crash_points;

@@ -17,10 +17,11 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use oxcd_client::api::etcdserverpb::{PutRequest, RequestOp, TxnRequest, request_op};
 use oxcd_client::concurrency::{ConcurrencyError, Election, GuardedTxn, Mutex, Session};
 use oxcd_client::{Client, ConnectOptions};
+use oxcd_tests::cli_flags::flags;
 use oxcd_tests::locks::event::{Event, WriteRecord, history_key, resource_key};
 
 /// Pause before starting over after a failed call, so a holder cut off does not spin.
@@ -48,32 +49,18 @@ fn parse(args: &[String]) -> Result<Options> {
         elect: false,
         unguarded: false,
     };
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        if flag == "--elect" {
-            options.elect = true;
-            continue;
-        }
-        if flag == "--unguarded" {
-            options.unguarded = true;
-            continue;
-        }
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?;
-        let number = || -> Result<u64> {
-            value
-                .parse()
-                .with_context(|| format!("{flag}: {value:?} is not a number"))
-        };
-        match flag.as_str() {
-            "--id" => options.id = number()?,
-            "--endpoints" => options.endpoints = value.split(',').map(str::to_owned).collect(),
-            "--name" => options.name = value.clone(),
-            "--ttl" => options.ttl = number()? as i64,
-            "--rounds" => options.rounds = number()?,
-            "--interval-ms" => options.interval = Duration::from_millis(number()?),
-            _ => bail!("unknown option {flag}"),
+    for flag in flags(args, &["--elect", "--unguarded"]) {
+        let flag = flag?;
+        match flag.name {
+            "--elect" => options.elect = true,
+            "--unguarded" => options.unguarded = true,
+            "--id" => options.id = flag.number()?,
+            "--endpoints" => options.endpoints = flag.value.split(',').map(str::to_owned).collect(),
+            "--name" => options.name = flag.value.to_string(),
+            "--ttl" => options.ttl = flag.number()? as i64,
+            "--rounds" => options.rounds = flag.number()?,
+            "--interval-ms" => options.interval = Duration::from_millis(flag.number()?),
+            name => bail!("unknown option {name}"),
         }
     }
     if options.endpoints.is_empty() || options.name.is_empty() {

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use oxcd_tests::Server;
+use oxcd_tests::cli_flags::flags;
 use oxcd_tests::locks::run::{self as lock_run, LockFault, LockRunSpec};
 use oxcd_tests::robustness::checker::ReadPolicy;
 use oxcd_tests::robustness::faults::FaultKind;
@@ -74,36 +75,26 @@ fn parse_locks(args: &[String]) -> Result<LockOptions> {
     let mut spec = LockRunSpec::new(Server::Oxcd, 3, Duration::from_secs(300), 1);
     let mut runs = 1;
     let mut summary = None;
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        if flag == "--unsafe" {
-            spec.unguarded = true;
-            continue;
-        }
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?;
-        let number = || -> Result<u64> {
-            value
-                .parse()
-                .with_context(|| format!("{flag}: {value:?} is not a number"))
-        };
-        match flag.as_str() {
-            "--server" => spec.server = value.parse()?,
-            "--members" => spec.members = number()? as usize,
-            "--duration" => spec.duration = Duration::from_secs(number()?),
-            "--runs" => runs = number()?,
-            "--seed" => spec.seed = number()?,
-            "--holders" => spec.holders = number()? as usize,
-            "--campaigners" => spec.campaigners = number()? as usize,
+    for flag in flags(args, &["--unsafe"]) {
+        let flag = flag?;
+        match flag.name {
+            "--unsafe" => spec.unguarded = true,
+            "--server" => spec.server = flag.value.parse()?,
+            "--members" => spec.members = flag.number()? as usize,
+            "--duration" => spec.duration = Duration::from_secs(flag.number()?),
+            "--runs" => runs = flag.number()?,
+            "--seed" => spec.seed = flag.number()?,
+            "--holders" => spec.holders = flag.number()? as usize,
+            "--campaigners" => spec.campaigners = flag.number()? as usize,
             "--faults" => {
-                spec.faults = value
+                spec.faults = flag
+                    .value
                     .split(',')
                     .map(str::parse)
                     .collect::<Result<Vec<LockFault>>>()?
             }
-            "--summary" => summary = Some(value.clone()),
-            _ => bail!("{flag} is not an option of --workload locks"),
+            "--summary" => summary = Some(flag.value.to_string()),
+            name => bail!("{name} is not an option of --workload locks"),
         }
     }
     if spec.holders < 2 || spec.campaigners < 2 {
@@ -138,39 +129,29 @@ fn parse(args: &[String]) -> Result<Options> {
     let mut spec = RunSpec::new(Server::Oxcd, 3, Duration::from_secs(300), 1);
     let mut runs = 1;
     let mut summary = None;
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        if flag == "--unsafe" {
-            spec.reads = ReadPolicy::IncludeSerializable;
-            continue;
-        }
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?;
-        let number = || -> Result<u64> {
-            value
-                .parse()
-                .with_context(|| format!("{flag}: {value:?} is not a number"))
-        };
-        match flag.as_str() {
-            "--server" => spec.server = value.parse()?,
-            "--members" => spec.members = number()? as usize,
-            "--duration" => spec.duration = Duration::from_secs(number()?),
-            "--runs" => runs = number()?,
-            "--seed" => spec.seed = number()?,
-            "--clients" => spec.clients = number()? as usize,
-            "--keys" => spec.keys = number()? as usize,
+    for flag in flags(args, &["--unsafe"]) {
+        let flag = flag?;
+        match flag.name {
+            "--unsafe" => spec.reads = ReadPolicy::IncludeSerializable,
+            "--server" => spec.server = flag.value.parse()?,
+            "--members" => spec.members = flag.number()? as usize,
+            "--duration" => spec.duration = Duration::from_secs(flag.number()?),
+            "--runs" => runs = flag.number()?,
+            "--seed" => spec.seed = flag.number()?,
+            "--clients" => spec.clients = flag.number()? as usize,
+            "--keys" => spec.keys = flag.number()? as usize,
             "--snapshot-count" => {
-                spec.server_args = vec!["--snapshot-count".into(), number()?.to_string()]
+                spec.server_args = vec!["--snapshot-count".into(), flag.number()?.to_string()]
             }
             "--faults" => {
-                spec.faults = value
+                spec.faults = flag
+                    .value
                     .split(',')
                     .map(str::parse)
                     .collect::<Result<Vec<FaultKind>>>()?
             }
-            "--summary" => summary = Some(value.clone()),
-            _ => bail!("unknown option {flag}"),
+            "--summary" => summary = Some(flag.value.to_string()),
+            name => bail!("unknown option {name}"),
         }
     }
     if spec.keys < 2 {
