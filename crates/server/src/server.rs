@@ -11,13 +11,15 @@ use tokio::sync::watch;
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
 use oxcd_api::etcdserverpb::{
-    AlarmRequest, AlarmType, LeaseGrantRequest, LeaseGrantResponse, ResponseHeader,
+    AlarmRequest, AlarmType, LeaseGrantRequest, LeaseGrantResponse, Member, ResponseHeader,
 };
-use oxcd_raft::{RaftError, RaftHandle};
+use oxcd_raft::{MemberChange, RaftError, RaftHandle};
 
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
-use crate::proposal::{InternalRequest, MemberAttributes, Proposal, RequestIds, Waiters};
+use crate::proposal::{
+    Awaited, InternalRequest, MemberAttributes, MemberChangeContext, Proposal, RequestIds, Waiters,
+};
 use crate::quota::BackendQuota;
 use crate::state::ServerState;
 
@@ -44,6 +46,8 @@ pub(crate) struct ServerSettings {
     pub(crate) watch_progress_notify_interval: Duration,
     /// `--quota-backend-bytes`, resolved.
     pub(crate) quota: BackendQuota,
+    /// `--strict-reconfig-check`: refuse membership changes that could cost the quorum.
+    pub(crate) strict_reconfig_check: bool,
 }
 
 /// The member, shared by every service.
@@ -162,11 +166,56 @@ impl EtcdServer {
         if data.len() > self.settings.max_request_bytes {
             return Err(EtcdError::RequestTooLarge);
         }
+        self.await_applied::<P>(id, async { self.raft.propose(data).await })
+            .await
+    }
+
+    /// Proposes a raft conf change (`member` is the member added, `promote` marks an
+    /// AddVoter that promotes a learner) and waits for the member list after it was applied,
+    /// or the refusal of etcd's checks there. While another conf change is still pending,
+    /// raft drops the proposal: it is retried until the request timeout.
+    pub(crate) async fn propose_member_change(
+        &self,
+        change: MemberChange,
+        member: Option<Member>,
+        promote: bool,
+    ) -> Result<Vec<Member>, EtcdError> {
+        let id = self.ids.next();
+        let context = MemberChangeContext {
+            id,
+            member,
+            promote,
+        }
+        .encode_to_vec();
+        let deadline = tokio::time::Instant::now() + self.settings.request_timeout;
+        let proposed = async {
+            loop {
+                match self.raft.propose_conf_change(context.clone(), change).await {
+                    Err(RaftError::ProposalDropped) if tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(RaftError::ProposalDropped) => return Err(RaftError::Timeout),
+                    other => return other,
+                }
+            }
+        };
+        self.await_applied::<MemberChangeContext>(id, proposed)
+            .await
+    }
+
+    /// Waits for the outcome of request `id`, registered before `proposed` hands it to raft:
+    /// fails if raft refuses it, if a new leader takes over and it has not been applied
+    /// shortly after, or at the request timeout.
+    async fn await_applied<P: Awaited>(
+        &self,
+        id: u64,
+        proposed: impl Future<Output = Result<(), RaftError>>,
+    ) -> Result<P::Output, EtcdError> {
         let _pending = self.metrics.pending_proposal();
         let result = self.waiters.register::<P>(id);
         let mut leader = self.leader_rx.clone();
         let leader_at_proposal = *leader.borrow_and_update();
-        if let Err(e) = self.raft.propose(data).await {
+        if let Err(e) = proposed.await {
             self.waiters.cancel::<P>(id);
             self.metrics.record_proposal_failed();
             return Err(raft_error(e));

@@ -11,7 +11,7 @@ use crate::apply::CommittedEntry;
 use crate::error::RaftError;
 use crate::member_change::MemberChange;
 use crate::metrics::RaftMetrics;
-use crate::status::{ConfStateSummary, RaftStatus};
+use crate::status::{ConfStateSummary, RaftStatus, Replication};
 
 struct Inner {
     requests: mpsc::Sender<Request>,
@@ -79,10 +79,13 @@ impl RaftHandle {
         change: MemberChange,
     ) -> Result<(), RaftError> {
         let (reply, answer) = oneshot::channel();
-        let cc = change.to_raft();
+        let mut cc = change.to_raft();
+        // In the change itself (not the entry's own context field, which the log keeps but
+        // committed entries do not carry), so it reaches the apply loop with the change.
+        cc.set_context(context.into());
         self.inner
             .requests
-            .send(Request::ProposeConfChange { context, cc, reply })
+            .send(Request::ProposeConfChange { cc, reply })
             .await
             .map_err(|_| RaftError::Stopped)?;
         answer.await.map_err(|_| RaftError::Stopped)?
@@ -164,6 +167,17 @@ impl RaftHandle {
             Some(error) => error,
             None => std::future::pending().await,
         }
+    }
+
+    /// The leader's replication progress for every member, or `None` when this member is not
+    /// the leader. Fails only with `Stopped`.
+    pub async fn replication(&self) -> Result<Option<Replication>, RaftError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .control
+            .send(Control::Replication(reply))
+            .map_err(|_| RaftError::Stopped)?;
+        answer.await.map_err(|_| RaftError::Stopped)
     }
 
     /// A receiver notified whenever the status changes (leader changes in particular).

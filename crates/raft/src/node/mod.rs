@@ -92,6 +92,20 @@ impl RaftNode {
         restored.storage.conf_complete_through(restored.applied);
         let (_, conf) = restored.storage.latest_conf_state();
         let is_learner = conf.learners.contains(&cfg.id);
+        if restored.snapshot_index == 0
+            && raw.raft.raft_log.last_index() == 0
+            && ready_loop::members(&conf).is_empty()
+        {
+            // A member joining an existing cluster: the log's first entries assume the
+            // initial membership, which only the members bootstrapped with it hold (in their
+            // first snapshot's metadata), so it asks the leader for a snapshot instead of
+            // replaying the log from its start.
+            raw.raft.pending_request_snapshot = 1;
+            tracing::info!(
+                member_id = %format!("{:x}", cfg.id),
+                "joining an existing cluster; waiting for a snapshot from the leader"
+            );
+        }
 
         let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();

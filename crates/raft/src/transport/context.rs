@@ -21,6 +21,9 @@ pub(super) const TO_HEADER: &str = "x-oxcd-to";
 /// The status message a receiver answers a foreign cluster with.
 pub(super) const CLUSTER_MISMATCH: &str = "cluster ID mismatch";
 
+/// The status message a receiver answers a removed member with.
+pub(super) const MEMBER_REMOVED: &str = "the member has been permanently removed from the cluster";
+
 /// HTTP/2 flow-control windows: large, so a stream of append batches is never throttled by
 /// the default 64 KiB window on a low-latency link.
 pub(super) const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
@@ -36,6 +39,11 @@ pub(crate) struct PeerContext {
 }
 
 impl PeerContext {
+    /// Tells the ready loop that a peer refused us as a removed member.
+    pub(super) fn report_removed(&self) {
+        let _ = self.feedback.send(Control::Removed);
+    }
+
     pub(super) fn report_unreachable(&self, to: u64) {
         let _ = self.feedback.send(Control::Unreachable(to));
     }

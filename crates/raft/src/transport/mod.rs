@@ -8,6 +8,7 @@
 //! off the ready loop and forwards them to it.
 
 mod context;
+mod members;
 mod peer_queue;
 mod peer_stream;
 pub(crate) mod proto;
@@ -21,6 +22,7 @@ use raft::prelude::{Message, MessageType};
 use tokio::task::JoinHandle;
 
 pub(crate) use context::PeerContext;
+pub use members::{RemoteCluster, fetch_cluster};
 pub(crate) use server::serve;
 
 /// Messages queued per peer before new ones are dropped.

@@ -18,7 +18,7 @@ use raft::prelude::Message;
 use tokio::sync::oneshot;
 use tokio_stream::Stream;
 
-use super::context::{CLUSTER_MISMATCH, PeerContext};
+use super::context::{CLUSTER_MISMATCH, MEMBER_REMOVED, PeerContext};
 use super::peer_queue::PeerQueueReceiver;
 use super::proto::MessageBatch;
 use super::proto::raft_peer_client::RaftPeerClient;
@@ -48,6 +48,10 @@ pub(super) async fn run(ctx: Arc<PeerContext>, to: u64, queue: PeerQueueReceiver
     loop {
         match stream_once(&ctx, to, &queue, &mut active).await {
             Ended::Stopped => return,
+            Ended::Failed { reason, .. } if reason.contains(MEMBER_REMOVED) => {
+                ctx.report_removed();
+                return;
+            }
             Ended::Failed { reason, sent } => {
                 let refused = reason.contains(CLUSTER_MISMATCH);
                 if sent && !refused {
