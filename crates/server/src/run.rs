@@ -77,6 +77,12 @@ pub fn run(cfg: ServerConfig) -> i32 {
     };
     match runtime.block_on(start_and_serve(cfg)) {
         Ok(()) => 0,
+        // Like a member whose removal reaches it while it runs, it stops without an error
+        // status: restarting it cannot help, and a supervisor must not keep trying.
+        Err(StartError::Bootstrap(removed @ BootstrapError::Removed { .. })) => {
+            tracing::warn!(error = %removed, "the member has been permanently removed from the cluster; not starting");
+            0
+        }
         Err(e) => logging::report_start_failure(&e),
     }
 }
@@ -198,6 +204,12 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     let raft_watch = raft.clone();
     tokio::spawn(async move {
         let error = raft_watch.failed().await;
+        if matches!(*error, oxcd_raft::RaftError::Removed) {
+            // Its removal reached it through a peer before (or instead of) its own log: it
+            // ends as a member whose removal it applied does.
+            tracing::warn!(error = %error, "server error");
+            std::process::exit(0);
+        }
         logging::fatal(
             "raft stopped on an unrecoverable error",
             vec![Field::error(&error)],

@@ -23,6 +23,9 @@ use crate::proposal::{
 use crate::quota::BackendQuota;
 use crate::state::ServerState;
 
+/// How long a membership change waits for its outcome before it is proposed again.
+const CONF_CHANGE_RETRY: Duration = Duration::from_secs(1);
+
 /// Limits and identity the services need.
 #[derive(Debug, Clone)]
 pub(crate) struct ServerSettings {
@@ -172,8 +175,15 @@ impl EtcdServer {
 
     /// Proposes a raft conf change (`member` is the member added, `promote` marks an
     /// AddVoter that promotes a learner) and waits for the member list after it was applied,
-    /// or the refusal of etcd's checks there. While another conf change is still pending,
-    /// raft drops the proposal: it is retried until the request timeout.
+    /// or the refusal of etcd's checks there.
+    ///
+    /// Raft drops a conf change while another is pending, without telling a follower that
+    /// forwarded it, and a new leader has one pending until it applied its log. So the
+    /// change is proposed again every [`CONF_CHANGE_RETRY`] until its outcome arrives or the
+    /// request times out: a copy applied after the first finds nobody waiting, and etcd's
+    /// checks refuse it (the member is already added, removed or promoted). A change that
+    /// removes the leader makes a new leader the expected outcome, so unlike other proposals
+    /// it is not given up on a leader change.
     pub(crate) async fn propose_member_change(
         &self,
         change: MemberChange,
@@ -187,20 +197,33 @@ impl EtcdServer {
             promote,
         }
         .encode_to_vec();
+        let _pending = self.metrics.pending_proposal();
+        let mut result = self.waiters.register::<MemberChangeContext>(id);
         let deadline = tokio::time::Instant::now() + self.settings.request_timeout;
-        let proposed = async {
-            loop {
-                match self.raft.propose_conf_change(context.clone(), change).await {
-                    Err(RaftError::ProposalDropped) if tokio::time::Instant::now() < deadline => {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    Err(RaftError::ProposalDropped) => return Err(RaftError::Timeout),
-                    other => return other,
+        loop {
+            match self.raft.propose_conf_change(context.clone(), change).await {
+                Ok(()) | Err(RaftError::ProposalDropped | RaftError::NoLeader) => {}
+                Err(e) => {
+                    self.waiters.cancel::<MemberChangeContext>(id);
+                    self.metrics.record_proposal_failed();
+                    return Err(raft_error(e));
                 }
             }
-        };
-        self.await_applied::<MemberChangeContext>(id, proposed)
-            .await
+            tokio::select! {
+                outcome = &mut result => {
+                    return outcome.unwrap_or_else(|_| {
+                        self.metrics.record_proposal_failed();
+                        Err(EtcdError::Stopped)
+                    });
+                }
+                () = tokio::time::sleep(CONF_CHANGE_RETRY) => {}
+                () = tokio::time::sleep_until(deadline) => {
+                    self.waiters.cancel::<MemberChangeContext>(id);
+                    self.metrics.record_proposal_failed();
+                    return Err(EtcdError::Timeout);
+                }
+            }
+        }
     }
 
     /// Waits for the outcome of request `id`, registered before `proposed` hands it to raft:

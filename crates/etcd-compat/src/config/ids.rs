@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use sha1::{Digest, Sha1};
 
-use super::Url;
+use super::go_url::Url;
 
 /// Computes a member ID from its peer URLs (as text, e.g. `http://10.0.0.1:2380`), the
 /// cluster token, and the time it was added at runtime (`None` for members in the initial

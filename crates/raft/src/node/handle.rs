@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -12,6 +12,19 @@ use crate::error::RaftError;
 use crate::member_change::MemberChange;
 use crate::metrics::RaftMetrics;
 use crate::status::{ConfStateSummary, RaftStatus, Replication};
+use crate::transport::PeerActivity;
+
+/// What a handle reaches the running node through: its channels and the state it publishes.
+pub(super) struct Connections {
+    pub(super) requests: mpsc::Sender<Request>,
+    pub(super) control: mpsc::UnboundedSender<Control>,
+    pub(super) status: watch::Receiver<RaftStatus>,
+    pub(super) conf: watch::Receiver<ConfStateSummary>,
+    pub(super) read_timeout: Duration,
+    pub(super) metrics: Arc<RaftMetrics>,
+    pub(super) failure: watch::Receiver<Option<Arc<RaftError>>>,
+    pub(super) activity: PeerActivity,
+}
 
 struct Inner {
     requests: mpsc::Sender<Request>,
@@ -24,6 +37,7 @@ struct Inner {
     read_timeout: Duration,
     metrics: Arc<RaftMetrics>,
     failure: watch::Receiver<Option<Arc<RaftError>>>,
+    activity: PeerActivity,
 }
 
 /// Talks to a running [`crate::RaftNode`]; cheap to clone.
@@ -33,15 +47,17 @@ pub struct RaftHandle {
 }
 
 impl RaftHandle {
-    pub(super) fn new(
-        requests: mpsc::Sender<Request>,
-        control: mpsc::UnboundedSender<Control>,
-        status: watch::Receiver<RaftStatus>,
-        conf: watch::Receiver<ConfStateSummary>,
-        read_timeout: Duration,
-        metrics: Arc<RaftMetrics>,
-        failure: watch::Receiver<Option<Arc<RaftError>>>,
-    ) -> Self {
+    pub(super) fn new(connections: Connections) -> Self {
+        let Connections {
+            requests,
+            control,
+            status,
+            conf,
+            read_timeout,
+            metrics,
+            failure,
+            activity,
+        } = connections;
         RaftHandle {
             inner: Arc::new(Inner {
                 requests,
@@ -52,6 +68,7 @@ impl RaftHandle {
                 read_timeout,
                 metrics,
                 failure,
+                activity,
             }),
         }
     }
@@ -178,6 +195,12 @@ impl RaftHandle {
             .send(Control::Replication(reply))
             .map_err(|_| RaftError::Stopped)?;
         answer.await.map_err(|_| RaftError::Stopped)
+    }
+
+    /// Since when messages to member `id` have been getting through (etcd's transport
+    /// "active since"); `None` while they do not, or for this member itself.
+    pub fn peer_active_since(&self, id: u64) -> Option<Instant> {
+        self.inner.activity.since(id)
     }
 
     /// A receiver notified whenever the status changes (leader changes in particular).

@@ -29,7 +29,7 @@ use crate::metrics::RaftMetrics;
 use crate::peers::PeerUrls;
 use crate::state_machine::StateMachine;
 use crate::status::{ConfStateSummary, RaftStatus, Role};
-use crate::transport::{self, PeerContext, Transport};
+use crate::transport::{self, PeerActivity, PeerContext, Transport};
 use read_index::ReadIndexBatcher;
 use ready_loop::ReadyLoop;
 
@@ -125,10 +125,12 @@ impl RaftNode {
         let (failure_tx, failure_rx) = watch::channel(None);
         let (conf_tx, conf_rx) = watch::channel(ConfStateSummary::from_raft(&conf));
 
+        let activity = PeerActivity::default();
         let ctx = Arc::new(PeerContext {
             id: cfg.id,
             cluster_id: cfg.cluster_id,
             peers,
+            activity: activity.clone(),
             snaps: restored.snaps.clone(),
             feedback: ctl_tx.clone(),
         });
@@ -186,15 +188,16 @@ impl RaftNode {
             .spawn(move || loop_runtime.block_on(ready_loop.run()))
             .map_err(|e| RaftError::io("spawn the ready loop thread", e))?;
 
-        let handle = RaftHandle::new(
-            req_tx,
-            ctl_tx,
-            status_rx,
-            conf_rx,
+        let handle = RaftHandle::new(handle::Connections {
+            requests: req_tx,
+            control: ctl_tx,
+            status: status_rx,
+            conf: conf_rx,
             read_timeout,
             metrics,
-            failure_rx,
-        );
+            failure: failure_rx,
+            activity,
+        });
         Ok((handle, apply_rx))
     }
 }

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, Endpoint};
 
+use super::activity::PeerActivity;
 use crate::node::event::Control;
 use crate::peers::PeerUrls;
 use crate::snap::SnapStore;
@@ -34,6 +35,7 @@ pub(crate) struct PeerContext {
     pub id: u64,
     pub cluster_id: u64,
     pub peers: PeerUrls,
+    pub activity: PeerActivity,
     pub snaps: SnapStore,
     pub feedback: mpsc::UnboundedSender<Control>,
 }

@@ -57,6 +57,7 @@ pub(super) async fn run(ctx: Arc<PeerContext>, to: u64, queue: PeerQueueReceiver
                 if sent && !refused {
                     backoff = MIN_BACKOFF;
                 }
+                ctx.activity.inactive(to);
                 if refused {
                     active = false;
                     // Repeats are not logged: the peer keeps refusing until reconfigured.
@@ -172,6 +173,9 @@ async fn stream_once(
             };
         }
     };
+    // Reachable from now on, until the stream fails (etcd's "active since" counts from the
+    // connection, whether or not raft has anything to send).
+    ctx.activity.connected(to);
     let mut client = RaftPeerClient::new(channel)
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);

@@ -5,7 +5,7 @@
 //! forwards it there, as etcd does.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tonic::{Request, Response, Status};
 
@@ -20,7 +20,7 @@ use oxcd_api::etcdserverpb::{
 use oxcd_etcd_compat::config::{Url, added_member_id};
 use oxcd_raft::{MemberChange, Replication};
 
-use crate::membership::ChangeRequest;
+use crate::membership::{ChangeRequest, PeerLinks};
 use crate::server::EtcdServer;
 
 /// `etcdserverpb.Cluster`.
@@ -41,6 +41,15 @@ impl ClusterService {
             .replication()
             .await
             .map_err(|_| Status::from(EtcdError::Stopped))
+    }
+
+    /// Since when this member's transport has been reaching each peer.
+    fn links(&self) -> PeerLinks<'_> {
+        let raft = self.server.raft();
+        PeerLinks {
+            active_since: Box::new(|id| raft.peer_active_since(id)),
+            now: Instant::now(),
+        }
     }
 
     fn strict(&self) -> bool {
@@ -75,11 +84,10 @@ impl Cluster for ClusterService {
             ..Default::default()
         };
         if self.strict() {
-            let replication = self.replication().await?;
             self.server
                 .state()
                 .membership()
-                .may_add(member.is_learner, replication.as_ref())?;
+                .may_add(member.is_learner, &self.links())?;
         }
         let change = if member.is_learner {
             MemberChange::AddLearner(member.id)
@@ -103,11 +111,10 @@ impl Cluster for ClusterService {
     ) -> Result<Response<MemberRemoveResponse>, Status> {
         let id = request.into_inner().id;
         if self.strict() {
-            let replication = self.replication().await?;
             self.server
                 .state()
                 .membership()
-                .may_remove(id, replication.as_ref())?;
+                .may_remove(id, &self.links())?;
         }
         let members = self
             .server

@@ -1,20 +1,34 @@
 //! Changing the member set by etcd's rules: what a change must satisfy against the replicated
 //! membership when it is applied (checked identically on every member, so a refused change is
 //! a no-op everywhere), and the `--strict-reconfig-check` rules a member applies before it
-//! proposes one (which look at which members have started and which the leader hears from).
+//! proposes one (which look at which members have started and which this member has been
+//! reaching).
+
+use std::time::{Duration, Instant};
 
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::Member;
 use oxcd_mvcc::TableWriter;
 use oxcd_raft::Replication;
 
-use super::{MEMBERS, Membership, MembershipError, REMOVED};
+use super::members::{MEMBERS, Membership, MembershipError, REMOVED};
 
 /// etcd allows one learner at a time.
 const MAX_LEARNERS: usize = 1;
 
 /// A learner may be promoted once its log matches at least this share of the leader's.
 const LEARNER_READY_SHARE: f64 = 0.9;
+
+/// How long a peer must have been reachable to count as healthy (etcd's `HealthInterval`).
+const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What this member's transport tells of its peers: since when each has been reachable.
+pub(crate) struct PeerLinks<'a> {
+    /// Since when messages to a member have been getting through.
+    pub(crate) active_since: Box<dyn Fn(u64) -> Option<Instant> + 'a>,
+    /// The time of the check.
+    pub(crate) now: Instant,
+}
 
 /// A change to the member set, as an applied entry asks for it.
 #[derive(Debug, Clone, Copy)]
@@ -172,34 +186,29 @@ impl Membership {
     }
 
     /// `--strict-reconfig-check` before adding a member: a new voter must not leave the
-    /// started voters short of the grown cluster's quorum, and the leader must hear from
-    /// every voter (etcd's "connected fully").
-    pub(crate) fn may_add(
-        &self,
-        learner: bool,
-        replication: Option<&Replication>,
-    ) -> Result<(), EtcdError> {
-        if learner {
-            return self.connected_fully(replication);
+    /// started voters short of the grown cluster's quorum, and every voter must have been
+    /// reachable for [`HEALTH_INTERVAL`] (etcd's "connected fully").
+    pub(crate) fn may_add(&self, learner: bool, links: &PeerLinks<'_>) -> Result<(), EtcdError> {
+        if !learner {
+            let (voters, started) = self.started_voters(None);
+            let total = voters + 1;
+            // Growing a one-member cluster (restoring a cluster from one member) is allowed.
+            let one_to_two = started == 1 && total == 2;
+            if !one_to_two && started < total / 2 + 1 {
+                return Err(EtcdError::MemberNotEnoughStarted);
+            }
         }
-        let (voters, started) = self.started_voters(None);
-        let total = voters + 1;
-        // Growing a one-member cluster (restoring a cluster from one member) is allowed.
-        let one_to_two = started == 1 && total == 2;
-        if !one_to_two && started < total / 2 + 1 {
-            return Err(EtcdError::MemberNotEnoughStarted);
+        let voters = self.voter_ids();
+        if self.connected(&voters, links) < voters.len() {
+            return Err(EtcdError::Unhealthy);
         }
-        self.connected_fully(replication)
+        Ok(())
     }
 
     /// `--strict-reconfig-check` before removing member `id`: removing a learner is always
     /// safe; a voter may go only if the started voters left still form a quorum and, unless
-    /// it is already unreachable, the voters the leader hears from would too.
-    pub(crate) fn may_remove(
-        &self,
-        id: u64,
-        replication: Option<&Replication>,
-    ) -> Result<(), EtcdError> {
+    /// it is unreachable already, the voters reachable for [`HEALTH_INTERVAL`] would too.
+    pub(crate) fn may_remove(&self, id: u64, links: &PeerLinks<'_>) -> Result<(), EtcdError> {
         if self.member(id).is_some_and(|m| m.is_learner) {
             return Ok(());
         }
@@ -207,28 +216,37 @@ impl Membership {
         if started < voters / 2 + 1 {
             return Err(EtcdError::MemberNotEnoughStarted);
         }
-        let Some(replication) = replication else {
-            return Ok(());
-        };
-        let local = self.identity.member_id;
-        if id != local && replication.peer(id).is_none_or(|p| !p.recently_active) {
+        if id != self.identity.member_id && (links.active_since)(id).is_none() {
             // A member that is down is not part of the active quorum.
             return Ok(());
         }
-        let voter_ids: Vec<u64> = self
-            .members()
-            .into_iter()
-            .filter(|m| !m.is_learner)
-            .map(|m| m.id)
-            .collect();
-        let active = voter_ids
-            .iter()
-            .filter(|v| replication.peer(**v).is_some_and(|p| p.recently_active))
-            .count();
-        if active.saturating_sub(1) < 1 + (voter_ids.len().saturating_sub(1)) / 2 {
+        let voters = self.voter_ids();
+        let active = self.connected(&voters, links);
+        if active.saturating_sub(1) < 1 + (voters.len().saturating_sub(1)) / 2 {
             return Err(EtcdError::Unhealthy);
         }
         Ok(())
+    }
+
+    fn voter_ids(&self) -> Vec<u64> {
+        self.members
+            .read()
+            .values()
+            .filter(|m| !m.is_learner)
+            .map(|m| m.id)
+            .collect()
+    }
+
+    /// How many of `ids` this member counts as connected: itself, and the members reachable
+    /// since at least [`HEALTH_INTERVAL`] ago.
+    fn connected(&self, ids: &[u64], links: &PeerLinks<'_>) -> usize {
+        let since = links.now.checked_sub(HEALTH_INTERVAL);
+        ids.iter()
+            .filter(|id| {
+                **id == self.identity.member_id
+                    || matches!(((links.active_since)(**id), since), (Some(up), Some(since)) if up <= since)
+            })
+            .count()
     }
 
     /// Before promoting learner `id`: it must have caught up with the leader (checked on the
@@ -256,23 +274,5 @@ impl Membership {
             }
         }
         Ok(())
-    }
-
-    /// Whether the leader hears from every voter (only the leader can tell; elsewhere the
-    /// check passes, as the leader's raft refuses nothing on this ground either).
-    fn connected_fully(&self, replication: Option<&Replication>) -> Result<(), EtcdError> {
-        let Some(replication) = replication else {
-            return Ok(());
-        };
-        let all_active = self
-            .members()
-            .iter()
-            .filter(|m| !m.is_learner)
-            .all(|m| replication.peer(m.id).is_some_and(|p| p.recently_active));
-        if all_active {
-            Ok(())
-        } else {
-            Err(EtcdError::Unhealthy)
-        }
     }
 }
