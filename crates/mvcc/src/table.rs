@@ -226,6 +226,17 @@ impl<'tx> TableWriter<'tx> {
             .map_err(BackendError::with("deleting table row"))?;
         Ok(())
     }
+
+    /// Deletes every row of `table`.
+    pub fn clear<K: Codec, V: Codec>(&self, table: &Table<K, V>) -> Result<(), BackendError> {
+        let mut rows = self
+            .tx
+            .open_table(table.definition()?)
+            .map_err(BackendError::with("opening table"))?;
+        rows.retain(|_, _| false)
+            .map_err(BackendError::with("deleting table rows"))?;
+        Ok(())
+    }
 }
 
 /// Reads tables (and the consistent index) from one snapshot of the backend.

@@ -19,9 +19,9 @@ use crate::proposal::MemberAttributes;
 pub(crate) use change::{ChangeRequest, Removal};
 
 /// Member id → `etcdserverpb.Member`.
-const MEMBERS: Table<u64, Proto<Member>> = Table::new("members");
+pub(crate) const MEMBERS: Table<u64, Proto<Member>> = Table::new("members");
 /// Id of every member ever removed → the raft index that removed it: an id never comes back.
-const REMOVED: Table<u64, u64> = Table::new("members_removed");
+pub(crate) const REMOVED: Table<u64, u64> = Table::new("members_removed");
 /// Which cluster and member this backend belongs to, by name (`CLUSTER_ID_KEY`, `LOCAL_ID_KEY`).
 const CLUSTER: Table<String, u64> = Table::new("cluster");
 const CLUSTER_ID_KEY: &str = "cluster_id";
