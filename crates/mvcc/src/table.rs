@@ -368,6 +368,24 @@ mod tests {
     }
 
     #[test]
+    fn clear_empties_one_table_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::open(&dir.path().join("db")).unwrap();
+        let other: Table<u64, Vec<u8>> = Table::new("other");
+        backend
+            .write(|tables| {
+                tables.put(&NOTES, &1, &note("one"))?;
+                tables.put(&NOTES, &2, &note("two"))?;
+                tables.put(&other, &1, &vec![1])
+            })
+            .unwrap();
+        backend.write(|tables| tables.clear(&NOTES)).unwrap();
+        let read = backend.read().unwrap();
+        assert!(read.rows(&NOTES).unwrap().is_empty());
+        assert_eq!(read.rows(&other).unwrap(), vec![(1, vec![1])]);
+    }
+
+    #[test]
     fn a_row_that_does_not_decode_names_its_table() {
         let dir = tempfile::tempdir().unwrap();
         let backend = Backend::open(&dir.path().join("db")).unwrap();

@@ -51,6 +51,8 @@ pub enum Action {
     SnapshotStatus,
     /// `snapshot restore <file> ...`.
     SnapshotRestore,
+    /// `snapshot save`: deprecated in etcdutl, which points to `etcdctl snapshot save`.
+    SnapshotSave,
     /// `defrag --data-dir`.
     Defrag,
     /// `hashkv <file> [--rev]` (etcdutl 3.6's command).
@@ -71,6 +73,8 @@ struct Spec {
     flags: &'static [FlagSpec],
     children: &'static [&'static str],
     action: Option<Action>,
+    /// Left out of the parent's command list (etcdutl's deprecated `snapshot save`).
+    hidden: bool,
 }
 
 const SNAPSHOT_RESTORE_FLAGS: &[FlagSpec] = &[
@@ -144,14 +148,20 @@ const DEFRAG_FLAGS: &[FlagSpec] = &[FlagSpec {
 }];
 
 const BACKUP_FLAGS: &[FlagSpec] = &[
-    flag("backup-dir", Kind::Str, "", "Path to the backup dir"),
+    FlagSpec {
+        required: true,
+        ..flag("backup-dir", Kind::Str, "", "Path to the backup dir")
+    },
     flag(
         "backup-wal-dir",
         Kind::Str,
         "",
         "Path to the backup wal dir",
     ),
-    flag("data-dir", Kind::Str, "", "Path to the etcd data dir"),
+    FlagSpec {
+        required: true,
+        ..flag("data-dir", Kind::Str, "", "Path to the etcd data dir")
+    },
     flag("wal-dir", Kind::Str, "", "Path to the etcd wal dir"),
     flag("with-v3", Kind::Bool, "true", "Backup v3 backend data"),
 ];
@@ -171,6 +181,7 @@ const TREE: &[Spec] = &[
         flags: &[],
         children: &["backup", "defrag", "hashkv", "help", "snapshot", "version"],
         action: None,
+        hidden: false,
     },
     Spec {
         path: "backup",
@@ -179,6 +190,7 @@ const TREE: &[Spec] = &[
         flags: BACKUP_FLAGS,
         children: &[],
         action: Some(Action::Backup),
+        hidden: false,
     },
     Spec {
         path: "defrag",
@@ -187,6 +199,7 @@ const TREE: &[Spec] = &[
         flags: DEFRAG_FLAGS,
         children: &[],
         action: Some(Action::Defrag),
+        hidden: false,
     },
     Spec {
         path: "hashkv",
@@ -195,6 +208,7 @@ const TREE: &[Spec] = &[
         flags: HASHKV_FLAGS,
         children: &[],
         action: Some(Action::HashKv),
+        hidden: false,
     },
     Spec {
         path: "help",
@@ -203,14 +217,16 @@ const TREE: &[Spec] = &[
         flags: &[],
         children: &[],
         action: None,
+        hidden: false,
     },
     Spec {
         path: "snapshot",
         use_args: "<subcommand>",
         short: "Manages etcd node snapshots",
         flags: &[],
-        children: &["snapshot restore", "snapshot status"],
+        children: &["snapshot restore", "snapshot save", "snapshot status"],
         action: None,
+        hidden: false,
     },
     Spec {
         path: "snapshot restore",
@@ -219,6 +235,16 @@ const TREE: &[Spec] = &[
         flags: SNAPSHOT_RESTORE_FLAGS,
         children: &[],
         action: Some(Action::SnapshotRestore),
+        hidden: false,
+    },
+    Spec {
+        path: "snapshot save",
+        use_args: "<filename>",
+        short: "Stores an etcd node backend snapshot to a given file",
+        flags: &[],
+        children: &[],
+        action: Some(Action::SnapshotSave),
+        hidden: true,
     },
     Spec {
         path: "snapshot status",
@@ -227,6 +253,7 @@ const TREE: &[Spec] = &[
         flags: &[],
         children: &[],
         action: Some(Action::SnapshotStatus),
+        hidden: false,
     },
     Spec {
         path: "version",
@@ -235,6 +262,7 @@ const TREE: &[Spec] = &[
         flags: &[],
         children: &[],
         action: Some(Action::Version),
+        hidden: false,
     },
 ];
 
@@ -296,7 +324,8 @@ pub enum Parsed {
     Run(Invocation),
     /// Print this help on stdout and exit 0.
     Help(String),
-    /// cobra refused the command line: print the text on stderr and exit with the code.
+    /// cobra refused the command line (or answers on stderr): print the text on stderr and
+    /// exit with the code.
     Refused {
         /// The whole stderr text.
         text: String,
@@ -342,6 +371,14 @@ pub fn parse(argv: &[String]) -> Parsed {
             only_args = true;
             continue;
         }
+        let missing_value = if arg.starts_with("--") {
+            format!("flag needs an argument: {arg}")
+        } else {
+            format!(
+                "flag needs an argument: '{}' in {arg}",
+                arg.chars().nth(1).unwrap_or('-')
+            )
+        };
         let (name, inline) = match arg.strip_prefix("--") {
             Some(long) => match long.split_once('=') {
                 Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
@@ -376,7 +413,7 @@ pub fn parse(argv: &[String]) -> Parsed {
         if name == "write-out" {
             match inline.or_else(|| rest.next().cloned()) {
                 Some(v) => write_out = v,
-                None => return flag_error(path, &format!("flag needs an argument: {arg}")),
+                None => return flag_error(path, &missing_value),
             }
             continue;
         }
@@ -388,7 +425,7 @@ pub fn parse(argv: &[String]) -> Parsed {
         } else {
             match inline.or_else(|| rest.next().cloned()) {
                 Some(v) => v,
-                None => return flag_error(path, &format!("flag needs an argument: {arg}")),
+                None => return flag_error(path, &missing_value),
             }
         };
         let valid = match spec_flag.kind {
@@ -421,15 +458,22 @@ pub fn parse(argv: &[String]) -> Parsed {
         return match TREE.iter().find(|s| !s.path.is_empty() && s.path == target) {
             Some(s) => Parsed::Help(help_text(s.path)),
             None if target.is_empty() => Parsed::Help(help_text("")),
-            None => Parsed::Help(format!(
-                "Unknown help topic [{}]\n{}",
-                positional
-                    .iter()
-                    .map(|p| format!("`{p}`"))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                usage("")
-            )),
+            // cobra has not added the root's help flag yet when it answers this.
+            None => Parsed::Refused {
+                text: format!(
+                    "Unknown help topic [{}]\n{}",
+                    positional
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    usage("").replace(
+                        &format!("  -h, --help               help for {PROGRAM}\n"),
+                        ""
+                    )
+                ),
+                code: 0,
+            },
         };
     }
     if help {
@@ -449,14 +493,16 @@ pub fn parse(argv: &[String]) -> Parsed {
         }
         return Parsed::Help(help_text(path));
     };
-    if let Some(missing) = spec(path)
+    let missing: Vec<String> = spec(path)
         .flags
         .iter()
-        .find(|f| f.required && !flags.contains_key(f.name))
-    {
+        .filter(|f| f.required && !flags.contains_key(f.name))
+        .map(|f| format!("\"{}\"", f.name))
+        .collect();
+    if !missing.is_empty() {
         return flag_error(
             path,
-            &format!("required flag(s) \"{}\" not set", missing.name),
+            &format!("required flag(s) {} not set", missing.join(", ")),
         );
     }
     if action == Action::HashKv && positional.len() != 1 {
@@ -511,7 +557,7 @@ fn usage(path: &str) -> String {
     } else {
         out.push_str(&format!("  {full} [command]\n"));
         out.push_str("\nAvailable Commands:\n");
-        for child in s.children {
+        for child in s.children.iter().filter(|c| !spec(c).hidden) {
             out.push_str(&format!("  {:<11} {}\n", name_of(child), spec(child).short));
         }
     }

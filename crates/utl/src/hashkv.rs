@@ -16,7 +16,7 @@ pub fn run(file: &str, rev: i64, format: &str) -> Result<String, Failure> {
     let path = Path::new(file);
     snapshot_file::stat(path)?;
     let (_dir, db, _) = status::private_copy(path)?;
-    let store = KvStore::open(status::open(&db)?)
+    let store = KvStore::open(status::open(&db, path)?)
         .map_err(|e| Failure::error(format!("invalid database ({e})")))?;
     let (hash, current, compacted) = store
         .hash_kv(rev)

@@ -54,6 +54,14 @@ fn run(inv: &Invocation) -> Result<(), Failure> {
             Ok(())
         }
         Action::SnapshotRestore => restore::run(inv),
+        Action::SnapshotSave => {
+            eprintln!(
+                "Command \"save\" is deprecated, Use `etcdctl snapshot save` to download snapshot"
+            );
+            Err(Failure::bad_args(
+                "In order to download snapshot use: `etcdctl snapshot save ...`",
+            ))
+        }
         Action::Defrag => defrag::run(&inv.string("data-dir")),
         Action::HashKv => {
             print!(

@@ -14,15 +14,15 @@ use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use oxcd_etcd_compat::config::{self, ParseOutcome, ServerConfig};
+use oxcd_etcd_compat::config::{self, InitialCluster, ParseOutcome, ServerConfig};
 use oxcd_etcd_compat::gotext::quote::quote;
 use oxcd_etcd_compat::gotext::zap::Field;
-use oxcd_mvcc::{Backend, offline};
+use oxcd_mvcc::offline;
 use oxcd_server::restore::seed_new_cluster;
 
 use crate::cli::Invocation;
 use crate::exit::Failure;
-use crate::{log, snapshot_file};
+use crate::{log, snapshot_file, status};
 
 /// The restore flags, as etcdutl names them.
 struct RestoreFlags {
@@ -92,6 +92,14 @@ fn member_config(flags: &RestoreFlags) -> Result<ServerConfig, Failure> {
 }
 
 fn restore(flags: &RestoreFlags) -> Result<(), Failure> {
+    // etcdutl's own checks and words first; oxcd's configuration would default or reword them.
+    let cluster = InitialCluster::parse(&flags.initial_cluster).map_err(Failure::error)?;
+    if cluster.peer_urls(&flags.name).is_none() {
+        return Err(Failure::error(format!(
+            "couldn't find local name {} in the initial cluster configuration",
+            quote(flags.name.as_bytes())
+        )));
+    }
     let cfg = member_config(flags)?;
     cfg.bootstrap_cluster()
         .map_err(|e| Failure::error(e.to_string()))?;
@@ -138,8 +146,7 @@ fn write_data_dir(flags: &RestoreFlags, cfg: &ServerConfig) -> Result<(), Failur
         .map_err(|e| snapshot_file::path_error("mkdir", &cfg.snap_dir, &e))?;
     let db = cfg.backend_path();
     snapshot_file::copy_verified(&flags.snapshot, &db, flags.skip_hash_check)?;
-    let backend =
-        Backend::open(&db).map_err(|e| Failure::error(format!("invalid database ({e})")))?;
+    let backend = status::open(&db, &flags.snapshot)?;
     let identity = seed_new_cluster(&backend, cfg).map_err(|e| Failure::error(e.to_string()))?;
     for (id, urls) in &identity.members {
         log::info(

@@ -27,7 +27,7 @@ pub fn run(args: &[String], format: &str) -> Result<String, Failure> {
 pub fn status_of(path: &Path) -> Result<SnapshotStatus, Failure> {
     snapshot_file::stat(path)?;
     let (_dir, db, total_size) = private_copy(path)?;
-    let backend = open(&db)?;
+    let backend = open(&db, path)?;
     let status = offline::status(&backend).map_err(|e| Failure::error(e.to_string()))?;
     Ok(SnapshotStatus {
         hash: status.hash,
@@ -49,9 +49,13 @@ pub fn private_copy(path: &Path) -> Result<(tempfile::TempDir, std::path::PathBu
     Ok((dir, db, size))
 }
 
-/// Opens a database copy, refusing a file that is not one as etcdutl does.
-pub fn open(db: &Path) -> Result<Arc<Backend>, Failure> {
-    Backend::open(db)
-        .map(Arc::new)
-        .map_err(|e| Failure::error(format!("invalid database ({e})")))
+/// Opens the copy `db` of the file `original`, refusing one that is not a database as
+/// etcdutl does (naming the user's file, not the copy).
+pub fn open(db: &Path, original: &Path) -> Result<Arc<Backend>, Failure> {
+    Backend::open(db).map(Arc::new).map_err(|e| {
+        let why = e
+            .to_string()
+            .replace(&db.display().to_string(), &original.display().to_string());
+        Failure::error(format!("invalid database ({why})"))
+    })
 }
