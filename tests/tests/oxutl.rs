@@ -258,12 +258,14 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
         .collect::<Vec<_>>()
         .join(",");
     let mut members = Vec::new();
-    for mut config in configs {
+    for (i, mut config) in configs.into_iter().enumerate() {
         let data_dir = config.data_dir.to_string_lossy().into_owned();
-        stdout(&oxutl(&[
+        let snap = file.to_string_lossy().into_owned();
+        let peer_url = config.peer_url();
+        let mut args = vec![
             "snapshot",
             "restore",
-            &file.to_string_lossy(),
+            &snap,
             "--name",
             &config.name,
             "--initial-cluster",
@@ -271,17 +273,28 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
             "--initial-cluster-token",
             token,
             "--initial-advertise-peer-urls",
-            &config.peer_url(),
+            &peer_url,
             "--data-dir",
             &data_dir,
             "--bump-revision",
             "1000",
             "--mark-compacted",
-        ]));
+        ];
+        // The last member keeps its WAL apart, given to oxutl and oxcd alike.
+        let wal_dir = format!("{data_dir}-wal");
+        if i == 2 {
+            args.extend(["--wal-dir", &wal_dir]);
+        }
+        stdout(&oxutl(&args));
         config.args = config.seed_args(&initial_cluster, token);
+        if i == 2 {
+            config
+                .args
+                .extend(["--wal-dir".to_owned(), wal_dir.clone()]);
+        }
         members.push(config);
     }
-    let running = start_members(members).await;
+    let mut running = start_members(members).await;
     let endpoints: Vec<String> = running.iter().map(Member::client_url).collect();
     let mut clients = connect(&endpoints[0]).await.unwrap();
 
@@ -367,6 +380,18 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
         );
     }
     assert!(hashes.windows(2).all(|w| w[0] == w[1]), "{hashes:?}");
+
+    // A restored member restarts from its own WAL like any other.
+    for i in [0, 2] {
+        let member = &mut running[i];
+        member.terminate(Duration::from_secs(10)).unwrap();
+        member.start().unwrap();
+        member.wait_ready(READY).await.unwrap();
+        let mut c = connect(&member.client_url()).await.unwrap();
+        let (kvs, at) = all_keys(&mut c).await;
+        assert_eq!(at, written);
+        assert_eq!(kvs.len(), before.len() + 1);
+    }
 }
 
 #[tokio::test]

@@ -2,279 +2,17 @@
 //! (with etcdutl's names, defaults and help text), flags anywhere among the arguments, `-h`,
 //! the global `-w/--write-out`, and cobra's help and error texts, so scripts written against
 //! etcdutl read the same answers from oxutl.
+//!
+//! `tree` holds the commands and their flags, `usage` renders cobra's help; this file parses.
+
+mod tree;
+mod usage;
 
 use std::collections::BTreeMap;
 
-/// The program name cobra prints (oxutl answers as etcdutl, as oxctl answers as etcdctl).
-pub const PROGRAM: &str = "etcdutl";
-
-const WRITE_OUT_USAGE: &str =
-    "set the output format (fields, json, protobuf, simple, table) (default \"simple\")";
-
-/// Kinds of flag values, as pflag names them in help.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Str,
-    Bool,
-    Uint,
-    Int,
-}
-
-/// One flag of a command.
-struct FlagSpec {
-    name: &'static str,
-    kind: Kind,
-    default: &'static str,
-    usage: &'static str,
-    required: bool,
-}
-
-const fn flag(
-    name: &'static str,
-    kind: Kind,
-    default: &'static str,
-    usage: &'static str,
-) -> FlagSpec {
-    FlagSpec {
-        name,
-        kind,
-        default,
-        usage,
-        required: false,
-    }
-}
-
-/// What the user asked to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// `snapshot status <file>`.
-    SnapshotStatus,
-    /// `snapshot restore <file> ...`.
-    SnapshotRestore,
-    /// `snapshot save`: deprecated in etcdutl, which points to `etcdctl snapshot save`.
-    SnapshotSave,
-    /// `defrag --data-dir`.
-    Defrag,
-    /// `hashkv <file> [--rev]` (etcdutl 3.6's command).
-    HashKv,
-    /// `version`.
-    Version,
-    /// `backup`.
-    Backup,
-}
-
-/// A command of the tree.
-struct Spec {
-    /// Path below the root (`"snapshot status"`; empty for the root).
-    path: &'static str,
-    /// cobra's `Use` after the name (`"<filename>"`).
-    use_args: &'static str,
-    short: &'static str,
-    flags: &'static [FlagSpec],
-    children: &'static [&'static str],
-    action: Option<Action>,
-    /// Left out of the parent's command list (etcdutl's deprecated `snapshot save`).
-    hidden: bool,
-}
-
-const SNAPSHOT_RESTORE_FLAGS: &[FlagSpec] = &[
-    flag(
-        "bump-revision",
-        Kind::Uint,
-        "0",
-        "How much to increase the latest revision after restore",
-    ),
-    FlagSpec {
-        required: true,
-        ..flag(
-            "data-dir",
-            Kind::Str,
-            "",
-            "Path to the output data directory",
-        )
-    },
-    flag(
-        "initial-advertise-peer-urls",
-        Kind::Str,
-        "http://localhost:2380",
-        "List of this member's peer URLs to advertise to the rest of the cluster",
-    ),
-    flag(
-        "initial-cluster",
-        Kind::Str,
-        "default=http://localhost:2380",
-        "Initial cluster configuration for restore bootstrap",
-    ),
-    flag(
-        "initial-cluster-token",
-        Kind::Str,
-        "etcd-cluster",
-        "Initial cluster token for the etcd cluster during restore bootstrap",
-    ),
-    flag(
-        "mark-compacted",
-        Kind::Bool,
-        "false",
-        "Mark the latest revision after restore as the point of scheduled compaction (required if --bump-revision > 0, disallowed otherwise)",
-    ),
-    flag(
-        "name",
-        Kind::Str,
-        "default",
-        "Human-readable name for this member",
-    ),
-    flag(
-        "skip-hash-check",
-        Kind::Bool,
-        "false",
-        "Ignore snapshot integrity hash value (required if copied from data directory)",
-    ),
-    flag(
-        "wal-dir",
-        Kind::Str,
-        "",
-        "Path to the WAL directory (use --data-dir if none given)",
-    ),
-];
-
-const DEFRAG_FLAGS: &[FlagSpec] = &[FlagSpec {
-    required: true,
-    ..flag(
-        "data-dir",
-        Kind::Str,
-        "",
-        "Required. Defragments a data directory not in use by etcd.",
-    )
-}];
-
-const BACKUP_FLAGS: &[FlagSpec] = &[
-    FlagSpec {
-        required: true,
-        ..flag("backup-dir", Kind::Str, "", "Path to the backup dir")
-    },
-    flag(
-        "backup-wal-dir",
-        Kind::Str,
-        "",
-        "Path to the backup wal dir",
-    ),
-    FlagSpec {
-        required: true,
-        ..flag("data-dir", Kind::Str, "", "Path to the etcd data dir")
-    },
-    flag("wal-dir", Kind::Str, "", "Path to the etcd wal dir"),
-    flag("with-v3", Kind::Bool, "true", "Backup v3 backend data"),
-];
-
-const HASHKV_FLAGS: &[FlagSpec] = &[flag(
-    "rev",
-    Kind::Int,
-    "0",
-    "maximum revision to hash (default: latest revision)",
-)];
-
-const TREE: &[Spec] = &[
-    Spec {
-        path: "",
-        use_args: "",
-        short: "",
-        flags: &[],
-        children: &["backup", "defrag", "hashkv", "help", "snapshot", "version"],
-        action: None,
-        hidden: false,
-    },
-    Spec {
-        path: "backup",
-        use_args: "",
-        short: "[legacy] offline backup of etcd directory",
-        flags: BACKUP_FLAGS,
-        children: &[],
-        action: Some(Action::Backup),
-        hidden: false,
-    },
-    Spec {
-        path: "defrag",
-        use_args: "",
-        short: "Defragments the storage of the etcd",
-        flags: DEFRAG_FLAGS,
-        children: &[],
-        action: Some(Action::Defrag),
-        hidden: false,
-    },
-    Spec {
-        path: "hashkv",
-        use_args: "<filename>",
-        short: "Prints the KV history hash of a given file",
-        flags: HASHKV_FLAGS,
-        children: &[],
-        action: Some(Action::HashKv),
-        hidden: false,
-    },
-    Spec {
-        path: "help",
-        use_args: "[command]",
-        short: "Help about any command",
-        flags: &[],
-        children: &[],
-        action: None,
-        hidden: false,
-    },
-    Spec {
-        path: "snapshot",
-        use_args: "<subcommand>",
-        short: "Manages etcd node snapshots",
-        flags: &[],
-        children: &["snapshot restore", "snapshot save", "snapshot status"],
-        action: None,
-        hidden: false,
-    },
-    Spec {
-        path: "snapshot restore",
-        use_args: "<filename> --data-dir {output dir} [options]",
-        short: "Restores an etcd member snapshot to an etcd directory",
-        flags: SNAPSHOT_RESTORE_FLAGS,
-        children: &[],
-        action: Some(Action::SnapshotRestore),
-        hidden: false,
-    },
-    Spec {
-        path: "snapshot save",
-        use_args: "<filename>",
-        short: "Stores an etcd node backend snapshot to a given file",
-        flags: &[],
-        children: &[],
-        action: Some(Action::SnapshotSave),
-        hidden: true,
-    },
-    Spec {
-        path: "snapshot status",
-        use_args: "<filename>",
-        short: "Gets backend snapshot status of a given file",
-        flags: &[],
-        children: &[],
-        action: Some(Action::SnapshotStatus),
-        hidden: false,
-    },
-    Spec {
-        path: "version",
-        use_args: "",
-        short: "Prints the version of etcdutl",
-        flags: &[],
-        children: &[],
-        action: Some(Action::Version),
-        hidden: false,
-    },
-];
-
-fn spec(path: &str) -> &'static Spec {
-    TREE.iter()
-        .find(|s| s.path == path)
-        .expect("every path named in the tree is in the tree")
-}
-
-fn name_of(path: &str) -> &str {
-    path.rsplit(' ').next().unwrap_or(path)
-}
+pub use tree::Action;
+use tree::{Kind, PROGRAM, TREE, spec};
+use usage::usage;
 
 /// A parsed command line.
 #[derive(Debug)]
@@ -456,8 +194,8 @@ pub fn parse(argv: &[String]) -> Parsed {
     if path == "help" {
         let target = positional.join(" ");
         return match TREE.iter().find(|s| !s.path.is_empty() && s.path == target) {
-            Some(s) => Parsed::Help(help_text(s.path)),
-            None if target.is_empty() => Parsed::Help(help_text("")),
+            Some(s) => Parsed::Help(usage(s.path)),
+            None if target.is_empty() => Parsed::Help(usage("")),
             // cobra has not added the root's help flag yet when it answers this.
             None => Parsed::Refused {
                 text: format!(
@@ -477,7 +215,7 @@ pub fn parse(argv: &[String]) -> Parsed {
         };
     }
     if help {
-        return Parsed::Help(help_text(path));
+        return Parsed::Help(usage(path));
     }
     let Some(action) = spec(path).action else {
         if path.is_empty()
@@ -491,7 +229,7 @@ pub fn parse(argv: &[String]) -> Parsed {
                 code: 1,
             };
         }
-        return Parsed::Help(help_text(path));
+        return Parsed::Help(usage(path));
     };
     let missing: Vec<String> = spec(path)
         .flags
@@ -529,99 +267,6 @@ fn go_bool(value: &str) -> Result<String, String> {
             "strconv.ParseBool: parsing \"{value}\": invalid syntax"
         )),
     }
-}
-
-/// cobra's help for a command: its usage text (etcdutl's commands print no description).
-pub fn help_text(path: &str) -> String {
-    usage(path)
-}
-
-/// cobra's usage text of the command at `path`.
-fn usage(path: &str) -> String {
-    let s = spec(path);
-    let full = if path.is_empty() {
-        PROGRAM.to_owned()
-    } else {
-        format!("{PROGRAM} {path}")
-    };
-    let mut out = String::from("Usage:\n");
-    if s.children.is_empty() {
-        let mut line = format!("  {full}");
-        if !s.use_args.is_empty() {
-            line.push(' ');
-            line.push_str(s.use_args);
-        }
-        line.push_str(" [flags]");
-        out.push_str(&line);
-        out.push('\n');
-    } else {
-        out.push_str(&format!("  {full} [command]\n"));
-        out.push_str("\nAvailable Commands:\n");
-        for child in s.children.iter().filter(|c| !spec(c).hidden) {
-            out.push_str(&format!("  {:<11} {}\n", name_of(child), spec(child).short));
-        }
-    }
-    let help_line = (
-        "-h, --help".to_owned(),
-        format!("help for {}", name_of(&full)),
-    );
-    let mut lines: Vec<(String, String)> = Vec::new();
-    for f in s.flags {
-        let kind = match f.kind {
-            Kind::Str => " string",
-            Kind::Bool => "",
-            Kind::Uint => " uint",
-            Kind::Int => " int",
-        };
-        let default = match f.kind {
-            Kind::Str if !f.default.is_empty() => format!(" (default \"{}\")", f.default),
-            Kind::Bool if f.default == "true" => " (default true)".to_owned(),
-            _ => String::new(),
-        };
-        lines.push((
-            format!("    --{}{kind}", f.name),
-            format!("{}{default}", f.usage),
-        ));
-    }
-    if path.is_empty() {
-        lines.push(help_line);
-        lines.push((
-            "-w, --write-out string".to_owned(),
-            WRITE_OUT_USAGE.to_owned(),
-        ));
-    } else {
-        lines.push(help_line);
-    }
-    lines.sort_by(|a, b| flag_sort_key(&a.0).cmp(flag_sort_key(&b.0)));
-    out.push_str("\nFlags:\n");
-    out.push_str(&flag_lines(&lines));
-    if !path.is_empty() {
-        out.push_str("\nGlobal Flags:\n");
-        out.push_str(&flag_lines(&[(
-            "-w, --write-out string".to_owned(),
-            WRITE_OUT_USAGE.to_owned(),
-        )]));
-    }
-    if !s.children.is_empty() {
-        out.push_str(&format!(
-            "\nUse \"{full} [command] --help\" for more information about a command.\n"
-        ));
-    }
-    out
-}
-
-/// Flags sort by long name, as pflag lists them.
-fn flag_sort_key(line: &str) -> &str {
-    line.split("--").nth(1).unwrap_or(line)
-}
-
-/// pflag's `FlagUsages`: names padded to the longest, then three spaces and the usage.
-fn flag_lines(lines: &[(String, String)]) -> String {
-    let width = lines.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-    lines
-        .iter()
-        .map(|(name, text)| format!("  {name:<width$}   {text}\n"))
-        .collect()
 }
 
 #[cfg(test)]
