@@ -172,7 +172,9 @@ fn write_data_dir(flags: &RestoreFlags, cfg: &ServerConfig) -> Result<(), Failur
         );
     }
     drop(backend);
-    sync_dir(&cfg.snap_dir)?;
+    for dir in [&cfg.snap_dir, &cfg.member_dir, &flags.data_dir] {
+        sync_dir(dir)?;
+    }
     log::info(
         "restored snapshot",
         vec![
