@@ -118,7 +118,7 @@ mod tests {
     }
 
     #[test]
-    fn the_old_clusters_members_alarms_and_index_give_way_to_the_new_cluster() {
+    fn the_old_clusters_members_removals_alarms_and_index_give_way_to_the_new_cluster() {
         let dir = tempfile::tempdir().unwrap();
         let backend = Arc::new(Backend::open(&dir.path().join("db")).unwrap());
         let store = KvStore::open(backend.clone()).unwrap();
@@ -150,6 +150,7 @@ mod tests {
                     },
                     &Vec::new(),
                 )?;
+                tables.put(&REMOVED, &7, &12)?;
                 Ok(())
             })
             .unwrap();
@@ -166,6 +167,7 @@ mod tests {
         let read = backend.read().unwrap();
         assert_eq!(member_ids(&read), ids);
         assert!(read.rows(&ALARM_TABLE).unwrap().is_empty());
+        assert!(read.rows(&REMOVED).unwrap().is_empty());
         assert_eq!(read.consistent_index().unwrap(), (0, 0));
         assert_eq!(
             Membership::stored_identity(&backend).unwrap(),
