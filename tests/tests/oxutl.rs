@@ -2,8 +2,9 @@
 //! snapshot taken with real `etcdctl snapshot save` (the same shapes as etcdutl's for an etcd
 //! snapshot, the revision of the member it came from), disaster recovery (`snapshot restore`
 //! of three members with `--bump-revision --mark-compacted`, then a fresh cluster started on
-//! them), the refusals etcdutl makes (an existing data dir, a damaged snapshot, a missing
-//! file), and offline `defrag` of a stopped member.
+//! them), the new cluster's and members' ids (etcdutl's for the same flags), the refusals
+//! etcdutl makes (an existing data dir, a damaged snapshot, a missing file), and offline
+//! `defrag` of a stopped member.
 //!
 //! Needs `oxcd`, `oxutl` (`cargo build -p oxcd-server -p oxcd-utl`) and real etcd 3.5.1.
 
@@ -485,6 +486,70 @@ fn without_logs(out: &Output) -> String {
         .filter(|l| !l.starts_with('{') && !l.starts_with(|c: char| c.is_ascii_digit()))
         .map(|l| format!("{l}\n"))
         .collect()
+}
+
+/// The `(cluster id, member id)` pairs a restore logged as added, in hex.
+fn added_members(log: &str) -> Vec<(String, String)> {
+    let value_after = |line: &str, key: &str| -> String {
+        let rest = &line[line.find(key).unwrap() + key.len()..];
+        rest.chars()
+            .skip_while(|c| !c.is_ascii_hexdigit())
+            .take_while(char::is_ascii_hexdigit)
+            .collect()
+    };
+    let mut added: Vec<(String, String)> = log
+        .lines()
+        .filter(|l| l.contains("added member"))
+        .map(|l| {
+            (
+                value_after(l, "cluster-id"),
+                value_after(l, "added-peer-id"),
+            )
+        })
+        .collect();
+    added.sort();
+    added
+}
+
+#[tokio::test]
+async fn restore_gives_the_new_cluster_and_its_members_etcdutls_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut logs = Vec::new();
+    for (server, tool) in [
+        (Server::Etcd, real_etcdutl as fn(&[&str]) -> Output),
+        (Server::Oxcd, oxutl as fn(&[&str]) -> Output),
+    ] {
+        let file = dir.path().join(format!("{server:?}.db"));
+        {
+            let cluster = Cluster::start(ClusterSpec::new(server, 1)).await.unwrap();
+            snapshot(&cluster, &file).await;
+        }
+        let data_dir = dir.path().join(format!("{server:?}.etcd"));
+        let out = tool(&[
+            "snapshot",
+            "restore",
+            &file.to_string_lossy(),
+            "--name",
+            "b",
+            "--initial-cluster",
+            "a=http://127.0.0.1:12380,b=http://127.0.0.1:22380,c=http://127.0.0.1:32380",
+            "--initial-cluster-token",
+            "restored-token",
+            "--initial-advertise-peer-urls",
+            "http://127.0.0.1:22380",
+            "--data-dir",
+            &data_dir.to_string_lossy(),
+        ]);
+        stdout(&out);
+        logs.push(added_members(&stderr(&out)));
+    }
+    assert_eq!(logs[0].len(), 3, "{:?}", logs[0]);
+    assert!(
+        logs[0].iter().all(|(c, m)| c.len() > 8 && m.len() > 8),
+        "{:?}",
+        logs[0]
+    );
+    assert_eq!(logs[0], logs[1]);
 }
 
 fn backend_size(data_dir: &Path) -> u64 {
