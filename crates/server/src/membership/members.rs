@@ -15,9 +15,9 @@ use oxcd_raft::{ConfStateSummary, PeerUrls};
 use crate::proposal::MemberAttributes;
 
 /// Member id → `etcdserverpb.Member`.
-pub(super) const MEMBERS: Table<u64, Proto<Member>> = Table::new("members");
+pub(crate) const MEMBERS: Table<u64, Proto<Member>> = Table::new("members");
 /// Id of every member ever removed → the raft index that removed it: an id never comes back.
-pub(super) const REMOVED: Table<u64, u64> = Table::new("members_removed");
+pub(crate) const REMOVED: Table<u64, u64> = Table::new("members_removed");
 /// Which cluster and member this backend belongs to, by name (`CLUSTER_ID_KEY`, `LOCAL_ID_KEY`).
 const CLUSTER: Table<String, u64> = Table::new("cluster");
 const CLUSTER_ID_KEY: &str = "cluster_id";
@@ -65,6 +65,18 @@ impl Membership {
             tables.put(&MEMBERS, &m.id, m)?;
         }
         Ok(())
+    }
+
+    /// Replaces whatever membership `tables` hold (a restored snapshot's: its members and
+    /// removed ids) with a brand-new cluster's, as [`Membership::bootstrap`] records one.
+    pub(crate) fn reseed(
+        tables: TableWriter<'_>,
+        identity: Identity,
+        members: &[Member],
+    ) -> Result<(), MembershipError> {
+        tables.clear(&MEMBERS)?;
+        tables.clear(&REMOVED)?;
+        Self::bootstrap(tables, identity, members)
     }
 
     /// Records which cluster and member this backend belongs to.

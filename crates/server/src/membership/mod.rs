@@ -6,3 +6,5 @@ mod members;
 
 pub(crate) use change::{ChangeRequest, PeerLinks, Removal};
 pub(crate) use members::{Identity, Membership};
+#[cfg(test)]
+pub(crate) use members::{MEMBERS, REMOVED};
