@@ -335,6 +335,11 @@ impl Cluster {
         member.wait_ready(self.ready_timeout).await
     }
 
+    /// Replaces member `i`'s command line for its next starts.
+    pub fn set_args(&mut self, i: usize, args: Vec<String>) {
+        self.members[i].set_args(args);
+    }
+
     /// Starts member `i` again with its original command line and waits until it is ready.
     pub async fn restart(&mut self, i: usize) -> Result<()> {
         self.members[i].start()?;

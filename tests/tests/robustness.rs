@@ -1,6 +1,7 @@
 //! The reliability harness in the default suite: short seeded runs of concurrent clients
 //! against real clusters while members are killed, paused, partitioned and restarted, each
-//! checked for linearizability, revision invariants and agreeing `HashKV` (also over slow,
+//! checked for linearizability, revision invariants and agreeing `HashKV` (also while members
+//! are removed and added again, and over slow,
 //! lossy and blackholed peer links, through fault-injecting proxies); and the proof that
 //! the checker finds real violations, from stale serializable reads of an isolated member
 //! counted as linearizable. Longer runs: `oxrobust` (see README).
@@ -56,6 +57,16 @@ async fn three_members_stay_linearizable_under_kills_pauses_and_partitions() {
             FaultKind::SplitMinority,
             FaultKind::RollingRestart,
         ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_members_stay_linearizable_while_members_are_replaced() {
+    short_run(
+        3,
+        Duration::from_secs(40),
+        &[FaultKind::Replace, FaultKind::Kill],
     )
     .await;
 }

@@ -48,6 +48,9 @@ pub struct RaftConfig {
     pub max_apply_backlog_bytes: u64,
     /// Listeners for the peer transport, already bound by the server.
     pub peer_listeners: Vec<TcpListener>,
+    /// `--force-new-cluster`: on restart, continue as the only member of the cluster (the
+    /// others are removed through committed conf changes). No effect on a new log.
+    pub force_new_cluster: bool,
 }
 
 impl RaftConfig {
@@ -74,6 +77,7 @@ impl RaftConfig {
             unsafe_no_fsync: false,
             max_apply_backlog_bytes: Self::DEFAULT_MAX_APPLY_BACKLOG_BYTES,
             peer_listeners: Vec::new(),
+            force_new_cluster: false,
         }
     }
 

@@ -138,6 +138,7 @@ fn raft_config(
         unsafe_no_fsync: cfg.unsafe_no_fsync,
         max_apply_backlog_bytes: RaftConfig::DEFAULT_MAX_APPLY_BACKLOG_BYTES,
         peer_listeners,
+        force_new_cluster: cfg.force_new_cluster,
     }
 }
 

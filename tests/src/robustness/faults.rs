@@ -5,7 +5,8 @@
 //! each member's peer port — slow links with jitter, lossy links whose connections break at
 //! random, and a member that receives nothing while it can still send; and, on oxcd built
 //! with crash points, a member crashing at one of its named crash points; and a member whose
-//! disk fills up (each member's data directory on its own small tmpfs).
+//! disk fills up (each member's data directory on its own small tmpfs); and a member replaced
+//! as an operator replaces one (removed, its data wiped, added again and started anew).
 //!
 //! Faults come one at a time: a quiet gap, the fault held for a while, then healed.
 
@@ -15,8 +16,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use oxcd_testkit::rng::SeededRng;
 
+use oxcd_api::etcdserverpb::{MemberAddRequest, MemberRemoveRequest, StatusRequest};
+
 use crate::cluster::Cluster;
 use crate::crash_points;
+use crate::grpc;
 use crate::netns::NetnsLab;
 use crate::proxy::{LinkFaults, PeerProxy};
 
@@ -46,11 +50,14 @@ pub enum FaultKind {
     CrashPoint,
     /// Fill a member's disk until it stops, then free the space and restart it.
     DiskFull,
+    /// Remove a member from the cluster (it stops by itself), then add it again with an
+    /// empty data dir: a membership change in each direction while the workload runs.
+    Replace,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 11] = [
+    pub const ALL: [FaultKind; 12] = [
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::IsolateLeader,
@@ -62,6 +69,7 @@ impl FaultKind {
         FaultKind::BlackholePeer,
         FaultKind::CrashPoint,
         FaultKind::DiskFull,
+        FaultKind::Replace,
     ];
 
     /// Whether the fault needs members in their own network namespaces.
@@ -111,6 +119,7 @@ impl fmt::Display for FaultKind {
             FaultKind::BlackholePeer => "blackhole-peer",
             FaultKind::CrashPoint => "crash-point",
             FaultKind::DiskFull => "disk-full",
+            FaultKind::Replace => "replace",
         };
         f.write_str(name)
     }
@@ -316,6 +325,7 @@ pub async fn inject(
             return crash_at(cluster, m, point, fault.hold).await;
         }
         FaultKind::DiskFull => return fill_disk(cluster, m, fault.hold).await,
+        FaultKind::Replace => replace(cluster, m, fault.hold).await?,
     }
     Ok(Outcome::Injected)
 }
@@ -369,6 +379,99 @@ async fn fill_disk(cluster: &mut Cluster, m: usize, hold: Duration) -> Result<Ou
         }
         Err(_) => Ok(Outcome::NotReached("disk-full")),
     }
+}
+
+/// Bound on a membership change getting past etcd's strict checks (members reachable for five
+/// seconds) after an earlier fault.
+const RECONFIG_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on a removed member's process ending by itself.
+const REMOVED_EXIT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Replaces member `m` as an operator replaces a member: removes it through another member
+/// (it stops by itself), waits `hold`, adds it again (a new id, the same URLs) and starts it
+/// with an empty data dir and `--initial-cluster-state existing`.
+async fn replace(cluster: &mut Cluster, m: usize, hold: Duration) -> Result<()> {
+    let size = cluster.size();
+    let via = cluster.endpoint((m + 1) % size);
+    let mut target = grpc::connect(&cluster.endpoint(m)).await?;
+    let id = target
+        .maintenance
+        .status(StatusRequest {})
+        .await?
+        .into_inner()
+        .header
+        .context("status header")?
+        .member_id;
+    let client = grpc::connect(&via).await?;
+    reconfigure(|| {
+        let mut cluster_client = client.cluster.clone();
+        async move {
+            cluster_client
+                .member_remove(MemberRemoveRequest { id })
+                .await
+                .map(drop)
+        }
+    })
+    .await
+    .with_context(|| format!("removing member {}", m + 1))?;
+    let code = cluster.wait_exit(m, REMOVED_EXIT_TIMEOUT).await?;
+    anyhow::ensure!(
+        code == Some(0),
+        "member {} stopped with {code:?} after its removal, not 0",
+        m + 1
+    );
+    tokio::time::sleep(hold).await;
+    let peer_url = cluster.member(m).config().peer_url();
+    reconfigure(|| {
+        let mut cluster_client = client.cluster.clone();
+        let peer_ur_ls = vec![peer_url.clone()];
+        async move {
+            cluster_client
+                .member_add(MemberAddRequest {
+                    peer_ur_ls,
+                    is_learner: false,
+                })
+                .await
+                .map(drop)
+        }
+    })
+    .await
+    .with_context(|| format!("adding member {} again", m + 1))?;
+    let initial_cluster = cluster
+        .members()
+        .iter()
+        .map(|member| format!("{}={}", member.name(), member.config().peer_url()))
+        .collect::<Vec<_>>()
+        .join(",");
+    cluster.join(m, &initial_cluster).await
+}
+
+/// Runs a membership change again while the strict checks refuse it as unsafe for now
+/// (`unhealthy cluster`, `not enough started members`) or there is no leader.
+async fn reconfigure<F, Fut>(mut change: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), tonic::Status>>,
+{
+    let deadline = tokio::time::Instant::now() + RECONFIG_TIMEOUT;
+    loop {
+        match change().await {
+            Ok(()) => return Ok(()),
+            Err(status) if tokio::time::Instant::now() < deadline && retryable(&status) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(status) => anyhow::bail!("{}: {}", status.code(), status.message()),
+        }
+    }
+}
+
+fn retryable(status: &tonic::Status) -> bool {
+    let message = status.message();
+    message.contains("unhealthy cluster")
+        || message.contains("not enough started members")
+        || message.contains("no leader")
+        || message.contains("timed out")
+        || status.code() == tonic::Code::Unavailable
 }
 
 #[cfg(test)]

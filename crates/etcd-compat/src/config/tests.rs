@@ -504,7 +504,6 @@ fn flags_oxcd_cannot_honour_are_refused_when_set() {
             "--experimental-warning-apply-duration=1s",
             "--experimental-warning-apply-duration=1s",
         ),
-        ("--force-new-cluster", "--force-new-cluster"),
         (
             "--grpc-keepalive-interval=1m",
             "--grpc-keepalive-interval=60s",
@@ -525,10 +524,6 @@ fn flags_oxcd_cannot_honour_are_refused_when_set() {
         ("--raft-read-timeout=10s", "--raft-read-timeout=10s"),
         ("--raft-write-timeout=6s", "--raft-write-timeout=6s"),
         ("--socket-reuse-port", "--socket-reuse-port"),
-        (
-            "--strict-reconfig-check=false",
-            "--strict-reconfig-check=false",
-        ),
     ] {
         assert_refused(&fail(&[flag]), name);
     }
@@ -551,6 +546,8 @@ fn flags_at_etcds_default_or_honoured_are_accepted() {
         "--force-new-cluster=false",
         "--enable-pprof=false",
         "--strict-reconfig-check=true",
+        "--strict-reconfig-check=false",
+        "--force-new-cluster",
         "--experimental-initial-corrupt-check=false",
         "--experimental-corrupt-check-time=0s",
         "--experimental-compaction-batch-limit=1000",

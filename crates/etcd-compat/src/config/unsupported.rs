@@ -213,11 +213,6 @@ fn check_behaviour(cfg: &ServerConfig) -> Result<(), String> {
         ),
         "oxcd does not warn about slow applies yet",
     )?;
-    refuse_if(
-        cfg.force_new_cluster,
-        "--force-new-cluster",
-        "oxcd cannot rewrite its membership yet, refusing to start rather than rejoin the old cluster",
-    )?;
     let keepalive = "oxcd's gRPC server does not send or police keepalive pings yet";
     refuse_if(
         cfg.grpc_keepalive_interval != DEFAULT_GRPC_KEEPALIVE_INTERVAL,
@@ -265,10 +260,5 @@ fn check_behaviour(cfg: &ServerConfig) -> Result<(), String> {
         cfg.socket_reuse_port,
         "--socket-reuse-port",
         "oxcd does not set SO_REUSEPORT on its listeners yet",
-    )?;
-    refuse_if(
-        !cfg.strict_reconfig_check,
-        "--strict-reconfig-check=false",
-        "oxcd has no membership changes yet, so there is no check to relax",
     )
 }

@@ -135,7 +135,24 @@ pub(super) fn restore(
                 ),
             )));
         }
-        let (wal, state) = recovery.open(opts)?;
+        let (mut wal, mut state) = recovery.open(opts)?;
+        if cfg.force_new_cluster {
+            // The membership the state machine recorded is the newest committed one, unless
+            // a snapshot database is still to be applied (then the snapshot's is).
+            let recorded = (durable >= marker.index).then(|| sm.conf_state()).flatten();
+            let (members, members_index) = match recorded {
+                Some(conf) => (conf.to_raft(), durable),
+                None => (meta.get_conf_state().clone(), marker.index),
+            };
+            super::standalone::rewrite_as_standalone(
+                cfg.id,
+                &mut wal,
+                &mut state,
+                &members,
+                members_index,
+                durable,
+            )?;
+        }
         (wal, state, meta, SnapStore::open(&cfg.snap_dir)?)
     } else {
         tracing::info!(

@@ -7,6 +7,7 @@ pub(crate) mod event;
 mod handle;
 mod read_index;
 mod ready_loop;
+mod standalone;
 mod storage;
 mod wal_writer;
 

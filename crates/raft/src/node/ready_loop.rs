@@ -655,6 +655,17 @@ impl ReadyLoop {
             }
         };
         self.storage.record_conf_state(entry.index, cs.clone());
+        if self.raw.raft.state == raft::StateRole::Leader && !cs.voters.contains(&self.id) {
+            // A leader that removed itself (or became a learner) must not lead on: raft-rs
+            // would trip over the progress it no longer tracks for itself. The others elect
+            // a new leader, as they do when a removed leader stops.
+            let term = self.raw.raft.term;
+            self.raw.raft.become_follower(term, raft::INVALID_ID);
+            tracing::info!(
+                index = entry.index,
+                "stepped down: this member no longer votes"
+            );
+        }
         self.on_conf_state(&cs);
         let summary = ConfStateSummary::from_raft(&cs);
         tracing::info!(index = entry.index, conf_state = ?summary, "applied raft configuration change");
