@@ -1,5 +1,5 @@
 //! Where oxcd's server binary lives: `OXCD_BIN`, or the cargo target directory these tests were
-//! built into; likewise this crate's own `oxlocker`. Real etcd's binaries are found by
+//! built into; likewise this crate's own `oxlocker` and the `oxctl` client. Real etcd's binaries are found by
 //! `oxcd_testkit::etcd`.
 
 use std::path::{Path, PathBuf};
@@ -44,6 +44,14 @@ pub fn oxlocker() -> Result<PathBuf> {
     let path = profile_dir()?.join("oxlocker");
     require_file(&path)
         .context("build it with `cargo build -p oxcd-tests --bin oxlocker`")
+        .map(|()| path)
+}
+
+/// The `oxctl` client built into the same target directory as the running test.
+pub fn oxctl() -> Result<PathBuf> {
+    let path = profile_dir()?.join("oxctl");
+    require_file(&path)
+        .context("build it with `cargo build -p oxcd-ctl --bin oxctl`")
         .map(|()| path)
 }
 
