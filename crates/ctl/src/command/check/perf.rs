@@ -14,7 +14,7 @@ use oxcd_api::etcdserverpb::PutRequest;
 use oxcd_client::Client;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 /// Puts per second, clients, and seconds of one load.
 struct Load {
@@ -118,21 +118,23 @@ pub async fn run(ctx: &mut Context) -> Result<(), Stop> {
     }
 }
 
-/// Feeds puts at `rate` per second (a limiter with a burst of one) until the deadline or an
-/// interrupt, then closes the channel. Returns whether it was interrupted.
+/// Feeds puts at `rate` per second until the deadline or an interrupt, then closes the
+/// channel; returns whether it was interrupted. Like etcdctl's limiter (a burst of one) it
+/// does not catch up after a stall, but it keeps the small lateness of each timer wake-up
+/// (tokio's timers have millisecond resolution) from lowering the rate.
 async fn generate(
     prefix: String,
     rate: u32,
     deadline: Instant,
     tx: mpsc::Sender<PutRequest>,
 ) -> bool {
-    let mut limiter = tokio::time::interval(Duration::from_secs(1) / rate);
-    limiter.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let period = Duration::from_secs(1) / rate;
+    let mut next = Instant::now();
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     loop {
         tokio::select! {
-            _ = limiter.tick() => {}
+            _ = tokio::time::sleep_until(next) => {}
             _ = tokio::time::sleep_until(deadline) => return false,
             _ = &mut interrupted => return true,
         }
@@ -148,6 +150,11 @@ async fn generate(
         };
         if sent.is_err() {
             return false;
+        }
+        next += period;
+        let now = Instant::now();
+        if next + period < now {
+            next = now;
         }
     }
 }

@@ -30,26 +30,31 @@ impl ProgressBar {
         print_line(&render(
             0,
             total,
-            started.elapsed(),
+            Timing::default(),
             false,
             terminal_width(),
         ));
         let (stop, mut stopped) = watch::channel(false);
         let shared = current.clone();
         let refresher = tokio::spawn(async move {
+            let (mut previous, mut changed_at) = (0, started);
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(REFRESH) => {}
                     _ = stopped.changed() => return,
                 }
                 let now = shared.load(Ordering::Relaxed);
-                print_line(&render(
-                    now,
-                    total,
-                    started.elapsed(),
-                    false,
-                    terminal_width(),
-                ));
+                // The estimate runs from the last redraw that saw the value change.
+                if now != previous {
+                    previous = now;
+                    changed_at = Instant::now();
+                }
+                let timing = Timing {
+                    elapsed: started.elapsed(),
+                    until_change: changed_at.duration_since(started),
+                    since_change: changed_at.elapsed(),
+                };
+                print_line(&render(now, total, timing, false, terminal_width()));
             }
         });
         ProgressBar {
@@ -73,13 +78,11 @@ impl ProgressBar {
             let _ = refresher.await;
         }
         let now = self.current.load(Ordering::Relaxed);
-        let line = render(
-            now,
-            self.total,
-            self.started.elapsed(),
-            true,
-            terminal_width(),
-        );
+        let timing = Timing {
+            elapsed: self.started.elapsed(),
+            ..Timing::default()
+        };
+        let line = render(now, self.total, timing, true, terminal_width());
         print_line(&format!("{line}\n"));
     }
 }
@@ -91,21 +94,30 @@ fn print_line(line: &str) {
     let _ = lock.flush();
 }
 
-/// One drawing of the bar (without the leading carriage return).
-fn render(current: i64, total: i64, elapsed: Duration, finished: bool, width: usize) -> String {
+/// When a drawing happens, relative to the start and to the last change of the value.
+#[derive(Debug, Clone, Copy, Default)]
+struct Timing {
+    elapsed: Duration,
+    until_change: Duration,
+    since_change: Duration,
+}
+
+/// One drawing of the bar (without the leading carriage return). The time left is the rate
+/// up to the last change applied to what remains, less the time since that change.
+fn render(current: i64, total: i64, timing: Timing, finished: bool, width: usize) -> String {
     let percent = current as f64 / (total as f64 / 100.0);
     let percent_box = format!(" {percent:6.2}%");
     let counters_box = format!(" {current} / {total} ");
     let time_box = if finished {
-        format!(" {}", go_whole_seconds(elapsed))
+        format!(" {}", go_whole_seconds(timing.elapsed))
     } else if current > 0 {
-        let per_entry = elapsed.as_nanos() / current as u128;
-        let left = Duration::from_nanos((per_entry * (total - current).max(0) as u128) as u64);
-        let left = Duration::from_secs(left.as_secs());
-        if left.is_zero() {
+        let per_entry = timing.until_change.as_nanos() / current as u128;
+        let left = Duration::from_nanos((per_entry * (total - current).max(0) as u128) as u64)
+            .saturating_sub(timing.since_change);
+        if left.as_secs() == 0 {
             String::new()
         } else {
-            format!(" {}", minutes_seconds(left))
+            format!(" {}", minutes_seconds(Duration::from_secs(left.as_secs())))
         }
     } else {
         String::new()
@@ -194,31 +206,44 @@ fn terminal_width() -> usize {
 mod tests {
     use super::*;
 
+    fn at(elapsed_ms: u64, change_ms: u64) -> Timing {
+        Timing {
+            elapsed: Duration::from_millis(elapsed_ms),
+            until_change: Duration::from_millis(change_ms),
+            since_change: Duration::from_millis(elapsed_ms - change_ms),
+        }
+    }
+
     #[test]
     fn without_a_terminal_matches_etcdctl() {
+        assert_eq!(render(0, 10000, at(0, 0), false, 0), " 0 / 10000    0.00%");
         assert_eq!(
-            render(0, 10000, Duration::ZERO, false, 0),
-            " 0 / 10000    0.00%"
-        );
-        assert_eq!(
-            render(1451, 10000, Duration::from_millis(400), false, 0),
+            render(1451, 10000, at(400, 400), false, 0),
             " 1451 / 10000   14.51% 00m02s"
         );
         assert_eq!(
-            render(59, 60, Duration::from_millis(59_100), false, 0),
+            render(50, 60, at(50_200, 50_200), false, 0),
+            " 50 / 60   83.33% 00m10s"
+        );
+        assert_eq!(
+            render(50, 60, at(51_000, 50_200), false, 0),
+            " 50 / 60   83.33% 00m09s"
+        );
+        assert_eq!(
+            render(59, 60, at(59_400, 59_200), false, 0),
             " 59 / 60   98.33%"
         );
         assert_eq!(
-            render(60, 60, Duration::from_millis(60_200), true, 0),
+            render(60, 60, at(60_200, 60_200), true, 0),
             " 60 / 60  100.00% 1m0s"
         );
     }
 
     #[test]
     fn on_a_terminal_the_bar_fills_the_width() {
-        let line = render(5, 10, Duration::from_secs(5), false, 60);
+        let line = render(5, 10, at(5000, 5000), false, 60);
         assert_eq!(line.chars().count(), 60);
         assert!(line.contains("Booo"));
-        assert!(line.contains("m ") && line.contains("!"));
+        assert!(line.contains("m ") && line.contains('!'));
     }
 }
