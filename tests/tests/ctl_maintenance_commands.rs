@@ -6,7 +6,8 @@
 //! PASSes against oxcd with etcdctl's output shape; `make-mirror` with `--prefix` and
 //! `--dest-prefix` copies the existing keys and follows later puts and deletes, printing the
 //! same count as etcdctl mirroring between two etcds; `defrag --cluster`, `alarm list` and
-//! `alarm disarm` print what etcdctl prints, against oxcd and against etcd.
+//! `alarm disarm` print what etcdctl prints, against oxcd and against etcd; `snapshot
+//! status|restore` print etcdctl's deprecation warning and run `oxutl` with the same arguments.
 
 use std::path::Path;
 use std::time::Duration;
@@ -303,4 +304,74 @@ async fn defrag_and_alarm_commands_match_etcdctl() {
             );
         }
     }
+}
+
+/// Runs `oxctl` copied into `dir` (so that what lies next to it is the test's choice) with
+/// `PATH` limited to the system's directories.
+fn run_copied_oxctl(dir: &Path, args: &[&str]) -> std::process::Output {
+    let copy = dir.join("oxctl");
+    if !copy.exists() {
+        std::fs::copy(oxcd_tests::binaries::oxctl().unwrap(), &copy).unwrap();
+    }
+    std::process::Command::new(&copy)
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_status_and_restore_are_handed_to_oxutl() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = Etcdctl::new(["127.0.0.1:1"])
+        .run(&["snapshot", "restore", "missing.db"])
+        .await
+        .unwrap();
+    let warning = "Deprecated: Use `etcdutl snapshot restore` instead.\n\n";
+    assert!(reference.stderr.starts_with(warning), "{reference:?}");
+
+    let alone = run_copied_oxctl(dir.path(), &["snapshot", "restore", "missing.db"]);
+    let stderr = String::from_utf8_lossy(&alone.stderr);
+    assert_eq!(alone.status.code(), Some(1));
+    assert!(stderr.starts_with(warning), "{stderr}");
+    assert!(
+        stderr.contains("Error: `snapshot restore` is run by oxutl, which was found neither"),
+        "{stderr}"
+    );
+
+    // A stand-in oxutl that shows what it was given and fails with its own code.
+    let oxutl = dir.path().join("oxutl");
+    std::fs::write(&oxutl, "#!/bin/sh\necho \"$@\"\nexit 3\n").unwrap();
+    let mut permissions = std::fs::metadata(&oxutl).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&oxutl, permissions).unwrap();
+    let restore = run_copied_oxctl(
+        dir.path(),
+        &[
+            "--endpoints=127.0.0.1:1",
+            "snapshot",
+            "restore",
+            "s.db",
+            "--name",
+            "m1",
+            "--data-dir=/d",
+        ],
+    );
+    assert_eq!(restore.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&restore.stderr), warning);
+    assert_eq!(
+        String::from_utf8_lossy(&restore.stdout),
+        "snapshot restore --data-dir=/d --name=m1 -- s.db\n"
+    );
+    let status = run_copied_oxctl(dir.path(), &["snapshot", "status", "s.db", "-w", "json"]);
+    assert_eq!(status.status.code(), Some(3));
+    assert_eq!(
+        String::from_utf8_lossy(&status.stderr),
+        "Deprecated: Use `etcdutl snapshot status` instead.\n\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&status.stdout),
+        "snapshot status --write-out=json -- s.db\n"
+    );
 }
