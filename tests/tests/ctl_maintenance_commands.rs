@@ -33,6 +33,24 @@ fn oxctl(cluster: &Cluster) -> Etcdctl {
     Etcdctl::new(cluster.endpoints()).oxctl().unwrap()
 }
 
+/// Where the JSON value starting at `text[0]` ends: after its closing quote for a string
+/// (escapes skipped), else at the next `,` or `}`.
+fn value_end(text: &str) -> usize {
+    let Some(quoted) = text.strip_prefix('"') else {
+        return text.find([',', '}']).unwrap_or(text.len());
+    };
+    let mut escaped = false;
+    for (i, c) in quoted.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return i + 2,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
 /// The value after `"key":` in zap JSON lines replaced by `_`.
 fn mask_json(text: &str, key: &str) -> String {
     let marker = format!("\"{key}\":");
@@ -42,11 +60,21 @@ fn mask_json(text: &str, key: &str) -> String {
         out.push_str(&rest[..at + marker.len()]);
         out.push('_');
         let after = &rest[at + marker.len()..];
-        let end = match after.strip_prefix('"') {
-            Some(quoted) => quoted.find('"').map_or(after.len(), |i| i + 2),
-            None => after.find([',', '}']).unwrap_or(after.len()),
-        };
-        rest = &after[end..];
+        rest = &after[value_end(after)..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// zap JSON lines without their `"key"` field (etcdctl's error lines carry a Go stack trace).
+fn drop_json_field(text: &str, key: &str) -> String {
+    let marker = format!(",\"{key}\":");
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(&marker) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + marker.len()..];
+        rest = &after[value_end(after)..];
     }
     out.push_str(rest);
     out
@@ -109,6 +137,24 @@ async fn snapshot_save_matches_etcdctl() {
         }
         assert_eq!(refusals[0], refusals[1], "etcdctl, then oxctl");
         assert_eq!(refusals[1].0.0, Some(5));
+
+        // A member that cannot be reached within --command-timeout: the part file is logged
+        // and removed, the stream failure is logged (gRPC's wording of the cause differs)
+        // and the exit code is 5.
+        let mut unreachable = Vec::new();
+        for tool in [Etcdctl::new(["127.0.0.1:1"]), {
+            Etcdctl::new(["127.0.0.1:1"]).oxctl().unwrap()
+        }] {
+            let output = tool
+                .run(&["--command-timeout=1s", "snapshot", "save", file_arg])
+                .await
+                .unwrap();
+            let (code, stdout, stderr) = shown(&output);
+            let stderr = drop_json_field(&mask_json(&stderr, "error"), "stacktrace");
+            unreachable.push((code, stdout, stderr));
+        }
+        assert_eq!(unreachable[0], unreachable[1], "etcdctl, then oxctl");
+        assert_eq!(unreachable[1].0, Some(5));
         assert!(!file.exists());
     }
 }

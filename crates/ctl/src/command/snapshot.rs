@@ -54,6 +54,7 @@ pub async fn save(ctx: &mut Context) -> Result<(), Stop> {
         .into());
     }
     let endpoint = config.endpoints[0].clone();
+    crate::log::client_warnings::silence();
     let client = connect(&config.endpoints, &config.options)
         .await
         .map_err(|e| CtlError::new(EXIT_INTERRUPTED, e.message))?;
