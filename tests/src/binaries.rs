@@ -1,6 +1,6 @@
 //! Where oxcd's server binary lives: `OXCD_BIN`, or the cargo target directory these tests were
-//! built into; likewise this crate's own `oxlocker` and the `oxctl` client. Real etcd's binaries are found by
-//! `oxcd_testkit::etcd`.
+//! built into; likewise `oxutl`, the `oxctl` client and this crate's own `oxlocker`. Real etcd's
+//! binaries are found by `oxcd_testkit::etcd`.
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +36,14 @@ pub fn oxcd() -> Result<PathBuf> {
                 target.display()
             )
         })
+}
+
+/// The offline tool `oxutl`, built into the same target directory as the running test.
+pub fn oxutl() -> Result<PathBuf> {
+    let path = profile_dir()?.join("oxutl");
+    require_file(&path)
+        .context("build it with `cargo build -p oxcd-utl`")
+        .map(|()| path)
 }
 
 /// This crate's lock-holder binary `oxlocker`, built next to the running test or binary

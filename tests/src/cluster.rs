@@ -125,6 +125,9 @@ impl ClusterSpec {
 pub struct Cluster {
     server: Server,
     ready_timeout: Duration,
+    placement: Placement,
+    token: String,
+    extra_args: Vec<String>,
     /// Declared before `root` so processes die before their directories are removed.
     members: Vec<Member>,
     /// The proxy in front of each member's peer port, if the spec asked for them.
@@ -175,6 +178,9 @@ impl Cluster {
         let mut cluster = Cluster {
             server: spec.server,
             ready_timeout: spec.ready_timeout,
+            placement: spec.placement.clone(),
+            token: spec.token.clone(),
+            extra_args: spec.extra_args.clone(),
             members,
             proxies,
             disks,
@@ -282,6 +288,51 @@ impl Cluster {
             member.terminate(STOP_GRACE)?;
         }
         Ok(())
+    }
+
+    /// Prepares member `name`, not part of the cluster yet: fresh loopback ports, its data
+    /// dir and log beside the others'. Returns its index; start it with [`Cluster::join`]
+    /// once `member add` announced it.
+    pub fn new_member(&mut self, name: &str) -> Result<usize> {
+        if !matches!(self.placement, Placement::Loopback) {
+            bail!("new members are placed on loopback only");
+        }
+        let root = self.root_dir().context("the cluster's root is gone")?;
+        let ports = free_ports(2);
+        let config = MemberConfig {
+            name: name.to_string(),
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            client_port: ports[0],
+            peer_port: ports[1],
+            data_dir: root.join(name),
+            log_path: root.join(format!("{name}.log")),
+            netns: None,
+            args: Vec::new(),
+        };
+        let binary = self.server.binary()?;
+        self.members.push(Member::new(self.server, binary, config));
+        Ok(self.members.len() - 1)
+    }
+
+    /// Starts member `i` with an empty data dir (whatever it held is removed) to join the
+    /// running cluster: `--initial-cluster-state existing` and `initial_cluster` (what
+    /// `member add` printed); waits until it serves.
+    pub async fn join(&mut self, i: usize, initial_cluster: &str) -> Result<()> {
+        let member = &mut self.members[i];
+        let data_dir = member.config().data_dir.clone();
+        if data_dir.exists() {
+            std::fs::remove_dir_all(&data_dir)
+                .with_context(|| format!("removing {}", data_dir.display()))?;
+        }
+        let args = member
+            .config()
+            .args_for_state(initial_cluster, &self.token, "existing")
+            .into_iter()
+            .chain(self.extra_args.iter().cloned())
+            .collect();
+        member.set_args(args);
+        member.start()?;
+        member.wait_ready(self.ready_timeout).await
     }
 
     /// Starts member `i` again with its original command line and waits until it is ready.

@@ -61,6 +61,12 @@ impl MemberConfig {
     /// The member's command line with exactly the flags of the seed's `start-etcds.sh`, in
     /// its order, for a new cluster of `initial_cluster` with `token`.
     pub fn seed_args(&self, initial_cluster: &str, token: &str) -> Vec<String> {
+        self.args_for_state(initial_cluster, token, "new")
+    }
+
+    /// [`MemberConfig::seed_args`] with `--initial-cluster-state state` (`new`, or
+    /// `existing` for a member joining a running cluster).
+    pub fn args_for_state(&self, initial_cluster: &str, token: &str, state: &str) -> Vec<String> {
         let data_dir = self.data_dir.to_string_lossy();
         let (peer_url, client_url) = (self.peer_url(), self.client_url());
         [
@@ -79,7 +85,7 @@ impl MemberConfig {
             "--initial-cluster",
             initial_cluster,
             "--initial-cluster-state",
-            "new",
+            state,
             "--initial-cluster-token",
             token,
         ]
@@ -126,6 +132,11 @@ impl Member {
     /// The member's configuration.
     pub fn config(&self) -> &MemberConfig {
         &self.config
+    }
+
+    /// Replaces the command line of the member's next start.
+    pub fn set_args(&mut self, args: Vec<String>) {
+        self.config.args = args;
     }
 
     /// `--name`.

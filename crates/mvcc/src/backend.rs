@@ -82,7 +82,8 @@ fn check_repairable(path: &Path) -> Result<Result<(), String>, BackendError> {
 /// their transaction through [`Backend::begin_write`], which always lands on the current one.
 pub struct Backend {
     db: RwLock<Arc<Database>>,
-    path: PathBuf,
+    /// Where the file is: it moves when a received snapshot database is installed.
+    path: RwLock<PathBuf>,
     /// Bytes of key-value rows stored (kept up to date by the store; redb can only measure
     /// its used pages by walking every page, too slow to do on commits).
     stored_bytes: AtomicU64,
@@ -125,7 +126,7 @@ impl Backend {
             .map_err(BackendError::with("creating store tables"))?;
         Ok(Backend {
             db: RwLock::new(Arc::new(db)),
-            path: path.to_path_buf(),
+            path: RwLock::new(path.to_path_buf()),
             stored_bytes: AtomicU64::new(0),
         })
     }
@@ -191,7 +192,9 @@ impl Backend {
 
     /// Bytes of the database file on disk (`StatusResponse.db_size`).
     pub fn size(&self) -> u64 {
-        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+        std::fs::metadata(&*self.path.read())
+            .map(|m| m.len())
+            .unwrap_or(0)
     }
 
     /// Bytes of the file holding live data (`StatusResponse.db_size_in_use`): the stored
@@ -203,8 +206,14 @@ impl Backend {
     }
 
     /// Where the database file lives.
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn path(&self) -> PathBuf {
+        self.path.read().clone()
+    }
+
+    /// Records that the database file was renamed to `path` (the open handle still reads
+    /// and writes it; sizes and defragmentation then look for it there).
+    pub fn moved_to(&self, path: &Path) {
+        *self.path.write() = path.to_path_buf();
     }
 
     /// Accounts for `bytes` of rows written (positive) or removed (negative).

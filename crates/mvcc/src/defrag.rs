@@ -49,7 +49,7 @@ pub(crate) fn defragment(shared: &Shared) -> Result<DefragReport, BackendError> 
     let backend = &shared.backend;
     let _no_compaction = shared.compaction_pause.lock();
     let size_before = backend.size();
-    let path = defrag_copy_path(backend.path());
+    let path = defrag_copy_path(&backend.path());
     let _ = std::fs::remove_file(&path);
     let mut discard = Discard(Some(path.clone()));
     let fresh = builder()
@@ -68,7 +68,7 @@ pub(crate) fn defragment(shared: &Shared) -> Result<DefragReport, BackendError> 
     std::fs::rename(&path, backend.path())
         .map_err(BackendError::with("putting the defragmented copy in place"))?;
     discard.0 = None;
-    sync_parent(backend.path())?;
+    sync_parent(&backend.path())?;
     backend.replace_database(fresh);
     hold.abort()
         .map_err(BackendError::with("releasing the old backend"))?;

@@ -14,7 +14,8 @@
 //! `untyped_table` and `backend` (the database file); `key_index` and `index` (the in-memory index);
 //! `view`, `compare`, `range`, `txn` (requests against any view); `shared` (the state the store
 //! shares between threads), `read_view`, `history`, `hash` (reads of it); `compaction`, `defrag`,
-//! `apply` (writes), then `store`; `watch` on top of it.
+//! `apply` (writes), then `store`; `watch` on top of it; `offline` is what `oxutl` does to a
+//! backend file no member has open.
 
 #![warn(unreachable_pub)]
 
@@ -32,6 +33,7 @@ mod index;
 mod key_index;
 mod kv_header;
 mod meta;
+pub mod offline;
 mod range;
 mod read_view;
 mod revision;

@@ -58,6 +58,19 @@ pub(crate) fn write_consistent_index(
     Ok(())
 }
 
+/// Removes the consistent index and term from `tx`: the backend then reads as applied up to
+/// (0, 0), ready for a brand-new raft log (a snapshot restored into a new cluster).
+pub(crate) fn clear_consistent_index(tx: &WriteTransaction) -> Result<(), BackendError> {
+    let mut meta = tx
+        .open_table(META_TABLE)
+        .map_err(BackendError::with("opening meta table"))?;
+    for key in [CONSISTENT_INDEX, TERM] {
+        meta.remove(key)
+            .map_err(BackendError::with("clearing the consistent index"))?;
+    }
+    Ok(())
+}
+
 /// A compaction revision (`SCHEDULED_COMPACT_REV` or `FINISHED_COMPACT_REV`), if recorded.
 pub(crate) fn read_compact_rev(
     tx: &ReadTransaction,

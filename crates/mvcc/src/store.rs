@@ -52,19 +52,11 @@ impl KvStore {
         shared.refresh_snapshot();
         let compactor = Compactor::start(shared.clone())?;
         if let Some(rev) = scheduled {
-            if rev > current {
-                tracing::warn!(
-                    scheduled = rev,
-                    current,
-                    "not resuming compaction: revision is in the future"
-                );
-            } else {
-                tracing::info!(revision = rev, "resuming scheduled compaction");
-                shared.compact.store(rev, Ordering::Release);
-                shared.refresh_snapshot();
-                let (_, done) = completion();
-                compactor.schedule(rev, done);
-            }
+            tracing::info!(revision = rev, "resuming scheduled compaction");
+            shared.compact.store(rev, Ordering::Release);
+            shared.refresh_snapshot();
+            let (_, done) = completion();
+            compactor.schedule(rev, done);
         }
         Ok(KvStore { shared, compactor })
     }
@@ -197,6 +189,11 @@ fn read_failure(e: ReadError) -> EtcdError {
 
 /// Rebuilds the index from the key table. Returns it with the current revision, the finished
 /// compaction revision (-1 if none) and a scheduled compaction still to do.
+///
+/// The current revision is that of the last row, or the newest compaction if later: a
+/// compaction may have removed the last rows (tombstones), and a scheduled compaction above
+/// every row is a revision bump (`oxcd_mvcc::offline::bump_revision`, what `oxutl snapshot
+/// restore --bump-revision` does), which the store then stands at.
 fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), BackendError> {
     let tx = backend.begin_read()?;
     let compacted = read_compact_rev(&tx, FINISHED_COMPACT_REV)?.unwrap_or(-1);
@@ -243,5 +240,6 @@ fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), Back
         }
     }
     backend.add_stored_bytes(stored as i64);
-    Ok((index, current.max(compacted), compacted, scheduled))
+    let current = current.max(compacted).max(scheduled.unwrap_or(compacted));
+    Ok((index, current, compacted, scheduled))
 }

@@ -226,6 +226,17 @@ impl<'tx> TableWriter<'tx> {
             .map_err(BackendError::with("deleting table row"))?;
         Ok(())
     }
+
+    /// Deletes every row of `table`.
+    pub fn clear<K: Codec, V: Codec>(&self, table: &Table<K, V>) -> Result<(), BackendError> {
+        let mut rows = self
+            .tx
+            .open_table(table.definition()?)
+            .map_err(BackendError::with("opening table"))?;
+        rows.retain(|_, _| false)
+            .map_err(BackendError::with("deleting table rows"))?;
+        Ok(())
+    }
 }
 
 /// Reads tables (and the consistent index) from one snapshot of the backend.
@@ -354,6 +365,24 @@ mod tests {
         assert_eq!(read.get(&NOTES, &1).unwrap(), Some(note("one")));
         assert_eq!(read.consistent_index().unwrap(), (5, 1));
         assert_eq!(store.current_revision(), 2);
+    }
+
+    #[test]
+    fn clear_empties_one_table_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Backend::open(&dir.path().join("db")).unwrap();
+        let other: Table<u64, Vec<u8>> = Table::new("other");
+        backend
+            .write(|tables| {
+                tables.put(&NOTES, &1, &note("one"))?;
+                tables.put(&NOTES, &2, &note("two"))?;
+                tables.put(&other, &1, &vec![1])
+            })
+            .unwrap();
+        backend.write(|tables| tables.clear(&NOTES)).unwrap();
+        let read = backend.read().unwrap();
+        assert!(read.rows(&NOTES).unwrap().is_empty());
+        assert_eq!(read.rows(&other).unwrap(), vec![(1, vec![1])]);
     }
 
     #[test]

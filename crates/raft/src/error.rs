@@ -60,6 +60,14 @@ pub enum RaftError {
     /// The configuration cannot be used.
     #[error("invalid raft configuration: {0}")]
     InvalidConfig(String),
+    /// Peers could not be reached or answered with an error (the reasons).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The other members refuse this one: it was removed from the cluster.
+    #[error(
+        "the member has been permanently removed from the cluster; the data-dir used by this member must be removed"
+    )]
+    Removed,
     /// The consensus library rejected an operation (its message).
     #[error("raft: {0}")]
     Raft(String),

@@ -29,4 +29,5 @@ pub use metrics::RaftMetrics;
 pub use node::{RaftHandle, RaftNode, has_durable_state};
 pub use peers::PeerUrls;
 pub use state_machine::StateMachine;
-pub use status::{ConfStateSummary, RaftStatus, Role};
+pub use status::{ConfStateSummary, PeerProgress, RaftStatus, Replication, Role};
+pub use transport::{RemoteCluster, fetch_cluster};

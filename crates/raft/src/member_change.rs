@@ -1,7 +1,11 @@
 //! [`MemberChange`]: a membership change as callers propose it, kept apart from raft-rs's
 //! conf-change messages, which stay inside this crate.
 
-use raft::prelude::{ConfChangeSingle, ConfChangeType, ConfChangeV2};
+use protobuf::Message as _;
+use raft::prelude::{ConfChange, ConfChangeSingle, ConfChangeType, ConfChangeV2};
+
+use crate::apply::{CommittedEntry, EntryKind};
+use crate::error::RaftError;
 
 /// One change to the raft configuration. Each is proposed on its own (an ordinary conf
 /// change, never joint consensus), as etcd's member API does.
@@ -29,6 +33,47 @@ impl MemberChange {
         let mut cc = ConfChangeV2::default();
         cc.set_changes(vec![single].into());
         cc
+    }
+
+    fn from_single(kind: ConfChangeType, node_id: u64) -> MemberChange {
+        match kind {
+            ConfChangeType::AddNode => MemberChange::AddVoter(node_id),
+            ConfChangeType::AddLearnerNode => MemberChange::AddLearner(node_id),
+            ConfChangeType::RemoveNode => MemberChange::Remove(node_id),
+        }
+    }
+}
+
+impl CommittedEntry {
+    /// The membership change a committed conf-change entry carries, with the context its
+    /// proposer attached. Entries this crate's handle proposes always hold exactly one
+    /// change; anything else (a normal entry, joint consensus, a malformed payload) is an
+    /// error.
+    pub fn member_change(&self) -> Result<(MemberChange, Vec<u8>), RaftError> {
+        let malformed = |why: String| {
+            RaftError::InvalidConfig(format!("conf change at index {}: {why}", self.index))
+        };
+        match self.kind {
+            EntryKind::Normal => Err(malformed("not a conf-change entry".into())),
+            EntryKind::ConfChange => {
+                let cc = ConfChange::parse_from_bytes(&self.data)
+                    .map_err(|e| malformed(e.to_string()))?;
+                let change = MemberChange::from_single(cc.get_change_type(), cc.node_id);
+                Ok((change, cc.get_context().to_vec()))
+            }
+            EntryKind::ConfChangeV2 => {
+                let cc = ConfChangeV2::parse_from_bytes(&self.data)
+                    .map_err(|e| malformed(e.to_string()))?;
+                let [single] = cc.get_changes() else {
+                    return Err(malformed(format!(
+                        "{} changes in one entry; oxcd proposes exactly one",
+                        cc.get_changes().len()
+                    )));
+                };
+                let change = MemberChange::from_single(single.get_change_type(), single.node_id);
+                Ok((change, cc.get_context().to_vec()))
+            }
+        }
     }
 }
 
@@ -59,5 +104,34 @@ mod tests {
         for (change, kind) in kinds {
             assert_eq!(change.to_raft().get_changes()[0].get_change_type(), kind);
         }
+    }
+
+    #[test]
+    fn a_committed_change_decodes_back_with_its_context() {
+        for change in [
+            MemberChange::AddVoter(2),
+            MemberChange::AddLearner(3),
+            MemberChange::Remove(4),
+        ] {
+            let mut cc = change.to_raft();
+            cc.set_context(b"ctx".to_vec().into());
+            let entry = CommittedEntry {
+                index: 9,
+                term: 2,
+                kind: EntryKind::ConfChangeV2,
+                data: cc.write_to_bytes().expect("encode"),
+            };
+            assert_eq!(
+                entry.member_change().expect("decode"),
+                (change, b"ctx".to_vec())
+            );
+        }
+        let normal = CommittedEntry {
+            index: 9,
+            term: 2,
+            kind: EntryKind::Normal,
+            data: Vec::new(),
+        };
+        assert!(normal.member_change().is_err());
     }
 }

@@ -71,4 +71,55 @@ impl ConfStateSummary {
             auto_leave: cs.auto_leave,
         }
     }
+
+    pub(crate) fn to_raft(&self) -> raft::prelude::ConfState {
+        raft::prelude::ConfState {
+            voters: self.voters.clone(),
+            learners: self.learners.clone(),
+            voters_outgoing: self.voters_outgoing.clone(),
+            learners_next: self.learners_next.clone(),
+            auto_leave: self.auto_leave,
+            ..Default::default()
+        }
+    }
+
+    /// Every member of the configuration, voters and learners, sorted.
+    pub fn members(&self) -> Vec<u64> {
+        let mut all: Vec<u64> = self
+            .voters
+            .iter()
+            .chain(&self.voters_outgoing)
+            .chain(&self.learners)
+            .chain(&self.learners_next)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+}
+
+/// How far one member's log matches the leader's, as the leader tracks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerProgress {
+    /// The member.
+    pub id: u64,
+    /// The highest log index known to be replicated on it.
+    pub matched: u64,
+    /// Whether it answered the leader within the last election timeout.
+    pub recently_active: bool,
+}
+
+/// The leader's view of replication to every member (itself included).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Replication {
+    /// One entry per member of the configuration, ordered by id.
+    pub peers: Vec<PeerProgress>,
+}
+
+impl Replication {
+    /// The progress of member `id`.
+    pub fn peer(&self, id: u64) -> Option<&PeerProgress> {
+        self.peers.iter().find(|p| p.id == id)
+    }
 }

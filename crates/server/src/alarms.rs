@@ -18,7 +18,7 @@ use crate::quota;
 
 /// `AlarmMember` (member id, alarm type) → nothing: one row per active alarm, as etcd's
 /// "alarm" bucket keys them.
-const ALARM_TABLE: Table<Proto<AlarmMember>, Vec<u8>> = Table::new("alarm");
+pub(crate) const ALARM_TABLE: Table<Proto<AlarmMember>, Vec<u8>> = Table::new("alarm");
 
 /// The active alarms, as (alarm type, member id).
 #[derive(Default)]

@@ -1,31 +1,33 @@
 //! Bootstrap: turns a data dir plus the `--initial-*` flags into this member's identity.
 //!
 //! A data dir with a WAL is a restart: its stored identity wins and the `--initial-*` flags are
-//! ignored, as in etcd. Otherwise a new cluster is created from `--initial-cluster`: member ids
-//! derive from the peer URLs and the cluster token, the cluster id from the member ids, so every
-//! member computes the same values independently.
+//! ignored, as in etcd. Otherwise, with `--initial-cluster-state new`, a new cluster is created
+//! from `--initial-cluster`: member ids derive from the peer URLs and the cluster token, the
+//! cluster id from the member ids, so every member computes the same values independently.
+//! With `existing`, the member joins a running cluster that `member add` prepared: it asks the
+//! other members listed in `--initial-cluster` for the membership, checks that the flags
+//! describe exactly that membership (etcd's rule), and takes the ids from it.
 //!
 //! Whether the data dir holds raft state is decided before anything in it is opened or
 //! created, and a data dir whose raft state is damaged is refused untouched.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use oxcd_api::etcdserverpb::Member;
 use oxcd_mvcc::Backend;
 
 use crate::membership::{Identity, Membership};
-use oxcd_etcd_compat::config::{ClusterState, ConfigError, ServerConfig};
+use oxcd_etcd_compat::config::{BootstrapCluster, ClusterState, ConfigError, ServerConfig};
 
 /// The outcome of bootstrap.
 #[derive(Debug)]
 pub(crate) struct Bootstrapped {
     /// Cluster and member id.
     pub identity: Identity,
-    /// Voters to start a brand-new raft group with; empty on restart (the WAL knows).
+    /// Voters to start a brand-new raft group with; empty on restart (the WAL knows) and
+    /// when joining (the leader's snapshot brings the membership).
     pub initial_voters: Vec<u64>,
-    /// Peer URLs of every member, for the peer transport.
-    pub peer_urls: HashMap<u64, Vec<String>>,
     /// Path of the backend database.
     pub backend_path: PathBuf,
     /// Whether an existing data dir was reopened.
@@ -74,11 +76,22 @@ pub(crate) enum BootstrapError {
         "data dir {0} has a WAL but no bootstrapped backend (member/snap/db); it is damaged: restore the member from a backup, or remove it from the cluster and add it back with an empty data directory"
     )]
     MissingBackend(String),
-    /// Joining an existing cluster needs runtime reconfiguration, which is not available yet.
+    /// The data dir belongs to a member that was removed from its cluster.
     #[error(
-        "--initial-cluster-state=existing needs a member added with 'member add', which oxcd does not support yet; start all members with --initial-cluster-state=new"
+        "member {member:x} has been permanently removed from cluster {cluster:x}; the data-dir used by this member ({data_dir}) must be removed (add it again with 'member add' and an empty data dir)"
     )]
-    JoinUnsupported,
+    Removed {
+        /// The data dir.
+        data_dir: String,
+        /// This member's id.
+        member: u64,
+        /// Its cluster's id.
+        cluster: u64,
+    },
+    /// Joining an existing cluster failed: its members could not be asked, or the flags do
+    /// not describe its membership.
+    #[error("{0}")]
+    Join(String),
 }
 
 fn storage<E: std::fmt::Display>(e: E) -> BootstrapError {
@@ -93,7 +106,7 @@ fn create_private_dir(dir: &Path) -> Result<(), BootstrapError> {
 }
 
 /// Prepares the data dir and decides this member's identity.
-pub(crate) fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapError> {
+pub(crate) async fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapError> {
     let restart = oxcd_raft::has_durable_state(&cfg.wal_dir, &cfg.snap_dir)
         .map_err(BootstrapError::Damaged)?;
     create_private_dir(&cfg.data_dir)?;
@@ -112,22 +125,40 @@ pub(crate) fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapErr
     if restart {
         let identity = stored
             .ok_or_else(|| BootstrapError::MissingBackend(cfg.data_dir.display().to_string()))?;
-        let membership = Membership::load(&backend).map_err(storage)?;
+        if Membership::load(&backend)
+            .map_err(storage)?
+            .peer_urls()
+            .is_removed(identity.member_id)
+        {
+            return Err(BootstrapError::Removed {
+                data_dir: cfg.data_dir.display().to_string(),
+                member: identity.member_id,
+                cluster: identity.cluster_id,
+            });
+        }
         return Ok(Bootstrapped {
             identity,
             initial_voters: Vec::new(),
-            peer_urls: peer_urls_of(&membership.members()),
             backend_path,
             restarted: true,
         });
-    }
-    if cfg.initial_cluster_state == ClusterState::Existing {
-        return Err(BootstrapError::JoinUnsupported);
     }
 
     let cluster = cfg
         .bootstrap_cluster()
         .map_err(BootstrapError::InitialCluster)?;
+    if cfg.initial_cluster_state == ClusterState::Existing {
+        let (identity, members) = join(cfg, &cluster).await?;
+        backend
+            .write(|tables| Membership::bootstrap(tables, identity, &members))
+            .map_err(storage)?;
+        return Ok(Bootstrapped {
+            identity,
+            initial_voters: Vec::new(),
+            backend_path,
+            restarted: false,
+        });
+    }
     let identity = Identity {
         cluster_id: cluster.cluster_id,
         member_id: cluster.local_member_id,
@@ -157,15 +188,89 @@ pub(crate) fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapErr
     Ok(Bootstrapped {
         identity,
         initial_voters: members.iter().map(|m| m.id).collect(),
-        peer_urls: peer_urls_of(&members),
         backend_path,
         restarted: false,
     })
 }
 
-fn peer_urls_of(members: &[Member]) -> HashMap<u64, Vec<String>> {
-    members
+/// How long each peer may take to describe the cluster to a joining member.
+const JOIN_ASK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Asks the other members of `--initial-cluster` for the running cluster's membership and
+/// matches it against the flags as etcd's `ValidateClusterAndAssignIDs` does: the same
+/// number of members, each listed member's peer URLs exactly those of one running member,
+/// whose id it takes. Returns this member's identity and the membership to start from.
+async fn join(
+    cfg: &ServerConfig,
+    cluster: &BootstrapCluster,
+) -> Result<(Identity, Vec<Member>), BootstrapError> {
+    let sorted = |urls: &[String]| {
+        let mut urls = urls.to_vec();
+        urls.sort();
+        urls
+    };
+    let others: Vec<String> = cluster
+        .members
         .iter()
-        .map(|m| (m.id, m.peer_ur_ls.clone()))
-        .collect()
+        .filter(|m| m.name != cfg.name)
+        .flat_map(|m| m.peer_urls.iter().map(ToString::to_string))
+        .collect();
+    let remote = oxcd_raft::fetch_cluster(&others, JOIN_ASK_TIMEOUT)
+        .await
+        .map_err(|e| {
+            BootstrapError::Join(format!(
+                "cannot fetch cluster info from peer urls: {e}; with --initial-cluster-state=existing the other members of --initial-cluster must be running"
+            ))
+        })?;
+    if remote.members.len() != cluster.members.len() {
+        return Err(BootstrapError::Join(format!(
+            "error validating peerURLs: member count is unequal (--initial-cluster lists {}, the running cluster {:x} has {}); add this member with 'member add' first and start it with the --initial-cluster that command prints",
+            cluster.members.len(),
+            remote.cluster_id,
+            remote.members.len()
+        )));
+    }
+    let mut local_id = None;
+    let mut members = Vec::with_capacity(remote.members.len());
+    for listed in &cluster.members {
+        let urls = sorted(
+            &listed
+                .peer_urls
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        );
+        let Some((id, _)) = remote.members.iter().find(|(_, u)| sorted(u) == urls) else {
+            return Err(BootstrapError::Join(format!(
+                "error validating peerURLs: no running member of cluster {:x} has the peer URLs {urls:?} of member {} in --initial-cluster",
+                remote.cluster_id, listed.name
+            )));
+        };
+        if listed.name == cfg.name {
+            local_id = Some(*id);
+        }
+        members.push(Member {
+            id: *id,
+            peer_ur_ls: urls,
+            ..Default::default()
+        });
+    }
+    let member_id = local_id.ok_or_else(|| {
+        BootstrapError::Join(format!(
+            "couldn't find local name {} in the initial cluster configuration",
+            cfg.name
+        ))
+    })?;
+    tracing::info!(
+        local_member_id = %format!("{member_id:x}"),
+        cluster_id = %format!("{:x}", remote.cluster_id),
+        "joining an existing cluster"
+    );
+    Ok((
+        Identity {
+            cluster_id: remote.cluster_id,
+            member_id,
+        },
+        members,
+    ))
 }

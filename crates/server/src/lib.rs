@@ -3,7 +3,8 @@
 //!
 //! A write travels `grpc` (validate) → `server` (propose, wait) → raft → `apply` (one backend
 //! transaction per batch) → back to the waiting proposer; a read goes `grpc` → `server`
-//! (ReadIndex barrier) → the KV store in `state`. Only what the `oxcd` binary needs is public.
+//! (ReadIndex barrier) → the KV store in `state`. Only what the `oxcd` binary needs is public,
+//! and `restore`, which `oxutl snapshot restore` uses to seed a new cluster's backend.
 
 #![warn(unreachable_pub)]
 
@@ -23,6 +24,7 @@ mod membership;
 mod metrics;
 mod proposal;
 mod quota;
+pub mod restore;
 pub mod run;
 mod serve;
 mod server;

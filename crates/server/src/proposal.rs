@@ -18,7 +18,8 @@ use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{
     AlarmRequest, AlarmResponse, CompactionRequest, CompactionResponse, DeleteRangeRequest,
     DeleteRangeResponse, LeaseCheckpointRequest, LeaseGrantRequest, LeaseGrantResponse,
-    LeaseRevokeRequest, LeaseRevokeResponse, PutRequest, PutResponse, TxnRequest, TxnResponse,
+    LeaseRevokeRequest, LeaseRevokeResponse, Member, MemberUpdateRequest, PutRequest, PutResponse,
+    TxnRequest, TxnResponse,
 };
 use oxcd_mvcc::CompactionDone;
 
@@ -31,7 +32,7 @@ pub(crate) struct InternalRequest {
     #[prost(uint64, tag = "1")]
     pub(crate) id: u64,
     /// The operation to apply.
-    #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10")]
+    #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11")]
     pub(crate) request: Option<Request>,
 }
 
@@ -65,6 +66,26 @@ pub(crate) enum Request {
     /// Listing, raising or clearing an alarm (etcd serializes all three through the log).
     #[prost(message, tag = "10")]
     Alarm(AlarmRequest),
+    /// New peer URLs for a member (etcd proposes this as a raft conf change of type
+    /// UpdateNode, which raft-rs lacks; it changes no raft configuration, so it travels as an
+    /// ordinary entry).
+    #[prost(message, tag = "11")]
+    MemberUpdate(MemberUpdateRequest),
+}
+
+/// What a membership conf change carries besides raft's own change: the proposer's request
+/// id, and for an addition the member added (etcd's `ConfigChangeContext`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct MemberChangeContext {
+    /// Request id; the proposing member waits on it.
+    #[prost(uint64, tag = "1")]
+    pub(crate) id: u64,
+    /// The member added (id, peer URLs, learner); for a promotion only its id.
+    #[prost(message, optional, tag = "2")]
+    pub(crate) member: Option<Member>,
+    /// Whether an AddVoter change promotes a learner rather than adding a new member.
+    #[prost(bool, tag = "3")]
+    pub(crate) promote: bool,
 }
 
 /// The attributes a member publishes about itself once it runs.
@@ -112,17 +133,20 @@ impl RequestIds {
 /// What a proposer receives: the kind's output, or the etcd error applying it produced.
 pub(crate) type Outcome<T> = Result<T, EtcdError>;
 
-/// A request kind a member proposes through raft, and what its proposer gets back once the
-/// entry is applied.
-pub(crate) trait Proposal: Sized {
+/// Something a member waits for through raft: the result type its proposer receives once
+/// the entry carrying it is applied, and where such proposers wait.
+pub(crate) trait Awaited: Sized {
     /// What applying the request produces for its proposer.
     type Output: Send + 'static;
 
-    /// The request as it travels in a raft entry.
-    fn into_request(self) -> Request;
-
     /// Where proposers of this kind wait.
     fn waiters(waiters: &Waiters) -> &WaitRegistry<Outcome<Self::Output>>;
+}
+
+/// A request kind a member proposes through raft as an ordinary entry.
+pub(crate) trait Proposal: Awaited {
+    /// The request as it travels in a raft entry.
+    fn into_request(self) -> Request;
 }
 
 /// Proposers on this member waiting for their results, one registry per request kind.
@@ -137,21 +161,23 @@ pub(crate) struct Waiters {
     lease_revoke: WaitRegistry<Outcome<LeaseRevokeResponse>>,
     lease_checkpoint: WaitRegistry<Outcome<()>>,
     alarm: WaitRegistry<Outcome<AlarmResponse>>,
+    member_update: WaitRegistry<Outcome<Vec<Member>>>,
+    member_change: WaitRegistry<Outcome<Vec<Member>>>,
 }
 
 impl Waiters {
     /// Registers a proposer of kind `P` under `id`; the receiver yields its outcome.
-    pub(crate) fn register<P: Proposal>(&self, id: u64) -> oneshot::Receiver<Outcome<P::Output>> {
+    pub(crate) fn register<P: Awaited>(&self, id: u64) -> oneshot::Receiver<Outcome<P::Output>> {
         P::waiters(self).register(id)
     }
 
     /// The waiting proposer of kind `P` with `id`, if it is on this member and still waits.
-    pub(crate) fn take<P: Proposal>(&self, id: u64) -> Option<oneshot::Sender<Outcome<P::Output>>> {
+    pub(crate) fn take<P: Awaited>(&self, id: u64) -> Option<oneshot::Sender<Outcome<P::Output>>> {
         P::waiters(self).take(id)
     }
 
     /// Forgets the proposer of kind `P` with `id` (it gave up).
-    pub(crate) fn cancel<P: Proposal>(&self, id: u64) {
+    pub(crate) fn cancel<P: Awaited>(&self, id: u64) {
         P::waiters(self).cancel(id);
     }
 }
@@ -159,15 +185,17 @@ impl Waiters {
 /// Implements [`Proposal`] for a request kind: its oneof variant, output and registry.
 macro_rules! proposal {
     ($request:ty, $variant:ident, $output:ty, $field:ident) => {
-        impl Proposal for $request {
+        impl Awaited for $request {
             type Output = $output;
-
-            fn into_request(self) -> Request {
-                Request::$variant(self)
-            }
 
             fn waiters(waiters: &Waiters) -> &WaitRegistry<Outcome<$output>> {
                 &waiters.$field
+            }
+        }
+
+        impl Proposal for $request {
+            fn into_request(self) -> Request {
+                Request::$variant(self)
             }
         }
     };
@@ -207,6 +235,20 @@ proposal!(
     lease_checkpoint
 );
 proposal!(AlarmRequest, Alarm, AlarmResponse, alarm);
+proposal!(
+    MemberUpdateRequest,
+    MemberUpdate,
+    Vec<Member>,
+    member_update
+);
+
+impl Awaited for MemberChangeContext {
+    type Output = Vec<Member>;
+
+    fn waiters(waiters: &Waiters) -> &WaitRegistry<Outcome<Vec<Member>>> {
+        &waiters.member_change
+    }
+}
 
 #[cfg(test)]
 mod tests {

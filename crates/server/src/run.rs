@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use oxcd_raft::{PeerUrls, RaftConfig, RaftNode};
+use oxcd_raft::{RaftConfig, RaftNode};
 
-use crate::apply::ApplyLoop;
+use crate::apply::{ApplyLoop, Ended};
 use crate::auto_compaction;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::corruption;
@@ -77,6 +77,12 @@ pub fn run(cfg: ServerConfig) -> i32 {
     };
     match runtime.block_on(start_and_serve(cfg)) {
         Ok(()) => 0,
+        // Like a member whose removal reaches it while it runs, it stops without an error
+        // status: restarting it cannot help, and a supervisor must not keep trying.
+        Err(StartError::Bootstrap(removed @ BootstrapError::Removed { .. })) => {
+            tracing::warn!(error = %removed, "the member has been permanently removed from the cluster; not starting");
+            0
+        }
         Err(e) => logging::report_start_failure(&e),
     }
 }
@@ -150,7 +156,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     );
     let boot = {
         let _doing = fail_stop::doing(opening_data.clone());
-        bootstrap(&cfg)?
+        bootstrap(&cfg).await?
     };
     let identity = boot.identity;
     tracing::info!(
@@ -191,13 +197,19 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     };
 
     let raft_cfg = raft_config(&cfg, identity, boot.initial_voters, peer_listeners);
-    let (raft, apply_rx) =
-        RaftNode::start(raft_cfg, PeerUrls::from_map(boot.peer_urls), state.clone())
-            .map_err(|e| StartError::Raft(e.to_string()))?;
+    let peer_urls = state.membership().peer_urls().clone();
+    let (raft, apply_rx) = RaftNode::start(raft_cfg, peer_urls, state.clone())
+        .map_err(|e| StartError::Raft(e.to_string()))?;
 
     let raft_watch = raft.clone();
     tokio::spawn(async move {
         let error = raft_watch.failed().await;
+        if matches!(*error, oxcd_raft::RaftError::Removed) {
+            // Its removal reached it through a peer before (or instead of) its own log: it
+            // ends as a member whose removal it applied does.
+            tracing::warn!(error = %error, "server error");
+            std::process::exit(0);
+        }
         logging::fatal(
             "raft stopped on an unrecoverable error",
             vec![Field::error(&error)],
@@ -214,10 +226,15 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         applied_tx,
         metrics.clone(),
     );
+    let (removed_tx, removed_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("apply".into())
-        .spawn(move || {
-            if let Err(e) = apply_loop.run(apply_rx) {
+        .spawn(move || match apply_loop.run(apply_rx) {
+            Ok(Ended::Removed) => {
+                let _ = removed_tx.send(());
+            }
+            Ok(Ended::RaftStopped) => {}
+            Err(e) => {
                 logging::fatal("failed to apply committed entries", vec![Field::error(&e)]);
             }
         })
@@ -234,6 +251,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         election_timeout: cfg.election_timeout,
         watch_progress_notify_interval: cfg.experimental.watch_progress_notify_interval,
         quota: BackendQuota::new(cfg.quota_backend_bytes, cfg.backend_quota()),
+        strict_reconfig_check: cfg.strict_reconfig_check,
     };
     let server = Arc::new(EtcdServer::new(
         settings,
@@ -272,9 +290,13 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     if let Some(every) = cfg.experimental.corrupt_check_time {
         corruption::spawn_monitor(server.clone(), every);
     }
+    // etcd stops a removed member after ten heartbeats, so the commit of its removal
+    // reaches the others first.
+    let stop = stop_requested(removed_rx, cfg.heartbeat_interval * 10);
+    tokio::pin!(stop);
     tokio::select! {
         () = server.publish() => {}
-        () = shutdown_signal() => {
+        () = &mut stop => {
             raft.stop().await;
             return Ok(());
         }
@@ -288,12 +310,29 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
             address: url_strings(&cfg.listen_client_urls).join(","),
             reason: go_io_error_text(&e),
         }),
-        () = shutdown_signal() => Ok(()),
+        () = &mut stop => Ok(()),
     };
     tracing::info!(name = %cfg.name, "closing etcd server");
     raft.stop().await;
     tracing::info!(name = %cfg.name, "closed etcd server");
     result
+}
+
+/// Resolves when the member must stop: on SIGINT/SIGTERM, or `delay` after the apply loop
+/// applied this member's removal from the cluster.
+async fn stop_requested(removed: tokio::sync::oneshot::Receiver<()>, delay: Duration) {
+    let removed = async {
+        if removed.await.is_ok() {
+            tracing::warn!("the member has been permanently removed from the cluster; stopping");
+            tokio::time::sleep(delay).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = removed => {}
+        () = shutdown_signal() => {}
+    }
 }
 
 async fn shutdown_signal() {

@@ -11,15 +11,20 @@ use tokio::sync::watch;
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
 use oxcd_api::etcdserverpb::{
-    AlarmRequest, AlarmType, LeaseGrantRequest, LeaseGrantResponse, ResponseHeader,
+    AlarmRequest, AlarmType, LeaseGrantRequest, LeaseGrantResponse, Member, ResponseHeader,
 };
-use oxcd_raft::{RaftError, RaftHandle};
+use oxcd_raft::{MemberChange, RaftError, RaftHandle};
 
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
-use crate::proposal::{InternalRequest, MemberAttributes, Proposal, RequestIds, Waiters};
+use crate::proposal::{
+    Awaited, InternalRequest, MemberAttributes, MemberChangeContext, Proposal, RequestIds, Waiters,
+};
 use crate::quota::BackendQuota;
 use crate::state::ServerState;
+
+/// How long a membership change waits for its outcome before it is proposed again.
+const CONF_CHANGE_RETRY: Duration = Duration::from_secs(1);
 
 /// Limits and identity the services need.
 #[derive(Debug, Clone)]
@@ -44,6 +49,8 @@ pub(crate) struct ServerSettings {
     pub(crate) watch_progress_notify_interval: Duration,
     /// `--quota-backend-bytes`, resolved.
     pub(crate) quota: BackendQuota,
+    /// `--strict-reconfig-check`: refuse membership changes that could cost the quorum.
+    pub(crate) strict_reconfig_check: bool,
 }
 
 /// The member, shared by every service.
@@ -162,11 +169,76 @@ impl EtcdServer {
         if data.len() > self.settings.max_request_bytes {
             return Err(EtcdError::RequestTooLarge);
         }
+        self.await_applied::<P>(id, async { self.raft.propose(data).await })
+            .await
+    }
+
+    /// Proposes a raft conf change (`member` is the member added, `promote` marks an
+    /// AddVoter that promotes a learner) and waits for the member list after it was applied,
+    /// or the refusal of etcd's checks there.
+    ///
+    /// Raft drops a conf change while another is pending, without telling a follower that
+    /// forwarded it, and a new leader has one pending until it applied its log. So the
+    /// change is proposed again every [`CONF_CHANGE_RETRY`] until its outcome arrives or the
+    /// request times out: a copy applied after the first finds nobody waiting, and etcd's
+    /// checks refuse it (the member is already added, removed or promoted). A change that
+    /// removes the leader makes a new leader the expected outcome, so unlike other proposals
+    /// it is not given up on a leader change.
+    pub(crate) async fn propose_member_change(
+        &self,
+        change: MemberChange,
+        member: Option<Member>,
+        promote: bool,
+    ) -> Result<Vec<Member>, EtcdError> {
+        let id = self.ids.next();
+        let context = MemberChangeContext {
+            id,
+            member,
+            promote,
+        }
+        .encode_to_vec();
+        let _pending = self.metrics.pending_proposal();
+        let mut result = self.waiters.register::<MemberChangeContext>(id);
+        let deadline = tokio::time::Instant::now() + self.settings.request_timeout;
+        loop {
+            match self.raft.propose_conf_change(context.clone(), change).await {
+                Ok(()) | Err(RaftError::ProposalDropped | RaftError::NoLeader) => {}
+                Err(e) => {
+                    self.waiters.cancel::<MemberChangeContext>(id);
+                    self.metrics.record_proposal_failed();
+                    return Err(raft_error(e));
+                }
+            }
+            tokio::select! {
+                outcome = &mut result => {
+                    return outcome.unwrap_or_else(|_| {
+                        self.metrics.record_proposal_failed();
+                        Err(EtcdError::Stopped)
+                    });
+                }
+                () = tokio::time::sleep(CONF_CHANGE_RETRY) => {}
+                () = tokio::time::sleep_until(deadline) => {
+                    self.waiters.cancel::<MemberChangeContext>(id);
+                    self.metrics.record_proposal_failed();
+                    return Err(EtcdError::Timeout);
+                }
+            }
+        }
+    }
+
+    /// Waits for the outcome of request `id`, registered before `proposed` hands it to raft:
+    /// fails if raft refuses it, if a new leader takes over and it has not been applied
+    /// shortly after, or at the request timeout.
+    async fn await_applied<P: Awaited>(
+        &self,
+        id: u64,
+        proposed: impl Future<Output = Result<(), RaftError>>,
+    ) -> Result<P::Output, EtcdError> {
         let _pending = self.metrics.pending_proposal();
         let result = self.waiters.register::<P>(id);
         let mut leader = self.leader_rx.clone();
         let leader_at_proposal = *leader.borrow_and_update();
-        if let Err(e) = self.raft.propose(data).await {
+        if let Err(e) = proposed.await {
             self.waiters.cancel::<P>(id);
             self.metrics.record_proposal_failed();
             return Err(raft_error(e));

@@ -10,7 +10,7 @@ use parking_lot::RwLock;
 
 use oxcd_mvcc::watch::WatchHub;
 use oxcd_mvcc::{Backend, DefragReport, KvStore};
-use oxcd_raft::StateMachine;
+use oxcd_raft::{ConfStateSummary, StateMachine};
 
 use crate::alarms::Alarms;
 use crate::key_deletes::KeyDeletes;
@@ -197,6 +197,7 @@ impl ServerState {
         // readable through its open handle after the rename, as the new one does through its.
         std::fs::rename(db_path, &self.backend_path)
             .map_err(err("installing snapshot database"))?;
+        restored.backend.moved_to(&self.backend_path);
         let member_dir = self.backend_path.parent().unwrap_or(Path::new("."));
         oxcd_raft::fsutil::sync_dir(member_dir).map_err(err("syncing the member directory"))?;
         let revision = restored.kv.current_revision();
@@ -250,6 +251,16 @@ impl StateMachine for ServerState {
             .copy_to(dest)
             .map_err(std::io::Error::other)?;
         Ok(index)
+    }
+
+    fn conf_state(&self) -> Option<ConfStateSummary> {
+        match Membership::stored_conf_state(&self.backend()) {
+            Ok(conf) => conf,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the stored membership; raft replays its log's conf changes");
+                None
+            }
+        }
     }
 }
 

@@ -12,6 +12,8 @@ use std::time::SystemTime;
 
 use sha1::{Digest, Sha1};
 
+use super::go_url::Url;
+
 /// Computes a member ID from its peer URLs (as text, e.g. `http://10.0.0.1:2380`), the
 /// cluster token, and the time it was added at runtime (`None` for members in the initial
 /// cluster). etcd's `MemberAdd` RPC passes an empty token and the current time.
@@ -31,6 +33,11 @@ pub(super) fn member_id<U: ToString>(
         hasher.update(unix_seconds(time).to_string().as_bytes());
     }
     first_eight_bytes(&hasher.finalize())
+}
+
+/// The ID etcd's `MemberAdd` gives a member added at `now` with `peer_urls`.
+pub fn added_member_id(peer_urls: &[Url], now: SystemTime) -> u64 {
+    member_id(peer_urls, "", Some(now))
 }
 
 /// Computes the cluster ID from its members' IDs (in any order).

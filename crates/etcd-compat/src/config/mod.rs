@@ -62,6 +62,7 @@ use std::collections::HashMap;
 pub use bootstrap::BootstrapCluster;
 pub use error::{ConfigError, ErrorReport, Notice, NoticeStage};
 pub use go_url::Url;
+pub use ids::added_member_id;
 pub use initial_cluster::{InitialCluster, InitialMember};
 pub use log_config::{LogConfig, LogOutput};
 pub use server_config::{

@@ -183,12 +183,30 @@ pub(super) fn restore(
         });
     }
     let applied = durable.clamp(snap_index, hs.commit);
-    let conf_changes = state
-        .entries
-        .iter()
-        .filter(|e| e.index <= applied && e.get_entry_type() != EntryType::EntryNormal)
-        .cloned()
-        .collect();
+    // A state machine that records the membership it accepted gives it as of `durable`,
+    // which is at least the log's snapshot unless a snapshot database is still to be applied
+    // (then the snapshot's metadata is newer).
+    let recorded = if pending_snapshot.is_none() {
+        sm.conf_state()
+    } else {
+        None
+    };
+    let (conf, conf_changes) = match recorded {
+        Some(recorded) => {
+            let cs = recorded.to_raft();
+            mem.wl().set_conf_state(cs.clone());
+            (ConfHistory::new(applied, cs), Vec::new())
+        }
+        None => {
+            let replay = state
+                .entries
+                .iter()
+                .filter(|e| e.index <= applied && e.get_entry_type() != EntryType::EntryNormal)
+                .cloned()
+                .collect();
+            (conf, replay)
+        }
+    };
     tracing::info!(
         member_id = %format!("{:x}", cfg.id),
         snapshot_index = snap_index,

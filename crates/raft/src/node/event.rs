@@ -16,7 +16,6 @@ pub(crate) enum Request {
     },
     /// Propose a membership change.
     ProposeConfChange {
-        context: Vec<u8>,
         cc: raft::prelude::ConfChangeV2,
         reply: oneshot::Sender<Result<(), RaftError>>,
     },
@@ -32,12 +31,16 @@ pub(crate) enum Control {
     ConfChange(CommittedEntry),
     /// The apply loop applied everything up to this index.
     Applied(u64),
+    /// Report the leader's replication progress (`None` when this member is not the leader).
+    Replication(oneshot::Sender<Option<crate::status::Replication>>),
     /// Start a leadership transfer to `target`.
     TransferLeader { target: u64 },
     /// A peer could not be reached.
     Unreachable(u64),
     /// A snapshot transfer to `to` ended.
     SnapshotStatus { to: u64, ok: bool },
+    /// A peer refused this member as removed from the cluster: raft must end.
+    Removed,
     /// Stop; the sender is answered once the WAL is closed.
     Stop(oneshot::Sender<()>),
 }

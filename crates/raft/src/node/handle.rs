@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -11,7 +11,20 @@ use crate::apply::CommittedEntry;
 use crate::error::RaftError;
 use crate::member_change::MemberChange;
 use crate::metrics::RaftMetrics;
-use crate::status::{ConfStateSummary, RaftStatus};
+use crate::status::{ConfStateSummary, RaftStatus, Replication};
+use crate::transport::PeerActivity;
+
+/// What a handle reaches the running node through: its channels and the state it publishes.
+pub(super) struct Connections {
+    pub(super) requests: mpsc::Sender<Request>,
+    pub(super) control: mpsc::UnboundedSender<Control>,
+    pub(super) status: watch::Receiver<RaftStatus>,
+    pub(super) conf: watch::Receiver<ConfStateSummary>,
+    pub(super) read_timeout: Duration,
+    pub(super) metrics: Arc<RaftMetrics>,
+    pub(super) failure: watch::Receiver<Option<Arc<RaftError>>>,
+    pub(super) activity: PeerActivity,
+}
 
 struct Inner {
     requests: mpsc::Sender<Request>,
@@ -24,6 +37,7 @@ struct Inner {
     read_timeout: Duration,
     metrics: Arc<RaftMetrics>,
     failure: watch::Receiver<Option<Arc<RaftError>>>,
+    activity: PeerActivity,
 }
 
 /// Talks to a running [`crate::RaftNode`]; cheap to clone.
@@ -33,15 +47,17 @@ pub struct RaftHandle {
 }
 
 impl RaftHandle {
-    pub(super) fn new(
-        requests: mpsc::Sender<Request>,
-        control: mpsc::UnboundedSender<Control>,
-        status: watch::Receiver<RaftStatus>,
-        conf: watch::Receiver<ConfStateSummary>,
-        read_timeout: Duration,
-        metrics: Arc<RaftMetrics>,
-        failure: watch::Receiver<Option<Arc<RaftError>>>,
-    ) -> Self {
+    pub(super) fn new(connections: Connections) -> Self {
+        let Connections {
+            requests,
+            control,
+            status,
+            conf,
+            read_timeout,
+            metrics,
+            failure,
+            activity,
+        } = connections;
         RaftHandle {
             inner: Arc::new(Inner {
                 requests,
@@ -52,6 +68,7 @@ impl RaftHandle {
                 read_timeout,
                 metrics,
                 failure,
+                activity,
             }),
         }
     }
@@ -79,10 +96,13 @@ impl RaftHandle {
         change: MemberChange,
     ) -> Result<(), RaftError> {
         let (reply, answer) = oneshot::channel();
-        let cc = change.to_raft();
+        let mut cc = change.to_raft();
+        // In the change itself (not the entry's own context field, which the log keeps but
+        // committed entries do not carry), so it reaches the apply loop with the change.
+        cc.set_context(context.into());
         self.inner
             .requests
-            .send(Request::ProposeConfChange { context, cc, reply })
+            .send(Request::ProposeConfChange { cc, reply })
             .await
             .map_err(|_| RaftError::Stopped)?;
         answer.await.map_err(|_| RaftError::Stopped)?
@@ -164,6 +184,23 @@ impl RaftHandle {
             Some(error) => error,
             None => std::future::pending().await,
         }
+    }
+
+    /// The leader's replication progress for every member, or `None` when this member is not
+    /// the leader. Fails only with `Stopped`.
+    pub async fn replication(&self) -> Result<Option<Replication>, RaftError> {
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .control
+            .send(Control::Replication(reply))
+            .map_err(|_| RaftError::Stopped)?;
+        answer.await.map_err(|_| RaftError::Stopped)
+    }
+
+    /// Since when messages to member `id` have been getting through (etcd's transport
+    /// "active since"); `None` while they do not, or for this member itself.
+    pub fn peer_active_since(&self, id: u64) -> Option<Instant> {
+        self.inner.activity.since(id)
     }
 
     /// A receiver notified whenever the status changes (leader changes in particular).

@@ -29,7 +29,7 @@ use crate::metrics::RaftMetrics;
 use crate::peers::PeerUrls;
 use crate::state_machine::StateMachine;
 use crate::status::{ConfStateSummary, RaftStatus, Role};
-use crate::transport::{self, PeerContext, Transport};
+use crate::transport::{self, PeerActivity, PeerContext, Transport};
 use read_index::ReadIndexBatcher;
 use ready_loop::ReadyLoop;
 
@@ -92,6 +92,20 @@ impl RaftNode {
         restored.storage.conf_complete_through(restored.applied);
         let (_, conf) = restored.storage.latest_conf_state();
         let is_learner = conf.learners.contains(&cfg.id);
+        if restored.snapshot_index == 0
+            && raw.raft.raft_log.last_index() == 0
+            && ready_loop::members(&conf).is_empty()
+        {
+            // A member joining an existing cluster: the log's first entries assume the
+            // initial membership, which only the members bootstrapped with it hold (in their
+            // first snapshot's metadata), so it asks the leader for a snapshot instead of
+            // replaying the log from its start.
+            raw.raft.pending_request_snapshot = 1;
+            tracing::info!(
+                member_id = %format!("{:x}", cfg.id),
+                "joining an existing cluster; waiting for a snapshot from the leader"
+            );
+        }
 
         let (req_tx, req_rx) = mpsc::channel(REQUEST_QUEUE);
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
@@ -111,10 +125,12 @@ impl RaftNode {
         let (failure_tx, failure_rx) = watch::channel(None);
         let (conf_tx, conf_rx) = watch::channel(ConfStateSummary::from_raft(&conf));
 
+        let activity = PeerActivity::default();
         let ctx = Arc::new(PeerContext {
             id: cfg.id,
             cluster_id: cfg.cluster_id,
             peers,
+            activity: activity.clone(),
             snaps: restored.snaps.clone(),
             feedback: ctl_tx.clone(),
         });
@@ -172,15 +188,16 @@ impl RaftNode {
             .spawn(move || loop_runtime.block_on(ready_loop.run()))
             .map_err(|e| RaftError::io("spawn the ready loop thread", e))?;
 
-        let handle = RaftHandle::new(
-            req_tx,
-            ctl_tx,
-            status_rx,
-            conf_rx,
+        let handle = RaftHandle::new(handle::Connections {
+            requests: req_tx,
+            control: ctl_tx,
+            status: status_rx,
+            conf: conf_rx,
             read_timeout,
             metrics,
-            failure_rx,
-        );
+            failure: failure_rx,
+            activity,
+        });
         Ok((handle, apply_rx))
     }
 }

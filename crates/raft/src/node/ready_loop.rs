@@ -41,7 +41,7 @@ use crate::error::RaftError;
 use crate::metrics::RaftMetrics;
 use crate::snap::SnapStore;
 use crate::state_machine::StateMachine;
-use crate::status::{ConfStateSummary, RaftStatus, Role};
+use crate::status::{ConfStateSummary, PeerProgress, RaftStatus, Replication, Role};
 use crate::transport::Transport;
 use crate::wal::SnapshotMarker;
 
@@ -274,6 +274,9 @@ impl ReadyLoop {
                     self.storage.conf_complete_through(index);
                 }
             }
+            Control::Replication(reply) => {
+                let _ = reply.send(self.replication());
+            }
             Control::TransferLeader { target } => self.raw.transfer_leader(target),
             Control::Unreachable(id) => self.raw.report_unreachable(id),
             Control::SnapshotStatus { to, ok } => {
@@ -284,6 +287,7 @@ impl ReadyLoop {
                 };
                 self.raw.report_snapshot(to, status);
             }
+            Control::Removed => return Some(Exit::Failed(RaftError::Removed)),
             Control::Stop(reply) => return Some(Exit::Stopped(reply)),
         }
         None
@@ -307,8 +311,8 @@ impl ReadyLoop {
     fn on_request(&mut self, req: Request, proposals: &mut Vec<Proposal>) {
         match req {
             Request::Propose { data, reply } => proposals.push((data, reply)),
-            Request::ProposeConfChange { context, cc, reply } => {
-                let outcome = match self.raw.propose_conf_change(context, cc) {
+            Request::ProposeConfChange { cc, reply } => {
+                let outcome = match self.raw.propose_conf_change(Vec::new(), cc) {
                     Ok(()) => Ok(()),
                     Err(raft::Error::ProposalDropped) if self.raw.raft.leader_id == 0 => {
                         Err(RaftError::NoLeader)
@@ -656,6 +660,26 @@ impl ReadyLoop {
         tracing::info!(index = entry.index, conf_state = ?summary, "applied raft configuration change");
         self.conf.send_replace(summary);
         Ok(())
+    }
+
+    /// The leader's progress for every member; `None` on a follower.
+    fn replication(&self) -> Option<Replication> {
+        if self.raw.raft.state != raft::StateRole::Leader {
+            return None;
+        }
+        let mut peers: Vec<PeerProgress> = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .map(|(id, pr)| PeerProgress {
+                id: *id,
+                matched: pr.matched,
+                recently_active: *id == self.id || pr.recent_active,
+            })
+            .collect();
+        peers.sort_by_key(|p| p.id);
+        Some(Replication { peers })
     }
 
     /// Follows a new membership: this member's role, and whom the transport talks to.

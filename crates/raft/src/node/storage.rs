@@ -228,19 +228,22 @@ impl Storage for NodeStorage {
     /// log still continues right after it and the membership at its index is known; otherwise
     /// starts making one (unless the membership is only not known yet) and asks raft to retry
     /// later.
-    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+    fn snapshot(&self, request_index: u64, to: u64) -> raft::Result<Snapshot> {
         let first = self.first_index()?;
         let mut state = self.shared.generation.lock();
         let regenerate = match &*state {
             GenState::Generating => false,
             GenState::Ready(g) if g.index >= request_index && g.index + 1 >= first => {
                 let conf = self.shared.conf.lock();
-                if let Some(cs) = conf.known_at(g.index) {
-                    return Ok(g.snapshot(cs));
+                match conf.known_at(g.index) {
+                    // A member restores only a snapshot whose membership includes it: a copy
+                    // older than a new member's addition is of no use to it.
+                    Some(cs) if in_conf(&cs, to) => return Ok(g.snapshot(cs)),
+                    Some(_) => true,
+                    // Unless that membership was forgotten, the apply loop's report that it
+                    // got this far is on its way.
+                    None => conf.forgotten(g.index),
                 }
-                // Unless that membership was forgotten, the apply loop's report that it got
-                // this far is on its way.
-                conf.forgotten(g.index)
             }
             _ => true,
         };
@@ -253,4 +256,14 @@ impl Storage for NodeStorage {
             StorageError::SnapshotTemporarilyUnavailable,
         ))
     }
+}
+
+/// Whether `id` is a member (voter or learner) of `cs`.
+fn in_conf(cs: &ConfState, id: u64) -> bool {
+    cs.voters
+        .iter()
+        .chain(&cs.learners)
+        .chain(&cs.voters_outgoing)
+        .chain(&cs.learners_next)
+        .any(|m| *m == id)
 }

@@ -8,6 +8,7 @@ use tokio::sync::mpsc;
 use tonic::metadata::MetadataMap;
 use tonic::transport::{Channel, Endpoint};
 
+use super::activity::PeerActivity;
 use crate::node::event::Control;
 use crate::peers::PeerUrls;
 use crate::snap::SnapStore;
@@ -21,6 +22,9 @@ pub(super) const TO_HEADER: &str = "x-oxcd-to";
 /// The status message a receiver answers a foreign cluster with.
 pub(super) const CLUSTER_MISMATCH: &str = "cluster ID mismatch";
 
+/// The status message a receiver answers a removed member with.
+pub(super) const MEMBER_REMOVED: &str = "the member has been permanently removed from the cluster";
+
 /// HTTP/2 flow-control windows: large, so a stream of append batches is never throttled by
 /// the default 64 KiB window on a low-latency link.
 pub(super) const STREAM_WINDOW: u32 = 8 * 1024 * 1024;
@@ -31,11 +35,17 @@ pub(crate) struct PeerContext {
     pub id: u64,
     pub cluster_id: u64,
     pub peers: PeerUrls,
+    pub activity: PeerActivity,
     pub snaps: SnapStore,
     pub feedback: mpsc::UnboundedSender<Control>,
 }
 
 impl PeerContext {
+    /// Tells the ready loop that a peer refused us as a removed member.
+    pub(super) fn report_removed(&self) {
+        let _ = self.feedback.send(Control::Removed);
+    }
+
     pub(super) fn report_unreachable(&self, to: u64) {
         let _ = self.feedback.send(Control::Unreachable(to));
     }

@@ -7,7 +7,9 @@
 //! Incoming, the server checks the cluster ID of every stream and batch, decodes messages
 //! off the ready loop and forwards them to it.
 
+mod activity;
 mod context;
+mod members;
 mod peer_queue;
 mod peer_stream;
 pub(crate) mod proto;
@@ -20,7 +22,9 @@ use std::sync::Arc;
 use raft::prelude::{Message, MessageType};
 use tokio::task::JoinHandle;
 
+pub(crate) use activity::PeerActivity;
 pub(crate) use context::PeerContext;
+pub use members::{RemoteCluster, fetch_cluster};
 pub(crate) use server::serve;
 
 /// Messages queued per peer before new ones are dropped.
@@ -61,28 +65,40 @@ impl Transport {
                 self.snapshot_tasks.push(task);
                 continue;
             }
-            let sender = self.senders.entry(to).or_insert_with(|| {
-                let (queue, rx) = peer_queue::peer_queue(PEER_QUEUE, PEER_QUEUE_BYTES);
-                let task = self
-                    .runtime
-                    .spawn(peer_stream::run(self.ctx.clone(), to, rx));
-                PeerSender { queue, task }
-            });
-            if !sender.queue.try_send(msg) {
+            if !self.sender(to).queue.try_send(msg) {
                 unreachable(to);
             }
         }
     }
 
-    /// Stops the senders of members no longer in the configuration.
+    /// The sender to `to`, started if there is none.
+    fn sender(&mut self, to: u64) -> &mut PeerSender {
+        self.senders.entry(to).or_insert_with(|| {
+            let (queue, rx) = peer_queue::peer_queue(PEER_QUEUE, PEER_QUEUE_BYTES);
+            let task = self
+                .runtime
+                .spawn(peer_stream::run(self.ctx.clone(), to, rx));
+            PeerSender { queue, task }
+        })
+    }
+
+    /// Follows the configuration: a stream to every other member, even one raft has nothing
+    /// to send to (followers do not talk to each other), so that every member knows which
+    /// peers it can reach, as etcd's transport does; and no stream to former members.
     pub(crate) fn retain_members(&mut self, members: &[u64]) {
         self.senders.retain(|id, sender| {
             let keep = members.contains(id);
             if !keep {
                 sender.task.abort();
+                self.ctx.activity.inactive(*id);
             }
             keep
         });
+        for id in members {
+            if *id != self.ctx.id {
+                self.sender(*id);
+            }
+        }
     }
 
     /// Stops every peer task.

@@ -18,7 +18,7 @@ use raft::prelude::Message;
 use tokio::sync::oneshot;
 use tokio_stream::Stream;
 
-use super::context::{CLUSTER_MISMATCH, PeerContext};
+use super::context::{CLUSTER_MISMATCH, MEMBER_REMOVED, PeerContext};
 use super::peer_queue::PeerQueueReceiver;
 use super::proto::MessageBatch;
 use super::proto::raft_peer_client::RaftPeerClient;
@@ -48,11 +48,16 @@ pub(super) async fn run(ctx: Arc<PeerContext>, to: u64, queue: PeerQueueReceiver
     loop {
         match stream_once(&ctx, to, &queue, &mut active).await {
             Ended::Stopped => return,
+            Ended::Failed { reason, .. } if reason.contains(MEMBER_REMOVED) => {
+                ctx.report_removed();
+                return;
+            }
             Ended::Failed { reason, sent } => {
                 let refused = reason.contains(CLUSTER_MISMATCH);
                 if sent && !refused {
                     backoff = MIN_BACKOFF;
                 }
+                ctx.activity.inactive(to);
                 if refused {
                     active = false;
                     // Repeats are not logged: the peer keeps refusing until reconfigured.
@@ -168,6 +173,9 @@ async fn stream_once(
             };
         }
     };
+    // Reachable from now on, until the stream fails (etcd's "active since" counts from the
+    // connection, whether or not raft has anything to send).
+    ctx.activity.connected(to);
     let mut client = RaftPeerClient::new(channel)
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);

@@ -16,11 +16,14 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::context::{
-    CLUSTER_ID_HEADER, CLUSTER_MISMATCH, CONNECTION_WINDOW, FROM_HEADER, PeerContext,
-    STREAM_WINDOW, TO_HEADER,
+    CLUSTER_ID_HEADER, CLUSTER_MISMATCH, CONNECTION_WINDOW, FROM_HEADER, MEMBER_REMOVED,
+    PeerContext, STREAM_WINDOW, TO_HEADER,
 };
 use super::proto::raft_peer_server::{RaftPeer, RaftPeerServer};
-use super::proto::{MessageBatch, SnapshotChunk, SnapshotReceived, StreamClosed};
+use super::proto::{
+    MembersRequest, MembersResponse, MessageBatch, PeerMember, SnapshotChunk, SnapshotReceived,
+    StreamClosed,
+};
 use crate::error::{IoContext, RaftError};
 use crate::node::event::Inbox;
 
@@ -47,6 +50,14 @@ impl PeerService {
                 "request cluster ID mismatch"
             );
             return Err(Status::failed_precondition(CLUSTER_MISMATCH));
+        }
+        if self.ctx.peers.is_removed(from) {
+            tracing::warn!(
+                local_member_id = %format!("{:x}", self.ctx.id),
+                remote_peer_id = %format!("{from:x}"),
+                "rejected stream from remote peer because it was removed"
+            );
+            return Err(Status::permission_denied(MEMBER_REMOVED));
         }
         Ok(())
     }
@@ -107,6 +118,23 @@ impl RaftPeer for PeerService {
             }
         }
         Ok(Response::new(StreamClosed {}))
+    }
+
+    async fn members(
+        &self,
+        _request: Request<MembersRequest>,
+    ) -> Result<Response<MembersResponse>, Status> {
+        let members = self
+            .ctx
+            .peers
+            .all()
+            .into_iter()
+            .map(|(id, peer_urls)| PeerMember { id, peer_urls })
+            .collect();
+        Ok(Response::new(MembersResponse {
+            cluster_id: self.ctx.cluster_id,
+            members,
+        }))
     }
 
     async fn snapshot(

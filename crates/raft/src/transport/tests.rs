@@ -45,6 +45,7 @@ fn fixture() -> Fixture {
         id: 1,
         cluster_id: CLUSTER,
         peers: PeerUrls::new(),
+        activity: PeerActivity::default(),
         snaps: snaps.clone(),
         feedback,
     });

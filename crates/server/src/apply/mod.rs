@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, watch};
 use oxcd_mvcc::ApplyBatch;
 use oxcd_raft::{Apply as RaftApply, CommittedEntry, EntryKind, RaftHandle};
 
+use crate::membership::Removal;
 use crate::metrics::{SLOW_APPLY, ServerMetrics};
 use crate::proposal::{InternalRequest, Request, Waiters};
 use crate::state::ServerState;
@@ -50,6 +51,15 @@ struct Step<'a> {
     id: u64,
     refused: Option<oxcd_api::EtcdError>,
     handovers: &'a mut Vec<Handover>,
+}
+
+/// Why the apply loop ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Raft closed the channel (the member is stopping).
+    RaftStopped,
+    /// A conf change removed this member from the cluster, durably: it must stop.
+    Removed,
 }
 
 /// Drives the state machine from raft's committed entries.
@@ -88,10 +98,14 @@ impl ApplyLoop {
 
     /// Runs until raft closes the channel. A storage failure is fatal: continuing would let this
     /// member diverge from the others, so the error is returned and the process exits.
-    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<RaftApply>) -> Result<(), ApplyError> {
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<RaftApply>) -> Result<Ended, ApplyError> {
         while let Some(apply) = rx.blocking_recv() {
             match apply {
-                RaftApply::Entries(entries) => self.apply_entries(entries)?,
+                RaftApply::Entries(entries) => {
+                    if self.apply_entries(entries)? == Removal::Local {
+                        return Ok(Ended::Removed);
+                    }
+                }
                 RaftApply::Snapshot {
                     index,
                     term,
@@ -99,12 +113,13 @@ impl ApplyLoop {
                 } => self.restore_snapshot(index, term, db_path)?,
             }
         }
-        Ok(())
+        Ok(Ended::RaftStopped)
     }
 
-    fn apply_entries(&mut self, entries: Vec<CommittedEntry>) -> Result<(), ApplyError> {
+    /// Applies one batch; tells whether it removed this member.
+    fn apply_entries(&mut self, entries: Vec<CommittedEntry>) -> Result<Removal, ApplyError> {
         let Some(last) = entries.last() else {
-            return Ok(());
+            return Ok(Removal::NotLocal);
         };
         debug_assert!(
             entries.windows(2).all(|w| w[0].index < w[1].index),
@@ -115,11 +130,12 @@ impl ApplyLoop {
             // Applied already (raft starts from the WAL's commit, the backend may be ahead):
             // raft must still hear it, or it counts the batch as waiting to be applied.
             self.raft.report_applied(self.applied_index);
-            return Ok(());
+            return Ok(Removal::NotLocal);
         }
         let kv = self.state.kv();
         let mut batch = kv.begin_apply().map_err(ApplyError::storage)?;
         let mut handovers = Vec::new();
+        let mut removal = Removal::NotLocal;
         for entry in entries.iter().filter(|e| e.index > self.applied_index) {
             match entry.kind {
                 EntryKind::Normal if entry.data.is_empty() => {}
@@ -140,17 +156,22 @@ impl ApplyLoop {
                 },
                 EntryKind::ConfChange | EntryKind::ConfChangeV2 => {
                     // Raft applies it in order with the applied index reported after it.
-                    self.raft
-                        .apply_conf_change(entry)
-                        .map_err(ApplyError::raft)?
+                    if self.apply_member_change(&mut batch, entry, &mut handovers)?
+                        == Removal::Local
+                    {
+                        removal = Removal::Local;
+                    }
                 }
             }
         }
         batch
             .set_consistent_index(last_index, last_term)
             .map_err(ApplyError::storage)?;
+        // A member that was just removed stops after this batch: it must be on disk, or a
+        // restart would take the member back into a cluster that no longer has it.
         let durable = last_index - self.durable_index >= DURABLE_EVERY_ENTRIES
-            || self.last_durable_at.elapsed() >= DURABLE_EVERY;
+            || self.last_durable_at.elapsed() >= DURABLE_EVERY
+            || removal == Removal::Local;
         let committing = Instant::now();
         let revision = batch.revision();
         let changes = batch.commit(durable).map_err(ApplyError::storage)?;
@@ -173,7 +194,7 @@ impl ApplyLoop {
         }
         self.raft.report_applied(last_index);
         self.applied_tx.send_replace(last_index);
-        Ok(())
+        Ok(removal)
     }
 
     /// Applies one request with its kind's apply step.
@@ -200,6 +221,7 @@ impl ApplyLoop {
             Request::LeaseRevoke(req) => self.apply_one(batch, step, req),
             Request::LeaseCheckpoint(req) => self.apply_one(batch, step, req),
             Request::Alarm(req) => self.apply_one(batch, step, req),
+            Request::MemberUpdate(req) => self.apply_one(batch, step, req),
         }
     }
 

@@ -53,6 +53,9 @@ impl Kv for KvService {
         check_message_size(&req, self.max_message)?;
         validate::validate_range(&req)?;
         if !req.serializable {
+            if self.server.state().membership().is_local_learner() {
+                return Err(EtcdError::NotSupportedForLearner.into());
+            }
             self.server.read_barrier().await?;
         }
         let mut resp = self.server.state().kv().range(&req)?;

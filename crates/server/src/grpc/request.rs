@@ -1,6 +1,7 @@
 //! What every gRPC service checks of an incoming call before serving it: the message size
 //! against `--max-request-bytes` (with grpc-go's wording) and, for every call of every service
-//! at once (etcd's unary and stream interceptors), whether the client requires a leader.
+//! at once (etcd's unary and stream interceptors), whether a learner may serve it and whether
+//! the client requires a leader.
 
 use std::sync::Arc;
 
@@ -35,6 +36,13 @@ pub(super) fn check_message_size<M: prost::Message>(
     Ok(())
 }
 
+/// The methods a learner serves (`Range` only when serializable).
+const LEARNER_METHODS: [&str; 3] = [
+    "/etcdserverpb.Maintenance/Status",
+    "/etcdserverpb.Maintenance/Snapshot",
+    "/etcdserverpb.KV/Range",
+];
+
 /// The gRPC metadata by which a client requires a leader (clientv3's `WithRequireLeader`).
 const REQUIRE_LEADER_KEY: &str = "hasleader";
 
@@ -46,11 +54,22 @@ struct LeaderRequired;
 /// `hasleader=true` is refused with "etcdserver: no leader" (`Unavailable`) while this member
 /// knows no leader — unary calls and streams alike, before the service sees them. An admitted
 /// call is marked so that its stream, if it is one, ends when the leader is lost.
+///
+/// Before that, a learner refuses what etcd's learners refuse: everything but `Status`,
+/// `Snapshot` and serializable `Range` (which `kv.rs` checks, the flag being in the message),
+/// with "etcdserver: rpc not supported for learner".
 pub(crate) async fn leader_gate(
     State(server): State<Arc<EtcdServer>>,
     mut request: axum::extract::Request,
     next: Next,
 ) -> Response {
+    if server.state().membership().is_local_learner()
+        && !LEARNER_METHODS.contains(&request.uri().path())
+    {
+        return tonic::Status::from(EtcdError::NotSupportedForLearner)
+            .into_http::<axum::body::Body>()
+            .into_response();
+    }
     // Only the first value counts, as in etcd.
     let required = request
         .headers()

@@ -1,18 +1,23 @@
-//! Cluster membership: which members exist, their peer and client URLs and names, and the ids
-//! of this cluster and this member. Kept in memory for cheap reads and in the backend (`members`
-//! and `cluster` tables) in the same transaction as everything else the apply loop writes.
+//! The member set: which members exist, their peer and client URLs and names, which are
+//! learners, which ids were removed for good, and the ids of this cluster and this member. Kept
+//! in memory for cheap reads and in the backend (`members`, `members_removed` and `cluster`
+//! tables) in the same transaction as everything else the apply loop writes; the peer
+//! transport's URL table follows every change.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use parking_lot::RwLock;
 
 use oxcd_api::etcdserverpb::Member;
 use oxcd_mvcc::{Backend, BackendError, Proto, Table, TableReader, TableWriter};
+use oxcd_raft::{ConfStateSummary, PeerUrls};
 
 use crate::proposal::MemberAttributes;
 
 /// Member id → `etcdserverpb.Member`.
-const MEMBERS: Table<u64, Proto<Member>> = Table::new("members");
+pub(crate) const MEMBERS: Table<u64, Proto<Member>> = Table::new("members");
+/// Id of every member ever removed → the raft index that removed it: an id never comes back.
+pub(crate) const REMOVED: Table<u64, u64> = Table::new("members_removed");
 /// Which cluster and member this backend belongs to, by name (`CLUSTER_ID_KEY`, `LOCAL_ID_KEY`).
 const CLUSTER: Table<String, u64> = Table::new("cluster");
 const CLUSTER_ID_KEY: &str = "cluster_id";
@@ -21,7 +26,7 @@ const LOCAL_ID_KEY: &str = "local_member_id";
 /// Errors reading or writing membership in the backend.
 #[derive(Debug, thiserror::Error)]
 #[error("membership storage: {0}")]
-pub(crate) struct MembershipError(String);
+pub(crate) struct MembershipError(pub(super) String);
 
 impl From<BackendError> for MembershipError {
     fn from(e: BackendError) -> MembershipError {
@@ -40,8 +45,11 @@ pub(crate) struct Identity {
 
 /// The member set, shared by the services (reads) and the apply loop (writes).
 pub(crate) struct Membership {
-    identity: Identity,
-    members: RwLock<BTreeMap<u64, Member>>,
+    pub(super) identity: Identity,
+    pub(super) members: RwLock<BTreeMap<u64, Member>>,
+    pub(super) removed: RwLock<BTreeSet<u64>>,
+    /// Where the peer transport finds each member; kept equal to `members`' peer URLs.
+    pub(super) peers: PeerUrls,
 }
 
 impl Membership {
@@ -57,6 +65,18 @@ impl Membership {
             tables.put(&MEMBERS, &m.id, m)?;
         }
         Ok(())
+    }
+
+    /// Replaces whatever membership `tables` hold (a restored snapshot's: its members and
+    /// removed ids) with a brand-new cluster's, as [`Membership::bootstrap`] records one.
+    pub(crate) fn reseed(
+        tables: TableWriter<'_>,
+        identity: Identity,
+        members: &[Member],
+    ) -> Result<(), MembershipError> {
+        tables.clear(&MEMBERS)?;
+        tables.clear(&REMOVED)?;
+        Self::bootstrap(tables, identity, members)
     }
 
     /// Records which cluster and member this backend belongs to.
@@ -97,11 +117,41 @@ impl Membership {
         let read = backend.read()?;
         let identity = Self::identity_in(&read)?
             .ok_or_else(|| MembershipError("backend holds no cluster identity".into()))?;
-        let members = read.rows(&MEMBERS)?.into_iter().collect();
+        let members: BTreeMap<u64, Member> = read.rows(&MEMBERS)?.into_iter().collect();
+        let removed: BTreeSet<u64> = read.rows(&REMOVED)?.into_iter().map(|(id, _)| id).collect();
+        let peers = PeerUrls::from_map(peer_map(&members));
+        peers.replace(peer_map(&members), removed.iter().copied().collect());
         Ok(Membership {
             identity,
             members: RwLock::new(members),
+            removed: RwLock::new(removed),
+            peers,
         })
+    }
+
+    /// The raft configuration the stored member set stands for (learners apart, every member
+    /// votes), or `None` for a backend that has applied nothing yet: its configuration is the
+    /// one raft's first snapshot holds (a member joining a cluster records the members it
+    /// was told of before raft has given it any).
+    pub(crate) fn stored_conf_state(
+        backend: &Backend,
+    ) -> Result<Option<ConfStateSummary>, MembershipError> {
+        let (applied, _) = backend.consistent_index()?;
+        if applied == 0 {
+            return Ok(None);
+        }
+        let members: Vec<Member> = backend
+            .read()?
+            .rows(&MEMBERS)?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
+        Ok(Some(conf_state_of(members.iter())))
+    }
+
+    /// The peer transport's table of member URLs, which follows this membership.
+    pub(crate) fn peer_urls(&self) -> &PeerUrls {
+        &self.peers
     }
 
     /// This cluster's and this member's ids.
@@ -139,7 +189,44 @@ impl Membership {
     /// Replaces the in-memory view after the backend was swapped for a snapshot.
     pub(crate) fn reload(&self, backend: &Backend) -> Result<(), MembershipError> {
         let fresh = Self::load(backend)?;
-        *self.members.write() = fresh.members.into_inner();
+        let members = fresh.members.into_inner();
+        let removed = fresh.removed.into_inner();
+        self.peers
+            .replace(peer_map(&members), removed.iter().copied().collect());
+        *self.members.write() = members;
+        *self.removed.write() = removed;
         Ok(())
     }
+
+    /// Whether this member is a learner.
+    pub(crate) fn is_local_learner(&self) -> bool {
+        self.members
+            .read()
+            .get(&self.identity.member_id)
+            .is_some_and(|m| m.is_learner)
+    }
+}
+
+/// The raft configuration of a member set.
+fn conf_state_of<'a>(members: impl Iterator<Item = &'a Member>) -> ConfStateSummary {
+    let (mut voters, mut learners) = (Vec::new(), Vec::new());
+    for m in members {
+        if m.is_learner {
+            learners.push(m.id);
+        } else {
+            voters.push(m.id);
+        }
+    }
+    ConfStateSummary {
+        voters,
+        learners,
+        ..Default::default()
+    }
+}
+
+fn peer_map(members: &BTreeMap<u64, Member>) -> HashMap<u64, Vec<String>> {
+    members
+        .iter()
+        .map(|(id, m)| (*id, m.peer_ur_ls.clone()))
+        .collect()
 }
