@@ -427,6 +427,33 @@ async fn snapshot_status_and_restore_are_handed_to_oxutl() {
         String::from_utf8_lossy(&restore.stdout),
         "snapshot restore --data-dir=/d --name=m1 -- s.db\n"
     );
+    // The real oxutl beside oxctl in the target directory reads a snapshot oxctl saved.
+    let cluster = single(Server::Oxcd).await;
+    let saved = dir.path().join("saved.db");
+    let saved_arg = saved.to_str().unwrap();
+    oxctl(&cluster)
+        .run(&["snapshot", "save", saved_arg])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let delegated = Etcdctl::new(["127.0.0.1:1"])
+        .oxctl()
+        .unwrap()
+        .run(&["snapshot", "status", saved_arg, "-w", "json"])
+        .await
+        .unwrap();
+    let direct = std::process::Command::new(oxcd_tests::binaries::oxutl().unwrap())
+        .args(["snapshot", "status", saved_arg, "-w", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(delegated.code, Some(0), "{delegated:?}");
+    assert_eq!(delegated.stdout, String::from_utf8_lossy(&direct.stdout));
+    assert_eq!(
+        delegated.stderr,
+        "Deprecated: Use `etcdutl snapshot status` instead.\n\n"
+    );
+
     let status = run_copied_oxctl(dir.path(), &["snapshot", "status", "s.db", "-w", "json"]);
     assert_eq!(status.status.code(), Some(3));
     assert_eq!(
