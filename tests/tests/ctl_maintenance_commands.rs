@@ -18,6 +18,10 @@ use oxcd_tests::etcdctl::CtlOutput;
 use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server};
 use sha2::{Digest, Sha256};
 
+/// `check perf` judges latency and throughput on a 2-core machine: it runs alone, the other
+/// tests of this file (which start servers and load them) run beside each other.
+static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// Bound on make-mirror's first count (printed after 30 s).
 const MIRROR_REPORT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -110,6 +114,7 @@ fn shown(output: &CtlOutput) -> (Option<i32>, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_save_matches_etcdctl() {
+    let _machine = MACHINE.read().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("member.db");
     let file_arg = file.to_str().unwrap();
@@ -164,6 +169,7 @@ async fn snapshot_save_matches_etcdctl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_etcdctl_load_checks_pass_against_oxcd() {
+    let _machine = MACHINE.write().await;
     let cluster = single(Server::Oxcd).await;
     let tool = etcdctl(&cluster).timeout(CHECK_TIMEOUT);
     let perf = tool.run(&["check", "perf", "--load", "s"]).await.unwrap();
@@ -211,6 +217,7 @@ fn datascale_shape(stdout: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oxctl_check_datascale_passes_with_etcdctls_output() {
+    let _machine = MACHINE.read().await;
     let cluster = single(Server::Oxcd).await;
     let mut shapes = Vec::new();
     for tool in [etcdctl(&cluster), oxctl(&cluster)] {
@@ -297,6 +304,7 @@ async fn mirror_session(server: Server, use_oxctl: bool) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn make_mirror_follows_like_etcdctl() {
+    let _machine = MACHINE.read().await;
     let (ours, theirs) = tokio::join!(
         mirror_session(Server::Oxcd, true),
         mirror_session(Server::Etcd, false)
@@ -333,6 +341,7 @@ async fn raise_alarm(cluster: &Cluster) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn defrag_and_alarm_commands_match_etcdctl() {
+    let _machine = MACHINE.read().await;
     let cases: &[(&[&str], bool)] = &[
         (&["defrag", "--cluster"], false),
         (&["defrag"], false),
@@ -386,6 +395,7 @@ fn run_copied_oxctl(dir: &Path, args: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_status_and_restore_are_handed_to_oxutl() {
+    let _machine = MACHINE.read().await;
     let dir = tempfile::tempdir().unwrap();
     let reference = Etcdctl::new(["127.0.0.1:1"])
         .run(&["snapshot", "restore", "missing.db"])
