@@ -1,6 +1,6 @@
 //! Where oxcd's server binary lives: `OXCD_BIN`, or the cargo target directory these tests were
-//! built into; likewise `oxutl` and this crate's own `oxlocker`. Real etcd's binaries are found by
-//! `oxcd_testkit::etcd`.
+//! built into; likewise `oxutl`, the `oxctl` client and this crate's own `oxlocker`. Real etcd's
+//! binaries are found by `oxcd_testkit::etcd`.
 
 use std::path::{Path, PathBuf};
 
@@ -52,6 +52,14 @@ pub fn oxlocker() -> Result<PathBuf> {
     let path = profile_dir()?.join("oxlocker");
     require_file(&path)
         .context("build it with `cargo build -p oxcd-tests --bin oxlocker`")
+        .map(|()| path)
+}
+
+/// The `oxctl` client built into the same target directory as the running test.
+pub fn oxctl() -> Result<PathBuf> {
+    let path = profile_dir()?.join("oxctl");
+    require_file(&path)
+        .context("build it with `cargo build -p oxcd-ctl --bin oxctl`")
         .map(|()| path)
 }
 

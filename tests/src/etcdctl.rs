@@ -1,6 +1,8 @@
 //! Runs real etcdctl 3.5.1 (with `ETCDCTL_API=3`, as the seed's script exports) against a set
-//! of endpoints, with a bound on how long each invocation may take.
+//! of endpoints, with a bound on how long each invocation may take; the same runner drives
+//! `oxctl` for tests that compare the two clients.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ pub const ETCDCTL_TIMEOUT: Duration = Duration::from_secs(30);
 /// An etcdctl invocation target.
 #[derive(Debug, Clone)]
 pub struct Etcdctl {
+    binary: Option<PathBuf>,
     endpoints: Vec<String>,
     netns: Option<String>,
     timeout: Duration,
@@ -49,10 +52,17 @@ impl Etcdctl {
     /// Talks to `endpoints`, passed as `--endpoints=a,b,c` exactly as given.
     pub fn new<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> Etcdctl {
         Etcdctl {
+            binary: None,
             endpoints: endpoints.into_iter().map(Into::into).collect(),
             netns: None,
             timeout: ETCDCTL_TIMEOUT,
         }
+    }
+
+    /// Runs oxcd's `oxctl` instead of etcdctl, with the same arguments and environment.
+    pub fn oxctl(mut self) -> Result<Etcdctl> {
+        self.binary = Some(crate::binaries::oxctl()?);
+        Ok(self)
     }
 
     /// Runs etcdctl inside network namespace `netns`.
@@ -133,7 +143,10 @@ impl Etcdctl {
     }
 
     fn command(&self, args: &[&str]) -> Result<Command> {
-        let etcdctl = oxcd_testkit::etcd::etcdctl()?;
+        let etcdctl = match &self.binary {
+            Some(binary) => binary.clone(),
+            None => oxcd_testkit::etcd::etcdctl()?,
+        };
         let mut command = match &self.netns {
             Some(netns) => {
                 let mut command = Command::new("ip");

@@ -90,6 +90,18 @@ pub enum Action {
     Watch,
     /// `version`.
     Version,
+    /// `snapshot save`.
+    SnapshotSave,
+    /// `snapshot status` (run by oxutl).
+    SnapshotStatus,
+    /// `snapshot restore` (run by oxutl).
+    SnapshotRestore,
+    /// `check perf`.
+    CheckPerf,
+    /// `check datascale`.
+    CheckDatascale,
+    /// `make-mirror`.
+    MakeMirror,
     /// `help [command]`.
     Help,
 }

@@ -91,9 +91,13 @@ pub async fn defrag(ctx: &mut Context) -> Result<(), Stop> {
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => ctx
-                .out
-                .line(&format!("Finished defragmenting etcd member[{endpoint}]")),
+            // Each member's result shows as soon as it is known, as etcdctl prints it, also
+            // ahead of the client's warnings about the next member.
+            Ok(()) => {
+                ctx.out
+                    .line(&format!("Finished defragmenting etcd member[{endpoint}]"));
+                ctx.out.flush();
+            }
             Err(error) => {
                 failures += 1;
                 ctx.out.err_line(&format!(

@@ -1,6 +1,7 @@
 //! The commands oxctl runs, one file per etcdctl command family.
 
 pub mod auth;
+pub mod check;
 pub mod compaction;
 pub mod elect;
 pub mod endpoint;
@@ -9,9 +10,13 @@ pub mod kv_ops;
 pub mod lease;
 pub mod lock;
 pub mod maintenance;
+pub mod make_mirror;
 pub mod member;
 pub mod role;
 pub mod signals;
+pub mod snapshot;
+pub mod snapshot_delegate;
+pub mod transfer_progress;
 pub mod txn;
 pub mod txn_input;
 pub mod user;
@@ -67,6 +72,12 @@ pub async fn run(action: Action, ctx: &mut Context) -> Result<(), Stop> {
         Action::Watch => watch::run(ctx).await,
         Action::Lock => lock::run(ctx).await,
         Action::Elect => elect::run(ctx).await,
+        Action::SnapshotSave => snapshot::save(ctx).await,
+        Action::SnapshotStatus => snapshot_delegate::status(ctx),
+        Action::SnapshotRestore => snapshot_delegate::restore(ctx),
+        Action::CheckPerf => check::perf::run(ctx).await,
+        Action::CheckDatascale => check::datascale::run(ctx).await,
+        Action::MakeMirror => make_mirror::run(ctx).await,
         Action::Version => {
             ctx.out.line(&format!("etcdctl version: {VERSION}"));
             ctx.out.line(&format!("API version: {API_VERSION}"));

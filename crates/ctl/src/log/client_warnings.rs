@@ -20,6 +20,15 @@ pub fn use_production_style() {
 
 static PRODUCTION_STYLE: AtomicBool = AtomicBool::new(false);
 
+/// Drops every later retry warning: they are clientv3's unary interceptor's, and a command
+/// that only opens a stream (`snapshot save`) reports its failure itself, as etcdctl's stream
+/// interceptor does.
+pub fn silence() {
+    SILENCED.store(true, Ordering::Relaxed);
+}
+
+static SILENCED: AtomicBool = AtomicBool::new(false);
+
 #[derive(Default)]
 struct Fields {
     message: String,
@@ -57,7 +66,7 @@ impl Fields {
 
 impl<S: Subscriber> Layer<S> for ClientWarnings {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() != "etcd_client" {
+        if event.metadata().target() != "etcd_client" || SILENCED.load(Ordering::Relaxed) {
             return;
         }
         let mut fields = Fields::default();
