@@ -9,5 +9,6 @@ pub mod env;
 pub mod exit;
 pub mod flag;
 pub mod global;
+mod maintenance_commands;
 pub mod suggest;
 pub mod usage;
