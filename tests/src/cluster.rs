@@ -290,23 +290,52 @@ impl Cluster {
         Ok(())
     }
 
-    /// Prepares member `name`, not part of the cluster yet: fresh loopback ports, its data
-    /// dir and log beside the others'. Returns its index; start it with [`Cluster::join`]
-    /// once `member add` announced it.
+    /// Prepares member `name` of a loopback cluster, not part of the cluster yet: fresh
+    /// ports, its data dir and log beside the others'. Returns its index; start it with
+    /// [`Cluster::join`] once `member add` announced it.
     pub fn new_member(&mut self, name: &str) -> Result<usize> {
         if !matches!(self.placement, Placement::Loopback) {
-            bail!("new members are placed on loopback only");
+            bail!("a cluster placed on hosts gets new members with new_member_on");
         }
-        let root = self.root_dir().context("the cluster's root is gone")?;
         let ports = free_ports(2);
+        self.add_member(
+            name,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            (ports[0], ports[1]),
+            None,
+        )
+    }
+
+    /// Prepares member `name` on `host` (a namespace of the cluster's lab, etcd's ports), not
+    /// part of the cluster yet; as [`Cluster::new_member`].
+    pub fn new_member_on(&mut self, name: &str, host: &Host) -> Result<usize> {
+        if !matches!(self.placement, Placement::Hosts(_)) {
+            bail!("a loopback cluster gets new members with new_member");
+        }
+        self.add_member(
+            name,
+            IpAddr::V4(host.ip),
+            (2379, 2380),
+            Some(host.netns.clone()),
+        )
+    }
+
+    fn add_member(
+        &mut self,
+        name: &str,
+        ip: IpAddr,
+        (client_port, peer_port): (u16, u16),
+        netns: Option<String>,
+    ) -> Result<usize> {
+        let root = self.root_dir().context("the cluster's root is gone")?;
         let config = MemberConfig {
             name: name.to_string(),
-            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            client_port: ports[0],
-            peer_port: ports[1],
+            ip,
+            client_port,
+            peer_port,
             data_dir: root.join(name),
             log_path: root.join(format!("{name}.log")),
-            netns: None,
+            netns,
             args: Vec::new(),
         };
         let binary = self.server.binary()?;

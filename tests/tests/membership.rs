@@ -8,8 +8,8 @@
 //! writes, get promoted and removed (and exit); every command's output and exit code, with ids
 //! and URLs replaced by names, goes into a transcript and the transcripts must be equal.
 //!
-//! The scenario test grows an oxcd cluster from one member to five and back to three while a
-//! writer keeps writing: voters and learners join and are promoted, a dead member is replaced
+//! The scenario test grows an oxcd cluster from one member to five and back to three, each
+//! member on a host of its own (a network namespace), while a writer keeps writing: voters and learners join and are promoted, a dead member is replaced
 //! (removed, its data wiped, added again and started with `existing`), the leader is removed;
 //! every acknowledged write is then on every remaining member, and a removed member's data
 //! dir is refused on restart.
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use oxcd_api::etcdserverpb::{MemberListRequest, PutRequest, RangeRequest, StatusRequest};
 use oxcd_tests::grpc::connect;
-use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server};
+use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, NetnsLab, Placement, Server};
 
 /// Bound on a removed member's process ending.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -437,12 +437,16 @@ async fn voters(cluster: &Cluster, via: usize) -> BTreeMap<String, bool> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_grows_is_repaired_and_shrinks_under_writes() {
-    let mut cluster = Cluster::start(ClusterSpec::new(Server::Oxcd, 1).names(["m1"]))
-        .await
-        .expect("cluster starts");
+    // Five hosts, each a network namespace with its own address; the cluster starts on one.
+    let lab = NetnsLab::create(5).expect("network namespaces (needs root)");
+    let spec = ClusterSpec::new(Server::Oxcd, 1)
+        .names(["m1"])
+        .placement(Placement::Hosts(vec![lab.host(0).clone()]));
+    let mut cluster = Cluster::start(spec).await.expect("cluster starts");
     let new: Vec<usize> = ["m2", "m3", "m4", "m5"]
         .iter()
-        .map(|n| cluster.new_member(n).unwrap())
+        .enumerate()
+        .map(|(k, n)| cluster.new_member_on(n, lab.host(k + 1)).unwrap())
         .collect();
     let endpoints = Arc::new(Endpoints::default());
     endpoints.set(vec![cluster.endpoint(0)]);
