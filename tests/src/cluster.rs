@@ -324,20 +324,11 @@ impl Cluster {
         &mut self,
         name: &str,
         ip: IpAddr,
-        (client_port, peer_port): (u16, u16),
+        ports: (u16, u16),
         netns: Option<String>,
     ) -> Result<usize> {
         let root = self.root_dir().context("the cluster's root is gone")?;
-        let config = MemberConfig {
-            name: name.to_string(),
-            ip,
-            client_port,
-            peer_port,
-            data_dir: root.join(name),
-            log_path: root.join(format!("{name}.log")),
-            netns,
-            args: Vec::new(),
-        };
+        let config = MemberConfig::new(root, name, ip, ports, netns);
         let binary = self.server.binary()?;
         self.members.push(Member::new(self.server, binary, config));
         Ok(self.members.len() - 1)
@@ -521,15 +512,8 @@ fn member_configs(spec: &ClusterSpec, root: &Path) -> Result<Vec<MemberConfig>> 
         .names
         .iter()
         .zip(addresses)
-        .map(|(name, (ip, client_port, peer_port, netns))| MemberConfig {
-            name: name.clone(),
-            ip,
-            client_port,
-            peer_port,
-            data_dir: root.join(name),
-            log_path: root.join(format!("{name}.log")),
-            netns,
-            args: Vec::new(),
+        .map(|(name, (ip, client_port, peer_port, netns))| {
+            MemberConfig::new(root, name, ip, (client_port, peer_port), netns)
         })
         .collect();
     let initial_cluster = configs

@@ -48,6 +48,26 @@ impl CtlOutput {
     }
 }
 
+impl CtlOutput {
+    /// What `member add` printed: the new member's id (hex) and the `ETCD_INITIAL_CLUSTER` to
+    /// start it with.
+    pub fn added_member(&self) -> Option<(String, String)> {
+        let id = self
+            .stdout
+            .strip_prefix("Member ")?
+            .split_whitespace()
+            .next()?
+            .to_string();
+        let initial = self
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER="))?
+            .trim_matches('"')
+            .to_string();
+        Some((id, initial))
+    }
+}
+
 impl Etcdctl {
     /// Talks to `endpoints`, passed as `--endpoints=a,b,c` exactly as given.
     pub fn new<S: Into<String>>(endpoints: impl IntoIterator<Item = S>) -> Etcdctl {

@@ -48,6 +48,27 @@ pub struct MemberConfig {
 }
 
 impl MemberConfig {
+    /// Member `name` at `ip` with (client, peer) `ports`, in namespace `netns` if any, its
+    /// data dir and log under `root`; no command line yet.
+    pub fn new(
+        root: &Path,
+        name: &str,
+        ip: IpAddr,
+        (client_port, peer_port): (u16, u16),
+        netns: Option<String>,
+    ) -> MemberConfig {
+        MemberConfig {
+            name: name.to_string(),
+            ip,
+            client_port,
+            peer_port,
+            data_dir: root.join(name),
+            log_path: root.join(format!("{name}.log")),
+            netns,
+            args: Vec::new(),
+        }
+    }
+
     /// `http://ip:client_port`.
     pub fn client_url(&self) -> String {
         format!("http://{}", socket_text(self.ip, self.client_port))

@@ -93,19 +93,14 @@ async fn a_survivor_forced_into_a_new_cluster_keeps_the_data_and_grows_again() {
     let via = Etcdctl::new([cluster.endpoint(0)]);
     let name = cluster.member(1).name().to_string();
     let peer = cluster.member(1).config().peer_url();
-    let added = via
+    let (_, initial) = via
         .run(&["member", "add", &name, "--peer-urls", &peer])
         .await
         .unwrap()
         .success()
-        .unwrap();
-    let initial = added
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER="))
-        .expect("member add prints the initial cluster")
-        .trim_matches('"')
-        .to_string();
+        .unwrap()
+        .added_member()
+        .expect("member add prints the initial cluster");
     cluster.join(1, &initial).await.expect("a new member joins");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while keys_and_revision(&cluster.endpoint(1), true).await.0 != before.0 + 1 {

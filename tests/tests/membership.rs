@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use oxcd_api::etcdserverpb::{MemberListRequest, PutRequest, RangeRequest, StatusRequest};
+use oxcd_tests::etcdctl::CtlOutput;
 use oxcd_tests::grpc::connect;
 use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, NetnsLab, Placement, Server};
 
@@ -70,15 +71,6 @@ impl Masks {
     }
 }
 
-/// The hex id in `Member <id> added to cluster <cluster>`.
-fn added_id(stdout: &str) -> Option<String> {
-    stdout
-        .strip_prefix("Member ")?
-        .split_whitespace()
-        .next()
-        .map(str::to_string)
-}
-
 /// `ETCD_INITIAL_CLUSTER` lists the members in id order, and ids differ between the
 /// clusters: its entries are sorted.
 fn sorted_initial_cluster(line: &str) -> String {
@@ -98,7 +90,7 @@ struct Transcript {
 impl Transcript {
     /// Records what one etcdctl command printed; `sorted` sorts the lines of its standard
     /// output (member lists come in id order, and ids differ between the clusters).
-    async fn ctl(&mut self, what: &str, ctl: &Etcdctl, args: &[&str], sorted: bool) -> String {
+    async fn ctl(&mut self, what: &str, ctl: &Etcdctl, args: &[&str], sorted: bool) -> CtlOutput {
         let out = ctl.run(args).await.expect("etcdctl runs");
         let mut stdout: Vec<String> = self
             .masks
@@ -125,7 +117,7 @@ impl Transcript {
             out.code,
             stdout.join("\n")
         ));
-        out.stdout
+        out
     }
 }
 
@@ -188,7 +180,7 @@ async fn script(server: Server) -> Vec<String> {
             false,
         )
         .await;
-    let m2_id = added_id(&added).expect("member add prints the id");
+    let (m2_id, _) = added.added_member().expect("member add prints the id");
     t.masks
         .id(u64::from_str_radix(&m2_id, 16).expect("hex id"), "id:m2");
     let last = t.lines.pop().expect("recorded");
@@ -376,15 +368,10 @@ async fn grow(cluster: &mut Cluster, via: &Etcdctl, i: usize, learner: bool) -> 
     if learner {
         args.push("--learner");
     }
-    let added = until_healthy(via, &args).await;
-    let id = added_id(&added.stdout).expect("member add prints the id");
-    let initial = added
-        .stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("ETCD_INITIAL_CLUSTER="))
-        .expect("member add prints the initial cluster")
-        .trim_matches('"')
-        .to_string();
+    let (id, initial) = until_healthy(via, &args)
+        .await
+        .added_member()
+        .expect("member add prints the id and the initial cluster");
     cluster
         .join(i, &initial)
         .await
@@ -408,7 +395,7 @@ const HEALTHY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Runs a membership change, again while etcd's strict check refuses it for a member that
 /// has not been reachable for long enough yet (as an operator's script would); it must then
 /// succeed.
-async fn until_healthy(via: &Etcdctl, args: &[&str]) -> oxcd_tests::etcdctl::CtlOutput {
+async fn until_healthy(via: &Etcdctl, args: &[&str]) -> CtlOutput {
     let deadline = tokio::time::Instant::now() + HEALTHY_TIMEOUT;
     loop {
         let out = via.run(args).await.unwrap();

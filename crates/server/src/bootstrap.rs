@@ -172,16 +172,7 @@ pub(crate) async fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, Bootst
             cluster: identity.cluster_id,
         });
     }
-    let members: Vec<Member> = cluster
-        .members
-        .iter()
-        .map(|m| Member {
-            id: m.id,
-            peer_ur_ls: m.peer_urls.iter().map(ToString::to_string).collect(),
-            ..Default::default()
-        })
-        .collect();
-
+    let members = initial_members(&cluster);
     backend
         .write(|tables| Membership::bootstrap(tables, identity, &members))
         .map_err(storage)?;
@@ -191,6 +182,20 @@ pub(crate) async fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, Bootst
         backend_path,
         restarted: false,
     })
+}
+
+/// The members `--initial-cluster` describes, with their ids and peer URLs only (names and
+/// client URLs arrive when each member publishes itself).
+pub(crate) fn initial_members(cluster: &BootstrapCluster) -> Vec<Member> {
+    cluster
+        .members
+        .iter()
+        .map(|m| Member {
+            id: m.id,
+            peer_ur_ls: m.peer_urls.iter().map(ToString::to_string).collect(),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// How long each peer may take to describe the cluster to a joining member.

