@@ -4,13 +4,13 @@
 //! applies each revision's events in one destination txn. Every 30 s it prints how many keys
 //! it has mirrored, as etcdctl does. The destination is reached without TLS only.
 
-use super::check::workload::prefix_end;
 use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, EXIT_BAD_CONNECTION, Stop};
 use crate::cli::global::{Context, call_error, connect};
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{
     DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, request_op,
 };
+use oxcd_api::key_range::prefix_end;
 use oxcd_api::mvccpb::event::EventType;
 use oxcd_client::{Client, ConnectOptions, WatchError, WatchOptions};
 use std::sync::Arc;

@@ -10,6 +10,7 @@ use oxcd_api::etcdserverpb::{
     CompactionRequest, DefragmentRequest, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
     RangeRequest,
 };
+use oxcd_api::key_range::prefix_end;
 use oxcd_client::{Client, ClientError};
 use oxcd_etcd_compat::gotext::quote::quote;
 use rand::Rng;
@@ -68,18 +69,6 @@ pub async fn require_empty_prefix(client: &Client, prefix: &str, hint: &str) -> 
         .into());
     }
     Ok(())
-}
-
-/// clientv3's `GetPrefixRangeEnd`.
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
 }
 
 /// `prefix` followed by a `size`-byte buffer that starts with the varint of a random
@@ -215,7 +204,5 @@ mod tests {
         let key = random_key("/p/", 256);
         assert_eq!(key.len(), 3 + 256);
         assert!(key.starts_with(b"/p/"));
-        assert_eq!(prefix_end(b"/p/"), b"/p0".to_vec());
-        assert_eq!(prefix_end(&[0xff]), vec![0]);
     }
 }
