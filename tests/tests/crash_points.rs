@@ -58,6 +58,23 @@ async fn crashing_at_each_write_path_crash_point_loses_nothing() {
     assert_nothing_lost(&cluster, &acked, "crash").await;
 }
 
+/// Bound on the members compacting their logs under the writers' load.
+const COMPACTION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Whether a member's log says it compacted its raft log to beyond `index`.
+fn compacted_past(log: &str, index: u64) -> bool {
+    log.lines()
+        .filter(|l| l.contains("compacted raft log"))
+        .filter_map(|l| l.split("\"compact-index\":").nth(1))
+        .filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .any(|compacted| compacted > index)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_crashing_while_installing_a_snapshot_recovers_on_restart() {
     let mut cluster = Cluster::start(spec()).await.unwrap();
@@ -67,14 +84,20 @@ async fn a_member_crashing_while_installing_a_snapshot_recovers_on_restart() {
     // was away can only catch up from a snapshot.
     let endpoints = [cluster.endpoint(0), cluster.endpoint(1)];
     let writers = AckedWriters::start(&endpoints, "snap", 64);
-    while writers.acknowledged() < 5_600 {
+    // Snapshots are taken at what the backend made durable (every 5 s while writes go on), so
+    // the writes go on until both members compacted their logs past what the member that was
+    // away holds, however fast they were.
+    let deadline = tokio::time::Instant::now() + COMPACTION_TIMEOUT;
+    while writers.acknowledged() < 5_600
+        || !(0..2).all(|i| compacted_past(&cluster.member(i).log(), 100))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the logs were never compacted past the stopped member"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let acked = writers.stop().await;
-    // Snapshots are taken at what the backend made durable (at least every 5 s): after that
-    // the others' logs are compacted past what the member that was away holds, whatever the
-    // write rate was.
-    tokio::time::sleep(Duration::from_secs(6)).await;
 
     for point in ["raftBeforeApplySnap", "raftAfterApplySnap"] {
         let failpoints = format!("{point}=panic");
