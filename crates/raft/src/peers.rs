@@ -20,14 +20,6 @@ impl PeerUrls {
         Self::default()
     }
 
-    /// A table holding `members`.
-    pub fn from_map(members: HashMap<u64, Vec<String>>) -> Self {
-        PeerUrls {
-            inner: Arc::new(RwLock::new(members)),
-            removed: Arc::default(),
-        }
-    }
-
     /// Sets (or replaces) the URLs of member `id`.
     pub fn set(&self, id: u64, urls: Vec<String>) {
         self.inner.write().insert(id, urls);

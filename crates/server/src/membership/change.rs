@@ -73,7 +73,7 @@ impl Membership {
     pub(crate) fn check(&self, change: &ChangeRequest<'_>) -> Result<(), EtcdError> {
         let members = self.members.read();
         let id = change.id();
-        if self.removed.read().contains(&id) {
+        if self.peers.is_removed(id) {
             // etcd's ErrIDRemoved, which its gRPC layer reports as "member not found".
             return Err(EtcdError::MemberNotFound);
         }
@@ -159,7 +159,6 @@ impl Membership {
                 members.remove(&id);
                 tables.delete(&MEMBERS, &id)?;
                 tables.put(&REMOVED, &id, &index)?;
-                self.removed.write().insert(id);
                 self.peers.remove(id);
                 if id == self.identity.member_id {
                     return Ok(Removal::Local);

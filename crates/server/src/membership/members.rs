@@ -4,7 +4,7 @@
 //! tables) in the same transaction as everything else the apply loop writes; the peer
 //! transport's URL table follows every change.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use parking_lot::RwLock;
 
@@ -47,8 +47,8 @@ pub(crate) struct Identity {
 pub(crate) struct Membership {
     pub(super) identity: Identity,
     pub(super) members: RwLock<BTreeMap<u64, Member>>,
-    pub(super) removed: RwLock<BTreeSet<u64>>,
-    /// Where the peer transport finds each member; kept equal to `members`' peer URLs.
+    /// Where the peer transport finds each member, kept equal to `members`' peer URLs, and
+    /// the ids removed for good (the one copy of them in memory).
     pub(super) peers: PeerUrls,
 }
 
@@ -117,14 +117,12 @@ impl Membership {
         let read = backend.read()?;
         let identity = Self::identity_in(&read)?
             .ok_or_else(|| MembershipError("backend holds no cluster identity".into()))?;
-        let members: BTreeMap<u64, Member> = read.rows(&MEMBERS)?.into_iter().collect();
-        let removed: BTreeSet<u64> = read.rows(&REMOVED)?.into_iter().map(|(id, _)| id).collect();
-        let peers = PeerUrls::from_map(peer_map(&members));
-        peers.replace(peer_map(&members), removed.iter().copied().collect());
+        let (members, removed) = Self::stored_sets(&read)?;
+        let peers = PeerUrls::new();
+        peers.replace(peer_map(&members), removed);
         Ok(Membership {
             identity,
             members: RwLock::new(members),
-            removed: RwLock::new(removed),
             peers,
         })
     }
@@ -188,14 +186,19 @@ impl Membership {
 
     /// Replaces the in-memory view after the backend was swapped for a snapshot.
     pub(crate) fn reload(&self, backend: &Backend) -> Result<(), MembershipError> {
-        let fresh = Self::load(backend)?;
-        let members = fresh.members.into_inner();
-        let removed = fresh.removed.into_inner();
-        self.peers
-            .replace(peer_map(&members), removed.iter().copied().collect());
+        let (members, removed) = Self::stored_sets(&backend.read()?)?;
+        self.peers.replace(peer_map(&members), removed);
         *self.members.write() = members;
-        *self.removed.write() = removed;
         Ok(())
+    }
+
+    /// The stored members and removed ids.
+    fn stored_sets(
+        read: &TableReader,
+    ) -> Result<(BTreeMap<u64, Member>, HashSet<u64>), MembershipError> {
+        let members = read.rows(&MEMBERS)?.into_iter().collect();
+        let removed = read.rows(&REMOVED)?.into_iter().map(|(id, _)| id).collect();
+        Ok((members, removed))
     }
 
     /// Whether this member is a learner.
