@@ -6,7 +6,7 @@
 
 use raft::prelude::{ConfState, Entry, EntryType};
 
-use crate::apply::{CommittedEntry, EntryKind};
+use crate::apply::CommittedEntry;
 use crate::error::RaftError;
 use crate::member_change::MemberChange;
 use crate::wal::{Wal, WalState};
@@ -36,7 +36,7 @@ pub(super) fn rewrite_as_standalone(
         .filter(|e| e.index > members_index && e.index <= commit)
         .filter(|e| e.get_entry_type() != EntryType::EntryNormal)
     {
-        match committed(entry).member_change()?.0 {
+        match CommittedEntry::from_raft(entry.clone()).member_change()?.0 {
             MemberChange::AddVoter(m) => {
                 learners.retain(|l| *l != m);
                 voters.push(m);
@@ -95,13 +95,4 @@ pub(super) fn rewrite_as_standalone(
     );
     state.entries.extend(appended);
     Ok(())
-}
-
-fn committed(entry: &Entry) -> CommittedEntry {
-    CommittedEntry {
-        index: entry.index,
-        term: entry.term,
-        kind: EntryKind::from_raft(entry.get_entry_type()),
-        data: entry.data.to_vec(),
-    }
 }
