@@ -27,6 +27,7 @@
 #   BENCH_TIMEOUT=900  seconds one oxbench run may take; START_TIMEOUT=60 for a cluster to form
 #   BUILD_TIMEOUT=3600 seconds the release build may take
 #   RESULTS_DIR=dir    keep each run's JSON summary and member logs there
+#   SYSTEMS="etcd oxcd"  which servers run (one alone gives its own figures, no ratios)
 set -euo pipefail
 
 TOTAL=${TOTAL:-10000}
@@ -47,6 +48,7 @@ BENCH_TIMEOUT=${BENCH_TIMEOUT:-900}
 START_TIMEOUT=${START_TIMEOUT:-60}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-3600}
 RESULTS_DIR=${RESULTS_DIR:-}
+SYSTEMS=${SYSTEMS:-etcd oxcd}
 MEMBERS=3
 RANGE_KEY=oxbench-range-key
 
@@ -359,8 +361,8 @@ run_system() {
 failures=0
 log "PASSES=$PASSES TOTAL=$TOTAL LOCK_TOTAL=$LOCK_TOTAL KEYS=$KEYS SCENARIOS='$SCENARIOS' KEY_SIZE=$KEY_SIZE VAL_SIZE=$VAL_SIZE TXN_OPS=$TXN_OPS"
 for pass in $(seq 1 "$PASSES"); do
-  run_system etcd "$ETCD" "$pass"
-  run_system oxcd "$OXCD" "$pass"
+  [[ " $SYSTEMS " == *" etcd "* ]] && run_system etcd "$ETCD" "$pass"
+  [[ " $SYSTEMS " == *" oxcd "* ]] && run_system oxcd "$OXCD" "$pass"
 done
 
 python3 - "$work/results" "$SCENARIOS" "$KEYS" <<'PY'
@@ -499,9 +501,13 @@ for name, member in (("defrag", "leader"), ("defrag-follower", "a follower")):
     for system, s in (("etcd", e), ("oxcd", o)):
         if s is None:
             notes.append(f"{name}: no result from {system}")
-        elif s["errors"]:
+            continue
+        if s["errors"]:
             notes.append(f"{name}: {system} had {s['errors']} failed puts (counted with the time "
                          f"they waited): {s['error_distribution']}")
+        slowest = ", ".join(f"{p['latency_secs'] * 1e3:.0f} ms sent at {p['sent_after_call_secs']:.2f} s"
+                            for p in s.get("slowest_during", []))
+        notes.append(f"{name}: {system}'s slowest puts during the {s['defrag_secs']:.2f} s defrag: {slowest}")
 
 print()
 print("watch-1k / watch-10k: req/s are events delivered per second; p99 is put-to-event latency.")

@@ -6,13 +6,17 @@
 //! a peer URL in use, promoting a voter or a learner that has not caught up, unknown ids), has
 //! a learner join with `--initial-cluster-state existing`, serve serializable reads and refuse
 //! writes, get promoted and removed (and exit); every command's output and exit code, with ids
-//! and URLs replaced by names, goes into a transcript and the transcripts must be equal.
+//! and URLs replaced by names, goes into a transcript and the transcripts must be equal, with
+//! the leader's learner-promotion metrics at the end.
 //!
 //! The scenario test grows an oxcd cluster from one member to five and back to three, each
 //! member on a host of its own (a network namespace), while a writer keeps writing: voters and learners join and are promoted, a dead member is replaced
 //! (removed, its data wiped, added again and started with `existing`), the leader is removed;
 //! every acknowledged write is then on every remaining member, and a removed member's data
 //! dir is refused on restart.
+//!
+//! With `--auto-promote-learners`, a learner is promoted by the leader alone once it has
+//! caught up, and not before.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -306,7 +310,31 @@ async fn script(server: Server) -> Vec<String> {
     ));
     t.ctl("list after the removal", &ctl, &["member", "list"], true)
         .await;
+    t.lines.extend(promotion_metrics(&cluster.endpoint(0)));
     t.lines
+}
+
+/// The learner-promotion samples of the member at `endpoint` (the leader throughout the
+/// script, so the one that counted every promotion). A learner catching up is refused as not
+/// in sync any number of times, so that count is only said to be one or more.
+fn promotion_metrics(endpoint: &str) -> Vec<String> {
+    let port = endpoint
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .expect("endpoint has a port");
+    let metrics = oxcd_testkit::http::get(port, "/metrics").expect("GET /metrics");
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("etcd_server_learner_promote"))
+        .map(|line| match line.rsplit_once(' ') {
+            Some((sample, count)) if sample.contains("in sync with leader") => {
+                let count: u64 = count.parse().expect("a count");
+                format!("{sample} {}", if count >= 1 { "1 or more" } else { "0" })
+            }
+            _ => line.to_string(),
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -569,5 +597,77 @@ async fn a_cluster_grows_is_repaired_and_shrinks_under_writes() {
     assert!(
         !log.contains(oxcd_tests::member::READY_LOG_LINE),
         "a removed member must not serve: {log}"
+    );
+}
+
+/// With `--auto-promote-learners` (an oxcd extension) the leader promotes a learner by itself
+/// once the learner has caught up, and not before: while it has not started it stays a learner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_promotes_a_caught_up_learner_when_asked_to_at_start() {
+    let spec = ClusterSpec::new(Server::Oxcd, 1)
+        .names(["m1"])
+        .args(["--auto-promote-learners"]);
+    let mut cluster = Cluster::start(spec).await.expect("cluster starts");
+    let mut client = connect(&cluster.endpoint(0)).await.expect("connect");
+    for n in 0..500 {
+        client
+            .kv
+            .put(PutRequest {
+                key: format!("k/{n:04}").into_bytes(),
+                value: vec![b'v'; 100],
+                ..Default::default()
+            })
+            .await
+            .expect("put");
+    }
+    let m2 = cluster.new_member("m2").expect("m2");
+    let via = Etcdctl::new([cluster.endpoint(0)]);
+    let peer = cluster.member(m2).config().peer_url();
+    let (id, initial) = via
+        .run(&["member", "add", "m2", "--learner", "--peer-urls", &peer])
+        .await
+        .unwrap()
+        .success()
+        .unwrap()
+        .added_member()
+        .expect("member add prints the id and the initial cluster");
+
+    let id = u64::from_str_radix(&id, 16).expect("hex id");
+    let m1 = cluster.endpoint(0);
+    let is_learner = async || {
+        let mut client = connect(&m1).await.unwrap();
+        let members = client
+            .cluster
+            .member_list(MemberListRequest { linearizable: true })
+            .await
+            .unwrap()
+            .into_inner()
+            .members;
+        members.iter().find(|m| m.id == id).map(|m| m.is_learner)
+    };
+    // Three of the promoter's rounds: a learner that has not started has not caught up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(is_learner().await, Some(true));
+
+    cluster.join(m2, &initial).await.expect("m2 joins");
+    let deadline = tokio::time::Instant::now() + PROMOTE_TIMEOUT;
+    while is_learner().await != Some(false) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "m2 was never promoted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let on_m2 = Etcdctl::new([cluster.endpoint(m2)]);
+    on_m2
+        .run(&["put", "after", "promotion"])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    assert_eq!(
+        promotion_metrics(&cluster.endpoint(0)),
+        ["etcd_server_learner_promote_successes 1"],
+        "one promotion, no failure counted for the rounds that passed m2 over"
     );
 }

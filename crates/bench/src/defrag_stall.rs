@@ -67,7 +67,23 @@ pub struct StallReport {
     pub max_outside_secs: f64,
     /// p99 of the others.
     pub p99_outside_secs: f64,
+    /// The slowest puts in flight during the defragmentation, slowest first: when each was
+    /// sent relative to the `Defragment` call (negative: before it), to tell which phase of the
+    /// defragmentation held it.
+    pub slowest_during: Vec<SlowPut>,
 }
+
+/// One of the slowest puts during a defragmentation.
+#[derive(Clone, Debug, Serialize)]
+pub struct SlowPut {
+    /// When it was sent, in seconds after the `Defragment` call was made.
+    pub sent_after_call_secs: f64,
+    /// How long it took.
+    pub latency_secs: f64,
+}
+
+/// How many of the slowest puts during the defragmentation the report lists.
+const SLOWEST_LISTED: usize = 5;
 
 impl StallReport {
     /// A short text report.
@@ -77,7 +93,8 @@ impl StallReport {
             "Defragment of the {} ({} keys deleted before): {:.3} s, db size {} -> {} bytes\n\
              puts: {} ({} during the defragmentation), {} failed ({} during)\n\
              during:  max {:.2} ms, p99 {:.2} ms\n\
-             outside: max {:.2} ms, p99 {:.2} ms",
+             outside: max {:.2} ms, p99 {:.2} ms\n\
+             slowest during (sent at s after the call: ms): {}",
             self.member,
             self.deleted_keys,
             self.defrag_secs,
@@ -91,6 +108,15 @@ impl StallReport {
             ms(self.p99_during_secs),
             ms(self.max_outside_secs),
             ms(self.p99_outside_secs),
+            self.slowest_during
+                .iter()
+                .map(|put| format!(
+                    "{:.3}: {:.1}",
+                    put.sent_after_call_secs,
+                    ms(put.latency_secs)
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
         )
     }
 }
@@ -155,10 +181,15 @@ pub async fn run(cli: &Cli, args: &DefragStallArgs) -> Result<StallReport> {
     let (mut during, mut outside): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
     let (mut errors, mut errors_during) = (0, 0);
     let mut error_distribution = BTreeMap::new();
+    let mut slowest_during = Vec::new();
     for put in &puts {
         let in_window = put.sent < ended && put.sent + put.latency > started;
         if in_window {
             during.push(put.latency);
+            slowest_during.push(SlowPut {
+                sent_after_call_secs: put.sent.as_secs_f64() - started.as_secs_f64(),
+                latency_secs: put.latency.as_secs_f64(),
+            });
         } else {
             outside.push(put.latency);
         }
@@ -168,6 +199,8 @@ pub async fn run(cli: &Cli, args: &DefragStallArgs) -> Result<StallReport> {
             *error_distribution.entry(error.clone()).or_insert(0) += 1;
         }
     }
+    slowest_during.sort_by(|a, b| b.latency_secs.total_cmp(&a.latency_secs));
+    slowest_during.truncate(SLOWEST_LISTED);
     let (max_during, p99_during) = max_and_p99(&mut during);
     let (max_outside, p99_outside) = max_and_p99(&mut outside);
     Ok(StallReport {
@@ -185,6 +218,7 @@ pub async fn run(cli: &Cli, args: &DefragStallArgs) -> Result<StallReport> {
         p99_during_secs: p99_during,
         max_outside_secs: max_outside,
         p99_outside_secs: p99_outside,
+        slowest_during,
     })
 }
 

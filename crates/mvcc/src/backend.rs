@@ -9,14 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 use redb::{
-    Database, DatabaseError, Key, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
-    TableDefinition, TableHandle, Value, WriteTransaction,
+    Database, DatabaseError, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction,
 };
 
 use crate::error::BackendError;
 use crate::meta::META_TABLE;
 use crate::table::{TableReader, TableWriter};
-use crate::untyped_table::{self, TableVisitor};
 
 /// Every revision of every key: revision key → protobuf `mvccpb.KeyValue` (etcd's "key" bucket).
 pub(crate) const KEY_TABLE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("key");
@@ -160,9 +158,10 @@ impl Backend {
         }
     }
 
-    /// Puts `db` in place of the database in use; the caller has made it hold the same state.
-    pub(crate) fn replace_database(&self, db: Database) {
-        *self.db.write() = Arc::new(db);
+    /// Puts `db` in place of the database in use (the caller has made it hold the same state)
+    /// and hands back the one replaced, for the caller to close.
+    pub(crate) fn replace_database(&self, db: Database) -> Arc<Database> {
+        std::mem::replace(&mut *self.db.write(), Arc::new(db))
     }
 
     /// A snapshot of the tables as last committed.
@@ -223,56 +222,6 @@ impl Backend {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
                 Some(b.saturating_add_signed(bytes))
             });
-    }
-
-    /// Writes a consistent copy of every table to a new database at `dest` (used to ship raft
-    /// snapshots) and returns the consistent index and term the copy holds. It reads from a
-    /// snapshot, so writers go on meanwhile.
-    pub fn copy_to(&self, dest: &Path) -> Result<(u64, u64), BackendError> {
-        let src = self.begin_read()?;
-        let out = builder()
-            .create(dest)
-            .map_err(BackendError::with("creating snapshot database"))?;
-        let mut tx = out
-            .begin_write()
-            .map_err(BackendError::with("writing snapshot database"))?;
-        tx.set_durability(redb::Durability::Immediate)
-            .map_err(BackendError::with("writing snapshot database"))?;
-        let tables = src
-            .list_tables()
-            .map_err(BackendError::with("listing tables"))?;
-        for handle in tables {
-            untyped_table::visit(&src, handle.name(), &mut CopyInto(&tx))?;
-        }
-        tx.commit()
-            .map_err(BackendError::with("committing snapshot database"))?;
-        crate::meta::read_consistent_index(&src)
-    }
-}
-
-/// Copies each table it visits, rows and types alike, into a transaction of another database.
-pub(crate) struct CopyInto<'tx>(pub(crate) &'tx WriteTransaction);
-
-impl TableVisitor for CopyInto<'_> {
-    fn visit<K: Key + 'static, V: Value + 'static>(
-        &mut self,
-        name: &str,
-        table: ReadOnlyTable<K, V>,
-    ) -> Result<(), BackendError> {
-        let definition: TableDefinition<K, V> = TableDefinition::new(name);
-        let mut out = self
-            .0
-            .open_table(definition)
-            .map_err(BackendError::with("creating table in snapshot"))?;
-        for entry in table
-            .iter()
-            .map_err(BackendError::with("reading table for snapshot"))?
-        {
-            let (key, value) = entry.map_err(BackendError::with("reading table for snapshot"))?;
-            out.insert(key.value(), value.value())
-                .map_err(BackendError::with("writing table to snapshot"))?;
-        }
-        Ok(())
     }
 }
 

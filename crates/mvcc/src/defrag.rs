@@ -3,22 +3,35 @@
 //!
 //! etcd's defragmentation holds every write for the whole rewrite (seconds to tens of seconds on
 //! large backends, etcd-io/etcd#9222). Here the bulk of the copy is read from one read
-//! transaction while writes go on; physical compaction waits meanwhile, so no row vanishes from
-//! under the copy. Then the one write transaction is taken — apply batches wait only from here —
-//! the rows written since are added (key-table rows are keyed by revision, so they are exactly
-//! those after the last one copied; the small tables are copied again whole), the new file is
-//! made durable and renamed over the old one, and the backend switches to it. Readers that
-//! started on the old file finish there; writers that waited retry on the new one.
+//! transaction while writes go on, and written in small durable chunks (`table_copy`);
+//! physical compaction waits meanwhile, so no row vanishes from under the copy. Catch-up passes
+//! then add the rows written during the copy (key-table rows are keyed by revision, so they are
+//! exactly those after the last one copied), still without holding writes. Then the one write
+//! transaction is taken — apply batches wait only from here — the last rows are added and the
+//! small tables copied again whole, the new file is made durable and renamed over the old one,
+//! and the backend switches to it. Readers that started on the old file finish there; writers
+//! that waited retry on the new one.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redb::{Database, ReadTransaction, TableHandle, WriteTransaction};
+use redb::Database;
 
-use crate::backend::{CopyInto, KEY_TABLE, builder, defrag_copy_path};
+use crate::backend::{builder, defrag_copy_path};
 use crate::error::BackendError;
 use crate::shared::Shared;
-use crate::untyped_table;
+use crate::table_copy;
+
+/// Catch-up passes at most before writes are held: under a write load heavier than the copy
+/// can follow, the held pass takes what is left.
+const CATCH_UP_PASSES: usize = 3;
+
+/// A catch-up pass that copied no more rows than this is close enough for the held pass.
+const CAUGHT_UP_ROWS: u64 = 1000;
+
+/// How long the replaced database's other handles are waited for before closing it anyway.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 /// What a defragmentation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,23 +70,36 @@ pub(crate) fn defragment(shared: &Shared) -> Result<DefragReport, BackendError> 
         .map_err(BackendError::with("creating the defragmented copy"))?;
 
     let src = backend.begin_read()?;
-    let last_copied = copy(&src, &fresh, None)?;
+    table_copy::copy_other_tables(&src, &fresh, false)?;
+    let mut last_copied = table_copy::copy_key_rows(&src, &fresh, None)?.last;
     drop(src);
+    // The rows written during the bulk copy are caught up with while writes still go on, so
+    // that what is left for the held pass is what arrives in a short catch-up pass.
+    for _ in 0..CATCH_UP_PASSES {
+        let src = backend.begin_read()?;
+        let copied = table_copy::copy_key_rows(&src, &fresh, last_copied)?;
+        last_copied = copied.last;
+        if copied.rows <= CAUGHT_UP_ROWS {
+            break;
+        }
+    }
 
     let hold = backend.begin_write()?;
     let held = Instant::now();
     let src = backend.begin_read()?;
-    copy(&src, &fresh, Some(last_copied))?;
+    table_copy::copy_other_tables(&src, &fresh, true)?;
+    table_copy::copy_key_rows(&src, &fresh, last_copied)?;
     drop(src);
     std::fs::rename(&path, backend.path())
         .map_err(BackendError::with("putting the defragmented copy in place"))?;
     discard.0 = None;
     sync_parent(&backend.path())?;
-    backend.replace_database(fresh);
+    let replaced = backend.replace_database(fresh);
     hold.abort()
         .map_err(BackendError::with("releasing the old backend"))?;
     let writes_held = held.elapsed();
     shared.refresh_snapshot();
+    close_here(replaced);
     Ok(DefragReport {
         size_before,
         size_after: backend.size(),
@@ -82,68 +108,17 @@ pub(crate) fn defragment(shared: &Shared) -> Result<DefragReport, BackendError> 
     })
 }
 
-/// Copies `src` into `dest` in one durable transaction and returns the last key-table key
-/// copied. Without `after`, every table whole; with it, the key-table rows after that key and
-/// every other table whole again (replacing what an earlier pass copied).
-fn copy(
-    src: &ReadTransaction,
-    dest: &Database,
-    after: Option<Option<Vec<u8>>>,
-) -> Result<Option<Vec<u8>>, BackendError> {
-    let mut tx = dest
-        .begin_write()
-        .map_err(BackendError::with("writing the defragmented copy"))?;
-    tx.set_durability(redb::Durability::Immediate)
-        .map_err(BackendError::with("writing the defragmented copy"))?;
-    let tables = src
-        .list_tables()
-        .map_err(BackendError::with("listing tables"))?;
-    for handle in tables {
-        if handle.name() == KEY_TABLE.name() {
-            continue;
-        }
-        if after.is_some() {
-            tx.delete_table(handle.clone()).map_err(BackendError::with(
-                "replacing a table in the defragmented copy",
-            ))?;
-        }
-        untyped_table::visit(src, handle.name(), &mut CopyInto(&tx))?;
+/// Closes the replaced database on this thread. Closing a redb database writes its allocator
+/// state and syncs it — on a large backend long enough to be felt — and whoever drops the last
+/// handle does it: left to chance, that is the writer that waited for the swap and let go of
+/// its handle on the old database when it retried on the new one, so every write would stall
+/// behind the close. Those handles are let go of within moments of the swap.
+fn close_here(replaced: Arc<Database>) {
+    let deadline = Instant::now() + CLOSE_WAIT;
+    while Arc::strong_count(&replaced) > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
     }
-    let last = copy_key_rows(src, &tx, after.flatten())?;
-    tx.commit()
-        .map_err(BackendError::with("committing the defragmented copy"))?;
-    Ok(last)
-}
-
-/// Copies the key-table rows after `after` (all of them for `None`); returns the last key
-/// copied, or `after` if there was none.
-fn copy_key_rows(
-    src: &ReadTransaction,
-    tx: &WriteTransaction,
-    after: Option<Vec<u8>>,
-) -> Result<Option<Vec<u8>>, BackendError> {
-    let table = src
-        .open_table(KEY_TABLE)
-        .map_err(BackendError::with("opening key table"))?;
-    let mut out = tx.open_table(KEY_TABLE).map_err(BackendError::with(
-        "creating key table in the defragmented copy",
-    ))?;
-    let rows = match &after {
-        Some(key) => table.range::<&[u8]>((
-            std::ops::Bound::Excluded(key.as_slice()),
-            std::ops::Bound::Unbounded,
-        )),
-        None => table.range::<&[u8]>(..),
-    }
-    .map_err(BackendError::with("reading key table"))?;
-    let mut last = after;
-    for row in rows {
-        let (key, value) = row.map_err(BackendError::with("reading key table"))?;
-        out.insert(key.value(), value.value())
-            .map_err(BackendError::with("writing the defragmented copy"))?;
-        last = Some(key.value().to_vec());
-    }
-    Ok(last)
+    drop(replaced);
 }
 
 /// Makes the rename durable: fsyncs the directory holding `path`.

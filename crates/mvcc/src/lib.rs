@@ -40,6 +40,7 @@ mod revision;
 mod shared;
 mod store;
 mod table;
+mod table_copy;
 mod txn;
 mod untyped_table;
 pub mod validate;

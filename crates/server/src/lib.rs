@@ -18,6 +18,7 @@ pub mod fail_stop;
 mod grpc;
 mod http;
 mod key_deletes;
+mod learner_promotion;
 mod lease;
 mod lease_leader;
 mod membership;

@@ -15,6 +15,7 @@ use crate::auto_compaction;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::corruption;
 use crate::fail_stop;
+use crate::learner_promotion;
 use crate::lease::Lessor;
 use crate::lease_leader::primary;
 use crate::membership::Identity;
@@ -264,6 +265,9 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     ));
     primary::spawn(server.clone(), cfg.election_timeout);
     auto_compaction::spawn(server.clone(), cfg.auto_compaction);
+    if cfg.auto_promote_learners {
+        learner_promotion::spawn_automatic(server.clone());
+    }
     if !metrics_listeners.is_empty() {
         let urls = url_strings(&cfg.listen_metrics_urls);
         tracing::info!(listen_metrics_urls = ?urls, "serving metrics");

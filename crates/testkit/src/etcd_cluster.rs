@@ -226,19 +226,8 @@ impl Cluster {
     }
 }
 
-/// GET /health over plain HTTP/1.1, true when etcd reports `"health":"true"`.
+/// GET /health, true when etcd reports `"health":"true"`.
 fn health_ok(port: u16) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request =
-        format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.contains("\"health\":\"true\"")
+    crate::http::get(port, "/health")
+        .is_some_and(|response| response.contains("\"health\":\"true\""))
 }

@@ -26,6 +26,7 @@
 
 pub mod etcd;
 pub mod etcd_cluster;
+pub mod http;
 pub mod kv_generator;
 pub mod kv_op;
 pub mod ports;

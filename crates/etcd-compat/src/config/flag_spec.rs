@@ -124,6 +124,8 @@ pub(crate) enum Section {
     Logging,
     Experimental,
     Unsafe,
+    /// oxcd's own flags, which etcd does not have.
+    Extensions,
     /// Not listed in `--help` (`--version`, `--config-file` and ignored legacy flags, which
     /// the usage text covers or which do nothing).
     Hidden,
@@ -131,7 +133,7 @@ pub(crate) enum Section {
 
 impl Section {
     /// Sections as printed by `--help`, with their headings.
-    pub(super) const LISTED: [(Section, &'static str); 8] = [
+    pub(super) const LISTED: [(Section, &'static str); 9] = [
         (Section::Member, "Member"),
         (Section::Clustering, "Clustering"),
         (Section::Security, "Security"),
@@ -140,6 +142,7 @@ impl Section {
         (Section::Logging, "Logging"),
         (Section::Experimental, "Experimental feature"),
         (Section::Unsafe, "Unsafe feature"),
+        (Section::Extensions, "oxcd extensions (not in etcd)"),
     ];
 }
 

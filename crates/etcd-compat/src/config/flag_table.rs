@@ -1,4 +1,5 @@
-//! The one table of etcd 3.5 server flags oxcd accepts, and nothing else: each row names the
+//! The one table of the server flags oxcd accepts — etcd 3.5's, and in a section of their own
+//! the few extensions etcd does not have — and nothing else: each row names the
 //! flag, the [`Settings`] field it writes (a [`Target`], defined with the other row types in
 //! `flag_spec.rs`), its YAML key and its help text, so the command line, `ETCD_*` variables,
 //! the config file and `--help` can never disagree.
@@ -100,6 +101,14 @@ pub(crate) static FLAGS: &[FlagSpec] = &[
         Clustering,
         "0",
         "How much history auto compaction keeps; 0 turns auto compaction off."
+    ),
+    flag!(
+        "auto-promote-learners",
+        Bool(|s| &mut s.auto_promote_learners),
+        Top("auto-promote-learners"),
+        Extensions,
+        "false",
+        "While this member leads, promote every learner to a voting member once it has caught up with the leader."
     ),
     flag!(
         "auto-tls",
@@ -757,6 +766,7 @@ mod tests {
             "auto-compaction-retention",
             "enable-grpc-gateway",
             "strict-reconfig-check",
+            "auto-promote-learners",
             "force-new-cluster",
             "cert-file",
             "key-file",

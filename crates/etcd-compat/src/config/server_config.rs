@@ -206,6 +206,9 @@ pub struct ServerConfig {
     pub raft_write_timeout: Duration,
     /// `--strict-reconfig-check`.
     pub strict_reconfig_check: bool,
+    /// `--auto-promote-learners` (an oxcd extension): the leader promotes each learner once
+    /// it has caught up.
+    pub auto_promote_learners: bool,
     /// `--pre-vote`.
     pub pre_vote: bool,
     /// `--auto-compaction-mode` as given (etcd logs it).
@@ -373,6 +376,7 @@ pub(crate) fn resolve(
         raft_read_timeout: non_negative(settings.raft_read_timeout),
         raft_write_timeout: non_negative(settings.raft_write_timeout),
         strict_reconfig_check: settings.strict_reconfig_check,
+        auto_promote_learners: settings.auto_promote_learners,
         pre_vote: settings.pre_vote,
         auto_compaction_mode: settings.auto_compaction_mode,
         auto_compaction,

@@ -20,6 +20,7 @@ use oxcd_api::etcdserverpb::{
 use oxcd_etcd_compat::config::{Url, added_member_id};
 use oxcd_raft::{MemberChange, Replication};
 
+use crate::learner_promotion;
 use crate::membership::{ChangeRequest, PeerLinks};
 use crate::server::EtcdServer;
 
@@ -157,23 +158,14 @@ impl Cluster for ClusterService {
         request: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
         let id = request.into_inner().id;
-        let membership = self.server.state().membership();
-        membership.check(&ChangeRequest::Promote(id))?;
         let Some(replication) = self.replication().await? else {
+            self.server
+                .state()
+                .membership()
+                .check(&ChangeRequest::Promote(id))?;
             return self.forward_promote(id).await;
         };
-        membership.may_promote(id, &replication, self.strict())?;
-        let members = self
-            .server
-            .propose_member_change(
-                MemberChange::AddVoter(id),
-                Some(Member {
-                    id,
-                    ..Default::default()
-                }),
-                true,
-            )
-            .await?;
+        let members = learner_promotion::promote(&self.server, id, &replication).await?;
         Ok(Response::new(MemberPromoteResponse {
             header: Some(self.server.header(0)),
             members,

@@ -1,8 +1,11 @@
 //! The counters the server updates ([`ServerMetrics`]): plain atomics, so the request path pays
 //! a few relaxed adds. A scrape reads them in `scrape.rs`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
 
 use oxcd_raft::metrics::{DISK_DURATION_BUCKETS, Histogram};
 
@@ -22,6 +25,9 @@ pub(crate) struct ServerMetrics {
     pub(super) puts: AtomicU64,
     pub(super) deletes: AtomicU64,
     pub(super) txns: AtomicU64,
+    pub(super) learner_promote_successes: AtomicU64,
+    /// Failed promotions decided here as leader, by the error's message (etcd's `Reason`).
+    pub(super) learner_promote_failures: Mutex<BTreeMap<String, u64>>,
     backend_commit: Histogram,
     grpc: Arc<GrpcMetrics>,
     watch_lease: WatchLeaseMetrics,
@@ -37,6 +43,8 @@ impl Default for ServerMetrics {
             puts: AtomicU64::new(0),
             deletes: AtomicU64::new(0),
             txns: AtomicU64::new(0),
+            learner_promote_successes: AtomicU64::new(0),
+            learner_promote_failures: Mutex::default(),
             backend_commit: Histogram::new(&DISK_DURATION_BUCKETS),
             grpc: Arc::default(),
             watch_lease: WatchLeaseMetrics::default(),
@@ -73,6 +81,23 @@ impl ServerMetrics {
     /// An apply that took at least [`SLOW_APPLY`].
     pub(crate) fn record_slow_apply(&self) {
         self.slow_applies.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A learner promotion this member decided as leader: done, or refused for `failure`.
+    pub(crate) fn record_learner_promotion(&self, failure: Option<&str>) {
+        match failure {
+            None => {
+                self.learner_promote_successes
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Some(reason) => {
+                *self
+                    .learner_promote_failures
+                    .lock()
+                    .entry(reason.to_string())
+                    .or_insert(0) += 1;
+            }
+        }
     }
 
     /// Store operations performed by one applied request.

@@ -86,6 +86,25 @@ impl Snapshot<'_> {
             flag(s.is_learner),
         );
         out.single(
+            "etcd_server_learner_promote_successes",
+            "The total number of successful learner promotions while this member is leader.",
+            Kind::Counter,
+            ServerMetrics::load(&m.learner_promote_successes),
+        );
+        let failures = m.learner_promote_failures.lock().clone();
+        // Go's client leaves out a labelled family that has no sample yet.
+        if !failures.is_empty() {
+            out.labelled(
+                "etcd_server_learner_promote_failures",
+                "The total number of failed learner promotions (likely learner not ready) while this member is leader.",
+                Kind::Counter,
+                failures
+                    .iter()
+                    .map(|(reason, count)| (vec![("Reason", reason.as_str())], *count as f64))
+                    .collect(),
+            );
+        }
+        out.single(
             "etcd_server_leader_changes_seen_total",
             "The number of leader changes seen.",
             Kind::Counter,
