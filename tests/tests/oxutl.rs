@@ -2,13 +2,13 @@
 //! snapshot taken with real `etcdctl snapshot save` (the same shapes as etcdutl's for an etcd
 //! snapshot, the revision of the member it came from), disaster recovery (`snapshot restore`
 //! of three members with `--bump-revision --mark-compacted`, then a fresh cluster started on
-//! them), the new cluster's and members' ids (etcdutl's for the same flags), the refusals
+//! them, each on a host of its own: a network namespace), the new cluster's and members' ids (etcdutl's for the same flags), the refusals
 //! etcdutl makes (an existing data dir, a damaged snapshot, a missing file), and offline
 //! `defrag` of a stopped member.
 //!
 //! Needs `oxcd`, `oxutl` (`cargo build -p oxcd-server -p oxcd-utl`) and real etcd 3.5.1.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -20,11 +20,10 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_api::mvccpb::KeyValue;
 use oxcd_testkit::etcd::etcdutl;
-use oxcd_testkit::ports::free_ports;
 use oxcd_tests::binaries;
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::member::{Member, MemberConfig};
-use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server};
+use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, NetnsLab, Server};
 
 const READY: Duration = Duration::from_secs(30);
 
@@ -239,17 +238,21 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
         (kvs, revision, lease)
     };
 
-    let ports = free_ports(6);
+    // The new cluster's members each on a host of their own, with etcd's standard ports.
+    let lab = NetnsLab::create(3).expect("network namespaces (needs root)");
     let token = "oxt-restored";
-    let configs: Vec<MemberConfig> = (0..3)
-        .map(|i| MemberConfig {
+    let configs: Vec<MemberConfig> = lab
+        .hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| MemberConfig {
             name: format!("r{}", i + 1),
-            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            client_port: ports[2 * i],
-            peer_port: ports[2 * i + 1],
+            ip: IpAddr::V4(host.ip),
+            client_port: 2379,
+            peer_port: 2380,
             data_dir: dir.path().join(format!("r{}", i + 1)),
             log_path: dir.path().join(format!("r{}.log", i + 1)),
-            netns: None,
+            netns: Some(host.netns.clone()),
             args: Vec::new(),
         })
         .collect();
