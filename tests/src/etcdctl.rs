@@ -117,6 +117,12 @@ impl Etcdctl {
         })
     }
 
+    /// Runs `etcdctl --endpoints=... args...`, which must exit 0 (an error says what it
+    /// printed otherwise).
+    pub async fn ok(&self, args: &[&str]) -> Result<CtlOutput> {
+        self.run(args).await?.success()
+    }
+
     /// Runs a command that may never end by itself (`watch`, `lease keep-alive`): `stdin` is
     /// written and left open, and after `duration` the command is killed (exit code `None`).
     /// What it printed until then is returned.

@@ -10,6 +10,7 @@ use oxcd_api::etcdserverpb::kv_client::KvClient;
 use oxcd_api::etcdserverpb::lease_client::LeaseClient;
 use oxcd_api::etcdserverpb::maintenance_client::MaintenanceClient;
 use oxcd_api::etcdserverpb::watch_client::WatchClient;
+use oxcd_api::etcdserverpb::{Member, MemberListRequest};
 use oxcd_api::v3electionpb::election_client::ElectionClient;
 use oxcd_api::v3lockpb::lock_client::LockClient;
 use tonic::transport::{Channel, Endpoint};
@@ -36,6 +37,19 @@ pub struct Clients {
     pub lock: LockClient<Channel>,
     /// `v3electionpb.Election`.
     pub election: ElectionClient<Channel>,
+}
+
+impl Clients {
+    /// The cluster's members, as a linearizable `MemberList` gives them.
+    pub async fn members(&mut self) -> Result<Vec<Member>> {
+        Ok(self
+            .cluster
+            .member_list(MemberListRequest { linearizable: true })
+            .await
+            .context("member list")?
+            .into_inner()
+            .members)
+    }
 }
 
 /// Connects to `endpoint` (`http://host:port`) with the default request timeout.

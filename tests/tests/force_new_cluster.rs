@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use oxcd_api::etcdserverpb::{MemberListRequest, PutRequest, RangeRequest};
+use oxcd_api::etcdserverpb::{PutRequest, RangeRequest};
 use oxcd_tests::grpc::connect;
 use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server};
 
@@ -62,13 +62,7 @@ async fn a_survivor_forced_into_a_new_cluster_keeps_the_data_and_grows_again() {
     assert_eq!(after.0, before.0, "every key survives");
     assert!(after.1 >= before.1, "revisions never go back");
     let mut client = connect(&cluster.endpoint(0)).await.unwrap();
-    let members = client
-        .cluster
-        .member_list(MemberListRequest { linearizable: true })
-        .await
-        .unwrap()
-        .into_inner()
-        .members;
+    let members = client.members().await.unwrap();
     assert_eq!(members.len(), 1, "{members:?}");
     client
         .kv

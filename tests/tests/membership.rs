@@ -442,12 +442,9 @@ async fn until_healthy(via: &Etcdctl, args: &[&str]) -> CtlOutput {
 async fn voters(cluster: &Cluster, via: usize) -> BTreeMap<String, bool> {
     let mut client = connect(&cluster.endpoint(via)).await.unwrap();
     client
-        .cluster
-        .member_list(MemberListRequest { linearizable: true })
+        .members()
         .await
         .unwrap()
-        .into_inner()
-        .members
         .into_iter()
         .map(|m| (m.name, m.is_learner))
         .collect()
@@ -624,10 +621,8 @@ async fn the_leader_promotes_a_caught_up_learner_when_asked_to_at_start() {
     let via = Etcdctl::new([cluster.endpoint(0)]);
     let peer = cluster.member(m2).config().peer_url();
     let (id, initial) = via
-        .run(&["member", "add", "m2", "--learner", "--peer-urls", &peer])
+        .ok(&["member", "add", "m2", "--learner", "--peer-urls", &peer])
         .await
-        .unwrap()
-        .success()
         .unwrap()
         .added_member()
         .expect("member add prints the id and the initial cluster");
@@ -635,14 +630,7 @@ async fn the_leader_promotes_a_caught_up_learner_when_asked_to_at_start() {
     let id = u64::from_str_radix(&id, 16).expect("hex id");
     let m1 = cluster.endpoint(0);
     let is_learner = async || {
-        let mut client = connect(&m1).await.unwrap();
-        let members = client
-            .cluster
-            .member_list(MemberListRequest { linearizable: true })
-            .await
-            .unwrap()
-            .into_inner()
-            .members;
+        let members = connect(&m1).await.unwrap().members().await.unwrap();
         members.iter().find(|m| m.id == id).map(|m| m.is_learner)
     };
     // Three of the promoter's rounds: a learner that has not started has not caught up.
@@ -659,12 +647,7 @@ async fn the_leader_promotes_a_caught_up_learner_when_asked_to_at_start() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let on_m2 = Etcdctl::new([cluster.endpoint(m2)]);
-    on_m2
-        .run(&["put", "after", "promotion"])
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    on_m2.ok(&["put", "after", "promotion"]).await.unwrap();
     assert_eq!(
         promotion_metrics(&cluster.endpoint(0)),
         ["etcd_server_learner_promote_successes 1"],

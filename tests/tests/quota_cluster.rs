@@ -43,12 +43,7 @@ async fn a_full_cluster_is_brought_back_by_compact_defrag_and_disarm() {
     assert_eq!(refusal.message(), NOSPACE);
     assert!(accepted > 100, "only {accepted} puts before NOSPACE");
 
-    let alarms = all
-        .run(&["alarm", "list"])
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    let alarms = all.ok(&["alarm", "list"]).await.unwrap();
     assert!(
         alarms.stdout.contains("alarm:NOSPACE"),
         "alarm list: {}",
@@ -61,10 +56,8 @@ async fn a_full_cluster_is_brought_back_by_compact_defrag_and_disarm() {
             "member {i} under NOSPACE answered a put: {put:?}"
         );
         let get = ctl
-            .run(&["get", "fill/00000", "--print-value-only"])
+            .ok(&["get", "fill/00000", "--print-value-only"])
             .await
-            .unwrap()
-            .success()
             .unwrap();
         assert_eq!(get.stdout.trim().len(), 4096, "member {i} read");
     }
@@ -72,36 +65,20 @@ async fn a_full_cluster_is_brought_back_by_compact_defrag_and_disarm() {
     // alarms are replicated, so every member lists the same ones.
     let mut lists = Vec::new();
     for ctl in &each {
-        lists.push(
-            ctl.run(&["alarm", "list"])
-                .await
-                .unwrap()
-                .success()
-                .unwrap()
-                .stdout,
-        );
+        lists.push(ctl.ok(&["alarm", "list"]).await.unwrap().stdout);
     }
     assert!(lists[0].contains(alarms.stdout.trim_end()), "{lists:?}");
     assert!(lists.iter().all(|list| *list == lists[0]), "{lists:?}");
 
     let deleted = all
-        .run(&["del", "fill/", "--prefix", "-w", "json"])
+        .ok(&["del", "fill/", "--prefix", "-w", "json"])
         .await
-        .unwrap()
-        .success()
         .unwrap();
     let revision = json_revision(&deleted.stdout);
-    all.run(&["compact", &revision.to_string(), "--physical"])
+    all.ok(&["compact", &revision.to_string(), "--physical"])
         .await
-        .unwrap()
-        .success()
         .unwrap();
-    let defrag = all
-        .run(&["defrag", "--cluster"])
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    let defrag = all.ok(&["defrag", "--cluster"]).await.unwrap();
     assert_eq!(
         defrag
             .stdout
@@ -111,33 +88,15 @@ async fn a_full_cluster_is_brought_back_by_compact_defrag_and_disarm() {
         "{}",
         defrag.stdout
     );
-    all.run(&["alarm", "disarm"])
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-    let listed = all
-        .run(&["alarm", "list"])
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    all.ok(&["alarm", "disarm"]).await.unwrap();
+    let listed = all.ok(&["alarm", "list"]).await.unwrap();
     assert_eq!(listed.stdout, "", "alarms after the disarm");
 
     for (i, ctl) in each.iter().enumerate() {
         let key = format!("after/{i}");
-        ctl.run(&["put", &key, "x"])
-            .await
-            .unwrap()
-            .success()
-            .unwrap();
+        ctl.ok(&["put", &key, "x"]).await.unwrap();
     }
-    let status = all
-        .run(&["endpoint", "status", "-w", "json"])
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    let status = all.ok(&["endpoint", "status", "-w", "json"]).await.unwrap();
     let sizes = json_numbers(&status.stdout, "\"dbSize\":");
     assert_eq!(sizes.len(), 3, "{}", status.stdout);
     for size in sizes {
@@ -147,10 +106,8 @@ async fn a_full_cluster_is_brought_back_by_compact_defrag_and_disarm() {
         );
     }
     let got = all
-        .run(&["get", "after/", "--prefix", "--keys-only"])
+        .ok(&["get", "after/", "--prefix", "--keys-only"])
         .await
-        .unwrap()
-        .success()
         .unwrap();
     assert_eq!(got.stdout.split_whitespace().count(), 3, "{}", got.stdout);
 }
