@@ -1,13 +1,14 @@
 //! `oxutl backup`, etcdutl's legacy offline backup, side by side with real `etcdutl backup` on
-//! real etcd: a member of a three-member cluster is stopped (an oxcd member killed), its data
-//! dir backed up, and the backup started under a new name and new ports with
-//! `--force-new-cluster`. Real `etcdctl` then finds every key with its value, create and mod
-//! revisions, version and lease, the lease with its keys, a single member named by `--name`,
-//! and takes writes; the original data dir is byte for byte what it was. Then the refusals: a
+//! real etcd: a member of a three-member cluster with a learner that never started is stopped
+//! (an oxcd member killed), its data dir backed up, and the backup started under a new name
+//! and new ports with `--force-new-cluster`. Real `etcdctl` then finds every key with its
+//! value, create and mod revisions, version and lease, the lease with its keys, a single
+//! member named by `--name`, and takes writes; the original data dir is byte for byte what it was. Then the refusals: a
 //! running member's data dir, a non-empty backup dir or backup WAL dir, `--with-v3=false`, a
 //! data dir that is not one, and cobra's answers for missing flags word for word as
 //! etcdutl's; and a backup of a compacted log whose WAL is kept apart (`--backup-wal-dir`),
-//! started with `--wal-dir`, which grows into a cluster of two once its peer URL is set.
+//! started with `--wal-dir`, which grows into a cluster of two once its peer URL is set; and
+//! a conf change a killed member had committed but not applied, emptied in its backup.
 //!
 //! Needs `oxcd`, `oxutl` (`cargo build -p oxcd-server -p oxcd-utl`) and real etcd 3.5.1.
 
@@ -24,7 +25,7 @@ use oxcd_testkit::ports::free_ports;
 use oxcd_tests::binaries;
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::member::{Member, MemberConfig};
-use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server};
+use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server, crash_points};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -154,6 +155,24 @@ async fn every_key(endpoint: &str) -> (Value, i64) {
     )
 }
 
+/// Adds a learner that never starts: a conf change in the log the backup must not replay.
+async fn add_learner(endpoint: &str) {
+    let peer = format!("--peer-urls=http://127.0.0.1:{}", free_ports(1)[0]);
+    let ctl = Etcdctl::new([endpoint.to_owned()]);
+    // Members refuse changes until their peers have been reachable for a while.
+    for _ in 0..30 {
+        let out = ctl
+            .run(&["member", "add", "spare", "--learner", &peer])
+            .await
+            .unwrap();
+        if out.code == Some(0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("{endpoint} never accepted a learner");
+}
+
 /// Every file under `dir` and the SHA-256 of its content.
 fn digests(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -217,6 +236,7 @@ struct Started {
 
 async fn back_up_a_stopped_member(server: Server, tool: fn(&[&str]) -> Output) -> Started {
     let mut cluster = Cluster::start(ClusterSpec::new(server, 3)).await.unwrap();
+    add_learner(&cluster.endpoint(0)).await;
     let mut clients = cluster.client(0).await.unwrap();
     let (lease, last) = write_history(&mut clients).await;
     let original = etcdctl_json(&cluster.endpoint(0), &["member", "list"]).await;
@@ -497,4 +517,46 @@ async fn backup_refuses_what_it_cannot_do_and_keeps_the_wal_apart_on_request() {
     grown.wait_ready(READY).await.unwrap();
     let (kvs_there, _) = every_key(&grown.client_url()).await;
     assert_eq!(kvs_there, kvs);
+}
+
+#[tokio::test]
+async fn a_conf_change_the_member_never_applied_is_emptied_in_its_backup() {
+    let mut cluster = Cluster::start(ClusterSpec::new(Server::Oxcd, 3))
+        .await
+        .unwrap();
+    let mut clients = cluster.client(0).await.unwrap();
+    let (_, last) = write_history(&mut clients).await;
+    let (before, _) = every_key(&cluster.endpoint(0)).await;
+    wait_applied(&cluster.endpoint(2), last).await;
+    // The member's apply loop stalls before its next commit while its raft goes on: the
+    // learner's addition reaches its log, committed, and never its backend.
+    crash_points::arm(
+        &cluster.member(2).client_url(),
+        "beforeCommit",
+        "sleep(30000)",
+    )
+    .await
+    .unwrap();
+    add_learner(&cluster.endpoint(0)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cluster.kill9(2).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = oxutl(&[
+        "backup",
+        "--data-dir",
+        &cluster.member(2).config().data_dir.to_string_lossy(),
+        "--backup-dir",
+        &dir.path().join("backup").to_string_lossy(),
+    ]);
+    succeeded(&out);
+    assert!(
+        stderr(&out).contains(r#""msg":"ignoring EntryConfChange raft entry""#),
+        "{}",
+        stderr(&out)
+    );
+    let member = start_backup(Server::Oxcd, dir.path(), "alone", &[]).await;
+    let listed = etcdctl_json(&member.client_url(), &["member", "list"]).await;
+    assert_eq!(listed["members"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(every_key(&member.client_url()).await, (before, last));
 }
