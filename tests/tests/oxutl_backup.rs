@@ -442,6 +442,29 @@ async fn backup_refuses_what_it_cannot_do_and_keeps_the_wal_apart_on_request() {
         last_error(&out),
         format!("Error: stat {missing}/member/snap/db: no such file or directory")
     );
+    // A backend alone, as `snapshot restore` leaves it: no member has run on it.
+    let bare = dir.path().join("bare");
+    std::fs::create_dir_all(bare.join("member").join("snap")).unwrap();
+    std::fs::copy(
+        Path::new(&data_dir).join("member").join("snap").join("db"),
+        bare.join("member").join("snap").join("db"),
+    )
+    .unwrap();
+    let bare_arg = bare.to_string_lossy().into_owned();
+    let out = oxutl(&[
+        "backup",
+        "--data-dir",
+        &bare_arg,
+        "--backup-dir",
+        &backup_arg,
+    ]);
+    assert_eq!(
+        last_error(&out),
+        format!(
+            "Error: no WAL in {bare_arg}/member/wal: {bare_arg} is not the data dir of a member \
+             that has started"
+        )
+    );
     for args in [
         vec!["backup"],
         vec!["backup", "--data-dir", &data_dir],

@@ -73,6 +73,15 @@ fn in_use(db: &Path) -> Failure {
     ))
 }
 
+/// Whether `dir` holds WAL segments (checked again, and read, by `oxcd_raft::SourceLog`).
+fn has_wal(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|ext| ext == "wal"))
+    })
+}
+
 fn not_empty(flag: &str, dir: &Path) -> Failure {
     Failure::error(format!(
         "{flag} {} not empty or could not be read",
@@ -86,6 +95,13 @@ fn backup(flags: &BackupFlags) -> Result<(), Failure> {
     snapshot_file::stat(&db)?;
     if offline::in_use(&db) {
         return Err(in_use(&db));
+    }
+    if !has_wal(&source.wal_dir) {
+        return Err(Failure::error(format!(
+            "no WAL in {}: {} is not the data dir of a member that has started",
+            source.wal_dir.display(),
+            flags.data_dir.display()
+        )));
     }
     if !dirs::absent_or_empty(&flags.backup_dir) {
         return Err(not_empty("backup-dir", &flags.backup_dir));
