@@ -462,7 +462,7 @@ async fn backup_refuses_what_it_cannot_do_and_keeps_the_wal_apart_on_request() {
         last_error(&out),
         format!(
             "Error: no WAL in {bare_arg}/member/wal: {bare_arg} is not the data dir of a member \
-             that has started"
+             that has started, or its WAL is elsewhere (--wal-dir)"
         )
     );
     for args in [

@@ -98,7 +98,8 @@ fn backup(flags: &BackupFlags) -> Result<(), Failure> {
     }
     if !has_wal(&source.wal_dir) {
         return Err(Failure::error(format!(
-            "no WAL in {}: {} is not the data dir of a member that has started",
+            "no WAL in {}: {} is not the data dir of a member that has started, or its WAL \
+             is elsewhere (--wal-dir)",
             source.wal_dir.display(),
             flags.data_dir.display()
         )));
