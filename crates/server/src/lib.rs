@@ -4,13 +4,15 @@
 //! A write travels `grpc` (validate) → `server` (propose, wait) → raft → `apply` (one backend
 //! transaction per batch) → back to the waiting proposer; a read goes `grpc` → `server`
 //! (ReadIndex barrier) → the KV store in `state`. Only what the `oxcd` binary needs is public,
-//! and `restore`, which `oxutl snapshot restore` uses to seed a new cluster's backend.
+//! `restore`, which `oxutl snapshot restore` uses to seed a new cluster's backend, and
+//! `backup`, which `oxutl backup` uses to copy a stopped member into a new one-member cluster.
 
 #![warn(unreachable_pub)]
 
 mod alarms;
 mod apply;
 mod auto_compaction;
+pub mod backup;
 mod bootstrap;
 mod coordination;
 mod corruption;

@@ -1,14 +1,17 @@
 //! `oxutl`: etcdutl's counterpart for oxcd, the offline tool for a member's files. It takes
 //! etcdutl 3.5.1's commands, flags and output formats: `snapshot status` and `snapshot restore`
 //! (with `--bump-revision`/`--mark-compacted` as later etcdutl releases have them), `defrag`,
+//! `backup` (the legacy offline copy of a stopped member, started with `--force-new-cluster`),
 //! `version`, and etcdutl 3.6's `hashkv`.
 //!
 //! `cli` parses the command line as cobra does, `output` prints as etcdutl's printers do, and
-//! each command has its own module; the backend work itself lives in `oxcd_mvcc::offline` and
-//! `oxcd_server::restore`.
+//! each command has its own module; the backend work itself lives in `oxcd_mvcc::offline`,
+//! `oxcd_server::restore` and `oxcd_server::backup`.
 
+mod backup;
 mod cli;
 mod defrag;
+mod dirs;
 mod exit;
 mod hashkv;
 mod log;
@@ -76,9 +79,6 @@ fn run(inv: &Invocation) -> Result<(), Failure> {
             println!("oxutl version: {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Action::Backup => Err(Failure::error(
-            "backup is not supported by oxutl: take a snapshot of a running member with \
-             `etcdctl snapshot save`, and restore it with `oxutl snapshot restore`",
-        )),
+        Action::Backup => backup::run(inv),
     }
 }

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use oxcd_etcd_compat::config::{self, InitialCluster, ParseOutcome, ServerConfig};
 use oxcd_etcd_compat::gotext::quote::quote;
@@ -22,7 +22,7 @@ use oxcd_server::restore::seed_new_cluster;
 
 use crate::cli::Invocation;
 use crate::exit::Failure;
-use crate::{log, snapshot_file, status};
+use crate::{dirs, log, snapshot_file, status};
 
 /// The restore flags, as etcdutl names them.
 struct RestoreFlags {
@@ -103,7 +103,7 @@ fn restore(flags: &RestoreFlags) -> Result<(), Failure> {
     let cfg = member_config(flags)?;
     cfg.bootstrap_cluster()
         .map_err(|e| Failure::error(e.to_string()))?;
-    if !dir_absent_or_empty(&flags.data_dir) {
+    if !dirs::absent_or_empty(&flags.data_dir) {
         return Err(Failure::error(format!(
             "data-dir {} not empty or could not be read",
             quote(flags.data_dir.to_string_lossy().as_bytes())
@@ -173,7 +173,7 @@ fn write_data_dir(flags: &RestoreFlags, cfg: &ServerConfig) -> Result<(), Failur
     }
     drop(backend);
     for dir in [&cfg.snap_dir, &cfg.member_dir, &flags.data_dir] {
-        sync_dir(dir)?;
+        dirs::sync(dir)?;
     }
     log::info(
         "restored snapshot",
@@ -185,19 +185,4 @@ fn write_data_dir(flags: &RestoreFlags, cfg: &ServerConfig) -> Result<(), Failur
         ],
     );
     Ok(())
-}
-
-/// etcd's `!Exist(dir) || DirEmpty(dir)`: a directory that cannot be read counts as not empty.
-fn dir_absent_or_empty(dir: &Path) -> bool {
-    if !dir.exists() {
-        return true;
-    }
-    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
-}
-
-/// Makes the new files' names durable.
-fn sync_dir(dir: &Path) -> Result<(), Failure> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| snapshot_file::path_error("sync", dir, &e))
 }
