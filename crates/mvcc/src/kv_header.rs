@@ -1,5 +1,6 @@
-//! Reads the fields needed to rebuild the index (key, create revision, version) straight from a
-//! stored `mvccpb.KeyValue`, without allocating its value.
+//! Reads the fields needed to rebuild the index (key, create revision, version) and the lease
+//! table's attachments (lease) straight from a stored `mvccpb.KeyValue`, without allocating
+//! its value.
 
 use crate::error::BackendError;
 
@@ -8,14 +9,16 @@ pub(crate) struct KvHeader<'a> {
     pub key: &'a [u8],
     pub create_revision: i64,
     pub version: i64,
+    pub lease: i64,
 }
 
-/// Parses the protobuf encoding of `mvccpb.KeyValue`, skipping the value and lease.
+/// Parses the protobuf encoding of `mvccpb.KeyValue`, skipping the value.
 pub(crate) fn parse(mut bytes: &[u8]) -> Result<KvHeader<'_>, BackendError> {
     let mut header = KvHeader {
         key: &[],
         create_revision: 0,
         version: 0,
+        lease: 0,
     };
     while !bytes.is_empty() {
         let tag = varint(&mut bytes)?;
@@ -25,6 +28,7 @@ pub(crate) fn parse(mut bytes: &[u8]) -> Result<KvHeader<'_>, BackendError> {
                 match field {
                     2 => header.create_revision = v,
                     4 => header.version = v,
+                    6 => header.lease = v,
                     _ => {}
                 }
             }
@@ -79,7 +83,10 @@ mod tests {
         };
         let bytes = kv.encode_to_vec();
         let h = parse(&bytes).unwrap();
-        assert_eq!((h.key, h.create_revision, h.version), (&b"foo"[..], 300, 7));
+        assert_eq!(
+            (h.key, h.create_revision, h.version, h.lease),
+            (&b"foo"[..], 300, 7, -5)
+        );
         assert!(parse(&bytes[..bytes.len() - 1]).is_err());
     }
 }

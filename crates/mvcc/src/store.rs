@@ -3,6 +3,7 @@
 //! number of readers answer ranges against the published state meanwhile (see `read_view`),
 //! holding the index lock only briefly (in chunks) and reading values from a backend snapshot.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -19,13 +20,13 @@ use crate::backend::{Backend, KEY_TABLE};
 use crate::compaction::{Compactor, completion};
 use crate::error::BackendError;
 use crate::history::ChunkLimit;
-use crate::index::{KeySpan, TreeIndex};
+use crate::index::TreeIndex;
 use crate::key_index::KeyIndex;
 use crate::meta::{FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV, read_compact_rev};
 use crate::read_view::SnapshotView;
 use crate::revision::Revision;
-use crate::shared::{READ_CHUNK, Shared};
-use crate::view::{ReadError, StoreView};
+use crate::shared::Shared;
+use crate::view::ReadError;
 use crate::{kv_header, range, txn};
 
 /// The multi-version key-value store. `Send + Sync`: share it between the apply loop (the only
@@ -33,13 +34,27 @@ use crate::{kv_header, range, txn};
 pub struct KvStore {
     shared: Arc<Shared>,
     compactor: Compactor,
+    leased_at_open: parking_lot::Mutex<Vec<(Vec<u8>, i64)>>,
 }
 
 impl KvStore {
     /// Loads the store from the backend: rebuilds the index (all generations, tombstones
     /// included), the current and compacted revisions, and resumes an unfinished compaction.
     pub fn open(backend: Arc<Backend>) -> Result<KvStore, BackendError> {
-        let (index, current, compacted, scheduled) = restore(&backend)?;
+        let started = std::time::Instant::now();
+        let Restored {
+            index,
+            current,
+            compacted,
+            scheduled,
+            leased,
+        } = restore(&backend)?;
+        tracing::info!(
+            keys = index.len(),
+            current_revision = current,
+            took = ?started.elapsed(),
+            "rebuilt the key index from the backend"
+        );
         let shared = Arc::new(Shared {
             backend,
             index: RwLock::new(index),
@@ -58,7 +73,11 @@ impl KvStore {
             let (_, done) = completion();
             compactor.schedule(rev, done);
         }
-        Ok(KvStore { shared, compactor })
+        Ok(KvStore {
+            shared,
+            compactor,
+            leased_at_open: parking_lot::Mutex::new(leased.into_iter().collect()),
+        })
     }
 
     /// The backend the store lives in.
@@ -140,28 +159,10 @@ impl KvStore {
         crate::history::events(&view, from, limit).map_err(read_failure)
     }
 
-    /// Every live key with a lease, as `(key, lease)`: what a lessor needs to rebuild its
-    /// attachments after a restart.
-    pub fn leased_keys(&self) -> Result<Vec<(Vec<u8>, i64)>, EtcdError> {
-        let run = || -> Result<Vec<(Vec<u8>, i64)>, ReadError> {
-            let mut view = self.snapshot()?;
-            let mut found = Vec::new();
-            let at = view.current;
-            view.scan(KeySpan::From(&[]), at, usize::MAX, &mut found)?;
-            let mut leased = Vec::new();
-            for chunk in found.chunks(READ_CHUNK) {
-                let revs: Vec<_> = chunk.iter().map(|k| k.modified).collect();
-                let mut kvs = Vec::with_capacity(revs.len());
-                view.load(&revs, &mut kvs)?;
-                leased.extend(
-                    kvs.into_iter()
-                        .filter(|kv| kv.lease != 0)
-                        .map(|kv| (kv.key, kv.lease)),
-                );
-            }
-            Ok(leased)
-        };
-        run().map_err(read_failure)
+    /// The live keys attached to a lease, with their lease, as they were when the store was
+    /// opened (the index rebuild reads them on its way); handed out once, to fill the lessor.
+    pub fn take_leased_keys_at_open(&self) -> Vec<(Vec<u8>, i64)> {
+        std::mem::take(&mut *self.leased_at_open.lock())
     }
 
     /// Starts applying a batch of raft entries in one backend write transaction. Waits while
@@ -187,14 +188,26 @@ fn read_failure(e: ReadError) -> EtcdError {
     }
 }
 
-/// Rebuilds the index from the key table. Returns it with the current revision, the finished
-/// compaction revision (-1 if none) and a scheduled compaction still to do.
+/// What the scan of the key table at open finds.
+struct Restored {
+    index: TreeIndex,
+    /// The current revision.
+    current: i64,
+    /// The finished compaction's revision (-1 if none).
+    compacted: i64,
+    /// A scheduled compaction still to do.
+    scheduled: Option<i64>,
+    /// The live keys attached to a lease, by key.
+    leased: HashMap<Vec<u8>, i64>,
+}
+
+/// Rebuilds the index from the key table.
 ///
 /// The current revision is that of the last row, or the newest compaction if later: a
 /// compaction may have removed the last rows (tombstones), and a scheduled compaction above
 /// every row is a revision bump (`oxcd_mvcc::offline::bump_revision`, what `oxutl snapshot
 /// restore --bump-revision` does), which the store then stands at.
-fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), BackendError> {
+fn restore(backend: &Backend) -> Result<Restored, BackendError> {
     let tx = backend.begin_read()?;
     let compacted = read_compact_rev(&tx, FINISHED_COMPACT_REV)?.unwrap_or(-1);
     let scheduled = read_compact_rev(&tx, SCHEDULED_COMPACT_REV)?.filter(|s| *s > compacted);
@@ -206,6 +219,7 @@ fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), Back
     let mut current = 1;
     let mut stored = 0u64;
     let mut previous = None;
+    let mut leased = HashMap::new();
     for row in table
         .iter()
         .map_err(BackendError::with("scanning key table"))?
@@ -225,6 +239,11 @@ fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), Back
         let kv = kv_header::parse(v.value())?;
         current = rev.main;
         stored += (k.value().len() + v.value().len()) as u64;
+        if kv.lease != 0 && !tombstone {
+            leased.insert(kv.key.to_vec(), kv.lease);
+        } else if !leased.is_empty() {
+            leased.remove(kv.key);
+        }
         match (index.key_index_mut(kv.key), tombstone) {
             (Some(ki), true) => {
                 if !ki.tombstone(rev) {
@@ -241,5 +260,11 @@ fn restore(backend: &Backend) -> Result<(TreeIndex, i64, i64, Option<i64>), Back
     }
     backend.add_stored_bytes(stored as i64);
     let current = current.max(compacted).max(scheduled.unwrap_or(compacted));
-    Ok((index, current, compacted, scheduled))
+    Ok(Restored {
+        index,
+        current,
+        compacted,
+        scheduled,
+        leased,
+    })
 }

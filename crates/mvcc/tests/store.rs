@@ -553,10 +553,20 @@ fn history_reads_back_as_events() {
 }
 
 #[test]
-fn leased_keys_lists_live_keys_with_leases() {
+fn the_keys_attached_to_leases_at_open_are_the_live_keys_with_a_lease_now() {
     let f = fixture();
     let mut b = f.store.begin_apply().unwrap();
-    for (key, lease) in [("a", 7), ("b", 0), ("c", 9)] {
+    let puts = [
+        ("a", 7),
+        ("b", 0),
+        ("c", 9),
+        ("d", 5),
+        ("e", 0),
+        ("a", 8),
+        ("d", 0),
+        ("e", 4),
+    ];
+    for (key, lease) in puts {
         let mut req = put_req(key, "v");
         req.lease = lease;
         b.put(&req, &|_| true).unwrap();
@@ -564,5 +574,11 @@ fn leased_keys_lists_live_keys_with_leases() {
     b.commit(false).unwrap();
     delete(&f.store, "c", "");
     let f = reopen(f);
-    assert_eq!(f.store.leased_keys().unwrap(), vec![(b"a".to_vec(), 7)]);
+    let mut leased = f.store.take_leased_keys_at_open();
+    leased.sort();
+    assert_eq!(leased, vec![(b"a".to_vec(), 8), (b"e".to_vec(), 4)]);
+    assert!(
+        f.store.take_leased_keys_at_open().is_empty(),
+        "handed out once"
+    );
 }

@@ -225,11 +225,7 @@ fn remove_backend_copies(member_dir: &Path) {
 
 fn restore_leases(lessor: &Lessor, storage: &Storage) -> Result<(), StateError> {
     let stored = lease_table::load(&storage.backend).map_err(err("loading leases"))?;
-    let attached = storage
-        .kv
-        .leased_keys()
-        .map_err(err("loading the keys attached to leases"))?;
-    lessor.restore(stored, attached);
+    lessor.restore(stored, storage.kv.take_leased_keys_at_open());
     Ok(())
 }
 
