@@ -66,7 +66,11 @@ async fn three_members_stay_linearizable_while_members_are_replaced() {
     short_run(
         3,
         Duration::from_secs(40),
-        &[FaultKind::Replace, FaultKind::Kill],
+        &[
+            FaultKind::Replace,
+            FaultKind::ReplaceWithLearner,
+            FaultKind::Kill,
+        ],
     )
     .await;
 }

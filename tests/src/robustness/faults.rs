@@ -16,7 +16,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use oxcd_testkit::rng::SeededRng;
 
-use oxcd_api::etcdserverpb::{MemberAddRequest, MemberRemoveRequest, StatusRequest};
+use oxcd_api::etcdserverpb::{
+    MemberAddRequest, MemberPromoteRequest, MemberRemoveRequest, StatusRequest,
+};
 
 use crate::cluster::Cluster;
 use crate::crash_points;
@@ -53,11 +55,14 @@ pub enum FaultKind {
     /// Remove a member from the cluster (it stops by itself), then add it again with an
     /// empty data dir: a membership change in each direction while the workload runs.
     Replace,
+    /// As [`FaultKind::Replace`], but the member comes back as a learner, promoted once it has
+    /// caught up (the change etcd's documentation recommends).
+    ReplaceWithLearner,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 13] = [
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::IsolateLeader,
@@ -70,6 +75,7 @@ impl FaultKind {
         FaultKind::CrashPoint,
         FaultKind::DiskFull,
         FaultKind::Replace,
+        FaultKind::ReplaceWithLearner,
     ];
 
     /// Whether the fault needs members in their own network namespaces.
@@ -120,6 +126,7 @@ impl fmt::Display for FaultKind {
             FaultKind::CrashPoint => "crash-point",
             FaultKind::DiskFull => "disk-full",
             FaultKind::Replace => "replace",
+            FaultKind::ReplaceWithLearner => "replace-learner",
         };
         f.write_str(name)
     }
@@ -325,7 +332,8 @@ pub async fn inject(
             return crash_at(cluster, m, point, fault.hold).await;
         }
         FaultKind::DiskFull => return fill_disk(cluster, m, fault.hold).await,
-        FaultKind::Replace => replace(cluster, m, fault.hold).await?,
+        FaultKind::Replace => replace(cluster, m, fault.hold, false).await?,
+        FaultKind::ReplaceWithLearner => replace(cluster, m, fault.hold, true).await?,
     }
     Ok(Outcome::Injected)
 }
@@ -388,9 +396,10 @@ const RECONFIG_TIMEOUT: Duration = Duration::from_secs(30);
 const REMOVED_EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Replaces member `m` as an operator replaces a member: removes it through another member
-/// (it stops by itself), waits `hold`, adds it again (a new id, the same URLs) and starts it
-/// with an empty data dir and `--initial-cluster-state existing`.
-async fn replace(cluster: &mut Cluster, m: usize, hold: Duration) -> Result<()> {
+/// (it stops by itself), waits `hold`, adds it again (a new id, the same URLs; a `learner`
+/// first when asked) and starts it with an empty data dir and `--initial-cluster-state
+/// existing`; a learner is then promoted as soon as the leader finds it caught up.
+async fn replace(cluster: &mut Cluster, m: usize, hold: Duration, learner: bool) -> Result<()> {
     let size = cluster.size();
     let via = cluster.endpoint((m + 1) % size);
     let mut target = grpc::connect(&cluster.endpoint(m)).await?;
@@ -422,17 +431,17 @@ async fn replace(cluster: &mut Cluster, m: usize, hold: Duration) -> Result<()> 
     );
     tokio::time::sleep(hold).await;
     let peer_url = cluster.member(m).config().peer_url();
-    reconfigure(|| {
+    let added = reconfigure(|| {
         let mut cluster_client = client.cluster.clone();
         let peer_ur_ls = vec![peer_url.clone()];
         async move {
             cluster_client
                 .member_add(MemberAddRequest {
                     peer_ur_ls,
-                    is_learner: false,
+                    is_learner: learner,
                 })
                 .await
-                .map(drop)
+                .map(|response| response.into_inner().member.map_or(0, |member| member.id))
         }
     })
     .await
@@ -443,20 +452,35 @@ async fn replace(cluster: &mut Cluster, m: usize, hold: Duration) -> Result<()> 
         .map(|member| format!("{}={}", member.name(), member.config().peer_url()))
         .collect::<Vec<_>>()
         .join(",");
-    cluster.join(m, &initial_cluster).await
+    cluster.join(m, &initial_cluster).await?;
+    if learner {
+        reconfigure(|| {
+            let mut cluster_client = client.cluster.clone();
+            async move {
+                cluster_client
+                    .member_promote(MemberPromoteRequest { id: added })
+                    .await
+                    .map(drop)
+            }
+        })
+        .await
+        .with_context(|| format!("promoting member {}", m + 1))?;
+    }
+    Ok(())
 }
 
 /// Runs a membership change again while the strict checks refuse it as unsafe for now
-/// (`unhealthy cluster`, `not enough started members`) or there is no leader.
-async fn reconfigure<F, Fut>(mut change: F) -> Result<()>
+/// (`unhealthy cluster`, `not enough started members`), a learner has not caught up yet, or
+/// there is no leader; what the change answered.
+async fn reconfigure<F, Fut, T>(mut change: F) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), tonic::Status>>,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
 {
     let deadline = tokio::time::Instant::now() + RECONFIG_TIMEOUT;
     loop {
         match change().await {
-            Ok(()) => return Ok(()),
+            Ok(answer) => return Ok(answer),
             Err(status) if tokio::time::Instant::now() < deadline && retryable(&status) => {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -469,6 +493,7 @@ fn retryable(status: &tonic::Status) -> bool {
     let message = status.message();
     message.contains("unhealthy cluster")
         || message.contains("not enough started members")
+        || message.contains("in sync with leader")
         || message.contains("no leader")
         || message.contains("timed out")
         || status.code() == tonic::Code::Unavailable
