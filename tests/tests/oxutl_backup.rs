@@ -19,7 +19,6 @@ use std::process::Output;
 use std::time::Duration;
 
 use oxcd_api::etcdserverpb::{LeaseGrantRequest, PutRequest, RangeRequest};
-use oxcd_server::backup::BACKUP_PEER_URL;
 use oxcd_testkit::etcd::etcdutl;
 use oxcd_testkit::ports::free_ports;
 use oxcd_tests::binaries;
@@ -295,7 +294,8 @@ async fn back_up_a_stopped_member(server: Server, tool: fn(&[&str]) -> Output) -
     assert_eq!(members[0]["name"], "restored");
     assert_eq!(members[0]["clientURLs"], serde_json::json!([endpoint]));
     if server == Server::Oxcd {
-        // A new cluster: ids none of the original's, etcdutl's placeholder peer URL.
+        // A new cluster: ids none of the original's; etcdutl's placeholder peer URL replaced
+        // by the one the member was started with.
         let old_ids: Vec<&Value> = original["members"]
             .as_array()
             .unwrap()
@@ -307,7 +307,15 @@ async fn back_up_a_stopped_member(server: Server, tool: fn(&[&str]) -> Output) -
             listed["header"]["cluster_id"],
             original["header"]["cluster_id"]
         );
-        assert_eq!(members[0]["peerURLs"], serde_json::json!([BACKUP_PEER_URL]));
+        assert_eq!(
+            members[0]["peerURLs"],
+            serde_json::json!([member.config().peer_url()])
+        );
+        let log = std::fs::read_to_string(&member.config().log_path).unwrap();
+        assert!(
+            log.contains("replaced the backup's placeholder peer URL with this member's"),
+            "the backup carried no placeholder to replace"
+        );
     }
 
     let put = Etcdctl::new([endpoint.clone()])
@@ -505,15 +513,9 @@ async fn backup_refuses_what_it_cannot_do_and_keeps_the_wal_apart_on_request() {
     let listed = etcdctl_json(&member.client_url(), &["member", "list"]).await;
     assert_eq!(listed["members"][0]["name"], "apart");
 
-    // Given its real peer URL, the cluster of one grows as any other.
+    // With its real peer URL in place of the placeholder, the cluster of one grows as any
+    // other.
     let ctl = Etcdctl::new([member.client_url()]);
-    let id = format!("{:x}", listed["members"][0]["ID"].as_u64().unwrap());
-    let peer_url = member.config().peer_url();
-    ctl.run(&["member", "update", &id, &format!("--peer-urls={peer_url}")])
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
     let ports = free_ports(2);
     let mut config = MemberConfig::new(
         dir.path(),

@@ -254,6 +254,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         watch_progress_notify_interval: cfg.experimental.watch_progress_notify_interval,
         quota: BackendQuota::new(cfg.quota_backend_bytes, cfg.backend_quota()),
         strict_reconfig_check: cfg.strict_reconfig_check,
+        advertise_peer_urls: url_strings(&cfg.initial_advertise_peer_urls),
     };
     let server = Arc::new(EtcdServer::new(
         settings,

@@ -11,10 +11,12 @@ use tokio::sync::watch;
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
 use oxcd_api::etcdserverpb::{
-    AlarmRequest, AlarmType, LeaseGrantRequest, LeaseGrantResponse, Member, ResponseHeader,
+    AlarmRequest, AlarmType, LeaseGrantRequest, LeaseGrantResponse, Member, MemberUpdateRequest,
+    ResponseHeader,
 };
 use oxcd_raft::{MemberChange, RaftError, RaftHandle};
 
+use crate::backup::BACKUP_PEER_URL;
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
 use crate::proposal::{
@@ -51,6 +53,8 @@ pub(crate) struct ServerSettings {
     pub(crate) quota: BackendQuota,
     /// `--strict-reconfig-check`: refuse membership changes that could cost the quorum.
     pub(crate) strict_reconfig_check: bool,
+    /// `--initial-advertise-peer-urls`, as text.
+    pub(crate) advertise_peer_urls: Vec<String>,
 }
 
 /// The member, shared by every service.
@@ -382,6 +386,7 @@ impl EtcdServer {
                         cluster_id = %format!("{:x}", self.identity().cluster_id),
                         "published local member to cluster through raft"
                     );
+                    self.replace_backup_placeholder().await;
                     return;
                 }
                 Err(e) => {
@@ -389,6 +394,37 @@ impl EtcdServer {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
+        }
+    }
+}
+
+impl EtcdServer {
+    /// A member started on an `oxutl backup` carries etcdutl's placeholder peer URL, which no
+    /// peer could reach; it takes the peer URLs it was started with instead, so the restored
+    /// cluster can grow without a `member update` first.
+    async fn replace_backup_placeholder(&self) {
+        let id = self.identity().member_id;
+        let placeholder = self
+            .state()
+            .membership()
+            .member(id)
+            .is_some_and(|me| me.peer_ur_ls == [BACKUP_PEER_URL]);
+        if !placeholder {
+            return;
+        }
+        let update = MemberUpdateRequest {
+            id,
+            peer_ur_ls: self.settings.advertise_peer_urls.clone(),
+        };
+        match self.propose(update).await {
+            Ok(_) => tracing::info!(
+                peer_urls = ?self.settings.advertise_peer_urls,
+                "replaced the backup's placeholder peer URL with this member's"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "cannot replace the backup's placeholder peer URL; use member update"
+            ),
         }
     }
 }
