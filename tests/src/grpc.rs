@@ -10,7 +10,9 @@ use oxcd_api::etcdserverpb::kv_client::KvClient;
 use oxcd_api::etcdserverpb::lease_client::LeaseClient;
 use oxcd_api::etcdserverpb::maintenance_client::MaintenanceClient;
 use oxcd_api::etcdserverpb::watch_client::WatchClient;
-use oxcd_api::etcdserverpb::{Member, MemberListRequest};
+use oxcd_api::etcdserverpb::{
+    DeleteRangeRequest, LeaseGrantRequest, Member, MemberListRequest, PutRequest,
+};
 use oxcd_api::v3electionpb::election_client::ElectionClient;
 use oxcd_api::v3lockpb::lock_client::LockClient;
 use tonic::transport::{Channel, Endpoint};
@@ -40,6 +42,51 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// Deletes `key`; the revision of the deletion.
+    pub async fn delete(&mut self, key: &str) -> Result<i64> {
+        let response = self
+            .kv
+            .delete_range(DeleteRangeRequest {
+                key: key.as_bytes().to_vec(),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("delete {key}"))?
+            .into_inner();
+        Ok(response.header.context("delete response header")?.revision)
+    }
+
+    /// Grants a lease of `ttl` seconds; its id.
+    pub async fn grant(&mut self, ttl: i64) -> Result<i64> {
+        let request = LeaseGrantRequest {
+            ttl,
+            ..Default::default()
+        };
+        Ok(self
+            .lease
+            .lease_grant(request)
+            .await
+            .context("lease grant")?
+            .into_inner()
+            .id)
+    }
+
+    /// Puts `key` = `value` on `lease` (0: none); the revision it was written at.
+    pub async fn put(&mut self, key: &str, value: &str, lease: i64) -> Result<i64> {
+        let response = self
+            .kv
+            .put(PutRequest {
+                key: key.as_bytes().to_vec(),
+                value: value.as_bytes().to_vec(),
+                lease,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("put {key}"))?
+            .into_inner();
+        Ok(response.header.context("put response header")?.revision)
+    }
+
     /// The cluster's members, as a linearizable `MemberList` gives them.
     pub async fn members(&mut self) -> Result<Vec<Member>> {
         Ok(self

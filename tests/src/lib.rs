@@ -19,6 +19,7 @@ pub mod grpc;
 pub mod locks;
 pub mod member;
 pub mod netns;
+pub mod offline_tools;
 pub mod proxy;
 pub mod robustness;
 pub mod server;

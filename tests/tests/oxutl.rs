@@ -14,91 +14,27 @@ use std::process::Output;
 use std::time::Duration;
 
 use oxcd_api::etcdserverpb::{
-    CompactionRequest, DeleteRangeRequest, HashKvRequest, LeaseGrantRequest,
-    LeaseTimeToLiveRequest, MemberListRequest, PutRequest, RangeRequest, WatchCreateRequest,
-    WatchRequest, watch_request,
+    CompactionRequest, DeleteRangeRequest, HashKvRequest, LeaseTimeToLiveRequest,
+    MemberListRequest, RangeRequest, WatchCreateRequest, WatchRequest, watch_request,
 };
 use oxcd_api::mvccpb::KeyValue;
-use oxcd_testkit::etcd::etcdutl;
 use oxcd_tests::binaries;
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::member::{Member, MemberConfig};
+use oxcd_tests::offline_tools::{oxutl, real_etcdutl, stderr, stdout};
 use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, NetnsLab, Server};
 
 const READY: Duration = Duration::from_secs(30);
 
-fn oxutl(args: &[&str]) -> Output {
-    run(&binaries::oxutl().expect("oxutl binary"), args)
-}
-
-fn real_etcdutl(args: &[&str]) -> Output {
-    run(&etcdutl().expect("etcdutl 3.5.1"), args)
-}
-
-fn run(binary: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(binary)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", binary.display()))
-}
-
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// Puts a small history (overwrites, a delete, a key on a lease) and returns the lease id.
 async fn write_history(clients: &mut Clients) -> i64 {
     for (key, value) in [("a", "1"), ("b", "2"), ("a", "3"), ("c", "4")] {
-        put(clients, key, value, 0).await;
+        clients.put(key, value, 0).await.unwrap();
     }
-    clients
-        .kv
-        .delete_range(DeleteRangeRequest {
-            key: b"c".to_vec(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let lease = clients
-        .lease
-        .lease_grant(LeaseGrantRequest {
-            ttl: 600,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    put(clients, "leased", "v", lease).await;
+    clients.delete("c").await.unwrap();
+    let lease = clients.grant(600).await.unwrap();
+    clients.put("leased", "v", lease).await.unwrap();
     lease
-}
-
-async fn put(clients: &mut Clients, key: &str, value: &str, lease: i64) -> i64 {
-    clients
-        .kv
-        .put(PutRequest {
-            key: key.as_bytes().to_vec(),
-            value: value.as_bytes().to_vec(),
-            lease,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .header
-        .unwrap()
-        .revision
 }
 
 /// Every live key and the revision the read was served at.
@@ -367,7 +303,7 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
         );
     }
 
-    let written = put(&mut clients, "after", "restore", 0).await;
+    let written = clients.put("after", "restore", 0).await.unwrap();
     assert_eq!(written, revision + 1);
     let mut hashes = Vec::new();
     for endpoint in &endpoints {
@@ -569,9 +505,12 @@ async fn defrag_shrinks_a_stopped_members_backend() {
     let data_dir: PathBuf = cluster.member(0).config().data_dir.clone();
     let mut clients = cluster.client(0).await.unwrap();
     for n in 0..2000 {
-        put(&mut clients, &format!("bulk/{n:05}"), &"x".repeat(1024), 0).await;
+        clients
+            .put(&format!("bulk/{n:05}"), &"x".repeat(1024), 0)
+            .await
+            .unwrap();
     }
-    put(&mut clients, "kept", "v", 0).await;
+    clients.put("kept", "v", 0).await.unwrap();
     let deleted = clients
         .kv
         .delete_range(DeleteRangeRequest {

@@ -18,46 +18,20 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use oxcd_api::etcdserverpb::{LeaseGrantRequest, PutRequest, RangeRequest};
-use oxcd_testkit::etcd::etcdutl;
+use oxcd_api::etcdserverpb::RangeRequest;
 use oxcd_testkit::ports::free_ports;
 use oxcd_tests::binaries;
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::member::{Member, MemberConfig};
+use oxcd_tests::offline_tools::{oxutl, real_etcdutl, stderr, stdout};
 use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server, crash_points};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 const READY: Duration = Duration::from_secs(30);
 
-fn oxutl(args: &[&str]) -> Output {
-    run(&binaries::oxutl().expect("oxutl binary"), args)
-}
-
-fn real_etcdutl(args: &[&str]) -> Output {
-    run(&etcdutl().expect("etcdutl 3.5.1"), args)
-}
-
-fn run(binary: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(binary)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {}: {e}", binary.display()))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn succeeded(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
-    assert!(out.stdout.is_empty(), "a backup prints nothing on stdout");
+    assert!(stdout(out).is_empty(), "a backup prints nothing on stdout");
 }
 
 /// The last line of standard error.
@@ -65,48 +39,18 @@ fn last_error(out: &Output) -> String {
     stderr(out).lines().last().unwrap_or_default().to_owned()
 }
 
-async fn put(clients: &mut Clients, key: &str, value: &str, lease: i64) -> i64 {
-    clients
-        .kv
-        .put(PutRequest {
-            key: key.as_bytes().to_vec(),
-            value: value.as_bytes().to_vec(),
-            lease,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .header
-        .unwrap()
-        .revision
-}
-
 /// Overwrites, a delete, two keys on a lease; returns the lease and the last revision.
 async fn write_history(clients: &mut Clients) -> (i64, i64) {
     for n in 0..20 {
-        put(clients, &format!("k{}", n % 7), &format!("v{n}"), 0).await;
+        clients
+            .put(&format!("k{}", n % 7), &format!("v{n}"), 0)
+            .await
+            .unwrap();
     }
-    clients
-        .kv
-        .delete_range(oxcd_api::etcdserverpb::DeleteRangeRequest {
-            key: b"k3".to_vec(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let lease = clients
-        .lease
-        .lease_grant(LeaseGrantRequest {
-            ttl: 600,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .id;
-    put(clients, "leased/1", "a", lease).await;
-    let last = put(clients, "leased/2", "b", lease).await;
+    clients.delete("k3").await.unwrap();
+    let lease = clients.grant(600).await.unwrap();
+    clients.put("leased/1", "a", lease).await.unwrap();
+    let last = clients.put("leased/2", "b", lease).await.unwrap();
     (lease, last)
 }
 
