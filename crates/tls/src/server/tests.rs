@@ -1,0 +1,237 @@
+//! Server configurations from settings, checked by real handshakes over loopback: which
+//! clients each configuration admits, and the common name it reports.
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use oxcd_testkit::certs::{Authority, CertFiles};
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::TlsConnector;
+
+use super::*;
+use crate::pem_files::{certificates, private_key};
+use crate::server_listener::{Incoming, ListenerMode};
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    ca: Authority,
+    foreign: Authority,
+    server: CertFiles,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new(dir.path(), "ours").unwrap();
+    let foreign = Authority::new(dir.path(), "theirs").unwrap();
+    let server = ca.issue("server", "server", &["127.0.0.1"]).unwrap();
+    Setup {
+        _dir: dir,
+        ca,
+        foreign,
+        server,
+    }
+}
+
+fn settings(s: &Setup) -> ServerTlsSettings {
+    ServerTlsSettings {
+        cert_file: s.server.cert.clone(),
+        key_file: s.server.key.clone(),
+        ..ServerTlsSettings::default()
+    }
+}
+
+fn client_config(ca_file: &Path, cert: Option<&CertFiles>) -> ClientConfig {
+    let builder = ClientConfig::builder_with_provider(crate::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(root_store(ca_file).unwrap());
+    match cert {
+        Some(files) => builder
+            .with_client_auth_cert(
+                certificates(&files.cert).unwrap(),
+                private_key(&files.key).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    }
+}
+
+/// Serves one connection with `settings`; returns the common name the server saw, or the
+/// client's error.
+async fn connect(
+    settings: &ServerTlsSettings,
+    client: ClientConfig,
+) -> Result<Option<String>, String> {
+    let config = server_config(settings, ALPN_H2_AND_HTTP1).map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut incoming = Incoming::start(
+        listener,
+        ListenerMode {
+            tls: Some(config),
+            plain: false,
+        },
+    )
+    .unwrap();
+    let server = tokio::spawn(async move {
+        let mut accepted = incoming.next().await?;
+        let mut byte = [0u8; 1];
+        accepted.stream.read_exact(&mut byte).await.ok()?;
+        accepted.stream.write_all(&byte).await.ok()?;
+        accepted.stream.flush().await.ok()?;
+        Some(accepted.peer_common_name)
+    });
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let exchange = async {
+        let mut tls = TlsConnector::from(Arc::new(client))
+            .connect(name, tcp)
+            .await?;
+        tls.write_all(b"x").await?;
+        let mut byte = [0u8; 1];
+        tls.read_exact(&mut byte).await?;
+        Ok::<_, std::io::Error>(())
+    };
+    let outcome = exchange.await.map_err(|e| e.to_string());
+    let seen = if outcome.is_ok() {
+        server.await.unwrap()
+    } else {
+        server.abort();
+        None
+    };
+    outcome.map(|()| seen.flatten())
+}
+
+#[tokio::test]
+async fn serves_without_client_certificates_by_default() {
+    let s = setup();
+    let seen = connect(&settings(&s), client_config(&s.ca.ca_file(), None)).await;
+    assert_eq!(seen, Ok(None));
+    let refused = connect(&settings(&s), client_config(&s.foreign.ca_file(), None)).await;
+    assert!(refused.is_err(), "the client does not trust the server");
+}
+
+#[tokio::test]
+async fn client_cert_auth_requires_a_certificate_of_the_trusted_ca() {
+    let s = setup();
+    let mut auth = settings(&s);
+    auth.client_cert_auth = true;
+    auth.trusted_ca_file = Some(s.ca.ca_file());
+    let alice = s.ca.issue("alice", "alice", &[]).unwrap();
+    let mallory = s.foreign.issue("mallory", "alice", &[]).unwrap();
+    let ca = s.ca.ca_file();
+    assert_eq!(
+        connect(&auth, client_config(&ca, Some(&alice))).await,
+        Ok(Some("alice".to_string()))
+    );
+    assert!(connect(&auth, client_config(&ca, None)).await.is_err());
+    assert!(
+        connect(&auth, client_config(&ca, Some(&mallory)))
+            .await
+            .is_err()
+    );
+
+    // As etcd: a CA bundle alone requires client certificates too.
+    let mut ca_only = settings(&s);
+    ca_only.trusted_ca_file = Some(s.ca.ca_file());
+    assert!(connect(&ca_only, client_config(&ca, None)).await.is_err());
+}
+
+#[tokio::test]
+async fn allowed_common_name_and_host_name() {
+    let s = setup();
+    let mut by_cn = settings(&s);
+    by_cn.trusted_ca_file = Some(s.ca.ca_file());
+    by_cn.allowed_cn = Some("alice".to_string());
+    let alice = s.ca.issue("alice", "alice", &["alice.example"]).unwrap();
+    let bob = s.ca.issue("bob", "bob", &["bob.example"]).unwrap();
+    let ca = s.ca.ca_file();
+    assert!(
+        connect(&by_cn, client_config(&ca, Some(&alice)))
+            .await
+            .is_ok()
+    );
+    assert!(
+        connect(&by_cn, client_config(&ca, Some(&bob)))
+            .await
+            .is_err()
+    );
+
+    let mut by_host = settings(&s);
+    by_host.trusted_ca_file = Some(s.ca.ca_file());
+    by_host.allowed_hostname = Some("bob.example".to_string());
+    assert!(
+        connect(&by_host, client_config(&ca, Some(&bob)))
+            .await
+            .is_ok()
+    );
+    assert!(
+        connect(&by_host, client_config(&ca, Some(&alice)))
+            .await
+            .is_err()
+    );
+
+    by_host.allowed_cn = Some("alice".to_string());
+    let err = server_config(&by_host, ALPN_H2_AND_HTTP1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"AllowedCN and AllowedHostname are mutually exclusive (cn="alice", hostname="bob.example")"#
+    );
+}
+
+#[test]
+fn unusable_settings_are_errors_naming_the_file() {
+    let s = setup();
+    let mut no_ca = settings(&s);
+    no_ca.client_cert_auth = true;
+    let err = server_config(&no_ca, ALPN_H2_AND_HTTP1).unwrap_err();
+    assert!(err.to_string().contains("trusted CA file"), "{err}");
+
+    let mut wrong_key = settings(&s);
+    let other = s.ca.issue("other", "other", &[]).unwrap();
+    wrong_key.key_file = other.key.clone();
+    let err = server_config(&wrong_key, ALPN_H2_AND_HTTP1).unwrap_err();
+    assert!(
+        err.to_string().contains("private key does not match"),
+        "{err}"
+    );
+
+    let mut missing = settings(&s);
+    missing.cert_file = s.server.cert.with_file_name("missing.pem");
+    let err = server_config(&missing, ALPN_H2_AND_HTTP1).unwrap_err();
+    assert!(err.to_string().starts_with("open "), "{err}");
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_restart() {
+    let s = setup();
+    let config = settings(&s);
+    let ca = s.ca.ca_file();
+    assert!(connect(&config, client_config(&ca, None)).await.is_ok());
+    // The files now hold a certificate of another CA: the same configuration serves it.
+    let renewed = s
+        .foreign
+        .issue("renewed", "server", &["127.0.0.1"])
+        .unwrap();
+    let resolver = ReloadingCert::load(
+        config.cert_file.clone(),
+        config.key_file.clone(),
+        crate::crypto_provider(),
+    )
+    .unwrap();
+    let before = resolver.current().unwrap();
+    std::fs::copy(&renewed.cert, &config.cert_file).unwrap();
+    std::fs::copy(&renewed.key, &config.key_file).unwrap();
+    let after = resolver.current().unwrap();
+    assert_ne!(before.cert[0], after.cert[0]);
+    assert!(
+        connect(&config, client_config(&s.foreign.ca_file(), None))
+            .await
+            .is_ok()
+    );
+}

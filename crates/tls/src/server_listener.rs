@@ -1,0 +1,223 @@
+//! Accepting connections on a member's listener, TLS or plain or both on one port (etcd serves
+//! `http://` and `https://` URLs naming the same address on one socket, telling them apart by
+//! their first bytes). Handshakes run concurrently, each in its own task, so a slow or silent
+//! client holds up nobody; a failed one is logged as etcd logs it ("rejected connection") and
+//! dropped, and the listener goes on.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use crate::server_verify::common_name;
+
+/// The first byte of every TLS handshake record.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+/// Accepted connections waiting for the server to take them.
+const ACCEPTED_QUEUE: usize = 64;
+
+/// What a listener serves.
+#[derive(Clone)]
+pub struct ListenerMode {
+    /// The TLS configuration, for an `https://` URL.
+    pub tls: Option<Arc<ServerConfig>>,
+    /// Whether plaintext is served too (an `http://` URL for the same address).
+    pub plain: bool,
+}
+
+/// One accepted connection.
+pub struct Accepted {
+    /// The stream, after any TLS handshake.
+    pub stream: ServerStream,
+    /// The connecting party's address.
+    pub remote: SocketAddr,
+    /// The subject common name of the verified client certificate, if one was presented.
+    pub peer_common_name: Option<String>,
+}
+
+/// A connection as served: plain TCP or TLS over TCP.
+pub enum ServerStream {
+    /// An `http://` connection.
+    Plain(TcpStream),
+    /// An `https://` connection whose handshake completed.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// The accepted connections of one listener, in the order their handshakes completed.
+pub struct Incoming {
+    accepted: mpsc::Receiver<Accepted>,
+    local: SocketAddr,
+}
+
+impl Incoming {
+    /// Starts accepting on `listener` (which must be non-blocking) as `mode` says.
+    pub fn start(listener: std::net::TcpListener, mode: ListenerMode) -> io::Result<Incoming> {
+        let listener = TcpListener::from_std(listener)?;
+        let local = listener.local_addr()?;
+        let (tx, accepted) = mpsc::channel(ACCEPTED_QUEUE);
+        tokio::spawn(accept_loop(listener, mode, tx));
+        Ok(Incoming { accepted, local })
+    }
+
+    /// The next connection; `None` once the accepting task has ended.
+    pub async fn next(&mut self) -> Option<Accepted> {
+        self.accepted.recv().await
+    }
+
+    /// The listening address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+}
+
+async fn accept_loop(listener: TcpListener, mode: ListenerMode, out: mpsc::Sender<Accepted>) {
+    let acceptor = mode.tls.clone().map(TlsAcceptor::from);
+    loop {
+        let (tcp, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of descriptors and the like: wait for some to be released.
+                tracing::warn!(error = %e, "failed to accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let out = out.clone();
+        if out.is_closed() {
+            return;
+        }
+        let acceptor = acceptor.clone();
+        let plain = mode.plain;
+        tokio::spawn(async move {
+            if let Some(accepted) = establish(tcp, remote, acceptor, plain).await {
+                let _ = out.send(accepted).await;
+            }
+        });
+    }
+}
+
+async fn establish(
+    tcp: TcpStream,
+    remote: SocketAddr,
+    acceptor: Option<TlsAcceptor>,
+    plain: bool,
+) -> Option<Accepted> {
+    let plain_connection = |tcp| Accepted {
+        stream: ServerStream::Plain(tcp),
+        remote,
+        peer_common_name: None,
+    };
+    let Some(acceptor) = acceptor else {
+        return Some(plain_connection(tcp));
+    };
+    let mut first = [0u8; 1];
+    let is_tls = match tcp.peek(&mut first).await {
+        Ok(0) | Err(_) => return None,
+        Ok(_) => first[0] == TLS_HANDSHAKE_RECORD,
+    };
+    if !is_tls {
+        if plain {
+            return Some(plain_connection(tcp));
+        }
+        rejected(
+            remote,
+            "tls: first record does not look like a TLS handshake",
+        );
+        return None;
+    }
+    match acceptor.accept(tcp).await {
+        Ok(tls) => {
+            let session = tls.get_ref().1;
+            let peer_common_name = session
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .and_then(common_name);
+            Some(Accepted {
+                stream: ServerStream::Tls(Box::new(tls)),
+                remote,
+                peer_common_name,
+            })
+        }
+        Err(e) => {
+            rejected(remote, &e.to_string());
+            None
+        }
+    }
+}
+
+/// etcd's warning for a connection whose handshake or certificate checks failed.
+fn rejected(remote: SocketAddr, error: &str) {
+    tracing::warn!(
+        remote_addr = %remote,
+        error = %error,
+        "rejected connection"
+    );
+}
+
+impl AsyncRead for ServerStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ServerStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            ServerStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            ServerStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            ServerStream::Plain(s) => s.is_write_vectored(),
+            ServerStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+}
