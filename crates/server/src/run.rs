@@ -2,7 +2,7 @@
 //! the data dir, start raft and the apply loop, publish this member, then serve clients until
 //! SIGINT/SIGTERM.
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ use crate::fail_stop;
 use crate::learner_promotion;
 use crate::lease::Lessor;
 use crate::lease_leader::primary;
+use crate::listeners::{self, ListenerError, bind_all};
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
 use crate::proposal::Waiters;
@@ -55,6 +56,9 @@ pub(crate) enum StartError {
         /// Go-style text of the failure.
         reason: String,
     },
+    /// A listener could not be set up (a port in use, unusable TLS settings).
+    #[error(transparent)]
+    Listeners(#[from] ListenerError),
     /// The data dir or initial cluster is unusable.
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
@@ -86,27 +90,6 @@ pub fn run(cfg: ServerConfig) -> i32 {
         }
         Err(e) => logging::report_start_failure(&e),
     }
-}
-
-fn bind_all(urls: &[Url]) -> Result<Vec<TcpListener>, StartError> {
-    urls.iter()
-        .map(|url| {
-            let address = url.host().to_string();
-            let listen_error = |reason: String| StartError::Listen {
-                address: address.clone(),
-                reason,
-            };
-            let addrs: Vec<SocketAddr> = address
-                .to_socket_addrs()
-                .map_err(|e| listen_error(format!("lookup: {}", go_io_error_text(&e))))?
-                .collect();
-            let addr = addrs
-                .first()
-                .ok_or_else(|| listen_error("no address".to_string()))?;
-            TcpListener::bind(addr)
-                .map_err(|e| listen_error(format!("bind: {}", go_io_error_text(&e))))
-        })
-        .collect()
 }
 
 fn url_strings(urls: &[Url]) -> Vec<String> {
@@ -147,8 +130,9 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     tracing::info!(listen_peer_urls = ?logging::strings(&cfg.listen_peer_urls), "configuring peer listeners");
     let peer_listeners = bind_all(&cfg.listen_peer_urls)?;
     tracing::info!(listen_client_urls = ?logging::strings(&cfg.listen_client_urls), "configuring client listeners");
-    let client_listeners = bind_all(&cfg.listen_client_urls)?;
-    let metrics_listeners = bind_all(&cfg.listen_metrics_urls)?;
+    let client_tls = listeners::client_tls(&cfg)?;
+    let client_listeners = listeners::bind_serving(&cfg.listen_client_urls, client_tls.as_ref())?;
+    let metrics_listeners = listeners::bind_serving(&cfg.listen_metrics_urls, client_tls.as_ref())?;
 
     // A storage engine may panic on a damaged file without naming it: the fatal line does.
     let opening_data = format!(
@@ -308,8 +292,13 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         }
     }
     tracing::info!("ready to serve client requests");
-    for url in &cfg.listen_client_urls {
-        tracing::info!(address = %url.host(), "serving client traffic insecurely; this is strongly discouraged!");
+    for bound in &client_listeners {
+        if bound.mode.plain {
+            tracing::info!(address = %bound.address, "serving client traffic insecurely; this is strongly discouraged!");
+        }
+        if bound.mode.tls.is_some() {
+            tracing::info!(address = %bound.address, "serving client traffic securely");
+        }
     }
     let result = tokio::select! {
         served = serve_clients(client_listeners, server) => served.map_err(|e| StartError::Listen {

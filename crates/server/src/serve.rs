@@ -1,16 +1,100 @@
 //! The member's listeners: on each client listener gRPC and plain HTTP share the port (HTTP/2
 //! for gRPC, HTTP/1.1 for `/health` and friends), as on etcd's client port; a
-//! `--listen-metrics-urls` listener serves `/metrics` and `/health` only.
+//! `--listen-metrics-urls` listener serves `/metrics` and `/health` only. A TLS listener (see
+//! `oxcd_tls::Incoming`) serves the same routes over its handshaken connections, and puts the
+//! verified client certificate's common name on every request of the connection
+//! ([`grpc::ClientIdentity`]).
 
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
+use axum::Router;
+use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::serve::{IncomingStream, ListenerExt};
+use oxcd_tls::{Incoming, ServerStream};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::listeners::Bound;
 use crate::metrics::GrpcMetricsLayer;
 use crate::server::EtcdServer;
 use crate::{fail_stop, grpc, http};
+
+/// The connections of a TLS listener (possibly also serving plaintext), for `axum::serve`.
+struct Secured(Incoming);
+
+/// What a TLS listener knows of a connection.
+#[derive(Clone, Debug)]
+struct Connection {
+    /// The common name of its verified client certificate.
+    common_name: Option<String>,
+}
+
+impl axum::serve::Listener for Secured {
+    type Io = ServerStream;
+    type Addr = Connection;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.0.next().await {
+            Some(accepted) => (
+                accepted.stream,
+                Connection {
+                    common_name: accepted.peer_common_name,
+                },
+            ),
+            // The accepting task only ends with the runtime.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(Connection { common_name: None })
+    }
+}
+
+impl Connected<IncomingStream<'_, Secured>> for Connection {
+    fn connect_info(stream: IncomingStream<'_, Secured>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+/// Puts the connection's verified client identity on the request.
+async fn attach_identity(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let name = request
+        .extensions()
+        .get::<ConnectInfo<Connection>>()
+        .and_then(|info| info.0.common_name.clone());
+    if let Some(common_name) = name {
+        request
+            .extensions_mut()
+            .insert(grpc::ClientIdentity { common_name });
+    }
+    next.run(request).await
+}
+
+/// Serves `app` on `bound` until the listener fails.
+fn spawn_serving(
+    tasks: &mut JoinSet<std::io::Result<()>>,
+    bound: Bound,
+    app: Router,
+) -> std::io::Result<()> {
+    bound.socket.set_nonblocking(true)?;
+    if bound.mode.tls.is_none() {
+        let listener = TcpListener::from_std(bound.socket)?.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        tasks.spawn(async move { axum::serve(listener, app).await });
+        return Ok(());
+    }
+    let listener = Secured(Incoming::start(bound.socket, bound.mode)?);
+    let app = app
+        .layer(axum::middleware::from_fn(attach_identity))
+        .into_make_service_with_connect_info::<Connection>();
+    tasks.spawn(async move { axum::serve(listener, app).await });
+    Ok(())
+}
 
 /// gRPC clients get `Unimplemented` for a method we do not serve; anything else is plain HTTP
 /// and gets 404, as etcd's HTTP mux answers.
@@ -32,7 +116,7 @@ async fn unknown_path(request: axum::extract::Request) -> axum::response::Respon
 
 /// Serves every client listener until they fail; returns the first listener error.
 pub(crate) async fn serve_clients(
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<Bound>,
     server: Arc<EtcdServer>,
 ) -> std::io::Result<()> {
     let app = grpc::routes(server.clone())
@@ -48,29 +132,21 @@ pub(crate) async fn serve_clients(
         .merge(fail_stop::control_routes())
         .fallback(unknown_path);
     let mut tasks = JoinSet::new();
-    for listener in listeners {
-        listener.set_nonblocking(true)?;
-        let listener = TcpListener::from_std(listener)?.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let app = app.clone();
-        tasks.spawn(async move { axum::serve(listener, app).await });
+    for bound in listeners {
+        spawn_serving(&mut tasks, bound, app.clone())?;
     }
     first_failure(tasks).await
 }
 
 /// Serves `/metrics` and `/health` on the `--listen-metrics-urls` listeners until one fails.
 pub(crate) async fn serve_metrics(
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<Bound>,
     server: Arc<EtcdServer>,
 ) -> std::io::Result<()> {
     let app = http::metrics_routes(server);
     let mut tasks = JoinSet::new();
-    for listener in listeners {
-        listener.set_nonblocking(true)?;
-        let listener = TcpListener::from_std(listener)?;
-        let app = app.clone();
-        tasks.spawn(async move { axum::serve(listener, app).await });
+    for bound in listeners {
+        spawn_serving(&mut tasks, bound, app.clone())?;
     }
     first_failure(tasks).await
 }

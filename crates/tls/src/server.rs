@@ -72,7 +72,7 @@ pub fn server_config(
             )));
         }
         (Some(cn), None) => Some(Allowed::CommonName(cn.clone())),
-        (None, Some(host)) => Some(Allowed::host_name(host)?),
+        (None, Some(host)) => Some(Allowed::host_name(host).map_err(ServerTlsError::Settings)?),
         (None, None) => None,
     };
     let builder = ServerConfig::builder_with_provider(provider.clone())

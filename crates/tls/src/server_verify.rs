@@ -17,7 +17,6 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, ServerName, UnixTime};
 
 use crate::pem_files::TlsError;
-use crate::server::ServerTlsError;
 
 /// etcd's answer when the allowed common name or host name does not match.
 const AUTH_FAILED: &str = "client certificate authentication failed";
@@ -34,10 +33,9 @@ pub(crate) enum Allowed {
 
 impl Allowed {
     /// The host-name check for `host`.
-    pub(crate) fn host_name(host: &str) -> Result<Allowed, ServerTlsError> {
-        let name = ServerName::try_from(host.to_string()).map_err(|e| {
-            ServerTlsError::Settings(format!("invalid allowed host name {host:?}: {e}"))
-        })?;
+    pub(crate) fn host_name(host: &str) -> Result<Allowed, String> {
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|e| format!("invalid allowed host name {host:?}: {e}"))?;
         Ok(Allowed::HostName(name))
     }
 

@@ -55,8 +55,8 @@ pub enum AutoCompaction {
     Revision(u64),
 }
 
-/// One side's TLS settings (client-facing or peer). TLS itself is not served yet, so a
-/// configuration that sets any of them is refused at startup.
+/// One side's TLS settings (client-facing or peer). The client side is served; the peer side
+/// is still refused at startup (see `unsupported.rs`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// The certificate served (`--cert-file` / `--peer-cert-file`).

@@ -5,6 +5,7 @@
 mod backend_snapshot;
 mod cluster;
 mod election;
+mod identity;
 mod kv;
 mod lease;
 mod lock;
@@ -24,6 +25,7 @@ use oxcd_api::v3lockpb::lock_server::LockServer;
 
 use cluster::ClusterService;
 use election::ElectionService;
+pub(crate) use identity::ClientIdentity;
 use kv::KvService;
 use lease::LeaseService;
 use lock::LockService;
