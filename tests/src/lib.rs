@@ -27,6 +27,7 @@ pub mod server;
 pub mod small_disk;
 pub mod spawner;
 pub mod stale;
+pub mod tls_member;
 pub mod wait;
 pub mod watch_stream;
 

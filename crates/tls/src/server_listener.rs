@@ -149,9 +149,22 @@ async fn establish(
             })
         }
         Err(e) => {
-            rejected(remote, &e.to_string());
+            rejected(remote, &handshake_error_text(&e));
             None
         }
+    }
+}
+
+/// A failed handshake in Go's words where etcd's log has them, else rustls' text.
+fn handshake_error_text(e: &io::Error) -> String {
+    use rustls::{CertificateError, Error};
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<Error>()) {
+        Some(Error::NoCertificatesPresented) => "tls: client didn't provide a certificate".into(),
+        Some(Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
+            "tls: failed to verify client certificate: x509: certificate signed by unknown authority"
+                .into()
+        }
+        _ => e.to_string(),
     }
 }
 

@@ -78,7 +78,7 @@ impl Revocations {
         })
     }
 
-    fn check(&self, certs: &[&CertificateDer<'_>]) -> Result<(), String> {
+    pub(crate) fn check(&self, certs: &[&CertificateDer<'_>]) -> Result<(), String> {
         let mut loaded = self.loaded.lock();
         let stamp = modified(&self.path);
         if stamp != loaded.0 {

@@ -13,6 +13,7 @@ use tokio_rustls::TlsConnector;
 use super::*;
 use crate::pem_files::{certificates, private_key};
 use crate::server_listener::{Incoming, ListenerMode};
+use crate::server_verify::Revocations;
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -233,5 +234,37 @@ async fn a_renewed_certificate_is_served_without_restart() {
         connect(&config, client_config(&s.foreign.ca_file(), None))
             .await
             .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn revoked_certificates_are_refused() {
+    let s = setup();
+    let alice = s.ca.issue("alice", "alice", &[]).unwrap();
+    let bob = s.ca.issue("bob", "bob", &[]).unwrap();
+    let crl = s.ca.revocation_list("crl", &[&alice]).unwrap();
+    let mut config = settings(&s);
+    config.trusted_ca_file = Some(s.ca.ca_file());
+    config.crl_file = Some(crl.clone());
+    let ca = s.ca.ca_file();
+    assert!(
+        connect(&config, client_config(&ca, Some(&alice)))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        connect(&config, client_config(&ca, Some(&bob))).await,
+        Ok(Some("bob".to_string()))
+    );
+
+    // A renewed list is read at the next handshake.
+    let revocations = Revocations::load(crl.clone()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    s.ca.revocation_list("crl", &[&bob]).unwrap();
+    let bob_cert = certificates(&bob.cert).unwrap();
+    let err = revocations.check(&[&bob_cert[0]]).unwrap_err();
+    assert!(
+        err.starts_with("transport: certificate serial ") && err.ends_with(" revoked"),
+        "{err}"
     );
 }
