@@ -1,6 +1,6 @@
 //! Setting up the member's sockets before anything else starts, so that a port in use or an
-//! unusable certificate fails fast: binding each listen URL, and the client side's TLS as etcd
-//! configures its client listeners (its checks and messages: an `https://` URL needs
+//! unusable certificate fails fast: binding each listen URL, and each side's TLS (client and
+//! peer) as etcd configures its listeners (its checks and messages: an `https://` URL needs
 //! `--cert-file`/`--key-file` or `--auto-tls`, cipher suite names are checked even when no URL
 //! is secure, and cert files given with only `http://` URLs are ignored with a warning). One
 //! address named by both an `http://` and an `https://` URL is one socket serving both, as in
@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use oxcd_etcd_compat::config::{ServerConfig, TlsConfig, Url};
 use oxcd_etcd_compat::gotext::io_error::go_io_error_text;
+use oxcd_raft::PeerListener;
 use oxcd_tls::{ListenerMode, ServerTlsError, ServerTlsSettings, TlsError};
 
 /// Why a listener could not be set up.
@@ -39,11 +40,6 @@ pub(crate) struct Bound {
     pub(crate) address: String,
 }
 
-/// Binds every URL's host, plaintext only (the peer listeners).
-pub(crate) fn bind_all(urls: &[Url]) -> Result<Vec<TcpListener>, ListenerError> {
-    urls.iter().map(|url| bind(url.host())).collect()
-}
-
 fn bind(address: &str) -> Result<TcpListener, ListenerError> {
     let listen_error = |reason: String| ListenerError::Listen {
         address: address.to_string(),
@@ -61,9 +57,12 @@ fn bind(address: &str) -> Result<TcpListener, ListenerError> {
 
 /// Binds the client (or metrics) URLs, one socket per address, TLS where the scheme is
 /// `https`; `tls` is the client side's configuration, `None` when no certificate is set up.
+/// `check_san`: client certificates naming hosts must name the connecting address (etcd checks
+/// this on its metrics listeners, not on its client ones).
 pub(crate) fn bind_serving(
     urls: &[Url],
     tls: Option<&Arc<rustls::ServerConfig>>,
+    check_san: bool,
 ) -> Result<Vec<Bound>, ListenerError> {
     let mut bound: Vec<(String, bool, bool)> = Vec::new();
     for url in urls {
@@ -95,11 +94,31 @@ pub(crate) fn bind_serving(
             };
             Ok(Bound {
                 socket: bind(&address)?,
-                mode: ListenerMode { tls, plain },
+                mode: ListenerMode {
+                    tls,
+                    plain,
+                    check_san,
+                },
                 address,
             })
         })
         .collect()
+}
+
+/// Which listeners a TLS configuration is for; etcd words its messages by side.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Client,
+    Peer,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Peer => "peer",
+        }
+    }
 }
 
 /// The client side's TLS configuration, checked as etcd checks it when it sets up its client
@@ -107,18 +126,50 @@ pub(crate) fn bind_serving(
 pub(crate) fn client_tls(
     cfg: &ServerConfig,
 ) -> Result<Option<Arc<rustls::ServerConfig>>, ListenerError> {
+    side_tls(cfg, Side::Client)
+}
+
+/// Binds the peer URLs, TLS where the scheme is `https`, with the `--peer-*` settings.
+pub(crate) fn bind_peers(cfg: &ServerConfig) -> Result<Vec<PeerListener>, ListenerError> {
+    let tls = side_tls(cfg, Side::Peer)?;
+    cfg.listen_peer_urls
+        .iter()
+        .map(|url| {
+            let tls = if url.is_tls() {
+                Some(tls.clone().ok_or_else(|| {
+                    ListenerError::Tls(format!(
+                        "cannot listen on TLS for {}: KeyFile and CertFile are not presented",
+                        url.host()
+                    ))
+                })?)
+            } else {
+                None
+            };
+            Ok(PeerListener {
+                socket: bind(url.host())?,
+                tls,
+            })
+        })
+        .collect()
+}
+
+fn side_tls(
+    cfg: &ServerConfig,
+    side: Side,
+) -> Result<Option<Arc<rustls::ServerConfig>>, ListenerError> {
     let cipher_suites = oxcd_tls::cipher_suites(&cfg.cipher_suites).map_err(ListenerError::Tls)?;
-    let tls = with_self_signed(cfg)?;
-    for url in cfg.listen_client_urls.iter().filter(|u| !u.is_tls()) {
-        if !tls.is_empty() {
-            tracing::warn!(client_url = %url, "scheme is HTTP while key and cert files are present; ignoring key and cert files");
-        }
-        if tls.client_cert_auth {
-            tracing::warn!(client_url = %url, "scheme is HTTP while --client-cert-auth is enabled; ignoring client cert auth for this URL");
-        }
+    let urls = match side {
+        Side::Client => &cfg.listen_client_urls,
+        Side::Peer => &cfg.listen_peer_urls,
+    };
+    let tls = with_self_signed(cfg, side)?;
+    for url in urls.iter().filter(|u| !u.is_tls()) {
+        warn_plain_url(side, url, &tls);
     }
     if tls.is_empty() {
-        if let Some(url) = cfg.listen_client_urls.iter().find(|u| u.is_tls()) {
+        if side == Side::Client
+            && let Some(url) = urls.iter().find(|u| u.is_tls())
+        {
             return Err(ListenerError::Tls(format!(
                 "TLS key/cert (--cert-file, --key-file) must be provided for client url {url} with HTTPS scheme"
             )));
@@ -126,11 +177,6 @@ pub(crate) fn client_tls(
         return Ok(None);
     }
     let (Some(cert_file), Some(key_file)) = (&tls.cert_file, &tls.key_file) else {
-        let shown = |p: &Option<std::path::PathBuf>| {
-            p.as_ref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default()
-        };
         return Err(ListenerError::Tls(format!(
             "KeyFile and CertFile must both be present[key: {}, cert: {}]",
             shown(&tls.key_file),
@@ -142,8 +188,9 @@ pub(crate) fn client_tls(
         cert_file = %cert_file.display(),
         key_file = %key_file.display(),
         client_cert_auth = tls.client_cert_auth,
-        trusted_ca_file = %tls.trusted_ca_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
-        "starting with client TLS"
+        trusted_ca_file = %shown(&tls.trusted_ca_file),
+        "starting with {} TLS",
+        side.name()
     );
     let settings = ServerTlsSettings {
         cert_file: cert_file.clone(),
@@ -155,34 +202,70 @@ pub(crate) fn client_tls(
         allowed_hostname: tls.allowed_hostname.clone(),
         cipher_suites,
     };
-    oxcd_tls::server_config(&settings, oxcd_tls::ALPN_H2_AND_HTTP1)
+    // Peers speak gRPC only.
+    let alpn = match side {
+        Side::Client => oxcd_tls::ALPN_H2_AND_HTTP1,
+        Side::Peer => &[b"h2".as_slice()],
+    };
+    oxcd_tls::server_config(&settings, alpn)
         .map(Some)
         .map_err(|e| ListenerError::Tls(tls_error_text(&e)))
 }
 
-/// `--auto-tls`: the client settings with a self-signed certificate when none is given.
-/// Unlike etcd, which then drops every other client TLS setting, the CA bundle and
-/// `--client-cert-auth` stay in force: a flag asking for client certificates is never
+/// etcd's warnings for an `http://` URL while TLS settings are given (with its field name,
+/// `client-url` or `peer-url`).
+fn warn_plain_url(side: Side, url: &Url, tls: &TlsConfig) {
+    const IGNORED_FILES: &str =
+        "scheme is HTTP while key and cert files are present; ignoring key and cert files";
+    match side {
+        Side::Client => {
+            if !tls.is_empty() {
+                tracing::warn!(client_url = %url, "{IGNORED_FILES}");
+            }
+            if tls.client_cert_auth {
+                tracing::warn!(client_url = %url, "scheme is HTTP while --client-cert-auth is enabled; ignoring client cert auth for this URL");
+            }
+        }
+        Side::Peer => {
+            if !tls.is_empty() {
+                tracing::warn!(peer_url = %url, "{IGNORED_FILES}");
+            }
+            if tls.client_cert_auth {
+                tracing::warn!(peer_url = %url, "scheme is HTTP while --peer-client-cert-auth is enabled; ignoring client cert auth for this URL");
+            }
+        }
+    }
+}
+
+fn shown(path: &Option<std::path::PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+/// `--auto-tls` / `--peer-auto-tls`: the side's settings with a self-signed certificate when
+/// none is given. Unlike etcd, which then drops every other TLS setting of the side, the CA
+/// bundle and client-certificate auth stay in force: a flag asking for certificates is never
 /// silently dropped.
-fn with_self_signed(cfg: &ServerConfig) -> Result<TlsConfig, ListenerError> {
-    let mut tls = cfg.client_tls.clone();
+fn with_self_signed(cfg: &ServerConfig, side: Side) -> Result<TlsConfig, ListenerError> {
+    let (mut tls, urls) = match side {
+        Side::Client => (cfg.client_tls.clone(), &cfg.listen_client_urls),
+        Side::Peer => (cfg.peer_tls.clone(), &cfg.listen_peer_urls),
+    };
     if !tls.auto_tls {
         return Ok(tls);
     }
     if !tls.is_empty() {
-        tracing::warn!("ignoring client auto TLS since certs given");
+        tracing::warn!("ignoring {} auto TLS since certs given", side.name());
         return Ok(tls);
     }
-    let hosts: Vec<String> = cfg
-        .listen_client_urls
-        .iter()
-        .map(|u| u.host().to_string())
-        .collect();
+    let hosts: Vec<String> = urls.iter().map(|u| u.host().to_string()).collect();
     let files = oxcd_tls::self_signed_cert(
-        &cfg.data_dir.join("fixtures").join("client"),
+        &cfg.data_dir.join("fixtures").join(side.name()),
         &hosts,
         cfg.self_signed_cert_validity_years,
-        false,
+        // Members present the peer certificate when they dial each other.
+        side == Side::Peer,
     )
     .map_err(|e| ListenerError::Tls(file_error_text(&e)))?;
     tls.cert_file = Some(files.cert_file);
@@ -200,18 +283,11 @@ fn check_client_pair(tls: &TlsConfig) -> Result<(), ListenerError> {
             oxcd_tls::private_key(key).map_err(|e| ListenerError::Tls(file_error_text(&e)))?;
             Ok(())
         }
-        (cert, key) => {
-            let shown = |p: &Option<std::path::PathBuf>| {
-                p.as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            };
-            Err(ListenerError::Tls(format!(
-                "ClientKeyFile and ClientCertFile must both be present or both absent: key: {}, cert: {}]",
-                shown(key),
-                shown(cert)
-            )))
-        }
+        (cert, key) => Err(ListenerError::Tls(format!(
+            "ClientKeyFile and ClientCertFile must both be present or both absent: key: {}, cert: {}]",
+            shown(key),
+            shown(cert)
+        ))),
     }
 }
 

@@ -2,13 +2,12 @@
 //! the data dir, start raft and the apply loop, publish this member, then serve clients until
 //! SIGINT/SIGTERM.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use oxcd_raft::{RaftConfig, RaftNode};
+use oxcd_raft::{PeerListener, RaftConfig, RaftNode};
 
 use crate::apply::{ApplyLoop, Ended};
 use crate::auto_compaction;
@@ -18,7 +17,7 @@ use crate::fail_stop;
 use crate::learner_promotion;
 use crate::lease::Lessor;
 use crate::lease_leader::primary;
-use crate::listeners::{self, ListenerError, bind_all};
+use crate::listeners::{self, ListenerError};
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
 use crate::proposal::Waiters;
@@ -101,7 +100,7 @@ fn raft_config(
     cfg: &ServerConfig,
     identity: Identity,
     initial_voters: Vec<u64>,
-    peer_listeners: Vec<TcpListener>,
+    peer_listeners: Vec<PeerListener>,
 ) -> RaftConfig {
     let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     RaftConfig {
@@ -128,11 +127,13 @@ fn raft_config(
 
 async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     tracing::info!(listen_peer_urls = ?logging::strings(&cfg.listen_peer_urls), "configuring peer listeners");
-    let peer_listeners = bind_all(&cfg.listen_peer_urls)?;
+    let peer_listeners = listeners::bind_peers(&cfg)?;
     tracing::info!(listen_client_urls = ?logging::strings(&cfg.listen_client_urls), "configuring client listeners");
     let client_tls = listeners::client_tls(&cfg)?;
-    let client_listeners = listeners::bind_serving(&cfg.listen_client_urls, client_tls.as_ref())?;
-    let metrics_listeners = listeners::bind_serving(&cfg.listen_metrics_urls, client_tls.as_ref())?;
+    let client_listeners =
+        listeners::bind_serving(&cfg.listen_client_urls, client_tls.as_ref(), false)?;
+    let metrics_listeners =
+        listeners::bind_serving(&cfg.listen_metrics_urls, client_tls.as_ref(), true)?;
 
     // A storage engine may panic on a damaged file without naming it: the fatal line does.
     let opening_data = format!(

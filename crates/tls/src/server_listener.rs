@@ -5,18 +5,20 @@
 //! dropped, and the listener goes on.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::ServerConfig;
+use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+use x509_parser::extensions::GeneralName;
 
 use crate::server_verify::common_name;
 
@@ -32,6 +34,9 @@ pub struct ListenerMode {
     pub tls: Option<Arc<ServerConfig>>,
     /// Whether plaintext is served too (an `http://` URL for the same address).
     pub plain: bool,
+    /// Whether a client certificate naming hosts must name the connecting address (etcd's
+    /// check on its peer and metrics listeners, not on the client ones).
+    pub check_san: bool,
 }
 
 /// One accepted connection.
@@ -97,9 +102,9 @@ async fn accept_loop(listener: TcpListener, mode: ListenerMode, out: mpsc::Sende
             return;
         }
         let acceptor = acceptor.clone();
-        let plain = mode.plain;
+        let (plain, check_san) = (mode.plain, mode.check_san);
         tokio::spawn(async move {
-            if let Some(accepted) = establish(tcp, remote, acceptor, plain).await {
+            if let Some(accepted) = establish(tcp, remote, acceptor, plain, check_san).await {
                 let _ = out.send(accepted).await;
             }
         });
@@ -111,6 +116,7 @@ async fn establish(
     remote: SocketAddr,
     acceptor: Option<TlsAcceptor>,
     plain: bool,
+    check_san: bool,
 ) -> Option<Accepted> {
     let plain_connection = |tcp| Accepted {
         stream: ServerStream::Plain(tcp),
@@ -138,10 +144,15 @@ async fn establish(
     match acceptor.accept(tcp).await {
         Ok(tls) => {
             let session = tls.get_ref().1;
-            let peer_common_name = session
-                .peer_certificates()
-                .and_then(|certs| certs.first())
-                .and_then(common_name);
+            let leaf = session.peer_certificates().and_then(|certs| certs.first());
+            if check_san
+                && let Some(leaf) = leaf
+                && let Err(e) = san_names(leaf, remote.ip()).await
+            {
+                rejected(remote, &e);
+                return None;
+            }
+            let peer_common_name = leaf.and_then(common_name);
             Some(Accepted {
                 stream: ServerStream::Tls(Box::new(tls)),
                 remote,
@@ -153,6 +164,53 @@ async fn establish(
             None
         }
     }
+}
+
+/// etcd's `checkCertSAN`: a certificate naming hosts must name `remote`, by an IP address or
+/// by a DNS name resolving to it. (etcd also tries a reverse lookup, which matters only for
+/// wildcard names; those are not matched here.)
+async fn san_names(cert: &CertificateDer<'_>, remote: IpAddr) -> Result<(), String> {
+    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+        return Err("tls: cannot parse the client certificate".to_string());
+    };
+    let (mut ips, mut dns) = (Vec::new(), Vec::new());
+    if let Ok(Some(san)) = parsed.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::IPAddress(bytes) => {
+                    if let Ok(v4) = <[u8; 4]>::try_from(*bytes) {
+                        ips.push(IpAddr::from(v4));
+                    } else if let Ok(v6) = <[u8; 16]>::try_from(*bytes) {
+                        ips.push(IpAddr::from(v6));
+                    }
+                }
+                GeneralName::DNSName(name) => dns.push((*name).to_string()),
+                _ => {}
+            }
+        }
+    }
+    if ips.is_empty() && dns.is_empty() || ips.contains(&remote) {
+        return Ok(());
+    }
+    if dns.is_empty() {
+        let valid: Vec<String> = ips.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "x509: certificate is valid for {}, not {remote}",
+            valid.join(", ")
+        ));
+    }
+    for name in dns.iter().filter(|n| !n.starts_with("*.")) {
+        if let Ok(mut addrs) = tokio::net::lookup_host((name.as_str(), 0)).await
+            && addrs.any(|a| a.ip() == remote)
+        {
+            return Ok(());
+        }
+    }
+    let quoted: Vec<String> = dns.iter().map(|n| format!("{n:?}")).collect();
+    Err(format!(
+        "tls: \"{remote}\" does not match any of DNSNames [{}]",
+        quoted.join(" ")
+    ))
 }
 
 /// A failed handshake in Go's words where etcd's log has them, else rustls' text.

@@ -65,6 +65,15 @@ async fn connect(
     settings: &ServerTlsSettings,
     client: ClientConfig,
 ) -> Result<Option<String>, String> {
+    connect_checking(settings, client, false).await
+}
+
+/// [`connect`] to a listener that checks the client certificate's SAN if `check_san`.
+async fn connect_checking(
+    settings: &ServerTlsSettings,
+    client: ClientConfig,
+    check_san: bool,
+) -> Result<Option<String>, String> {
     let config = server_config(settings, ALPN_H2_AND_HTTP1).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -74,6 +83,7 @@ async fn connect(
         ListenerMode {
             tls: Some(config),
             plain: false,
+            check_san,
         },
     )
     .unwrap();
@@ -266,5 +276,37 @@ async fn revoked_certificates_are_refused() {
     assert!(
         err.starts_with("transport: certificate serial ") && err.ends_with(" revoked"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn peer_listeners_check_the_hosts_a_client_certificate_names() {
+    let s = setup();
+    let mut config = settings(&s);
+    config.trusted_ca_file = Some(s.ca.ca_file());
+    let ca = s.ca.ca_file();
+    let local = s.ca.issue("local", "m1", &["127.0.0.1"]).unwrap();
+    let elsewhere = s.ca.issue("elsewhere", "m2", &["10.1.2.3"]).unwrap();
+    let nameless = s.ca.issue("nameless", "m3", &[]).unwrap();
+    let by_name = s.ca.issue("by-name", "m4", &["localhost"]).unwrap();
+    for (files, admitted) in [
+        (&local, true),
+        (&elsewhere, false),
+        (&nameless, true),
+        (&by_name, true),
+    ] {
+        let outcome = connect_checking(&config, client_config(&ca, Some(files)), true).await;
+        assert_eq!(
+            outcome.is_ok(),
+            admitted,
+            "{}: {outcome:?}",
+            files.cert.display()
+        );
+    }
+    // Client listeners do not check.
+    assert!(
+        connect(&config, client_config(&ca, Some(&elsewhere)))
+            .await
+            .is_ok()
     );
 }
