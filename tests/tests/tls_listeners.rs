@@ -15,8 +15,8 @@ use oxcd_tests::{Etcdctl, Server};
 use tempfile::TempDir;
 
 /// Short enough that refused connections fail fast, long enough for a loaded machine.
-const DIAL: &str = "--dial-timeout=2s";
-const COMMAND: &str = "--command-timeout=4s";
+const DIAL: &str = "--dial-timeout=1s";
+const COMMAND: &str = "--command-timeout=3s";
 
 /// The certificates of the tests: our CA, a foreign one, the members' certificate and clients.
 struct Pki {
@@ -106,19 +106,15 @@ impl Pair {
     /// Runs `etcdctl args` against URL `index` of each member; asserts both exit alike and
     /// returns (etcd's, oxcd's) output.
     async fn same(&self, index: usize, args: &[String]) -> (CtlOutput, CtlOutput) {
-        let mut outputs = Vec::new();
-        for urls in &self.urls {
-            let mut all: Vec<&str> = vec![DIAL, COMMAND];
-            all.extend(args.iter().map(String::as_str));
-            let out = Etcdctl::new([urls[index].clone()])
-                .timeout(Duration::from_secs(30))
-                .run(&all)
-                .await
-                .expect("etcdctl runs");
-            outputs.push(out);
-        }
-        let oxcd = outputs.pop().unwrap();
-        let etcd = outputs.pop().unwrap();
+        let mut all: Vec<&str> = vec![DIAL, COMMAND];
+        all.extend(args.iter().map(String::as_str));
+        let run = |url: &String| {
+            let ctl = Etcdctl::new([url.clone()]).timeout(Duration::from_secs(30));
+            let all = all.clone();
+            async move { ctl.run(&all).await.expect("etcdctl runs") }
+        };
+        // Both at once: a refused command takes its whole timeout.
+        let (etcd, oxcd) = futures::join!(run(&self.urls[0][index]), run(&self.urls[1][index]));
         assert_eq!(
             etcd.code,
             oxcd.code,
@@ -294,6 +290,39 @@ async fn http_and_https_listeners_side_by_side() {
         ));
         assert!(log.contains("serving client traffic securely"));
         assert!(log.contains("serving client traffic insecurely"));
+    }
+}
+
+#[tokio::test]
+async fn one_address_serves_both_schemes() {
+    let pki = pki();
+    let ports = free_ports(2);
+    let both = |port: u16| {
+        vec![
+            format!("https://127.0.0.1:{port}"),
+            format!("http://127.0.0.1:{port}"),
+        ]
+    };
+    let pair = Pair {
+        etcd: TlsMember::start(Server::Etcd, &both(ports[0]), &served(&pki)).unwrap(),
+        oxcd: TlsMember::start(Server::Oxcd, &both(ports[1]), &served(&pki)).unwrap(),
+        urls: [both(ports[0]), both(ports[1])],
+    };
+    // etcd logs that it is ready a moment before its shared socket tells the schemes apart.
+    for port in ports {
+        let healthy =
+            || oxcd_testkit::http::get(port, "/health").is_some_and(|r| r.contains("200 OK"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !healthy() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let ours = ctl_tls(&pki.ca.ca_file(), None);
+    pair.same_success(0, &with(&ours, &["put", "k", "v"])).await;
+    pair.same_success(1, &strings(&["get", "k"])).await;
+    for member in 0..2 {
+        let health = https_get(pair.port(member, 0), "/health", &pki.ca.ca_file(), None).unwrap();
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     }
 }
 

@@ -162,3 +162,95 @@ async fn first_failure(mut tasks: JoinSet<std::io::Result<()>>) -> std::io::Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use axum::Extension;
+    use axum::routing::get;
+    use oxcd_testkit::certs::{Authority, CertFiles};
+    use oxcd_tls::ListenerMode;
+
+    use super::*;
+
+    /// `GET /whoami` over HTTPS presenting `client`; the response body.
+    fn whoami(port: u16, ca: &std::path::Path, client: Option<&CertFiles>) -> String {
+        let builder = rustls::ClientConfig::builder_with_provider(oxcd_tls::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(oxcd_tls::root_store(ca).unwrap());
+        let config = match client {
+            Some(files) => builder
+                .with_client_auth_cert(
+                    oxcd_tls::certificates(&files.cert).unwrap(),
+                    oxcd_tls::private_key(&files.key).unwrap(),
+                )
+                .unwrap(),
+            None => builder.with_no_client_auth(),
+        };
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let session = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut tls = rustls::StreamOwned::new(session, tcp);
+        tls.write_all(b"GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = Vec::new();
+        let _ = tls.read_to_end(&mut response);
+        let response = String::from_utf8_lossy(&response).into_owned();
+        response
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn handlers_see_the_verified_client_common_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Authority::new(dir.path(), "ours").unwrap();
+        let server = ca.issue("server", "server", &["127.0.0.1"]).unwrap();
+        let alice = ca.issue("alice", "alice", &[]).unwrap();
+        let settings = oxcd_tls::ServerTlsSettings {
+            cert_file: server.cert.clone(),
+            key_file: server.key.clone(),
+            // Certificates are asked for, not required: a client may come without one.
+            trusted_ca_file: None,
+            ..oxcd_tls::ServerTlsSettings::default()
+        };
+        let mut with_ca = settings.clone();
+        with_ca.trusted_ca_file = Some(ca.ca_file());
+        let cases = [(with_ca, Some(&alice), "alice"), (settings, None, "nobody")];
+        for (settings, client, expected) in cases {
+            let config = oxcd_tls::server_config(&settings, oxcd_tls::ALPN_H2_AND_HTTP1).unwrap();
+            let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = socket.local_addr().unwrap().port();
+            let bound = Bound {
+                socket,
+                mode: ListenerMode {
+                    tls: Some(config),
+                    plain: false,
+                    check_san: false,
+                },
+                address: format!("127.0.0.1:{port}"),
+            };
+            let app = Router::new().route(
+                "/whoami",
+                get(
+                    |identity: Option<Extension<grpc::ClientIdentity>>| async move {
+                        identity.map_or("nobody".to_string(), |Extension(id)| id.common_name)
+                    },
+                ),
+            );
+            let mut tasks = JoinSet::new();
+            spawn_serving(&mut tasks, bound, app).unwrap();
+            let ca_file = ca.ca_file();
+            let client = client.cloned();
+            let body = tokio::task::spawn_blocking(move || whoami(port, &ca_file, client.as_ref()))
+                .await
+                .unwrap();
+            assert_eq!(body, expected);
+            tasks.abort_all();
+        }
+    }
+}
