@@ -12,12 +12,19 @@ pub struct PeerListener {
     pub socket: TcpListener,
     /// The TLS configuration (`--peer-cert-file` and the rest); `None` serves plaintext.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether a peer's certificate must name the address it connects from (etcd's check,
+    /// off with `--experimental-peer-skip-client-san-verification`).
+    pub check_san: bool,
 }
 
 impl From<TcpListener> for PeerListener {
     /// A plaintext (`http://`) peer listener.
     fn from(socket: TcpListener) -> PeerListener {
-        PeerListener { socket, tls: None }
+        PeerListener {
+            socket,
+            tls: None,
+            check_san: true,
+        }
     }
 }
 

@@ -148,6 +148,7 @@ pub(crate) fn bind_peers(cfg: &ServerConfig) -> Result<Vec<PeerListener>, Listen
             Ok(PeerListener {
                 socket: bind(url.host())?,
                 tls,
+                check_san: !cfg.peer_tls.skip_client_san_verification,
             })
         })
         .collect()

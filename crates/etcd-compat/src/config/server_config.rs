@@ -79,6 +79,9 @@ pub struct TlsConfig {
     pub allowed_hostname: Option<String>,
     /// Generate a self-signed certificate when none is given.
     pub auto_tls: bool,
+    /// Accept client certificates that do not name the connecting address (peer side only:
+    /// `--experimental-peer-skip-client-san-verification`).
+    pub skip_client_san_verification: bool,
 }
 
 impl TlsConfig {
@@ -101,6 +104,7 @@ impl TlsConfig {
             allowed_cn: text(&tls.allowed_cn),
             allowed_hostname: text(&tls.allowed_hostname),
             auto_tls: tls.auto_tls,
+            skip_client_san_verification: tls.skip_client_san_verification,
         }
     }
 }

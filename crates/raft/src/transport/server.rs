@@ -323,6 +323,7 @@ pub(crate) fn serve(
     for PeerListener {
         socket: listener,
         tls,
+        check_san,
     } in listeners
     {
         let addr = listener
@@ -347,11 +348,10 @@ pub(crate) fn serve(
                 futures::future::Either::Left(router.serve_with_incoming(incoming))
             }
             Some(tls) => {
-                // etcd checks that a peer's certificate names the address it connects from.
                 let mode = ListenerMode {
                     tls: Some(tls),
                     plain: false,
-                    check_san: true,
+                    check_san,
                 };
                 let incoming = Incoming::start(listener, mode)
                     .ctx(|| format!("register peer listener {addr}"))?;

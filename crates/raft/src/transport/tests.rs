@@ -62,6 +62,7 @@ fn fixture_serving(tls: Option<Arc<rustls::ServerConfig>>) -> Fixture {
         vec![PeerListener {
             socket: listener,
             tls,
+            check_san: true,
         }],
         ctx,
         inbox_tx,
