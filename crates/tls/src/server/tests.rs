@@ -310,3 +310,46 @@ async fn peer_listeners_check_the_hosts_a_client_certificate_names() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn cipher_suites_restrict_tls12_only() {
+    use rustls::crypto::aws_lc_rs::cipher_suite;
+    let s = setup();
+    let mut config = settings(&s);
+    config.cipher_suites = crate::cipher_suites::cipher_suites(&[
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384".to_string(),
+    ])
+    .unwrap();
+    // A TLS 1.2 client offering only `suite`.
+    let tls12_client = |suite: rustls::SupportedCipherSuite| {
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        provider.cipher_suites = vec![suite];
+        ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(root_store(&s.ca.ca_file()).unwrap())
+            .with_no_client_auth()
+    };
+    assert!(
+        connect(
+            &config,
+            tls12_client(cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384)
+        )
+        .await
+        .is_ok()
+    );
+    assert!(
+        connect(
+            &config,
+            tls12_client(cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
+        )
+        .await
+        .is_err()
+    );
+    // TLS 1.3 is untouched, as in Go.
+    assert!(
+        connect(&config, client_config(&s.ca.ca_file(), None))
+            .await
+            .is_ok()
+    );
+}
