@@ -17,6 +17,7 @@ pub mod data_dir;
 pub mod differential;
 pub mod etcdctl;
 pub mod grpc;
+pub mod grpc_tls;
 pub mod locks;
 pub mod member;
 pub mod netns;

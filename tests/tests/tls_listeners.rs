@@ -514,3 +514,34 @@ async fn a_renewed_certificate_is_served_without_restart() {
     pair.same_failure(0, &with(&ctl_tls(&pki.ca.ca_file(), None), &["get", "k"]))
         .await;
 }
+
+#[tokio::test]
+async fn a_cluster_serves_its_clients_over_tls_only() {
+    use oxcd_tests::grpc_tls::ClusterTls;
+    use oxcd_tests::{Cluster, ClusterSpec};
+    let pki = pki();
+    let tls = ClusterTls {
+        ca: pki.ca.ca_file(),
+        server: pki.server.clone(),
+        client_cert_auth: true,
+        harness_client: Some(pki.alice.clone()),
+    };
+    let server = Server::from_env().unwrap();
+    let cluster = Cluster::start(ClusterSpec::new(server, 3).client_tls(tls))
+        .await
+        .expect("a TLS cluster starts");
+    let mut clients = cluster
+        .client(1)
+        .await
+        .expect("the harness connects over TLS");
+    clients.put("k", "v", 0).await.unwrap();
+    for endpoint in cluster.endpoints() {
+        assert!(endpoint.starts_with("https://"), "{endpoint}");
+        let mut args = vec![DIAL.to_string(), COMMAND.to_string()];
+        args.extend(ctl_tls(&pki.ca.ca_file(), Some(&pki.alice)));
+        args.extend(strings(&["get", "k", "--print-value-only"]));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = Etcdctl::new([endpoint]).ok(&args).await.unwrap();
+        assert_eq!(out.stdout, "v\n");
+    }
+}
