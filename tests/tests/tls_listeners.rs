@@ -410,6 +410,10 @@ async fn metrics_and_cipher_suites_over_tls() {
 fn unusable_tls_settings_refuse_to_start_as_etcd() {
     let pki = pki();
     let port = free_ports(2);
+    let cert_only = format!(
+        "KeyFile and CertFile must both be present[key: , cert: {}]",
+        path(&pki.server.cert)
+    );
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             Vec::new(),
@@ -418,6 +422,19 @@ fn unusable_tls_settings_refuse_to_start_as_etcd() {
         (
             with(&served(&pki), &["--cipher-suites=TLS_BOGUS"]),
             r#"unexpected TLS cipher suite \"TLS_BOGUS\""#,
+        ),
+        (
+            vec!["--cert-file".into(), path(&pki.server.cert)],
+            &cert_only,
+        ),
+        (
+            strings(&[
+                "--cert-file",
+                "/nonexistent.pem",
+                "--key-file",
+                "/nonexistent-key.pem",
+            ]),
+            "open /nonexistent.pem: no such file or directory",
         ),
     ];
     for (flags, error) in cases {

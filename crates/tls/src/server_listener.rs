@@ -16,7 +16,7 @@ use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::LazyConfigAcceptor;
 use tokio_rustls::server::TlsStream;
 use x509_parser::extensions::GeneralName;
 
@@ -85,7 +85,7 @@ impl Incoming {
 }
 
 async fn accept_loop(listener: TcpListener, mode: ListenerMode, out: mpsc::Sender<Accepted>) {
-    let acceptor = mode.tls.clone().map(TlsAcceptor::from);
+    let acceptor = mode.tls.clone();
     loop {
         let (tcp, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -114,7 +114,7 @@ async fn accept_loop(listener: TcpListener, mode: ListenerMode, out: mpsc::Sende
 async fn establish(
     tcp: TcpStream,
     remote: SocketAddr,
-    acceptor: Option<TlsAcceptor>,
+    acceptor: Option<Arc<ServerConfig>>,
     plain: bool,
     check_san: bool,
 ) -> Option<Accepted> {
@@ -137,11 +137,25 @@ async fn establish(
         }
         rejected(
             remote,
+            "",
             "tls: first record does not look like a TLS handshake",
         );
         return None;
     }
-    match acceptor.accept(tcp).await {
+    // The client's hello first, for the server name etcd logs with a failed handshake.
+    let start = match LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await {
+        Ok(start) => start,
+        Err(e) => {
+            rejected(remote, "", &handshake_error_text(&e));
+            return None;
+        }
+    };
+    let server_name = start
+        .client_hello()
+        .server_name()
+        .unwrap_or_default()
+        .to_string();
+    match start.into_stream(acceptor).await {
         Ok(tls) => {
             let session = tls.get_ref().1;
             let leaf = session.peer_certificates().and_then(|certs| certs.first());
@@ -149,7 +163,7 @@ async fn establish(
                 && let Some(leaf) = leaf
                 && let Err(e) = san_names(leaf, remote.ip()).await
             {
-                rejected(remote, &e);
+                rejected(remote, &server_name, &e);
                 return None;
             }
             let peer_common_name = leaf.and_then(common_name);
@@ -160,7 +174,7 @@ async fn establish(
             })
         }
         Err(e) => {
-            rejected(remote, &handshake_error_text(&e));
+            rejected(remote, &server_name, &handshake_error_text(&e));
             None
         }
     }
@@ -227,9 +241,10 @@ fn handshake_error_text(e: &io::Error) -> String {
 }
 
 /// etcd's warning for a connection whose handshake or certificate checks failed.
-fn rejected(remote: SocketAddr, error: &str) {
+fn rejected(remote: SocketAddr, server_name: &str, error: &str) {
     tracing::warn!(
         remote_addr = %remote,
+        server_name = %server_name,
         error = %error,
         "rejected connection"
     );
