@@ -122,3 +122,42 @@ fn invalid(path: &Path, what: &str) -> TlsError {
         what: what.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_once_for_the_listen_hosts_then_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixtures = dir.path().join("data").join("fixtures").join("client");
+        let hosts = ["127.0.0.1:2379".to_string(), "localhost:2379".to_string()];
+        let files = self_signed_cert(&fixtures, &hosts, 2, false).unwrap();
+        assert_eq!(files.cert_file, fixtures.join("cert.pem"));
+        let pem = std::fs::read(&files.cert_file).unwrap();
+        let der = crate::certificates(&files.cert_file).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(der[0].as_ref()).unwrap();
+        let organization = cert.subject().iter_organization().next().unwrap();
+        assert_eq!(organization.as_str().unwrap(), "etcd");
+        let san = cert.subject_alternative_name().unwrap().unwrap();
+        assert_eq!(san.value.general_names.len(), 2);
+        let years = cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp();
+        assert_eq!(years, 2 * 365 * 24 * 3600);
+        crate::private_key(&files.key_file).unwrap();
+
+        let again = self_signed_cert(&fixtures, &hosts, 2, false).unwrap();
+        assert_eq!(again, files);
+        assert_eq!(
+            std::fs::read(&again.cert_file).unwrap(),
+            pem,
+            "kept, not made again"
+        );
+
+        let err = self_signed_cert(&dir.path().join("other"), &hosts, 0, false).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("selfSignedCertValidity is invalid"),
+            "{err}"
+        );
+    }
+}
