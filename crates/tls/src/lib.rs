@@ -5,8 +5,12 @@
 
 #![warn(unreachable_pub)]
 
+mod client;
+mod client_connector;
 mod pem_files;
 
+pub use client::{ClientTlsError, ClientTlsSettings, client_config};
+pub use client_connector::{DialError, TlsConnector};
 pub use pem_files::{TlsError, certificates, private_key, root_store};
 
 /// The cryptography every oxcd TLS configuration uses (rustls' `aws-lc-rs` provider), so that no
