@@ -12,118 +12,13 @@
 //! oxctl's HTTP/2 connection reports the broken pipe at once.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
-use oxcd_testkit::certs::{Authority, CertFiles};
-use oxcd_testkit::etcd::require_etcd;
+use anyhow::{Result, bail, ensure};
 use oxcd_testkit::etcd_cluster::Cluster;
+use oxcd_testkit::etcd_tls::{Pki, TlsEtcd};
 use oxcd_testkit::ports::free_port;
 use oxcd_tests::etcdctl::{CtlOutput, Etcdctl};
-
-/// The certificates of one test: our CA with a server and a client ("root") certificate, and
-/// a client certificate from a foreign CA.
-struct Pki {
-    dir: tempfile::TempDir,
-    ca: PathBuf,
-    foreign_ca: PathBuf,
-    server: CertFiles,
-    client: CertFiles,
-    foreign_client: CertFiles,
-}
-
-impl Pki {
-    fn new() -> Result<Pki> {
-        let dir = tempfile::tempdir()?;
-        let ours = Authority::new(dir.path(), "ours")?;
-        let foreign = Authority::new(dir.path(), "foreign")?;
-        let server = ours.issue("server", "server", &["127.0.0.1", "localhost"])?;
-        let client = ours.issue("client", "root", &[])?;
-        let foreign_client = foreign.issue("foreign-client", "root", &[])?;
-        Ok(Pki {
-            ca: ours.ca_file(),
-            foreign_ca: foreign.ca_file(),
-            dir,
-            server,
-            client,
-            foreign_client,
-        })
-    }
-
-    /// A file in the test's directory, written with `text`.
-    fn file(&self, name: &str, text: &str) -> Result<PathBuf> {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text)?;
-        Ok(path)
-    }
-}
-
-/// One etcd 3.5.1 member serving clients over TLS only, requiring client certificates from
-/// our CA; killed when dropped.
-struct TlsEtcd {
-    child: Child,
-    port: u16,
-    _data: tempfile::TempDir,
-}
-
-impl TlsEtcd {
-    async fn start(pki: &Pki) -> Result<TlsEtcd> {
-        let data = tempfile::tempdir()?;
-        let (port, peer) = (free_port(), free_port());
-        let client_url = format!("https://127.0.0.1:{port}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
-        let child = Command::new(require_etcd())
-            .args(["--name", "tls", "--data-dir"])
-            .arg(data.path())
-            .args(["--listen-client-urls", &client_url])
-            .args(["--advertise-client-urls", &client_url])
-            .args(["--listen-peer-urls", &peer_url])
-            .args(["--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("tls={peer_url}")])
-            .arg("--cert-file")
-            .arg(&pki.server.cert)
-            .arg("--key-file")
-            .arg(&pki.server.key)
-            .arg("--trusted-ca-file")
-            .arg(&pki.ca)
-            .arg("--client-cert-auth")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("start etcd")?;
-        let etcd = TlsEtcd {
-            child,
-            port,
-            _data: data,
-        };
-        let ctl = Etcdctl::new([etcd.url()]);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let args = with_cert(pki, &["endpoint", "health"]);
-            let health = ctl.run(&strs(&args)).await?;
-            if health.code == Some(0) {
-                return Ok(etcd);
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "etcd with TLS did not become healthy: {health:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for TlsEtcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn path(p: &Path) -> String {
     p.display().to_string()
@@ -131,13 +26,16 @@ fn path(p: &Path) -> String {
 
 /// `args` preceded by our CA and the client certificate.
 fn with_cert(pki: &Pki, args: &[&str]) -> Vec<String> {
-    let mut all = vec![
-        format!("--cacert={}", path(&pki.ca)),
-        format!("--cert={}", path(&pki.client.cert)),
-        format!("--key={}", path(&pki.client.key)),
-    ];
+    let mut all = pki.client_flags();
     all.extend(args.iter().map(|a| a.to_string()));
     all
+}
+
+/// A file in the test's directory, written with `text`.
+fn write_file(pki: &Pki, name: &str, text: &str) -> Result<PathBuf> {
+    let path = pki.dir().join(name);
+    std::fs::write(&path, text)?;
+    Ok(path)
 }
 
 fn strs(args: &[String]) -> Vec<&str> {
@@ -203,7 +101,7 @@ async fn compare(
 #[tokio::test]
 async fn oxctl_over_tls_answers_as_etcdctl() -> Result<()> {
     let pki = Pki::new()?;
-    let etcd = TlsEtcd::start(&pki).await?;
+    let etcd = TlsEtcd::start(&pki)?;
     let https = etcd.url();
     let bare = format!("127.0.0.1:{}", etcd.port);
     let http = format!("http://127.0.0.1:{}", etcd.port);
@@ -364,8 +262,8 @@ async fn oxctl_over_tls_answers_as_etcdctl() -> Result<()> {
 #[tokio::test]
 async fn unusable_tls_files_are_refused_with_etcdctls_messages() -> Result<()> {
     let pki = Pki::new()?;
-    let not_pem = pki.file("not-pem.txt", "not a certificate\n")?;
-    let missing = pki.dir.path().join("missing.pem");
+    let not_pem = write_file(&pki, "not-pem.txt", "not a certificate\n")?;
+    let missing = pki.dir().join("missing.pem");
     let cert = format!("--cert={}", path(&pki.client.cert));
     let key = format!("--key={}", path(&pki.client.key));
     let cases: Vec<Vec<String>> = vec![
@@ -425,7 +323,7 @@ async fn unusable_tls_files_are_refused_with_etcdctls_messages() -> Result<()> {
 #[tokio::test]
 async fn make_mirror_copies_into_a_tls_destination() -> Result<()> {
     let pki = Pki::new()?;
-    let destination = TlsEtcd::start(&pki).await?;
+    let destination = TlsEtcd::start(&pki)?;
     let source = Cluster::start(1);
     let source_ep = source.endpoints()[0].clone();
     Etcdctl::new([source_ep.as_str()])
@@ -476,10 +374,7 @@ async fn make_mirror_copies_into_a_tls_destination() -> Result<()> {
     // A destination CA file that cannot be read stops both before anything is copied.
     let args = vec![
         "make-mirror".to_string(),
-        format!(
-            "--dest-cacert={}",
-            path(&pki.dir.path().join("missing.pem"))
-        ),
+        format!("--dest-cacert={}", path(&pki.dir().join("missing.pem"))),
         destination.url(),
     ];
     match compare(&source_ep, &args).await? {
