@@ -25,6 +25,7 @@ mod lease;
 mod lease_leader;
 mod membership;
 mod metrics;
+mod peer_dial;
 mod proposal;
 mod quota;
 pub mod restore;

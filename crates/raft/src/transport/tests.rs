@@ -19,11 +19,11 @@ use crate::node::event::Inbox;
 use crate::peers::PeerUrls;
 use crate::snap::SnapStore;
 
-const CLUSTER: u64 = 0xabc;
+pub(super) const CLUSTER: u64 = 0xabc;
 
-struct Fixture {
-    url: String,
-    inbox: mpsc::Receiver<Inbox>,
+pub(super) struct Fixture {
+    pub(super) url: String,
+    pub(super) inbox: mpsc::Receiver<Inbox>,
     snaps: SnapStore,
     tasks: Vec<JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -37,7 +37,7 @@ impl Drop for Fixture {
     }
 }
 
-fn fixture() -> Fixture {
+pub(super) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = SnapStore::open(dir.path()).expect("snap store");
     let (feedback, _) = mpsc::unbounded_channel();
@@ -48,6 +48,7 @@ fn fixture() -> Fixture {
         activity: PeerActivity::default(),
         snaps: snaps.clone(),
         feedback,
+        tls: None,
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -68,7 +69,7 @@ fn fixture() -> Fixture {
     }
 }
 
-fn heartbeat(to: u64) -> Bytes {
+pub(super) fn heartbeat(to: u64) -> Bytes {
     let mut m = Message::default();
     m.set_msg_type(MessageType::MsgHeartbeat);
     m.from = 2;
@@ -77,7 +78,7 @@ fn heartbeat(to: u64) -> Bytes {
     Bytes::from(m.write_to_bytes().expect("encode"))
 }
 
-fn stamped<T>(body: T, cluster: u64, to: u64) -> tonic::Request<T> {
+pub(super) fn stamped<T>(body: T, cluster: u64, to: u64) -> tonic::Request<T> {
     let mut req = tonic::Request::new(body);
     let meta = req.metadata_mut();
     meta.insert(
@@ -95,7 +96,7 @@ async fn client(url: &str) -> RaftPeerClient<Channel> {
         .expect("connect")
 }
 
-fn batch(cluster_id: u64, messages: Vec<Bytes>) -> MessageBatch {
+pub(super) fn batch(cluster_id: u64, messages: Vec<Bytes>) -> MessageBatch {
     MessageBatch {
         cluster_id,
         from: 2,
