@@ -4,7 +4,7 @@
 //! messages of etcd's `TLSInfo.ClientConfig`, because etcdctl prints those messages verbatim.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -122,12 +122,18 @@ fn ca_bundle(path: &Path) -> Result<RootCertStore, ClientTlsError> {
     Ok(roots)
 }
 
-/// The operating system's trusted roots, which Go clients use when no CA bundle is given.
+/// The operating system's trusted roots, which Go clients use when no CA bundle is given;
+/// read once per process, as Go does, since every connection of a client may ask for them.
 fn system_roots() -> RootCertStore {
-    let mut roots = RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(found.certs);
-    roots
+    static ROOTS: OnceLock<RootCertStore> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            let found = rustls_native_certs::load_native_certs();
+            roots.add_parsable_certificates(found.certs);
+            roots
+        })
+        .clone()
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ClientTlsError> {
