@@ -2,8 +2,10 @@
 //! as etcd's peer transport reads them (`TLSInfo.ClientConfig`): the peers' certificates must
 //! chain to `--peer-trusted-ca-file` (the system's roots without it), and the member presents
 //! `--peer-client-cert-file`/`--peer-client-key-file` when set, else
-//! `--peer-cert-file`/`--peer-key-file`. With `--peer-auto-tls` and no files, peers'
-//! certificates are not verified, as etcd does with its self-signed ones.
+//! `--peer-cert-file`/`--peer-key-file`. With `--peer-auto-tls` and no certificate files,
+//! peers' certificates are not verified, as etcd does with its self-signed ones (etcd then
+//! also drops the other peer TLS settings); the generated certificate is not presented, since
+//! generating it is the listener side's work.
 
 use std::sync::Arc;
 
@@ -13,8 +15,16 @@ use oxcd_etcd_compat::config::TlsConfig;
 /// settings; the error is etcd's message for the same settings.
 pub(crate) fn peer_dial_tls(tls: &TlsConfig) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
     let has_cert = tls.cert_file.is_some() || tls.key_file.is_some();
-    let auto = tls.auto_tls && !has_cert && tls.trusted_ca_file.is_none();
-    if !has_cert && tls.trusted_ca_file.is_none() && !auto {
+    if tls.auto_tls && !has_cert {
+        let settings = oxcd_tls::ClientTlsSettings {
+            insecure_skip_verify: true,
+            ..oxcd_tls::ClientTlsSettings::default()
+        };
+        return oxcd_tls::client_config(&settings)
+            .map(Some)
+            .map_err(|e| e.to_string());
+    }
+    if !has_cert && tls.trusted_ca_file.is_none() {
         return Ok(None);
     }
     if tls.client_cert_file.is_some() != tls.client_key_file.is_some() {
@@ -36,7 +46,7 @@ pub(crate) fn peer_dial_tls(tls: &TlsConfig) -> Result<Option<Arc<rustls::Client
         ca_file: tls.trusted_ca_file.clone(),
         cert_file,
         key_file,
-        insecure_skip_verify: auto,
+        insecure_skip_verify: false,
     };
     oxcd_tls::client_config(&settings)
         .map(Some)
