@@ -298,8 +298,17 @@ mod handshake_tests {
     }
 
     async fn dial(settings: &ClientTlsSettings, port: u16) -> Result<(), String> {
+        dial_as(settings, port, None).await
+    }
+
+    /// Dials 127.0.0.1:`port`, expecting the certificate to name `server_name` when given.
+    async fn dial_as(
+        settings: &ClientTlsSettings,
+        port: u16,
+        server_name: Option<&str>,
+    ) -> Result<(), String> {
         let config = client_config(settings).map_err(|e| e.to_string())?;
-        let mut connector = TlsConnector::new(config, None).map_err(|e| e.to_string())?;
+        let mut connector = TlsConnector::new(config, server_name).map_err(|e| e.to_string())?;
         let uri: http::Uri = format!("https://127.0.0.1:{port}").parse().unwrap();
         let io = connector.call(uri).await.map_err(|e| e.to_string())?;
         let mut tls = io.into_inner();
@@ -344,5 +353,16 @@ mod handshake_tests {
         dial(&with_cert, mutual).await.unwrap();
         let refused = dial(&trusting(ca.ca_file()), mutual).await.unwrap_err();
         assert!(refused.starts_with("remote error: tls: "), "{refused}");
+
+        // A certificate naming only a DNS name: the dialled IP does not match, the name does.
+        let named = ca.issue("named", "named", &["localhost"]).unwrap();
+        let named = server(&named, None).await;
+        assert_eq!(
+            dial(&trusting(ca.ca_file()), named).await.unwrap_err(),
+            "x509: cannot validate certificate for 127.0.0.1 because it doesn't contain any IP SANs"
+        );
+        dial_as(&trusting(ca.ca_file()), named, Some("localhost"))
+            .await
+            .unwrap();
     }
 }
