@@ -1,12 +1,10 @@
 //! One benchmark from options to summary: validate the workload, dial the connections
 //! (to the leader if asked), run it (a request workload, or a watch workload), summarize.
 
-use std::time::Duration;
-
 use anyhow::{Context, Result};
 
 use crate::cli::{Cli, Command};
-use crate::connections::Connections;
+use crate::connections::{Connections, Dialer};
 use crate::keys::{KeySpace, random_value};
 use crate::leader::leader_endpoints;
 use crate::lock::LockWorkload;
@@ -67,13 +65,13 @@ pub async fn run_benchmark(cli: &Cli) -> Result<Summary> {
         Command::DefragStall(_) => anyhow::bail!("defrag-stall has its own report"),
         command => Some(workload(command)?),
     };
-    let dial_timeout = Some(cli.dial_timeout).filter(|timeout| *timeout > Duration::ZERO);
+    let dialer = Dialer::from_cli(cli)?;
     let endpoints = if cli.target_leader {
-        leader_endpoints(&cli.endpoints, dial_timeout).await?
+        leader_endpoints(&cli.endpoints, &dialer).await?
     } else {
         cli.endpoints.clone()
     };
-    let connections = Connections::dial_all(&endpoints, cli.conns as usize, dial_timeout).await?;
+    let connections = Connections::dial_all(&endpoints, cli.conns as usize, &dialer).await?;
     let outcome = match &cli.command {
         Command::WatchFanout(args) => {
             let shape = WatchShape {

@@ -1,6 +1,7 @@
 //! Command line of `oxbench`: the global options of etcd's benchmark tool and one
 //! subcommand per workload, with the same names, spellings and defaults.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -12,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Clone, Debug, Parser)]
 #[command(name = "oxbench", version)]
 pub struct Cli {
-    /// gRPC endpoints, comma separated (host:port or http://host:port).
+    /// gRPC endpoints, comma separated (host:port, http://host:port or https://host:port).
     #[arg(
         long,
         global = true,
@@ -40,6 +41,19 @@ pub struct Cli {
     /// Dial timeout for client connections (e.g. 5s, 500ms; 0 waits for the OS).
     #[arg(long, global = true, default_value = "0", value_parser = parse_duration)]
     pub dial_timeout: Duration,
+
+    /// Identify HTTPS client using this SSL certificate file.
+    #[arg(long, global = true)]
+    pub cert: Option<PathBuf>,
+
+    /// Identify HTTPS client using this SSL key file.
+    // Its own id: `range` has a positional argument named `key`.
+    #[arg(long = "key", id = "tls_key", value_name = "KEY_FILE", global = true)]
+    pub key: Option<PathBuf>,
+
+    /// Verify certificates of HTTPS-enabled servers using this CA bundle.
+    #[arg(long, global = true)]
+    pub cacert: Option<PathBuf>,
 
     /// Print the summary as one JSON object instead of the text report.
     #[arg(long, global = true)]

@@ -1,43 +1,125 @@
 //! The gRPC connections a run shares among its requesters: `--conns` channels dialled
-//! round-robin over the endpoints, handed to requesters round-robin in turn.
+//! round-robin over the endpoints, handed to requesters round-robin in turn; over TLS as etcd's
+//! benchmark tool dials (its clientv3 rules: `https://` always, `host:port` when `--cacert`,
+//! `--cert` or `--key` is given, `http://` never).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use oxcd_api::etcdserverpb::kv_client::KvClient;
 use tonic::transport::{Channel, Endpoint};
 
-/// Turns an endpoint as users write it (`host:port` or `http://host:port`) into a URI.
-pub fn endpoint_uri(endpoint: &str) -> Result<String> {
+use crate::cli::Cli;
+
+/// How an endpoint as users write it is dialled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `host:port`.
+    pub authority: String,
+    /// `https://`, or TLS implied by no scheme.
+    pub scheme: Scheme,
+}
+
+/// The scheme an endpoint was written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `http://`: plain text, whatever the TLS options.
+    Http,
+    /// `https://`: TLS, with the system's roots when no CA bundle is given.
+    Https,
+    /// `host:port`: TLS exactly when TLS options are given.
+    Unspecified,
+}
+
+/// Splits an endpoint as users write it (`host:port`, `http://host:port`, `https://host:port`).
+pub fn parse_endpoint(endpoint: &str) -> Result<Target> {
     let endpoint = endpoint.trim();
     if endpoint.is_empty() {
         bail!("empty endpoint");
     }
-    if endpoint.starts_with("https://") || endpoint.starts_with("unixs://") {
-        bail!("endpoint {endpoint}: TLS is not supported by oxbench");
-    }
-    if endpoint.starts_with("http://") {
-        Ok(endpoint.to_string())
+    let (scheme, authority) = if let Some(rest) = endpoint.strip_prefix("http://") {
+        (Scheme::Http, rest)
+    } else if let Some(rest) = endpoint.strip_prefix("https://") {
+        (Scheme::Https, rest)
     } else if endpoint.contains("://") {
-        bail!("endpoint {endpoint}: unsupported scheme (use host:port or http://host:port)");
+        bail!(
+            "endpoint {endpoint}: unsupported scheme (use host:port, http://host:port or https://host:port)"
+        );
     } else {
-        Ok(format!("http://{endpoint}"))
+        (Scheme::Unspecified, endpoint)
+    };
+    let authority = authority.trim_end_matches('/');
+    if authority.is_empty() {
+        bail!("endpoint {endpoint}: missing host");
     }
+    Ok(Target {
+        authority: authority.to_string(),
+        scheme,
+    })
 }
 
-/// Opens one connection to `endpoint`, failing after `timeout` when it is given.
-pub async fn dial(endpoint: &str, timeout: Option<Duration>) -> Result<Channel> {
-    let uri = endpoint_uri(endpoint)?;
-    let mut target = Endpoint::from_shared(uri.clone())
-        .with_context(|| format!("endpoint {endpoint}: invalid URI"))?
-        .tcp_nodelay(true);
-    if let Some(timeout) = timeout {
-        target = target.connect_timeout(timeout);
+/// Dials endpoints with the run's dial timeout and TLS settings.
+#[derive(Clone, Debug, Default)]
+pub struct Dialer {
+    timeout: Option<Duration>,
+    /// From `--cacert --cert --key`, when any is given.
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Dialer {
+    /// The dialer `cli` describes; unusable TLS files are reported as etcd's benchmark tool
+    /// reports them (`bad tls config: ...`).
+    pub fn from_cli(cli: &Cli) -> Result<Dialer> {
+        let settings = oxcd_tls::ClientTlsSettings {
+            ca_file: cli.cacert.clone(),
+            cert_file: cli.cert.clone(),
+            key_file: cli.key.clone(),
+            insecure_skip_verify: false,
+        };
+        let tls = if settings == oxcd_tls::ClientTlsSettings::default() {
+            None
+        } else {
+            Some(oxcd_tls::client_config(&settings).map_err(|e| anyhow!("bad tls config: {e}"))?)
+        };
+        Ok(Dialer {
+            timeout: Some(cli.dial_timeout).filter(|timeout| *timeout > Duration::ZERO),
+            tls,
+        })
     }
-    target
-        .connect()
-        .await
-        .with_context(|| format!("dial {uri}"))
+
+    /// Opens one connection to `endpoint`, failing after the dial timeout when there is one.
+    pub async fn dial(&self, endpoint: &str) -> Result<Channel> {
+        let target = parse_endpoint(endpoint)?;
+        let tls = match (target.scheme, &self.tls) {
+            (Scheme::Http, _) | (Scheme::Unspecified, None) => None,
+            (_, Some(config)) => Some(config.clone()),
+            (Scheme::Https, None) => Some(
+                oxcd_tls::client_config(&oxcd_tls::ClientTlsSettings::default())
+                    .map_err(|e| anyhow!("bad tls config: {e}"))?,
+            ),
+        };
+        // tonic always gets an http:// URI: TLS, when wanted, is the connector's.
+        let uri = format!("http://{}", target.authority);
+        let mut builder = Endpoint::from_shared(uri)
+            .with_context(|| format!("endpoint {endpoint}: invalid URI"))?
+            .tcp_nodelay(true);
+        if let Some(timeout) = self.timeout {
+            builder = builder.connect_timeout(timeout);
+        }
+        let shown = match tls {
+            Some(_) => format!("https://{}", target.authority),
+            None => format!("http://{}", target.authority),
+        };
+        let connected = match tls {
+            Some(config) => {
+                let connector = oxcd_tls::TlsConnector::new(config, None)?;
+                builder.connect_with_connector(connector).await
+            }
+            None => builder.connect().await,
+        };
+        connected.with_context(|| format!("dial {shown}"))
+    }
 }
 
 /// Established gRPC connections, shared by all requesters of a run.
@@ -49,11 +131,7 @@ pub struct Connections {
 impl Connections {
     /// Dials `count` connections, the i-th to `endpoints[i % endpoints.len()]`, all before the
     /// run starts so connection setup never counts as request latency.
-    pub async fn dial_all(
-        endpoints: &[String],
-        count: usize,
-        timeout: Option<Duration>,
-    ) -> Result<Self> {
+    pub async fn dial_all(endpoints: &[String], count: usize, dialer: &Dialer) -> Result<Self> {
         if endpoints.is_empty() {
             bail!("no endpoints given");
         }
@@ -62,7 +140,7 @@ impl Connections {
         }
         let mut channels = Vec::with_capacity(count);
         for endpoint in endpoints.iter().cycle().take(count) {
-            channels.push(dial(endpoint, timeout).await?);
+            channels.push(dialer.dial(endpoint).await?);
         }
         Ok(Self { channels })
     }
@@ -83,18 +161,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoints_without_scheme_default_to_plain_http() {
+    fn endpoints_keep_their_scheme() {
+        let bare = parse_endpoint("127.0.0.1:2379").unwrap();
+        assert_eq!(bare.authority, "127.0.0.1:2379");
+        assert_eq!(bare.scheme, Scheme::Unspecified);
+        assert_eq!(parse_endpoint(" http://h:1 ").unwrap().scheme, Scheme::Http);
+        let https = parse_endpoint("https://h:1/").unwrap();
         assert_eq!(
-            endpoint_uri("127.0.0.1:2379").unwrap(),
-            "http://127.0.0.1:2379"
+            (https.authority.as_str(), https.scheme),
+            ("h:1", Scheme::Https)
         );
-        assert_eq!(endpoint_uri(" http://h:1 ").unwrap(), "http://h:1");
     }
 
     #[test]
     fn unsupported_endpoints_are_rejected() {
-        assert!(endpoint_uri("https://h:1").is_err());
-        assert!(endpoint_uri("unix://sock").is_err());
-        assert!(endpoint_uri("").is_err());
+        assert!(parse_endpoint("unix://sock").is_err());
+        assert!(parse_endpoint("http://").is_err());
+        assert!(parse_endpoint("").is_err());
     }
 }

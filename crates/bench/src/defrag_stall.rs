@@ -32,7 +32,7 @@ use serde::Serialize;
 use tonic::transport::Channel;
 
 use crate::cli::{Cli, DefragStallArgs};
-use crate::connections::{Connections, dial};
+use crate::connections::{Connections, Dialer};
 use crate::keys::{KeySpace, random_value};
 use crate::leader::leader_endpoints;
 
@@ -138,9 +138,9 @@ pub async fn run(cli: &Cli, args: &DefragStallArgs) -> Result<StallReport> {
         "follower" => true,
         other => bail!("expected --member leader or follower, got {other:?}"),
     };
-    let timeout = Some(cli.dial_timeout).filter(|timeout| *timeout > Duration::ZERO);
-    let leader = leader_endpoints(&cli.endpoints, timeout).await?;
-    let connections = Connections::dial_all(&leader, cli.conns as usize, timeout).await?;
+    let dialer = Dialer::from_cli(cli)?;
+    let leader = leader_endpoints(&cli.endpoints, &dialer).await?;
+    let connections = Connections::dial_all(&leader, cli.conns as usize, &dialer).await?;
     let deleted_keys = if args.thin {
         thin(connections.kv_client(0)).await?
     } else {
@@ -151,7 +151,7 @@ pub async fn run(cli: &Cli, args: &DefragStallArgs) -> Result<StallReport> {
     } else {
         leader[0].clone()
     };
-    let target = dial(&target, timeout).await?;
+    let target = dialer.dial(&target).await?;
     let mut maintenance = MaintenanceClient::new(target);
     let db_size_before = db_size(&mut maintenance).await?;
 

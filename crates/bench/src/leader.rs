@@ -1,23 +1,18 @@
 //! `--target-leader`: finds the client URLs of the current raft leader so that every
 //! connection goes to it and no request pays for a follower's forwarding hop.
 
-use std::time::Duration;
-
 use anyhow::{Context, Result, anyhow, bail};
 use oxcd_api::etcdserverpb::cluster_client::ClusterClient;
 use oxcd_api::etcdserverpb::maintenance_client::MaintenanceClient;
 use oxcd_api::etcdserverpb::{MemberListRequest, StatusRequest};
 
-use crate::connections::dial;
+use crate::connections::Dialer;
 
 /// The client URLs the leader advertises, learned from the first endpoint that answers.
-pub async fn leader_endpoints(
-    endpoints: &[String],
-    timeout: Option<Duration>,
-) -> Result<Vec<String>> {
+pub async fn leader_endpoints(endpoints: &[String], dialer: &Dialer) -> Result<Vec<String>> {
     let mut failures = Vec::new();
     for endpoint in endpoints {
-        match ask_for_leader(endpoint, timeout).await {
+        match ask_for_leader(endpoint, dialer).await {
             Ok(urls) => return Ok(urls),
             Err(err) => failures.push(format!("{endpoint}: {err:#}")),
         }
@@ -28,8 +23,8 @@ pub async fn leader_endpoints(
     ))
 }
 
-async fn ask_for_leader(endpoint: &str, timeout: Option<Duration>) -> Result<Vec<String>> {
-    let channel = dial(endpoint, timeout).await?;
+async fn ask_for_leader(endpoint: &str, dialer: &Dialer) -> Result<Vec<String>> {
+    let channel = dialer.dial(endpoint).await?;
     let status = MaintenanceClient::new(channel.clone())
         .status(StatusRequest {})
         .await

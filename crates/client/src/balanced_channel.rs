@@ -217,9 +217,9 @@ impl BalancedChannel {
                     // Like grpc-go, a call that never got an answer reports the deadline with
                     // the last connection error it saw.
                     let detail = match &progress.last_connect_error {
-                        Some(error) => format!(
-                            "latest balancer error: last connection error: connection error: desc = \"transport: Error while dialing {error}\""
-                        ),
+                        Some(error) => {
+                            format!("latest balancer error: last connection error: {error}")
+                        }
                         None => DEADLINE_MESSAGE.to_string(),
                     };
                     self.log_failure(progress.attempt, &tonic::Status::deadline_exceeded(detail));
@@ -427,8 +427,25 @@ fn transport_status(error: &tonic::transport::Error) -> tonic::Status {
     tonic::Status::unavailable(message)
 }
 
-/// Describes a failed dial the way Go's net package does (`dial tcp ADDR: connect: ...`).
+/// Describes a failed connection the way grpc-go's balancer does: a failed dial as Go's net
+/// package words it (`dial tcp ADDR: connect: ...`), a failed TLS handshake as Go's TLS does.
 fn dial_error(authority: &str, error: &tonic::transport::Error) -> String {
+    let described = |desc: String| format!("connection error: desc = \"transport: {desc}\"");
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(oxcd_tls::DialError::Handshake(reason)) = cause.downcast_ref() {
+            return described(format!("authentication handshake failed: {reason}"));
+        }
+        source = cause.source();
+    }
+    described(format!(
+        "Error while dialing {}",
+        tcp_dial_error(authority, error)
+    ))
+}
+
+/// A failed TCP dial in the words of Go's net package.
+fn tcp_dial_error(authority: &str, error: &tonic::transport::Error) -> String {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {

@@ -4,7 +4,7 @@ use crate::auth_token::AuthToken;
 use crate::balanced_channel::{BalancedChannel, Member};
 use crate::endpoint::{Endpoint, Scheme};
 use crate::error::ClientError;
-use crate::options::ConnectOptions;
+use crate::options::{ConnectOptions, TlsOptions};
 use oxcd_api::{etcdserverpb, v3electionpb, v3lockpb};
 use std::sync::Arc;
 
@@ -30,14 +30,20 @@ pub type ElectionClient = v3electionpb::election_client::ElectionClient<Balanced
 pub struct Client {
     channel: BalancedChannel,
     options: Arc<ConnectOptions>,
+    /// The TLS configuration built from `options.tls`, shared by every connection.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Client {
-    /// Prepares connections to `endpoints` (etcdctl forms: `host:port`, `http://host:port`).
+    /// Prepares connections to `endpoints` (etcdctl forms: `host:port`, `http://host:port`,
+    /// `https://host:port`).
     ///
-    /// Connections are made lazily, as clientv3 does, so an unreachable endpoint shows up
-    /// when a call is made; with credentials set, the client authenticates first.
-    /// Must be called inside a Tokio runtime.
+    /// As in clientv3, the first endpoint's scheme decides the transport of all of them:
+    /// `https://` dials TLS (with `options.tls`, or the system's roots when it is `None`),
+    /// `http://` plain text even when `options.tls` is set, and no scheme TLS exactly when
+    /// `options.tls` is set. Connections are made lazily, as clientv3 does, so an unreachable
+    /// endpoint or a failed handshake shows up when a call is made; with credentials set, the
+    /// client authenticates first. Must be called inside a Tokio runtime.
     pub async fn connect(
         endpoints: &[String],
         options: ConnectOptions,
@@ -51,9 +57,15 @@ impl Client {
                 options.max_recv_msg_size, options.max_send_msg_size
             )));
         }
-        let members = endpoints
+        let endpoints = endpoints
             .iter()
-            .map(|text| Endpoint::parse(text).and_then(|ep| member_for(ep, &options)))
+            .map(|text| Endpoint::parse(text))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tls = options.tls.as_ref().map(tls_config).transpose()?;
+        let dial_tls = dial_config(&endpoints[0], tls.as_ref())?;
+        let members = endpoints
+            .into_iter()
+            .map(|ep| member_for(ep, &options, dial_tls.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         let auth = AuthToken::new(options.credentials.clone());
         let channel = BalancedChannel::new(members, options.request_timeout, auth, None);
@@ -61,6 +73,7 @@ impl Client {
         Ok(Client {
             channel,
             options: Arc::new(options),
+            tls,
         })
     }
 
@@ -79,7 +92,10 @@ impl Client {
             .cloned();
         let member = match existing {
             Some(member) => member,
-            None => member_for(endpoint, &self.options)?,
+            None => {
+                let dial_tls = dial_config(&endpoint, self.tls.as_ref())?;
+                member_for(endpoint, &self.options, dial_tls.as_ref())?
+            }
         };
         let channel = BalancedChannel::new(
             vec![member],
@@ -90,6 +106,7 @@ impl Client {
         Ok(Client {
             channel,
             options: self.options.clone(),
+            tls: self.tls.clone(),
         })
     }
 
@@ -181,14 +198,41 @@ impl Client {
 /// pings (below `--grpc-keepalive-min-time`, 5s by default) by closing the connection.
 const MIN_KEEPALIVE_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Creates the lazily connected channel for one endpoint.
-fn member_for(endpoint: Endpoint, options: &ConnectOptions) -> Result<Arc<Member>, ClientError> {
-    if endpoint.scheme() == Scheme::Https {
-        return Err(ClientError::TlsNotSupported {
-            endpoint: endpoint.as_str().to_string(),
-        });
-    }
-    let mut builder = tonic::transport::Endpoint::from_shared(endpoint.uri())
+/// The rustls configuration `options` describe.
+fn tls_config(options: &TlsOptions) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+    let settings = oxcd_tls::ClientTlsSettings {
+        ca_file: options.ca_file.clone(),
+        cert_file: options.cert_file.clone(),
+        key_file: options.key_file.clone(),
+        insecure_skip_verify: options.insecure_skip_verify,
+    };
+    oxcd_tls::client_config(&settings).map_err(|e| ClientError::Tls(e.to_string()))
+}
+
+/// The TLS configuration connections led by `first` use, if any (clientv3's
+/// `credentialsForEndpoint`).
+fn dial_config(
+    first: &Endpoint,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Option<Arc<rustls::ClientConfig>>, ClientError> {
+    Ok(match (first.scheme(), first.has_scheme(), tls) {
+        (Scheme::Http, true, _) => None,
+        (_, _, Some(config)) => Some(config.clone()),
+        (Scheme::Https, _, None) => Some(tls_config(&TlsOptions::default())?),
+        (Scheme::Http, false, None) => None,
+    })
+}
+
+/// Creates the lazily connected channel for one endpoint, over TLS when `tls` is given.
+fn member_for(
+    endpoint: Endpoint,
+    options: &ConnectOptions,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> Result<Arc<Member>, ClientError> {
+    // tonic is handed an `http://` URI even for TLS: the connector below does the TLS, and an
+    // `https://` URI would make tonic look for TLS support of its own.
+    let uri = format!("http://{}", endpoint.authority());
+    let mut builder = tonic::transport::Endpoint::from_shared(uri)
         .map_err(|e| ClientError::InvalidEndpoint {
             endpoint: endpoint.as_str().to_string(),
             reason: e.to_string(),
@@ -201,5 +245,14 @@ fn member_for(endpoint: Endpoint, options: &ConnectOptions) -> Result<Arc<Member
             .keep_alive_timeout(options.keepalive_timeout)
             .keep_alive_while_idle(options.keepalive_without_calls);
     }
-    Ok(Arc::new(Member::new(endpoint, builder.connect_lazy())))
+    let channel = match tls {
+        Some(config) => {
+            let server_name = options.tls.as_ref().and_then(|t| t.server_name.as_deref());
+            let connector = oxcd_tls::TlsConnector::new(config.clone(), server_name)
+                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            builder.connect_with_connector_lazy(connector)
+        }
+        None => builder.connect_lazy(),
+    };
+    Ok(Arc::new(Member::new(endpoint, channel)))
 }

@@ -18,6 +18,8 @@ pub enum Scheme {
 pub struct Endpoint {
     original: String,
     scheme: Scheme,
+    /// Whether the scheme was written out (`http://`) rather than implied (`host:port`).
+    explicit_scheme: bool,
     authority: String,
 }
 
@@ -53,6 +55,7 @@ impl Endpoint {
         Ok(Endpoint {
             original: trimmed.to_string(),
             scheme,
+            explicit_scheme: trimmed.contains("://"),
             authority: authority.to_string(),
         })
     }
@@ -67,18 +70,15 @@ impl Endpoint {
         self.scheme
     }
 
+    /// Whether the endpoint names its scheme: clientv3 dials a bare `host:port` with TLS when
+    /// TLS settings are given, but an `http://` endpoint never.
+    pub fn has_scheme(&self) -> bool {
+        self.explicit_scheme
+    }
+
     /// `host:port`, the part gRPC dials.
     pub fn authority(&self) -> &str {
         &self.authority
-    }
-
-    /// The URI tonic connects to.
-    pub(crate) fn uri(&self) -> String {
-        let scheme = match self.scheme {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        };
-        format!("{scheme}://{}", self.authority)
     }
 }
 
@@ -101,7 +101,7 @@ mod tests {
 
         let http = Endpoint::parse("http://localhost:2379").unwrap();
         assert_eq!(http.authority(), "localhost:2379");
-        assert_eq!(http.uri(), "http://localhost:2379");
+        assert!(http.has_scheme() && !plain.has_scheme());
 
         let https = Endpoint::parse(" https://10.0.0.1:2379/ ").unwrap();
         assert_eq!(https.scheme(), Scheme::Https);

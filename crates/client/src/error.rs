@@ -20,12 +20,10 @@ pub enum ClientError {
     /// No endpoint was given.
     #[error("at least one Endpoint is required in client config")]
     NoEndpoints,
-    /// TLS was requested; this client speaks plain-text HTTP/2 only so far.
-    #[error("TLS not supported yet (endpoint {endpoint:?})")]
-    TlsNotSupported {
-        /// The endpoint or option that asked for TLS.
-        endpoint: String,
-    },
+    /// The TLS settings could not be used (a file missing or unreadable, a key that does not
+    /// match its certificate); the message is the one etcd's clients give.
+    #[error("{0}")]
+    Tls(String),
     /// The options contradict each other.
     #[error("{0}")]
     InvalidOptions(String),

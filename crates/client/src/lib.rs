@@ -22,8 +22,11 @@
 //! programs share locks and elections. [`discovery`] registers service instances and follows
 //! the live set.
 //!
-//! TLS is not supported yet: `https://` endpoints are refused with
-//! [`ClientError::TlsNotSupported`].
+//! TLS (rustls, through `oxcd-tls`) follows clientv3: `https://` endpoints, or bare `host:port`
+//! endpoints when [`TlsOptions`] are given, are dialled over TLS with the CA bundle, client
+//! certificate and verification switch of [`TlsOptions`]; unusable files fail
+//! [`Client::connect`] with [`ClientError::Tls`], and a failed handshake fails calls the way a
+//! refused connection does.
 
 #![warn(unreachable_pub)]
 

@@ -275,11 +275,21 @@ async fn connect_rejects_bad_input() {
     assert!(matches!(err, ClientError::NoEndpoints));
     let err = Client::connect(
         &["https://127.0.0.1:2379".into()],
-        ConnectOptions::default(),
+        ConnectOptions {
+            tls: Some(oxcd_client::TlsOptions {
+                ca_file: Some("/nonexistent/ca.pem".into()),
+                ..Default::default()
+            }),
+            ..ConnectOptions::default()
+        },
     )
     .await
     .unwrap_err();
-    assert!(err.to_string().contains("TLS not supported yet"), "{err}");
+    assert!(matches!(err, ClientError::Tls(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "open /nonexistent/ca.pem: no such file or directory"
+    );
     let err = Client::connect(&["ftp://x:1".into()], ConnectOptions::default())
         .await
         .unwrap_err();

@@ -72,6 +72,11 @@ pub struct RaftConfig {
     pub max_apply_backlog_bytes: u64,
     /// Listeners for the peer transport, already bound by the server.
     pub peer_listeners: Vec<PeerListener>,
+    /// How this member dials `https://` peer URLs: built by the server from the peer TLS
+    /// flags (CA bundle the peers' certificates must chain to, certificate presented). `None`
+    /// when there are none, in which case `https://` peers are verified against the system's
+    /// roots, as Go's HTTP client does; `http://` peers are always dialled in plain text.
+    pub peer_tls: Option<Arc<rustls::ClientConfig>>,
     /// `--force-new-cluster`: on restart, continue as the only member of the cluster (the
     /// others are removed through committed conf changes). No effect on a new log.
     pub force_new_cluster: bool,
@@ -101,6 +106,7 @@ impl RaftConfig {
             unsafe_no_fsync: false,
             max_apply_backlog_bytes: Self::DEFAULT_MAX_APPLY_BACKLOG_BYTES,
             peer_listeners: Vec::new(),
+            peer_tls: None,
             force_new_cluster: false,
         }
     }

@@ -12,6 +12,7 @@
 //! created, and a data dir whose raft state is damaged is refused untouched.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use oxcd_api::etcdserverpb::Member;
@@ -105,8 +106,12 @@ fn create_private_dir(dir: &Path) -> Result<(), BootstrapError> {
     })
 }
 
-/// Prepares the data dir and decides this member's identity.
-pub(crate) async fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, BootstrapError> {
+/// Prepares the data dir and decides this member's identity; a joining member asks its peers,
+/// dialling `https://` ones with `peer_tls`.
+pub(crate) async fn bootstrap(
+    cfg: &ServerConfig,
+    peer_tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<Bootstrapped, BootstrapError> {
     let restart = oxcd_raft::has_durable_state(&cfg.wal_dir, &cfg.snap_dir)
         .map_err(BootstrapError::Damaged)?;
     create_private_dir(&cfg.data_dir)?;
@@ -148,7 +153,7 @@ pub(crate) async fn bootstrap(cfg: &ServerConfig) -> Result<Bootstrapped, Bootst
         .bootstrap_cluster()
         .map_err(BootstrapError::InitialCluster)?;
     if cfg.initial_cluster_state == ClusterState::Existing {
-        let (identity, members) = join(cfg, &cluster).await?;
+        let (identity, members) = join(cfg, &cluster, peer_tls).await?;
         backend
             .write(|tables| Membership::bootstrap(tables, identity, &members))
             .map_err(storage)?;
@@ -208,6 +213,7 @@ const JOIN_ASK_TIMEOUT: Duration = Duration::from_secs(2);
 async fn join(
     cfg: &ServerConfig,
     cluster: &BootstrapCluster,
+    peer_tls: Option<Arc<rustls::ClientConfig>>,
 ) -> Result<(Identity, Vec<Member>), BootstrapError> {
     let sorted = |urls: &[String]| {
         let mut urls = urls.to_vec();
@@ -220,7 +226,7 @@ async fn join(
         .filter(|m| m.name != cfg.name)
         .flat_map(|m| m.peer_urls.iter().map(ToString::to_string))
         .collect();
-    let remote = oxcd_raft::fetch_cluster(&others, JOIN_ASK_TIMEOUT)
+    let remote = oxcd_raft::fetch_cluster(&others, JOIN_ASK_TIMEOUT, peer_tls)
         .await
         .map_err(|e| {
             BootstrapError::Join(format!(

@@ -26,6 +26,7 @@ mod lease_leader;
 mod listeners;
 mod membership;
 mod metrics;
+mod peer_dial;
 mod proposal;
 mod quota;
 pub mod restore;

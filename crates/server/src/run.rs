@@ -20,6 +20,7 @@ use crate::lease_leader::primary;
 use crate::listeners::{self, ListenerError};
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
+use crate::peer_dial::peer_dial_tls;
 use crate::proposal::Waiters;
 use crate::quota::BackendQuota;
 use crate::serve::{serve_clients, serve_metrics};
@@ -101,6 +102,7 @@ fn raft_config(
     identity: Identity,
     initial_voters: Vec<u64>,
     peer_listeners: Vec<PeerListener>,
+    peer_tls: Option<Arc<rustls::ClientConfig>>,
 ) -> RaftConfig {
     let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     RaftConfig {
@@ -121,6 +123,7 @@ fn raft_config(
         unsafe_no_fsync: cfg.unsafe_no_fsync,
         max_apply_backlog_bytes: RaftConfig::DEFAULT_MAX_APPLY_BACKLOG_BYTES,
         peer_listeners,
+        peer_tls,
         force_new_cluster: cfg.force_new_cluster,
     }
 }
@@ -134,6 +137,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         listeners::bind_serving(&cfg.listen_client_urls, client_tls.as_ref(), false)?;
     let metrics_listeners =
         listeners::bind_serving(&cfg.listen_metrics_urls, client_tls.as_ref(), true)?;
+    let peer_tls = peer_dial_tls(&cfg.peer_tls).map_err(StartError::Raft)?;
 
     // A storage engine may panic on a damaged file without naming it: the fatal line does.
     let opening_data = format!(
@@ -143,7 +147,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     );
     let boot = {
         let _doing = fail_stop::doing(opening_data.clone());
-        bootstrap(&cfg).await?
+        bootstrap(&cfg, peer_tls.clone()).await?
     };
     let identity = boot.identity;
     tracing::info!(
@@ -183,7 +187,13 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         None
     };
 
-    let raft_cfg = raft_config(&cfg, identity, boot.initial_voters, peer_listeners);
+    let raft_cfg = raft_config(
+        &cfg,
+        identity,
+        boot.initial_voters,
+        peer_listeners,
+        peer_tls,
+    );
     let peer_urls = state.membership().peer_urls().clone();
     let (raft, apply_rx) = RaftNode::start(raft_cfg, peer_urls, state.clone())
         .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -408,7 +418,7 @@ mod tests {
             cluster_id: 1,
             member_id: 2,
         };
-        let defaults = raft_config(&parsed(&[]), identity, vec![2], Vec::new());
+        let defaults = raft_config(&parsed(&[]), identity, vec![2], Vec::new(), None);
         assert!(defaults.pre_vote);
         assert_eq!(defaults.max_snapshots, 5);
         assert_eq!(defaults.max_wals, 5);
@@ -425,6 +435,7 @@ mod tests {
             identity,
             vec![2],
             Vec::new(),
+            None,
         );
         assert!(!set.pre_vote);
         assert_eq!(set.max_snapshots, 0, "0 keeps every snapshot");

@@ -1,4 +1,5 @@
-//! What oxcd's tests share: where real etcd 3.5.1 (the oracle) is and how to start it, free
+//! What oxcd's tests share: where real etcd 3.5.1 (the oracle) is and how to start it (also
+//! serving TLS, with test certificates), free
 //! loopback ports, a seeded pseudo-random generator, and the seeded stream of KV requests the
 //! differential tests send to etcd and to oxcd. Used only by tests (as a dev-dependency, and by
 //! the `tests/` harness crate); it depends on no oxcd crate but `oxcd-api`, so every crate's
@@ -27,6 +28,7 @@
 pub mod certs;
 pub mod etcd;
 pub mod etcd_cluster;
+pub mod etcd_tls;
 pub mod http;
 pub mod kv_generator;
 pub mod kv_op;

@@ -1,11 +1,14 @@
-//! TLS for oxcd, built on rustls with the `aws-lc-rs` provider (its default, with post-quantum key exchange): the PEM files etcd's flags name
-//! (certificates, private keys, CA bundles) loaded with errors that name the file. The server
-//! side (client and peer listeners: `server*.rs`) and the client side (oxctl, the Rust client,
-//! peers dialling each other) build their rustls configurations from these.
+//! TLS for oxcd, built on rustls with the `aws-lc-rs` provider (its default, with post-quantum
+//! key exchange): the PEM files etcd's flags name (certificates, private keys, CA bundles)
+//! loaded with errors that name the file, and from them the rustls configurations of the server
+//! side (client and peer listeners: `server*.rs`) and of the client side (oxctl, the Rust
+//! client, peers dialling each other: `client*.rs`).
 
 #![warn(unreachable_pub)]
 
 mod cipher_suites;
+mod client;
+mod client_connector;
 mod pem_files;
 mod server;
 mod server_cert;
@@ -14,6 +17,8 @@ mod server_self_signed;
 mod server_verify;
 
 pub use cipher_suites::cipher_suites;
+pub use client::{ClientTlsError, ClientTlsSettings, client_config};
+pub use client_connector::{DialError, TlsConnector};
 pub use pem_files::{TlsError, certificates, private_key, root_store};
 pub use server::{ALPN_H2_AND_HTTP1, ServerTlsError, ServerTlsSettings, server_config};
 pub use server_listener::{Accepted, Incoming, ListenerMode, ServerStream};

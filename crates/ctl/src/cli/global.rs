@@ -7,7 +7,7 @@ use super::exit::{CtlError, EXIT_BAD_ARGS, EXIT_BAD_CONNECTION, EXIT_BAD_FEATURE
 use super::flag::{FlagSet, FlagSpec};
 use crate::out::Out;
 use crate::printer::{Format, Printer};
-use oxcd_client::{Client, ConnectOptions, Credentials, TlsOptions};
+use oxcd_client::{Client, ClientError, ConnectOptions, Credentials, TlsOptions};
 use std::time::Duration;
 
 /// One command invocation.
@@ -141,6 +141,9 @@ impl Context {
         Ok((client, printer, config))
     }
 
+    /// etcdctl's `secureCfgFromCmd` and `newClientCfg`: TLS settings exist when a file is named
+    /// or `--insecure-transport=false`, and `--insecure-skip-tls-verify` only applies to them
+    /// (alone it leaves an `https://` endpoint verified against the system's roots).
     fn tls_options(&self) -> Result<Option<TlsOptions>, CtlError> {
         let mut files = [None, None, None];
         for (slot, name) in files.iter_mut().zip(["cert", "key", "cacert"]) {
@@ -210,18 +213,13 @@ impl Context {
     }
 }
 
-/// Creates a client the way `clientv3.New` fails: bad settings and failed authentication
-/// exit with code 2.
+/// Creates a client the way etcdctl's `mustClient` fails: unusable TLS files exit with code 128
+/// (`newClientCfg`), bad settings and failed authentication with code 2 (`clientv3.New`).
 pub async fn connect(endpoints: &[String], options: &ConnectOptions) -> Result<Client, CtlError> {
-    if options.tls.is_some() && endpoints.iter().any(|e| !e.starts_with("http://")) {
-        return Err(CtlError::new(
-            EXIT_BAD_CONNECTION,
-            "TLS not supported yet (--cert, --key, --cacert or --insecure-transport=false)",
-        ));
-    }
     let attempt = Client::connect(endpoints, options.clone());
     match tokio::time::timeout(options.dial_timeout, attempt).await {
         Ok(Ok(client)) => Ok(client),
+        Ok(Err(ClientError::Tls(message))) => Err(CtlError::new(EXIT_BAD_ARGS, message)),
         Ok(Err(error)) => Err(CtlError::new(EXIT_BAD_CONNECTION, error.to_string())),
         Err(_) => Err(CtlError::new(
             EXIT_BAD_CONNECTION,

@@ -2,9 +2,10 @@
 //! revision to the destination cluster (renamed to `--dest-prefix`, or to the root with
 //! `--no-dest-prefix`), then follows the source with a watch from the next revision and
 //! applies each revision's events in one destination txn. Every 30 s it prints how many keys
-//! it has mirrored, as etcdctl does. The destination is reached without TLS only.
+//! it has mirrored, as etcdctl does. The destination has TLS settings of its own
+//! (`--dest-cacert --dest-cert --dest-key --dest-insecure-transport`).
 
-use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, EXIT_BAD_CONNECTION, Stop};
+use crate::cli::exit::{CtlError, EXIT_BAD_ARGS, Stop};
 use crate::cli::global::{Context, call_error, connect};
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{
@@ -12,7 +13,7 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_api::key_range::prefix_end;
 use oxcd_api::mvccpb::event::EventType;
-use oxcd_client::{Client, ConnectOptions, WatchError, WatchOptions};
+use oxcd_client::{Client, ConnectOptions, TlsOptions, WatchError, WatchOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -58,19 +59,23 @@ pub async fn run(ctx: &mut Context) -> Result<(), Stop> {
     Err(result.into())
 }
 
-/// The destination's connection settings: the global dial and keepalive flags, no TLS, and
+/// The destination's connection settings: the global dial and keepalive flags, the `--dest-*`
+/// TLS files (never skipping verification, as etcdctl's destination settings cannot), and
 /// `--dest-user`/`--dest-password`.
 fn destination_options(ctx: &mut Context) -> Result<ConnectOptions, Stop> {
-    let tls_files = ["dest-cert", "dest-key", "dest-cacert"];
-    let wants_tls = tls_files.iter().any(|f| !ctx.flags.string(f).is_empty())
+    let file = |flag: &str| Some(ctx.flags.string(flag)).filter(|f| !f.is_empty());
+    let (cert_file, key_file, ca_file) = (file("dest-cert"), file("dest-key"), file("dest-cacert"));
+    let wants_tls = cert_file.is_some()
+        || key_file.is_some()
+        || ca_file.is_some()
         || !ctx.flags.bool("dest-insecure-transport");
-    if wants_tls {
-        return Err(CtlError::new(
-            EXIT_BAD_CONNECTION,
-            "TLS not supported yet (--dest-cert, --dest-key, --dest-cacert or --dest-insecure-transport=false)",
-        )
-        .into());
-    }
+    let tls = wants_tls.then(|| TlsOptions {
+        ca_file: ca_file.map(Into::into),
+        cert_file: cert_file.map(Into::into),
+        key_file: key_file.map(Into::into),
+        server_name: None,
+        insecure_skip_verify: false,
+    });
     // etcdctl's `authDestCfg`.
     let credentials =
         ctx.credentials_from("dest-user", "dest-password", "Destination Password: ")?;
@@ -78,7 +83,7 @@ fn destination_options(ctx: &mut Context) -> Result<ConnectOptions, Stop> {
         dial_timeout: ctx.flags.duration("dial-timeout"),
         keepalive_time: Some(ctx.flags.duration("keepalive-time")).filter(|d| !d.is_zero()),
         keepalive_timeout: ctx.flags.duration("keepalive-timeout"),
-        tls: None,
+        tls,
         credentials,
         ..ConnectOptions::default()
     })

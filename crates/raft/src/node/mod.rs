@@ -134,6 +134,7 @@ impl RaftNode {
             activity: activity.clone(),
             snaps: restored.snaps.clone(),
             feedback: ctl_tx.clone(),
+            tls: cfg.peer_tls.take(),
         });
         let listeners = std::mem::take(&mut cfg.peer_listeners);
         let server_tasks = transport::serve(listeners, ctx.clone(), inbox_tx, &runtime)?;

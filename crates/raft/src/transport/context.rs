@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tonic::metadata::MetadataMap;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::activity::PeerActivity;
+use super::dial::{PeerTls, dial};
 use crate::node::event::Control;
 use crate::peers::PeerUrls;
 use crate::snap::SnapStore;
@@ -38,6 +39,8 @@ pub(crate) struct PeerContext {
     pub activity: PeerActivity,
     pub snaps: SnapStore,
     pub feedback: mpsc::UnboundedSender<Control>,
+    /// How `https://` peers are dialled.
+    pub tls: PeerTls,
 }
 
 impl PeerContext {
@@ -63,24 +66,23 @@ impl PeerContext {
         }
     }
 
-    /// Connects to `to` at its first peer URL.
+    /// Connects to `to` at its first peer URL (over TLS for `https://`).
     pub(super) async fn connect(&self, to: u64) -> Result<Channel, String> {
         let url = self
             .peers
             .get(to)
             .and_then(|urls| urls.into_iter().next())
             .ok_or_else(|| format!("no peer URL known for member {to:x}"))?;
-        Endpoint::from_shared(url.clone())
-            .map_err(|e| format!("invalid peer URL {url}: {e}"))?
-            .connect_timeout(Duration::from_secs(1))
-            .tcp_nodelay(true)
-            .initial_stream_window_size(STREAM_WINDOW)
-            .initial_connection_window_size(CONNECTION_WINDOW)
-            .http2_keep_alive_interval(Duration::from_secs(2))
-            .keep_alive_timeout(Duration::from_secs(6))
-            .keep_alive_while_idle(true)
-            .connect()
-            .await
-            .map_err(|e| format!("connect to {url}: {e}"))
+        dial(&url, &self.tls, |endpoint| {
+            endpoint
+                .connect_timeout(Duration::from_secs(1))
+                .tcp_nodelay(true)
+                .initial_stream_window_size(STREAM_WINDOW)
+                .initial_connection_window_size(CONNECTION_WINDOW)
+                .http2_keep_alive_interval(Duration::from_secs(2))
+                .keep_alive_timeout(Duration::from_secs(6))
+                .keep_alive_while_idle(true)
+        })
+        .await
     }
 }

@@ -2,10 +2,10 @@
 //! with `--initial-cluster-state=existing` learns the cluster ID and the member IDs (its own
 //! included, assigned by `member add`) before it has any state of its own.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tonic::transport::Endpoint;
-
+use super::dial::{PeerTls, dial};
 use super::proto::MembersRequest;
 use super::proto::raft_peer_client::RaftPeerClient;
 use crate::error::RaftError;
@@ -20,14 +20,17 @@ pub struct RemoteCluster {
 }
 
 /// Asks the members at `peer_urls`, one after the other, for the cluster's membership; the
-/// first answer wins. Fails with every URL's reason when none answers within `timeout` each.
+/// first answer wins. `tls` is how `https://` peers are dialled (see
+/// [`crate::RaftConfig::peer_tls`]). Fails with every URL's reason when none answers within
+/// `timeout` each.
 pub async fn fetch_cluster(
     peer_urls: &[String],
     timeout: Duration,
+    tls: Option<Arc<rustls::ClientConfig>>,
 ) -> Result<RemoteCluster, RaftError> {
     let mut reasons = Vec::new();
     for url in peer_urls {
-        match tokio::time::timeout(timeout, ask(url)).await {
+        match tokio::time::timeout(timeout, ask(url, &tls)).await {
             Ok(Ok(cluster)) => return Ok(cluster),
             Ok(Err(reason)) => reasons.push(format!("{url}: {reason}")),
             Err(_) => reasons.push(format!("{url}: no answer within {timeout:?}")),
@@ -39,13 +42,11 @@ pub async fn fetch_cluster(
     )))
 }
 
-async fn ask(url: &str) -> Result<RemoteCluster, String> {
-    let channel = Endpoint::from_shared(url.to_string())
-        .map_err(|e| format!("invalid peer URL: {e}"))?
-        .connect_timeout(Duration::from_secs(1))
-        .connect()
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
+async fn ask(url: &str, tls: &PeerTls) -> Result<RemoteCluster, String> {
+    let channel = dial(url, tls, |endpoint| {
+        endpoint.connect_timeout(Duration::from_secs(1))
+    })
+    .await?;
     let answer = RaftPeerClient::new(channel)
         .members(MembersRequest {})
         .await

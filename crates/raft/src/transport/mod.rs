@@ -9,6 +9,7 @@
 
 mod activity;
 mod context;
+mod dial;
 mod members;
 mod peer_queue;
 mod peer_stream;
@@ -120,3 +121,5 @@ impl Drop for Transport {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

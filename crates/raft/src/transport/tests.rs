@@ -20,11 +20,11 @@ use crate::node::event::Inbox;
 use crate::peers::PeerUrls;
 use crate::snap::SnapStore;
 
-const CLUSTER: u64 = 0xabc;
+pub(super) const CLUSTER: u64 = 0xabc;
 
-struct Fixture {
-    url: String,
-    inbox: mpsc::Receiver<Inbox>,
+pub(super) struct Fixture {
+    pub(super) url: String,
+    pub(super) inbox: mpsc::Receiver<Inbox>,
     snaps: SnapStore,
     tasks: Vec<JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -38,7 +38,7 @@ impl Drop for Fixture {
     }
 }
 
-fn fixture() -> Fixture {
+pub(super) fn fixture() -> Fixture {
     fixture_serving(None)
 }
 
@@ -54,6 +54,7 @@ fn fixture_serving(tls: Option<Arc<rustls::ServerConfig>>) -> Fixture {
         activity: PeerActivity::default(),
         snaps: snaps.clone(),
         feedback,
+        tls: None,
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -78,7 +79,7 @@ fn fixture_serving(tls: Option<Arc<rustls::ServerConfig>>) -> Fixture {
     }
 }
 
-fn heartbeat(to: u64) -> Bytes {
+pub(super) fn heartbeat(to: u64) -> Bytes {
     let mut m = Message::default();
     m.set_msg_type(MessageType::MsgHeartbeat);
     m.from = 2;
@@ -87,7 +88,7 @@ fn heartbeat(to: u64) -> Bytes {
     Bytes::from(m.write_to_bytes().expect("encode"))
 }
 
-fn stamped<T>(body: T, cluster: u64, to: u64) -> tonic::Request<T> {
+pub(super) fn stamped<T>(body: T, cluster: u64, to: u64) -> tonic::Request<T> {
     let mut req = tonic::Request::new(body);
     let meta = req.metadata_mut();
     meta.insert(
@@ -105,7 +106,7 @@ async fn client(url: &str) -> RaftPeerClient<Channel> {
         .expect("connect")
 }
 
-fn batch(cluster_id: u64, messages: Vec<Bytes>) -> MessageBatch {
+pub(super) fn batch(cluster_id: u64, messages: Vec<Bytes>) -> MessageBatch {
     MessageBatch {
         cluster_id,
         from: 2,
