@@ -207,11 +207,7 @@ impl EtcdServer {
         loop {
             match self.raft.propose_conf_change(context.clone(), change).await {
                 Ok(()) | Err(RaftError::ProposalDropped | RaftError::NoLeader) => {}
-                Err(e) => {
-                    self.waiters.cancel::<MemberChangeContext>(id);
-                    self.metrics.record_proposal_failed();
-                    return Err(raft_error(e));
-                }
+                Err(e) => return Err(self.give_up::<MemberChangeContext>(id, raft_error(e))),
             }
             tokio::select! {
                 outcome = &mut result => {
@@ -222,9 +218,7 @@ impl EtcdServer {
                 }
                 () = tokio::time::sleep(CONF_CHANGE_RETRY) => {}
                 () = tokio::time::sleep_until(deadline) => {
-                    self.waiters.cancel::<MemberChangeContext>(id);
-                    self.metrics.record_proposal_failed();
-                    return Err(EtcdError::Timeout);
+                    return Err(self.give_up::<MemberChangeContext>(id, EtcdError::Timeout));
                 }
             }
         }
@@ -243,9 +237,7 @@ impl EtcdServer {
         let mut leader = self.leader_rx.clone();
         let leader_at_proposal = *leader.borrow_and_update();
         if let Err(e) = proposed.await {
-            self.waiters.cancel::<P>(id);
-            self.metrics.record_proposal_failed();
-            return Err(raft_error(e));
+            return Err(self.give_up::<P>(id, raft_error(e)));
         }
         // A proposal forwarded to a leader that then died is lost without trace; rather than
         // hold the client until the request timeout, give up shortly after a new leader
@@ -261,17 +253,18 @@ impl EtcdServer {
                 self.metrics.record_proposal_failed();
                 Err(EtcdError::Stopped)
             }),
-            () = leader_changed => {
-                self.waiters.cancel::<P>(id);
-                self.metrics.record_proposal_failed();
-                Err(EtcdError::LeaderChanged)
-            }
+            () = leader_changed => Err(self.give_up::<P>(id, EtcdError::LeaderChanged)),
             () = tokio::time::sleep(self.settings.request_timeout) => {
-                self.waiters.cancel::<P>(id);
-                self.metrics.record_proposal_failed();
-                Err(EtcdError::Timeout)
+                Err(self.give_up::<P>(id, EtcdError::Timeout))
             }
         }
+    }
+
+    /// Stops waiting for request `id`, counts it as a failed proposal, and hands back `error`.
+    fn give_up<P: Awaited>(&self, id: u64, error: EtcdError) -> EtcdError {
+        self.waiters.cancel::<P>(id);
+        self.metrics.record_proposal_failed();
+        error
     }
 
     /// A fresh lease id for a grant that did not choose one: positive, and unique like request
