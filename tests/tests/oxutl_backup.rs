@@ -311,14 +311,19 @@ async fn backup_refuses_what_it_cannot_do_and_keeps_the_wal_apart_on_request() {
             .collect();
         assert!(names.is_empty(), "staging left behind: {names:?}");
     };
+    let back_up = |more: &[&str]| {
+        let mut args = vec![
+            "backup",
+            "--data-dir",
+            &data_dir,
+            "--backup-dir",
+            &backup_arg,
+        ];
+        args.extend_from_slice(more);
+        oxutl(&args)
+    };
 
-    let out = oxutl(&[
-        "backup",
-        "--data-dir",
-        &data_dir,
-        "--backup-dir",
-        &backup_arg,
-    ]);
+    let out = back_up(&[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         last_error(&out).contains("is in use by a running member; stop it first"),
@@ -329,14 +334,7 @@ async fn backup_refuses_what_it_cannot_do_and_keeps_the_wal_apart_on_request() {
     nothing_beside();
     cluster.stop(0).unwrap();
 
-    let out = oxutl(&[
-        "backup",
-        "--data-dir",
-        &data_dir,
-        "--backup-dir",
-        &backup_arg,
-        "--with-v3=false",
-    ]);
+    let out = back_up(&["--with-v3=false"]);
     assert_eq!(out.status.code(), Some(4));
     assert!(
         last_error(&out).starts_with("Error: --with-v3=false is not supported by oxutl")
@@ -347,13 +345,7 @@ async fn backup_refuses_what_it_cannot_do_and_keeps_the_wal_apart_on_request() {
 
     std::fs::create_dir(&backup_dir).unwrap();
     std::fs::write(backup_dir.join("keep"), b"x").unwrap();
-    let out = oxutl(&[
-        "backup",
-        "--data-dir",
-        &data_dir,
-        "--backup-dir",
-        &backup_arg,
-    ]);
+    let out = back_up(&[]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         last_error(&out),
