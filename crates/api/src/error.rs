@@ -75,6 +75,8 @@ etcd_errors! {
     PermissionNotGranted => FailedPrecondition,
         "etcdserver: permission is not granted to the role";
     AuthNotEnabled => FailedPrecondition, "etcdserver: authentication is not enabled";
+    // Not in etcd's gRPC error table: it reaches clients as the auth store's own text.
+    AuthOldRevision => Unknown, "auth: revision in header is old";
     InvalidAuthToken => Unauthenticated, "etcdserver: invalid auth token";
     InvalidAuthMgmt => InvalidArgument, "etcdserver: invalid auth management";
     NoLeader => Unavailable, "etcdserver: no leader";
