@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use oxcd_api::EtcdError;
 
-use redb::{Key, ReadOnlyTable, ReadableTable, TableHandle, Value};
+use redb::TableHandle;
 
 use crate::backend::KEY_TABLE;
 use crate::crc32c::Crc32c;
@@ -16,7 +16,7 @@ use crate::error::BackendError;
 use crate::meta::{self, META_TABLE};
 use crate::revision::Revision;
 use crate::shared::{READ_CHUNK, Shared};
-use crate::untyped_table::{self, TableVisitor};
+use crate::untyped_table::{self, Walked};
 use crate::view::ReadError;
 
 /// Returns (hash, current revision, compacted revision) for `rev` (0: current).
@@ -97,51 +97,16 @@ pub(crate) fn hash_backend(
         ));
     };
     let tx = snapshot.transaction();
-    let mut names: Vec<String> = tx
-        .list_tables()
-        .map_err(BackendError::with("listing tables"))?
-        .map(|handle| handle.name().to_string())
-        .collect();
-    names.sort_unstable();
-    let mut rows = HashRows {
-        crc: Crc32c::new(),
-        skip,
-    };
-    for name in &names {
-        untyped_table::visit(tx, name, &mut rows)?;
-    }
-    Ok((rows.crc.finish(), snapshot.rev))
-}
-
-/// Feeds each table it visits into one CRC.
-struct HashRows<'a> {
-    crc: Crc32c,
-    skip: &'a dyn Fn(&str, &[u8]) -> bool,
-}
-
-impl TableVisitor for HashRows<'_> {
-    fn visit<K: Key + 'static, V: Value + 'static>(
-        &mut self,
-        name: &str,
-        table: ReadOnlyTable<K, V>,
-    ) -> Result<(), BackendError> {
-        let meta = name == META_TABLE.name();
-        self.crc.update(name.as_bytes());
-        for row in table
-            .iter()
-            .map_err(BackendError::with("reading table for the hash"))?
-        {
-            let (key, value) = row.map_err(BackendError::with("reading table for the hash"))?;
-            let key_value = key.value();
-            let key_bytes = K::as_bytes(&key_value);
-            let key_bytes = key_bytes.as_ref();
-            if (meta && meta::is_member_local(key_bytes)) || (self.skip)(name, key_bytes) {
-                continue;
+    let mut crc = Crc32c::new();
+    untyped_table::walk(tx, &mut |walked| match walked {
+        Walked::Table(name) => crc.update(name.as_bytes()),
+        Walked::Row { table, key, value } => {
+            let member_local = table == META_TABLE.name() && meta::is_member_local(key);
+            if !member_local && !skip(table, key) {
+                crc.update(key);
+                crc.update(value);
             }
-            self.crc.update(key_bytes);
-            let value_value = value.value();
-            self.crc.update(V::as_bytes(&value_value).as_ref());
         }
-        Ok(())
-    }
+    })?;
+    Ok((crc.finish(), snapshot.rev))
 }

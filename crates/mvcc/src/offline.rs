@@ -9,9 +9,7 @@
 
 use std::path::Path;
 
-use redb::{
-    DatabaseError, Key, ReadOnlyDatabase, ReadOnlyTable, ReadableTable, TableHandle, Value,
-};
+use redb::{DatabaseError, ReadOnlyDatabase, ReadableTable, TableHandle};
 
 use crate::backend::{Backend, KEY_TABLE};
 use crate::crc32c::Crc32c;
@@ -20,7 +18,7 @@ use crate::meta::{
     self, FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV, read_compact_rev, write_compact_rev,
 };
 use crate::revision::Revision;
-use crate::untyped_table::{self, TableVisitor};
+use crate::untyped_table::{self, Walked};
 
 /// What `oxutl snapshot status` reports of a backend file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,24 +54,25 @@ pub fn in_use(path: &Path) -> bool {
 /// Hash, revision and row count of the backend (see [`BackendStatus`]).
 pub fn status(backend: &Backend) -> Result<BackendStatus, BackendError> {
     let tx = backend.begin_read()?;
-    let mut names: Vec<String> = tx
-        .list_tables()
-        .map_err(BackendError::with("listing tables"))?
-        .map(|handle| handle.name().to_string())
-        .collect();
-    names.sort_unstable();
-    let mut rows = StatusRows {
-        crc: Crc32c::new(),
-        rows: 0,
-        last_revision: 0,
-    };
-    for name in &names {
-        untyped_table::visit(&tx, name, &mut rows)?;
-    }
+    let mut crc = Crc32c::new();
+    let (mut rows, mut last_revision) = (0, 0);
+    untyped_table::walk(&tx, &mut |walked| match walked {
+        Walked::Table(name) => crc.update(name.as_bytes()),
+        Walked::Row { table, key, value } => {
+            crc.update(key);
+            crc.update(value);
+            if table == KEY_TABLE.name()
+                && let Some((rev, _)) = Revision::from_key(key)
+            {
+                last_revision = rev.main;
+            }
+            rows += 1;
+        }
+    })?;
     Ok(BackendStatus {
-        hash: rows.crc.finish(),
-        revision: store_revision(backend, rows.last_revision)?,
-        total_keys: rows.rows,
+        hash: crc.finish(),
+        revision: store_revision(backend, last_revision)?,
+        total_keys: rows,
     })
 }
 
@@ -84,40 +83,6 @@ fn store_revision(backend: &Backend, last_row: i64) -> Result<i64, BackendError>
     let finished = read_compact_rev(&tx, FINISHED_COMPACT_REV)?.unwrap_or(0);
     let scheduled = read_compact_rev(&tx, SCHEDULED_COMPACT_REV)?.unwrap_or(0);
     Ok(last_row.max(finished).max(scheduled))
-}
-
-/// Feeds every row into one CRC, counting rows and noting the last key-table revision.
-struct StatusRows {
-    crc: Crc32c,
-    rows: u64,
-    last_revision: i64,
-}
-
-impl TableVisitor for StatusRows {
-    fn visit<K: Key + 'static, V: Value + 'static>(
-        &mut self,
-        name: &str,
-        table: ReadOnlyTable<K, V>,
-    ) -> Result<(), BackendError> {
-        let keys = name == KEY_TABLE.name();
-        self.crc.update(name.as_bytes());
-        for row in table
-            .iter()
-            .map_err(BackendError::with("reading table for the status"))?
-        {
-            let (key, value) = row.map_err(BackendError::with("reading table for the status"))?;
-            let key_value = key.value();
-            let key_bytes = K::as_bytes(&key_value);
-            self.crc.update(key_bytes.as_ref());
-            let value_value = value.value();
-            self.crc.update(V::as_bytes(&value_value).as_ref());
-            if keys && let Some((rev, _)) = Revision::from_key(key_bytes.as_ref()) {
-                self.last_revision = rev.main;
-            }
-            self.rows += 1;
-        }
-        Ok(())
-    }
 }
 
 /// Forgets the raft index and term the backend was applied up to, so a member started on it
