@@ -23,6 +23,7 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_mvcc::CompactionDone;
 
+use crate::auth::{AuthAnswer, AuthRequest};
 use crate::wait::WaitRegistry;
 
 /// One proposal: a request id unique across the cluster plus the request itself.
@@ -32,7 +33,7 @@ pub(crate) struct InternalRequest {
     #[prost(uint64, tag = "1")]
     pub(crate) id: u64,
     /// The operation to apply.
-    #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11")]
+    #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12")]
     pub(crate) request: Option<Request>,
 }
 
@@ -71,6 +72,9 @@ pub(crate) enum Request {
     /// ordinary entry).
     #[prost(message, tag = "11")]
     MemberUpdate(MemberUpdateRequest),
+    /// One of etcd's auth requests.
+    #[prost(message, tag = "12")]
+    Auth(AuthRequest),
 }
 
 /// What a membership conf change carries besides raft's own change: the proposer's request
@@ -163,6 +167,7 @@ pub(crate) struct Waiters {
     alarm: WaitRegistry<Outcome<AlarmResponse>>,
     member_update: WaitRegistry<Outcome<Vec<Member>>>,
     member_change: WaitRegistry<Outcome<Vec<Member>>>,
+    auth: WaitRegistry<Outcome<AuthAnswer>>,
 }
 
 impl Waiters {
@@ -241,6 +246,8 @@ proposal!(
     Vec<Member>,
     member_update
 );
+
+proposal!(AuthRequest, Auth, AuthAnswer, auth);
 
 impl Awaited for MemberChangeContext {
     type Output = Vec<Member>;

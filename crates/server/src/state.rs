@@ -13,6 +13,7 @@ use oxcd_mvcc::{Backend, DefragReport, KvStore};
 use oxcd_raft::{ConfStateSummary, StateMachine};
 
 use crate::alarms::Alarms;
+use crate::auth::AuthStore;
 use crate::key_deletes::KeyDeletes;
 use crate::lease::{Lessor, table as lease_table};
 use crate::membership::{Identity, Membership};
@@ -51,6 +52,7 @@ pub(crate) struct ServerState {
     storage: RwLock<Storage>,
     membership: Membership,
     alarms: Alarms,
+    auth: AuthStore,
     lessor: Arc<Lessor>,
     watch_hub: Arc<WatchHub>,
     key_deletes: Arc<KeyDeletes>,
@@ -70,6 +72,7 @@ impl ServerState {
         restore_leases(&lessor, &storage)?;
         let membership = Membership::load(&storage.backend).map_err(err("loading membership"))?;
         let alarms = Alarms::load(&storage.backend).map_err(err("loading alarms"))?;
+        let auth = AuthStore::load(&storage.backend).map_err(err("loading the auth store"))?;
         let (applied, _term) = storage
             .backend
             .consistent_index()
@@ -82,6 +85,7 @@ impl ServerState {
             storage: RwLock::new(storage),
             membership,
             alarms,
+            auth,
             lessor: Arc::new(lessor),
             watch_hub,
             key_deletes: Arc::default(),
@@ -141,6 +145,11 @@ impl ServerState {
         &self.membership
     }
 
+    /// Users, roles and whether authentication is on.
+    pub(crate) fn auth(&self) -> &AuthStore {
+        &self.auth
+    }
+
     /// The alarms raised in the cluster.
     pub(crate) fn alarms(&self) -> &Alarms {
         &self.alarms
@@ -193,6 +202,9 @@ impl ServerState {
         self.alarms
             .reload(&restored.backend)
             .map_err(err("reloading alarms"))?;
+        self.auth
+            .reload(&restored.backend)
+            .map_err(err("reloading the auth store"))?;
         // Readers keep using the old store until the swap below: the old database file stays
         // readable through its open handle after the rename, as the new one does through its.
         std::fs::rename(db_path, &self.backend_path)

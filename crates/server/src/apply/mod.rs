@@ -14,6 +14,7 @@
 //! grows, and an outcome reaches its proposer only after the batch holding it is committed.
 
 mod alarm;
+mod auth;
 mod kv;
 mod lease;
 mod membership;
@@ -222,6 +223,7 @@ impl ApplyLoop {
             Request::LeaseCheckpoint(req) => self.apply_one(batch, step, req),
             Request::Alarm(req) => self.apply_one(batch, step, req),
             Request::MemberUpdate(req) => self.apply_one(batch, step, req),
+            Request::Auth(req) => self.apply_one(batch, step, req),
         }
     }
 
