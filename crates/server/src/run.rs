@@ -255,6 +255,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         quota: BackendQuota::new(cfg.quota_backend_bytes, cfg.backend_quota()),
         strict_reconfig_check: cfg.strict_reconfig_check,
         advertise_peer_urls: url_strings(&cfg.initial_advertise_peer_urls),
+        bcrypt_cost: u32::try_from(cfg.bcrypt_cost).unwrap_or(u32::MAX),
     };
     let server = Arc::new(EtcdServer::new(
         settings,

@@ -55,6 +55,8 @@ pub(crate) struct ServerSettings {
     pub(crate) strict_reconfig_check: bool,
     /// `--initial-advertise-peer-urls`, as text.
     pub(crate) advertise_peer_urls: Vec<String>,
+    /// `--bcrypt-cost`: the cost of the password hashes this member makes.
+    pub(crate) bcrypt_cost: u32,
 }
 
 /// The member, shared by every service.
