@@ -3,14 +3,14 @@
 //! every file of the data dir exactly as it was, so a backup or a repair can still use them.
 //! Only a torn tail, which a crash leaves and nobody was told was written, is cut.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use oxcd_api::etcdserverpb::{PutRequest, RangeRequest};
+use oxcd_api::etcdserverpb::RangeRequest;
 use oxcd_testkit::ports;
 use oxcd_tests::acked_writers::{AckedWriters, assert_nothing_lost};
+use oxcd_tests::data_dir::contents;
 use oxcd_tests::member::{Member, MemberConfig};
 use oxcd_tests::{Cluster, ClusterSpec, Server, grpc};
 
@@ -20,23 +20,6 @@ const EXIT_WITHIN: Duration = Duration::from_secs(10);
 const READY_WITHIN: Duration = Duration::from_secs(20);
 /// Keys written before the damage.
 const KEYS: usize = 20;
-
-/// Every file under `dir` (recursively) with its contents.
-fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.insert(path.clone(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    out
-}
 
 /// Offsets of the records in a WAL segment (`[len u32][type u8][crc u32][payload]`), up to
 /// the zero-filled preallocated end.
@@ -113,12 +96,7 @@ async fn a_damaged_wal_is_refused_and_left_untouched() {
     let mut clients = grpc::connect(&member.client_url()).await.unwrap();
     for i in 0..KEYS {
         clients
-            .kv
-            .put(PutRequest {
-                key: format!("key-{i:02}").into_bytes(),
-                value: vec![b'v'; 100],
-                ..Default::default()
-            })
+            .put(&format!("key-{i:02}"), &"v".repeat(100), 0)
             .await
             .unwrap();
     }

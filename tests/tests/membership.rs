@@ -608,12 +608,7 @@ async fn the_leader_promotes_a_caught_up_learner_when_asked_to_at_start() {
     let mut client = connect(&cluster.endpoint(0)).await.expect("connect");
     for n in 0..500 {
         client
-            .kv
-            .put(PutRequest {
-                key: format!("k/{n:04}").into_bytes(),
-                value: vec![b'v'; 100],
-                ..Default::default()
-            })
+            .put(&format!("k/{n:04}"), &"v".repeat(100), 0)
             .await
             .expect("put");
     }

@@ -24,7 +24,7 @@ use oxcd_tests::binaries;
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::member::{Member, MemberConfig};
 use oxcd_tests::offline_tools::{oxutl, real_etcdutl, stderr, stdout};
-use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server, crash_points};
+use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server, crash_points, data_dir};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -118,20 +118,10 @@ async fn add_learner(endpoint: &str) {
 
 /// Every file under `dir` and the SHA-256 of its content.
 fn digests(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let digest = Sha256::digest(std::fs::read(&path).unwrap()).to_vec();
-                out.insert(path, digest);
-            }
-        }
-    }
-    out
+    data_dir::contents(dir)
+        .into_iter()
+        .map(|(path, bytes)| (path, Sha256::digest(bytes).to_vec()))
+        .collect()
 }
 
 /// A member started on the backup at `data_dir` as a new cluster: `--force-new-cluster`,

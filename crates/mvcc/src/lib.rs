@@ -53,6 +53,6 @@ pub use compaction::{CompactionDone, CompactionError, CompactionWait};
 pub use defrag::DefragReport;
 pub use error::BackendError;
 pub use history::ChunkLimit;
-pub use store::KvStore;
+pub use store::{KvStore, LeasedKeys};
 pub use table::{Codec, Column, DecodeError, Proto, Table, TableReader, TableWriter};
 pub use txn::is_txn_read_only;

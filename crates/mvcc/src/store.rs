@@ -29,18 +29,29 @@ use crate::shared::Shared;
 use crate::view::ReadError;
 use crate::{kv_header, range, txn};
 
+/// Live keys attached to a lease, each with its lease.
+pub type LeasedKeys = Vec<(Vec<u8>, i64)>;
+
 /// The multi-version key-value store. `Send + Sync`: share it between the apply loop (the only
 /// writer, through `begin_apply`) and any number of readers.
 pub struct KvStore {
     shared: Arc<Shared>,
     compactor: Compactor,
-    leased_at_open: parking_lot::Mutex<Vec<(Vec<u8>, i64)>>,
 }
 
 impl KvStore {
     /// Loads the store from the backend: rebuilds the index (all generations, tombstones
     /// included), the current and compacted revisions, and resumes an unfinished compaction.
     pub fn open(backend: Arc<Backend>) -> Result<KvStore, BackendError> {
+        Ok(KvStore::open_with_leased_keys(backend)?.0)
+    }
+
+    /// [`KvStore::open`], also returning the live keys attached to a lease, with their lease,
+    /// which the index rebuild reads on its way: what a lessor needs to rebuild its
+    /// attachments.
+    pub fn open_with_leased_keys(
+        backend: Arc<Backend>,
+    ) -> Result<(KvStore, LeasedKeys), BackendError> {
         let started = std::time::Instant::now();
         let Restored {
             index,
@@ -73,11 +84,7 @@ impl KvStore {
             let (_, done) = completion();
             compactor.schedule(rev, done);
         }
-        Ok(KvStore {
-            shared,
-            compactor,
-            leased_at_open: parking_lot::Mutex::new(leased.into_iter().collect()),
-        })
+        Ok((KvStore { shared, compactor }, leased.into_iter().collect()))
     }
 
     /// The backend the store lives in.
@@ -157,12 +164,6 @@ impl KvStore {
     pub fn events(&self, from: i64, limit: ChunkLimit) -> Result<(Vec<Event>, i64), EtcdError> {
         let view = self.snapshot().map_err(read_failure)?;
         crate::history::events(&view, from, limit).map_err(read_failure)
-    }
-
-    /// The live keys attached to a lease, with their lease, as they were when the store was
-    /// opened (the index rebuild reads them on its way); handed out once, to fill the lessor.
-    pub fn take_leased_keys_at_open(&self) -> Vec<(Vec<u8>, i64)> {
-        std::mem::take(&mut *self.leased_at_open.lock())
     }
 
     /// Starts applying a batch of raft entries in one backend write transaction. Waits while

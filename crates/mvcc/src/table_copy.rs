@@ -106,7 +106,10 @@ pub(crate) fn copy_key_rows(
                     .map_err(BackendError::with("writing the copy"))?;
                 chunk_bytes += key.value().len() + value.value().len();
                 copied.rows += 1;
-                copied.last = Some(key.value().to_vec());
+                // One buffer for the last key, not an allocation per row copied.
+                let last = copied.last.get_or_insert_with(Vec::new);
+                last.clear();
+                last.extend_from_slice(key.value());
                 if chunk_bytes >= CHUNK_BYTES {
                     break;
                 }

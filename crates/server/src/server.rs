@@ -391,9 +391,7 @@ impl EtcdServer {
             }
         }
     }
-}
 
-impl EtcdServer {
     /// A member started on an `oxutl backup` carries etcdutl's placeholder peer URL, which no
     /// peer could reach; it takes the peer URLs it was started with instead, so the restored
     /// cluster can grow without a `member update` first.

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::RwLock;
 
 use oxcd_mvcc::watch::WatchHub;
-use oxcd_mvcc::{Backend, DefragReport, KvStore};
+use oxcd_mvcc::{Backend, DefragReport, KvStore, LeasedKeys};
 use oxcd_raft::{ConfStateSummary, StateMachine};
 
 use crate::alarms::Alarms;
@@ -40,10 +40,18 @@ struct Storage {
 }
 
 impl Storage {
-    fn open(path: &Path) -> Result<Storage, StateError> {
+    /// Opens the backend at `path` and its store; also the live keys attached to leases.
+    fn open(path: &Path) -> Result<(Storage, LeasedKeys), StateError> {
         let backend = Arc::new(Backend::open(path).map_err(err("opening backend"))?);
-        let kv = Arc::new(KvStore::open(backend.clone()).map_err(err("loading key index"))?);
-        Ok(Storage { backend, kv })
+        let (kv, leased) =
+            KvStore::open_with_leased_keys(backend.clone()).map_err(err("loading key index"))?;
+        Ok((
+            Storage {
+                backend,
+                kv: Arc::new(kv),
+            },
+            leased,
+        ))
     }
 }
 
@@ -68,8 +76,8 @@ impl ServerState {
     /// Opens a bootstrapped backend at `backend_path`; `lessor` is filled from it.
     pub(crate) fn open(backend_path: &Path, lessor: Lessor) -> Result<ServerState, StateError> {
         remove_backend_copies(backend_path.parent().unwrap_or(Path::new(".")));
-        let storage = Storage::open(backend_path)?;
-        restore_leases(&lessor, &storage)?;
+        let (storage, leased) = Storage::open(backend_path)?;
+        restore_leases(&lessor, &storage, leased)?;
         let membership = Membership::load(&storage.backend).map_err(err("loading membership"))?;
         let alarms = Alarms::load(&storage.backend).map_err(err("loading alarms"))?;
         let auth = AuthStore::load(&storage.backend).map_err(err("loading the auth store"))?;
@@ -184,7 +192,7 @@ impl ServerState {
         stamp_local_identity(db_path, identity)?;
         // The received database is opened and checked where it lies: a file that does not
         // open, or holds another index than raft's snapshot, never replaces the live one.
-        let restored = Storage::open(db_path)?;
+        let (restored, leased) = Storage::open(db_path)?;
         let (applied, _term) = restored
             .backend
             .consistent_index()
@@ -198,7 +206,7 @@ impl ServerState {
         self.membership
             .reload(&restored.backend)
             .map_err(err("reloading membership"))?;
-        restore_leases(&self.lessor, &restored)?;
+        restore_leases(&self.lessor, &restored, leased)?;
         self.alarms
             .reload(&restored.backend)
             .map_err(err("reloading alarms"))?;
@@ -235,9 +243,13 @@ fn remove_backend_copies(member_dir: &Path) {
     }
 }
 
-fn restore_leases(lessor: &Lessor, storage: &Storage) -> Result<(), StateError> {
+fn restore_leases(
+    lessor: &Lessor,
+    storage: &Storage,
+    attached: LeasedKeys,
+) -> Result<(), StateError> {
     let stored = lease_table::load(&storage.backend).map_err(err("loading leases"))?;
-    lessor.restore(stored, storage.kv.take_leased_keys_at_open());
+    lessor.restore(stored, attached);
     Ok(())
 }
 

@@ -24,6 +24,7 @@
 
 #![warn(unreachable_pub)]
 
+pub mod certs;
 pub mod etcd;
 pub mod etcd_cluster;
 pub mod http;

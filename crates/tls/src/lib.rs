@@ -1,0 +1,16 @@
+//! TLS for oxcd, built on rustls with the `aws-lc-rs` provider (its default, with post-quantum key exchange): the PEM files etcd's flags name
+//! (certificates, private keys, CA bundles) loaded with errors that name the file. The server
+//! side (client and peer listeners) and the client side (oxctl, the Rust client, peers dialling
+//! each other) build their rustls configurations from these.
+
+#![warn(unreachable_pub)]
+
+mod pem_files;
+
+pub use pem_files::{TlsError, certificates, private_key, root_store};
+
+/// The cryptography every oxcd TLS configuration uses (rustls' `aws-lc-rs` provider), so that no
+/// configuration depends on a process-wide default being installed first.
+pub fn crypto_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
