@@ -23,7 +23,7 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_mvcc::CompactionDone;
 
-use crate::auth::{AuthAnswer, AuthRequest};
+use crate::auth::{AuthAnswer, AuthRequest, Caller};
 use crate::wait::WaitRegistry;
 
 /// One proposal: a request id unique across the cluster plus the request itself.
@@ -35,6 +35,11 @@ pub(crate) struct InternalRequest {
     /// The operation to apply.
     #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12")]
     pub(crate) request: Option<Request>,
+    /// Who asked: every member checks the request against the caller's permissions when it
+    /// applies it. An entry without one (written before oxcd had authentication) is checked
+    /// as a client's without credentials.
+    #[prost(message, optional, tag = "13")]
+    pub(crate) caller: Option<Caller>,
 }
 
 /// Operations that change replicated state.
@@ -280,6 +285,7 @@ mod tests {
                 value: b"v".to_vec(),
                 ..Default::default()
             })),
+            caller: Some(Caller::user("alice".into(), 3)),
         };
         let decoded = InternalRequest::decode(req.encode_to_vec().as_slice()).unwrap();
         assert_eq!(decoded, req);

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use oxcd_raft::{RaftConfig, RaftNode};
 
 use crate::apply::{ApplyLoop, Ended};
+use crate::auth::Tokens;
 use crate::auto_compaction;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::corruption;
@@ -176,10 +177,12 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         min_lease_ttl(&cfg),
         cfg.experimental.lease_checkpoint_interval,
     );
+    let tokens = Tokens::from_flag(&cfg.auth_token, cfg.auth_token_ttl)
+        .map_err(|e| StartError::State(format!("failed to create token provider: {e}")))?;
     let state = {
         let _doing = fail_stop::doing(opening_data);
         Arc::new(
-            ServerState::open(&boot.backend_path, lessor)
+            ServerState::open(&boot.backend_path, lessor, tokens)
                 .map_err(|e| StartError::State(e.to_string()))?,
         )
     };

@@ -13,7 +13,7 @@ use oxcd_mvcc::{Backend, DefragReport, KvStore, LeasedKeys};
 use oxcd_raft::{ConfStateSummary, StateMachine};
 
 use crate::alarms::Alarms;
-use crate::auth::AuthStore;
+use crate::auth::{AuthStore, Tokens};
 use crate::key_deletes::KeyDeletes;
 use crate::lease::{Lessor, table as lease_table};
 use crate::membership::{Identity, Membership};
@@ -61,6 +61,7 @@ pub(crate) struct ServerState {
     membership: Membership,
     alarms: Alarms,
     auth: AuthStore,
+    tokens: Tokens,
     lessor: Arc<Lessor>,
     watch_hub: Arc<WatchHub>,
     key_deletes: Arc<KeyDeletes>,
@@ -73,8 +74,13 @@ pub(crate) struct ServerState {
 }
 
 impl ServerState {
-    /// Opens a bootstrapped backend at `backend_path`; `lessor` is filled from it.
-    pub(crate) fn open(backend_path: &Path, lessor: Lessor) -> Result<ServerState, StateError> {
+    /// Opens a bootstrapped backend at `backend_path`; `lessor` is filled from it. `tokens`
+    /// issues and checks the tokens of authenticated clients.
+    pub(crate) fn open(
+        backend_path: &Path,
+        lessor: Lessor,
+        tokens: Tokens,
+    ) -> Result<ServerState, StateError> {
         remove_backend_copies(backend_path.parent().unwrap_or(Path::new(".")));
         let (storage, leased) = Storage::open(backend_path)?;
         restore_leases(&lessor, &storage, leased)?;
@@ -94,6 +100,7 @@ impl ServerState {
             membership,
             alarms,
             auth,
+            tokens,
             lessor: Arc::new(lessor),
             watch_hub,
             key_deletes: Arc::default(),
@@ -156,6 +163,11 @@ impl ServerState {
     /// Users, roles and whether authentication is on.
     pub(crate) fn auth(&self) -> &AuthStore {
         &self.auth
+    }
+
+    /// The tokens this member issued or can check.
+    pub(crate) fn tokens(&self) -> &Tokens {
+        &self.tokens
     }
 
     /// The alarms raised in the cluster.
@@ -296,7 +308,13 @@ impl ServerState {
             .unwrap()
             .write(|tables| Membership::bootstrap(tables, identity, &[]))
             .unwrap();
-        ServerState::open(path, Lessor::new(1, std::time::Duration::from_secs(300))).unwrap()
+        let tokens = Tokens::from_flag("simple", std::time::Duration::from_secs(300)).unwrap();
+        ServerState::open(
+            path,
+            Lessor::new(1, std::time::Duration::from_secs(300)),
+            tokens,
+        )
+        .unwrap()
     }
 }
 

@@ -1,5 +1,7 @@
 //! Applying auth requests to the auth store, in the batch's backend transaction, so every
-//! member holds the same users, roles and auth revision at the same point of the log.
+//! member holds the same users, roles and auth revision at the same point of the log; and the
+//! member's tokens that follow from them (assigned by `Authenticate`, forgotten with their
+//! user's deletion or new password, or all of them when authentication is turned off).
 
 use oxcd_api::EtcdError;
 
@@ -16,7 +18,13 @@ impl Apply for AuthRequest {
         let reply = match &self.op {
             None => Err(AuthError::Refused(EtcdError::InvalidAuthMgmt)),
             Some(AuthOp::Enable(_)) => done(store.enable(tables)),
-            Some(AuthOp::Disable(_)) => done(store.disable(tables)),
+            Some(AuthOp::Disable(_)) => {
+                let disabled = store.disable(tables);
+                if disabled.is_ok() {
+                    cx.state.tokens().forget_all();
+                }
+                done(disabled)
+            }
             Some(AuthOp::Status(_)) => {
                 let (enabled, revision) = store.status();
                 Ok(AuthReply::Status { enabled, revision })
@@ -27,9 +35,20 @@ impl Apply for AuthRequest {
                 r.hashed_password.as_bytes().to_vec(),
                 r.options.as_ref().is_some_and(|o| o.no_password),
             )),
-            Some(AuthOp::UserDelete(r)) => done(store.delete_user(tables, &r.name)),
+            Some(AuthOp::UserDelete(r)) => {
+                let deleted = store.delete_user(tables, &r.name);
+                if deleted.is_ok() {
+                    cx.state.tokens().forget_user(&r.name);
+                }
+                done(deleted)
+            }
             Some(AuthOp::UserChangePassword(r)) => {
-                done(store.change_password(tables, &r.name, r.hashed_password.as_bytes().to_vec()))
+                let changed =
+                    store.change_password(tables, &r.name, r.hashed_password.as_bytes().to_vec());
+                if changed.is_ok() {
+                    cx.state.tokens().forget_user(&r.name);
+                }
+                done(changed)
             }
             Some(AuthOp::UserGrantRole(r)) => done(store.grant_role(tables, &r.user, &r.role)),
             Some(AuthOp::UserGet(r)) => store
@@ -51,6 +70,21 @@ impl Apply for AuthRequest {
                 done(store.revoke_permission(tables, &r.role, &r.key, &r.range_end))
             }
             Some(AuthOp::RoleDelete(r)) => done(store.delete_role(tables, &r.role)),
+            Some(AuthOp::Authenticate(r)) => {
+                store.may_authenticate(&r.name).map_err(refused).map(|()| {
+                    // Every member assigns the token, so the client may use it on any of them.
+                    let simple_token = cx
+                        .state
+                        .tokens()
+                        .simple()
+                        .filter(|_| !r.simple_token_prefix.is_empty())
+                        .map(|tokens| tokens.assign(&r.simple_token_prefix, cx.index, &r.name));
+                    AuthReply::Authenticated {
+                        simple_token,
+                        revision: store.status().1,
+                    }
+                })
+            }
         };
         match reply {
             Ok(reply) => Ok(Ok(AuthAnswer {

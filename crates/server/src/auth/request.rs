@@ -1,6 +1,7 @@
 //! What an auth request carries through raft, and what applying it answers. Every auth
 //! request goes through the log, as in etcd 3.5 (reads such as `UserList` too, so they see
-//! every change before them); passwords travel hashed by the member that received them.
+//! every change before them); passwords travel hashed by the member that received them, and
+//! `Authenticate` travels without its password, checked before proposing.
 
 use oxcd_api::authpb::Permission;
 use oxcd_api::etcdserverpb::{
@@ -17,7 +18,7 @@ pub(crate) struct AuthRequest {
     /// The operation.
     #[prost(
         oneof = "AuthOp",
-        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16"
+        tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17"
     )]
     pub(crate) op: Option<AuthOp>,
 }
@@ -73,6 +74,22 @@ pub(crate) enum AuthOp {
     /// `RoleDelete`.
     #[prost(message, tag = "16")]
     RoleDelete(AuthRoleDeleteRequest),
+    /// `Authenticate`, its password already checked by the member that received it.
+    #[prost(message, tag = "17")]
+    Authenticate(InternalAuthenticate),
+}
+
+/// What `Authenticate` carries through raft: the user, whose password the receiving member
+/// checked (the log never carries it), and the random part of the simple token every member
+/// assigns when it applies the entry (empty with JWTs, which the receiving member signs).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct InternalAuthenticate {
+    /// The user.
+    #[prost(string, tag = "1")]
+    pub(crate) name: String,
+    /// The simple token's prefix.
+    #[prost(string, tag = "2")]
+    pub(crate) simple_token_prefix: String,
 }
 
 /// What applying an auth request answers.
@@ -102,4 +119,11 @@ pub(crate) enum AuthReply {
     Names(Vec<String>),
     /// `RoleGet`: the role's permissions.
     Permissions(Vec<Permission>),
+    /// `Authenticate`: the simple token assigned (none with JWTs) and the auth revision.
+    Authenticated {
+        /// The simple token.
+        simple_token: Option<String>,
+        /// The auth revision the user was authenticated at.
+        revision: u64,
+    },
 }

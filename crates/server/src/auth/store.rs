@@ -71,6 +71,18 @@ impl State {
         self.roles.get(name).ok_or(EtcdError::RoleNotFound)
     }
 
+    /// The user `name` if it may authenticate: authentication is on, the user exists and has
+    /// a password.
+    fn user_to_authenticate(&self, name: &str) -> Result<&User, EtcdError> {
+        if !self.enabled {
+            return Err(EtcdError::AuthNotEnabled);
+        }
+        match self.users.get(name) {
+            Some(user) if !is_passwordless(user) => Ok(user),
+            _ => Err(EtcdError::AuthFailed),
+        }
+    }
+
     fn bump(&mut self, tables: TableWriter<'_>) -> Result<(), BackendError> {
         self.revision += 1;
         tables.put(
@@ -119,7 +131,8 @@ impl AuthStore {
         let revision = flags
             .get(REVISION_KEY)
             .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map_or(0, u64::from_be_bytes);
+            // etcd starts every auth store at revision 1.
+            .map_or(1, u64::from_be_bytes);
         let users = tables.rows(&USER_TABLE)?;
         let roles = tables.rows(&ROLE_TABLE)?;
         *self.state.write() = State {
@@ -387,6 +400,30 @@ impl AuthStore {
         self.state.read().roles.keys().cloned().collect()
     }
 
+    /// The stored password hash of user `name` and the auth revision it was read at, for the
+    /// password to be compared outside the lock (bcrypt is slow): etcd's `CheckPassword` up to
+    /// the comparison. A user without password never authenticates with one.
+    pub(crate) fn password_hash(&self, name: &str) -> Result<(Vec<u8>, u64), EtcdError> {
+        let state = self.state.read();
+        let user = state.user_to_authenticate(name)?;
+        Ok((user.password.clone(), state.revision))
+    }
+
+    /// Whether user `name` may be given a token now: the apply step of `Authenticate`, after
+    /// the password was checked by the member that received it.
+    pub(crate) fn may_authenticate(&self, name: &str) -> Result<(), EtcdError> {
+        self.state.read().user_to_authenticate(name).map(drop)
+    }
+
+    /// Whether user `name` exists and holds `role`.
+    pub(crate) fn has_role(&self, name: &str, role: &str) -> bool {
+        let state = self.state.read();
+        state
+            .users
+            .get(name)
+            .is_some_and(|user| user.roles.iter().any(|r| r == role))
+    }
+
     /// Whether `user`, holding a token issued at auth `revision`, may have `access` to `key`
     /// (empty `range_end`) or `[key, range_end)`. Everything is allowed while authentication
     /// is off; a root user is allowed everything.
@@ -503,18 +540,19 @@ mod tests {
     #[test]
     fn enabling_needs_a_root_user_holding_the_root_role_and_keeps_the_revision() {
         let (_dir, b, s) = open();
+        assert_eq!(s.status(), (false, 1), "etcd starts at auth revision 1");
         assert_eq!(apply(&b, |t| s.enable(t)), Err(EtcdError::RootUserNotExist));
         apply(&b, |t| s.add_user(t, ROOT, b"hash".to_vec(), false)).unwrap();
         assert_eq!(apply(&b, |t| s.enable(t)), Err(EtcdError::RootRoleNotExist));
         apply(&b, |t| s.grant_role(t, ROOT, ROOT)).unwrap();
         apply(&b, |t| s.enable(t)).unwrap();
-        assert_eq!(s.status(), (true, 2));
+        assert_eq!(s.status(), (true, 3));
         apply(&b, |t| s.enable(t)).unwrap();
-        assert_eq!(s.status(), (true, 2));
+        assert_eq!(s.status(), (true, 3));
         apply(&b, |t| s.disable(t)).unwrap();
-        assert_eq!(s.status(), (false, 3));
+        assert_eq!(s.status(), (false, 4));
         apply(&b, |t| s.disable(t)).unwrap();
-        assert_eq!(s.status(), (false, 3));
+        assert_eq!(s.status(), (false, 4));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod auth;
 mod backend_snapshot;
+mod caller;
 mod cluster;
 mod election;
 mod kv;
