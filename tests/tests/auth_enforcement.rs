@@ -307,7 +307,7 @@ async fn every_request_kind_is_checked_against_the_callers_permissions() {
     assert_eq!(
         refusal(
             c.lease
-                .lease_revoke(with_token(revoke.clone(), &alice))
+                .lease_revoke(with_token(revoke, &alice))
                 .await
         ),
         denied()
@@ -323,7 +323,7 @@ async fn every_request_kind_is_checked_against_the_callers_permissions() {
         physical: false,
     };
     assert_eq!(
-        refusal(c.kv.compact(with_token(compact.clone(), &alice)).await),
+        refusal(c.kv.compact(with_token(compact, &alice)).await),
         denied()
     );
     c.kv.compact(with_token(compact, &root)).await.unwrap();
