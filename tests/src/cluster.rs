@@ -14,6 +14,7 @@ use oxcd_testkit::ports::free_ports;
 use tempfile::TempDir;
 
 use crate::grpc::{self, Clients};
+use crate::grpc_tls::{self, ClusterTls};
 use crate::member::{LOG_TAIL_LINES, Member, MemberConfig};
 use crate::netns::Host;
 use crate::proxy::PeerProxy;
@@ -61,6 +62,8 @@ pub struct ClusterSpec {
     pub peer_proxies: bool,
     /// Give every member's data directory a [`SmallDisk`] of this many bytes (root only).
     pub small_disks: Option<u64>,
+    /// Serve clients over TLS only (`https://` client URLs); peers stay plaintext.
+    pub client_tls: Option<ClusterTls>,
 }
 
 impl ClusterSpec {
@@ -75,7 +78,14 @@ impl ClusterSpec {
             ready_timeout: READY_TIMEOUT,
             peer_proxies: false,
             small_disks: None,
+            client_tls: None,
         }
+    }
+
+    /// Serves clients over TLS with `tls` (the harness connects with its certificates).
+    pub fn client_tls(mut self, tls: ClusterTls) -> ClusterSpec {
+        self.client_tls = Some(tls);
+        self
     }
 
     /// Puts each member's data directory on its own tmpfs of `bytes`, which a test can fill.
@@ -257,9 +267,12 @@ impl Cluster {
         self.root.as_ref().map(TempDir::path)
     }
 
-    /// gRPC clients connected to member `i`.
+    /// gRPC clients connected to member `i` (over TLS for a cluster with client TLS).
     pub async fn client(&self, i: usize) -> Result<Clients> {
-        grpc::connect(&self.endpoint(i)).await
+        match &self.members[i].config().client_tls {
+            Some(tls) => grpc_tls::connect(&self.endpoint(i), grpc::REQUEST_TIMEOUT, tls).await,
+            None => grpc::connect(&self.endpoint(i)).await,
+        }
     }
 
     /// Kills member `i` with SIGKILL.
@@ -522,9 +535,16 @@ fn member_configs(spec: &ClusterSpec, root: &Path) -> Result<Vec<MemberConfig>> 
         .collect::<Vec<_>>()
         .join(",");
     for config in &mut configs {
+        config.client_tls = spec.client_tls.clone();
+        let tls_args = spec
+            .client_tls
+            .as_ref()
+            .map(ClusterTls::server_args)
+            .unwrap_or_default();
         config.args = config
             .seed_args(&initial_cluster, &spec.token)
             .into_iter()
+            .chain(tls_args)
             .chain(spec.extra_args.iter().cloned())
             .collect();
     }

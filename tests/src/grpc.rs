@@ -116,7 +116,12 @@ pub async fn connect_with_timeout(endpoint: &str, request_timeout: Duration) -> 
         .connect()
         .await
         .with_context(|| format!("connecting to {endpoint}"))?;
-    Ok(Clients {
+    Ok(clients(channel))
+}
+
+/// The clients of every service over `channel`.
+pub(crate) fn clients(channel: Channel) -> Clients {
+    Clients {
         kv: KvClient::new(channel.clone())
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX),
@@ -129,7 +134,7 @@ pub async fn connect_with_timeout(endpoint: &str, request_timeout: Duration) -> 
         lock: LockClient::new(channel.clone()),
         election: ElectionClient::new(channel.clone()),
         auth: AuthClient::new(channel),
-    })
+    }
 }
 
 /// `message` as a request carrying `token` in its metadata, as etcd's clients send it.

@@ -18,6 +18,7 @@ pub mod data_dir;
 pub mod differential;
 pub mod etcdctl;
 pub mod grpc;
+pub mod grpc_tls;
 pub mod locks;
 pub mod member;
 pub mod netns;
@@ -28,6 +29,7 @@ pub mod server;
 pub mod small_disk;
 pub mod spawner;
 pub mod stale;
+pub mod tls_member;
 pub mod wait;
 pub mod watch_stream;
 

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use oxcd_api::etcdserverpb::StatusRequest;
 
 use crate::grpc;
+use crate::grpc_tls::{self, ClusterTls};
 use crate::server::Server;
 use crate::spawner;
 use crate::wait::{self, Attempt};
@@ -45,6 +46,8 @@ pub struct MemberConfig {
     pub netns: Option<String>,
     /// Every argument after the binary.
     pub args: Vec<String>,
+    /// Client TLS: the client URL is `https://` and the harness connects with these.
+    pub client_tls: Option<ClusterTls>,
 }
 
 impl MemberConfig {
@@ -66,12 +69,18 @@ impl MemberConfig {
             log_path: root.join(format!("{name}.log")),
             netns,
             args: Vec::new(),
+            client_tls: None,
         }
     }
 
-    /// `http://ip:client_port`.
+    /// `http://ip:client_port` (`https://` with client TLS).
     pub fn client_url(&self) -> String {
-        format!("http://{}", socket_text(self.ip, self.client_port))
+        let scheme = if self.client_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", socket_text(self.ip, self.client_port))
     }
 
     /// `http://ip:peer_port`.
@@ -363,6 +372,7 @@ impl Member {
     pub async fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
         let what = format!("member {} to serve clients", self.config.name);
         let url = self.client_url();
+        let tls = self.config.client_tls.clone();
         let result = wait::until(&what, timeout, || {
             let exited = match self.child.as_mut().map(Child::try_wait) {
                 Some(Ok(None)) => None,
@@ -372,6 +382,7 @@ impl Member {
             };
             let logged_ready = self.current_log().contains(READY_LOG_LINE);
             let url = url.clone();
+            let tls = tls.clone();
             async move {
                 if let Some(reason) = exited {
                     return Attempt::Fail(anyhow::anyhow!(reason));
@@ -379,7 +390,7 @@ impl Member {
                 if logged_ready {
                     return Attempt::Done(());
                 }
-                match status_member_id(&url, Duration::from_secs(1)).await {
+                match status_member_id(&url, Duration::from_secs(1), tls.as_ref()).await {
                     Ok(_) => Attempt::Done(()),
                     Err(error) => Attempt::Retry(format!("{error:#}")),
                 }
@@ -397,7 +408,7 @@ impl Member {
         let id = wait::until_ok(
             &format!("member {} to report its ID", self.config.name),
             timeout,
-            || status_member_id(&url, Duration::from_secs(2)),
+            || status_member_id(&url, Duration::from_secs(2), tls.as_ref()),
         )
         .await?;
         self.id = Some(id);
@@ -458,8 +469,11 @@ fn read_lossy(path: &Path) -> String {
 }
 
 /// Asks the server at `url` for its status and returns the member ID in the header.
-async fn status_member_id(url: &str, timeout: Duration) -> Result<u64> {
-    let mut clients = grpc::connect_with_timeout(url, timeout).await?;
+async fn status_member_id(url: &str, timeout: Duration, tls: Option<&ClusterTls>) -> Result<u64> {
+    let mut clients = match tls {
+        Some(tls) => grpc_tls::connect(url, timeout, tls).await?,
+        None => grpc::connect_with_timeout(url, timeout).await?,
+    };
     let status = clients
         .maintenance
         .status(StatusRequest {})

@@ -36,6 +36,7 @@ fn config(
         log_path: dir.join(format!("{name}.log")),
         netns: None,
         args: Vec::new(),
+        client_tls: None,
     };
     config.args = config.seed_args(initial_cluster, token);
     config

@@ -86,6 +86,7 @@ async fn a_damaged_wal_is_refused_and_left_untouched() {
         log_path: dir.path().join("m1.log"),
         netns: None,
         args: Vec::new(),
+        client_tls: None,
     };
     config.args = config.seed_args(&format!("m1=http://127.0.0.1:{}", ports[1]), "t");
     let data_dir = config.data_dir.clone();

@@ -190,6 +190,7 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
             log_path: dir.path().join(format!("r{}.log", i + 1)),
             netns: Some(host.netns.clone()),
             args: Vec::new(),
+            client_tls: None,
         })
         .collect();
     let initial_cluster = configs

@@ -2,7 +2,31 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// A bound peer listener and, for an `https://` peer URL, the TLS it serves.
+#[derive(Debug)]
+pub struct PeerListener {
+    /// The socket.
+    pub socket: TcpListener,
+    /// The TLS configuration (`--peer-cert-file` and the rest); `None` serves plaintext.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Whether a peer's certificate must name the address it connects from (etcd's check,
+    /// off with `--experimental-peer-skip-client-san-verification`).
+    pub check_san: bool,
+}
+
+impl From<TcpListener> for PeerListener {
+    /// A plaintext (`http://`) peer listener.
+    fn from(socket: TcpListener) -> PeerListener {
+        PeerListener {
+            socket,
+            tls: None,
+            check_san: true,
+        }
+    }
+}
 
 /// Configuration of one raft member, derived from etcd's flags by the server.
 #[derive(Debug)]
@@ -47,7 +71,7 @@ pub struct RaftConfig {
     /// entries are persisted or acknowledged until the apply loop catches up.
     pub max_apply_backlog_bytes: u64,
     /// Listeners for the peer transport, already bound by the server.
-    pub peer_listeners: Vec<TcpListener>,
+    pub peer_listeners: Vec<PeerListener>,
     /// `--force-new-cluster`: on restart, continue as the only member of the cluster (the
     /// others are removed through committed conf changes). No effect on a new log.
     pub force_new_cluster: bool,

@@ -23,7 +23,7 @@ mod transport;
 mod wal;
 
 pub use apply::{Apply, CommittedEntry, EntryKind};
-pub use config::RaftConfig;
+pub use config::{PeerListener, RaftConfig};
 pub use error::RaftError;
 pub use log_backup::{LogBackup, SourceLog};
 pub use member_change::MemberChange;

@@ -24,6 +24,7 @@ mod key_deletes;
 mod learner_promotion;
 mod lease;
 mod lease_leader;
+mod listeners;
 mod membership;
 mod metrics;
 mod proposal;

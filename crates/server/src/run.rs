@@ -2,13 +2,12 @@
 //! the data dir, start raft and the apply loop, publish this member, then serve clients until
 //! SIGINT/SIGTERM.
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use oxcd_raft::{RaftConfig, RaftNode};
+use oxcd_raft::{PeerListener, RaftConfig, RaftNode};
 
 use crate::apply::{ApplyLoop, Ended};
 use crate::auth::Tokens;
@@ -19,6 +18,7 @@ use crate::fail_stop;
 use crate::learner_promotion;
 use crate::lease::Lessor;
 use crate::lease_leader::primary;
+use crate::listeners::{self, ListenerError};
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
 use crate::proposal::Waiters;
@@ -56,6 +56,9 @@ pub(crate) enum StartError {
         /// Go-style text of the failure.
         reason: String,
     },
+    /// A listener could not be set up (a port in use, unusable TLS settings).
+    #[error(transparent)]
+    Listeners(#[from] ListenerError),
     /// The data dir or initial cluster is unusable.
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
@@ -89,27 +92,6 @@ pub fn run(cfg: ServerConfig) -> i32 {
     }
 }
 
-fn bind_all(urls: &[Url]) -> Result<Vec<TcpListener>, StartError> {
-    urls.iter()
-        .map(|url| {
-            let address = url.host().to_string();
-            let listen_error = |reason: String| StartError::Listen {
-                address: address.clone(),
-                reason,
-            };
-            let addrs: Vec<SocketAddr> = address
-                .to_socket_addrs()
-                .map_err(|e| listen_error(format!("lookup: {}", go_io_error_text(&e))))?
-                .collect();
-            let addr = addrs
-                .first()
-                .ok_or_else(|| listen_error("no address".to_string()))?;
-            TcpListener::bind(addr)
-                .map_err(|e| listen_error(format!("bind: {}", go_io_error_text(&e))))
-        })
-        .collect()
-}
-
 fn url_strings(urls: &[Url]) -> Vec<String> {
     urls.iter().map(ToString::to_string).collect()
 }
@@ -119,7 +101,7 @@ fn raft_config(
     cfg: &ServerConfig,
     identity: Identity,
     initial_voters: Vec<u64>,
-    peer_listeners: Vec<TcpListener>,
+    peer_listeners: Vec<PeerListener>,
 ) -> RaftConfig {
     let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     RaftConfig {
@@ -146,10 +128,13 @@ fn raft_config(
 
 async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     tracing::info!(listen_peer_urls = ?logging::strings(&cfg.listen_peer_urls), "configuring peer listeners");
-    let peer_listeners = bind_all(&cfg.listen_peer_urls)?;
+    let peer_listeners = listeners::bind_peers(&cfg)?;
     tracing::info!(listen_client_urls = ?logging::strings(&cfg.listen_client_urls), "configuring client listeners");
-    let client_listeners = bind_all(&cfg.listen_client_urls)?;
-    let metrics_listeners = bind_all(&cfg.listen_metrics_urls)?;
+    let client_tls = listeners::client_tls(&cfg)?;
+    let client_listeners =
+        listeners::bind_serving(&cfg.listen_client_urls, client_tls.as_ref(), false)?;
+    let metrics_listeners =
+        listeners::bind_serving(&cfg.listen_metrics_urls, client_tls.as_ref(), true)?;
 
     // A storage engine may panic on a damaged file without naming it: the fatal line does.
     let opening_data = format!(
@@ -312,8 +297,13 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         }
     }
     tracing::info!("ready to serve client requests");
-    for url in &cfg.listen_client_urls {
-        tracing::info!(address = %url.host(), "serving client traffic insecurely; this is strongly discouraged!");
+    for bound in &client_listeners {
+        if bound.mode.plain {
+            tracing::info!(address = %bound.address, "serving client traffic insecurely; this is strongly discouraged!");
+        }
+        if bound.mode.tls.is_some() {
+            tracing::info!(address = %bound.address, "serving client traffic securely");
+        }
     }
     let result = tokio::select! {
         served = serve_clients(client_listeners, server) => served.map_err(|e| StartError::Listen {

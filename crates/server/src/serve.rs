@@ -1,16 +1,100 @@
 //! The member's listeners: on each client listener gRPC and plain HTTP share the port (HTTP/2
 //! for gRPC, HTTP/1.1 for `/health` and friends), as on etcd's client port; a
-//! `--listen-metrics-urls` listener serves `/metrics` and `/health` only.
+//! `--listen-metrics-urls` listener serves `/metrics` and `/health` only. A TLS listener (see
+//! `oxcd_tls::Incoming`) serves the same routes over its handshaken connections, and puts the
+//! verified client certificate's common name on every request of the connection
+//! ([`grpc::ClientIdentity`]).
 
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
+use axum::Router;
+use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::serve::{IncomingStream, ListenerExt};
+use oxcd_tls::{Incoming, ServerStream};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::listeners::Bound;
 use crate::metrics::GrpcMetricsLayer;
 use crate::server::EtcdServer;
 use crate::{fail_stop, grpc, http};
+
+/// The connections of a TLS listener (possibly also serving plaintext), for `axum::serve`.
+struct Secured(Incoming);
+
+/// What a TLS listener knows of a connection.
+#[derive(Clone, Debug)]
+struct Connection {
+    /// The common name of its verified client certificate.
+    common_name: Option<String>,
+}
+
+impl axum::serve::Listener for Secured {
+    type Io = ServerStream;
+    type Addr = Connection;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.0.next().await {
+            Some(accepted) => (
+                accepted.stream,
+                Connection {
+                    common_name: accepted.peer_common_name,
+                },
+            ),
+            // The accepting task only ends with the runtime.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(Connection { common_name: None })
+    }
+}
+
+impl Connected<IncomingStream<'_, Secured>> for Connection {
+    fn connect_info(stream: IncomingStream<'_, Secured>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+/// Puts the connection's verified client identity on the request.
+async fn attach_identity(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let name = request
+        .extensions()
+        .get::<ConnectInfo<Connection>>()
+        .and_then(|info| info.0.common_name.clone());
+    if let Some(common_name) = name {
+        request
+            .extensions_mut()
+            .insert(grpc::ClientIdentity { common_name });
+    }
+    next.run(request).await
+}
+
+/// Serves `app` on `bound` until the listener fails.
+fn spawn_serving(
+    tasks: &mut JoinSet<std::io::Result<()>>,
+    bound: Bound,
+    app: Router,
+) -> std::io::Result<()> {
+    bound.socket.set_nonblocking(true)?;
+    if bound.mode.tls.is_none() {
+        let listener = TcpListener::from_std(bound.socket)?.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        tasks.spawn(async move { axum::serve(listener, app).await });
+        return Ok(());
+    }
+    let listener = Secured(Incoming::start(bound.socket, bound.mode)?);
+    let app = app
+        .layer(axum::middleware::from_fn(attach_identity))
+        .into_make_service_with_connect_info::<Connection>();
+    tasks.spawn(async move { axum::serve(listener, app).await });
+    Ok(())
+}
 
 /// gRPC clients get `Unimplemented` for a method we do not serve; anything else is plain HTTP
 /// and gets 404, as etcd's HTTP mux answers.
@@ -32,7 +116,7 @@ async fn unknown_path(request: axum::extract::Request) -> axum::response::Respon
 
 /// Serves every client listener until they fail; returns the first listener error.
 pub(crate) async fn serve_clients(
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<Bound>,
     server: Arc<EtcdServer>,
 ) -> std::io::Result<()> {
     let app = grpc::routes(server.clone())
@@ -48,29 +132,21 @@ pub(crate) async fn serve_clients(
         .merge(fail_stop::control_routes())
         .fallback(unknown_path);
     let mut tasks = JoinSet::new();
-    for listener in listeners {
-        listener.set_nonblocking(true)?;
-        let listener = TcpListener::from_std(listener)?.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let app = app.clone();
-        tasks.spawn(async move { axum::serve(listener, app).await });
+    for bound in listeners {
+        spawn_serving(&mut tasks, bound, app.clone())?;
     }
     first_failure(tasks).await
 }
 
 /// Serves `/metrics` and `/health` on the `--listen-metrics-urls` listeners until one fails.
 pub(crate) async fn serve_metrics(
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<Bound>,
     server: Arc<EtcdServer>,
 ) -> std::io::Result<()> {
     let app = http::metrics_routes(server);
     let mut tasks = JoinSet::new();
-    for listener in listeners {
-        listener.set_nonblocking(true)?;
-        let listener = TcpListener::from_std(listener)?;
-        let app = app.clone();
-        tasks.spawn(async move { axum::serve(listener, app).await });
+    for bound in listeners {
+        spawn_serving(&mut tasks, bound, app.clone())?;
     }
     first_failure(tasks).await
 }
@@ -85,4 +161,96 @@ async fn first_failure(mut tasks: JoinSet<std::io::Result<()>>) -> std::io::Resu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use axum::Extension;
+    use axum::routing::get;
+    use oxcd_testkit::certs::{Authority, CertFiles};
+    use oxcd_tls::ListenerMode;
+
+    use super::*;
+
+    /// `GET /whoami` over HTTPS presenting `client`; the response body.
+    fn whoami(port: u16, ca: &std::path::Path, client: Option<&CertFiles>) -> String {
+        let builder = rustls::ClientConfig::builder_with_provider(oxcd_tls::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(oxcd_tls::root_store(ca).unwrap());
+        let config = match client {
+            Some(files) => builder
+                .with_client_auth_cert(
+                    oxcd_tls::certificates(&files.cert).unwrap(),
+                    oxcd_tls::private_key(&files.key).unwrap(),
+                )
+                .unwrap(),
+            None => builder.with_no_client_auth(),
+        };
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let session = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut tls = rustls::StreamOwned::new(session, tcp);
+        tls.write_all(b"GET /whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = Vec::new();
+        let _ = tls.read_to_end(&mut response);
+        let response = String::from_utf8_lossy(&response).into_owned();
+        response
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn handlers_see_the_verified_client_common_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Authority::new(dir.path(), "ours").unwrap();
+        let server = ca.issue("server", "server", &["127.0.0.1"]).unwrap();
+        let alice = ca.issue("alice", "alice", &[]).unwrap();
+        let settings = oxcd_tls::ServerTlsSettings {
+            cert_file: server.cert.clone(),
+            key_file: server.key.clone(),
+            // Certificates are asked for, not required: a client may come without one.
+            trusted_ca_file: None,
+            ..oxcd_tls::ServerTlsSettings::default()
+        };
+        let mut with_ca = settings.clone();
+        with_ca.trusted_ca_file = Some(ca.ca_file());
+        let cases = [(with_ca, Some(&alice), "alice"), (settings, None, "nobody")];
+        for (settings, client, expected) in cases {
+            let config = oxcd_tls::server_config(&settings, oxcd_tls::ALPN_H2_AND_HTTP1).unwrap();
+            let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = socket.local_addr().unwrap().port();
+            let bound = Bound {
+                socket,
+                mode: ListenerMode {
+                    tls: Some(config),
+                    plain: false,
+                    check_san: false,
+                },
+                address: format!("127.0.0.1:{port}"),
+            };
+            let app = Router::new().route(
+                "/whoami",
+                get(
+                    |identity: Option<Extension<grpc::ClientIdentity>>| async move {
+                        identity.map_or("nobody".to_string(), |Extension(id)| id.common_name)
+                    },
+                ),
+            );
+            let mut tasks = JoinSet::new();
+            spawn_serving(&mut tasks, bound, app).unwrap();
+            let ca_file = ca.ca_file();
+            let client = client.cloned();
+            let body = tokio::task::spawn_blocking(move || whoami(port, &ca_file, client.as_ref()))
+                .await
+                .unwrap();
+            assert_eq!(body, expected);
+            tasks.abort_all();
+        }
+    }
 }

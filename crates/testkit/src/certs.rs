@@ -1,15 +1,17 @@
 //! Certificates for the TLS tests: a throw-away certificate authority issuing server, peer and
 //! client certificates (common name and subject alternative names chosen by the test), written
 //! as PEM files for `etcd`, `oxcd`, `etcdctl` and `oxctl` to load. A second authority stands in
-//! for "somebody else's CA" (a peer or client that must be refused). Also key pairs for JWT
-//! signing.
+//! for "somebody else's CA" (a peer or client that must be refused); an authority can also
+//! revoke what it issued (a CRL file for `--client-crl-file`). Also key pairs for JWT signing.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType, date_time_ymd,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CertifiedIssuer, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams,
+    SanType, SerialNumber, date_time_ymd,
 };
 
 /// A certificate authority whose certificate is written as `<name>-ca.pem` in `dir`.
@@ -26,6 +28,22 @@ pub struct CertFiles {
     pub cert: PathBuf,
     /// Its unencrypted PKCS#8 private key (`--key-file`, `--peer-key-file`, `--key`).
     pub key: PathBuf,
+    /// The certificate's serial number.
+    pub serial: u64,
+}
+
+/// Serial numbers unique within the process (and, from the clock, across runs).
+fn next_serial() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs() << 20),
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Authority {
@@ -82,11 +100,14 @@ impl Authority {
             ExtendedKeyUsagePurpose::ClientAuth,
         ];
         valid_for_the_tests(&mut params);
+        let serial = next_serial();
+        params.serial_number = Some(SerialNumber::from(serial));
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         let files = CertFiles {
             cert: self.dir.join(format!("{file_stem}.pem")),
             key: self.dir.join(format!("{file_stem}-key.pem")),
+            serial,
         };
         write(&files.cert, &cert.pem())?;
         write(&files.key, &key.serialize_pem())?;
@@ -104,6 +125,37 @@ pub fn ec_key_pair(dir: &Path, file_stem: &str) -> anyhow::Result<(PathBuf, Path
     write(&public, &key.public_key_pem())?;
     write(&private, &key.serialize_pem())?;
     Ok((public, private))
+}
+
+impl Authority {
+    /// Writes a revocation list naming `revoked` as `<file_stem>.pem` (PEM, as etcd's
+    /// `--client-crl-file` takes it) and returns its path.
+    pub fn revocation_list(
+        &self,
+        file_stem: &str,
+        revoked: &[&CertFiles],
+    ) -> anyhow::Result<PathBuf> {
+        let params = CertificateRevocationListParams {
+            this_update: date_time_ymd(2020, 1, 1),
+            next_update: date_time_ymd(2099, 1, 1),
+            crl_number: SerialNumber::from(next_serial()),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|files| RevokedCertParams {
+                    serial_number: SerialNumber::from(files.serial),
+                    revocation_time: date_time_ymd(2020, 1, 2),
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        let crl = params.signed_by(&self.issuer)?;
+        let path = self.dir.join(format!("{file_stem}.pem"));
+        write(&path, &crl.pem()?)?;
+        Ok(path)
+    }
 }
 
 /// From well before any test ran to well after: validity is not what these tests examine.

@@ -299,6 +299,14 @@ pub(crate) static FLAGS: &[FlagSpec] = &[
         "How often the leader records the remaining TTL of long leases (etcd 3.6's flag)."
     ),
     flag!(
+        "experimental-peer-skip-client-san-verification",
+        Bool(|s| &mut peer_tls(s).skip_client_san_verification),
+        YamlKey::None,
+        Experimental,
+        "false",
+        "Do not check that a peer's client certificate names the address it connects from."
+    ),
+    flag!(
         "experimental-warning-apply-duration",
         Duration(|s| &mut s.experimental_warning_apply_duration),
         Top("experimental-warning-apply-duration"),

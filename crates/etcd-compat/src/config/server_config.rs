@@ -55,8 +55,8 @@ pub enum AutoCompaction {
     Revision(u64),
 }
 
-/// One side's TLS settings (client-facing or peer). TLS itself is not served yet, so a
-/// configuration that sets any of them is refused at startup.
+/// One side's TLS settings (client-facing or peer). The client side is served; the peer side
+/// is still refused at startup (see `unsupported.rs`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// The certificate served (`--cert-file` / `--peer-cert-file`).
@@ -79,6 +79,9 @@ pub struct TlsConfig {
     pub allowed_hostname: Option<String>,
     /// Generate a self-signed certificate when none is given.
     pub auto_tls: bool,
+    /// Accept client certificates that do not name the connecting address (peer side only:
+    /// `--experimental-peer-skip-client-san-verification`).
+    pub skip_client_san_verification: bool,
 }
 
 impl TlsConfig {
@@ -101,6 +104,7 @@ impl TlsConfig {
             allowed_cn: text(&tls.allowed_cn),
             allowed_hostname: text(&tls.allowed_hostname),
             auto_tls: tls.auto_tls,
+            skip_client_san_verification: tls.skip_client_san_verification,
         }
     }
 }

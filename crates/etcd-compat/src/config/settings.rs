@@ -59,6 +59,7 @@ pub(crate) struct TlsSettings {
     pub allowed_cn: String,
     pub allowed_hostname: String,
     pub auto_tls: bool,
+    pub skip_client_san_verification: bool,
 }
 
 /// Every value etcd 3.5's server flags can set, in etcd's own representation (durations in

@@ -3,7 +3,9 @@
 //! and names the flag, since running without what the operator asked for (TLS above all)
 //! would be worse than not running. The check reads the resolved configuration, so it is
 //! the same whether a value came from the command line, an `ETCD_*` variable or the file.
-//! (The flags accepted and ignored instead are listed in `flag_table.rs`.)
+//! (The flags accepted and ignored instead are listed in `flag_table.rs`.) Client-side TLS is
+//! served (the files and their combinations are checked when the listeners are set up, where
+//! etcd checks them); peer TLS is still refused here.
 
 use std::time::Duration;
 
@@ -11,8 +13,6 @@ use super::go_url::Url;
 use super::initial_cluster::InitialCluster;
 use super::server_config::{ServerConfig, TlsConfig};
 
-const NO_CLIENT_TLS: &str =
-    "oxcd serves only plaintext http://, refusing to start rather than serve without TLS";
 const NO_PEER_TLS: &str = "oxcd talks to peers only over plaintext http://, refusing to start rather than run peer traffic without TLS";
 const NO_UNIX_SOCKETS: &str =
     "oxcd listens only on TCP, refusing to start rather than listen elsewhere than asked";
@@ -29,25 +29,11 @@ const DEFAULT_GRPC_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 const DEFAULT_RAFT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Returns the error for the first flag `cfg` sets to something oxcd cannot do: URLs first
-/// (an `https://` listener would otherwise be the silent plaintext one), then TLS, then the
-/// rest in flag order.
+/// (an `https://` peer listener would otherwise be the silent plaintext one), then peer TLS,
+/// then the rest in flag order.
 pub(crate) fn refuse_unsupported(cfg: &ServerConfig) -> Result<(), String> {
     check_urls(cfg)?;
-    check_tls("", &cfg.client_tls, NO_CLIENT_TLS)?;
-    check_tls("peer-", &cfg.peer_tls, NO_PEER_TLS)?;
-    refuse_if(
-        cfg.cipher_suites.iter().any(|c| !c.is_empty()),
-        "--cipher-suites",
-        NO_CLIENT_TLS,
-    )?;
-    refuse_if(
-        cfg.self_signed_cert_validity_years > 1,
-        &format!(
-            "--self-signed-cert-validity={}",
-            cfg.self_signed_cert_validity_years
-        ),
-        "oxcd generates no certificates (it has no --auto-tls yet)",
-    )?;
+    check_peer_tls(&cfg.peer_tls)?;
     check_behaviour(cfg)
 }
 
@@ -60,42 +46,32 @@ fn refuse_if(set: bool, flag: &str, reason: &str) -> Result<(), String> {
 }
 
 fn check_urls(cfg: &ServerConfig) -> Result<(), String> {
-    let listeners: [(&str, &[Url], &str); 3] = [
-        (
-            "--listen-client-urls",
-            &cfg.listen_client_urls,
-            NO_CLIENT_TLS,
-        ),
-        ("--listen-peer-urls", &cfg.listen_peer_urls, NO_PEER_TLS),
-        (
-            "--listen-metrics-urls",
-            &cfg.listen_metrics_urls,
-            NO_CLIENT_TLS,
-        ),
+    let listeners: [(&str, &[Url]); 3] = [
+        ("--listen-client-urls", &cfg.listen_client_urls),
+        ("--listen-peer-urls", &cfg.listen_peer_urls),
+        ("--listen-metrics-urls", &cfg.listen_metrics_urls),
     ];
-    for (flag, urls, no_tls) in listeners {
+    for (flag, urls) in listeners {
         for url in urls {
-            refuse_if(url.is_tls(), &format!("{flag}={url}"), no_tls)?;
+            refuse_if(
+                url.is_tls() && flag == "--listen-peer-urls",
+                &format!("{flag}={url}"),
+                NO_PEER_TLS,
+            )?;
             // Bound as TCP, a unix:// URL would listen on a port instead of a socket file.
             refuse_if(url.is_unix(), &format!("{flag}={url}"), NO_UNIX_SOCKETS)?;
         }
     }
-    let advertised: [(&str, &[Url], &str); 2] = [
-        (
-            "--advertise-client-urls",
-            &cfg.advertise_client_urls,
-            NO_CLIENT_TLS,
-        ),
-        (
-            "--initial-advertise-peer-urls",
-            &cfg.initial_advertise_peer_urls,
+    for url in cfg
+        .initial_advertise_peer_urls
+        .iter()
+        .filter(|u| u.is_tls())
+    {
+        refuse_if(
+            true,
+            &format!("--initial-advertise-peer-urls={url}"),
             NO_PEER_TLS,
-        ),
-    ];
-    for (flag, urls, no_tls) in advertised {
-        for url in urls.iter().filter(|u| u.is_tls()) {
-            refuse_if(true, &format!("{flag}={url}"), no_tls)?;
-        }
+        )?;
     }
     // A malformed cluster is reported by the bootstrap checks, with etcd's message.
     if let Ok(cluster) = InitialCluster::parse(&cfg.initial_cluster) {
@@ -112,9 +88,8 @@ fn check_urls(cfg: &ServerConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// One side's TLS flags; `prefix` is `peer-` for the peer side.
-fn check_tls(prefix: &str, tls: &TlsConfig, reason: &str) -> Result<(), String> {
-    let client = if prefix.is_empty() { "client-" } else { "" };
+/// The peer side's TLS flags.
+fn check_peer_tls(tls: &TlsConfig) -> Result<(), String> {
     let given = [
         ("cert-file", tls.cert_file.is_some()),
         ("key-file", tls.key_file.is_some()),
@@ -125,24 +100,18 @@ fn check_tls(prefix: &str, tls: &TlsConfig, reason: &str) -> Result<(), String> 
         ("auto-tls", tls.auto_tls),
     ];
     for (name, set) in given {
-        refuse_if(set, &format!("--{prefix}{name}"), reason)?;
+        refuse_if(set, &format!("--peer-{name}"), NO_PEER_TLS)?;
     }
-    // etcd spells these `--client-crl-file` but `--peer-crl-file`, and has the allowed
-    // common name only on the peer side.
-    refuse_if(
-        tls.crl_file.is_some(),
-        &format!("--{prefix}{client}crl-file"),
-        reason,
-    )?;
+    refuse_if(tls.crl_file.is_some(), "--peer-crl-file", NO_PEER_TLS)?;
     refuse_if(
         tls.allowed_cn.is_some(),
-        &format!("--{prefix}{client}cert-allowed-cn"),
-        reason,
+        "--peer-cert-allowed-cn",
+        NO_PEER_TLS,
     )?;
     refuse_if(
         tls.allowed_hostname.is_some(),
-        &format!("--{prefix}{client}cert-allowed-hostname"),
-        reason,
+        "--peer-cert-allowed-hostname",
+        NO_PEER_TLS,
     )
 }
 

@@ -1,18 +1,25 @@
 //! The receiving side of the peer transport: the `RaftPeer` gRPC service on the peer
 //! listeners. It rejects streams from other clusters, decodes raft messages and hands them to
 //! the ready loop, and stores incoming snapshot databases before raft sees their MsgSnapshot.
+//! An `https://` peer listener serves the same service over TLS (`oxcd_tls::Incoming`: peers
+//! must present a certificate chaining to `--peer-trusted-ca-file` when one is configured, and
+//! naming the address they connect from).
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
+use oxcd_tls::{Incoming, ListenerMode, ServerStream};
 use protobuf::Message as _;
 use raft::prelude::{Message, MessageType};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::metadata::MetadataMap;
+use tonic::transport::server::Connected;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::context::{
@@ -24,6 +31,7 @@ use super::proto::{
     MembersRequest, MembersResponse, MessageBatch, PeerMember, SnapshotChunk, SnapshotReceived,
     StreamClosed,
 };
+use crate::config::PeerListener;
 use crate::error::{IoContext, RaftError};
 use crate::node::event::Inbox;
 
@@ -243,9 +251,68 @@ fn verify(trailer: &SnapshotChunk, size: u64, digest: Sha256) -> Result<(), Stat
     Ok(())
 }
 
+/// A TLS peer connection as tonic serves it.
+struct TlsPeerConnection(ServerStream);
+
+impl Connected for TlsPeerConnection {
+    type ConnectInfo = ();
+
+    fn connect_info(&self) -> Self::ConnectInfo {}
+}
+
+impl AsyncRead for TlsPeerConnection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsPeerConnection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+}
+
+/// The handshaken connections of a TLS peer listener, as the stream tonic serves.
+fn tls_connections(
+    incoming: Incoming,
+) -> impl futures::Stream<Item = std::io::Result<TlsPeerConnection>> {
+    futures::stream::unfold(incoming, |mut incoming| async move {
+        let accepted = incoming.next().await?;
+        Some((Ok(TlsPeerConnection(accepted.stream)), incoming))
+    })
+}
+
 /// Serves the peer service on every listener; returns the server tasks.
 pub(crate) fn serve(
-    listeners: Vec<std::net::TcpListener>,
+    listeners: Vec<PeerListener>,
     ctx: Arc<PeerContext>,
     inbox: mpsc::Sender<Inbox>,
     runtime: &tokio::runtime::Handle,
@@ -253,27 +320,48 @@ pub(crate) fn serve(
     let service = PeerService { ctx, inbox };
     let _entered = runtime.enter();
     let mut tasks = Vec::new();
-    for listener in listeners {
+    for PeerListener {
+        socket: listener,
+        tls,
+        check_san,
+    } in listeners
+    {
         let addr = listener
             .local_addr()
             .ctx(|| "peer listener address".to_string())?;
         listener
             .set_nonblocking(true)
             .ctx(|| format!("configure peer listener {addr}"))?;
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .ctx(|| format!("register peer listener {addr}"))?;
         let svc = RaftPeerServer::new(service.clone())
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);
-        let incoming = TcpListenerStream::new(listener);
+        let router = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .initial_stream_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .add_service(svc);
+        let served = match tls {
+            None => {
+                let listener = tokio::net::TcpListener::from_std(listener)
+                    .ctx(|| format!("register peer listener {addr}"))?;
+                let incoming = TcpListenerStream::new(listener);
+                futures::future::Either::Left(router.serve_with_incoming(incoming))
+            }
+            Some(tls) => {
+                let mode = ListenerMode {
+                    tls: Some(tls),
+                    plain: false,
+                    check_san,
+                };
+                let incoming = Incoming::start(listener, mode)
+                    .ctx(|| format!("register peer listener {addr}"))?;
+                futures::future::Either::Right(
+                    router.serve_with_incoming(tls_connections(incoming)),
+                )
+            }
+        };
         tasks.push(runtime.spawn(async move {
-            let served = tonic::transport::Server::builder()
-                .tcp_nodelay(true)
-                .initial_stream_window_size(STREAM_WINDOW)
-                .initial_connection_window_size(CONNECTION_WINDOW)
-                .add_service(svc)
-                .serve_with_incoming(incoming)
-                .await;
+            let served = served.await;
             if let Err(e) = served {
                 tracing::error!(address = %addr, error = %e, "peer server failed");
             }

@@ -15,6 +15,7 @@ use super::context::{CLUSTER_ID_HEADER, CLUSTER_MISMATCH, FROM_HEADER, TO_HEADER
 use super::proto::raft_peer_client::RaftPeerClient;
 use super::proto::{MessageBatch, SnapshotChunk};
 use super::*;
+use crate::config::PeerListener;
 use crate::node::event::Inbox;
 use crate::peers::PeerUrls;
 use crate::snap::SnapStore;
@@ -38,6 +39,11 @@ impl Drop for Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_serving(None)
+}
+
+/// A fixture whose listener serves `tls` (plaintext when `None`).
+fn fixture_serving(tls: Option<Arc<rustls::ServerConfig>>) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = SnapStore::open(dir.path()).expect("snap store");
     let (feedback, _) = mpsc::unbounded_channel();
@@ -53,7 +59,11 @@ fn fixture() -> Fixture {
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let (inbox_tx, inbox) = mpsc::channel(16);
     let tasks = serve(
-        vec![listener],
+        vec![PeerListener {
+            socket: listener,
+            tls,
+            check_san: true,
+        }],
         ctx,
         inbox_tx,
         &tokio::runtime::Handle::current(),
@@ -261,4 +271,99 @@ async fn snapshots_are_stored_before_raft_sees_them() {
         .await
         .expect_err("foreign cluster");
     assert_eq!(err.message(), CLUSTER_MISMATCH);
+}
+
+/// A peer client over TLS trusting `ca` and presenting `cert`, as the dialing side will.
+async fn tls_client(
+    url: &str,
+    ca: &std::path::Path,
+    cert: &oxcd_testkit::certs::CertFiles,
+) -> RaftPeerClient<Channel> {
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().expect("addr");
+    let mut config = rustls::ClientConfig::builder_with_provider(oxcd_tls::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(oxcd_tls::root_store(ca).expect("ca"))
+        .with_client_auth_cert(
+            oxcd_tls::certificates(&cert.cert).expect("cert"),
+            oxcd_tls::private_key(&cert.key).expect("key"),
+        )
+        .expect("client auth");
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let config = Arc::new(config);
+    let connector = tower::service_fn(move |_: tonic::transport::Uri| {
+        let config = config.clone();
+        async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await?;
+            let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name");
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
+        }
+    });
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())
+        .expect("endpoint")
+        .connect_with_connector_lazy(connector);
+    RaftPeerClient::new(channel)
+}
+
+#[tokio::test]
+async fn a_tls_peer_listener_serves_peers_of_the_trusted_ca_only() {
+    use oxcd_testkit::certs::Authority;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Authority::new(dir.path(), "ours").expect("ca");
+    let foreign = Authority::new(dir.path(), "theirs").expect("ca");
+    let member = ca.issue("m1", "m1", &["127.0.0.1"]).expect("cert");
+    let peer = ca.issue("m2", "m2", &["127.0.0.1"]).expect("cert");
+    let intruder = foreign.issue("m3", "m2", &["127.0.0.1"]).expect("cert");
+    let elsewhere = ca.issue("m4", "m2", &["10.9.8.7"]).expect("cert");
+    let settings = oxcd_tls::ServerTlsSettings {
+        cert_file: member.cert.clone(),
+        key_file: member.key.clone(),
+        trusted_ca_file: Some(ca.ca_file()),
+        client_cert_auth: true,
+        allowed_cn: Some("m2".to_string()),
+        ..oxcd_tls::ServerTlsSettings::default()
+    };
+    let config = oxcd_tls::server_config(&settings, &[b"h2"]).expect("config");
+    let mut f = fixture_serving(Some(config));
+
+    let mut c = tls_client(&f.url, &ca.ca_file(), &peer).await;
+    let batches = vec![batch(CLUSTER, vec![heartbeat(1)])];
+    c.stream(stamped(tokio_stream::iter(batches.clone()), CLUSTER, 1))
+        .await
+        .expect("a peer of our CA is served");
+    assert_eq!(f.inbox.recv().await.expect("inbox").len(), 1);
+
+    for (refused, why) in [
+        (&intruder, "another CA"),
+        (&member, "a common name other than --peer-cert-allowed-cn"),
+        (
+            &elsewhere,
+            "a certificate not naming the address it connects from",
+        ),
+    ] {
+        let mut c = tls_client(&f.url, &ca.ca_file(), refused).await;
+        let outcome = c
+            .stream(stamped(tokio_stream::iter(batches.clone()), CLUSTER, 1))
+            .await;
+        assert!(outcome.is_err(), "a peer with {why} was served");
+    }
+    // A plaintext peer gets nothing from a TLS listener.
+    let mut plain = client_lazy(&f.url);
+    assert!(
+        plain
+            .stream(stamped(tokio_stream::iter(batches), CLUSTER, 1))
+            .await
+            .is_err()
+    );
+    assert!(f.inbox.try_recv().is_err(), "nothing else reached raft");
+}
+
+fn client_lazy(url: &str) -> RaftPeerClient<Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())
+        .expect("endpoint")
+        .connect_lazy();
+    RaftPeerClient::new(channel)
 }

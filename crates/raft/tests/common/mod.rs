@@ -298,7 +298,7 @@ impl Cluster {
         cfg.election_ticks = 10;
         cfg.snapshot_count = self.snapshot_count;
         cfg.snapshot_catchup_entries = self.catchup;
-        cfg.peer_listeners = vec![listener];
+        cfg.peer_listeners = vec![listener.into()];
         if let Some(bytes) = self.apply_backlog_bytes {
             cfg.max_apply_backlog_bytes = bytes;
         }
