@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use oxcd_api::etcdserverpb::auth_client::AuthClient;
 use oxcd_api::etcdserverpb::cluster_client::ClusterClient;
 use oxcd_api::etcdserverpb::kv_client::KvClient;
 use oxcd_api::etcdserverpb::lease_client::LeaseClient;
@@ -39,6 +40,8 @@ pub struct Clients {
     pub lock: LockClient<Channel>,
     /// `v3electionpb.Election`.
     pub election: ElectionClient<Channel>,
+    /// `etcdserverpb.Auth`.
+    pub auth: AuthClient<Channel>,
 }
 
 impl Clients {
@@ -129,6 +132,16 @@ pub(crate) fn clients(channel: Channel) -> Clients {
         watch: WatchClient::new(channel.clone()).max_decoding_message_size(usize::MAX),
         lease: LeaseClient::new(channel.clone()),
         lock: LockClient::new(channel.clone()),
-        election: ElectionClient::new(channel),
+        election: ElectionClient::new(channel.clone()),
+        auth: AuthClient::new(channel),
     }
+}
+
+/// `message` as a request carrying `token` in its metadata, as etcd's clients send it.
+pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("token", token.parse().expect("a token is ASCII"));
+    request
 }

@@ -13,6 +13,7 @@ pub mod cli_flags;
 pub mod cluster;
 pub mod convergence;
 pub mod crash_points;
+pub mod ctl_pair;
 pub mod data_dir;
 pub mod differential;
 pub mod etcdctl;

@@ -75,6 +75,9 @@ etcd_errors! {
     PermissionNotGranted => FailedPrecondition,
         "etcdserver: permission is not granted to the role";
     AuthNotEnabled => FailedPrecondition, "etcdserver: authentication is not enabled";
+    // etcd 3.5.1 let this reach clients as "auth: revision in header is old" (Unknown), which
+    // no client recognises; later 3.5 releases send this, on which clients authenticate again.
+    AuthOldRevision => InvalidArgument, "etcdserver: revision of auth store is old";
     InvalidAuthToken => Unauthenticated, "etcdserver: invalid auth token";
     InvalidAuthMgmt => InvalidArgument, "etcdserver: invalid auth management";
     NoLeader => Unavailable, "etcdserver: no leader";

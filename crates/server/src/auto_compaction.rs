@@ -19,6 +19,7 @@ use oxcd_etcd_compat::gotext::duration;
 use oxcd_raft::Role;
 use tokio::time::Instant;
 
+use crate::auth::Caller;
 use crate::server::EtcdServer;
 
 /// How often revision mode compacts (etcd's `revInterval`).
@@ -73,7 +74,7 @@ async fn compact(server: &EtcdServer, revision: i64) -> Result<(), EtcdError> {
         revision,
         physical: false,
     };
-    match server.propose(request).await {
+    match server.propose(&Caller::member(), request).await {
         Ok(_) | Err(EtcdError::Compacted) => Ok(()),
         Err(e) => Err(e),
     }

@@ -229,6 +229,7 @@ mod tests {
             data: InternalRequest {
                 id: 7,
                 request: Some(request),
+                caller: None,
             }
             .encode_to_vec(),
         }

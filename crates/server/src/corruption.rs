@@ -20,6 +20,7 @@ use oxcd_api::etcdserverpb::maintenance_client::MaintenanceClient;
 use oxcd_api::etcdserverpb::{AlarmRequest, AlarmType, HashKvRequest, HashKvResponse};
 use oxcd_raft::Role;
 
+use crate::auth::Caller;
 use crate::server::EtcdServer;
 
 /// One peer's answer to HashKV at a revision.
@@ -211,7 +212,7 @@ async fn check_peers(server: &Arc<EtcdServer>) -> Result<(), EtcdError> {
             member_id,
             alarm: AlarmType::Corrupt as i32,
         };
-        server.propose(raise).await?;
+        server.propose(&Caller::member(), raise).await?;
     }
     Ok(())
 }

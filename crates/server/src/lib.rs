@@ -11,6 +11,7 @@
 
 mod alarms;
 mod apply;
+mod auth;
 mod auto_compaction;
 pub mod backup;
 mod bootstrap;

@@ -23,6 +23,7 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_mvcc::CompactionDone;
 
+use crate::auth::{AuthAnswer, AuthRequest, Caller};
 use crate::wait::WaitRegistry;
 
 /// One proposal: a request id unique across the cluster plus the request itself.
@@ -32,8 +33,13 @@ pub(crate) struct InternalRequest {
     #[prost(uint64, tag = "1")]
     pub(crate) id: u64,
     /// The operation to apply.
-    #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11")]
+    #[prost(oneof = "Request", tags = "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12")]
     pub(crate) request: Option<Request>,
+    /// Who asked: every member checks the request against the caller's permissions when it
+    /// applies it. An entry without one (written before oxcd had authentication) is checked
+    /// as a client's without credentials.
+    #[prost(message, optional, tag = "13")]
+    pub(crate) caller: Option<Caller>,
 }
 
 /// Operations that change replicated state.
@@ -71,6 +77,9 @@ pub(crate) enum Request {
     /// ordinary entry).
     #[prost(message, tag = "11")]
     MemberUpdate(MemberUpdateRequest),
+    /// One of etcd's auth requests.
+    #[prost(message, tag = "12")]
+    Auth(AuthRequest),
 }
 
 /// What a membership conf change carries besides raft's own change: the proposer's request
@@ -163,6 +172,7 @@ pub(crate) struct Waiters {
     alarm: WaitRegistry<Outcome<AlarmResponse>>,
     member_update: WaitRegistry<Outcome<Vec<Member>>>,
     member_change: WaitRegistry<Outcome<Vec<Member>>>,
+    auth: WaitRegistry<Outcome<AuthAnswer>>,
 }
 
 impl Waiters {
@@ -242,6 +252,8 @@ proposal!(
     member_update
 );
 
+proposal!(AuthRequest, Auth, AuthAnswer, auth);
+
 impl Awaited for MemberChangeContext {
     type Output = Vec<Member>;
 
@@ -273,6 +285,7 @@ mod tests {
                 value: b"v".to_vec(),
                 ..Default::default()
             })),
+            caller: Some(Caller::user("alice".into(), 3)),
         };
         let decoded = InternalRequest::decode(req.encode_to_vec().as_slice()).unwrap();
         assert_eq!(decoded, req);

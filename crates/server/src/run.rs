@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use oxcd_raft::{PeerListener, RaftConfig, RaftNode};
 
 use crate::apply::{ApplyLoop, Ended};
+use crate::auth::Tokens;
 use crate::auto_compaction;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::corruption;
@@ -165,10 +166,12 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         min_lease_ttl(&cfg),
         cfg.experimental.lease_checkpoint_interval,
     );
+    let tokens = Tokens::from_flag(&cfg.auth_token, cfg.auth_token_ttl)
+        .map_err(|e| StartError::State(format!("failed to create token provider: {e}")))?;
     let state = {
         let _doing = fail_stop::doing(opening_data);
         Arc::new(
-            ServerState::open(&boot.backend_path, lessor)
+            ServerState::open(&boot.backend_path, lessor, tokens)
                 .map_err(|e| StartError::State(e.to_string()))?,
         )
     };
@@ -250,6 +253,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         quota: BackendQuota::new(cfg.quota_backend_bytes, cfg.backend_quota()),
         strict_reconfig_check: cfg.strict_reconfig_check,
         advertise_peer_urls: url_strings(&cfg.initial_advertise_peer_urls),
+        bcrypt_cost: u32::try_from(cfg.bcrypt_cost).unwrap_or(u32::MAX),
     };
     let server = Arc::new(EtcdServer::new(
         settings,

@@ -16,6 +16,7 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_raft::{MemberChange, RaftError, RaftHandle};
 
+use crate::auth::Caller;
 use crate::backup::BACKUP_PEER_URL;
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
@@ -55,6 +56,8 @@ pub(crate) struct ServerSettings {
     pub(crate) strict_reconfig_check: bool,
     /// `--initial-advertise-peer-urls`, as text.
     pub(crate) advertise_peer_urls: Vec<String>,
+    /// `--bcrypt-cost`: the cost of the password hashes this member makes.
+    pub(crate) bcrypt_cost: u32,
 }
 
 /// The member, shared by every service.
@@ -156,18 +159,24 @@ impl EtcdServer {
             member_id: self.identity().member_id,
             alarm: AlarmType::Nospace as i32,
         };
-        if let Err(e) = self.propose(raise).await {
+        if let Err(e) = self.propose(&Caller::member(), raise).await {
             tracing::warn!(error = %e, "failed to raise the NOSPACE alarm");
         }
         Err(EtcdError::NoSpace)
     }
 
-    /// Replicates `proposal` through raft and returns what applying it produced.
-    pub(crate) async fn propose<P: Proposal>(&self, proposal: P) -> Result<P::Output, EtcdError> {
+    /// Replicates `proposal`, made by `caller`, through raft and returns what applying it
+    /// produced (or the refusal of the caller's permissions there).
+    pub(crate) async fn propose<P: Proposal>(
+        &self,
+        caller: &Caller,
+        proposal: P,
+    ) -> Result<P::Output, EtcdError> {
         let id = self.ids.next();
         let data = InternalRequest {
             id,
             request: Some(proposal.into_request()),
+            caller: Some(caller.clone()),
         }
         .encode_to_vec();
         if data.len() > self.settings.max_request_bytes {
@@ -273,9 +282,11 @@ impl EtcdServer {
         (self.ids.next() & (i64::MAX as u64)) as i64
     }
 
-    /// Grants a lease through raft; a request with id 0 gets a fresh id no lease holds.
+    /// Grants a lease through raft for `caller`; a request with id 0 gets a fresh id no lease
+    /// holds.
     pub(crate) async fn grant_lease(
         &self,
+        caller: &Caller,
         mut req: LeaseGrantRequest,
     ) -> Result<LeaseGrantResponse, EtcdError> {
         let lessor = self.state.lessor();
@@ -285,7 +296,7 @@ impl EtcdServer {
                 req.id = id;
             }
         }
-        let mut resp = self.propose(req).await?;
+        let mut resp = self.propose(caller, req).await?;
         self.finish_header(&mut resp.header);
         Ok(resp)
     }
@@ -339,7 +350,8 @@ impl EtcdServer {
         self.wait_applied(index).await
     }
 
-    async fn wait_applied(&self, index: u64) -> Result<(), EtcdError> {
+    /// Waits (at most the request timeout) until this member has applied entry `index`.
+    pub(crate) async fn wait_applied(&self, index: u64) -> Result<(), EtcdError> {
         let mut applied = self.applied_rx.clone();
         match tokio::time::timeout(
             self.settings.request_timeout,
@@ -370,7 +382,7 @@ impl EtcdServer {
                 leader.wait_for(|id| *id != 0),
             )
             .await;
-            match self.propose(attrs.clone()).await {
+            match self.propose(&Caller::member(), attrs.clone()).await {
                 Ok(_) => {
                     tracing::info!(
                         local_member_id = %format!("{:x}", attrs.id),
@@ -407,7 +419,7 @@ impl EtcdServer {
             id,
             peer_ur_ls: self.settings.advertise_peer_urls.clone(),
         };
-        match self.propose(update).await {
+        match self.propose(&Caller::member(), update).await {
             Ok(_) => tracing::info!(
                 peer_urls = ?self.settings.advertise_peer_urls,
                 "replaced the backup's placeholder peer URL with this member's"

@@ -13,6 +13,7 @@ use oxcd_mvcc::{Backend, DefragReport, KvStore, LeasedKeys};
 use oxcd_raft::{ConfStateSummary, StateMachine};
 
 use crate::alarms::Alarms;
+use crate::auth::{AuthStore, Tokens};
 use crate::key_deletes::KeyDeletes;
 use crate::lease::{Lessor, table as lease_table};
 use crate::membership::{Identity, Membership};
@@ -59,6 +60,8 @@ pub(crate) struct ServerState {
     storage: RwLock<Storage>,
     membership: Membership,
     alarms: Alarms,
+    auth: AuthStore,
+    tokens: Tokens,
     lessor: Arc<Lessor>,
     watch_hub: Arc<WatchHub>,
     key_deletes: Arc<KeyDeletes>,
@@ -71,13 +74,19 @@ pub(crate) struct ServerState {
 }
 
 impl ServerState {
-    /// Opens a bootstrapped backend at `backend_path`; `lessor` is filled from it.
-    pub(crate) fn open(backend_path: &Path, lessor: Lessor) -> Result<ServerState, StateError> {
+    /// Opens a bootstrapped backend at `backend_path`; `lessor` is filled from it. `tokens`
+    /// issues and checks the tokens of authenticated clients.
+    pub(crate) fn open(
+        backend_path: &Path,
+        lessor: Lessor,
+        tokens: Tokens,
+    ) -> Result<ServerState, StateError> {
         remove_backend_copies(backend_path.parent().unwrap_or(Path::new(".")));
         let (storage, leased) = Storage::open(backend_path)?;
         restore_leases(&lessor, &storage, leased)?;
         let membership = Membership::load(&storage.backend).map_err(err("loading membership"))?;
         let alarms = Alarms::load(&storage.backend).map_err(err("loading alarms"))?;
+        let auth = AuthStore::load(&storage.backend).map_err(err("loading the auth store"))?;
         let (applied, _term) = storage
             .backend
             .consistent_index()
@@ -90,6 +99,8 @@ impl ServerState {
             storage: RwLock::new(storage),
             membership,
             alarms,
+            auth,
+            tokens,
             lessor: Arc::new(lessor),
             watch_hub,
             key_deletes: Arc::default(),
@@ -149,6 +160,16 @@ impl ServerState {
         &self.membership
     }
 
+    /// Users, roles and whether authentication is on.
+    pub(crate) fn auth(&self) -> &AuthStore {
+        &self.auth
+    }
+
+    /// The tokens this member issued or can check.
+    pub(crate) fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
     /// The alarms raised in the cluster.
     pub(crate) fn alarms(&self) -> &Alarms {
         &self.alarms
@@ -201,6 +222,9 @@ impl ServerState {
         self.alarms
             .reload(&restored.backend)
             .map_err(err("reloading alarms"))?;
+        self.auth
+            .reload(&restored.backend)
+            .map_err(err("reloading the auth store"))?;
         // Readers keep using the old store until the swap below: the old database file stays
         // readable through its open handle after the rename, as the new one does through its.
         std::fs::rename(db_path, &self.backend_path)
@@ -284,7 +308,13 @@ impl ServerState {
             .unwrap()
             .write(|tables| Membership::bootstrap(tables, identity, &[]))
             .unwrap();
-        ServerState::open(path, Lessor::new(1, std::time::Duration::from_secs(300))).unwrap()
+        let tokens = Tokens::from_flag("simple", std::time::Duration::from_secs(300)).unwrap();
+        ServerState::open(
+            path,
+            Lessor::new(1, std::time::Duration::from_secs(300)),
+            tokens,
+        )
+        .unwrap()
     }
 }
 

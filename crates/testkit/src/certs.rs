@@ -2,7 +2,7 @@
 //! client certificates (common name and subject alternative names chosen by the test), written
 //! as PEM files for `etcd`, `oxcd`, `etcdctl` and `oxctl` to load. A second authority stands in
 //! for "somebody else's CA" (a peer or client that must be refused); an authority can also
-//! revoke what it issued (a CRL file for `--client-crl-file`).
+//! revoke what it issued (a CRL file for `--client-crl-file`). Also key pairs for JWT signing.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,6 +113,18 @@ impl Authority {
         write(&files.key, &key.serialize_pem())?;
         Ok(files)
     }
+}
+
+/// Writes a fresh ECDSA P-256 key pair as `<file_stem>.pub` (SPKI PEM) and `<file_stem>.key`
+/// (PKCS#8 PEM), as `--auth-token jwt,sign-method=ES256,...` takes them; returns (public,
+/// private).
+pub fn ec_key_pair(dir: &Path, file_stem: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let key = KeyPair::generate()?;
+    let public = dir.join(format!("{file_stem}.pub"));
+    let private = dir.join(format!("{file_stem}.key"));
+    write(&public, &key.public_key_pem())?;
+    write(&private, &key.serialize_pem())?;
+    Ok((public, private))
 }
 
 impl Authority {

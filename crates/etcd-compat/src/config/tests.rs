@@ -471,6 +471,65 @@ fn peer_tls_urls_are_refused_in_every_url_flag() {
 }
 
 #[test]
+fn the_auth_flags_are_taken() {
+    let c = run(&[
+        "--auth-token=jwt,sign-method=RS256,pub-key=/k.pub",
+        "--auth-token-ttl=60",
+        "--bcrypt-cost=4",
+    ]);
+    assert_eq!(c.auth_token, "jwt,sign-method=RS256,pub-key=/k.pub");
+    assert_eq!(c.auth_token_ttl, std::time::Duration::from_secs(60));
+    assert_eq!(c.bcrypt_cost, 4);
+}
+
+#[test]
+fn flags_oxcd_cannot_honour_are_refused_when_set() {
+    for (flag, name) in [
+        (
+            "--backend-batch-interval=10ms",
+            "--backend-batch-interval=10ms",
+        ),
+        ("--backend-batch-limit=5", "--backend-batch-limit=5"),
+        (
+            "--backend-bbolt-freelist-type=array",
+            "--backend-bbolt-freelist-type=array",
+        ),
+        ("--cors=http://a:1", "--cors=http://a:1"),
+        ("--enable-pprof", "--enable-pprof"),
+        (
+            "--experimental-compaction-batch-limit=10",
+            "--experimental-compaction-batch-limit=10",
+        ),
+        (
+            "--experimental-warning-apply-duration=1s",
+            "--experimental-warning-apply-duration=1s",
+        ),
+        (
+            "--grpc-keepalive-interval=1m",
+            "--grpc-keepalive-interval=60s",
+        ),
+        (
+            "--grpc-keepalive-min-time=1s",
+            "--grpc-keepalive-min-time=1s",
+        ),
+        (
+            "--grpc-keepalive-timeout=0s",
+            "--grpc-keepalive-timeout=0ns",
+        ),
+        (
+            "--host-whitelist=example.com",
+            "--host-whitelist=example.com",
+        ),
+        ("--metrics=extensive", "--metrics=extensive"),
+        ("--raft-read-timeout=10s", "--raft-read-timeout=10s"),
+        ("--raft-write-timeout=6s", "--raft-write-timeout=6s"),
+        ("--socket-reuse-port", "--socket-reuse-port"),
+    ] {
+        assert_refused(&fail(&[flag]), name);
+    }
+}
+
+#[test]
 fn flags_at_etcds_default_or_honoured_are_accepted() {
     let c = run(&[
         "--auto-compaction-retention=0",
@@ -559,8 +618,8 @@ fn refusals_apply_to_environment_variables() {
         "what etcd would have logged before the refusal is still logged"
     );
     assert_refused(
-        &fail_with(&[], &[("ETCD_AUTH_TOKEN_TTL", "60")]),
-        "--auth-token-ttl=60",
+        &fail_with(&[], &[("ETCD_BACKEND_BATCH_LIMIT", "5")]),
+        "--backend-batch-limit=5",
     );
     assert_refused(
         &fail_with(&[], &[("ETCD_LISTEN_PEER_URLS", "https://127.0.0.1:2380")]),
@@ -591,10 +650,10 @@ fn refusals_apply_to_the_config_file() {
     let file = yaml("client-transport-security:\n  cert-file: /c.pem\n  key-file: /c.key\n");
     let c = run(&["--config-file", &path_of(&file)]);
     assert_eq!(c.client_tls.key_file, Some(PathBuf::from("/c.key")));
-    let file = yaml("auth-token-ttl: 60\n");
+    let file = yaml("backend-batch-limit: 5\n");
     assert_refused(
         &fail(&["--config-file", &path_of(&file)]),
-        "--auth-token-ttl=60",
+        "--backend-batch-limit=5",
     );
     let file = yaml(
         "quota-backend-bytes: 0\n\

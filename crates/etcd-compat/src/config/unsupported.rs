@@ -16,12 +16,8 @@ use super::server_config::{ServerConfig, TlsConfig};
 const NO_PEER_TLS: &str = "oxcd talks to peers only over plaintext http://, refusing to start rather than run peer traffic without TLS";
 const NO_UNIX_SOCKETS: &str =
     "oxcd listens only on TCP, refusing to start rather than listen elsewhere than asked";
-const NO_AUTH: &str = "oxcd has no authentication yet";
 
 /// etcd's defaults for the settings oxcd does not honour.
-const DEFAULT_AUTH_TOKEN: &str = "simple";
-const DEFAULT_AUTH_TOKEN_TTL: Duration = Duration::from_secs(300);
-const DEFAULT_BCRYPT_COST: u64 = 10;
 const DEFAULT_BACKEND_BATCH_INTERVAL: Duration = Duration::from_millis(100);
 const DEFAULT_BACKEND_BATCH_LIMIT: u64 = 10_000;
 const DEFAULT_COMPACTION_BATCH_LIMIT: u64 = 1000;
@@ -126,16 +122,6 @@ fn allows_all(list: &[String]) -> bool {
 
 fn check_behaviour(cfg: &ServerConfig) -> Result<(), String> {
     refuse_if(
-        cfg.auth_token != DEFAULT_AUTH_TOKEN,
-        &format!("--auth-token={}", cfg.auth_token),
-        NO_AUTH,
-    )?;
-    refuse_if(
-        cfg.auth_token_ttl != DEFAULT_AUTH_TOKEN_TTL,
-        &format!("--auth-token-ttl={}", cfg.auth_token_ttl.as_secs()),
-        NO_AUTH,
-    )?;
-    refuse_if(
         cfg.backend_batch_interval != DEFAULT_BACKEND_BATCH_INTERVAL,
         &format!("--backend-batch-interval={:?}", cfg.backend_batch_interval),
         "oxcd's backend commit schedule cannot be tuned yet",
@@ -149,11 +135,6 @@ fn check_behaviour(cfg: &ServerConfig) -> Result<(), String> {
         cfg.backend_freelist_type == "array",
         "--backend-bbolt-freelist-type=array",
         "oxcd's backend is not bbolt and has no freelist types",
-    )?;
-    refuse_if(
-        cfg.bcrypt_cost != DEFAULT_BCRYPT_COST,
-        &format!("--bcrypt-cost={}", cfg.bcrypt_cost),
-        NO_AUTH,
     )?;
     refuse_if(
         !allows_all(&cfg.cors),

@@ -87,6 +87,7 @@ mod tests {
         let mut batch = kv.begin_apply().unwrap();
         let mut cx = ApplyContext {
             batch: &mut batch,
+            index: 1,
             state: &state,
             metrics: &metrics,
         };

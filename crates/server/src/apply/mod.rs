@@ -3,10 +3,11 @@
 //! every outcome to the proposer waiting for it and publishes the new applied index.
 //!
 //! The loop knows the order of things, not the request kinds: each kind's apply step lives with
-//! its domain (`kv.rs`, `lease.rs`, `membership.rs`; auth will get its own file) behind the
+//! its domain (`kv.rs`, `lease.rs`, `membership.rs`, `alarm.rs`, `auth.rs`) behind the
 //! [`step::Apply`] trait, and its outcome has the kind's own type. A request the cluster's
 //! active alarms forbid (`alarms.rs`) is refused here, before its step, as etcd swaps in a
-//! refusing applier while an alarm is raised.
+//! refusing applier while an alarm is raised; then one its caller may not make
+//! (`authorization.rs`).
 //!
 //! It runs on a dedicated thread because every step is blocking storage work. Entries at or below
 //! the backend's consistent index are skipped: after a crash the WAL is replayed from there, and a
@@ -14,6 +15,8 @@
 //! grows, and an outcome reaches its proposer only after the batch holding it is committed.
 
 mod alarm;
+mod auth;
+mod authorization;
 mod kv;
 mod lease;
 mod membership;
@@ -29,6 +32,7 @@ use tokio::sync::{mpsc, watch};
 use oxcd_mvcc::ApplyBatch;
 use oxcd_raft::{Apply as RaftApply, CommittedEntry, EntryKind, RaftHandle};
 
+use crate::auth::Caller;
 use crate::membership::Removal;
 use crate::metrics::{SLOW_APPLY, ServerMetrics};
 use crate::proposal::{InternalRequest, Request, Waiters};
@@ -47,8 +51,16 @@ type Handover = Box<dyn FnOnce()>;
 
 /// One request's place in the batch: its proposal id, the alarm refusing it if any, and where
 /// its outcome waits for the commit.
+/// A normal entry's envelope, as dispatch needs it.
+struct Entry<'a> {
+    id: u64,
+    index: u64,
+    caller: Option<&'a Caller>,
+}
+
 struct Step<'a> {
     id: u64,
+    index: u64,
     refused: Option<oxcd_api::EtcdError>,
     handovers: &'a mut Vec<Handover>,
 }
@@ -143,7 +155,15 @@ impl ApplyLoop {
                     Ok(InternalRequest {
                         id,
                         request: Some(request),
-                    }) => self.dispatch(&mut batch, id, &request, &mut handovers)?,
+                        caller,
+                    }) => {
+                        let entry = Entry {
+                            id,
+                            index: entry.index,
+                            caller: caller.as_ref(),
+                        };
+                        self.dispatch(&mut batch, entry, &request, &mut handovers)?
+                    }
                     Ok(InternalRequest { request: None, .. }) => {
                         tracing::warn!(
                             index = entry.index,
@@ -201,13 +221,21 @@ impl ApplyLoop {
     fn dispatch(
         &self,
         batch: &mut ApplyBatch<'_>,
-        id: u64,
+        entry: Entry<'_>,
         request: &Request,
         handovers: &mut Vec<Handover>,
     ) -> Result<(), ApplyError> {
-        let refused = self.state.alarms().refusal(request);
+        let refused = self.state.alarms().refusal(request).or_else(|| {
+            authorization::refusal(
+                self.state.auth(),
+                self.state.lessor(),
+                entry.caller,
+                request,
+            )
+        });
         let step = Step {
-            id,
+            id: entry.id,
+            index: entry.index,
             refused,
             handovers,
         };
@@ -222,6 +250,7 @@ impl ApplyLoop {
             Request::LeaseCheckpoint(req) => self.apply_one(batch, step, req),
             Request::Alarm(req) => self.apply_one(batch, step, req),
             Request::MemberUpdate(req) => self.apply_one(batch, step, req),
+            Request::Auth(req) => self.apply_one(batch, step, req),
         }
     }
 
@@ -235,6 +264,7 @@ impl ApplyLoop {
     ) -> Result<(), ApplyError> {
         let Step {
             id,
+            index,
             refused,
             handovers,
         } = step;
@@ -244,6 +274,7 @@ impl ApplyLoop {
             Some(e) => Err(e),
             None => request.apply(&mut ApplyContext {
                 batch: &mut *batch,
+                index,
                 state: &self.state,
                 metrics: &self.metrics,
             })?,

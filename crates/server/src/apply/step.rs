@@ -14,6 +14,8 @@ use crate::state::ServerState;
 pub(super) struct ApplyContext<'a, 'b> {
     /// The open batch; committed by the loop after the last entry.
     pub(super) batch: &'a mut ApplyBatch<'b>,
+    /// The raft index of the entry applied.
+    pub(super) index: u64,
     /// Membership and the lessor, changed in step with the batch.
     pub(super) state: &'a ServerState,
     /// Counters the apply step updates.

@@ -17,9 +17,10 @@ use super::error::CoordinationError;
 use super::queue::{
     Claim, commit, join, put, read, session_lease, still_queued, wait_for_predecessors,
 };
+use crate::auth::Caller;
 use crate::server::EtcdServer;
 
-/// Campaigns in election `name` with `value` for `lease` (0: a new 60 s lease), waiting until
+/// Campaigns in election `name` with `value` for `caller` and `lease` (0: a new 60 s lease), waiting until
 /// the candidate leads; answers its leader key and the header of the txn that queued it. A
 /// candidate already queued with this lease keeps its place, its value replaced by `value`.
 /// A caller that goes away while waiting leaves the queue.
@@ -29,16 +30,17 @@ use crate::server::EtcdServer;
 /// not leader" — etcd would name a leader that another candidate may already follow.
 pub(crate) async fn campaign(
     server: &Arc<EtcdServer>,
+    caller: &Caller,
     name: &[u8],
     lease: i64,
     value: &[u8],
 ) -> Result<(LeaderKey, ResponseHeader), CoordinationError> {
-    let lease = session_lease(server, lease).await?;
+    let lease = session_lease(server, caller, lease).await?;
     let prefix = queue_prefix(name);
     let key = queue_key(&prefix, lease);
-    let place = join(server, &prefix, &key, value, lease).await?;
+    let place = join(server, caller, &prefix, &key, value, lease).await?;
     if place.found.as_ref().is_some_and(|kv| kv.value != value) {
-        proclaim_as(server, &key, place.revision, lease, value).await?;
+        proclaim_as(server, caller, &key, place.revision, lease, value).await?;
     }
     if !place.first {
         let claim = Claim::new(server.clone(), key.clone(), Some(place.revision));
@@ -65,16 +67,18 @@ pub(crate) async fn campaign(
 /// The key is bound to `leader.lease` (0: a new 60 s lease, as etcd does).
 pub(crate) async fn proclaim(
     server: &EtcdServer,
+    caller: &Caller,
     leader: Option<&LeaderKey>,
     value: &[u8],
 ) -> Result<ResponseHeader, CoordinationError> {
     let leader = leader.ok_or(CoordinationError::MissingLeaderKey)?;
-    let lease = session_lease(server, leader.lease).await?;
-    proclaim_as(server, &leader.key, leader.rev, lease, value).await
+    let lease = session_lease(server, caller, leader.lease).await?;
+    proclaim_as(server, caller, &leader.key, leader.rev, lease, value).await
 }
 
 async fn proclaim_as(
     server: &EtcdServer,
+    caller: &Caller,
     key: &[u8],
     revision: i64,
     lease: i64,
@@ -82,6 +86,7 @@ async fn proclaim_as(
 ) -> Result<ResponseHeader, CoordinationError> {
     let resp = commit(
         server,
+        caller,
         TxnRequest {
             compare: vec![created_at(key, revision)],
             success: vec![put(key, value, lease)],
@@ -112,12 +117,14 @@ pub(crate) async fn leader(
 /// 60 s lease first, as etcd does.
 pub(crate) async fn resign(
     server: &EtcdServer,
+    caller: &Caller,
     leader: Option<&LeaderKey>,
 ) -> Result<ResponseHeader, CoordinationError> {
     let leader = leader.ok_or(CoordinationError::MissingLeaderKey)?;
-    session_lease(server, leader.lease).await?;
+    session_lease(server, caller, leader.lease).await?;
     let resp = commit(
         server,
+        caller,
         TxnRequest {
             compare: vec![created_at(&leader.key, leader.rev)],
             success: vec![RequestOp {

@@ -12,20 +12,22 @@ use oxcd_mvcc::validate;
 
 use super::error::CoordinationError;
 use super::queue::{Claim, join, session_lease, still_queued, wait_for_predecessors};
+use crate::auth::Caller;
 use crate::server::EtcdServer;
 
-/// Acquires the lock `name` for `lease` (0: a new 60 s lease), waiting as long as it takes;
+/// Acquires the lock `name` for `caller` and `lease` (0: a new 60 s lease), waiting as long as it takes;
 /// answers the lock's key and the header of the read that confirmed it. A caller that goes
 /// away while waiting (the future is dropped) leaves the queue.
 pub(crate) async fn lock(
     server: &Arc<EtcdServer>,
+    caller: &Caller,
     name: &[u8],
     lease: i64,
 ) -> Result<(Vec<u8>, ResponseHeader), CoordinationError> {
-    let lease = session_lease(server, lease).await?;
+    let lease = session_lease(server, caller, lease).await?;
     let prefix = queue_prefix(name);
     let key = queue_key(&prefix, lease);
-    let place = join(server, &prefix, &key, b"", lease).await?;
+    let place = join(server, caller, &prefix, &key, b"", lease).await?;
     if place.first {
         return Ok((key, place.header));
     }
@@ -49,9 +51,10 @@ pub(crate) async fn lock(
     Ok((key, header))
 }
 
-/// Releases a lock: deletes its key.
+/// Releases a lock for `caller`: deletes its key.
 pub(crate) async fn unlock(
     server: &EtcdServer,
+    caller: &Caller,
     key: &[u8],
 ) -> Result<ResponseHeader, CoordinationError> {
     let delete = DeleteRangeRequest {
@@ -59,7 +62,7 @@ pub(crate) async fn unlock(
         ..Default::default()
     };
     validate::validate_delete_range(&delete)?;
-    let mut resp = server.propose(delete).await?;
+    let mut resp = server.propose(caller, delete).await?;
     server.finish_header(&mut resp.header);
     Ok(resp.header.unwrap_or_default())
 }

@@ -16,6 +16,7 @@ use oxcd_api::mvccpb::KeyValue;
 use oxcd_api::queue::{created_at, head, predecessor};
 use oxcd_mvcc::validate;
 
+use crate::auth::Caller;
 use crate::server::EtcdServer;
 
 /// TTL of the lease granted for a request that names none (clientv3's default session TTL,
@@ -24,15 +25,22 @@ const SESSION_TTL: i64 = 60;
 
 /// The lease a request's key is bound to: `lease` itself, or — when it is 0 — a new lease of
 /// [`SESSION_TTL`] seconds granted for it, as etcd's services do (nobody keeps it alive).
-pub(super) async fn session_lease(server: &EtcdServer, lease: i64) -> Result<i64, EtcdError> {
+pub(super) async fn session_lease(
+    server: &EtcdServer,
+    caller: &Caller,
+    lease: i64,
+) -> Result<i64, EtcdError> {
     if lease != 0 {
         return Ok(lease);
     }
     let granted = server
-        .grant_lease(LeaseGrantRequest {
-            ttl: SESSION_TTL,
-            id: 0,
-        })
+        .grant_lease(
+            caller,
+            LeaseGrantRequest {
+                ttl: SESSION_TTL,
+                id: 0,
+            },
+        )
         .await?;
     Ok(granted.id)
 }
@@ -83,11 +91,15 @@ pub(super) fn still_queued(
     Ok((queued, resp.header.unwrap_or_default()))
 }
 
-/// Replicates `txn` (checked as the KV service checks a client's) and answers with a complete
-/// header.
-pub(super) async fn commit(server: &EtcdServer, txn: TxnRequest) -> Result<TxnResponse, EtcdError> {
+/// Replicates `txn` for `caller` (checked as the KV service checks a client's, its
+/// permissions when applied) and answers with a complete header.
+pub(super) async fn commit(
+    server: &EtcdServer,
+    caller: &Caller,
+    txn: TxnRequest,
+) -> Result<TxnResponse, EtcdError> {
     validate::validate_txn(&txn, server.settings().max_txn_ops)?;
-    let mut resp = server.propose(txn).await?;
+    let mut resp = server.propose(caller, txn).await?;
     server.finish_header(&mut resp.header);
     Ok(resp)
 }
@@ -127,6 +139,7 @@ pub(super) struct Place {
 /// txn. A lease that does not exist fails the put: "requested lease not found".
 pub(super) async fn join(
     server: &EtcdServer,
+    caller: &Caller,
     prefix: &[u8],
     key: &[u8],
     value: &[u8],
@@ -143,7 +156,7 @@ pub(super) async fn join(
             range(head(prefix)),
         ],
     };
-    let resp = commit(server, txn).await?;
+    let resp = commit(server, caller, txn).await?;
     let header = resp.header.unwrap_or_default();
     let ranges: Vec<&RangeResponse> = resp
         .responses
@@ -261,21 +274,27 @@ impl Drop for Claim {
     }
 }
 
+/// Deletes a waiter's own key as the member: its caller was allowed to write it when it
+/// joined, and is gone.
 async fn withdraw(server: &EtcdServer, key: &[u8], created: Option<i64>) -> Result<(), EtcdError> {
+    let member = Caller::member();
     let delete = DeleteRangeRequest {
         key: key.to_vec(),
         ..Default::default()
     };
     match created {
-        None => server.propose(delete).await.map(drop),
+        None => server.propose(&member, delete).await.map(drop),
         Some(revision) => server
-            .propose(TxnRequest {
-                compare: vec![created_at(key, revision)],
-                success: vec![RequestOp {
-                    request: Some(Op::RequestDeleteRange(delete)),
-                }],
-                failure: vec![],
-            })
+            .propose(
+                &member,
+                TxnRequest {
+                    compare: vec![created_at(key, revision)],
+                    success: vec![RequestOp {
+                        request: Some(Op::RequestDeleteRange(delete)),
+                    }],
+                    failure: vec![],
+                },
+            )
             .await
             .map(drop),
     }

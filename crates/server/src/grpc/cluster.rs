@@ -20,6 +20,7 @@ use oxcd_api::etcdserverpb::{
 use oxcd_etcd_compat::config::{Url, added_member_id};
 use oxcd_raft::{MemberChange, Replication};
 
+use super::caller::admin;
 use crate::learner_promotion;
 use crate::membership::{ChangeRequest, PeerLinks};
 use crate::server::EtcdServer;
@@ -75,6 +76,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
+        admin(&self.server, request.metadata()).await?;
         let request = request.into_inner();
         let urls = peer_urls(&request.peer_ur_ls)?;
         let parsed: Vec<Url> = urls.iter().filter_map(|u| Url::parse(u).ok()).collect();
@@ -110,6 +112,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
+        admin(&self.server, request.metadata()).await?;
         let id = request.into_inner().id;
         if self.strict() {
             self.server
@@ -131,8 +134,9 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
+        let caller = admin(&self.server, request.metadata()).await?;
         let request = request.into_inner();
-        let members = self.server.propose(request).await?;
+        let members = self.server.propose(&caller, request).await?;
         Ok(Response::new(MemberUpdateResponse {
             header: Some(self.server.header(0)),
             members,
@@ -157,6 +161,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
+        admin(&self.server, request.metadata()).await?;
         let id = request.into_inner().id;
         let Some(replication) = self.replication().await? else {
             self.server

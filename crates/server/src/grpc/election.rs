@@ -18,8 +18,10 @@ use oxcd_api::v3electionpb::{
     ProclaimResponse, ResignRequest, ResignResponse,
 };
 
-use super::lock::coordination_status;
+use super::caller::caller;
+use super::lock::{coordination_status, may_read_queue};
 use super::request::{check_message_size, leader_required, max_request_message};
+use crate::auth::Caller;
 use crate::coordination;
 use crate::server::EtcdServer;
 
@@ -42,12 +44,19 @@ impl ElectionService {
         }
     }
 
-    /// The message size check every call gets; answers whether the client requires a leader.
-    fn admit<T: prost::Message>(&self, request: Request<T>) -> Result<(T, bool), Status> {
+    /// The checks every call gets: its caller and the message size; answers the request, its
+    /// caller and whether the client requires a leader.
+    async fn admit<T: prost::Message>(
+        &self,
+        request: Request<T>,
+    ) -> Result<(T, Caller, bool), Status> {
+        let caller = caller(&self.server, request.metadata())
+            .await
+            .map_err(|e| coordination_status(e.into()))?;
         let require_leader = leader_required(&request);
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
-        Ok((req, require_leader))
+        Ok((req, caller, require_leader))
     }
 }
 
@@ -59,9 +68,10 @@ impl Election for ElectionService {
         &self,
         request: Request<CampaignRequest>,
     ) -> Result<Response<CampaignResponse>, Status> {
-        let (req, _) = self.admit(request)?;
+        let (req, caller, _) = self.admit(request).await?;
+        may_read_queue(&self.server, &caller, &req.name)?;
         let (leader, header) =
-            coordination::campaign(&self.server, &req.name, req.lease, &req.value)
+            coordination::campaign(&self.server, &caller, &req.name, req.lease, &req.value)
                 .await
                 .map_err(coordination_status)?;
         Ok(Response::new(CampaignResponse {
@@ -74,8 +84,8 @@ impl Election for ElectionService {
         &self,
         request: Request<ProclaimRequest>,
     ) -> Result<Response<ProclaimResponse>, Status> {
-        let (req, _) = self.admit(request)?;
-        let header = coordination::proclaim(&self.server, req.leader.as_ref(), &req.value)
+        let (req, caller, _) = self.admit(request).await?;
+        let header = coordination::proclaim(&self.server, &caller, req.leader.as_ref(), &req.value)
             .await
             .map_err(coordination_status)?;
         Ok(Response::new(ProclaimResponse {
@@ -87,7 +97,8 @@ impl Election for ElectionService {
         &self,
         request: Request<LeaderRequest>,
     ) -> Result<Response<LeaderResponse>, Status> {
-        let (req, _) = self.admit(request)?;
+        let (req, caller, _) = self.admit(request).await?;
+        may_read_queue(&self.server, &caller, &req.name)?;
         let resp = coordination::leader(&self.server, &req.name)
             .await
             .map_err(coordination_status)?;
@@ -103,7 +114,8 @@ impl Election for ElectionService {
         &self,
         request: Request<LeaderRequest>,
     ) -> Result<Response<Self::ObserveStream>, Status> {
-        let (req, require_leader) = self.admit(request)?;
+        let (req, caller, require_leader) = self.admit(request).await?;
+        may_read_queue(&self.server, &caller, &req.name)?;
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
         let server = self.server.clone();
         tokio::spawn(async move {
@@ -129,8 +141,8 @@ impl Election for ElectionService {
         &self,
         request: Request<ResignRequest>,
     ) -> Result<Response<ResignResponse>, Status> {
-        let (req, _) = self.admit(request)?;
-        let header = coordination::resign(&self.server, req.leader.as_ref())
+        let (req, caller, _) = self.admit(request).await?;
+        let header = coordination::resign(&self.server, &caller, req.leader.as_ref())
             .await
             .map_err(coordination_status)?;
         Ok(Response::new(ResignResponse {

@@ -1,5 +1,6 @@
 //! The KV service: validates requests as etcd's gRPC layer does, serves ranges from local state
-//! (after the ReadIndex barrier unless serializable) and sends writes through raft.
+//! (after the ReadIndex barrier unless serializable) once the caller's read permission is
+//! checked, and sends writes through raft with their caller, checked where they are applied.
 
 use std::sync::Arc;
 
@@ -14,7 +15,9 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_mvcc::{is_txn_read_only, validate};
 
+use super::caller::{caller, still_current};
 use super::request::{check_message_size, max_request_message};
+use crate::auth::RequestCheck;
 use crate::quota;
 use crate::server::EtcdServer;
 
@@ -49,6 +52,7 @@ impl Kv for KvService {
         &self,
         request: Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
+        let caller = caller(&self.server, request.metadata()).await?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         validate::validate_range(&req)?;
@@ -58,17 +62,21 @@ impl Kv for KvService {
             }
             self.server.read_barrier().await?;
         }
-        let mut resp = self.server.state().kv().range(&req)?;
+        let state = self.server.state();
+        RequestCheck::new(state.auth(), state.lessor(), &caller).range(&req.key, &req.range_end)?;
+        let mut resp = state.kv().range(&req)?;
+        still_current(&self.server, &caller)?;
         self.server.finish_header(&mut resp.header);
         Ok(Response::new(resp))
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        let caller = caller(&self.server, request.metadata()).await?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         self.server.check_quota(quota::put_cost(&req)).await?;
         validate::validate_put(&req)?;
-        let mut resp = self.server.propose(req).await?;
+        let mut resp = self.server.propose(&caller, req).await?;
         self.server.finish_header(&mut resp.header);
         Ok(Response::new(resp))
     }
@@ -77,15 +85,17 @@ impl Kv for KvService {
         &self,
         request: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
+        let caller = caller(&self.server, request.metadata()).await?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         validate::validate_delete_range(&req)?;
-        let mut resp = self.server.propose(req).await?;
+        let mut resp = self.server.propose(&caller, req).await?;
         self.server.finish_header(&mut resp.header);
         Ok(Response::new(resp))
     }
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
+        let caller = caller(&self.server, request.metadata()).await?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         self.server.check_quota(quota::txn_cost(&req)).await?;
@@ -96,13 +106,16 @@ impl Kv for KvService {
             if !txn_is_serializable(&req) {
                 self.server.read_barrier().await?;
             }
-            if let Some(result) = self.server.state().kv().txn_read_only(&req) {
+            let state = self.server.state();
+            RequestCheck::new(state.auth(), state.lessor(), &caller).txn(&req)?;
+            if let Some(result) = state.kv().txn_read_only(&req) {
                 let mut resp = result?;
+                still_current(&self.server, &caller)?;
                 self.server.finish_header(&mut resp.header);
                 return Ok(Response::new(resp));
             }
         }
-        let mut resp = self.server.propose(req).await?;
+        let mut resp = self.server.propose(&caller, req).await?;
         self.server.finish_header(&mut resp.header);
         Ok(Response::new(resp))
     }
@@ -111,10 +124,11 @@ impl Kv for KvService {
         &self,
         request: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
+        let caller = caller(&self.server, request.metadata()).await?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         let physical = req.physical;
-        let (mut resp, done) = self.server.propose(req).await?;
+        let (mut resp, done) = self.server.propose(&caller, req).await?;
         if physical {
             done.wait()
                 .await

@@ -20,7 +20,9 @@ use oxcd_api::etcdserverpb::{
     LeaseTimeToLiveResponse,
 };
 
+use super::caller::{caller, require_user, still_current};
 use super::request::{check_message_size, leader_required, max_request_message};
+use crate::auth::{Caller, RequestCheck};
 use crate::lease::{NotPrimary, Renewal};
 use crate::lease_leader::forward::{LeaderForwarder, is_forwarded};
 use crate::quota;
@@ -51,6 +53,25 @@ impl LeaseService {
             max_message,
         }
     }
+
+    /// Whether `caller` may read every key attached to the leases `ids` (a root may; anyone
+    /// while authentication is off). A client without credentials may not.
+    fn readable_keys(&self, caller: &Caller, ids: &[i64]) -> Result<(), EtcdError> {
+        let state = self.server.state();
+        let auth = state.auth();
+        if !auth.status().0 {
+            return Ok(());
+        }
+        require_user(&self.server, caller)?;
+        if auth.check_admin(&caller.user).is_ok() {
+            return Ok(());
+        }
+        let check = RequestCheck::new(auth, state.lessor(), caller);
+        ids.iter()
+            .filter_map(|id| state.lessor().attached_keys(*id))
+            .flatten()
+            .try_for_each(|key| check.range(&key, &[]))
+    }
 }
 
 /// Renews lease `id` where it can be: here if this member is the leader, else on the leader.
@@ -80,7 +101,7 @@ async fn renew(
                             remaining_ttl: 0,
                         }],
                     };
-                    server.propose(clear).await?;
+                    server.propose(&Caller::member(), clear).await?;
                 }
                 server.metrics().watch_lease().record_renewed();
                 return Ok(ttl);
@@ -116,19 +137,23 @@ impl Lease for LeaseService {
         &self,
         request: Request<LeaseGrantRequest>,
     ) -> Result<Response<LeaseGrantResponse>, Status> {
+        let caller = caller(&self.server, request.metadata()).await?;
+        require_user(&self.server, &caller)?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         self.server.check_quota(quota::LEASE_OVERHEAD).await?;
-        Ok(Response::new(self.server.grant_lease(req).await?))
+        Ok(Response::new(self.server.grant_lease(&caller, req).await?))
     }
 
     async fn lease_revoke(
         &self,
         request: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
+        let caller = caller(&self.server, request.metadata()).await?;
+        require_user(&self.server, &caller)?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
-        let mut resp = self.server.propose(req).await?;
+        let mut resp = self.server.propose(&caller, req).await?;
         self.server.finish_header(&mut resp.header);
         Ok(Response::new(resp))
     }
@@ -139,6 +164,8 @@ impl Lease for LeaseService {
         &self,
         request: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
+        let caller = caller(&self.server, request.metadata()).await?;
+        require_user(&self.server, &caller)?;
         let forwarded = is_forwarded(&request);
         let require_leader = leader_required(&request);
         let mut requests = request.into_inner();
@@ -192,9 +219,15 @@ impl Lease for LeaseService {
         &self,
         request: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
+        let caller = caller(&self.server, request.metadata()).await?;
+        require_user(&self.server, &caller)?;
         let forwarded = is_forwarded(&request);
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
+        if req.keys {
+            // The attached keys are shown only to a caller who may read every one of them.
+            self.readable_keys(&caller, &[req.id])?;
+        }
         let header = self.server.current_header();
         let lessor = self.server.state().lessor();
         let mut status = lessor.status(req.id, req.keys);
@@ -221,22 +254,22 @@ impl Lease for LeaseService {
             Err(NotPrimary) if forwarded => return Err(EtcdError::NotLeader.into()),
             Err(NotPrimary) => self.forwarder.time_to_live(&self.server, req).await?,
         };
+        if req.keys {
+            still_current(&self.server, &caller)?;
+        }
         resp.header = Some(header);
         Ok(Response::new(resp))
     }
 
     async fn lease_leases(
         &self,
-        _request: Request<LeaseLeasesRequest>,
+        request: Request<LeaseLeasesRequest>,
     ) -> Result<Response<LeaseLeasesResponse>, Status> {
-        let leases = self
-            .server
-            .state()
-            .lessor()
-            .ids()
-            .into_iter()
-            .map(|id| LeaseStatus { id })
-            .collect();
+        let caller = caller(&self.server, request.metadata()).await?;
+        let ids = self.server.state().lessor().ids();
+        // Only a caller who may read every leased key learns which leases exist.
+        self.readable_keys(&caller, &ids)?;
+        let leases = ids.into_iter().map(|id| LeaseStatus { id }).collect();
         Ok(Response::new(LeaseLeasesResponse {
             header: Some(self.server.current_header()),
             leases,

@@ -11,6 +11,7 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 
 use oxcd_api::EtcdError;
+use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
 use oxcd_api::etcdserverpb::maintenance_server::Maintenance;
 use oxcd_api::etcdserverpb::{
     AlarmRequest, AlarmResponse, AlarmType, DefragmentRequest, DefragmentResponse,
@@ -20,6 +21,7 @@ use oxcd_api::etcdserverpb::{
 };
 
 use super::backend_snapshot;
+use super::caller::{admin, caller};
 use crate::alarms::{Alarms, alarm_name};
 use crate::membership::Membership;
 use crate::server::EtcdServer;
@@ -60,9 +62,19 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<AlarmRequest>,
     ) -> Result<Response<AlarmResponse>, Status> {
+        // Raising and clearing alarms is for roots only (etcd 3.5 lets anyone); listing them
+        // is not.
+        let request_caller = caller(&self.server, request.metadata()).await?;
+        let request = request.into_inner();
+        if request.action != AlarmAction::Get as i32 {
+            self.server
+                .state()
+                .auth()
+                .check_admin(&request_caller.user)?;
+        }
         // Listing goes through raft as well, as in etcd: the answer is the alarms as of a
         // point of the log no earlier than the call.
-        let mut resp = self.server.propose(request.into_inner()).await?;
+        let mut resp = self.server.propose(&request_caller, request).await?;
         self.server.finish_header(&mut resp.header);
         Ok(Response::new(resp))
     }
@@ -89,8 +101,9 @@ impl Maintenance for MaintenanceService {
 
     async fn defragment(
         &self,
-        _request: Request<DefragmentRequest>,
+        request: Request<DefragmentRequest>,
     ) -> Result<Response<DefragmentResponse>, Status> {
+        admin(&self.server, request.metadata()).await?;
         tracing::info!("starting defragment");
         let server = self.server.clone();
         let report = tokio::task::spawn_blocking(move || server.state().defragment())
@@ -115,7 +128,8 @@ impl Maintenance for MaintenanceService {
         }
     }
 
-    async fn hash(&self, _request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+    async fn hash(&self, request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
+        admin(&self.server, request.metadata()).await?;
         let kv = self.server.state().kv();
         let (hash, revision) =
             tokio::task::spawn_blocking(move || kv.hash(&Membership::is_member_local))
@@ -131,6 +145,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<HashKvRequest>,
     ) -> Result<Response<HashKvResponse>, Status> {
+        admin(&self.server, request.metadata()).await?;
         let revision = request.into_inner().revision;
         let kv = self.server.state().kv();
         let (hash, current, compact_revision) =
@@ -148,8 +163,9 @@ impl Maintenance for MaintenanceService {
 
     async fn snapshot(
         &self,
-        _request: Request<SnapshotRequest>,
+        request: Request<SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
+        admin(&self.server, request.metadata()).await?;
         let chunks = backend_snapshot::stream(&self.server).await?;
         Ok(Response::new(Box::pin(chunks)))
     }
@@ -158,6 +174,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<MoveLeaderRequest>,
     ) -> Result<Response<MoveLeaderResponse>, Status> {
+        admin(&self.server, request.metadata()).await?;
         let target = request.into_inner().target_id;
         let raft = self.server.raft();
         let status = raft.status();

@@ -2,7 +2,9 @@
 //! every service checks of an incoming call is in `request.rs` (the leader check as one layer
 //! in front of all of them, [`leader_gate`]).
 
+mod auth;
 mod backend_snapshot;
+mod caller;
 mod cluster;
 mod election;
 mod identity;
@@ -15,6 +17,7 @@ mod watch;
 
 use std::sync::Arc;
 
+use oxcd_api::etcdserverpb::auth_server::AuthServer;
 use oxcd_api::etcdserverpb::cluster_server::ClusterServer;
 use oxcd_api::etcdserverpb::kv_server::KvServer;
 use oxcd_api::etcdserverpb::lease_server::LeaseServer;
@@ -23,6 +26,7 @@ use oxcd_api::etcdserverpb::watch_server::WatchServer;
 use oxcd_api::v3electionpb::election_server::ElectionServer;
 use oxcd_api::v3lockpb::lock_server::LockServer;
 
+use auth::AuthService;
 use cluster::ClusterService;
 use election::ElectionService;
 pub(crate) use identity::ClientIdentity;
@@ -56,6 +60,9 @@ pub(crate) fn routes(server: Arc<EtcdServer>) -> tonic::service::Routes {
         .add_service(
             ClusterServer::new(ClusterService::new(server.clone()))
                 .max_decoding_message_size(max_recv),
+        )
+        .add_service(
+            AuthServer::new(AuthService::new(server.clone())).max_decoding_message_size(max_recv),
         )
         .add_service(
             LeaseServer::new(LeaseService::new(server.clone())).max_decoding_message_size(max_recv),

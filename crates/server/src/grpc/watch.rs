@@ -5,7 +5,8 @@
 //! and the writes, the other streams and the shared change ring (see `oxcd_mvcc::watch`) go
 //! on. When it resumes, its watchers read what the ring dropped from the backend; when
 //! compaction has overtaken them they are cancelled with the compacted revision, as etcd does.
-//! Client requests are served between chunks, so a long catch-up never hides a cancel.
+//! Client requests are served between chunks, so a long catch-up never hides a cancel. A
+//! watcher is created only if the stream's caller may read its whole range.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::pin::Pin;
@@ -16,6 +17,7 @@ use futures::Stream;
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
 use oxcd_api::EtcdError;
@@ -28,7 +30,9 @@ use oxcd_api::mvccpb::event::EventType;
 use oxcd_mvcc::watch::{EventFilter, WatchHub, WatchProgress, Watcher};
 use oxcd_mvcc::{ChunkLimit, KvStore};
 
+use super::caller::caller;
 use super::request::{leader_required, max_request_message};
+use crate::auth::RequestCheck;
 use crate::server::EtcdServer;
 
 /// Responses queued per stream before its task waits for the client to read.
@@ -68,9 +72,10 @@ impl Watch for WatchService {
         request: Request<Streaming<WatchRequest>>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let require_leader = leader_required(&request);
+        let metadata = request.metadata().clone();
         let requests = request.into_inner();
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
-        let stream = WatchStream::new(self.server.clone(), tx);
+        let stream = WatchStream::new(self.server.clone(), metadata, tx);
         tokio::spawn(stream.run(requests, require_leader));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
@@ -99,6 +104,8 @@ impl StreamWatcher {
 /// The state of one Watch stream, owned by its task.
 struct WatchStream {
     server: Arc<EtcdServer>,
+    /// The stream's metadata: its token is checked at every create, as etcd checks it.
+    metadata: MetadataMap,
     hub: Arc<WatchHub>,
     tx: mpsc::Sender<Result<WatchResponse, Status>>,
     watchers: BTreeMap<i64, StreamWatcher>,
@@ -122,11 +129,16 @@ impl Drop for WatchStream {
 struct Closed;
 
 impl WatchStream {
-    fn new(server: Arc<EtcdServer>, tx: mpsc::Sender<Result<WatchResponse, Status>>) -> Self {
+    fn new(
+        server: Arc<EtcdServer>,
+        metadata: MetadataMap,
+        tx: mpsc::Sender<Result<WatchResponse, Status>>,
+    ) -> Self {
         let hub = server.state().watch_hub().clone();
         server.metrics().watch_lease().add_streams(1);
         WatchStream {
             server,
+            metadata,
             hub,
             tx,
             watchers: BTreeMap::new(),
@@ -245,6 +257,11 @@ impl WatchStream {
         if create.key.is_empty() {
             create.key = vec![0];
         }
+        // A range end of "\0" covers every key from the key on (etcd 3.5.1 checked only the
+        // key itself then).
+        if let Err(e) = self.permitted(&create.key, &create.range_end).await {
+            return self.refuse_create(current, e.message()).await;
+        }
         let bounded = !create.range_end.is_empty() && create.range_end != [0];
         if bounded && create.key >= create.range_end {
             return self.refuse_create(current, EMPTY_RANGE).await;
@@ -295,6 +312,13 @@ impl WatchStream {
             self.send_compacted(id, compacted).await?;
         }
         Ok(())
+    }
+
+    /// Whether the stream's caller may watch `[key, range_end)`.
+    async fn permitted(&self, key: &[u8], range_end: &[u8]) -> Result<(), EtcdError> {
+        let caller = caller(&self.server, &self.metadata).await?;
+        let state = self.server.state();
+        RequestCheck::new(state.auth(), state.lessor(), &caller).range(key, range_end)
     }
 
     /// etcd's answer to a create it cannot honour: created and cancelled at once, id -1.

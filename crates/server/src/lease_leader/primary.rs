@@ -8,6 +8,7 @@ use std::time::Duration;
 use oxcd_api::etcdserverpb::{LeaseCheckpointRequest, LeaseRevokeRequest};
 use oxcd_raft::Role;
 
+use crate::auth::Caller;
 use crate::server::EtcdServer;
 
 /// How often the primary looks for expired leases and due checkpoints (etcd: 500 ms).
@@ -26,7 +27,7 @@ fn propose_due(server: &Arc<EtcdServer>) {
         let server = server.clone();
         tokio::spawn(async move {
             let revoke = LeaseRevokeRequest { id };
-            if let Err(e) = server.propose(revoke).await {
+            if let Err(e) = server.propose(&Caller::member(), revoke).await {
                 tracing::warn!(lease_id = %format!("{id:016x}"), error = %e, "failed to revoke an expired lease");
             }
         });
@@ -36,7 +37,7 @@ fn propose_due(server: &Arc<EtcdServer>) {
         let server = server.clone();
         tokio::spawn(async move {
             let checkpoint = LeaseCheckpointRequest { checkpoints };
-            if let Err(e) = server.propose(checkpoint).await {
+            if let Err(e) = server.propose(&Caller::member(), checkpoint).await {
                 tracing::warn!(error = %e, "failed to checkpoint leases");
             }
         });
