@@ -17,6 +17,7 @@ use crate::grpc::{self, Clients};
 use crate::grpc_tls::{self, ClusterTls};
 use crate::member::{LOG_TAIL_LINES, Member, MemberConfig};
 use crate::netns::Host;
+use crate::peer_tls::PeerTls;
 use crate::proxy::PeerProxy;
 use crate::server::Server;
 use crate::small_disk::SmallDisk;
@@ -62,8 +63,10 @@ pub struct ClusterSpec {
     pub peer_proxies: bool,
     /// Give every member's data directory a [`SmallDisk`] of this many bytes (root only).
     pub small_disks: Option<u64>,
-    /// Serve clients over TLS only (`https://` client URLs); peers stay plaintext.
+    /// Serve clients over TLS only (`https://` client URLs).
     pub client_tls: Option<ClusterTls>,
+    /// Peers talk over TLS only (`https://` peer URLs).
+    pub peer_tls: Option<PeerTls>,
 }
 
 impl ClusterSpec {
@@ -79,7 +82,14 @@ impl ClusterSpec {
             peer_proxies: false,
             small_disks: None,
             client_tls: None,
+            peer_tls: None,
         }
+    }
+
+    /// Members talk to each other over TLS with `tls`.
+    pub fn peer_tls(mut self, tls: PeerTls) -> ClusterSpec {
+        self.peer_tls = Some(tls);
+        self
     }
 
     /// Serves clients over TLS with `tls` (the harness connects with its certificates).
@@ -526,7 +536,9 @@ fn member_configs(spec: &ClusterSpec, root: &Path) -> Result<Vec<MemberConfig>> 
         .iter()
         .zip(addresses)
         .map(|(name, (ip, client_port, peer_port, netns))| {
-            MemberConfig::new(root, name, ip, (client_port, peer_port), netns)
+            let mut config = MemberConfig::new(root, name, ip, (client_port, peer_port), netns);
+            config.peer_tls = spec.peer_tls.clone();
+            config
         })
         .collect();
     let initial_cluster = configs
@@ -540,7 +552,14 @@ fn member_configs(spec: &ClusterSpec, root: &Path) -> Result<Vec<MemberConfig>> 
             .client_tls
             .as_ref()
             .map(ClusterTls::server_args)
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .chain(
+                spec.peer_tls
+                    .as_ref()
+                    .map(PeerTls::args)
+                    .unwrap_or_default(),
+            );
         config.args = config
             .seed_args(&initial_cluster, &spec.token)
             .into_iter()

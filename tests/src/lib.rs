@@ -23,6 +23,7 @@ pub mod locks;
 pub mod member;
 pub mod netns;
 pub mod offline_tools;
+pub mod peer_tls;
 pub mod proxy;
 pub mod robustness;
 pub mod server;

@@ -14,6 +14,7 @@ use oxcd_api::etcdserverpb::StatusRequest;
 
 use crate::grpc;
 use crate::grpc_tls::{self, ClusterTls};
+use crate::peer_tls::PeerTls;
 use crate::server::Server;
 use crate::spawner;
 use crate::wait::{self, Attempt};
@@ -48,6 +49,8 @@ pub struct MemberConfig {
     pub args: Vec<String>,
     /// Client TLS: the client URL is `https://` and the harness connects with these.
     pub client_tls: Option<ClusterTls>,
+    /// Peer TLS: the peer URL is `https://`.
+    pub peer_tls: Option<PeerTls>,
 }
 
 impl MemberConfig {
@@ -70,6 +73,7 @@ impl MemberConfig {
             netns,
             args: Vec::new(),
             client_tls: None,
+            peer_tls: None,
         }
     }
 
@@ -83,9 +87,14 @@ impl MemberConfig {
         format!("{scheme}://{}", socket_text(self.ip, self.client_port))
     }
 
-    /// `http://ip:peer_port`.
+    /// `http://ip:peer_port` (`https://` with peer TLS).
     pub fn peer_url(&self) -> String {
-        format!("http://{}", socket_text(self.ip, self.peer_port))
+        let scheme = if self.peer_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", socket_text(self.ip, self.peer_port))
     }
 
     /// The member's command line with exactly the flags of the seed's `start-etcds.sh`, in

@@ -8,13 +8,18 @@
 //! root-only maintenance calls, a permission revoked and a password changed taking effect at
 //! once, and disabling authentication.
 //!
+//! A second script has users named by their client certificates (`--client-cert-auth`, no
+//! token), as etcd allows.
+//!
 //! Where oxcd is deliberately stricter than etcd 3.5.1 (compaction needs write permission on
 //! every key; raising or clearing alarms needs root) the commands are not compared here; see
 //! `auth_enforcement.rs`.
 
 use std::time::Duration;
 
+use oxcd_testkit::certs::Authority;
 use oxcd_tests::ctl_pair::CtlPair;
+use oxcd_tests::grpc_tls::ClusterTls;
 use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server};
 
 /// How long a command reading standard input (`txn`, `user passwd`) may take.
@@ -187,6 +192,83 @@ async fn etcdctl_auth_behaves_as_against_etcd() {
         &["role", "list"],
     ] {
         pair.compare(args).await;
+    }
+    pair.assert_same();
+}
+
+/// Nothing differs by design in what this script prints.
+fn same(line: &str) -> String {
+    line.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_names_the_user_as_in_etcd() {
+    let target = Server::from_env().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new(dir.path(), "test").unwrap();
+    let server_cert = ca.issue("server", "server", &["127.0.0.1"]).unwrap();
+    let root_cert = ca.issue("root", "root", &[]).unwrap();
+    let alice_cert = ca.issue("alice", "alice", &[]).unwrap();
+    let tls = ClusterTls {
+        ca: ca.ca_file(),
+        server: server_cert,
+        client_cert_auth: true,
+        harness_client: Some(root_cert.clone()),
+    };
+    let spec = |server, token| {
+        ClusterSpec::new(server, 1)
+            .token(token)
+            .client_tls(tls.clone())
+            .args(["--bcrypt-cost", "4"])
+    };
+    let (oracle, subject) = tokio::join!(
+        Cluster::start(spec(Server::Etcd, "oxt-cn-a")),
+        Cluster::start(spec(target, "oxt-cn-b")),
+    );
+    let (oracle, subject) = (oracle.unwrap(), subject.unwrap());
+    let mut pair = CtlPair::new(
+        Etcdctl::new(oracle.endpoints()),
+        Etcdctl::new(subject.endpoints()),
+        same,
+    );
+    let cacert = format!("--cacert={}", ca.ca_file().display());
+    let as_cert = |files: &oxcd_testkit::certs::CertFiles| {
+        [
+            cacert.clone(),
+            format!("--cert={}", files.cert.display()),
+            format!("--key={}", files.key.display()),
+        ]
+    };
+    let (root, alice) = (as_cert(&root_cert), as_cert(&alice_cert));
+    let with = |who: &[String; 3], args: &[&str]| -> Vec<String> {
+        who.iter()
+            .cloned()
+            .chain(args.iter().map(|a| a.to_string()))
+            .collect()
+    };
+    for (who, args) in [
+        (&root, &["user", "add", "root:rootpw"][..]),
+        (&root, &["user", "grant-role", "root", "root"]),
+        (&root, &["user", "add", "alice", "--no-password"]),
+        (&root, &["role", "add", "r1"]),
+        (
+            &root,
+            &["role", "grant-permission", "r1", "readwrite", "foo"],
+        ),
+        (&root, &["user", "grant-role", "alice", "r1"]),
+        (&root, &["auth", "enable"]),
+        (&alice, &["put", "foo", "by-certificate"]),
+        (&alice, &["get", "foo"]),
+        (&alice, &["put", "bar", "x"]),
+        (&alice, &["user", "list"]),
+        (&root, &["put", "bar", "root"]),
+        (&root, &["user", "list"]),
+        (&alice, &["--user=root:rootpw", "get", "bar"]),
+        (&root, &["auth", "disable"]),
+    ] {
+        let args = with(who, args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        pair.compare(&args).await;
     }
     pair.assert_same();
 }

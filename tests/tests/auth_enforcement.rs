@@ -305,11 +305,7 @@ async fn every_request_kind_is_checked_against_the_callers_permissions() {
     );
     let revoke = LeaseRevokeRequest { id: lease };
     assert_eq!(
-        refusal(
-            c.lease
-                .lease_revoke(with_token(revoke, &alice))
-                .await
-        ),
+        refusal(c.lease.lease_revoke(with_token(revoke, &alice)).await),
         denied()
     );
     c.lease

@@ -37,6 +37,7 @@ fn config(
         netns: None,
         args: Vec::new(),
         client_tls: None,
+        peer_tls: None,
     };
     config.args = config.seed_args(initial_cluster, token);
     config

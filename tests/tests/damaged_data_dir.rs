@@ -87,6 +87,7 @@ async fn a_damaged_wal_is_refused_and_left_untouched() {
         netns: None,
         args: Vec::new(),
         client_tls: None,
+        peer_tls: None,
     };
     config.args = config.seed_args(&format!("m1=http://127.0.0.1:{}", ports[1]), "t");
     let data_dir = config.data_dir.clone();

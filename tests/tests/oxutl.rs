@@ -191,6 +191,7 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
             netns: Some(host.netns.clone()),
             args: Vec::new(),
             client_tls: None,
+            peer_tls: None,
         })
         .collect();
     let initial_cluster = configs

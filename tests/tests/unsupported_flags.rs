@@ -1,8 +1,8 @@
 //! A real `oxcd` process given an etcd flag it cannot honour yet must refuse to start: exit
 //! non-zero within seconds, with etcd's `failed to verify flags` warning naming the flag on
-//! stderr, instead of serving (peer TLS flags and `https://` peer URLs would otherwise give
-//! plaintext peer traffic). Real etcd would start with these flags, so there is no oracle to
-//! compare with. (Client TLS is served: `tls_listeners.rs`.)
+//! stderr, instead of serving (a `unix://` URL would otherwise be a TCP port). Real etcd would
+//! start with these flags, so there is no oracle to compare with. (TLS is served:
+//! `tls_listeners.rs`, `peer_tls.rs`.)
 
 use std::io::Read as _;
 use std::path::Path;
@@ -97,26 +97,12 @@ fn args(list: &[&str]) -> Vec<String> {
 }
 
 #[test]
-fn peer_tls_flags_make_oxcd_exit_instead_of_talking_plaintext() {
-    let ended = run_oxcd(&args(&["--peer-cert-file", "x", "--peer-key-file", "y"]));
+fn a_unix_socket_peer_url_makes_oxcd_exit() {
+    let ended = run_oxcd(&args(&["--listen-peer-urls", "unix://peer:0"]));
     assert_eq!(ended.code, Some(1), "{}", ended.stderr);
     assert_eq!(
         verify_error(&ended),
-        "--peer-cert-file is not supported yet: oxcd talks to peers only over plaintext http://, refusing to start rather than run peer traffic without TLS"
-    );
-}
-
-#[test]
-fn an_https_peer_url_makes_oxcd_exit() {
-    let port = ports::free_port();
-    let url = format!("https://127.0.0.1:{port}");
-    let ended = run_oxcd(&args(&["--listen-peer-urls", &url]));
-    assert_eq!(ended.code, Some(1), "{}", ended.stderr);
-    assert_eq!(
-        verify_error(&ended),
-        format!(
-            "--listen-peer-urls={url} is not supported yet: oxcd talks to peers only over plaintext http://, refusing to start rather than run peer traffic without TLS"
-        )
+        "--listen-peer-urls=unix://peer:0 is not supported yet: oxcd listens only on TCP, refusing to start rather than listen elsewhere than asked"
     );
 }
 

@@ -254,6 +254,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         strict_reconfig_check: cfg.strict_reconfig_check,
         advertise_peer_urls: url_strings(&cfg.initial_advertise_peer_urls),
         bcrypt_cost: u32::try_from(cfg.bcrypt_cost).unwrap_or(u32::MAX),
+        client_cert_auth: cfg.client_tls.client_cert_auth,
     };
     let server = Arc::new(EtcdServer::new(
         settings,

@@ -58,6 +58,9 @@ pub(crate) struct ServerSettings {
     pub(crate) advertise_peer_urls: Vec<String>,
     /// `--bcrypt-cost`: the cost of the password hashes this member makes.
     pub(crate) bcrypt_cost: u32,
+    /// `--client-cert-auth`: a request without a token is made by the common name of its
+    /// verified client certificate.
+    pub(crate) client_cert_auth: bool,
 }
 
 /// The member, shared by every service.

@@ -3,17 +3,15 @@
 //! and names the flag, since running without what the operator asked for (TLS above all)
 //! would be worse than not running. The check reads the resolved configuration, so it is
 //! the same whether a value came from the command line, an `ETCD_*` variable or the file.
-//! (The flags accepted and ignored instead are listed in `flag_table.rs`.) Client-side TLS is
-//! served (the files and their combinations are checked when the listeners are set up, where
-//! etcd checks them); peer TLS is still refused here.
+//! (The flags accepted and ignored instead are listed in `flag_table.rs`.) TLS is served on
+//! client and peer listeners alike; its files and their combinations are checked when the
+//! listeners are set up, where etcd checks them.
 
 use std::time::Duration;
 
 use super::go_url::Url;
-use super::initial_cluster::InitialCluster;
-use super::server_config::{ServerConfig, TlsConfig};
+use super::server_config::ServerConfig;
 
-const NO_PEER_TLS: &str = "oxcd talks to peers only over plaintext http://, refusing to start rather than run peer traffic without TLS";
 const NO_UNIX_SOCKETS: &str =
     "oxcd listens only on TCP, refusing to start rather than listen elsewhere than asked";
 
@@ -28,12 +26,10 @@ const DEFAULT_GRPC_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// etcd raises shorter peer timeouts to this, so it is also the default.
 const DEFAULT_RAFT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Returns the error for the first flag `cfg` sets to something oxcd cannot do: URLs first
-/// (an `https://` peer listener would otherwise be the silent plaintext one), then peer TLS,
+/// Returns the error for the first flag `cfg` sets to something oxcd cannot do: URLs first,
 /// then the rest in flag order.
 pub(crate) fn refuse_unsupported(cfg: &ServerConfig) -> Result<(), String> {
     check_urls(cfg)?;
-    check_peer_tls(&cfg.peer_tls)?;
     check_behaviour(cfg)
 }
 
@@ -53,66 +49,11 @@ fn check_urls(cfg: &ServerConfig) -> Result<(), String> {
     ];
     for (flag, urls) in listeners {
         for url in urls {
-            refuse_if(
-                url.is_tls() && flag == "--listen-peer-urls",
-                &format!("{flag}={url}"),
-                NO_PEER_TLS,
-            )?;
             // Bound as TCP, a unix:// URL would listen on a port instead of a socket file.
             refuse_if(url.is_unix(), &format!("{flag}={url}"), NO_UNIX_SOCKETS)?;
         }
     }
-    for url in cfg
-        .initial_advertise_peer_urls
-        .iter()
-        .filter(|u| u.is_tls())
-    {
-        refuse_if(
-            true,
-            &format!("--initial-advertise-peer-urls={url}"),
-            NO_PEER_TLS,
-        )?;
-    }
-    // A malformed cluster is reported by the bootstrap checks, with etcd's message.
-    if let Ok(cluster) = InitialCluster::parse(&cfg.initial_cluster) {
-        for (name, urls) in cluster.iter() {
-            for url in urls.iter().filter(|u| u.is_tls()) {
-                refuse_if(
-                    true,
-                    &format!("--initial-cluster={name}={url}"),
-                    NO_PEER_TLS,
-                )?;
-            }
-        }
-    }
     Ok(())
-}
-
-/// The peer side's TLS flags.
-fn check_peer_tls(tls: &TlsConfig) -> Result<(), String> {
-    let given = [
-        ("cert-file", tls.cert_file.is_some()),
-        ("key-file", tls.key_file.is_some()),
-        ("client-cert-file", tls.client_cert_file.is_some()),
-        ("client-key-file", tls.client_key_file.is_some()),
-        ("trusted-ca-file", tls.trusted_ca_file.is_some()),
-        ("client-cert-auth", tls.client_cert_auth),
-        ("auto-tls", tls.auto_tls),
-    ];
-    for (name, set) in given {
-        refuse_if(set, &format!("--peer-{name}"), NO_PEER_TLS)?;
-    }
-    refuse_if(tls.crl_file.is_some(), "--peer-crl-file", NO_PEER_TLS)?;
-    refuse_if(
-        tls.allowed_cn.is_some(),
-        "--peer-cert-allowed-cn",
-        NO_PEER_TLS,
-    )?;
-    refuse_if(
-        tls.allowed_hostname.is_some(),
-        "--peer-cert-allowed-hostname",
-        NO_PEER_TLS,
-    )
 }
 
 /// etcd's `*`-or-nothing lists (`--cors`, `--host-whitelist`) allow everything.

@@ -45,7 +45,7 @@ impl AuthService {
 
     /// The caller of `request` and its message.
     async fn open<T>(&self, request: Request<T>) -> Result<(Caller, T), Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         Ok((caller, request.into_inner()))
     }
 

@@ -1,6 +1,7 @@
 //! Who is calling, and the checks made before a request is served or proposed. The caller is
 //! the holder of the token in the call's metadata (`token`, or `authorization` as etcd's
-//! gateway sends it), else nobody. A token this member does not know (never issued, expired,
+//! gateway sends it), else — with `--client-cert-auth` — the common name of the verified client
+//! certificate, else nobody. A token this member does not know (never issued, expired,
 //! forgotten, signed with another key) is "invalid auth token", and clients authenticate again.
 //!
 //! Writes are checked where they are applied (`apply/authorization.rs`); what is served here
@@ -11,19 +12,28 @@ use tonic::metadata::MetadataMap;
 
 use oxcd_api::EtcdError;
 
+use super::identity::ClientIdentity;
 use crate::auth::{Caller, Holder, SimpleTokens};
 use crate::server::EtcdServer;
 
 /// The metadata keys a token may come in, in etcd's order of preference.
 const TOKEN_KEYS: [&str; 2] = ["token", "authorization"];
 
-/// The caller of a call with `metadata`.
+/// The caller of a call with `metadata` on a connection whose client certificate, if any,
+/// was `identity`.
 pub(super) async fn caller(
     server: &EtcdServer,
     metadata: &MetadataMap,
+    identity: Option<&ClientIdentity>,
 ) -> Result<Caller, EtcdError> {
     let Some(token) = TOKEN_KEYS.iter().find_map(|key| metadata.get(*key)) else {
-        return Ok(Caller::anonymous());
+        return Ok(match identity {
+            Some(identity) if server.settings().client_cert_auth => {
+                let (_, revision) = server.state().auth().status();
+                Caller::user(identity.common_name.clone(), revision)
+            }
+            _ => Caller::anonymous(),
+        });
     };
     let token = token.to_str().map_err(|_| EtcdError::InvalidAuthToken)?;
     let state = server.state();
@@ -53,8 +63,9 @@ pub(super) async fn caller(
 pub(super) async fn admin(
     server: &EtcdServer,
     metadata: &MetadataMap,
+    identity: Option<&ClientIdentity>,
 ) -> Result<Caller, EtcdError> {
-    let caller = caller(server, metadata).await?;
+    let caller = caller(server, metadata, identity).await?;
     server.state().auth().check_admin(&caller.user)?;
     Ok(caller)
 }

@@ -76,7 +76,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberAddRequest>,
     ) -> Result<Response<MemberAddResponse>, Status> {
-        admin(&self.server, request.metadata()).await?;
+        admin(&self.server, request.metadata(), request.extensions().get()).await?;
         let request = request.into_inner();
         let urls = peer_urls(&request.peer_ur_ls)?;
         let parsed: Vec<Url> = urls.iter().filter_map(|u| Url::parse(u).ok()).collect();
@@ -112,7 +112,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberRemoveRequest>,
     ) -> Result<Response<MemberRemoveResponse>, Status> {
-        admin(&self.server, request.metadata()).await?;
+        admin(&self.server, request.metadata(), request.extensions().get()).await?;
         let id = request.into_inner().id;
         if self.strict() {
             self.server
@@ -134,7 +134,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberUpdateRequest>,
     ) -> Result<Response<MemberUpdateResponse>, Status> {
-        let caller = admin(&self.server, request.metadata()).await?;
+        let caller = admin(&self.server, request.metadata(), request.extensions().get()).await?;
         let request = request.into_inner();
         let members = self.server.propose(&caller, request).await?;
         Ok(Response::new(MemberUpdateResponse {
@@ -161,7 +161,7 @@ impl Cluster for ClusterService {
         &self,
         request: Request<MemberPromoteRequest>,
     ) -> Result<Response<MemberPromoteResponse>, Status> {
-        admin(&self.server, request.metadata()).await?;
+        admin(&self.server, request.metadata(), request.extensions().get()).await?;
         let id = request.into_inner().id;
         let Some(replication) = self.replication().await? else {
             self.server

@@ -50,7 +50,7 @@ impl ElectionService {
         &self,
         request: Request<T>,
     ) -> Result<(T, Caller, bool), Status> {
-        let caller = caller(&self.server, request.metadata())
+        let caller = caller(&self.server, request.metadata(), request.extensions().get())
             .await
             .map_err(|e| coordination_status(e.into()))?;
         let require_leader = leader_required(&request);

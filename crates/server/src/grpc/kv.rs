@@ -52,7 +52,7 @@ impl Kv for KvService {
         &self,
         request: Request<RangeRequest>,
     ) -> Result<Response<RangeResponse>, Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         validate::validate_range(&req)?;
@@ -71,7 +71,7 @@ impl Kv for KvService {
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         self.server.check_quota(quota::put_cost(&req)).await?;
@@ -85,7 +85,7 @@ impl Kv for KvService {
         &self,
         request: Request<DeleteRangeRequest>,
     ) -> Result<Response<DeleteRangeResponse>, Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         validate::validate_delete_range(&req)?;
@@ -95,7 +95,7 @@ impl Kv for KvService {
     }
 
     async fn txn(&self, request: Request<TxnRequest>) -> Result<Response<TxnResponse>, Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         self.server.check_quota(quota::txn_cost(&req)).await?;
@@ -124,7 +124,7 @@ impl Kv for KvService {
         &self,
         request: Request<CompactionRequest>,
     ) -> Result<Response<CompactionResponse>, Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
         let physical = req.physical;

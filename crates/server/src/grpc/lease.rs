@@ -137,7 +137,7 @@ impl Lease for LeaseService {
         &self,
         request: Request<LeaseGrantRequest>,
     ) -> Result<Response<LeaseGrantResponse>, Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         require_user(&self.server, &caller)?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
@@ -149,7 +149,7 @@ impl Lease for LeaseService {
         &self,
         request: Request<LeaseRevokeRequest>,
     ) -> Result<Response<LeaseRevokeResponse>, Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         require_user(&self.server, &caller)?;
         let req = request.into_inner();
         check_message_size(&req, self.max_message)?;
@@ -164,7 +164,7 @@ impl Lease for LeaseService {
         &self,
         request: Request<Streaming<LeaseKeepAliveRequest>>,
     ) -> Result<Response<Self::LeaseKeepAliveStream>, Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         require_user(&self.server, &caller)?;
         let forwarded = is_forwarded(&request);
         let require_leader = leader_required(&request);
@@ -219,7 +219,7 @@ impl Lease for LeaseService {
         &self,
         request: Request<LeaseTimeToLiveRequest>,
     ) -> Result<Response<LeaseTimeToLiveResponse>, Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         require_user(&self.server, &caller)?;
         let forwarded = is_forwarded(&request);
         let req = request.into_inner();
@@ -265,7 +265,7 @@ impl Lease for LeaseService {
         &self,
         request: Request<LeaseLeasesRequest>,
     ) -> Result<Response<LeaseLeasesResponse>, Status> {
-        let caller = caller(&self.server, request.metadata()).await?;
+        let caller = caller(&self.server, request.metadata(), request.extensions().get()).await?;
         let ids = self.server.state().lessor().ids();
         // Only a caller who may read every leased key learns which leases exist.
         self.readable_keys(&caller, &ids)?;

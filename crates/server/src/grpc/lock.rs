@@ -57,7 +57,7 @@ pub(super) fn coordination_status(e: CoordinationError) -> Status {
 #[tonic::async_trait]
 impl Lock for LockService {
     async fn lock(&self, request: Request<LockRequest>) -> Result<Response<LockResponse>, Status> {
-        let caller = caller(&self.server, request.metadata())
+        let caller = caller(&self.server, request.metadata(), request.extensions().get())
             .await
             .map_err(|e| coordination_status(e.into()))?;
         let req = request.into_inner();
@@ -76,7 +76,7 @@ impl Lock for LockService {
         &self,
         request: Request<UnlockRequest>,
     ) -> Result<Response<UnlockResponse>, Status> {
-        let caller = caller(&self.server, request.metadata())
+        let caller = caller(&self.server, request.metadata(), request.extensions().get())
             .await
             .map_err(|e| coordination_status(e.into()))?;
         let req = request.into_inner();

@@ -64,7 +64,8 @@ impl Maintenance for MaintenanceService {
     ) -> Result<Response<AlarmResponse>, Status> {
         // Raising and clearing alarms is for roots only (etcd 3.5 lets anyone); listing them
         // is not.
-        let request_caller = caller(&self.server, request.metadata()).await?;
+        let request_caller =
+            caller(&self.server, request.metadata(), request.extensions().get()).await?;
         let request = request.into_inner();
         if request.action != AlarmAction::Get as i32 {
             self.server
@@ -103,7 +104,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<DefragmentRequest>,
     ) -> Result<Response<DefragmentResponse>, Status> {
-        admin(&self.server, request.metadata()).await?;
+        admin(&self.server, request.metadata(), request.extensions().get()).await?;
         tracing::info!("starting defragment");
         let server = self.server.clone();
         let report = tokio::task::spawn_blocking(move || server.state().defragment())
@@ -129,7 +130,7 @@ impl Maintenance for MaintenanceService {
     }
 
     async fn hash(&self, request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
-        admin(&self.server, request.metadata()).await?;
+        admin(&self.server, request.metadata(), request.extensions().get()).await?;
         let kv = self.server.state().kv();
         let (hash, revision) =
             tokio::task::spawn_blocking(move || kv.hash(&Membership::is_member_local))
@@ -145,7 +146,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<HashKvRequest>,
     ) -> Result<Response<HashKvResponse>, Status> {
-        admin(&self.server, request.metadata()).await?;
+        admin(&self.server, request.metadata(), request.extensions().get()).await?;
         let revision = request.into_inner().revision;
         let kv = self.server.state().kv();
         let (hash, current, compact_revision) =
@@ -165,7 +166,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
-        admin(&self.server, request.metadata()).await?;
+        admin(&self.server, request.metadata(), request.extensions().get()).await?;
         let chunks = backend_snapshot::stream(&self.server).await?;
         Ok(Response::new(Box::pin(chunks)))
     }
@@ -174,7 +175,7 @@ impl Maintenance for MaintenanceService {
         &self,
         request: Request<MoveLeaderRequest>,
     ) -> Result<Response<MoveLeaderResponse>, Status> {
-        admin(&self.server, request.metadata()).await?;
+        admin(&self.server, request.metadata(), request.extensions().get()).await?;
         let target = request.into_inner().target_id;
         let raft = self.server.raft();
         let status = raft.status();

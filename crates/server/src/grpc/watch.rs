@@ -31,6 +31,7 @@ use oxcd_mvcc::watch::{EventFilter, WatchHub, WatchProgress, Watcher};
 use oxcd_mvcc::{ChunkLimit, KvStore};
 
 use super::caller::caller;
+use super::identity::ClientIdentity;
 use super::request::{leader_required, max_request_message};
 use crate::auth::RequestCheck;
 use crate::server::EtcdServer;
@@ -73,9 +74,10 @@ impl Watch for WatchService {
     ) -> Result<Response<Self::WatchStream>, Status> {
         let require_leader = leader_required(&request);
         let metadata = request.metadata().clone();
+        let identity = request.extensions().get::<ClientIdentity>().cloned();
         let requests = request.into_inner();
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
-        let stream = WatchStream::new(self.server.clone(), metadata, tx);
+        let stream = WatchStream::new(self.server.clone(), (metadata, identity), tx);
         tokio::spawn(stream.run(requests, require_leader));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
@@ -104,8 +106,9 @@ impl StreamWatcher {
 /// The state of one Watch stream, owned by its task.
 struct WatchStream {
     server: Arc<EtcdServer>,
-    /// The stream's metadata: its token is checked at every create, as etcd checks it.
-    metadata: MetadataMap,
+    /// The stream's metadata and client certificate: its caller is found again at every
+    /// create, as etcd does (a token may have expired meanwhile).
+    credentials: (MetadataMap, Option<ClientIdentity>),
     hub: Arc<WatchHub>,
     tx: mpsc::Sender<Result<WatchResponse, Status>>,
     watchers: BTreeMap<i64, StreamWatcher>,
@@ -131,14 +134,14 @@ struct Closed;
 impl WatchStream {
     fn new(
         server: Arc<EtcdServer>,
-        metadata: MetadataMap,
+        credentials: (MetadataMap, Option<ClientIdentity>),
         tx: mpsc::Sender<Result<WatchResponse, Status>>,
     ) -> Self {
         let hub = server.state().watch_hub().clone();
         server.metrics().watch_lease().add_streams(1);
         WatchStream {
             server,
-            metadata,
+            credentials,
             hub,
             tx,
             watchers: BTreeMap::new(),
@@ -316,7 +319,8 @@ impl WatchStream {
 
     /// Whether the stream's caller may watch `[key, range_end)`.
     async fn permitted(&self, key: &[u8], range_end: &[u8]) -> Result<(), EtcdError> {
-        let caller = caller(&self.server, &self.metadata).await?;
+        let (metadata, identity) = &self.credentials;
+        let caller = caller(&self.server, metadata, identity.as_ref()).await?;
         let state = self.server.state();
         RequestCheck::new(state.auth(), state.lessor(), &caller).range(key, range_end)
     }
