@@ -9,9 +9,13 @@
 //! Lease clients register keys with leases, keep them alive for a while and let them go; no
 //! key may vanish before its TTL ran out and every key must vanish once let go ([`leases`]).
 //!
+//! Auth changes go on through the faults too; afterwards every member must hold the same auth
+//! state ([`auth_churn`]).
+//!
 //! [`runner::run`] does all of that for one [`runner::RunSpec`]; the pieces stand alone so that
 //! later workloads (locks, elections) can add their own histories and checkers.
 
+pub mod auth_churn;
 pub mod checker;
 pub mod faults;
 pub mod history;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use super::auth_churn::{AuthChurn, auth_agree};
 use super::checker::{self, ReadPolicy, Violation};
 use super::faults::{self, Fault, FaultKind, Outcome};
 use super::history::{Completion, Op, Record};
@@ -114,18 +115,22 @@ pub struct RunSummary {
     pub lease_broken: Vec<LeaseBroken>,
     /// The members' agreed `HashKV` at the end.
     pub hash: AgreedHash,
+    /// Auth changes acknowledged during the run, and the auth state every member agreed on.
+    pub auth: (usize, String),
     /// Wall time of the whole run.
     pub elapsed: Duration,
 }
 
 impl RunSummary {
-    /// Whether the history is linearizable and no invariant is broken.
+    /// Whether the history is linearizable, no invariant is broken, and auth changes were
+    /// made (so the members' agreement on the auth state says something).
     pub fn passed(&self) -> bool {
         self.violations.is_empty()
             && self.broken.is_empty()
             && self.inconclusive.is_empty()
             && self.watch_broken.is_empty()
             && self.lease_broken.is_empty()
+            && self.auth.0 > 0
     }
 
     /// A human-readable report: the parameters, the counts, and every violation with its
@@ -168,6 +173,11 @@ impl RunSummary {
             out,
             "HashKV agreed at revision {}: {:#x}",
             self.hash.revision, self.hash.hash
+        );
+        let _ = writeln!(
+            out,
+            "auth: {} changes acknowledged; every member agreed: {}",
+            self.auth.0, self.auth.1
         );
         let _ = writeln!(
             out,
@@ -293,6 +303,7 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
     let workload = Workload::start(&workload_spec, epoch);
     let lease_clients =
         LeaseClients::start(spec.lease_clients, &cluster.endpoints(), spec.seed, epoch);
+    let auth_churn = AuthChurn::start(&cluster.endpoints(), spec.seed);
     let mut injected = BTreeMap::new();
     let mut stops: BTreeMap<&'static str, (usize, usize)> = BTreeMap::new();
     let mut fault_error = None;
@@ -318,6 +329,7 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         lab.heal()?;
     }
     let lease_logs = lease_clients.stop().await;
+    let auth_changes = auth_churn.stop().await;
     let logs = watchers.stop(WATCH_CATCH_UP).await;
     if let Some(error) = fault_error {
         return Err(error);
@@ -333,6 +345,7 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         .max()
         .unwrap_or(1);
     let hash = convergence::hashkv_agree(&cluster, revision, Duration::from_secs(60)).await?;
+    let auth = auth_agree(&cluster, Duration::from_secs(60)).await?;
     let reference = read_history(&cluster.endpoint(0), prefix, prefix_end).await?;
     let watch_broken = watch_checker::check(&logs, &reference, &records);
     let watched = logs
@@ -373,6 +386,7 @@ pub async fn run(spec: RunSpec) -> Result<RunSummary> {
         leases,
         lease_broken,
         hash,
+        auth: (auth_changes, auth),
         elapsed: started.elapsed(),
     })
 }
