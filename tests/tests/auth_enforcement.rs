@@ -516,3 +516,49 @@ async fn jwts_are_refused_once_the_auth_revision_moves() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_client_authenticates_again_when_its_token_goes_stale() {
+    let target = Server::from_env().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (public, private) = ec_key_pair(dir.path(), "jwt").unwrap();
+    let flag = format!(
+        "jwt,pub-key={},priv-key={},sign-method=ES256,ttl=1m",
+        public.display(),
+        private.display()
+    );
+    let cluster = Cluster::start(ClusterSpec::new(target, 1).args([
+        "--bcrypt-cost",
+        "4",
+        "--auth-token",
+        flag.as_str(),
+    ]))
+    .await
+    .unwrap();
+    let mut c = connect(&cluster.member(0).client_url()).await.unwrap();
+    set_up_users(&mut c).await;
+    let options = oxcd_client::ConnectOptions {
+        credentials: Some(oxcd_client::Credentials {
+            user: "alice".into(),
+            password: ALICE_PASSWORD.into(),
+        }),
+        ..oxcd_client::ConnectOptions::default()
+    };
+    let client = oxcd_client::Client::connect(&cluster.endpoints(), options)
+        .await
+        .unwrap();
+    client.kv().put(put("foo", 0)).await.unwrap();
+    // An auth change moves the revision past alice's JWT: the server refuses it as old, and
+    // the client authenticates again and retries on its own.
+    let root = token(&mut c, "root", ROOT_PASSWORD).await;
+    c.auth
+        .role_add(with_token(AuthRoleAddRequest { name: "r2".into() }, &root))
+        .await
+        .unwrap();
+    client.kv().put(put("foo", 0)).await.unwrap();
+    assert_eq!(
+        refusal(client.kv().put(put("bar/x", 0)).await),
+        denied(),
+        "a fresh token keeps alice's permissions"
+    );
+}

@@ -280,7 +280,17 @@ impl BalancedChannel {
                     }
                     Some(status) => {
                         self.log_failure(attempt, &status);
-                        if status.message() == EtcdError::InvalidAuthToken.message()
+                        // clientv3's rule: a token the server no longer takes, one issued
+                        // before an auth change, or none at all is replaced by authenticating
+                        // again, once per call.
+                        let stale = [
+                            EtcdError::InvalidAuthToken,
+                            EtcdError::AuthOldRevision,
+                            EtcdError::UserEmpty,
+                        ]
+                        .iter()
+                        .any(|e| status.message() == e.message());
+                        if stale
                             && self.shared.auth.credentials().is_some()
                             && !refreshed_token
                             && path != AUTHENTICATE_PATH
