@@ -28,6 +28,11 @@
 #   BUILD_TIMEOUT=3600 seconds the release build may take
 #   RESULTS_DIR=dir    keep each run's JSON summary and member logs there
 #   SYSTEMS="etcd oxcd"  which servers run (one alone gives its own figures, no ratios)
+#   SECURITY=none      none | auth-simple | auth-jwt | tls: with auth-*, authentication is
+#                      enabled (simple tokens, or RS256 JWTs from a fresh key) and every request
+#                      is made as root with its token; with tls, clients talk over TLS with
+#                      client certificates (--client-cert-auth); keys and certificates are made
+#                      with openssl
 set -euo pipefail
 
 TOTAL=${TOTAL:-10000}
@@ -49,6 +54,7 @@ START_TIMEOUT=${START_TIMEOUT:-60}
 BUILD_TIMEOUT=${BUILD_TIMEOUT:-3600}
 RESULTS_DIR=${RESULTS_DIR:-}
 SYSTEMS=${SYSTEMS:-etcd oxcd}
+SECURITY=${SECURITY:-none}
 MEMBERS=3
 RANGE_KEY=oxbench-range-key
 
@@ -158,6 +164,60 @@ free_port_block() {
   die "no free block of loopback ports found"
 }
 
+# --- security -----------------------------------------------------------------------------------
+
+# What SECURITY adds: member flags, etcdctl's and oxbench's client flags, the client scheme.
+member_security=()
+client_security=()
+scheme=http
+make_security() {
+  local dir=$work/security
+  mkdir -p "$dir"
+  case "$SECURITY" in
+    none) ;;
+    auth-simple) client_security=(--user=root:rootpw) ;;
+    auth-jwt)
+      openssl genrsa -out "$dir/jwt.key" 2048 2>/dev/null
+      openssl rsa -in "$dir/jwt.key" -pubout -out "$dir/jwt.pub" 2>/dev/null
+      member_security=(--auth-token "jwt,pub-key=$dir/jwt.pub,priv-key=$dir/jwt.key,sign-method=RS256,ttl=10m")
+      client_security=(--user=root:rootpw)
+      ;;
+    tls)
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=bench-ca -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+      local who
+      for who in server client; do
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$who" \
+          -keyout "$dir/$who.key" -out "$dir/$who.csr" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$dir/$who.ext"
+        openssl x509 -req -in "$dir/$who.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+          -CAcreateserial -days 2 -extfile "$dir/$who.ext" -out "$dir/$who.pem" 2>/dev/null
+      done
+      member_security=(--cert-file "$dir/server.pem" --key-file "$dir/server.key"
+        --trusted-ca-file "$dir/ca.pem" --client-cert-auth)
+      client_security=(--cacert="$dir/ca.pem" --cert="$dir/client.pem" --key="$dir/client.key")
+      scheme=https
+      ;;
+    *) die "unknown SECURITY=$SECURITY (none, auth-simple, auth-jwt, tls)" ;;
+  esac
+}
+
+# With SECURITY=auth-*, creates root and enables authentication on the running cluster.
+enable_auth() {
+  case "$SECURITY" in
+    auth-*)
+      ctl user add root:rootpw >/dev/null
+      ctl user grant-role root root >/dev/null
+      ctl auth enable >/dev/null
+      ;;
+  esac
+}
+
+# etcdctl against the cluster, with SECURITY's client flags.
+ctl() {
+  "$ETCDCTL" --endpoints="$endpoints" "${client_security[@]}" "$@"
+}
+
 # Starts a MEMBERS-member cluster of binary $2 and sets `endpoints` (comma list) for it.
 start_cluster() {
   local system=$1 binary=$2 base initial='' i
@@ -168,26 +228,26 @@ start_cluster() {
   endpoints=
   mkdir -p "$out_dir"
   for i in $(seq 1 "$MEMBERS"); do
-    local client=http://127.0.0.1:$((base + i - 1)) peer=http://127.0.0.1:$((base + MEMBERS + i - 1))
-    endpoints+="${endpoints:+,}127.0.0.1:$((base + i - 1))"
+    local client=$scheme://127.0.0.1:$((base + i - 1)) peer=http://127.0.0.1:$((base + MEMBERS + i - 1))
+    endpoints+="${endpoints:+,}$scheme://127.0.0.1:$((base + i - 1))"
     "$binary" --name "m$i" --data-dir "$work/$system/m$i" \
       --listen-client-urls "$client" --advertise-client-urls "$client" \
       --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
       --initial-cluster "$initial" --initial-cluster-state new \
       --initial-cluster-token "bench-$system" \
       --snapshot-count "$SNAPSHOT_COUNT" --quota-backend-bytes "$QUOTA_BACKEND_BYTES" \
-      >"$out_dir/m$i.log" 2>&1 &
+      "${member_security[@]}" >"$out_dir/m$i.log" 2>&1 &
     member_pids+=($!)
   done
   log "$system: started members ${member_pids[*]} on $endpoints"
   local deadline=$((SECONDS + START_TIMEOUT))
-  until "$ETCDCTL" --endpoints="$endpoints" --dial-timeout=1s --command-timeout=2s \
-      endpoint health >/dev/null 2>&1; do
+  until ctl --dial-timeout=1s --command-timeout=2s endpoint health >/dev/null 2>&1; do
     check_members "$system"
     [ "$SECONDS" -lt "$deadline" ] || die "$system: cluster not healthy after ${START_TIMEOUT}s"
     sleep 0.5
   done
   log "$system: cluster healthy"
+  enable_auth
 }
 
 check_members() {
@@ -206,7 +266,7 @@ check_members() {
 wait_applied() {
   local deadline=$((SECONDS + START_TIMEOUT)) spread
   while :; do
-    spread=$("$ETCDCTL" --endpoints="$endpoints" --command-timeout=5s endpoint status -w json 2>/dev/null |
+    spread=$(ctl --command-timeout=5s endpoint status -w json 2>/dev/null |
       python3 -c 'import json,sys; s=json.load(sys.stdin); a=[m["Status"]["raftAppliedIndex"] for m in s]; print(max(a)-min(a) if len(a)=='"$MEMBERS"' else -1)' 2>/dev/null) || spread=-1
     [ "$spread" = 0 ] && return
     [ "$SECONDS" -lt "$deadline" ] || { log "warning: members still $spread entries apart"; return; }
@@ -232,7 +292,8 @@ bench() {
   shift 2
   log "$system: $name"
   cpu_before=$(members_cpu_ticks)
-  if ! bounded "$BENCH_TIMEOUT" "$OXBENCH" --endpoints="$endpoints" --dial-timeout=5s --json "$@" \
+  if ! bounded "$BENCH_TIMEOUT" "$OXBENCH" --endpoints="$endpoints" --dial-timeout=5s --json \
+      "${client_security[@]}" "$@" \
       >"$out_dir/$name.json" 2>"$out_dir/$name.err"; then
     log "$system: $name failed: $(tail -n 3 "$out_dir/$name.err")"
     rm -f "$out_dir/$name.json"
@@ -336,7 +397,7 @@ run_system() {
       member_rss_kb >"$out_dir/rss.txt"
       log "$system: VmRSS (kB) per member: $(tr '\n' ' ' <"$out_dir/rss.txt")"
     fi
-    "$ETCDCTL" --endpoints="$endpoints" put "$RANGE_KEY" "$(head -c "$VAL_SIZE" /dev/zero | tr '\0' v)" >/dev/null
+    ctl put "$RANGE_KEY" "$(head -c "$VAL_SIZE" /dev/zero | tr '\0' v)" >/dev/null
     if wants range-l; then
       bench "$system" range-l "${many[@]}" --total="$TOTAL" range "$RANGE_KEY" --consistency=l
     fi
@@ -359,7 +420,8 @@ run_system() {
 # --- run ----------------------------------------------------------------------------------------
 
 failures=0
-log "PASSES=$PASSES TOTAL=$TOTAL LOCK_TOTAL=$LOCK_TOTAL KEYS=$KEYS SCENARIOS='$SCENARIOS' KEY_SIZE=$KEY_SIZE VAL_SIZE=$VAL_SIZE TXN_OPS=$TXN_OPS"
+make_security
+log "SECURITY=$SECURITY PASSES=$PASSES TOTAL=$TOTAL LOCK_TOTAL=$LOCK_TOTAL KEYS=$KEYS SCENARIOS='$SCENARIOS' KEY_SIZE=$KEY_SIZE VAL_SIZE=$VAL_SIZE TXN_OPS=$TXN_OPS"
 for pass in $(seq 1 "$PASSES"); do
   [[ " $SYSTEMS " == *" etcd "* ]] && run_system etcd "$ETCD" "$pass"
   [[ " $SYSTEMS " == *" oxcd "* ]] && run_system oxcd "$OXCD" "$pass"

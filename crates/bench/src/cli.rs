@@ -55,6 +55,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub cacert: Option<PathBuf>,
 
+    /// Authenticate as username:password (every request carries the token).
+    #[arg(long, global = true)]
+    pub user: Option<String>,
+
     /// Print the summary as one JSON object instead of the text report.
     #[arg(long, global = true)]
     pub json: bool,

@@ -1,13 +1,19 @@
 //! The gRPC connections a run shares among its requesters: `--conns` channels dialled
 //! round-robin over the endpoints, handed to requesters round-robin in turn; over TLS as etcd's
 //! benchmark tool dials (its clientv3 rules: `https://` always, `host:port` when `--cacert`,
-//! `--cert` or `--key` is given, `http://` never).
+//! `--cert` or `--key` is given, `http://` never). With `--user` every request of the run
+//! carries the token one `Authenticate` gave, in the `token` metadata as clientv3 sends it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use oxcd_api::etcdserverpb::AuthenticateRequest;
+use oxcd_api::etcdserverpb::auth_client::AuthClient;
 use oxcd_api::etcdserverpb::kv_client::KvClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::cli::Cli;
@@ -59,12 +65,30 @@ pub fn parse_endpoint(endpoint: &str) -> Result<Target> {
     })
 }
 
+/// A connection of the run: every request on it carries the run's token, if it has one.
+pub type BenchChannel = InterceptedService<Channel, TokenHeader>;
+
+/// Puts the run's token (from `--user`) in every request's metadata.
+#[derive(Clone, Debug, Default)]
+pub struct TokenHeader(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for TokenHeader {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = &self.0 {
+            request.metadata_mut().insert("token", token.clone());
+        }
+        Ok(request)
+    }
+}
+
 /// Dials endpoints with the run's dial timeout and TLS settings.
 #[derive(Clone, Debug, Default)]
 pub struct Dialer {
     timeout: Option<Duration>,
     /// From `--cacert --cert --key`, when any is given.
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// From `--user name:password`.
+    user: Option<(String, String)>,
 }
 
 impl Dialer {
@@ -82,10 +106,36 @@ impl Dialer {
         } else {
             Some(oxcd_tls::client_config(&settings).map_err(|e| anyhow!("bad tls config: {e}"))?)
         };
+        let user = match cli.user.as_deref() {
+            None => None,
+            Some(text) => match text.split_once(':') {
+                Some((name, password)) => Some((name.to_string(), password.to_string())),
+                None => bail!("--user needs name:password (oxbench does not prompt for it)"),
+            },
+        };
         Ok(Dialer {
             timeout: Some(cli.dial_timeout).filter(|timeout| *timeout > Duration::ZERO),
             tls,
+            user,
         })
+    }
+
+    /// The token the run's requests carry: `Authenticate` on `channel` with `--user`, none
+    /// without it.
+    async fn token(&self, channel: &Channel) -> Result<TokenHeader> {
+        let Some((name, password)) = &self.user else {
+            return Ok(TokenHeader::default());
+        };
+        let token = AuthClient::new(channel.clone())
+            .authenticate(AuthenticateRequest {
+                name: name.clone(),
+                password: password.clone(),
+            })
+            .await
+            .context("authenticating --user")?
+            .into_inner()
+            .token;
+        Ok(TokenHeader(Some(token.parse().context("the token")?)))
     }
 
     /// Opens one connection to `endpoint`, failing after the dial timeout when there is one.
@@ -125,7 +175,7 @@ impl Dialer {
 /// Established gRPC connections, shared by all requesters of a run.
 #[derive(Clone, Debug)]
 pub struct Connections {
-    channels: Vec<Channel>,
+    channels: Vec<BenchChannel>,
 }
 
 impl Connections {
@@ -139,19 +189,25 @@ impl Connections {
             bail!("expected positive --conns, got (0)");
         }
         let mut channels = Vec::with_capacity(count);
+        let mut token = None;
         for endpoint in endpoints.iter().cycle().take(count) {
-            channels.push(dialer.dial(endpoint).await?);
+            let channel = dialer.dial(endpoint).await?;
+            if token.is_none() {
+                token = Some(dialer.token(&channel).await?);
+            }
+            let header = token.clone().unwrap_or_default();
+            channels.push(InterceptedService::new(channel, header));
         }
         Ok(Self { channels })
     }
 
     /// Connection number `i % len`.
-    pub fn channel(&self, i: usize) -> Channel {
+    pub fn channel(&self, i: usize) -> BenchChannel {
         self.channels[i % self.channels.len()].clone()
     }
 
     /// The KV client of requester number `requester`, on connection `requester % len`.
-    pub fn kv_client(&self, requester: usize) -> KvClient<Channel> {
+    pub fn kv_client(&self, requester: usize) -> KvClient<BenchChannel> {
         KvClient::new(self.channels[requester % self.channels.len()].clone())
     }
 }

@@ -32,7 +32,7 @@ use serde::Serialize;
 use tonic::transport::Channel;
 
 use crate::cli::{Cli, DefragStallArgs};
-use crate::connections::{Connections, Dialer};
+use crate::connections::{BenchChannel, Connections, Dialer};
 use crate::keys::{KeySpace, random_value};
 use crate::leader::leader_endpoints;
 
@@ -224,7 +224,7 @@ pub async fn run(cli: &Cli, args: &DefragStallArgs) -> Result<StallReport> {
 
 /// Puts random keys until `stop`, returning every put.
 async fn put_loop(
-    mut client: KvClient<Channel>,
+    mut client: KvClient<BenchChannel>,
     keys: KeySpace,
     value: Vec<u8>,
     stop: Arc<AtomicBool>,
@@ -258,7 +258,7 @@ async fn put_loop(
 /// in 32 ranges so that no single request deletes them all. Then compacts the history at the
 /// last deletion's revision and waits for the compaction to be applied, so that the deleted
 /// rows are free pages a defragmentation gives back. Returns how many keys were deleted.
-async fn thin(mut kv: KvClient<Channel>) -> Result<i64> {
+async fn thin(mut kv: KvClient<BenchChannel>) -> Result<i64> {
     let (mut deleted, mut revision) = (0, 0);
     for first in (0x80u8..0xc0).step_by(2) {
         let response = kv
@@ -283,7 +283,7 @@ async fn thin(mut kv: KvClient<Channel>) -> Result<i64> {
 }
 
 /// A client URL of a member other than the leader.
-async fn follower_endpoint(channel: Channel, leader: &[String]) -> Result<String> {
+async fn follower_endpoint(channel: BenchChannel, leader: &[String]) -> Result<String> {
     let members = ClusterClient::new(channel)
         .member_list(MemberListRequest::default())
         .await

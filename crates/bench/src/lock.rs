@@ -9,7 +9,7 @@ use oxcd_api::etcdserverpb::lease_client::LeaseClient;
 use oxcd_api::v3lockpb::lock_client::LockClient;
 use oxcd_api::v3lockpb::{LockRequest, UnlockRequest};
 use tokio::time::Instant;
-use tonic::transport::Channel;
+use crate::connections::BenchChannel;
 
 /// Prefix of the lock names the run contends for.
 pub const LOCK_NAME_PREFIX: &str = "oxbench-lock";
@@ -42,7 +42,7 @@ impl LockWorkload {
 
 /// One contender: its lease, its lock name and its Lock client.
 pub struct Contender {
-    lock: LockClient<Channel>,
+    lock: LockClient<BenchChannel>,
     name: Vec<u8>,
     lease: i64,
 }
@@ -50,7 +50,7 @@ pub struct Contender {
 impl Contender {
     /// Grants the lease of requester number `requester` and returns it ready to contend.
     pub async fn set_up(
-        channel: Channel,
+        channel: BenchChannel,
         workload: &LockWorkload,
         requester: usize,
     ) -> Result<Self, tonic::Status> {

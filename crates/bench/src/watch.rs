@@ -19,7 +19,7 @@ use oxcd_api::etcdserverpb::watch_request::RequestUnion;
 use oxcd_api::etcdserverpb::{PutRequest, WatchCreateRequest, WatchRequest, WatchResponse};
 use tokio::sync::mpsc;
 use tonic::Streaming;
-use tonic::transport::Channel;
+use crate::connections::BenchChannel;
 
 use crate::connections::Connections;
 use crate::latency::LatencyRecorder;
@@ -47,7 +47,7 @@ struct OpenStream {
     watchers: usize,
 }
 
-async fn open_stream(channel: Channel, watchers: usize) -> Result<OpenStream> {
+async fn open_stream(channel: BenchChannel, watchers: usize) -> Result<OpenStream> {
     let (requests, rx) = mpsc::channel(watchers.max(1));
     let mut client = WatchClient::new(channel).max_decoding_message_size(usize::MAX);
     // grpc-go sends response headers only with the first message, so the call completes

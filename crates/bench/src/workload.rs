@@ -12,7 +12,7 @@ use oxcd_api::etcdserverpb::{
 use rand::rngs::SmallRng;
 use tokio::sync::mpsc;
 use tonic::Streaming;
-use tonic::transport::Channel;
+use crate::connections::BenchChannel;
 
 use crate::lock::{Contender, LockWorkload};
 use crate::put::PutWorkload;
@@ -55,9 +55,9 @@ impl Workload {
 /// A requester's way to the server: its clients on one shared connection, and for
 /// `lease-keepalive` its lease and that lease's keep-alive stream, for `lock` its contender.
 pub struct Requester {
-    channel: Channel,
-    kv: KvClient<Channel>,
-    lease: LeaseClient<Channel>,
+    channel: BenchChannel,
+    kv: KvClient<BenchChannel>,
+    lease: LeaseClient<BenchChannel>,
     keep_alive: Option<KeepAlive>,
     contender: Option<Contender>,
 }
@@ -70,7 +70,7 @@ struct KeepAlive {
 
 impl Requester {
     /// A requester on `channel`.
-    pub fn new(channel: Channel) -> Self {
+    pub fn new(channel: BenchChannel) -> Self {
         Self {
             kv: KvClient::new(channel.clone()),
             lease: LeaseClient::new(channel.clone()),
