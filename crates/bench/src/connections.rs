@@ -73,7 +73,10 @@ pub type BenchChannel = InterceptedService<Channel, TokenHeader>;
 pub struct TokenHeader(Option<MetadataValue<Ascii>>);
 
 impl Interceptor for TokenHeader {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(token) = &self.0 {
             request.metadata_mut().insert("token", token.clone());
         }

@@ -9,6 +9,7 @@ use oxcd_api::etcdserverpb::lease_client::LeaseClient;
 use oxcd_api::v3lockpb::lock_client::LockClient;
 use oxcd_api::v3lockpb::{LockRequest, UnlockRequest};
 use tokio::time::Instant;
+
 use crate::connections::BenchChannel;
 
 /// Prefix of the lock names the run contends for.

@@ -19,9 +19,8 @@ use oxcd_api::etcdserverpb::watch_request::RequestUnion;
 use oxcd_api::etcdserverpb::{PutRequest, WatchCreateRequest, WatchRequest, WatchResponse};
 use tokio::sync::mpsc;
 use tonic::Streaming;
-use crate::connections::BenchChannel;
 
-use crate::connections::Connections;
+use crate::connections::{BenchChannel, Connections};
 use crate::latency::LatencyRecorder;
 use crate::runner::RunOutcome;
 

@@ -12,8 +12,8 @@ use oxcd_api::etcdserverpb::{
 use rand::rngs::SmallRng;
 use tokio::sync::mpsc;
 use tonic::Streaming;
-use crate::connections::BenchChannel;
 
+use crate::connections::BenchChannel;
 use crate::lock::{Contender, LockWorkload};
 use crate::put::PutWorkload;
 use crate::range::RangeWorkload;
