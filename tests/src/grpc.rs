@@ -145,3 +145,33 @@ pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
         .insert("token", token.parse().expect("a token is ASCII"));
     request
 }
+
+/// Opens a watch stream for `token`, creates one watcher over `[key, range_end)` and returns the
+/// stream's first answer (its creation, or its refusal).
+pub async fn first_watch_answer(
+    c: &mut Clients,
+    token: &str,
+    key: &[u8],
+    range_end: &[u8],
+) -> Result<oxcd_api::etcdserverpb::WatchResponse> {
+    use oxcd_api::etcdserverpb::watch_request::RequestUnion;
+    use oxcd_api::etcdserverpb::{WatchCreateRequest, WatchRequest};
+    use tokio_stream::StreamExt;
+    let create = WatchRequest {
+        request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
+            key: key.to_vec(),
+            range_end: range_end.to_vec(),
+            ..Default::default()
+        })),
+    };
+    let requests = tokio_stream::iter(vec![create]).chain(tokio_stream::pending());
+    let mut responses = c
+        .watch
+        .watch(with_token(requests, token))
+        .await?
+        .into_inner();
+    tokio::time::timeout(REQUEST_TIMEOUT, responses.message())
+        .await
+        .context("the watch did not answer")??
+        .context("the watch stream ended")
+}

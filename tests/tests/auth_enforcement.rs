@@ -14,20 +14,18 @@ use std::time::Duration;
 
 use oxcd_api::authpb::{Permission, permission};
 use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
-use oxcd_api::etcdserverpb::watch_request::RequestUnion;
 use oxcd_api::etcdserverpb::{
     AlarmRequest, AlarmType, AuthEnableRequest, AuthRoleAddRequest, AuthRoleGrantPermissionRequest,
     AuthRoleRevokePermissionRequest, AuthStatusRequest, AuthUserAddRequest,
     AuthUserChangePasswordRequest, AuthUserGrantRoleRequest, AuthenticateRequest,
     CompactionRequest, LeaseGrantRequest, LeaseLeasesRequest, LeaseRevokeRequest,
-    LeaseTimeToLiveRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, WatchCreateRequest,
-    WatchRequest, WatchResponse, request_op,
+    LeaseTimeToLiveRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, WatchResponse,
+    request_op,
 };
 use oxcd_api::v3lockpb::{LockRequest, UnlockRequest};
 use oxcd_testkit::certs::ec_key_pair;
-use oxcd_tests::grpc::{Clients, connect, with_token};
+use oxcd_tests::grpc::{Clients, connect, first_watch_answer, with_token};
 use oxcd_tests::{Cluster, ClusterSpec, Server};
-use tokio_stream::StreamExt;
 use tonic::Code;
 
 const ROOT_PASSWORD: &str = "rootpw";
@@ -129,26 +127,9 @@ async fn token(c: &mut Clients, name: &str, password: &str) -> String {
         .token
 }
 
-/// Opens a watch stream for `token` and creates one watcher; its first answer.
 async fn watch_create(c: &mut Clients, token: &str, key: &str, range_end: &str) -> WatchResponse {
-    let create = WatchRequest {
-        request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
-            key: key.into(),
-            range_end: range_end.into(),
-            ..Default::default()
-        })),
-    };
-    let requests = tokio_stream::iter(vec![create]).chain(tokio_stream::pending());
-    let mut responses = c
-        .watch
-        .watch(with_token(requests, token))
+    first_watch_answer(c, token, key.as_bytes(), range_end.as_bytes())
         .await
-        .unwrap()
-        .into_inner();
-    tokio::time::timeout(Duration::from_secs(10), responses.message())
-        .await
-        .expect("the watch answers")
-        .unwrap()
         .unwrap()
 }
 
@@ -471,8 +452,9 @@ async fn a_token_made_by_one_member_works_on_every_member() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jwts_are_refused_once_the_auth_revision_moves() {
+/// A one-member cluster issuing ES256 JWTs (its key files live in the returned directory),
+/// with the users of [`set_up_users`] and authentication on.
+async fn jwt_cluster() -> (Cluster, Clients, tempfile::TempDir) {
     let target = Server::from_env().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (public, private) = ec_key_pair(dir.path(), "jwt").unwrap();
@@ -491,6 +473,12 @@ async fn jwts_are_refused_once_the_auth_revision_moves() {
     .unwrap();
     let mut c = connect(&cluster.member(0).client_url()).await.unwrap();
     set_up_users(&mut c).await;
+    (cluster, c, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwts_are_refused_once_the_auth_revision_moves() {
+    let (_cluster, mut c, _keys) = jwt_cluster().await;
     let alice = token(&mut c, "alice", ALICE_PASSWORD).await;
     assert_eq!(alice.split('.').count(), 3, "a JWT: {alice}");
     c.kv.put(with_token(put("foo", 0), &alice)).await.unwrap();
@@ -519,24 +507,7 @@ async fn jwts_are_refused_once_the_auth_revision_moves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rust_client_authenticates_again_when_its_token_goes_stale() {
-    let target = Server::from_env().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (public, private) = ec_key_pair(dir.path(), "jwt").unwrap();
-    let flag = format!(
-        "jwt,pub-key={},priv-key={},sign-method=ES256,ttl=1m",
-        public.display(),
-        private.display()
-    );
-    let cluster = Cluster::start(ClusterSpec::new(target, 1).args([
-        "--bcrypt-cost",
-        "4",
-        "--auth-token",
-        flag.as_str(),
-    ]))
-    .await
-    .unwrap();
-    let mut c = connect(&cluster.member(0).client_url()).await.unwrap();
-    set_up_users(&mut c).await;
+    let (cluster, mut c, _keys) = jwt_cluster().await;
     let options = oxcd_client::ConnectOptions {
         credentials: Some(oxcd_client::Credentials {
             user: "alice".into(),

@@ -18,17 +18,15 @@ use std::collections::BTreeMap;
 
 use oxcd_api::authpb::{Permission, permission};
 use oxcd_api::etcdserverpb::compare::{CompareResult, CompareTarget, TargetUnion};
-use oxcd_api::etcdserverpb::watch_request::RequestUnion;
 use oxcd_api::etcdserverpb::{
     AuthEnableRequest, AuthRoleAddRequest, AuthRoleGrantPermissionRequest,
     AuthRoleRevokePermissionRequest, AuthUserAddRequest, AuthUserGrantRoleRequest,
     AuthenticateRequest, Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp,
-    TxnRequest, WatchCreateRequest, WatchRequest, request_op,
+    TxnRequest, request_op,
 };
 use oxcd_testkit::rng::{SeededRng, seed_from_env};
-use oxcd_tests::grpc::{Clients, connect, with_token};
+use oxcd_tests::grpc::{Clients, connect, first_watch_answer, with_token};
 use oxcd_tests::{Cluster, ClusterSpec, Server};
-use tokio_stream::StreamExt;
 
 /// Requests sent in one run.
 const REQUESTS: usize = 400;
@@ -225,21 +223,9 @@ fn refused<T>(answer: Result<T, tonic::Status>, what: &str) -> bool {
 }
 
 async fn watch_refused(c: &mut Clients, token: &str, key: Vec<u8>, range_end: Vec<u8>) -> bool {
-    let create = WatchRequest {
-        request_union: Some(RequestUnion::CreateRequest(WatchCreateRequest {
-            key,
-            range_end,
-            ..Default::default()
-        })),
-    };
-    let requests = tokio_stream::iter(vec![create]).chain(tokio_stream::pending());
-    let mut responses = c
-        .watch
-        .watch(with_token(requests, token))
+    let first = first_watch_answer(c, token, &key, &range_end)
         .await
-        .unwrap()
-        .into_inner();
-    let first = responses.next().await.unwrap().unwrap();
+        .unwrap();
     assert!(first.created, "{first:?}");
     first.canceled
 }
