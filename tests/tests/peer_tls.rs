@@ -47,9 +47,14 @@ async fn members_talk_over_tls_and_a_peer_from_another_ca_cannot_join() {
     let foreign = foreign_ca
         .issue("foreign", "member", &["127.0.0.1"])
         .unwrap();
+    let foreign_tls = PeerTls {
+        ca: foreign_ca.ca_file(),
+        member: foreign,
+    };
     let m4 = cluster.new_member("m4").unwrap();
-    let config = cluster.member(m4).config().clone();
-    let peer_url = format!("https://127.0.0.1:{}", config.peer_port);
+    let mut config = cluster.member(m4).config().clone();
+    config.peer_tls = Some(foreign_tls.clone());
+    let peer_url = config.peer_url();
     // A new cluster refuses members until its peers have been reachable for a while (etcd's
     // strict reconfiguration check: "unhealthy cluster").
     let mut added = ctl
@@ -69,36 +74,8 @@ async fn members_talk_over_tls_and_a_peer_from_another_ca_cannot_join() {
     let added = added.success().unwrap();
     let (_, initial_cluster) = added.added_member().expect("member add prints the cluster");
     let client_url = config.client_url();
-    let mut args: Vec<String> = [
-        "--name",
-        "m4",
-        "--data-dir",
-        &config.data_dir.display().to_string(),
-        "--initial-advertise-peer-urls",
-        &peer_url,
-        "--listen-peer-urls",
-        &peer_url,
-        "--advertise-client-urls",
-        &client_url,
-        "--listen-client-urls",
-        &client_url,
-        "--initial-cluster",
-        &initial_cluster,
-        "--initial-cluster-state",
-        "existing",
-        "--initial-cluster-token",
-        "oxt-cluster",
-    ]
-    .into_iter()
-    .map(str::to_string)
-    .collect();
-    args.extend(
-        PeerTls {
-            ca: foreign_ca.ca_file(),
-            member: foreign,
-        }
-        .args(),
-    );
+    let mut args = config.args_for_state(&initial_cluster, "oxt-cluster", "existing");
+    args.extend(foreign_tls.args());
     cluster.set_args(m4, args);
     cluster.start_with_env(m4, &[]).unwrap();
     let joined = tokio::time::timeout(

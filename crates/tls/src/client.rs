@@ -51,7 +51,10 @@ pub fn client_config(
     };
     let provider = crypto_provider();
     let verifier: Arc<dyn ServerCertVerifier> = if settings.insecure_skip_verify {
-        Arc::new(AcceptAnyServer(provider.clone()))
+        Arc::new(FixedVerdict {
+            provider: provider.clone(),
+            accept: true,
+        })
     } else {
         let roots = match &settings.ca_file {
             Some(path) => ca_bundle(path)?,
@@ -60,7 +63,10 @@ pub fn client_config(
         if roots.is_empty() {
             // Go verifies against an empty pool and fails every handshake; rustls refuses to
             // build such a verifier, so the refusal is made explicit.
-            Arc::new(TrustNoServer(provider.clone()))
+            Arc::new(FixedVerdict {
+                provider: provider.clone(),
+                accept: false,
+            })
         } else {
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
@@ -166,12 +172,17 @@ fn lower_first(text: &str) -> String {
     }
 }
 
-/// Accepts every server certificate while still checking the handshake signatures, as Go's
-/// `InsecureSkipVerify` does.
+/// A server-certificate verifier whose verdict is fixed: accept every certificate (Go's
+/// `InsecureSkipVerify`), or refuse every one as signed by an unknown authority (what verifying
+/// against a CA bundle without a single certificate amounts to). Either way the handshake
+/// signatures are still checked.
 #[derive(Debug)]
-struct AcceptAnyServer(Arc<CryptoProvider>);
+struct FixedVerdict {
+    provider: Arc<CryptoProvider>,
+    accept: bool,
+}
 
-impl ServerCertVerifier for AcceptAnyServer {
+impl ServerCertVerifier for FixedVerdict {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -180,7 +191,11 @@ impl ServerCertVerifier for AcceptAnyServer {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        if self.accept {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(CertificateError::UnknownIssuer.into())
+        }
     }
 
     fn verify_tls12_signature(
@@ -193,7 +208,7 @@ impl ServerCertVerifier for AcceptAnyServer {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -207,52 +222,14 @@ impl ServerCertVerifier for AcceptAnyServer {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// Refuses every server certificate as signed by an unknown authority: what verifying against
-/// a CA bundle without a single certificate amounts to.
-#[derive(Debug)]
-struct TrustNoServer(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for TrustNoServer {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(CertificateError::UnknownIssuer.into())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        AcceptAnyServer(self.0.clone()).verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        AcceptAnyServer(self.0.clone()).verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
