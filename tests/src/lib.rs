@@ -30,6 +30,7 @@ pub mod server;
 pub mod small_disk;
 pub mod spawner;
 pub mod stale;
+pub mod third_party;
 pub mod tls_member;
 pub mod wait;
 pub mod watch_stream;
