@@ -5,6 +5,7 @@
 //! tokens clients authenticate with (`tokens.rs`: `simple_tokens.rs` or `jwt_tokens.rs`).
 
 mod caller;
+mod jwt_ecdsa;
 mod jwt_tokens;
 mod passwords;
 mod permissions;
