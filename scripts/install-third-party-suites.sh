@@ -2,8 +2,8 @@
 # Installs third-party etcd clients' own test suites, which tests/tests/third_party_clients.rs
 # runs against real etcd 3.5.1 and against oxcd, into target/third-party/ (only where missing):
 #   - the Rust etcd-client crate's source with its tests, and its dependencies fetched;
-#   - python-etcd3's source distribution with its tests, in a virtualenv with what its tests
-#     import. Versions are pinned so both servers always meet the same tests.
+#   - python-etcd3's and aetcd's source distributions with their tests, each in a virtualenv
+#     with what its tests import. Versions are pinned so both servers always meet the same tests.
 # Called by install-test-deps.sh; safe to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +12,12 @@ ETCD_CLIENT_VERSION=0.21.1
 PYTHON_ETCD3_VERSION=0.12.0
 # What python-etcd3's tests import, at versions that run on a current Python. Hypothesis 6
 # turns its tests' function-scoped fixtures into failed health checks, hence 5.x.
-PYTHON_TEST_PACKAGES=(pytest==9.2.0 hypothesis==5.49.0 mock==5.2.0 six==1.17.0 tenacity==9.2.1
-  grpcio==1.85.4 protobuf==7.36.2)
+PYTHON_ETCD3_TEST_PACKAGES=(pytest==9.2.0 hypothesis==5.49.0 mock==5.2.0 six==1.17.0
+  tenacity==9.2.1 grpcio==1.85.4 protobuf==7.36.2)
+AETCD_VERSION=1.0.0
+# aetcd's own `test` extra, and the runtime it was released against.
+AETCD_TEST_PACKAGES=(pytest==9.0.3 pytest-asyncio==1.3.0 pytest-mock==3.15.1 grpcio==1.85.4
+  protobuf==7.36.2)
 
 third_party=target/third-party
 mkdir -p "$third_party"
@@ -54,22 +58,27 @@ print(next(p["manifest_path"] for p in packages if p["name"] == "etcd-client"))'
   touch "$dir/.complete"
 }
 
-install_python_etcd3() {
-  local dir=$third_party/python-etcd3-$PYTHON_ETCD3_VERSION
+# install_python_suite NAME VERSION DIRECTORY PACKAGES...: the source distribution of NAME
+# unpacked into DIRECTORY/source, installed with PACKAGES into the virtualenv DIRECTORY/venv.
+install_python_suite() {
+  local name=$1 version=$2 dir=$3
+  shift 3
   [ -f "$dir/.complete" ] && return
-  echo "install-third-party-suites: installing python-etcd3 $PYTHON_ETCD3_VERSION and its test packages"
+  echo "install-third-party-suites: installing $name $version and its test packages"
   rm -rf "$dir"
   mkdir -p "$dir"
   python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
-    -d "$dir" "etcd3==$PYTHON_ETCD3_VERSION"
-  tar -xzf "$dir/etcd3-$PYTHON_ETCD3_VERSION.tar.gz" -C "$dir"
-  mv "$dir/etcd3-$PYTHON_ETCD3_VERSION" "$dir/source"
+    -d "$dir" "$name==$version"
+  tar -xzf "$dir/$name-$version.tar.gz" -C "$dir"
+  mv "$dir/$name-$version" "$dir/source"
   python3 -m venv "$dir/venv"
-  "$dir/venv/bin/pip" install --quiet --disable-pip-version-check \
-    "$dir/source" "${PYTHON_TEST_PACKAGES[@]}"
+  "$dir/venv/bin/pip" install --quiet --disable-pip-version-check "$dir/source" "$@"
   touch "$dir/.complete"
 }
 
 install_etcd_client
-install_python_etcd3
-echo "install-third-party-suites: ok (etcd-client $ETCD_CLIENT_VERSION, python-etcd3 $PYTHON_ETCD3_VERSION in $third_party)"
+install_python_suite etcd3 "$PYTHON_ETCD3_VERSION" "$third_party/python-etcd3-$PYTHON_ETCD3_VERSION" \
+  "${PYTHON_ETCD3_TEST_PACKAGES[@]}"
+install_python_suite aetcd "$AETCD_VERSION" "$third_party/aetcd-$AETCD_VERSION" \
+  "${AETCD_TEST_PACKAGES[@]}"
+echo "install-third-party-suites: ok (etcd-client $ETCD_CLIENT_VERSION, python-etcd3 $PYTHON_ETCD3_VERSION, aetcd $AETCD_VERSION in $third_party)"

@@ -1,11 +1,11 @@
 //! Third-party etcd clients' own test suites, unchanged, run against a server the way their
-//! authors run them (a member on `localhost:2379` with a `root` user), so that one run against
+//! authors run them (a member on `localhost:2379`), so that one run against
 //! real etcd 3.5.1 and one against oxcd can be compared test by test.
 //! `scripts/install-third-party-suites.sh` installs the suites under `target/third-party/`.
 
 pub mod etcd_client_crate;
 pub mod outcomes;
-pub mod python_etcd3;
+pub mod python_suite;
 pub mod suite_server;
 
 use std::path::PathBuf;

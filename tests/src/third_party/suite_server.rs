@@ -1,7 +1,7 @@
 //! A single member the way third-party client suites expect to find one: started with etcd's
-//! default URLs (clients on `localhost:2379`), a `root` user with password `rootpwd` and the
-//! root role, and a two-second token TTL — inside a network namespace of its own, so the fixed
-//! port collides with nothing else and a suite run there sees only this server.
+//! default URLs (clients on `localhost:2379`) and a two-second token TTL, with a `root` user
+//! (password `rootpwd`) for suites that expect one — inside a network namespace of its own, so
+//! the fixed port collides with nothing else and a suite run there sees only this server.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -35,7 +35,7 @@ pub struct SuiteServer {
 }
 
 impl SuiteServer {
-    /// Starts `server` and waits until it serves and the root user exists.
+    /// Starts `server` and waits until it serves.
     pub async fn start(server: Server) -> Result<SuiteServer> {
         let lab = NetnsLab::create(1)?;
         let dir = tempfile::Builder::new()
@@ -56,18 +56,24 @@ impl SuiteServer {
         let process = spawner::spawn(command).with_context(|| format!("starting {server}"))?;
         let suite_server = SuiteServer { lab, process, dir };
         suite_server
-            .prepare()
+            .wait_ready()
             .await
             .with_context(|| format!("{server} did not come up:\n{}", suite_server.log()))?;
         Ok(suite_server)
     }
 
-    async fn prepare(&self) -> Result<()> {
+    async fn wait_ready(&self) -> Result<()> {
         let etcdctl = self.etcdctl();
         wait::until_ok("the suite server to serve", READY_TIMEOUT, || {
             etcdctl.ok(&["endpoint", "health"])
         })
         .await?;
+        Ok(())
+    }
+
+    /// Adds user `root` with password [`ROOT_PASSWORD`] and the root role.
+    pub async fn add_root_user(&self) -> Result<()> {
+        let etcdctl = self.etcdctl();
         let password = format!("--new-user-password={ROOT_PASSWORD}");
         etcdctl.ok(&["user", "add", "root", &password]).await?;
         etcdctl.ok(&["user", "grant-role", "root", "root"]).await?;
