@@ -2,11 +2,10 @@
 //! (`store.rs`), passwords (`passwords.rs`), a user's key permissions merged from its roles (`permissions.rs`), the auth
 //! requests as raft carries them (`request.rs`), who made a request (`caller.rs`) and what each
 //! request needs of its permissions (`request_check.rs`), and the
-//! tokens clients authenticate with (`tokens.rs`: `simple_tokens.rs` or `jwt_tokens.rs`).
+//! tokens clients authenticate with (`tokens.rs`: `simple_tokens.rs` or `jwt/`).
 
 mod caller;
-mod jwt_ecdsa;
-mod jwt_tokens;
+mod jwt;
 mod passwords;
 mod permissions;
 mod request;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::jwt_tokens::{JwtHolder, JwtSetupError, JwtTokens};
+use super::jwt::{JwtHolder, JwtSetupError, JwtTokens};
 use super::simple_tokens::SimpleTokens;
 
 /// How this member issues and checks tokens.

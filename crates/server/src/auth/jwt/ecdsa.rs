@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{PrivateKeyDer, SubjectPublicKeyInfoDer};
 
-use super::jwt_tokens::{Claims, JwtSetupError};
+use super::claims::{Claims, JwtSetupError};
 
 /// The JOSE header every token carries, as jwt-go writes it.
 #[derive(serde::Serialize, serde::Deserialize)]

@@ -4,7 +4,7 @@
 //! change carries an old revision, so requests made with it are refused until the client
 //! authenticates again. A member given only a public key checks tokens but issues none; one
 //! given only a private key checks with its public half, as etcd. HMAC and RSA methods go
-//! through jsonwebtoken, ECDSA ones through [`EcdsaJwt`].
+//! through jsonwebtoken, ECDSA ones through [`EcdsaJwt`] (`ecdsa.rs`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,15 +13,12 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
 
-use super::jwt_ecdsa::EcdsaJwt;
+mod claims;
+mod ecdsa;
 
-/// The claims of an etcd JWT.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(super) struct Claims {
-    pub(super) username: String,
-    pub(super) revision: u64,
-    pub(super) exp: u64,
-}
+use claims::Claims;
+pub(crate) use claims::JwtSetupError;
+use ecdsa::EcdsaJwt;
 
 /// How this member signs and checks JWTs.
 pub(crate) struct JwtTokens {
@@ -43,23 +40,6 @@ struct LibraryKeys {
     signing: Option<EncodingKey>,
     checking: DecodingKey,
     validation: Validation,
-}
-
-/// Why `--auth-token jwt,...` cannot be used, in etcd's words where etcd has them.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum JwtSetupError {
-    /// A missing or unknown `sign-method`.
-    #[error("auth: invalid auth signature method")]
-    Method,
-    /// No key for the method.
-    #[error("auth: missing key data")]
-    MissingKey,
-    /// The keys do not belong together.
-    #[error("auth: public and private keys don't match")]
-    Mismatch,
-    /// A key file or the TTL could not be used.
-    #[error("auth: invalid auth options ({0})")]
-    Options(String),
 }
 
 /// What a JWT says of its holder.
