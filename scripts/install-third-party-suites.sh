@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs third-party etcd clients' own test suites, which tests/tests/third_party_clients.rs
-# runs against real etcd 3.5.1 and against oxcd, into target/third-party/ (only where missing):
+# runs against real etcd 3.5.1 and against oxcd, into .third-party/ (only where missing; not
+# under target/, which cargo must create itself to mark it as its own):
 #   - the Rust etcd-client crate's source with its tests, and its dependencies fetched;
 #   - python-etcd3's and aetcd's source distributions with their tests, each in a virtualenv
 #     with what its tests import. Versions are pinned so both servers always meet the same tests.
@@ -19,7 +20,7 @@ AETCD_VERSION=1.0.0
 AETCD_TEST_PACKAGES=(pytest==9.0.3 pytest-asyncio==1.3.0 pytest-mock==3.15.1 grpcio==1.85.4
   protobuf==7.36.2)
 
-third_party=target/third-party
+third_party=.third-party
 mkdir -p "$third_party"
 
 # The crate as published, found through a throwaway package that depends on it: cargo unpacks

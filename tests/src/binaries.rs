@@ -1,6 +1,6 @@
 //! Where oxcd's server binary lives: `OXCD_BIN`, or the cargo target directory these tests were
-//! built into; likewise `oxutl`, the `oxctl` client and this crate's own `oxlocker`. Real etcd's
-//! binaries are found by `oxcd_testkit::etcd`.
+//! built into; likewise `oxutl`, `oxadm`, the `oxctl` client and this crate's own `oxlocker`.
+//! Real etcd's binaries are found by `oxcd_testkit::etcd`.
 
 use std::path::{Path, PathBuf};
 
@@ -60,6 +60,15 @@ pub fn oxctl() -> Result<PathBuf> {
     let path = profile_dir()?.join("oxctl");
     require_file(&path)
         .context("build it with `cargo build -p oxcd-ctl --bin oxctl`")
+        .map(|()| path)
+}
+
+/// The deployment tool `oxadm`, built into the same target directory as the running test
+/// (beside the `oxcd` and `oxctl` it runs).
+pub fn oxadm() -> Result<PathBuf> {
+    let path = profile_dir()?.join("oxadm");
+    require_file(&path)
+        .context("build it with `cargo build -p oxcd-adm --bin oxadm`")
         .map(|()| path)
 }
 

@@ -1,5 +1,5 @@
 //! The Rust `etcd-client` crate's own tests (`tests/*.rs` of the published crate): built once
-//! with cargo into `target/third-party/`, then each test executable run inside a
+//! with cargo into `.third-party/`, then each test executable run inside a
 //! [`SuiteServer`]'s namespace.
 
 use std::path::PathBuf;

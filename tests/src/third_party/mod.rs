@@ -1,7 +1,7 @@
 //! Third-party etcd clients' own test suites, unchanged, run against a server the way their
 //! authors run them (a member on `localhost:2379`), so that one run against
 //! real etcd 3.5.1 and one against oxcd can be compared test by test.
-//! `scripts/install-third-party-suites.sh` installs the suites under `target/third-party/`.
+//! `scripts/install-third-party-suites.sh` installs the suites under `.third-party/`.
 
 pub mod etcd_client_crate;
 pub mod outcomes;
@@ -23,13 +23,9 @@ pub struct SuiteRun {
     pub report: String,
 }
 
-/// The directory `name` under `target/third-party/`, once the install script completed it.
+/// The directory `name` under `.third-party/`, once the install script completed it.
 pub fn installed(name: &str) -> Result<PathBuf> {
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../target/third-party"
-    ))
-    .join(name);
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.third-party")).join(name);
     if !dir.join(".complete").is_file() {
         bail!(
             "{} is not installed; run scripts/install-test-deps.sh (the test command does)",

@@ -1,0 +1,283 @@
+//! The cluster file (`oxadm.yaml`): the members of a cluster, where each runs and how oxadm
+//! reaches it, the ports, directories and token they share, and further oxcd settings. Every
+//! command reads it; `local up` and `init` write it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// The file name commands look for in the current directory.
+pub const DEFAULT_NAME: &str = "oxadm.yaml";
+
+/// etcd's client port.
+pub const CLIENT_PORT: u16 = 2379;
+/// etcd's peer port.
+pub const PEER_PORT: u16 = 2380;
+
+/// Config-file keys oxadm sets itself for every member; `settings` may not name them.
+const OWNED_SETTINGS: [&str; 9] = [
+    "name",
+    "data-dir",
+    "listen-client-urls",
+    "advertise-client-urls",
+    "listen-peer-urls",
+    "initial-advertise-peer-urls",
+    "initial-cluster",
+    "initial-cluster-token",
+    "initial-cluster-state",
+];
+
+/// A whole cluster file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ClusterFile {
+    /// `--initial-cluster-token`: keeps this cluster's members apart from any other's.
+    pub token: String,
+    /// The client port of members that name none.
+    #[serde(default = "client_port")]
+    pub client_port: u16,
+    /// The peer port of members that name none.
+    #[serde(default = "peer_port")]
+    pub peer_port: u16,
+    /// Where each member keeps its files on its host: `<home>/<member name>/` holds its data,
+    /// configuration, log and pid file. Relative to the SSH user's home on a remote host, to
+    /// the cluster file's directory on this machine.
+    #[serde(default = "home")]
+    pub home: String,
+    /// The oxcd binary to run; by default the `oxcd` beside `oxadm`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<PathBuf>,
+    /// Further settings for every member, as keys of etcd's configuration file
+    /// (`snapshot-count: 10000`, `auto-compaction-retention: "1"`, ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, serde_yaml_ng::Value>,
+    /// The members.
+    pub members: Vec<MemberEntry>,
+}
+
+/// One member of the cluster file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct MemberEntry {
+    /// `--name`.
+    pub name: String,
+    /// The address the other members and clients reach it at, which it listens on.
+    pub host: String,
+    /// How oxadm logs in to the host; absent for a member on this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshLogin>,
+    /// Its client port, if not the cluster's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_port: Option<u16>,
+    /// Its peer port, if not the cluster's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_port: Option<u16>,
+}
+
+/// An SSH login, as `ssh [-p PORT] [-i KEY] [USER@]HOST` takes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SshLogin {
+    /// The user; by default the SSH client's (your login name or `~/.ssh/config`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The port; by default the SSH client's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The private key file; by default the SSH client's keys and agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+fn client_port() -> u16 {
+    CLIENT_PORT
+}
+
+fn peer_port() -> u16 {
+    PEER_PORT
+}
+
+fn home() -> String {
+    "oxcd".to_owned()
+}
+
+impl ClusterFile {
+    /// Reads and checks the cluster file at `path`.
+    pub fn load(path: &Path) -> Result<ClusterFile> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "reading the cluster file {} (create one with `oxadm init`, or run `oxadm up` or `oxadm local up` in this directory first)",
+                path.display()
+            )
+        })?;
+        let file: ClusterFile = serde_yaml_ng::from_str(&text)
+            .with_context(|| format!("in the cluster file {}", path.display()))?;
+        file.check()
+            .with_context(|| format!("in the cluster file {}", path.display()))?;
+        Ok(file)
+    }
+
+    /// Writes the file to `path`, with a header saying what wrote it.
+    pub fn save(&self, path: &Path, header: &str) -> Result<()> {
+        let body = serde_yaml_ng::to_string(self)?;
+        let text = format!("# {header}\n{body}");
+        let partial = path.with_extension("yaml.partial");
+        std::fs::write(&partial, text)
+            .and_then(|()| std::fs::rename(&partial, path))
+            .with_context(|| format!("writing the cluster file {}", path.display()))
+    }
+
+    /// Refuses what cannot make a working cluster, saying what to change.
+    pub fn check(&self) -> Result<()> {
+        if self.token.trim().is_empty() {
+            bail!("`token` is empty: give the cluster a token of its own");
+        }
+        if self.members.is_empty() {
+            bail!("`members` is empty: a cluster needs at least one member");
+        }
+        let mut names = BTreeSet::new();
+        let mut sockets = BTreeSet::new();
+        for member in &self.members {
+            if member.name.is_empty() || member.name.contains([',', '=', ' ']) {
+                bail!(
+                    "member name {:?} cannot be used: it must be non-empty, without ',', '=' or spaces",
+                    member.name
+                );
+            }
+            if !names.insert(member.name.as_str()) {
+                bail!("member name {:?} is used twice", member.name);
+            }
+            if member.host.is_empty() {
+                bail!("member {:?} has no host", member.name);
+            }
+            for port in [self.client_port_of(member), self.peer_port_of(member)] {
+                if !sockets.insert((member.host.as_str(), port)) {
+                    bail!(
+                        "port {port} on {} is used twice (member {:?})",
+                        member.host,
+                        member.name
+                    );
+                }
+            }
+        }
+        if let Some(key) = self
+            .settings
+            .keys()
+            .find(|key| OWNED_SETTINGS.contains(&key.as_str()))
+        {
+            bail!(
+                "`settings` may not set {key:?}: oxadm sets it for each member from `members`, `home` and `token`"
+            );
+        }
+        Ok(())
+    }
+
+    /// The client port of `member`.
+    pub fn client_port_of(&self, member: &MemberEntry) -> u16 {
+        member.client_port.unwrap_or(self.client_port)
+    }
+
+    /// The peer port of `member`.
+    pub fn peer_port_of(&self, member: &MemberEntry) -> u16 {
+        member.peer_port.unwrap_or(self.peer_port)
+    }
+
+    /// Every member's client URL, in file order.
+    pub fn client_urls(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|member| url(&member.host, self.client_port_of(member)))
+            .collect()
+    }
+
+    /// `--initial-cluster`: every member's name and peer URL.
+    pub fn initial_cluster(&self) -> String {
+        self.members
+            .iter()
+            .map(|member| {
+                format!(
+                    "{}={}",
+                    member.name,
+                    url(&member.host, self.peer_port_of(member))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// `http://host:port`, with brackets around an IPv6 address.
+pub fn url(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("http://[{host}]:{port}")
+    } else {
+        format!("http://{host}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ClusterFile> {
+        let file: ClusterFile = serde_yaml_ng::from_str(text)?;
+        file.check()?;
+        Ok(file)
+    }
+
+    #[test]
+    fn defaults_fill_what_the_file_leaves_out() {
+        let file = parse(
+            "token: prod\nmembers:\n  - {name: peer1, host: 10.0.0.1, ssh: {user: etcd}}\n  - {name: peer2, host: 10.0.0.2, peer-port: 12380}\n",
+        )
+        .unwrap();
+        assert_eq!(file.client_port, 2379);
+        assert_eq!(file.home, "oxcd");
+        assert_eq!(
+            file.initial_cluster(),
+            "peer1=http://10.0.0.1:2380,peer2=http://10.0.0.2:12380"
+        );
+        assert_eq!(
+            file.client_urls(),
+            ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]
+        );
+        assert_eq!(
+            file.members[0].ssh.as_ref().unwrap().user.as_deref(),
+            Some("etcd")
+        );
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_what_to_change() {
+        let err = |text: &str| format!("{:#}", parse(text).unwrap_err());
+        assert!(err("token: t\nmembers: []\n").contains("at least one member"));
+        assert!(
+            err("token: t\nmembers:\n  - {name: a, host: h}\n  - {name: a, host: i}\n")
+                .contains("used twice")
+        );
+        assert!(
+            err("token: t\nmembers:\n  - {name: a, host: h}\n  - {name: b, host: h}\n")
+                .contains("port 2379 on h is used twice")
+        );
+        assert!(
+            err("token: t\nsettings: {data-dir: /x}\nmembers:\n  - {name: a, host: h}\n")
+                .contains("may not set \"data-dir\"")
+        );
+        assert!(err("token: t\nmembers:\n  - {name: a, host: h, hots: x}\n").contains("hots"));
+    }
+
+    #[test]
+    fn a_saved_file_loads_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_NAME);
+        let file = parse(
+            "token: t\nsettings: {snapshot-count: 500}\nmembers:\n  - {name: a, host: '::1'}\n",
+        )
+        .unwrap();
+        file.save(&path, "written by a test").unwrap();
+        assert_eq!(ClusterFile::load(&path).unwrap(), file);
+        assert_eq!(url("::1", 2379), "http://[::1]:2379");
+    }
+}

@@ -1,0 +1,47 @@
+//! The seed's verification, run and shown after a cluster comes up: `member list` and
+//! `endpoint status -w table` against every member, with the `oxctl` installed beside
+//! `oxadm` (the same commands work with real etcdctl).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// Prints each command and its output; an error if a command fails.
+pub fn show(endpoints: &[String]) -> Result<()> {
+    let oxctl = beside_oxadm("oxctl")?;
+    let endpoints = format!("--endpoints={}", endpoints.join(","));
+    for arguments in [
+        vec!["member", "list"],
+        vec!["endpoint", "status", "-w", "table"],
+    ] {
+        println!("$ oxctl {endpoints} {}", arguments.join(" "));
+        let output = Command::new(&oxctl)
+            .arg(&endpoints)
+            .args(&arguments)
+            .output()
+            .with_context(|| format!("running {}", oxctl.display()))?;
+        print!("{}", String::from_utf8_lossy(&output.stdout));
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        if !output.status.success() {
+            bail!("`oxctl {}` failed", arguments.join(" "));
+        }
+    }
+    Ok(())
+}
+
+/// The program `name` in the directory `oxadm` runs from (where the release puts all four).
+pub fn beside_oxadm(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("finding the oxadm executable")?;
+    let path = exe
+        .parent()
+        .context("the oxadm executable has a directory")?
+        .join(name);
+    if !path.is_file() {
+        bail!(
+            "no {name} beside oxadm ({}): install the oxcd binaries together",
+            path.display()
+        );
+    }
+    Ok(path)
+}
