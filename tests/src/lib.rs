@@ -29,6 +29,7 @@ pub mod robustness;
 pub mod server;
 pub mod small_disk;
 pub mod spawner;
+pub mod ssh_hosts;
 pub mod stale;
 pub mod third_party;
 pub mod tls_member;

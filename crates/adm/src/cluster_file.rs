@@ -49,6 +49,10 @@ pub struct ClusterFile {
     /// The oxcd binary to run; by default the `oxcd` beside `oxadm`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binary: Option<PathBuf>,
+    /// Further arguments for every `ssh` oxadm runs (`-o Name=value`, `-J jump-host`, ...);
+    /// `~/.ssh/config` applies as well.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_options: Vec<String>,
     /// Further settings for every member, as keys of etcd's configuration file
     /// (`snapshot-count: 10000`, `auto-compaction-retention: "1"`, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -208,6 +212,110 @@ impl ClusterFile {
     }
 }
 
+/// What `oxadm up NAME=[USER@]HOST[:SSH_PORT] ...` says about a cluster besides its members.
+pub struct CommandLineCluster {
+    /// `-i`: the private key for every host.
+    pub key: Option<PathBuf>,
+    /// `--token`; a random one when absent.
+    pub token: Option<String>,
+    /// `--home`.
+    pub home: Option<String>,
+    /// `--binary`.
+    pub binary: Option<PathBuf>,
+    /// `--ssh-option`s.
+    pub ssh_options: Vec<String>,
+}
+
+impl ClusterFile {
+    /// The cluster file of a command line's member specs.
+    pub fn from_command_line(specs: &[String], cluster: CommandLineCluster) -> Result<ClusterFile> {
+        let members = specs
+            .iter()
+            .map(|spec| member_from_spec(spec, &cluster.key))
+            .collect::<Result<Vec<_>>>()?;
+        let token = match cluster.token {
+            Some(token) => token,
+            None => random_token()?,
+        };
+        let file = ClusterFile {
+            token,
+            client_port: CLIENT_PORT,
+            peer_port: PEER_PORT,
+            home: cluster.home.unwrap_or_else(home),
+            binary: cluster.binary,
+            ssh_options: cluster.ssh_options,
+            settings: BTreeMap::new(),
+            members,
+        };
+        file.check()?;
+        Ok(file)
+    }
+
+    /// Whether `other` names the same members at the same addresses (logins aside).
+    pub fn same_members(&self, other: &ClusterFile) -> bool {
+        let places = |file: &ClusterFile| -> Vec<(String, String)> {
+            file.members
+                .iter()
+                .map(|m| (m.name.clone(), m.host.clone()))
+                .collect()
+        };
+        places(self) == places(other)
+    }
+}
+
+/// `NAME=[USER@]HOST[:SSH_PORT]`, with `[...]` around an IPv6 host that has a port.
+fn member_from_spec(spec: &str, key: &Option<PathBuf>) -> Result<MemberEntry> {
+    let usage = || format!("member {spec:?} is not NAME=[USER@]HOST[:SSH_PORT]");
+    let (name, login) = spec.split_once('=').with_context(usage)?;
+    let (user, address) = match login.rsplit_once('@') {
+        Some((user, address)) => (Some(user.to_owned()), address),
+        None => (None, login),
+    };
+    let (host, port) = if let Some(rest) = address.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').with_context(usage)?;
+        let port = match after.strip_prefix(':') {
+            Some(port) => Some(port.parse().with_context(usage)?),
+            None if after.is_empty() => None,
+            None => bail!(usage()),
+        };
+        (host, port)
+    } else {
+        match address.split_once(':') {
+            Some((host, port)) if !port.contains(':') => {
+                (host, Some(port.parse().with_context(usage)?))
+            }
+            _ => (address, None),
+        }
+    };
+    if name.is_empty() || host.is_empty() {
+        bail!(usage());
+    }
+    Ok(MemberEntry {
+        name: name.to_owned(),
+        host: host.to_owned(),
+        ssh: Some(SshLogin {
+            user,
+            port,
+            key: key.clone(),
+        }),
+        client_port: None,
+        peer_port: None,
+    })
+}
+
+/// A fresh cluster token: `oxcd-` and 64 random bits.
+fn random_token() -> Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| random.read_exact(&mut bytes))
+        .context("reading /dev/urandom for a cluster token")?;
+    Ok(format!(
+        "oxcd-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
 /// `http://host:port`, with brackets around an IPv6 address.
 pub fn url(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
@@ -266,6 +374,42 @@ mod tests {
                 .contains("may not set \"data-dir\"")
         );
         assert!(err("token: t\nmembers:\n  - {name: a, host: h, hots: x}\n").contains("hots"));
+    }
+
+    #[test]
+    fn command_line_members_become_ssh_members() {
+        let specs = [
+            "peer1=etcd@10.0.0.1",
+            "peer2=10.0.0.2:2222",
+            "peer3=etcd@[fd00::3]:22",
+        ]
+        .map(String::from);
+        let cluster = CommandLineCluster {
+            key: Some("/k".into()),
+            token: Some("t".into()),
+            home: None,
+            binary: None,
+            ssh_options: vec![],
+        };
+        let file = ClusterFile::from_command_line(&specs, cluster).unwrap();
+        let login = |i: usize| file.members[i].ssh.clone().unwrap();
+        assert_eq!(login(0).user.as_deref(), Some("etcd"));
+        assert_eq!(login(1).port, Some(2222));
+        assert_eq!(file.members[2].host, "fd00::3");
+        assert_eq!(login(2).key.as_deref(), Some(Path::new("/k")));
+        for bad in ["peer1", "=h", "p=[::1", "p=h:port"] {
+            let cluster = CommandLineCluster {
+                key: None,
+                token: None,
+                home: None,
+                binary: None,
+                ssh_options: vec![],
+            };
+            assert!(
+                ClusterFile::from_command_line(&[bad.to_owned()], cluster).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

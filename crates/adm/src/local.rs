@@ -148,6 +148,7 @@ fn new_cluster(size: usize) -> Result<ClusterFile> {
         peer_port: CLIENT_PORTS[0] + 1,
         home: ".".to_owned(),
         binary: None,
+        ssh_options: Vec::new(),
         settings: Default::default(),
         members,
     };

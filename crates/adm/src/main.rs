@@ -1,6 +1,7 @@
-//! `oxadm`: deploys and operates oxcd clusters. Today it runs a local cluster for development
-//! (`local up|down|status`, `local.rs`) and shows any cluster's state from its cluster file
-//! (`status`, `health.rs`); deploying to hosts over SSH builds on the same pieces.
+//! `oxadm`: deploys and operates oxcd clusters: `up` brings a cluster up on hosts over SSH
+//! (`up.rs`, after `preflight.rs` checked every host; `host.rs` runs scripts there), `down`
+//! stops it (`down.rs`), `status` shows it (`health.rs`), and `local up|down|status` runs one
+//! on this machine for development (`local.rs`).
 //!
 //! The pieces: `cluster_file.rs` (the YAML file naming the members), `member_files.rs` (a
 //! member's directory and its configuration in etcd's config-file format), `supervisor.rs`
@@ -9,11 +10,15 @@
 //! shown with `oxctl`).
 
 mod cluster_file;
+mod down;
 mod health;
+mod host;
 mod local;
 mod member_files;
+mod preflight;
 mod process;
 mod supervisor;
+mod up;
 mod verify;
 
 use std::ffi::OsString;
@@ -36,6 +41,38 @@ enum Command {
     Local {
         #[command(subcommand)]
         command: LocalCommand,
+    },
+    /// Brings a cluster up on its hosts over SSH: checks every host, installs oxcd, writes each
+    /// member's configuration, starts the members that are not running, waits until the
+    /// cluster is healthy and shows `member list` and `endpoint status`.
+    Up {
+        /// The members, as NAME=[USER@]HOST[:SSH_PORT]; without them, those of the cluster
+        /// file. With them, the cluster file is written for later commands.
+        members: Vec<String>,
+        /// The cluster file.
+        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
+        file: PathBuf,
+        /// The private key to log in with (as `ssh -i`).
+        #[arg(short = 'i', long = "identity")]
+        identity: Option<PathBuf>,
+        /// The oxcd binary to install; by default the `oxcd` beside `oxadm`.
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Where members keep their files, relative to the SSH user's home (default `oxcd`).
+        #[arg(long)]
+        home: Option<String>,
+        /// The cluster token (`--initial-cluster-token`); a random one by default.
+        #[arg(long)]
+        token: Option<String>,
+        /// A further argument for every `ssh` (repeatable), e.g. `--ssh-option=-oPort=2222`.
+        #[arg(long = "ssh-option", allow_hyphen_values = true)]
+        ssh_options: Vec<String>,
+    },
+    /// Stops every member of a cluster (the data stays).
+    Down {
+        /// The cluster file.
+        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
+        file: PathBuf,
     },
     /// Shows every member of a cluster (health, leader, DB size, raft term and index) and its
     /// alarms.
@@ -90,6 +127,39 @@ enum LocalCommand {
     },
 }
 
+/// The cluster `up` brings up, and where to save it once every host passed its checks: the
+/// command line's members (keeping the token of a cluster file that already names them), else
+/// the cluster file's.
+fn cluster_for_up(
+    path: &std::path::Path,
+    members: &[String],
+    command_line: cluster_file::CommandLineCluster,
+) -> Result<(cluster_file::ClusterFile, Option<PathBuf>)> {
+    if members.is_empty() {
+        return Ok((cluster_file::ClusterFile::load(path)?, None));
+    }
+    let mut wanted = cluster_file::ClusterFile::from_command_line(members, command_line)?;
+    if path.exists() {
+        let existing = cluster_file::ClusterFile::load(path)?;
+        if !existing.same_members(&wanted) {
+            anyhow::bail!(
+                "{} describes another cluster: run `oxadm up` without members to bring that one up, or remove the file",
+                path.display()
+            );
+        }
+        wanted.token = existing.token;
+    }
+    Ok((wanted, Some(path.to_path_buf())))
+}
+
+/// The directory holding the cluster file at `path`.
+fn directory_of(path: &std::path::Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 /// Prints the status table of the cluster of the cluster file at `path`.
 async fn status(path: &std::path::Path) -> Result<()> {
     let file = cluster_file::ClusterFile::load(path)?;
@@ -124,6 +194,29 @@ async fn run(command: Command) -> Result<()> {
             LocalCommand::Status { dir } => status(&dir.join(cluster_file::DEFAULT_NAME)).await,
         },
         Command::Status { file } => status(&file).await,
+        Command::Up {
+            members,
+            file,
+            identity,
+            binary,
+            home,
+            token,
+            ssh_options,
+        } => {
+            let command_line = cluster_file::CommandLineCluster {
+                key: identity,
+                token,
+                home,
+                binary: binary.clone(),
+                ssh_options,
+            };
+            let (cluster, save_to) = cluster_for_up(&file, &members, command_line)?;
+            up::up(&cluster, &directory_of(&file), binary, save_to.as_deref()).await
+        }
+        Command::Down { file } => {
+            let cluster = cluster_file::ClusterFile::load(&file)?;
+            down::down(&cluster, &directory_of(&file)).await
+        }
         Command::Supervise {
             pid_file,
             log_file,

@@ -1,0 +1,222 @@
+//! `oxadm up`: from hosts that have nothing but sshd to a healthy cluster, from one machine.
+//! Every host is checked first, in parallel (`preflight.rs`), and nothing changes anywhere
+//! unless all pass. Then `oxcd` and `oxadm` are installed into `<home>/bin/` where missing or
+//! different (by SHA-256), each member's configuration is written in etcd's config-file
+//! format, and each member not running yet is started under `oxadm supervise`; then oxadm
+//! waits until the cluster is healthy and shows the seed's two checks. On a healthy cluster it
+//! changes nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures::future::join_all;
+use sha2::{Digest, Sha256};
+
+use crate::cluster_file::ClusterFile;
+use crate::health::wait_healthy;
+use crate::host::{Host, quote};
+use crate::member_files::member_config;
+use crate::preflight::{self, HostFacts, elf_arch};
+use crate::verify::{self, beside_oxadm};
+
+/// Bound on a new cluster becoming healthy.
+const HEALTHY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A binary to install, read once.
+struct Binary {
+    content: Vec<u8>,
+    sha256: String,
+}
+
+impl Binary {
+    fn read(path: &Path) -> Result<Binary> {
+        let content = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let sha256 = format!("{:x}", Sha256::digest(&content));
+        Ok(Binary { content, sha256 })
+    }
+}
+
+/// Brings up the cluster of `file` (found in `file_dir`, which relative local paths start
+/// from), running `binary` (else the file's, else the `oxcd` beside `oxadm`); the cluster file
+/// is written to `save_to`, if given, once every host passed its checks.
+pub async fn up(
+    file: &ClusterFile,
+    file_dir: &Path,
+    binary: Option<PathBuf>,
+    save_to: Option<&Path>,
+) -> Result<()> {
+    let started = Instant::now();
+    let oxcd_path = match binary.or_else(|| file.binary.clone()) {
+        Some(path) => path,
+        None => beside_oxadm("oxcd")?,
+    };
+    let oxcd = Binary::read(&oxcd_path)?;
+    let oxadm = Binary::read(&std::env::current_exe().context("finding the oxadm executable")?)?;
+    let arch = elf_arch(&oxcd.content).with_context(|| format!("{}", oxcd_path.display()))?;
+
+    let hosts: Vec<Host> = file
+        .members
+        .iter()
+        .map(|m| Host::of(m, &file.ssh_options))
+        .collect();
+    let base_of = |host: &Host| match host {
+        // A remote login starts in its home; local paths are relative to the cluster file.
+        Host::Ssh(_) => ".".to_owned(),
+        Host::Local => file_dir.to_string_lossy().into_owned(),
+    };
+    println!("checking {} hosts", file.members.len());
+    let bases: Vec<String> = hosts.iter().map(base_of).collect();
+    let checks = join_all(
+        file.members
+            .iter()
+            .zip(&hosts)
+            .zip(&bases)
+            .map(|((member, host), base)| preflight::check(file, member, host, base, arch)),
+    )
+    .await;
+    let mut facts = Vec::new();
+    let mut problems = Vec::new();
+    for ((member, host), check) in file.members.iter().zip(&hosts).zip(checks) {
+        match check {
+            Ok(found) => {
+                for warning in &found.warnings {
+                    eprintln!("warning: {} on {}: {warning}", member.name, host.describe());
+                }
+                facts.push(found);
+            }
+            Err(error) => {
+                problems.push(format!("{} on {}: {error:#}", member.name, host.describe()))
+            }
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "nothing was changed; fix these first:\n{}",
+            problems.join("\n")
+        );
+    }
+    if let Some(path) = save_to {
+        file.save(path, "Written by `oxadm up`; day-two commands read it.")?;
+        println!("wrote {}", path.display());
+    }
+
+    install_binaries(&hosts, &facts, &oxcd, &oxadm).await?;
+    let starts = join_all(file.members.iter().zip(&hosts).zip(&facts).map(
+        |((member, host), found)| async move {
+            if let Some(pid) = found.running {
+                println!(
+                    "{}: already running on {} (supervisor pid {pid})",
+                    member.name,
+                    host.describe()
+                );
+                return Ok(());
+            }
+            start_member(file, member, host, found)
+                .await
+                .with_context(|| format!("starting {} on {}", member.name, host.describe()))?;
+            println!("{}: started on {}", member.name, host.describe());
+            Ok::<(), anyhow::Error>(())
+        },
+    ))
+    .await;
+    starts.into_iter().collect::<Result<Vec<()>>>()?;
+
+    let report = match wait_healthy(file, HEALTHY_TIMEOUT).await {
+        Ok(report) => report,
+        Err(error) => {
+            let logs = join_all(
+                hosts
+                    .iter()
+                    .zip(&facts)
+                    .map(|(host, found)| log_tail(host, found)),
+            )
+            .await;
+            return Err(error.context(logs.join("")));
+        }
+    };
+    println!(
+        "cluster of {} members is healthy ({:.1}s): {}",
+        file.members.len(),
+        started.elapsed().as_secs_f64(),
+        report.summary()
+    );
+    verify::show(&file.client_urls())
+}
+
+/// Puts `oxcd` and `oxadm` into each host's `bin/` where they are missing or differ, once per
+/// host even when several members share it.
+async fn install_binaries(
+    hosts: &[Host],
+    facts: &[HostFacts],
+    oxcd: &Binary,
+    oxadm: &Binary,
+) -> Result<()> {
+    let mut per_host: BTreeMap<String, (&Host, &HostFacts)> = BTreeMap::new();
+    for (host, found) in hosts.iter().zip(facts) {
+        per_host
+            .entry(format!("{}:{}", host.describe(), found.bin_dir))
+            .or_insert((host, found));
+    }
+    let uploads = per_host.values().map(|(host, found)| async move {
+        for (name, binary, installed) in [
+            ("oxcd", oxcd, &found.installed.oxcd),
+            ("oxadm", oxadm, &found.installed.oxadm),
+        ] {
+            if installed.as_deref() == Some(binary.sha256.as_str()) {
+                continue;
+            }
+            let path = format!("{}/{name}", found.bin_dir);
+            host.upload(&binary.content, &path, 0o755).await?;
+            println!("installed {name} on {} ({})", host.describe(), path);
+        }
+        Ok::<(), anyhow::Error>(())
+    });
+    join_all(uploads)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>>>()?;
+    Ok(())
+}
+
+/// Writes the member's configuration and token, then starts its supervisor, detached from the
+/// login session.
+async fn start_member(
+    file: &ClusterFile,
+    member: &crate::cluster_file::MemberEntry,
+    host: &Host,
+    found: &HostFacts,
+) -> Result<()> {
+    let dir = &found.member_dir;
+    let data_dir = format!("{dir}/data");
+    let config = member_config(file, member, Path::new(&data_dir))?;
+    host.upload(config.as_bytes(), &format!("{dir}/oxcd.yaml"), 0o644)
+        .await?;
+    host.upload(
+        format!("{}\n", file.token).as_bytes(),
+        &format!("{dir}/cluster-token"),
+        0o644,
+    )
+    .await?;
+    let (bin, dir_q) = (&found.bin_dir, quote(dir));
+    let script = format!(
+        "cd {dir_q} && nohup setsid {oxadm} supervise --pid-file {pid} --log-file {log} -- {oxcd} --config-file {config} > /dev/null 2>&1 < /dev/null &",
+        oxadm = quote(&format!("{bin}/oxadm")),
+        oxcd = quote(&format!("{bin}/oxcd")),
+        pid = quote(&format!("{dir}/supervisor.pid")),
+        log = quote(&format!("{dir}/oxcd.log")),
+        config = quote(&format!("{dir}/oxcd.yaml")),
+    );
+    host.run(&script, b"").await?;
+    Ok(())
+}
+
+/// The end of a member's log, to go with an error.
+async fn log_tail(host: &Host, found: &HostFacts) -> String {
+    let log = format!("{}/oxcd.log", found.member_dir);
+    match host.run(&format!("tail -n 15 {}", quote(&log)), b"").await {
+        Ok(tail) => format!("the end of {log} on {}:\n{tail}", host.describe()),
+        Err(_) => String::new(),
+    }
+}
