@@ -3,11 +3,10 @@
 //! real etcdctl 3.5.1 as the seed checks a cluster; then `up` again changes nothing, a member
 //! killed with SIGKILL is restarted by its supervisor, and `down` stops every process.
 
-use std::process::Output;
 use std::time::Duration;
 
-use oxcd_tests::ascii_table::AsciiTable;
-use oxcd_tests::binaries;
+use oxcd_tests::oxadm_runs::{oxadm, oxadm_in};
+use oxcd_tests::seed_checks::assert_seed_checks;
 use oxcd_tests::{Etcdctl, NetnsLab, wait};
 
 const ENDPOINTS: [&str; 3] = [
@@ -15,25 +14,6 @@ const ENDPOINTS: [&str; 3] = [
     "http://127.0.0.1:22379",
     "http://127.0.0.1:32379",
 ];
-
-/// Runs `oxadm args...` inside the lab's host.
-async fn oxadm(lab: &NetnsLab, args: &[&str]) -> Output {
-    let mut command =
-        tokio::process::Command::from(lab.command(0, binaries::oxadm().unwrap().to_str().unwrap()));
-    command.args(args).kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(120), command.output())
-        .await
-        .expect("oxadm finishes")
-        .expect("oxadm runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn supervisor_pids(dir: &std::path::Path) -> Vec<i32> {
     ["infra1", "infra2", "infra3"]
@@ -67,48 +47,29 @@ async fn local_up_starts_a_checked_cluster_that_survives_kills_and_stops_cleanly
     let dir = work.path().join("cluster");
     let dir_arg = dir.to_str().unwrap();
 
-    let up = oxadm(&lab, &["local", "up", "--dir", dir_arg]).await;
-    assert!(up.status.success(), "oxadm local up failed:\n{}", text(&up));
-    let shown = text(&up);
+    let up = oxadm_in(&lab, 0, &["local", "up", "--dir", dir_arg])
+        .await
+        .unwrap();
+    assert!(up.success(), "oxadm local up failed:\n{}", up.text());
+    let shown = up.text();
     assert!(shown.contains("cluster of 3 members is healthy"), "{shown}");
     assert!(shown.contains("endpoint status -w table"), "{shown}");
 
     // The seed's checks, with real etcdctl.
     let etcdctl = Etcdctl::new(ENDPOINTS).in_netns(&lab.host(0).netns);
-    let members = etcdctl.ok(&["member", "list"]).await.unwrap().stdout;
-    assert_eq!(
-        members
-            .lines()
-            .filter(|l| l.contains(", started, infra"))
-            .count(),
-        3,
-        "{members}"
-    );
-    let table = etcdctl
-        .ok(&["endpoint", "status", "-w", "table"])
-        .await
-        .unwrap()
-        .stdout;
-    let table = AsciiTable::parse(&table).unwrap();
-    assert_eq!(
-        table
-            .column("IS LEADER")
-            .unwrap()
-            .iter()
-            .filter(|v| **v == "true")
-            .count(),
-        1
-    );
+    assert_seed_checks(&etcdctl, 3, "infra").await.unwrap();
 
     // Again: nothing is started twice.
     let pids = supervisor_pids(&dir);
-    let again = oxadm(&lab, &["local", "up", "--dir", dir_arg]).await;
-    assert!(again.status.success(), "{}", text(&again));
+    let again = oxadm_in(&lab, 0, &["local", "up", "--dir", dir_arg])
+        .await
+        .unwrap();
+    assert!(again.success(), "{}", again.text());
     assert_eq!(
-        text(&again).matches("already running").count(),
+        again.text().matches("already running").count(),
         3,
         "{}",
-        text(&again)
+        again.text()
     );
     assert_eq!(supervisor_pids(&dir), pids);
 
@@ -133,13 +94,15 @@ async fn local_up_starts_a_checked_cluster_that_survives_kills_and_stops_cleanly
         "{log}"
     );
 
-    let down = oxadm(&lab, &["local", "down", "--dir", dir_arg]).await;
-    assert!(down.status.success(), "{}", text(&down));
+    let down = oxadm_in(&lab, 0, &["local", "down", "--dir", dir_arg])
+        .await
+        .unwrap();
+    assert!(down.success(), "{}", down.text());
     assert_eq!(
-        text(&down).matches(": stopped").count(),
+        down.text().matches(": stopped").count(),
         3,
         "{}",
-        text(&down)
+        down.text()
     );
     for pid in pids {
         assert!(!alive(pid), "supervisor {pid} still runs after down");
@@ -155,27 +118,30 @@ async fn local_up_starts_a_checked_cluster_that_survives_kills_and_stops_cleanly
         String::from_utf8_lossy(&gone.stdout)
     );
 
-    let purge = oxadm(&lab, &["local", "down", "--purge", "--dir", dir_arg]).await;
-    assert!(purge.status.success(), "{}", text(&purge));
+    let purge = oxadm_in(&lab, 0, &["local", "down", "--purge", "--dir", dir_arg])
+        .await
+        .unwrap();
+    assert!(purge.success(), "{}", purge.text());
     assert!(!dir.exists(), "purge leaves {}", dir.display());
 }
 
-#[test]
-fn local_up_refuses_sizes_it_cannot_lay_out() {
+#[tokio::test]
+async fn local_up_refuses_sizes_it_cannot_lay_out() {
     let work = tempfile::Builder::new()
         .prefix("oxt-adm-")
         .tempdir()
         .unwrap();
     let dir = work.path().join("cluster");
-    let refused = std::process::Command::new(binaries::oxadm().unwrap())
-        .args(["local", "up", "7", "--dir", dir.to_str().unwrap()])
-        .output()
+    let refused = oxadm(&["local", "up", "7", "--dir", dir.to_str().unwrap()])
+        .await
         .unwrap();
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.output.status.code(), Some(1));
     assert!(
-        text(&refused).contains("a local cluster has 1 to 6 members, not 7"),
+        refused
+            .text()
+            .contains("a local cluster has 1 to 6 members, not 7"),
         "{}",
-        text(&refused)
+        refused.text()
     );
     assert!(!dir.exists(), "a refused cluster leaves no files");
 }

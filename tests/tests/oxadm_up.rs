@@ -6,30 +6,12 @@
 //! file. Before that, each refused setup gives its message and changes nothing.
 
 use std::path::Path;
-use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use oxcd_tests::Etcdctl;
-use oxcd_tests::ascii_table::AsciiTable;
-use oxcd_tests::binaries;
+use oxcd_tests::oxadm_runs::oxadm;
+use oxcd_tests::seed_checks::assert_seed_checks;
 use oxcd_tests::ssh_hosts::{SSH_USER, SshHosts};
-
-async fn oxadm(args: &[String]) -> Output {
-    let mut command = tokio::process::Command::new(binaries::oxadm().unwrap());
-    command.args(args).kill_on_drop(true);
-    tokio::time::timeout(Duration::from_secs(240), command.output())
-        .await
-        .expect("oxadm finishes")
-        .expect("oxadm runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
@@ -64,12 +46,15 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         &key,
         "--ssh-option=-oUserKnownHostsFile=/dev/null",
     ])))
-    .await;
-    assert!(!unknown.status.success());
+    .await
+    .unwrap();
+    assert!(!unknown.success());
     assert!(
-        text(&unknown).contains("host key is not the one known_hosts has"),
+        unknown
+            .text()
+            .contains("host key is not the one known_hosts has"),
         "{}",
-        text(&unknown)
+        unknown.text()
     );
     let stranger = work.path().join("stranger");
     let keygen = std::process::Command::new("ssh-keygen")
@@ -90,11 +75,12 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         stranger.to_str().unwrap(),
         &known_hosts,
     ])))
-    .await;
+    .await
+    .unwrap();
     assert!(
-        text(&refused).contains("authentication failed"),
+        refused.text().contains("authentication failed"),
         "{}",
-        text(&refused)
+        refused.text()
     );
     assert!(!file.exists(), "a refused `up` writes no cluster file");
     for i in 0..3 {
@@ -106,52 +92,32 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
 
     // From bare hosts to a healthy cluster.
     let started = Instant::now();
-    let up = oxadm(&up_args(&strings(&["-i", &key, &known_hosts]))).await;
+    let up = oxadm(&up_args(&strings(&["-i", &key, &known_hosts])))
+        .await
+        .unwrap();
     let took = started.elapsed();
-    assert!(up.status.success(), "oxadm up failed:\n{}", text(&up));
+    assert!(up.success(), "oxadm up failed:\n{}", up.text());
     eprintln!(
         "oxadm up: bare hosts to a healthy cluster in {:.1}s",
         took.as_secs_f64()
     );
     assert!(
-        text(&up).contains("cluster of 3 members is healthy"),
+        up.text().contains("cluster of 3 members is healthy"),
         "{}",
-        text(&up)
+        up.text()
     );
     assert_eq!(
-        text(&up).matches("installed oxcd on").count(),
+        up.text().matches("installed oxcd on").count(),
         3,
         "{}",
-        text(&up)
+        up.text()
     );
 
     let endpoints: Vec<String> = (0..3)
         .map(|i| format!("http://{}:2379", hosts.ip(i)))
         .collect();
     let etcdctl = Etcdctl::new(endpoints.clone());
-    let list = etcdctl.ok(&["member", "list"]).await.unwrap().stdout;
-    assert_eq!(
-        list.lines()
-            .filter(|l| l.contains(", started, peer"))
-            .count(),
-        3,
-        "{list}"
-    );
-    let table = etcdctl
-        .ok(&["endpoint", "status", "-w", "table"])
-        .await
-        .unwrap()
-        .stdout;
-    let table = AsciiTable::parse(&table).unwrap();
-    assert_eq!(
-        table
-            .column("IS LEADER")
-            .unwrap()
-            .iter()
-            .filter(|v| **v == "true")
-            .count(),
-        1
-    );
+    assert_seed_checks(&etcdctl, 3, "peer").await.unwrap();
     // Each host keeps its member in its own home.
     for i in 0..3 {
         let config = hosts.home(i).join(format!("oxcd/peer{}/oxcd.yaml", i + 1));
@@ -160,37 +126,37 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
 
     // Again, from the cluster file alone: nothing changes.
     let file_arg = file.to_str().unwrap().to_owned();
-    let again = oxadm(&strings(&["up", "-f", &file_arg])).await;
-    assert!(again.status.success(), "{}", text(&again));
+    let again = oxadm(&strings(&["up", "-f", &file_arg])).await.unwrap();
+    assert!(again.success(), "{}", again.text());
     assert_eq!(
-        text(&again).matches("already running").count(),
+        again.text().matches("already running").count(),
         3,
         "{}",
-        text(&again)
+        again.text()
     );
-    assert!(!text(&again).contains("installed"), "{}", text(&again));
+    assert!(!again.text().contains("installed"), "{}", again.text());
 
-    let status = oxadm(&strings(&["status", "-f", &file_arg])).await;
-    assert!(status.status.success(), "{}", text(&status));
+    let status = oxadm(&strings(&["status", "-f", &file_arg])).await.unwrap();
+    assert!(status.success(), "{}", status.text());
     assert_eq!(
-        text(&status).matches(" healthy ").count(),
+        status.text().matches(" healthy ").count(),
         3,
         "{}",
-        text(&status)
+        status.text()
     );
     assert!(
-        text(&status).contains("3/3 members answer"),
+        status.text().contains("3/3 members answer"),
         "{}",
-        text(&status)
+        status.text()
     );
 
-    let down = oxadm(&strings(&["down", "-f", &file_arg])).await;
-    assert!(down.status.success(), "{}", text(&down));
+    let down = oxadm(&strings(&["down", "-f", &file_arg])).await.unwrap();
+    assert!(down.success(), "{}", down.text());
     assert_eq!(
-        text(&down).matches(": stopped").count(),
+        down.text().matches(": stopped").count(),
         3,
         "{}",
-        text(&down)
+        down.text()
     );
     for i in 0..3 {
         let left = hosts
@@ -213,12 +179,13 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         ]));
         args
     })
-    .await;
-    assert!(!other.status.success());
+    .await
+    .unwrap();
+    assert!(!other.success());
     assert!(
-        text(&other).contains("holds a member of another cluster"),
+        other.text().contains("holds a member of another cluster"),
         "{}",
-        text(&other)
+        other.text()
     );
     assert!(Path::new(&hosts.home(0)).exists());
 }

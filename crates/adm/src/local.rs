@@ -81,13 +81,7 @@ pub async fn up(dir: &Path, size: Option<usize>, binary: Option<PathBuf>) -> Res
         Ok(report) => report,
         Err(error) => return Err(error.context(failed_members_logs(&file, &home).await)),
     };
-    println!(
-        "cluster of {} members is healthy ({:.1}s): {}",
-        file.members.len(),
-        started.elapsed().as_secs_f64(),
-        report.summary()
-    );
-    verify::show(&file.client_urls())
+    verify::announce_healthy(&file, &report, started)
 }
 
 /// `local down`: stops every member; `purge` then deletes the directory's cluster.

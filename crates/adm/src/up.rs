@@ -136,13 +136,7 @@ pub async fn up(
             return Err(error.context(logs.join("")));
         }
     };
-    println!(
-        "cluster of {} members is healthy ({:.1}s): {}",
-        file.members.len(),
-        started.elapsed().as_secs_f64(),
-        report.summary()
-    );
-    verify::show(&file.client_urls())
+    verify::announce_healthy(file, &report, started)
 }
 
 /// Puts `oxcd` and `oxadm` into each host's `bin/` where they are missing or differ, once per

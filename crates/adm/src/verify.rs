@@ -4,11 +4,31 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::cluster_file::ClusterFile;
+use crate::health::ClusterReport;
+
+/// Says the cluster of `file` is healthy (`report`), how long since `started` it took, and
+/// shows the seed's checks.
+pub fn announce_healthy(
+    file: &ClusterFile,
+    report: &ClusterReport,
+    started: Instant,
+) -> Result<()> {
+    println!(
+        "cluster of {} members is healthy ({:.1}s): {}",
+        file.members.len(),
+        started.elapsed().as_secs_f64(),
+        report.summary()
+    );
+    show(&file.client_urls())
+}
+
 /// Prints each command and its output; an error if a command fails.
-pub fn show(endpoints: &[String]) -> Result<()> {
+fn show(endpoints: &[String]) -> Result<()> {
     let oxctl = beside_oxadm("oxctl")?;
     let endpoints = format!("--endpoints={}", endpoints.join(","));
     for arguments in [
