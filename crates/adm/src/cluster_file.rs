@@ -178,6 +178,17 @@ impl ClusterFile {
         Ok(())
     }
 
+    /// The member named `name`.
+    pub fn member(&self, name: &str) -> Result<&MemberEntry> {
+        self.members
+            .iter()
+            .find(|member| member.name == name)
+            .with_context(|| {
+                let names: Vec<&str> = self.members.iter().map(|m| m.name.as_str()).collect();
+                format!("no member {name:?}; the members are {}", names.join(", "))
+            })
+    }
+
     /// The client port of `member`.
     pub fn client_port_of(&self, member: &MemberEntry) -> u16 {
         member.client_port.unwrap_or(self.client_port)

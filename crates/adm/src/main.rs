@@ -1,7 +1,9 @@
 //! `oxadm`: deploys and operates oxcd clusters: `up` brings a cluster up on hosts over SSH
 //! (`up.rs`, after `preflight.rs` checked every host; `host.rs` runs scripts there), `down`
-//! stops it (`down.rs`), `status` shows it (`health.rs`), and `local up|down|status` runs one
-//! on this machine for development (`local.rs`).
+//! stops it (`down.rs`), `status` shows it (`health.rs`), `restart` and `upgrade` go through
+//! the members one at a time (`rolling.rs`), `logs` reads a member's log (`member_control.rs`
+//! acts on one member where it runs), `backup` saves a snapshot (`backup.rs`), and
+//! `local up|down|status` runs a cluster on this machine for development (`local.rs`).
 //!
 //! The pieces: `cluster_file.rs` (the YAML file naming the members), `member_files.rs` (a
 //! member's directory and its configuration in etcd's config-file format), `supervisor.rs`
@@ -9,14 +11,17 @@
 //! (finding and stopping supervisors by pid file) and `verify.rs` (the seed's two checks,
 //! shown with `oxctl`).
 
+mod backup;
 mod cluster_file;
 mod down;
 mod health;
 mod host;
 mod local;
+mod member_control;
 mod member_files;
 mod preflight;
 mod process;
+mod rolling;
 mod supervisor;
 mod up;
 mod verify;
@@ -70,6 +75,41 @@ enum Command {
     },
     /// Stops every member of a cluster (the data stays).
     Down {
+        /// The cluster file.
+        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
+        file: PathBuf,
+    },
+    /// Restarts every member in turn, never losing quorum: followers first, the leader last
+    /// after its leadership moved, the cluster healthy again after each.
+    Restart {
+        /// The cluster file.
+        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
+        file: PathBuf,
+    },
+    /// Installs a new oxcd on every host, then restarts every member in turn as `restart`.
+    Upgrade {
+        /// The cluster file.
+        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
+        file: PathBuf,
+        /// The new oxcd binary; by default the `oxcd` beside `oxadm`.
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
+    /// Prints the end of a member's log.
+    Logs {
+        /// The member's name.
+        name: String,
+        /// The cluster file.
+        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
+        file: PathBuf,
+        /// How many lines.
+        #[arg(short = 'n', long, default_value_t = 50)]
+        lines: u32,
+    },
+    /// Saves a snapshot of the cluster's data to a local file, with its SHA-256 beside it.
+    Backup {
+        /// Where to save the snapshot.
+        target: PathBuf,
         /// The cluster file.
         #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
         file: PathBuf,
@@ -212,6 +252,25 @@ async fn run(command: Command) -> Result<()> {
             };
             let (cluster, save_to) = cluster_for_up(&file, &members, command_line)?;
             up::up(&cluster, &directory_of(&file), binary, save_to.as_deref()).await
+        }
+        Command::Restart { file } => {
+            let cluster = cluster_file::ClusterFile::load(&file)?;
+            rolling::restart(&cluster, &directory_of(&file)).await
+        }
+        Command::Upgrade { file, binary } => {
+            let cluster = cluster_file::ClusterFile::load(&file)?;
+            rolling::upgrade(&cluster, &directory_of(&file), binary).await
+        }
+        Command::Logs { name, file, lines } => {
+            let cluster = cluster_file::ClusterFile::load(&file)?;
+            let member = cluster.member(&name)?;
+            let on_host = member_control::MemberOnHost::new(&cluster, member, &directory_of(&file));
+            print!("{}", on_host.log_tail(lines).await?);
+            Ok(())
+        }
+        Command::Backup { target, file } => {
+            let cluster = cluster_file::ClusterFile::load(&file)?;
+            backup::backup(&cluster, &target).await
         }
         Command::Down { file } => {
             let cluster = cluster_file::ClusterFile::load(&file)?;

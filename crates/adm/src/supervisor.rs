@@ -2,7 +2,8 @@
 //! writes its pid file, runs oxcd with its output appended to the member's log, and restarts
 //! it after a failure (oxcd stops on a fatal error and recovers from its files when started
 //! again), waiting longer after each quick failure. A member that exits by itself with status 0
-//! (it was removed from the cluster) is not restarted. SIGTERM or SIGINT stops oxcd gracefully,
+//! (it was removed from the cluster) is not restarted. SIGHUP restarts oxcd at once (a rolling
+//! restart or upgrade asks for that). SIGTERM or SIGINT stops oxcd gracefully,
 //! then the supervisor removes its pid file and exits; a supervisor killed outright takes oxcd
 //! with it (SIGTERM through the parent-death signal).
 
@@ -62,6 +63,7 @@ async fn run_loop(
 ) -> Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let mut backoff = FIRST_BACKOFF;
     loop {
         let log = open_log(&supervised.log_file)?;
@@ -90,6 +92,12 @@ async fn run_loop(
             status = child.wait() => status?,
             _ = terminate.recv() => return stop(&mut child).await,
             _ = interrupt.recv() => return stop(&mut child).await,
+            _ = hangup.recv() => {
+                stop(&mut child).await?;
+                note(supervised, "restarting oxcd on request (SIGHUP)")?;
+                backoff = FIRST_BACKOFF;
+                continue;
+            }
         };
         if status.success() {
             note(supervised, "oxcd exited with status 0; not restarting it")?;

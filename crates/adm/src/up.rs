@@ -17,9 +17,13 @@ use sha2::{Digest, Sha256};
 use crate::cluster_file::ClusterFile;
 use crate::health::wait_healthy;
 use crate::host::{Host, quote};
+use crate::member_control::MemberOnHost;
 use crate::member_files::member_config;
 use crate::preflight::{self, HostFacts, elf_arch};
 use crate::verify::{self, beside_oxadm};
+
+/// Lines of each member's log shown when the cluster does not become healthy.
+const LOG_TAIL_LINES: u32 = 15;
 
 /// Bound on a new cluster becoming healthy.
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -38,24 +42,36 @@ impl Binary {
     }
 }
 
-/// Brings up the cluster of `file` (found in `file_dir`, which relative local paths start
-/// from), running `binary` (else the file's, else the `oxcd` beside `oxadm`); the cluster file
-/// is written to `save_to`, if given, once every host passed its checks.
-pub async fn up(
+/// The binaries `up` and `upgrade` install: the chosen `oxcd` and this `oxadm`.
+pub struct Binaries {
+    oxcd: Binary,
+    oxadm: Binary,
+    /// The machine `oxcd` is built for, in `uname -m` terms.
+    arch: &'static str,
+}
+
+impl Binaries {
+    /// `binary`, else the cluster file's, else the `oxcd` beside `oxadm`; and this `oxadm`.
+    pub fn choose(file: &ClusterFile, binary: Option<PathBuf>) -> Result<Binaries> {
+        let oxcd_path = match binary.or_else(|| file.binary.clone()) {
+            Some(path) => path,
+            None => beside_oxadm("oxcd")?,
+        };
+        let oxcd = Binary::read(&oxcd_path)?;
+        let oxadm =
+            Binary::read(&std::env::current_exe().context("finding the oxadm executable")?)?;
+        let arch = elf_arch(&oxcd.content).with_context(|| format!("{}", oxcd_path.display()))?;
+        Ok(Binaries { oxcd, oxadm, arch })
+    }
+}
+
+/// Checks every member's host in parallel (`preflight.rs`), printing warnings; an error naming
+/// every problem unless all passed.
+pub async fn check_hosts(
     file: &ClusterFile,
     file_dir: &Path,
-    binary: Option<PathBuf>,
-    save_to: Option<&Path>,
-) -> Result<()> {
-    let started = Instant::now();
-    let oxcd_path = match binary.or_else(|| file.binary.clone()) {
-        Some(path) => path,
-        None => beside_oxadm("oxcd")?,
-    };
-    let oxcd = Binary::read(&oxcd_path)?;
-    let oxadm = Binary::read(&std::env::current_exe().context("finding the oxadm executable")?)?;
-    let arch = elf_arch(&oxcd.content).with_context(|| format!("{}", oxcd_path.display()))?;
-
+    binaries: &Binaries,
+) -> Result<(Vec<Host>, Vec<HostFacts>)> {
     let hosts: Vec<Host> = file
         .members
         .iter()
@@ -73,7 +89,9 @@ pub async fn up(
             .iter()
             .zip(&hosts)
             .zip(&bases)
-            .map(|((member, host), base)| preflight::check(file, member, host, base, arch)),
+            .map(|((member, host), base)| {
+                preflight::check(file, member, host, base, binaries.arch)
+            }),
     )
     .await;
     let mut facts = Vec::new();
@@ -97,12 +115,27 @@ pub async fn up(
             problems.join("\n")
         );
     }
+    Ok((hosts, facts))
+}
+
+/// Brings up the cluster of `file` (found in `file_dir`, which relative local paths start
+/// from), running `binary` (else the file's, else the `oxcd` beside `oxadm`); the cluster file
+/// is written to `save_to`, if given, once every host passed its checks.
+pub async fn up(
+    file: &ClusterFile,
+    file_dir: &Path,
+    binary: Option<PathBuf>,
+    save_to: Option<&Path>,
+) -> Result<()> {
+    let started = Instant::now();
+    let binaries = Binaries::choose(file, binary)?;
+    let (hosts, facts) = check_hosts(file, file_dir, &binaries).await?;
     if let Some(path) = save_to {
         file.save(path, "Written by `oxadm up`; day-two commands read it.")?;
         println!("wrote {}", path.display());
     }
 
-    install_binaries(&hosts, &facts, &oxcd, &oxadm).await?;
+    install_binaries(&hosts, &facts, &binaries).await?;
     let starts = join_all(file.members.iter().zip(&hosts).zip(&facts).map(
         |((member, host), found)| async move {
             if let Some(pid) = found.running {
@@ -126,12 +159,13 @@ pub async fn up(
     let report = match wait_healthy(file, HEALTHY_TIMEOUT).await {
         Ok(report) => report,
         Err(error) => {
-            let logs = join_all(
-                hosts
-                    .iter()
-                    .zip(&facts)
-                    .map(|(host, found)| log_tail(host, found)),
-            )
+            let logs = join_all(file.members.iter().map(|member| async move {
+                let on_host = MemberOnHost::new(file, member, file_dir);
+                match on_host.log_tail(LOG_TAIL_LINES).await {
+                    Ok(tail) => format!("the end of {}'s log:\n{tail}", member.name),
+                    Err(_) => String::new(),
+                }
+            }))
             .await;
             return Err(error.context(logs.join("")));
         }
@@ -139,14 +173,19 @@ pub async fn up(
     verify::announce_healthy(file, &report, started)
 }
 
+/// Which binaries an installation changed on at least one host.
+pub struct Installed {
+    /// `oxcd` was new or different somewhere.
+    pub oxcd: bool,
+}
+
 /// Puts `oxcd` and `oxadm` into each host's `bin/` where they are missing or differ, once per
 /// host even when several members share it.
-async fn install_binaries(
+pub async fn install_binaries(
     hosts: &[Host],
     facts: &[HostFacts],
-    oxcd: &Binary,
-    oxadm: &Binary,
-) -> Result<()> {
+    binaries: &Binaries,
+) -> Result<Installed> {
     let mut per_host: BTreeMap<String, (&Host, &HostFacts)> = BTreeMap::new();
     for (host, found) in hosts.iter().zip(facts) {
         per_host
@@ -154,9 +193,10 @@ async fn install_binaries(
             .or_insert((host, found));
     }
     let uploads = per_host.values().map(|(host, found)| async move {
+        let mut oxcd_changed = false;
         for (name, binary, installed) in [
-            ("oxcd", oxcd, &found.installed.oxcd),
-            ("oxadm", oxadm, &found.installed.oxadm),
+            ("oxcd", &binaries.oxcd, &found.installed.oxcd),
+            ("oxadm", &binaries.oxadm, &found.installed.oxadm),
         ] {
             if installed.as_deref() == Some(binary.sha256.as_str()) {
                 continue;
@@ -164,14 +204,17 @@ async fn install_binaries(
             let path = format!("{}/{name}", found.bin_dir);
             host.upload(&binary.content, &path, 0o755).await?;
             println!("installed {name} on {} ({})", host.describe(), path);
+            oxcd_changed |= name == "oxcd";
         }
-        Ok::<(), anyhow::Error>(())
+        Ok::<bool, anyhow::Error>(oxcd_changed)
     });
-    join_all(uploads)
+    let changed = join_all(uploads)
         .await
         .into_iter()
-        .collect::<Result<Vec<()>>>()?;
-    Ok(())
+        .collect::<Result<Vec<bool>>>()?;
+    Ok(Installed {
+        oxcd: changed.into_iter().any(|c| c),
+    })
 }
 
 /// Writes the member's configuration and token, then starts its supervisor, detached from the
@@ -204,13 +247,4 @@ async fn start_member(
     );
     host.run(&script, b"").await?;
     Ok(())
-}
-
-/// The end of a member's log, to go with an error.
-async fn log_tail(host: &Host, found: &HostFacts) -> String {
-    let log = format!("{}/oxcd.log", found.member_dir);
-    match host.run(&format!("tail -n 15 {}", quote(&log)), b"").await {
-        Ok(tail) => format!("the end of {log} on {}:\n{tail}", host.describe()),
-        Err(_) => String::new(),
-    }
 }

@@ -1,0 +1,120 @@
+//! Acting on one member where it runs, through its supervisor's pid file: stop it, have it
+//! restart oxcd (SIGHUP), read the end of its log. The scripts find the member's directory as
+//! `up` laid it out: `<home>/<name>/`, `home` relative to the SSH login's home (or, for a
+//! member on this machine, to the cluster file's directory).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cluster_file::{ClusterFile, MemberEntry};
+use crate::host::{Host, quote};
+
+/// Seconds a supervisor may take to stop its member before both are killed.
+const STOP_GRACE_SECONDS: u32 = 20;
+
+/// Shell lines that set `pid` to the running supervisor's, or say `not running` and exit.
+const FIND_SUPERVISOR: &str = r#"running() { [ -r /proc/$1/stat ] && [ "$(awk '{print $3}' /proc/$1/stat)" != Z ]; }
+pid=$(cat supervisor.pid 2>/dev/null || true)
+if [ -z "$pid" ] || ! running "$pid" || ! tr '\0' ' ' < /proc/$pid/cmdline | grep -q supervise; then echo "not running"; exit 0; fi
+"#;
+
+/// One member and the host it runs on.
+pub struct MemberOnHost<'a> {
+    /// The member.
+    pub member: &'a MemberEntry,
+    /// Its host.
+    pub host: Host,
+    /// `cd` into the member's directory (fails when there is none).
+    enter: String,
+}
+
+impl<'a> MemberOnHost<'a> {
+    /// `member` of `file`, whose cluster file is in `file_dir`.
+    pub fn new(file: &ClusterFile, member: &'a MemberEntry, file_dir: &Path) -> MemberOnHost<'a> {
+        let host = Host::of(member, &file.ssh_options);
+        let base = match host {
+            Host::Ssh(_) => ".".to_owned(),
+            Host::Local => file_dir.to_string_lossy().into_owned(),
+        };
+        let enter = format!(
+            "cd {} && cd {} 2>/dev/null && cd {} 2>/dev/null",
+            quote(&base),
+            quote(&file.home),
+            quote(&member.name)
+        );
+        MemberOnHost {
+            member,
+            host,
+            enter,
+        }
+    }
+
+    /// Stops the supervisor and its member; what happened (`stopped`, `not running`, ...).
+    pub async fn stop(&self) -> Result<String> {
+        let script = format!(
+            r#"{enter} || {{ echo "not running"; exit 0; }}
+{FIND_SUPERVISOR}kill -TERM "$pid"
+i=0
+while running "$pid" && [ $i -lt {ticks} ]; do sleep 0.1; i=$((i + 1)); done
+if running "$pid"; then kill -KILL "$pid"; echo "killed after {STOP_GRACE_SECONDS}s"; else echo stopped; fi
+"#,
+            enter = self.enter,
+            ticks = STOP_GRACE_SECONDS * 10,
+        );
+        self.run(&script, "stopping").await
+    }
+
+    /// Has the supervisor restart oxcd (it stops it gracefully first), and waits until the new
+    /// oxcd process runs.
+    pub async fn restart(&self) -> Result<()> {
+        let script = format!(
+            r#"{} || {{ echo "not running"; exit 0; }}
+{FIND_SUPERVISOR}children() {{ cat /proc/$pid/task/*/children 2>/dev/null | tr -s ' ' '\n' | grep . || true; }}
+old=$(children)
+kill -HUP "$pid"
+i=0
+while [ $i -lt {ticks} ]; do
+  now=$(children)
+  if [ -n "$now" ] && [ "$now" != "$old" ]; then echo restarting; exit 0; fi
+  sleep 0.1; i=$((i + 1))
+done
+echo "still not restarted after {STOP_GRACE_SECONDS}s"
+"#,
+            self.enter,
+            ticks = STOP_GRACE_SECONDS * 10 + 100,
+        );
+        let said = self.run(&script, "restarting").await?;
+        if said != "restarting" {
+            bail!(
+                "{} is {said} on {}: start it with `oxadm up`",
+                self.member.name,
+                self.host.describe()
+            );
+        }
+        Ok(())
+    }
+
+    /// The last `lines` lines of the member's log.
+    pub async fn log_tail(&self, lines: u32) -> Result<String> {
+        let script = format!(
+            "{} || {{ echo 'no such member directory' >&2; exit 1; }}\ntail -n {lines} oxcd.log\n",
+            self.enter
+        );
+        self.host.run(&script, b"").await.with_context(|| {
+            format!(
+                "reading {}'s log on {}",
+                self.member.name,
+                self.host.describe()
+            )
+        })
+    }
+
+    async fn run(&self, script: &str, doing: &str) -> Result<String> {
+        let said =
+            self.host.run(script, b"").await.with_context(|| {
+                format!("{doing} {} on {}", self.member.name, self.host.describe())
+            })?;
+        Ok(said.trim().to_owned())
+    }
+}

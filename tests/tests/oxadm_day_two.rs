@@ -1,0 +1,192 @@
+//! `oxadm`'s day-two commands on a cluster it brought up on three SSH hosts (network
+//! namespaces with their own sshd and private homes), each under a write load: `restart`
+//! (rolling, the leader last), `upgrade` (a new binary on every host, then rolling; nothing to
+//! do when every host has it), `logs`, `backup` (a snapshot oxutl reads, with a checksum
+//! `sha256sum -c` accepts). No acknowledged write is lost (every member holds every one), and
+//! a restart that could cost the quorum is refused.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use oxcd_tests::acked_writers::AckedWriters;
+use oxcd_tests::oxadm_runs::oxadm;
+use oxcd_tests::ssh_hosts::{SSH_USER, SshHosts};
+use oxcd_tests::{Etcdctl, binaries};
+
+const PREFIX: &str = "/daytwo";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_upgrade_logs_and_backup_lose_no_acknowledged_write() {
+    let hosts = SshHosts::start(3).await.unwrap();
+    let work = tempfile::Builder::new()
+        .prefix("oxt-adm-day2-")
+        .tempdir()
+        .unwrap();
+    let file = work.path().join("oxadm.yaml").to_str().unwrap().to_owned();
+    let mut up = vec!["up".to_owned(), "-f".to_owned(), file.clone()];
+    up.extend((0..3).map(|i| format!("peer{}={SSH_USER}@{}", i + 1, hosts.ip(i))));
+    up.extend([
+        "-i".to_owned(),
+        hosts.client_key().display().to_string(),
+        format!(
+            "--ssh-option=-oUserKnownHostsFile={}",
+            hosts.known_hosts().display()
+        ),
+    ]);
+    let run = oxadm(&up).await.unwrap();
+    assert!(run.success(), "oxadm up failed:\n{}", run.text());
+
+    let endpoints: Vec<String> = (0..3)
+        .map(|i| format!("http://{}:2379", hosts.ip(i)))
+        .collect();
+    let writers = AckedWriters::start(&endpoints, PREFIX, 64);
+
+    let started = Instant::now();
+    let restart = oxadm(&["restart", "-f", &file]).await.unwrap();
+    assert!(
+        restart.success(),
+        "oxadm restart failed:\n{}",
+        restart.text()
+    );
+    eprintln!("oxadm restart: {:.1}s", started.elapsed().as_secs_f64());
+    assert_eq!(
+        restart
+            .text()
+            .matches(": restarted, cluster healthy again")
+            .count(),
+        3,
+        "{}",
+        restart.text()
+    );
+    assert_eq!(
+        restart.text().matches("leadership moved to").count(),
+        1,
+        "{}",
+        restart.text()
+    );
+
+    // A binary that differs from the installed one (trailing bytes do not change an ELF file).
+    let new_binary = work.path().join("oxcd-next");
+    let mut content = std::fs::read(binaries::oxcd().unwrap()).unwrap();
+    content.extend_from_slice(b"oxcd-next");
+    std::fs::write(&new_binary, content).unwrap();
+    std::fs::set_permissions(
+        &new_binary,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let new_binary = new_binary.to_str().unwrap().to_owned();
+    let started = Instant::now();
+    let upgrade = oxadm(&["upgrade", "-f", &file, "--binary", &new_binary])
+        .await
+        .unwrap();
+    assert!(
+        upgrade.success(),
+        "oxadm upgrade failed:\n{}",
+        upgrade.text()
+    );
+    eprintln!("oxadm upgrade: {:.1}s", started.elapsed().as_secs_f64());
+    assert_eq!(
+        upgrade.text().matches("installed oxcd on").count(),
+        3,
+        "{}",
+        upgrade.text()
+    );
+    assert_eq!(
+        upgrade
+            .text()
+            .matches(": restarted, cluster healthy again")
+            .count(),
+        3,
+        "{}",
+        upgrade.text()
+    );
+    let again = oxadm(&["upgrade", "-f", &file, "--binary", &new_binary])
+        .await
+        .unwrap();
+    assert!(again.success(), "{}", again.text());
+    assert!(
+        again.text().contains("nothing to restart"),
+        "{}",
+        again.text()
+    );
+
+    let logs = oxadm(&["logs", "peer2", "-f", &file, "-n", "400"])
+        .await
+        .unwrap();
+    assert!(logs.success(), "{}", logs.text());
+    assert!(
+        logs.text().contains("restarting oxcd on request"),
+        "{}",
+        logs.text()
+    );
+
+    let backup = work.path().join("backup.db");
+    let saved = oxadm(&["backup", backup.to_str().unwrap(), "-f", &file])
+        .await
+        .unwrap();
+    assert!(saved.success(), "oxadm backup failed:\n{}", saved.text());
+    let check = std::process::Command::new("sha256sum")
+        .args(["-c", "backup.db.sha256"])
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let status = std::process::Command::new(binaries::oxutl().unwrap())
+        .args(["snapshot", "status", backup.to_str().unwrap(), "-w", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+
+    let acked = writers.stop().await;
+    assert!(
+        acked.len() > 10,
+        "only {} writes were acknowledged",
+        acked.len()
+    );
+    for endpoint in &endpoints {
+        let held = Etcdctl::new([endpoint.as_str()])
+            .ok(&[
+                "get",
+                "--prefix",
+                &format!("{PREFIX}/"),
+                "--keys-only",
+                "--consistency=s",
+            ])
+            .await
+            .unwrap()
+            .stdout;
+        let held: BTreeSet<String> = held
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let missing: Vec<_> = acked.difference(&held).take(5).collect();
+        assert!(
+            missing.is_empty(),
+            "{endpoint} lacks acknowledged keys, e.g. {missing:?}"
+        );
+    }
+
+    // With one member down, a restart could cost the quorum: refused, nothing restarted.
+    hosts
+        .ssh(2, "kill $(cat oxcd/peer3/supervisor.pid)")
+        .await
+        .unwrap();
+    let refused = oxadm(&["restart", "-f", &file]).await.unwrap();
+    assert!(!refused.success());
+    assert!(
+        refused.text().contains("could cost the quorum"),
+        "{}",
+        refused.text()
+    );
+    assert!(!refused.text().contains("restarted"), "{}", refused.text());
+}
