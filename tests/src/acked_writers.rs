@@ -133,3 +133,36 @@ pub async fn assert_nothing_lost(cluster: &Cluster, acked: &BTreeSet<String>, pr
         );
     }
 }
+
+/// Checks with real etcdctl that each of `endpoints` holds every key in `acked` (a
+/// serializable read of the member's own state), and that there were some to check.
+pub async fn assert_endpoints_hold(endpoints: &[String], acked: &BTreeSet<String>, prefix: &str) {
+    assert!(
+        acked.len() > 10,
+        "only {} writes were acknowledged",
+        acked.len()
+    );
+    for endpoint in endpoints {
+        let held = crate::Etcdctl::new([endpoint.as_str()])
+            .ok(&[
+                "get",
+                "--prefix",
+                &format!("{prefix}/"),
+                "--keys-only",
+                "--consistency=s",
+            ])
+            .await
+            .unwrap()
+            .stdout;
+        let held: BTreeSet<String> = held
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let missing: Vec<_> = acked.difference(&held).take(5).collect();
+        assert!(
+            missing.is_empty(),
+            "{endpoint} lacks acknowledged keys, e.g. {missing:?}"
+        );
+    }
+}

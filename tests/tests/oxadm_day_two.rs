@@ -5,13 +5,12 @@
 //! `sha256sum -c` accepts). No acknowledged write is lost (every member holds every one), and
 //! a restart that could cost the quorum is refused.
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
-use oxcd_tests::acked_writers::AckedWriters;
+use oxcd_tests::acked_writers::{AckedWriters, assert_endpoints_hold};
+use oxcd_tests::binaries;
 use oxcd_tests::oxadm_runs::oxadm;
 use oxcd_tests::ssh_hosts::{SSH_USER, SshHosts};
-use oxcd_tests::{Etcdctl, binaries};
 
 const PREFIX: &str = "/daytwo";
 
@@ -147,34 +146,7 @@ async fn restart_upgrade_logs_and_backup_lose_no_acknowledged_write() {
     );
 
     let acked = writers.stop().await;
-    assert!(
-        acked.len() > 10,
-        "only {} writes were acknowledged",
-        acked.len()
-    );
-    for endpoint in &endpoints {
-        let held = Etcdctl::new([endpoint.as_str()])
-            .ok(&[
-                "get",
-                "--prefix",
-                &format!("{PREFIX}/"),
-                "--keys-only",
-                "--consistency=s",
-            ])
-            .await
-            .unwrap()
-            .stdout;
-        let held: BTreeSet<String> = held
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect();
-        let missing: Vec<_> = acked.difference(&held).take(5).collect();
-        assert!(
-            missing.is_empty(),
-            "{endpoint} lacks acknowledged keys, e.g. {missing:?}"
-        );
-    }
+    assert_endpoints_hold(&endpoints, &acked, PREFIX).await;
 
     // With one member down, a restart could cost the quorum: refused, nothing restarted.
     hosts

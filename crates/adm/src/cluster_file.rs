@@ -275,7 +275,7 @@ impl ClusterFile {
 }
 
 /// `NAME=[USER@]HOST[:SSH_PORT]`, with `[...]` around an IPv6 host that has a port.
-fn member_from_spec(spec: &str, key: &Option<PathBuf>) -> Result<MemberEntry> {
+pub fn member_from_spec(spec: &str, key: &Option<PathBuf>) -> Result<MemberEntry> {
     let usage = || format!("member {spec:?} is not NAME=[USER@]HOST[:SSH_PORT]");
     let (name, login) = spec.split_once('=').with_context(usage)?;
     let (user, address) = match login.rsplit_once('@') {
@@ -325,6 +325,14 @@ fn random_token() -> Result<String> {
         "oxcd-{}",
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     ))
+}
+
+/// The directory holding the cluster file at `path` (where paths in it start).
+pub fn directory_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// `http://host:port`, with brackets around an IPv6 address.

@@ -48,6 +48,15 @@ impl Host {
         }
     }
 
+    /// Where paths relative to a member's `home` start: the SSH login's home (where a login
+    /// starts), or for this machine the cluster file's directory `file_dir`.
+    pub fn base_dir(&self, file_dir: &std::path::Path) -> String {
+        match self {
+            Host::Ssh(_) => ".".to_owned(),
+            Host::Local => file_dir.to_string_lossy().into_owned(),
+        }
+    }
+
     /// How messages name the host.
     pub fn describe(&self) -> String {
         match self {

@@ -161,8 +161,11 @@ fn start_member(
     std::fs::create_dir_all(files.dir())
         .with_context(|| format!("creating {}", files.dir().display()))?;
     let data_dir = absolute(&files.data_dir())?;
-    std::fs::write(files.config(), member_config(file, member, &data_dir)?)
-        .with_context(|| format!("writing {}", files.config().display()))?;
+    std::fs::write(
+        files.config(),
+        member_config(file, member, &data_dir, "new")?,
+    )
+    .with_context(|| format!("writing {}", files.config().display()))?;
     let oxadm = std::env::current_exe().context("finding the oxadm executable")?;
     let mut command = Command::new(oxadm);
     command

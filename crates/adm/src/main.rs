@@ -2,7 +2,8 @@
 //! (`up.rs`, after `preflight.rs` checked every host; `host.rs` runs scripts there), `down`
 //! stops it (`down.rs`), `status` shows it (`health.rs`), `restart` and `upgrade` go through
 //! the members one at a time (`rolling.rs`), `logs` reads a member's log (`member_control.rs`
-//! acts on one member where it runs), `backup` saves a snapshot (`backup.rs`), and
+//! acts on one member where it runs), `add`, `remove` and `replace` change the membership
+//! (`membership.rs`), `backup` saves a snapshot (`backup.rs`), and
 //! `local up|down|status` runs a cluster on this machine for development (`local.rs`).
 //!
 //! The pieces: `cluster_file.rs` (the YAML file naming the members), `member_files.rs` (a
@@ -19,6 +20,7 @@ mod host;
 mod local;
 mod member_control;
 mod member_files;
+mod membership;
 mod preflight;
 mod process;
 mod rolling;
@@ -40,6 +42,33 @@ struct Cli {
     command: Command,
 }
 
+/// `-f`: where the cluster file is.
+#[derive(clap::Args)]
+struct ClusterFileArg {
+    /// The cluster file.
+    #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
+    file: PathBuf,
+}
+
+impl ClusterFileArg {
+    /// The cluster file, read and checked, and the directory it is in.
+    fn load(&self) -> Result<(cluster_file::ClusterFile, PathBuf)> {
+        let file = cluster_file::ClusterFile::load(&self.file)?;
+        Ok((file, cluster_file::directory_of(&self.file)))
+    }
+}
+
+/// How to log in to new hosts and what to install there.
+#[derive(clap::Args)]
+struct InstallArgs {
+    /// The private key to log in with (as `ssh -i`).
+    #[arg(short = 'i', long = "identity")]
+    identity: Option<PathBuf>,
+    /// The oxcd binary to install; by default the `oxcd` beside `oxadm`.
+    #[arg(long)]
+    binary: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// A cluster on this machine, for development.
@@ -54,15 +83,10 @@ enum Command {
         /// The members, as NAME=[USER@]HOST[:SSH_PORT]; without them, those of the cluster
         /// file. With them, the cluster file is written for later commands.
         members: Vec<String>,
-        /// The cluster file.
-        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
-        file: PathBuf,
-        /// The private key to log in with (as `ssh -i`).
-        #[arg(short = 'i', long = "identity")]
-        identity: Option<PathBuf>,
-        /// The oxcd binary to install; by default the `oxcd` beside `oxadm`.
-        #[arg(long)]
-        binary: Option<PathBuf>,
+        #[command(flatten)]
+        file: ClusterFileArg,
+        #[command(flatten)]
+        install: InstallArgs,
         /// Where members keep their files, relative to the SSH user's home (default `oxcd`).
         #[arg(long)]
         home: Option<String>,
@@ -75,33 +99,59 @@ enum Command {
     },
     /// Stops every member of a cluster (the data stays).
     Down {
-        /// The cluster file.
-        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
-        file: PathBuf,
+        #[command(flatten)]
+        file: ClusterFileArg,
     },
     /// Restarts every member in turn, never losing quorum: followers first, the leader last
     /// after its leadership moved, the cluster healthy again after each.
     Restart {
-        /// The cluster file.
-        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
-        file: PathBuf,
+        #[command(flatten)]
+        file: ClusterFileArg,
     },
     /// Installs a new oxcd on every host, then restarts every member in turn as `restart`.
     Upgrade {
-        /// The cluster file.
-        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
-        file: PathBuf,
+        #[command(flatten)]
+        file: ClusterFileArg,
         /// The new oxcd binary; by default the `oxcd` beside `oxadm`.
         #[arg(long)]
         binary: Option<PathBuf>,
+    },
+    /// Adds a member: checks its host, installs oxcd, announces it as a learner, starts it and
+    /// promotes it once it caught up.
+    Add {
+        /// The new member, as NAME=[USER@]HOST[:SSH_PORT].
+        member: String,
+        #[command(flatten)]
+        file: ClusterFileArg,
+        #[command(flatten)]
+        install: InstallArgs,
+    },
+    /// Removes a member (leadership moved off it first), stops it and sets its files aside.
+    Remove {
+        /// The member's name.
+        name: String,
+        #[command(flatten)]
+        file: ClusterFileArg,
+    },
+    /// Replaces a member whose host or disk died: removes it, then adds a new member of the
+    /// same name (on another host if given).
+    Replace {
+        /// The member's name.
+        name: String,
+        /// Where the new member runs, as NAME=[USER@]HOST[:SSH_PORT]; by default where the
+        /// old one ran.
+        member: Option<String>,
+        #[command(flatten)]
+        file: ClusterFileArg,
+        #[command(flatten)]
+        install: InstallArgs,
     },
     /// Prints the end of a member's log.
     Logs {
         /// The member's name.
         name: String,
-        /// The cluster file.
-        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
-        file: PathBuf,
+        #[command(flatten)]
+        file: ClusterFileArg,
         /// How many lines.
         #[arg(short = 'n', long, default_value_t = 50)]
         lines: u32,
@@ -110,16 +160,14 @@ enum Command {
     Backup {
         /// Where to save the snapshot.
         target: PathBuf,
-        /// The cluster file.
-        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
-        file: PathBuf,
+        #[command(flatten)]
+        file: ClusterFileArg,
     },
     /// Shows every member of a cluster (health, leader, DB size, raft term and index) and its
     /// alarms.
     Status {
-        /// The cluster file.
-        #[arg(short = 'f', long = "file", default_value = cluster_file::DEFAULT_NAME)]
-        file: PathBuf,
+        #[command(flatten)]
+        file: ClusterFileArg,
     },
     /// Runs a program and restarts it when it fails (how oxadm runs members without systemd).
     #[command(hide = true)]
@@ -192,14 +240,6 @@ fn cluster_for_up(
     Ok((wanted, Some(path.to_path_buf())))
 }
 
-/// The directory holding the cluster file at `path`.
-fn directory_of(path: &std::path::Path) -> PathBuf {
-    match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 /// Prints the status table of the cluster of the cluster file at `path`.
 async fn status(path: &std::path::Path) -> Result<()> {
     let file = cluster_file::ClusterFile::load(path)?;
@@ -233,48 +273,85 @@ async fn run(command: Command) -> Result<()> {
             LocalCommand::Down { dir, purge } => local::down(&dir, purge),
             LocalCommand::Status { dir } => status(&dir.join(cluster_file::DEFAULT_NAME)).await,
         },
-        Command::Status { file } => status(&file).await,
+        Command::Status { file } => status(&file.file).await,
         Command::Up {
             members,
             file,
-            identity,
-            binary,
+            install,
             home,
             token,
             ssh_options,
         } => {
             let command_line = cluster_file::CommandLineCluster {
-                key: identity,
+                key: install.identity,
                 token,
                 home,
-                binary: binary.clone(),
+                binary: install.binary.clone(),
                 ssh_options,
             };
-            let (cluster, save_to) = cluster_for_up(&file, &members, command_line)?;
-            up::up(&cluster, &directory_of(&file), binary, save_to.as_deref()).await
+            let (cluster, save_to) = cluster_for_up(&file.file, &members, command_line)?;
+            let directory = cluster_file::directory_of(&file.file);
+            up::up(&cluster, &directory, install.binary, save_to.as_deref()).await
         }
         Command::Restart { file } => {
-            let cluster = cluster_file::ClusterFile::load(&file)?;
-            rolling::restart(&cluster, &directory_of(&file)).await
+            let (cluster, directory) = file.load()?;
+            rolling::restart(&cluster, &directory).await
         }
         Command::Upgrade { file, binary } => {
-            let cluster = cluster_file::ClusterFile::load(&file)?;
-            rolling::upgrade(&cluster, &directory_of(&file), binary).await
+            let (cluster, directory) = file.load()?;
+            rolling::upgrade(&cluster, &directory, binary).await
         }
         Command::Logs { name, file, lines } => {
-            let cluster = cluster_file::ClusterFile::load(&file)?;
+            let (cluster, directory) = file.load()?;
             let member = cluster.member(&name)?;
-            let on_host = member_control::MemberOnHost::new(&cluster, member, &directory_of(&file));
+            let on_host = member_control::MemberOnHost::new(&cluster, member, &directory);
             print!("{}", on_host.log_tail(lines).await?);
             Ok(())
         }
+        Command::Add {
+            member,
+            file,
+            install,
+        } => {
+            let (cluster, _) = file.load()?;
+            membership::add(
+                &cluster,
+                &file.file,
+                &member,
+                install.identity,
+                install.binary,
+            )
+            .await
+        }
+        Command::Remove { name, file } => {
+            let (cluster, _) = file.load()?;
+            membership::remove(&cluster, &file.file, &name).await
+        }
+        Command::Replace {
+            name,
+            member,
+            file,
+            install,
+        } => {
+            let (cluster, _) = file.load()?;
+            let spec = member.as_deref();
+            membership::replace(
+                &cluster,
+                &file.file,
+                &name,
+                spec,
+                install.identity,
+                install.binary,
+            )
+            .await
+        }
         Command::Backup { target, file } => {
-            let cluster = cluster_file::ClusterFile::load(&file)?;
+            let (cluster, _) = file.load()?;
             backup::backup(&cluster, &target).await
         }
         Command::Down { file } => {
-            let cluster = cluster_file::ClusterFile::load(&file)?;
-            down::down(&cluster, &directory_of(&file)).await
+            let (cluster, directory) = file.load()?;
+            down::down(&cluster, &directory).await
         }
         Command::Supervise {
             pid_file,

@@ -33,10 +33,7 @@ impl<'a> MemberOnHost<'a> {
     /// `member` of `file`, whose cluster file is in `file_dir`.
     pub fn new(file: &ClusterFile, member: &'a MemberEntry, file_dir: &Path) -> MemberOnHost<'a> {
         let host = Host::of(member, &file.ssh_options);
-        let base = match host {
-            Host::Ssh(_) => ".".to_owned(),
-            Host::Local => file_dir.to_string_lossy().into_owned(),
-        };
+        let base = host.base_dir(file_dir);
         let enter = format!(
             "cd {} && cd {} 2>/dev/null && cd {} 2>/dev/null",
             quote(&base),

@@ -50,8 +50,14 @@ impl MemberFiles {
 }
 
 /// The configuration of `member` as etcd's config file has it: its name, data dir and URLs,
-/// the whole initial cluster and token, then the file's `settings`.
-pub fn member_config(file: &ClusterFile, member: &MemberEntry, data_dir: &Path) -> Result<String> {
+/// the whole initial cluster and token, `state` (`new`, or `existing` for a member joining a
+/// running cluster), then the file's `settings`.
+pub fn member_config(
+    file: &ClusterFile,
+    member: &MemberEntry,
+    data_dir: &Path,
+    state: &str,
+) -> Result<String> {
     let client_url = url(&member.host, file.client_port_of(member));
     let peer_url = url(&member.host, file.peer_port_of(member));
     let mut config = Mapping::new();
@@ -67,7 +73,7 @@ pub fn member_config(file: &ClusterFile, member: &MemberEntry, data_dir: &Path) 
     set("initial-cluster", file.initial_cluster().into());
     set("initial-cluster-token", file.token.clone().into());
     // A member that already has data ignores the `initial-*` keys, as etcd does.
-    set("initial-cluster-state", "new".into());
+    set("initial-cluster-state", state.into());
     for (key, value) in &file.settings {
         set(key, value.clone());
     }
@@ -88,7 +94,7 @@ mod tests {
         )
         .unwrap();
         let files = MemberFiles::new(Path::new("/home/etcd/oxcd"), "b");
-        let text = member_config(&file, &file.members[1], &files.data_dir()).unwrap();
+        let text = member_config(&file, &file.members[1], &files.data_dir(), "new").unwrap();
         let config: Mapping = serde_yaml_ng::from_str(&text).unwrap();
         let get = |key: &str| config.get(key).cloned().unwrap();
         assert_eq!(get("name"), Value::from("b"));

@@ -83,8 +83,9 @@ pub async fn upgrade(file: &ClusterFile, file_dir: &Path, binary: Option<PathBuf
     restart(file, file_dir).await
 }
 
-/// Moves leadership from member `name` (the leader) to the first other member that answers.
-async fn move_leadership_away(
+/// Moves leadership from member `name` (the leader) to the first other member that answers,
+/// and waits until the cluster is healthy under the new leader.
+pub async fn move_leadership_away(
     file: &ClusterFile,
     report: &ClusterReport,
     name: &str,

@@ -63,6 +63,11 @@ impl Binaries {
         let arch = elf_arch(&oxcd.content).with_context(|| format!("{}", oxcd_path.display()))?;
         Ok(Binaries { oxcd, oxadm, arch })
     }
+
+    /// The machine `oxcd` is built for, in `uname -m` terms.
+    pub fn arch(&self) -> &'static str {
+        self.arch
+    }
 }
 
 /// Checks every member's host in parallel (`preflight.rs`), printing warnings; an error naming
@@ -77,13 +82,8 @@ pub async fn check_hosts(
         .iter()
         .map(|m| Host::of(m, &file.ssh_options))
         .collect();
-    let base_of = |host: &Host| match host {
-        // A remote login starts in its home; local paths are relative to the cluster file.
-        Host::Ssh(_) => ".".to_owned(),
-        Host::Local => file_dir.to_string_lossy().into_owned(),
-    };
     println!("checking {} hosts", file.members.len());
-    let bases: Vec<String> = hosts.iter().map(base_of).collect();
+    let bases: Vec<String> = hosts.iter().map(|host| host.base_dir(file_dir)).collect();
     let checks = join_all(
         file.members
             .iter()
@@ -146,7 +146,7 @@ pub async fn up(
                 );
                 return Ok(());
             }
-            start_member(file, member, host, found)
+            start_member(file, member, host, found, "new")
                 .await
                 .with_context(|| format!("starting {} on {}", member.name, host.describe()))?;
             println!("{}: started on {}", member.name, host.describe());
@@ -219,15 +219,16 @@ pub async fn install_binaries(
 
 /// Writes the member's configuration and token, then starts its supervisor, detached from the
 /// login session.
-async fn start_member(
+pub async fn start_member(
     file: &ClusterFile,
     member: &crate::cluster_file::MemberEntry,
     host: &Host,
     found: &HostFacts,
+    state: &str,
 ) -> Result<()> {
     let dir = &found.member_dir;
     let data_dir = format!("{dir}/data");
-    let config = member_config(file, member, Path::new(&data_dir))?;
+    let config = member_config(file, member, Path::new(&data_dir), state)?;
     host.upload(config.as_bytes(), &format!("{dir}/oxcd.yaml"), 0o644)
         .await?;
     host.upload(
