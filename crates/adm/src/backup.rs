@@ -16,19 +16,11 @@ use crate::verify::beside_oxadm;
 /// Saves a snapshot of `file`'s cluster to `target`.
 pub async fn backup(file: &ClusterFile, target: &Path) -> Result<()> {
     let report = ClusterReport::collect(file).await;
-    let leader = report
-        .leader()
-        .context("the cluster has no leader to take a snapshot from")?;
-    let endpoint = report
-        .members
-        .iter()
-        .find(|m| {
-            m.status
-                .as_ref()
-                .is_ok_and(|s| s.header.as_ref().is_some_and(|h| h.member_id == leader))
-        })
-        .map(|m| m.endpoint.clone())
-        .context("the leader does not answer")?;
+    let endpoint = match (report.leader(), report.leader_member()) {
+        (None, _) => bail!("the cluster has no leader to take a snapshot from"),
+        (Some(_), None) => bail!("the leader does not answer"),
+        (Some(_), Some(leader)) => leader.endpoint.clone(),
+    };
     let output = Command::new(beside_oxadm("oxctl")?)
         .arg(format!("--endpoints={endpoint}"))
         .args(["snapshot", "save"])

@@ -27,6 +27,13 @@ pub struct MemberReport {
     pub status: Result<StatusResponse, String>,
 }
 
+impl MemberReport {
+    /// Its raft id, if it answered.
+    pub fn id(&self) -> Option<u64> {
+        self.status.as_ref().ok().map(member_id)
+    }
+}
+
 /// The cluster as its members describe it.
 pub struct ClusterReport {
     /// Every member of the cluster file, in its order.
@@ -58,6 +65,30 @@ impl ClusterReport {
             read,
             alarms,
         }
+    }
+
+    /// The report of `file`'s cluster, or an error showing it when the cluster is not healthy;
+    /// `refusal` says what cannot be done then and why.
+    pub async fn require_healthy(file: &ClusterFile, refusal: &str) -> Result<ClusterReport> {
+        let report = ClusterReport::collect(file).await;
+        if !report.is_healthy() {
+            bail!(
+                "the cluster is not healthy ({}): {refusal}\n{}",
+                report.summary(),
+                report.table()
+            );
+        }
+        Ok(report)
+    }
+
+    /// The member whose raft id is `id`, if it answered.
+    pub fn member_with_id(&self, id: u64) -> Option<&MemberReport> {
+        self.members.iter().find(|m| m.id() == Some(id))
+    }
+
+    /// The leader's report, if every answering member names the same leader and it answered.
+    pub fn leader_member(&self) -> Option<&MemberReport> {
+        self.member_with_id(self.leader()?)
     }
 
     /// The leader's id, if every answering member names the same one.
@@ -97,9 +128,7 @@ impl ClusterReport {
 
     /// The member name of raft id `id`, or the id in hex for a member not in the file.
     fn name_of(&self, id: u64) -> String {
-        self.members
-            .iter()
-            .find(|m| m.status.as_ref().is_ok_and(|s| member_id(s) == id))
+        self.member_with_id(id)
             .map(|m| m.name.clone())
             .unwrap_or_else(|| format!("{id:x}"))
     }
@@ -216,6 +245,16 @@ pub async fn wait_healthy(file: &ClusterFile, timeout: Duration) -> Result<Clust
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// A client for calls that change the cluster (membership, leadership) through `endpoints`,
+/// with room for them to be applied.
+pub async fn change_client(endpoints: &[String]) -> Result<Client> {
+    let options = ConnectOptions {
+        request_timeout: Some(Duration::from_secs(10)),
+        ..ConnectOptions::default()
+    };
+    Ok(Client::connect(endpoints, options).await?)
 }
 
 fn member_id(status: &StatusResponse) -> u64 {

@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::cluster_file::{ClusterFile, DEFAULT_NAME, MemberEntry};
+use crate::down;
 use crate::health::{ClusterReport, wait_healthy};
+use crate::member_control::log_tails;
 use crate::member_files::{MemberFiles, member_config};
-use crate::process::{running_supervisor, stop};
+use crate::process::running_supervisor;
 use crate::verify::{self, beside_oxadm};
 
 /// The directory `local` commands use when none is given.
@@ -26,12 +28,6 @@ const CLIENT_PORTS: [u16; 6] = [2379, 22379, 32379, 42379, 52379, 62379];
 
 /// Bound on a new cluster becoming healthy.
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How long a member may take to stop before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(20);
-
-/// Lines of a failed member's log shown with an error.
-const LOG_TAIL_LINES: usize = 15;
 
 /// `local up`: starts the members of the cluster in `dir` that are not running (creating a
 /// cluster of `size` members there first if there is none), waits until it is healthy and
@@ -79,26 +75,28 @@ pub async fn up(dir: &Path, size: Option<usize>, binary: Option<PathBuf>) -> Res
     }
     let report = match wait_healthy(&file, HEALTHY_TIMEOUT).await {
         Ok(report) => report,
-        Err(error) => return Err(error.context(failed_members_logs(&file, &home).await)),
+        Err(error) => {
+            // The report lists the file's members in the file's order.
+            let report = ClusterReport::collect(&file).await;
+            let failed: Vec<_> = file
+                .members
+                .iter()
+                .zip(&report.members)
+                .filter(|(_, answer)| answer.status.is_err())
+                .map(|(member, _)| member)
+                .collect();
+            return Err(error.context(log_tails(&file, dir, &failed).await));
+        }
     };
     verify::announce_healthy(&file, &report, started)
 }
 
 /// `local down`: stops every member; `purge` then deletes the directory's cluster.
-pub fn down(dir: &Path, purge: bool) -> Result<()> {
+pub async fn down(dir: &Path, purge: bool) -> Result<()> {
     let file_path = dir.join(DEFAULT_NAME);
     let file = ClusterFile::load(&file_path)?;
+    down::down(&file, dir).await?;
     let home = home_of(dir, &file);
-    for member in &file.members {
-        let files = MemberFiles::new(&home, &member.name);
-        match running_supervisor(&files.pid_file()) {
-            Some(pid) => {
-                stop(pid, STOP_GRACE)?;
-                println!("{}: stopped", member.name);
-            }
-            None => println!("{}: not running", member.name),
-        }
-    }
     if purge {
         for member in &file.members {
             let member_dir = MemberFiles::new(&home, &member.name).dir().to_path_buf();
@@ -201,23 +199,4 @@ fn home_of(dir: &Path, file: &ClusterFile) -> PathBuf {
 
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("resolving {}", path.display()))
-}
-
-/// The tail of the log of every member that does not answer, to go with an error.
-async fn failed_members_logs(file: &ClusterFile, home: &Path) -> String {
-    let report = ClusterReport::collect(file).await;
-    let mut text = String::new();
-    for member in report.members.iter().filter(|m| m.status.is_err()) {
-        let log = MemberFiles::new(home, &member.name).log();
-        let content = std::fs::read_to_string(&log).unwrap_or_default();
-        let lines: Vec<&str> = content.lines().collect();
-        let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
-        text.push_str(&format!(
-            "member {} does not answer; the end of {}:\n{}\n",
-            member.name,
-            log.display(),
-            tail.join("\n")
-        ));
-    }
-    text
 }

@@ -270,7 +270,7 @@ async fn run(command: Command) -> Result<()> {
                 dir,
                 binary,
             } => local::up(&dir, members, binary).await,
-            LocalCommand::Down { dir, purge } => local::down(&dir, purge),
+            LocalCommand::Down { dir, purge } => local::down(&dir, purge).await,
             LocalCommand::Status { dir } => status(&dir.join(cluster_file::DEFAULT_NAME)).await,
         },
         Command::Status { file } => status(&file.file).await,

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use futures::future::join_all;
 
 use crate::cluster_file::{ClusterFile, MemberEntry};
 use crate::host::{Host, quote};
@@ -114,4 +115,21 @@ echo "still not restarted after {STOP_GRACE_SECONDS}s"
             })?;
         Ok(said.trim().to_owned())
     }
+}
+
+/// Lines of each log shown with an error.
+const LOG_TAIL_LINES: u32 = 15;
+
+/// The end of the log of each of `members` of `file`, to go with an error; a log that cannot
+/// be read is left out.
+pub async fn log_tails(file: &ClusterFile, file_dir: &Path, members: &[&MemberEntry]) -> String {
+    let tails = join_all(members.iter().map(|member| async move {
+        let on_host = MemberOnHost::new(file, member, file_dir);
+        match on_host.log_tail(LOG_TAIL_LINES).await {
+            Ok(tail) => format!("the end of {}'s log:\n{tail}", member.name),
+            Err(_) => String::new(),
+        }
+    }))
+    .await;
+    tails.join("")
 }

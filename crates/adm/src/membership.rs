@@ -14,10 +14,10 @@ use anyhow::{Context, Result, bail};
 use oxcd_api::etcdserverpb::{
     MemberAddRequest, MemberListRequest, MemberPromoteRequest, MemberRemoveRequest,
 };
-use oxcd_client::{Client, ConnectOptions};
+use oxcd_client::Client;
 
 use crate::cluster_file::{ClusterFile, MemberEntry, directory_of, member_from_spec, url};
-use crate::health::{ClusterReport, wait_healthy};
+use crate::health::{ClusterReport, change_client, wait_healthy};
 use crate::host::{Host, quote};
 use crate::member_control::MemberOnHost;
 use crate::preflight;
@@ -46,14 +46,7 @@ pub async fn add(
             new_member.name
         );
     }
-    let report = ClusterReport::collect(file).await;
-    if !report.is_healthy() {
-        bail!(
-            "the cluster is not healthy ({}): add members only to a healthy cluster\n{}",
-            report.summary(),
-            report.table()
-        );
-    }
+    ClusterReport::require_healthy(file, "add members only to a healthy cluster").await?;
     let mut grown = file.clone();
     grown.members.push(new_member.clone());
     grown.check()?;
@@ -83,7 +76,7 @@ pub async fn add(
     )
     .await?;
 
-    let client = connect(file).await?;
+    let client = change_client(&file.client_urls()).await?;
     let peer_url = url(&new_member.host, grown.peer_port_of(&new_member));
     let added = client
         .cluster()
@@ -131,7 +124,7 @@ pub async fn remove(file: &ClusterFile, file_path: &Path, name: &str) -> Result<
             report.table()
         );
     }
-    let client = connect(file).await?;
+    let client = change_client(&file.client_urls()).await?;
     let id = member_id(&client, name).await?;
     if report.leader() == Some(id) {
         move_leadership_away(file, &report, name).await?;
@@ -249,12 +242,4 @@ async fn member_id(client: &Client, name: &str) -> Result<u64> {
         .find(|m| m.name == name)
         .map(|m| m.id)
         .with_context(|| format!("the cluster has no member named {name}"))
-}
-
-async fn connect(file: &ClusterFile) -> Result<Client> {
-    let options = ConnectOptions {
-        request_timeout: Some(Duration::from_secs(10)),
-        ..ConnectOptions::default()
-    };
-    Ok(Client::connect(&file.client_urls(), options).await?)
 }

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use oxcd_api::etcdserverpb::MoveLeaderRequest;
-use oxcd_client::{Client, ConnectOptions};
 
 use crate::cluster_file::ClusterFile;
-use crate::health::{ClusterReport, wait_healthy};
+use crate::health::{ClusterReport, MemberReport, change_client, wait_healthy};
 use crate::member_control::MemberOnHost;
 use crate::up::{Binaries, check_hosts, install_binaries};
 
@@ -22,31 +21,20 @@ const HEALTHY_AGAIN: Duration = Duration::from_secs(60);
 /// Restarts every member of `file` in turn.
 pub async fn restart(file: &ClusterFile, file_dir: &Path) -> Result<()> {
     let started = Instant::now();
-    let report = ClusterReport::collect(file).await;
-    if !report.is_healthy() {
-        bail!(
-            "the cluster is not healthy ({}): restarting a member now could cost the quorum; bring every member up first (`oxadm up`)\n{}",
-            report.summary(),
-            report.table()
-        );
-    }
-    let leader = report.leader();
-    let id_of = |name: &str| {
-        report
-            .members
-            .iter()
-            .find(|m| m.name == name)
-            .and_then(|m| m.status.as_ref().ok())
-            .and_then(|s| s.header.as_ref())
-            .map_or(0, |h| h.member_id)
-    };
+    let report = ClusterReport::require_healthy(
+        file,
+        "restarting a member now could cost the quorum; bring every member up first (`oxadm up`)",
+    )
+    .await?;
+    let is_leader =
+        |report: &ClusterReport, name: &str| report.leader_member().is_some_and(|m| m.name == name);
     // Followers first, the leader last.
     let mut order: Vec<_> = file.members.iter().collect();
-    order.sort_by_key(|m| Some(id_of(&m.name)) == leader);
+    order.sort_by_key(|m| is_leader(&report, &m.name));
     for member in order {
         let member_started = Instant::now();
         let current = ClusterReport::collect(file).await;
-        if current.leader() == Some(id_of(&member.name)) && file.members.len() > 1 {
+        if is_leader(&current, &member.name) && file.members.len() > 1 {
             move_leadership_away(file, &current, &member.name).await?;
         }
         MemberOnHost::new(file, member, file_dir).restart().await?;
@@ -99,13 +87,9 @@ pub async fn move_leadership_away(
         .members
         .iter()
         .filter(|m| m.name != name)
-        .find_map(|m| m.status.as_ref().ok()?.header.as_ref().map(|h| h.member_id))
+        .find_map(MemberReport::id)
         .context("no other member answers to take over leadership")?;
-    let options = ConnectOptions {
-        request_timeout: Some(Duration::from_secs(10)),
-        ..ConnectOptions::default()
-    };
-    let client = Client::connect(std::slice::from_ref(&leader.endpoint), options).await?;
+    let client = change_client(std::slice::from_ref(&leader.endpoint)).await?;
     client
         .maintenance()
         .move_leader(MoveLeaderRequest { target_id: target })

@@ -17,13 +17,10 @@ use sha2::{Digest, Sha256};
 use crate::cluster_file::ClusterFile;
 use crate::health::wait_healthy;
 use crate::host::{Host, quote};
-use crate::member_control::MemberOnHost;
+use crate::member_control::log_tails;
 use crate::member_files::member_config;
 use crate::preflight::{self, HostFacts, elf_arch};
 use crate::verify::{self, beside_oxadm};
-
-/// Lines of each member's log shown when the cluster does not become healthy.
-const LOG_TAIL_LINES: u32 = 15;
 
 /// Bound on a new cluster becoming healthy.
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -159,15 +156,8 @@ pub async fn up(
     let report = match wait_healthy(file, HEALTHY_TIMEOUT).await {
         Ok(report) => report,
         Err(error) => {
-            let logs = join_all(file.members.iter().map(|member| async move {
-                let on_host = MemberOnHost::new(file, member, file_dir);
-                match on_host.log_tail(LOG_TAIL_LINES).await {
-                    Ok(tail) => format!("the end of {}'s log:\n{tail}", member.name),
-                    Err(_) => String::new(),
-                }
-            }))
-            .await;
-            return Err(error.context(logs.join("")));
+            let members: Vec<_> = file.members.iter().collect();
+            return Err(error.context(log_tails(file, file_dir, &members).await));
         }
     };
     verify::announce_healthy(file, &report, started)

@@ -97,14 +97,16 @@ impl EcdsaJwt {
     /// A signed token carrying `claims`; `None` without a private key.
     pub(super) fn sign(&self, claims: &Claims) -> Option<Result<String, String>> {
         let signing = self.signing.as_ref()?;
-        Some((|| {
-            let claims = serde_json::to_vec(claims).map_err(|e| e.to_string())?;
-            let signed = format!("{}.{}", self.encoded_header, URL_SAFE_NO_PAD.encode(claims));
-            let signature = signing
-                .sign(&self.random, signed.as_bytes())
-                .map_err(|_| "auth: signing a token failed".to_owned())?;
-            Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature)))
-        })())
+        Some(self.sign_with(signing, claims))
+    }
+
+    fn sign_with(&self, signing: &EcdsaKeyPair, claims: &Claims) -> Result<String, String> {
+        let claims = serde_json::to_vec(claims).map_err(|e| e.to_string())?;
+        let signed = format!("{}.{}", self.encoded_header, URL_SAFE_NO_PAD.encode(claims));
+        let signature = signing
+            .sign(&self.random, signed.as_bytes())
+            .map_err(|_| "auth: signing a token failed".to_owned())?;
+        Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 
     /// The claims of `token` if it is signed with this method and key and not expired (no
