@@ -134,6 +134,32 @@ impl SshHosts {
         self.dir.path().join("known_hosts")
     }
 
+    /// `oxadm`'s spec of member `peer<i+1>` on host `i`: `peer<i+1>=<user>@<address>`.
+    pub fn member_spec(&self, i: usize) -> String {
+        format!("peer{}={SSH_USER}@{}", i + 1, self.ip(i))
+    }
+
+    /// The `oxadm` option that makes its `ssh` trust exactly these hosts' keys.
+    pub fn known_hosts_option(&self) -> String {
+        format!(
+            "--ssh-option=-oUserKnownHostsFile={}",
+            self.known_hosts().display()
+        )
+    }
+
+    /// `oxadm up -f <file>` with members `peer1..` on hosts `0..members`, logging in with the
+    /// client key and these hosts' keys.
+    pub fn oxadm_up_args(&self, file: &str, members: usize) -> Vec<String> {
+        let mut args = vec!["up".to_owned(), "-f".to_owned(), file.to_owned()];
+        args.extend((0..members).map(|i| self.member_spec(i)));
+        args.extend([
+            "-i".to_owned(),
+            self.client_key().display().to_string(),
+            self.known_hosts_option(),
+        ]);
+        args
+    }
+
     /// Host `i`'s private home directory, as seen from this machine.
     pub fn home(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("h{i}")).join("home")

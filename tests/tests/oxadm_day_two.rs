@@ -10,7 +10,7 @@ use std::time::Instant;
 use oxcd_tests::acked_writers::{AckedWriters, assert_endpoints_hold};
 use oxcd_tests::binaries;
 use oxcd_tests::oxadm_runs::oxadm;
-use oxcd_tests::ssh_hosts::{SSH_USER, SshHosts};
+use oxcd_tests::ssh_hosts::SshHosts;
 
 const PREFIX: &str = "/daytwo";
 
@@ -22,16 +22,7 @@ async fn restart_upgrade_logs_and_backup_lose_no_acknowledged_write() {
         .tempdir()
         .unwrap();
     let file = work.path().join("oxadm.yaml").to_str().unwrap().to_owned();
-    let mut up = vec!["up".to_owned(), "-f".to_owned(), file.clone()];
-    up.extend((0..3).map(|i| format!("peer{}={SSH_USER}@{}", i + 1, hosts.ip(i))));
-    up.extend([
-        "-i".to_owned(),
-        hosts.client_key().display().to_string(),
-        format!(
-            "--ssh-option=-oUserKnownHostsFile={}",
-            hosts.known_hosts().display()
-        ),
-    ]);
+    let up = hosts.oxadm_up_args(&file, 3);
     let run = oxadm(&up).await.unwrap();
     assert!(run.success(), "oxadm up failed:\n{}", run.text());
 

@@ -8,7 +8,7 @@
 use oxcd_tests::Etcdctl;
 use oxcd_tests::acked_writers::{AckedWriters, assert_endpoints_hold};
 use oxcd_tests::oxadm_runs::oxadm;
-use oxcd_tests::ssh_hosts::{SSH_USER, SshHosts};
+use oxcd_tests::ssh_hosts::SshHosts;
 
 const PREFIX: &str = "/membership";
 
@@ -43,13 +43,7 @@ async fn add_remove_and_replace_keep_every_acknowledged_write() {
         .unwrap();
     let file = work.path().join("oxadm.yaml").to_str().unwrap().to_owned();
     let key = hosts.client_key().display().to_string();
-    let known_hosts = format!(
-        "--ssh-option=-oUserKnownHostsFile={}",
-        hosts.known_hosts().display()
-    );
-    let mut up = vec!["up".to_owned(), "-f".to_owned(), file.clone()];
-    up.extend((0..3).map(|i| format!("peer{}={SSH_USER}@{}", i + 1, hosts.ip(i))));
-    up.extend(["-i".to_owned(), key.clone(), known_hosts]);
+    let up = hosts.oxadm_up_args(&file, 3);
     let run = oxadm(&up).await.unwrap();
     assert!(run.success(), "oxadm up failed:\n{}", run.text());
 
@@ -58,7 +52,7 @@ async fn add_remove_and_replace_keep_every_acknowledged_write() {
         .collect();
     let writers = AckedWriters::start(&all[..3], PREFIX, 64);
 
-    let spec = format!("peer4={SSH_USER}@{}", hosts.ip(3));
+    let spec = hosts.member_spec(3);
     let started = std::time::Instant::now();
     let add = oxadm(&["add", spec.as_str(), "-f", &file, "-i", &key])
         .await

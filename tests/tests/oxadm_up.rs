@@ -11,7 +11,7 @@ use std::time::Instant;
 use oxcd_tests::Etcdctl;
 use oxcd_tests::oxadm_runs::oxadm;
 use oxcd_tests::seed_checks::assert_seed_checks;
-use oxcd_tests::ssh_hosts::{SSH_USER, SshHosts};
+use oxcd_tests::ssh_hosts::SshHosts;
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
@@ -25,14 +25,9 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         .tempdir()
         .unwrap();
     let file = work.path().join("oxadm.yaml");
-    let members: Vec<String> = (0..3)
-        .map(|i| format!("peer{}={SSH_USER}@{}", i + 1, hosts.ip(i)))
-        .collect();
+    let members: Vec<String> = (0..3).map(|i| hosts.member_spec(i)).collect();
     let key = hosts.client_key().display().to_string();
-    let known_hosts = format!(
-        "--ssh-option=-oUserKnownHostsFile={}",
-        hosts.known_hosts().display()
-    );
+    let known_hosts = hosts.known_hosts_option();
     let up_args = |extra: &[String]| {
         let mut args = strings(&["up", "-f", file.to_str().unwrap()]);
         args.extend(members.iter().cloned());
