@@ -62,19 +62,41 @@ impl SmallDisk {
     }
 
     /// Takes all free space but `leave` bytes with a file of real (allocated) blocks.
+    ///
+    /// The member keeps writing while this runs, so space measured free may be gone by the
+    /// time it is allocated: a refused step is retried smaller until less than a page is left.
     pub fn fill(&self, leave: u64) -> Result<()> {
-        let size = self.free_bytes()?.saturating_sub(leave);
+        const PAGE: u64 = 4096;
         let path = self.path.join(FILLER);
         let file =
             std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         use std::os::fd::AsRawFd;
-        // SAFETY: posix_fallocate(3) on a file descriptor we own.
-        let status = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, size as libc::off_t) };
-        if status != 0 {
-            return Err(std::io::Error::from_raw_os_error(status))
-                .with_context(|| format!("allocating {size} bytes in {}", path.display()));
+        let mut allocated = 0u64;
+        let mut largest_step = u64::MAX;
+        loop {
+            let wanted = self.free_bytes()?.saturating_sub(leave);
+            if wanted < PAGE {
+                return Ok(());
+            }
+            let step = wanted.min(largest_step);
+            // SAFETY: posix_fallocate(3) on a file descriptor we own.
+            let status = unsafe {
+                libc::posix_fallocate(
+                    file.as_raw_fd(),
+                    allocated as libc::off_t,
+                    step as libc::off_t,
+                )
+            };
+            match status {
+                0 => allocated += step,
+                libc::ENOSPC if step > PAGE => largest_step = step / 2,
+                libc::ENOSPC => return Ok(()),
+                _ => {
+                    return Err(std::io::Error::from_raw_os_error(status))
+                        .with_context(|| format!("allocating {step} bytes in {}", path.display()));
+                }
+            }
         }
-        Ok(())
     }
 
     /// Gives back the space [`SmallDisk::fill`] took.
