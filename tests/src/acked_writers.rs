@@ -49,6 +49,11 @@ impl AckedWriters {
         self.acked.lock().unwrap().len()
     }
 
+    /// The keys whose puts were acknowledged so far.
+    pub fn acknowledged_keys(&self) -> BTreeSet<String> {
+        self.acked.lock().unwrap().clone()
+    }
+
     /// Stops the writers and returns every acknowledged key.
     pub async fn stop(self) -> BTreeSet<String> {
         self.stop.store(true, Ordering::Relaxed);

@@ -19,6 +19,7 @@ pub struct Etcdctl {
     endpoints: Vec<String>,
     netns: Option<String>,
     timeout: Duration,
+    flags: Vec<String>,
 }
 
 /// What one invocation printed.
@@ -76,6 +77,7 @@ impl Etcdctl {
             endpoints: endpoints.into_iter().map(Into::into).collect(),
             netns: None,
             timeout: ETCDCTL_TIMEOUT,
+            flags: Vec::new(),
         }
     }
 
@@ -88,6 +90,12 @@ impl Etcdctl {
     /// Runs etcdctl inside network namespace `netns`.
     pub fn in_netns(mut self, netns: &str) -> Etcdctl {
         self.netns = Some(netns.to_owned());
+        self
+    }
+
+    /// Passes `flags` (`--cacert=...`, `--user=...`) before every command's own arguments.
+    pub fn with_flags(mut self, flags: impl IntoIterator<Item = String>) -> Etcdctl {
+        self.flags.extend(flags);
         self
     }
 
@@ -183,6 +191,7 @@ impl Etcdctl {
         };
         command
             .arg(self.endpoints_arg())
+            .args(&self.flags)
             .args(args)
             .env("ETCDCTL_API", "3")
             .kill_on_drop(true);

@@ -2,8 +2,10 @@
 //! namespaces with their own sshd and private homes), each under a write load: `restart`
 //! (rolling, the leader last), `upgrade` (a new binary on every host, then rolling; nothing to
 //! do when every host has it), `logs`, `backup` (a snapshot oxutl reads, with a checksum
-//! `sha256sum -c` accepts). No acknowledged write is lost (every member holds every one), and
-//! a restart that could cost the quorum is refused.
+//! `sha256sum -c` accepts) and `restore` (a new cluster from that backup on the same hosts;
+//! a damaged backup or running members refused). No acknowledged write is lost (every member
+//! holds every one; after the restore, every one acknowledged before the backup), and a
+//! restart that could cost the quorum is refused.
 
 use std::time::Instant;
 
@@ -15,7 +17,7 @@ use oxcd_tests::ssh_hosts::SshHosts;
 const PREFIX: &str = "/daytwo";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_upgrade_logs_and_backup_lose_no_acknowledged_write() {
+async fn restart_upgrade_logs_backup_and_restore_lose_no_acknowledged_write() {
     let hosts = SshHosts::start(3).await.unwrap();
     let work = tempfile::Builder::new()
         .prefix("oxt-adm-day2-")
@@ -112,6 +114,7 @@ async fn restart_upgrade_logs_and_backup_lose_no_acknowledged_write() {
     );
 
     let backup = work.path().join("backup.db");
+    let before_backup = writers.acknowledged_keys();
     let saved = oxadm(&["backup", backup.to_str().unwrap(), "-f", &file])
         .await
         .unwrap();
@@ -138,6 +141,59 @@ async fn restart_upgrade_logs_and_backup_lose_no_acknowledged_write() {
 
     let acked = writers.stop().await;
     assert_endpoints_hold(&endpoints, &acked, PREFIX).await;
+
+    // A damaged backup is refused before anything changes.
+    let damaged = work.path().join("damaged.db");
+    let mut bytes = std::fs::read(&backup).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&damaged, bytes).unwrap();
+    std::fs::copy(
+        work.path().join("backup.db.sha256"),
+        work.path().join("damaged.db.sha256"),
+    )
+    .unwrap();
+    let refused = oxadm(&["restore", damaged.to_str().unwrap(), "-f", &file])
+        .await
+        .unwrap();
+    assert!(!refused.success());
+    assert!(
+        refused.text().contains("does not match its checksum"),
+        "{}",
+        refused.text()
+    );
+    // ... and so is a restore over running members.
+    let running = oxadm(&["restore", backup.to_str().unwrap(), "-f", &file])
+        .await
+        .unwrap();
+    assert!(!running.success());
+    assert!(
+        running
+            .text()
+            .contains("stop the cluster with `oxadm down` first"),
+        "{}",
+        running.text()
+    );
+
+    // The cluster made anew from the backup holds every write acknowledged before it.
+    let down = oxadm(&["down", "-f", &file]).await.unwrap();
+    assert!(down.success(), "{}", down.text());
+    let started = Instant::now();
+    let restored = oxadm(&["restore", backup.to_str().unwrap(), "-f", &file])
+        .await
+        .unwrap();
+    assert!(
+        restored.success(),
+        "oxadm restore failed:\n{}",
+        restored.text()
+    );
+    eprintln!("oxadm restore: {:.1}s", started.elapsed().as_secs_f64());
+    assert_eq!(
+        restored.text().matches("its old files are kept in").count(),
+        3,
+        "{}",
+        restored.text()
+    );
+    assert_endpoints_hold(&endpoints, &before_backup, PREFIX).await;
 
     // With one member down, a restart could cost the quorum: refused, nothing restarted.
     hosts

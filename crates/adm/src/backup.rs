@@ -23,6 +23,7 @@ pub async fn backup(file: &ClusterFile, target: &Path) -> Result<()> {
     };
     let output = Command::new(beside_oxadm("oxctl")?)
         .arg(format!("--endpoints={endpoint}"))
+        .args(file.ctl_flags())
         .args(["snapshot", "save"])
         .arg(target)
         .output()

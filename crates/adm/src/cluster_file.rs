@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::pki::TlsFiles;
+
 /// The file name commands look for in the current directory.
 pub const DEFAULT_NAME: &str = "oxadm.yaml";
 
@@ -17,7 +19,7 @@ pub const CLIENT_PORT: u16 = 2379;
 pub const PEER_PORT: u16 = 2380;
 
 /// Config-file keys oxadm sets itself for every member; `settings` may not name them.
-const OWNED_SETTINGS: [&str; 9] = [
+const OWNED_SETTINGS: [&str; 11] = [
     "name",
     "data-dir",
     "listen-client-urls",
@@ -27,6 +29,8 @@ const OWNED_SETTINGS: [&str; 9] = [
     "initial-cluster",
     "initial-cluster-token",
     "initial-cluster-state",
+    "client-transport-security",
+    "peer-transport-security",
 ];
 
 /// A whole cluster file.
@@ -57,6 +61,11 @@ pub struct ClusterFile {
     /// (`snapshot-count: 10000`, `auto-compaction-retention: "1"`, ...).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub settings: BTreeMap<String, serde_yaml_ng::Value>,
+    /// Present when members serve clients and peers over TLS, with certificates signed by
+    /// this certificate authority (`oxadm up --tls` makes it); oxadm presents this client
+    /// certificate. Relative paths start at the cluster file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFiles>,
     /// The members.
     pub members: Vec<MemberEntry>,
 }
@@ -116,8 +125,11 @@ impl ClusterFile {
                 path.display()
             )
         })?;
-        let file: ClusterFile = serde_yaml_ng::from_str(&text)
+        let mut file: ClusterFile = serde_yaml_ng::from_str(&text)
             .with_context(|| format!("in the cluster file {}", path.display()))?;
+        if let Some(tls) = &mut file.tls {
+            tls.resolve(&directory_of(path));
+        }
         file.check()
             .with_context(|| format!("in the cluster file {}", path.display()))?;
         Ok(file)
@@ -199,28 +211,112 @@ impl ClusterFile {
         member.peer_port.unwrap_or(self.peer_port)
     }
 
+    /// `http`, or `https` when members serve TLS.
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// `member`'s client URL.
+    pub fn client_url(&self, member: &MemberEntry) -> String {
+        url(self.scheme(), &member.host, self.client_port_of(member))
+    }
+
+    /// `member`'s peer URL.
+    pub fn peer_url(&self, member: &MemberEntry) -> String {
+        url(self.scheme(), &member.host, self.peer_port_of(member))
+    }
+
     /// Every member's client URL, in file order.
     pub fn client_urls(&self) -> Vec<String> {
         self.members
             .iter()
-            .map(|member| url(&member.host, self.client_port_of(member)))
+            .map(|member| self.client_url(member))
             .collect()
+    }
+
+    /// How a client reaches the members: TLS with oxadm's client certificate when they
+    /// serve TLS.
+    pub fn client_options(&self) -> oxcd_client::ConnectOptions {
+        oxcd_client::ConnectOptions {
+            tls: self.tls.as_ref().map(TlsFiles::client_options),
+            ..oxcd_client::ConnectOptions::default()
+        }
+    }
+
+    /// oxctl's (and etcdctl's) flags for the same.
+    pub fn ctl_flags(&self) -> Vec<String> {
+        self.tls
+            .as_ref()
+            .map(TlsFiles::ctl_flags)
+            .unwrap_or_default()
     }
 
     /// `--initial-cluster`: every member's name and peer URL.
     pub fn initial_cluster(&self) -> String {
         self.members
             .iter()
-            .map(|member| {
-                format!(
-                    "{}={}",
-                    member.name,
-                    url(&member.host, self.peer_port_of(member))
-                )
-            })
+            .map(|member| format!("{}={}", member.name, self.peer_url(member)))
             .collect::<Vec<_>>()
             .join(",")
     }
+}
+
+/// What `up` writes to the cluster file once every host passed its checks.
+pub enum FileUpdate {
+    /// The file stays as it is.
+    Nothing,
+    /// The whole file, from the command line's cluster.
+    Write(PathBuf),
+    /// A `tls:` section appended to the operator's file, which keeps its comments.
+    AddTls(PathBuf),
+}
+
+impl FileUpdate {
+    /// Writes `file` as the update says.
+    pub fn apply(&self, file: &ClusterFile) -> Result<()> {
+        let path = match self {
+            FileUpdate::Nothing => return Ok(()),
+            FileUpdate::Write(path) => {
+                file.save(path, "Written by `oxadm up`; day-two commands read it.")?;
+                path
+            }
+            FileUpdate::AddTls(path) => {
+                add_tls_section(file, path)?;
+                path
+            }
+        };
+        println!("wrote {}", path.display());
+        Ok(())
+    }
+}
+
+/// Appends `file`'s `tls:` section to the cluster file at `path`, checking that the result
+/// reads back as `file`.
+fn add_tls_section(file: &ClusterFile, path: &Path) -> Result<()> {
+    #[derive(Serialize)]
+    struct Section<'a> {
+        tls: &'a Option<TlsFiles>,
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the cluster file {}", path.display()))?;
+    let section = serde_yaml_ng::to_string(&Section { tls: &file.tls })?;
+    let separator = if text.ends_with('\n') { "" } else { "\n" };
+    let updated = format!(
+        "{text}{separator}# Added by `oxadm up --tls`: the cluster's certificate authority and oxadm's client certificate.\n{section}"
+    );
+    let partial = path.with_extension("yaml.partial");
+    std::fs::write(&partial, &updated).with_context(|| format!("writing {}", partial.display()))?;
+    match ClusterFile::load(&partial) {
+        Ok(read_back) if read_back == *file => {}
+        _ => {
+            let _ = std::fs::remove_file(&partial);
+            bail!(
+                "cannot add a `tls:` section to {} by appending it; add this to the file yourself and run `oxadm up` again:\n{section}",
+                path.display()
+            );
+        }
+    }
+    std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// What `oxadm up NAME=[USER@]HOST[:SSH_PORT] ...` says about a cluster besides its members.
@@ -235,6 +331,8 @@ pub struct CommandLineCluster {
     pub binary: Option<PathBuf>,
     /// `--ssh-option`s.
     pub ssh_options: Vec<String>,
+    /// `--tls`: where the certificate authority is kept.
+    pub tls: Option<TlsFiles>,
 }
 
 impl ClusterFile {
@@ -256,6 +354,7 @@ impl ClusterFile {
             binary: cluster.binary,
             ssh_options: cluster.ssh_options,
             settings: BTreeMap::new(),
+            tls: cluster.tls,
             members,
         };
         file.check()?;
@@ -335,12 +434,12 @@ pub fn directory_of(path: &Path) -> PathBuf {
     }
 }
 
-/// `http://host:port`, with brackets around an IPv6 address.
-pub fn url(host: &str, port: u16) -> String {
+/// `scheme://host:port`, with brackets around an IPv6 address.
+fn url(scheme: &str, host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
-        format!("http://[{host}]:{port}")
+        format!("{scheme}://[{host}]:{port}")
     } else {
-        format!("http://{host}:{port}")
+        format!("{scheme}://{host}:{port}")
     }
 }
 
@@ -409,6 +508,7 @@ mod tests {
             home: None,
             binary: None,
             ssh_options: vec![],
+            tls: None,
         };
         let file = ClusterFile::from_command_line(&specs, cluster).unwrap();
         let login = |i: usize| file.members[i].ssh.clone().unwrap();
@@ -423,6 +523,7 @@ mod tests {
                 home: None,
                 binary: None,
                 ssh_options: vec![],
+                tls: None,
             };
             assert!(
                 ClusterFile::from_command_line(&[bad.to_owned()], cluster).is_err(),
@@ -441,6 +542,50 @@ mod tests {
         .unwrap();
         file.save(&path, "written by a test").unwrap();
         assert_eq!(ClusterFile::load(&path).unwrap(), file);
-        assert_eq!(url("::1", 2379), "http://[::1]:2379");
+        assert_eq!(file.client_urls(), ["http://[::1]:2379"]);
+    }
+
+    #[test]
+    fn tls_paths_start_at_the_file_and_members_are_reached_over_https() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_NAME);
+        std::fs::write(
+            &path,
+            "token: t\ntls: {ca-cert: pki/ca.pem, ca-key: pki/ca-key.pem, client-cert: /c.pem, client-key: /c-key.pem}\nmembers:\n  - {name: a, host: 10.0.0.1}\n",
+        )
+        .unwrap();
+        let file = ClusterFile::load(&path).unwrap();
+        let tls = file.tls.as_ref().unwrap();
+        assert_eq!(tls.ca_cert, dir.path().join("pki/ca.pem"));
+        assert_eq!(tls.client_cert, Path::new("/c.pem"));
+        assert_eq!(file.client_urls(), ["https://10.0.0.1:2379"]);
+        assert_eq!(file.initial_cluster(), "a=https://10.0.0.1:2380");
+        assert!(file.ctl_flags().contains(&"--key=/c-key.pem".to_owned()));
+    }
+
+    #[test]
+    fn adding_tls_keeps_the_operators_file_and_its_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.yaml");
+        let text = "# ours\ntoken: t # the token\nmembers:\n  - {name: a, host: 10.0.0.1}";
+        std::fs::write(&path, text).unwrap();
+        let mut file = ClusterFile::load(&path).unwrap();
+        file.tls = Some(TlsFiles::in_dir(&dir.path().join("pki")));
+        FileUpdate::AddTls(path.clone()).apply(&file).unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(written.starts_with(text), "{written}");
+        assert_eq!(ClusterFile::load(&path).unwrap(), file);
+
+        // A file that appending cannot extend (a flow mapping) is left alone.
+        let flow = dir.path().join("flow.yaml");
+        std::fs::write(&flow, "{token: t, members: [{name: a, host: h}]}\n").unwrap();
+        let mut file = ClusterFile::load(&flow).unwrap();
+        file.tls = Some(TlsFiles::in_dir(&dir.path().join("pki")));
+        let error = FileUpdate::AddTls(flow.clone()).apply(&file).unwrap_err();
+        assert!(
+            error.to_string().contains("add this to the file yourself"),
+            "{error}"
+        );
+        assert!(ClusterFile::load(&flow).unwrap().tls.is_none());
     }
 }

@@ -53,10 +53,10 @@ impl ClusterReport {
             members.push(MemberReport {
                 name: entry.name.clone(),
                 endpoint: endpoint.clone(),
-                status: member_status(endpoint).await,
+                status: member_status(file, endpoint).await,
             });
         }
-        let (read, alarms) = match connect(&endpoints).await {
+        let (read, alarms) = match connect(file, &endpoints).await {
             Ok(client) => (linearizable_read(&client).await, alarms(&client).await),
             Err(error) => (Err(error), Vec::new()),
         };
@@ -247,12 +247,12 @@ pub async fn wait_healthy(file: &ClusterFile, timeout: Duration) -> Result<Clust
     }
 }
 
-/// A client for calls that change the cluster (membership, leadership) through `endpoints`,
-/// with room for them to be applied.
-pub async fn change_client(endpoints: &[String]) -> Result<Client> {
+/// A client of `file`'s cluster for calls that change it (membership, leadership) through
+/// `endpoints`, with room for them to be applied.
+pub async fn change_client(file: &ClusterFile, endpoints: &[String]) -> Result<Client> {
     let options = ConnectOptions {
         request_timeout: Some(Duration::from_secs(10)),
-        ..ConnectOptions::default()
+        ..file.client_options()
     };
     Ok(Client::connect(endpoints, options).await?)
 }
@@ -261,19 +261,19 @@ fn member_id(status: &StatusResponse) -> u64 {
     status.header.as_ref().map_or(0, |h| h.member_id)
 }
 
-async fn connect(endpoints: &[String]) -> Result<Client, String> {
+async fn connect(file: &ClusterFile, endpoints: &[String]) -> Result<Client, String> {
     let options = ConnectOptions {
         dial_timeout: Duration::from_secs(1),
         request_timeout: Some(CALL_TIMEOUT),
-        ..ConnectOptions::default()
+        ..file.client_options()
     };
     Client::connect(endpoints, options)
         .await
         .map_err(|e| e.to_string())
 }
 
-async fn member_status(endpoint: &str) -> Result<StatusResponse, String> {
-    let client = connect(&[endpoint.to_owned()]).await?;
+async fn member_status(file: &ClusterFile, endpoint: &str) -> Result<StatusResponse, String> {
+    let client = connect(file, &[endpoint.to_owned()]).await?;
     let response = client.maintenance().status(StatusRequest {}).await;
     response
         .map(|r| r.into_inner())

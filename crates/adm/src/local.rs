@@ -135,6 +135,7 @@ fn new_cluster(size: usize) -> Result<ClusterFile> {
         })
         .collect();
     let file = ClusterFile {
+        tls: None,
         token: "oxcd-local".to_owned(),
         client_port: CLIENT_PORTS[0],
         peer_port: CLIENT_PORTS[0] + 1,
@@ -158,10 +159,10 @@ fn start_member(
 ) -> Result<()> {
     std::fs::create_dir_all(files.dir())
         .with_context(|| format!("creating {}", files.dir().display()))?;
-    let data_dir = absolute(&files.data_dir())?;
+    let in_place = MemberFiles::at(&absolute(files.dir())?);
     std::fs::write(
         files.config(),
-        member_config(file, member, &data_dir, "new")?,
+        member_config(file, member, &in_place, "new")?,
     )
     .with_context(|| format!("writing {}", files.config().display()))?;
     let oxadm = std::env::current_exe().context("finding the oxadm executable")?;

@@ -3,26 +3,32 @@
 //! stops it (`down.rs`), `status` shows it (`health.rs`), `restart` and `upgrade` go through
 //! the members one at a time (`rolling.rs`), `logs` reads a member's log (`member_control.rs`
 //! acts on one member where it runs), `add`, `remove` and `replace` change the membership
-//! (`membership.rs`), `backup` saves a snapshot (`backup.rs`), and
-//! `local up|down|status` runs a cluster on this machine for development (`local.rs`).
+//! (`membership.rs`), `backup` saves a snapshot (`backup.rs`) and `restore` makes a cluster
+//! from one (`restore.rs`), `certs renew` renews TLS certificates (`certs.rs`), `init` writes
+//! an example cluster file (`init.rs`), and `local up|down|status` runs a cluster on this
+//! machine for development (`local.rs`).
 //!
 //! The pieces: `cluster_file.rs` (the YAML file naming the members), `member_files.rs` (a
-//! member's directory and its configuration in etcd's config-file format), `supervisor.rs`
-//! (`oxadm supervise`, which keeps a member running where no systemd does), `process.rs`
-//! (finding and stopping supervisors by pid file) and `verify.rs` (the seed's two checks,
-//! shown with `oxctl`).
+//! member's directory and its configuration in etcd's config-file format), `pki.rs` (the
+//! certificate authority and the certificates it signs), `supervisor.rs` (`oxadm supervise`,
+//! which keeps a member running where no systemd does), `process.rs` (finding supervisors by
+//! pid file) and `verify.rs` (the seed's two checks, shown with `oxctl`).
 
 mod backup;
+mod certs;
 mod cluster_file;
 mod down;
 mod health;
 mod host;
+mod init;
 mod local;
 mod member_control;
 mod member_files;
 mod membership;
+mod pki;
 mod preflight;
 mod process;
+mod restore;
 mod rolling;
 mod supervisor;
 mod up;
@@ -96,6 +102,11 @@ enum Command {
         /// A further argument for every `ssh` (repeatable), e.g. `--ssh-option=-oPort=2222`.
         #[arg(long = "ssh-option", allow_hyphen_values = true)]
         ssh_options: Vec<String>,
+        /// Members serve clients and peers over TLS only, with certificates of a certificate
+        /// authority oxadm makes and keeps in `pki/` beside the cluster file; oxadm (and
+        /// oxctl or etcdctl, given `pki/client.pem`) present a client certificate.
+        #[arg(long)]
+        tls: bool,
     },
     /// Stops every member of a cluster (the data stays).
     Down {
@@ -156,12 +167,36 @@ enum Command {
         #[arg(short = 'n', long, default_value_t = 50)]
         lines: u32,
     },
+    /// Makes the cluster of the cluster file anew from a backup, on its hosts (those the
+    /// backup came from, or others): the members' old files are set aside, each member's data
+    /// is restored from the backup, and the members start as a new cluster.
+    Restore {
+        /// The backup (`oxadm backup` or `etcdctl snapshot save`); checked against
+        /// `BACKUP.sha256` when there is one.
+        backup: PathBuf,
+        #[command(flatten)]
+        file: ClusterFileArg,
+        /// The oxcd binary to install; by default the cluster file's, else the `oxcd` beside
+        /// `oxadm`.
+        #[arg(long)]
+        binary: Option<PathBuf>,
+    },
+    /// Writes a commented example cluster file to start from.
+    Init {
+        #[command(flatten)]
+        file: ClusterFileArg,
+    },
     /// Saves a snapshot of the cluster's data to a local file, with its SHA-256 beside it.
     Backup {
         /// Where to save the snapshot.
         target: PathBuf,
         #[command(flatten)]
         file: ClusterFileArg,
+    },
+    /// The cluster's certificates (a cluster brought up with `--tls`).
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
     },
     /// Shows every member of a cluster (health, leader, DB size, raft term and index) and its
     /// alarms.
@@ -181,6 +216,16 @@ enum Command {
         /// The program and its arguments.
         #[arg(last = true, required = true)]
         command: Vec<OsString>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Makes every member new server and peer certificates and oxadm a new client
+    /// certificate, from the cluster's authority; members use them without restarting.
+    Renew {
+        #[command(flatten)]
+        file: ClusterFileArg,
     },
 }
 
@@ -215,16 +260,30 @@ enum LocalCommand {
     },
 }
 
-/// The cluster `up` brings up, and where to save it once every host passed its checks: the
-/// command line's members (keeping the token of a cluster file that already names them), else
-/// the cluster file's.
+/// The cluster `up` brings up, and what to write to the cluster file once every host passed
+/// its checks: the command line's members (keeping the token and certificate authority of a
+/// cluster file that already names them), else the cluster file's, with TLS added if asked.
 fn cluster_for_up(
     path: &std::path::Path,
     members: &[String],
-    command_line: cluster_file::CommandLineCluster,
-) -> Result<(cluster_file::ClusterFile, Option<PathBuf>)> {
+    mut command_line: cluster_file::CommandLineCluster,
+    tls: bool,
+) -> Result<(cluster_file::ClusterFile, cluster_file::FileUpdate)> {
+    use cluster_file::FileUpdate;
+    let authority = || -> Result<pki::TlsFiles> {
+        let dir = std::path::absolute(cluster_file::directory_of(path))?;
+        Ok(pki::TlsFiles::in_dir(&dir.join("pki")))
+    };
     if members.is_empty() {
-        return Ok((cluster_file::ClusterFile::load(path)?, None));
+        let mut file = cluster_file::ClusterFile::load(path)?;
+        if tls && file.tls.is_none() {
+            file.tls = Some(authority()?);
+            return Ok((file, FileUpdate::AddTls(path.to_path_buf())));
+        }
+        return Ok((file, FileUpdate::Nothing));
+    }
+    if tls {
+        command_line.tls = Some(authority()?);
     }
     let mut wanted = cluster_file::ClusterFile::from_command_line(members, command_line)?;
     if path.exists() {
@@ -236,8 +295,11 @@ fn cluster_for_up(
             );
         }
         wanted.token = existing.token;
+        if existing.tls.is_some() {
+            wanted.tls = existing.tls;
+        }
     }
-    Ok((wanted, Some(path.to_path_buf())))
+    Ok((wanted, FileUpdate::Write(path.to_path_buf())))
 }
 
 /// Prints the status table of the cluster of the cluster file at `path`.
@@ -274,6 +336,21 @@ async fn run(command: Command) -> Result<()> {
             LocalCommand::Status { dir } => status(&dir.join(cluster_file::DEFAULT_NAME)).await,
         },
         Command::Status { file } => status(&file.file).await,
+        Command::Init { file } => init::init(&file.file),
+        Command::Restore {
+            backup,
+            file,
+            binary,
+        } => {
+            let (cluster, directory) = file.load()?;
+            restore::restore(&cluster, &directory, &backup, binary).await
+        }
+        Command::Certs {
+            command: CertsCommand::Renew { file },
+        } => {
+            let (cluster, directory) = file.load()?;
+            certs::renew(&cluster, &directory).await
+        }
         Command::Up {
             members,
             file,
@@ -281,6 +358,7 @@ async fn run(command: Command) -> Result<()> {
             home,
             token,
             ssh_options,
+            tls,
         } => {
             let command_line = cluster_file::CommandLineCluster {
                 key: install.identity,
@@ -288,10 +366,11 @@ async fn run(command: Command) -> Result<()> {
                 home,
                 binary: install.binary.clone(),
                 ssh_options,
+                tls: None,
             };
-            let (cluster, save_to) = cluster_for_up(&file.file, &members, command_line)?;
+            let (cluster, update) = cluster_for_up(&file.file, &members, command_line, tls)?;
             let directory = cluster_file::directory_of(&file.file);
-            up::up(&cluster, &directory, install.binary, save_to.as_deref()).await
+            up::up(&cluster, &directory, install.binary, &update).await
         }
         Command::Restart { file } => {
             let (cluster, directory) = file.load()?;

@@ -93,6 +93,15 @@ echo "still not restarted after {STOP_GRACE_SECONDS}s"
         Ok(())
     }
 
+    /// The member's directory, absolute on its host.
+    pub async fn dir(&self) -> Result<String> {
+        let script = format!(
+            "{} || {{ echo 'no such member directory: set it up with `oxadm up`' >&2; exit 1; }}\npwd\n",
+            self.enter
+        );
+        self.run(&script, "finding the directory of").await
+    }
+
     /// The last `lines` lines of the member's log.
     pub async fn log_tail(&self, lines: u32) -> Result<String> {
         let script = format!(

@@ -16,7 +16,7 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_client::Client;
 
-use crate::cluster_file::{ClusterFile, MemberEntry, directory_of, member_from_spec, url};
+use crate::cluster_file::{ClusterFile, MemberEntry, directory_of, member_from_spec};
 use crate::health::{ClusterReport, change_client, wait_healthy};
 use crate::host::{Host, quote};
 use crate::member_control::MemberOnHost;
@@ -76,8 +76,8 @@ pub async fn add(
     )
     .await?;
 
-    let client = change_client(&file.client_urls()).await?;
-    let peer_url = url(&new_member.host, grown.peer_port_of(&new_member));
+    let client = change_client(file, &file.client_urls()).await?;
+    let peer_url = grown.peer_url(&new_member);
     let added = client
         .cluster()
         .member_add(MemberAddRequest {
@@ -124,7 +124,7 @@ pub async fn remove(file: &ClusterFile, file_path: &Path, name: &str) -> Result<
             report.table()
         );
     }
-    let client = change_client(&file.client_urls()).await?;
+    let client = change_client(file, &file.client_urls()).await?;
     let id = member_id(&client, name).await?;
     if report.leader() == Some(id) {
         move_leadership_away(file, &report, name).await?;

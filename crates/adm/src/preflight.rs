@@ -29,7 +29,7 @@ pub struct HostFacts {
     pub bin_dir: String,
     /// The supervisor's pid when the member already runs there.
     pub running: Option<u32>,
-    /// SHA-256 of the installed `oxcd` and `oxadm`, if installed.
+    /// SHA-256 of the installed `oxcd`, `oxadm` and `oxutl`, if installed.
     pub installed: InstalledSums,
     /// What deserves a look but does not stop `up`.
     pub warnings: Vec<String>,
@@ -42,6 +42,8 @@ pub struct InstalledSums {
     pub oxcd: Option<String>,
     /// `sha256sum` of `bin/oxadm`.
     pub oxadm: Option<String>,
+    /// `sha256sum` of `bin/oxutl`.
+    pub oxutl: Option<String>,
 }
 
 /// Checks `member`'s host; the error names everything wrong there.
@@ -81,6 +83,15 @@ pub async fn check(
             "{member_dir}/data holds data oxadm did not write: move it away, or choose another `home`"
         )),
         _ => {}
+    }
+    let wanted_tls = if file.tls.is_some() { "on" } else { "off" };
+    if fact("data").is_some()
+        && let Some(tls) = fact("tls")
+        && tls != wanted_tls
+    {
+        problems.push(format!(
+            "the member was set up with TLS {tls}, the cluster file has it {wanted_tls}: switching a cluster between TLS and plain connections is not supported yet (its peer URLs would change); keep the file's `tls:` as the cluster was made"
+        ));
     }
     if running.is_none() {
         let listening = listening_ports(&output);
@@ -128,6 +139,7 @@ pub async fn check(
         installed: InstalledSums {
             oxcd: fact("sum_oxcd"),
             oxadm: fact("sum_oxadm"),
+            oxutl: fact("sum_oxutl"),
         },
         warnings,
     })
@@ -154,6 +166,9 @@ echo "now=$(date +%s.%N)"
 dir=$home_dir/{name}
 if [ -f "$dir/cluster-token" ]; then echo "token=$(cat "$dir/cluster-token")"; fi
 if [ -d "$dir/data" ] && [ -n "$(ls -A "$dir/data")" ]; then echo "data=present"; fi
+if [ -f "$dir/oxcd.yaml" ]; then
+  if grep -q '^client-transport-security:' "$dir/oxcd.yaml"; then echo "tls=on"; else echo "tls=off"; fi
+fi
 if [ -f "$dir/supervisor.pid" ]; then
   pid=$(cat "$dir/supervisor.pid")
   if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < /proc/$pid/cmdline | grep -q supervise; then echo "running=$pid"; fi
@@ -168,7 +183,7 @@ dd if=/dev/zero of="$probe" bs=2300 count={FSYNC_PROBES} oflag=dsync 2>/dev/null
 end=$(date +%s%N)
 rm -f "$probe"
 echo "fsync_ns=$(( (end - start) / {FSYNC_PROBES} ))"
-for binary in oxcd oxadm; do
+for binary in oxcd oxadm oxutl; do
   if [ -f "$home_dir/bin/$binary" ]; then echo "sum_$binary=$(sha256sum "$home_dir/bin/$binary" | cut -d' ' -f1)"; fi
 done
 "#,

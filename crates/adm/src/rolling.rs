@@ -89,7 +89,7 @@ pub async fn move_leadership_away(
         .filter(|m| m.name != name)
         .find_map(MemberReport::id)
         .context("no other member answers to take over leadership")?;
-    let client = change_client(std::slice::from_ref(&leader.endpoint)).await?;
+    let client = change_client(file, std::slice::from_ref(&leader.endpoint)).await?;
     client
         .maintenance()
         .move_leader(MoveLeaderRequest { target_id: target })

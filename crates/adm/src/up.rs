@@ -1,6 +1,6 @@
 //! `oxadm up`: from hosts that have nothing but sshd to a healthy cluster, from one machine.
 //! Every host is checked first, in parallel (`preflight.rs`), and nothing changes anywhere
-//! unless all pass. Then `oxcd` and `oxadm` are installed into `<home>/bin/` where missing or
+//! unless all pass. Then `oxcd`, `oxadm` and `oxutl` are installed into `<home>/bin/` where missing or
 //! different (by SHA-256), each member's configuration is written in etcd's config-file
 //! format, and each member not running yet is started under `oxadm supervise`; then oxadm
 //! waits until the cluster is healthy and shows the seed's two checks. On a healthy cluster it
@@ -14,11 +14,12 @@ use anyhow::{Context, Result, bail};
 use futures::future::join_all;
 use sha2::{Digest, Sha256};
 
-use crate::cluster_file::ClusterFile;
+use crate::cluster_file::{ClusterFile, FileUpdate, MemberEntry};
 use crate::health::wait_healthy;
 use crate::host::{Host, quote};
 use crate::member_control::log_tails;
-use crate::member_files::member_config;
+use crate::member_files::{MemberFiles, member_config};
+use crate::pki::{MemberCerts, TlsFiles};
 use crate::preflight::{self, HostFacts, elf_arch};
 use crate::verify::{self, beside_oxadm};
 
@@ -39,16 +40,19 @@ impl Binary {
     }
 }
 
-/// The binaries `up` and `upgrade` install: the chosen `oxcd` and this `oxadm`.
+/// The binaries `up` and `upgrade` install: the chosen `oxcd`, this `oxadm` (which supervises
+/// members) and the `oxutl` beside it (which restores backups).
 pub struct Binaries {
     oxcd: Binary,
     oxadm: Binary,
+    oxutl: Binary,
     /// The machine `oxcd` is built for, in `uname -m` terms.
     arch: &'static str,
 }
 
 impl Binaries {
-    /// `binary`, else the cluster file's, else the `oxcd` beside `oxadm`; and this `oxadm`.
+    /// `binary`, else the cluster file's, else the `oxcd` beside `oxadm`; this `oxadm` and the
+    /// `oxutl` beside it.
     pub fn choose(file: &ClusterFile, binary: Option<PathBuf>) -> Result<Binaries> {
         let oxcd_path = match binary.or_else(|| file.binary.clone()) {
             Some(path) => path,
@@ -57,8 +61,14 @@ impl Binaries {
         let oxcd = Binary::read(&oxcd_path)?;
         let oxadm =
             Binary::read(&std::env::current_exe().context("finding the oxadm executable")?)?;
+        let oxutl = Binary::read(&beside_oxadm("oxutl")?)?;
         let arch = elf_arch(&oxcd.content).with_context(|| format!("{}", oxcd_path.display()))?;
-        Ok(Binaries { oxcd, oxadm, arch })
+        Ok(Binaries {
+            oxcd,
+            oxadm,
+            oxutl,
+            arch,
+        })
     }
 
     /// The machine `oxcd` is built for, in `uname -m` terms.
@@ -117,19 +127,26 @@ pub async fn check_hosts(
 
 /// Brings up the cluster of `file` (found in `file_dir`, which relative local paths start
 /// from), running `binary` (else the file's, else the `oxcd` beside `oxadm`); the cluster file
-/// is written to `save_to`, if given, once every host passed its checks.
+/// gets `update` once every host passed its checks.
 pub async fn up(
     file: &ClusterFile,
     file_dir: &Path,
     binary: Option<PathBuf>,
-    save_to: Option<&Path>,
+    update: &FileUpdate,
 ) -> Result<()> {
     let started = Instant::now();
     let binaries = Binaries::choose(file, binary)?;
     let (hosts, facts) = check_hosts(file, file_dir, &binaries).await?;
-    if let Some(path) = save_to {
-        file.save(path, "Written by `oxadm up`; day-two commands read it.")?;
-        println!("wrote {}", path.display());
+    update.apply(file)?;
+    if let Some(tls) = &file.tls
+        && tls.create_unless_present(&file.token)?
+    {
+        println!(
+            "made a certificate authority ({}) and a client certificate ({}, key {})",
+            tls.ca_cert.display(),
+            tls.client_cert.display(),
+            tls.client_key.display()
+        );
     }
 
     install_binaries(&hosts, &facts, &binaries).await?;
@@ -169,8 +186,8 @@ pub struct Installed {
     pub oxcd: bool,
 }
 
-/// Puts `oxcd` and `oxadm` into each host's `bin/` where they are missing or differ, once per
-/// host even when several members share it.
+/// Puts `oxcd`, `oxadm` and `oxutl` into each host's `bin/` where they are missing or differ,
+/// once per host even when several members share it.
 pub async fn install_binaries(
     hosts: &[Host],
     facts: &[HostFacts],
@@ -187,6 +204,7 @@ pub async fn install_binaries(
         for (name, binary, installed) in [
             ("oxcd", &binaries.oxcd, &found.installed.oxcd),
             ("oxadm", &binaries.oxadm, &found.installed.oxadm),
+            ("oxutl", &binaries.oxutl, &found.installed.oxutl),
         ] {
             if installed.as_deref() == Some(binary.sha256.as_str()) {
                 continue;
@@ -211,14 +229,17 @@ pub async fn install_binaries(
 /// login session.
 pub async fn start_member(
     file: &ClusterFile,
-    member: &crate::cluster_file::MemberEntry,
+    member: &MemberEntry,
     host: &Host,
     found: &HostFacts,
     state: &str,
 ) -> Result<()> {
     let dir = &found.member_dir;
-    let data_dir = format!("{dir}/data");
-    let config = member_config(file, member, Path::new(&data_dir), state)?;
+    let files = MemberFiles::at(Path::new(dir));
+    if let Some(tls) = &file.tls {
+        install_member_certs(tls, member, host, &files).await?;
+    }
+    let config = member_config(file, member, &files, state)?;
     host.upload(config.as_bytes(), &format!("{dir}/oxcd.yaml"), 0o644)
         .await?;
     host.upload(
@@ -238,4 +259,29 @@ pub async fn start_member(
     );
     host.run(&script, b"").await?;
     Ok(())
+}
+
+/// Makes `member` new server and peer certificates and puts them, with the authority's
+/// certificate, into its `tls/` directory on `host` (keys readable by the member's user
+/// only); returns them.
+pub async fn install_member_certs(
+    tls: &TlsFiles,
+    member: &MemberEntry,
+    host: &Host,
+    files: &MemberFiles,
+) -> Result<MemberCerts> {
+    let certs = tls.member_certs(&member.name, &member.host)?;
+    let dir = files.tls_dir();
+    for (name, text, mode) in [
+        ("ca.pem", &certs.ca_cert, 0o644),
+        ("server-key.pem", &certs.server_key, 0o600),
+        ("server.pem", &certs.server_cert, 0o644),
+        ("peer-key.pem", &certs.peer_key, 0o600),
+        ("peer.pem", &certs.peer_cert, 0o644),
+    ] {
+        let path = dir.join(name);
+        host.upload(text.as_bytes(), &path.to_string_lossy(), mode)
+            .await?;
+    }
+    Ok(certs)
 }

@@ -24,20 +24,22 @@ pub fn announce_healthy(
         started.elapsed().as_secs_f64(),
         report.summary()
     );
-    show(&file.client_urls())
+    show(file)
 }
 
 /// Prints each command and its output; an error if a command fails.
-fn show(endpoints: &[String]) -> Result<()> {
+fn show(file: &ClusterFile) -> Result<()> {
     let oxctl = beside_oxadm("oxctl")?;
-    let endpoints = format!("--endpoints={}", endpoints.join(","));
+    let endpoints = format!("--endpoints={}", file.client_urls().join(","));
+    let mut flags = vec![endpoints];
+    flags.extend(file.ctl_flags());
     for arguments in [
         vec!["member", "list"],
         vec!["endpoint", "status", "-w", "table"],
     ] {
-        println!("$ oxctl {endpoints} {}", arguments.join(" "));
+        println!("$ oxctl {} {}", flags.join(" "), arguments.join(" "));
         let output = Command::new(&oxctl)
-            .arg(&endpoints)
+            .args(&flags)
             .args(&arguments)
             .output()
             .with_context(|| format!("running {}", oxctl.display()))?;
