@@ -3,7 +3,9 @@
 //! non-root user. From bare hosts, one command brings up a cluster that real etcdctl 3.5.1
 //! checks as the seed does (`member list`: three started; `endpoint status -w table`: one
 //! leader); running it again changes nothing; `status` and `down` act on the written cluster
-//! file. Before that, each refused setup gives its message and changes nothing.
+//! file. Before that, each refused setup gives its message and changes nothing: unknown host
+//! keys, a key the hosts refuse, a host that cannot be reached, a port taken, a binary missing
+//! or built for another machine. Members that fail to start are reported with their log.
 
 use std::path::Path;
 use std::time::Instant;
@@ -77,6 +79,64 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         "{}",
         refused.text()
     );
+    // Refused: a host that cannot be reached, a port taken, a binary missing or built for
+    // another machine.
+    let expect_refusal = |args: Vec<String>, message: &'static str| async move {
+        let run = oxadm(&args).await.unwrap();
+        assert!(!run.success(), "refused up succeeded:\n{}", run.text());
+        assert!(run.text().contains(message), "{}", run.text());
+    };
+    let mut unreachable = up_args(&strings(&["-i", &key, &known_hosts]));
+    unreachable[5] = "peer3=nobody@127.0.0.1:1".to_owned();
+    expect_refusal(unreachable, "cannot reach 127.0.0.1:1 over SSH").await;
+    hosts
+        .ssh(
+            0,
+            "setsid python3 -c 'import socket, time; s = socket.socket(); s.bind((\"0.0.0.0\", 2379)); s.listen(); time.sleep(120)' oxt-port-holder > /dev/null 2>&1 < /dev/null &",
+        )
+        .await
+        .unwrap();
+    expect_refusal(
+        up_args(&strings(&["-i", &key, &known_hosts])),
+        "port 2379 is taken by another process",
+    )
+    .await;
+    hosts
+        .ssh(
+            0,
+            "pkill -u $(id -u) -f 'oxt-port-[h]older' 2>/dev/null || true",
+        )
+        .await
+        .unwrap();
+    let missing = work.path().join("no-such-oxcd");
+    expect_refusal(
+        up_args(&strings(&[
+            "-i",
+            &key,
+            &known_hosts,
+            "--binary",
+            missing.to_str().unwrap(),
+        ])),
+        "no-such-oxcd",
+    )
+    .await;
+    let foreign = work.path().join("oxcd-aarch64");
+    let mut header = vec![0u8; 64];
+    header[..4].copy_from_slice(b"\x7fELF");
+    header[18] = 0xb7;
+    std::fs::write(&foreign, header).unwrap();
+    expect_refusal(
+        up_args(&strings(&[
+            "-i",
+            &key,
+            &known_hosts,
+            "--binary",
+            foreign.to_str().unwrap(),
+        ])),
+        "the oxcd binary is built for aarch64 but the host runs x86_64",
+    )
+    .await;
+
     assert!(!file.exists(), "a refused `up` writes no cluster file");
     for i in 0..3 {
         assert!(
@@ -160,6 +220,32 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
             .unwrap();
         assert!(left.trim().is_empty(), "host {i} still runs: {left}");
     }
+
+    // Members that fail to start are reported with the end of their log at once (only that
+    // report says "failed to start"), not after the wait for a healthy cluster.
+    let broken = work.path().join("broken.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &broken,
+        format!("{text}settings: {{snapshot-count: lots}}\n"),
+    )
+    .unwrap();
+    let failing = oxadm(&strings(&["up", "-f", broken.to_str().unwrap()]))
+        .await
+        .unwrap();
+    assert!(!failing.success());
+    assert!(
+        failing.text().contains("failed to start on")
+            && failing
+                .text()
+                .contains("cannot unmarshal string into Go struct field configYAML.snapshot-count"),
+        "{}",
+        failing.text()
+    );
+    let down = oxadm(&strings(&["down", "-f", broken.to_str().unwrap()]))
+        .await
+        .unwrap();
+    assert!(down.success(), "{}", down.text());
 
     // A host whose home holds another cluster's member is refused.
     let other = oxadm(&{

@@ -3,6 +3,7 @@
 //! table, and waiting until the cluster is healthy with a progress line.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -12,7 +13,8 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_client::{Client, ConnectOptions};
 
-use crate::cluster_file::ClusterFile;
+use crate::cluster_file::{ClusterFile, MemberEntry};
+use crate::member_control::{first_failed_start, log_tails};
 
 /// Bound on each call made to gather a report.
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
@@ -244,6 +246,34 @@ pub async fn wait_healthy(file: &ClusterFile, timeout: Duration) -> Result<Clust
             last_line = report.summary();
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Waits up to `timeout` until `file`'s cluster (whose file is in `file_dir`) is healthy,
+/// failing at once when one of `started`, the members just started, fails to start; a timeout
+/// shows the end of the log of every member that does not answer.
+pub async fn wait_started(
+    file: &ClusterFile,
+    file_dir: &Path,
+    started: &[&MemberEntry],
+    timeout: Duration,
+) -> Result<ClusterReport> {
+    tokio::select! {
+        healthy = wait_healthy(file, timeout) => match healthy {
+            Ok(report) => Ok(report),
+            Err(error) => {
+                let report = ClusterReport::collect(file).await;
+                let silent: Vec<&MemberEntry> = file
+                    .members
+                    .iter()
+                    .zip(&report.members)
+                    .filter(|(_, answer)| answer.status.is_err())
+                    .map(|(member, _)| member)
+                    .collect();
+                Err(error.context(log_tails(file, file_dir, &silent).await))
+            }
+        },
+        failure = first_failed_start(file, file_dir, started) => Err(failure),
     }
 }
 

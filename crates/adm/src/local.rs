@@ -14,8 +14,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cluster_file::{ClusterFile, DEFAULT_NAME, MemberEntry};
 use crate::down;
-use crate::health::{ClusterReport, wait_healthy};
-use crate::member_control::log_tails;
+use crate::health::wait_started;
 use crate::member_files::{MemberFiles, member_config};
 use crate::process::running_supervisor;
 use crate::verify::{self, beside_oxadm};
@@ -68,26 +67,13 @@ pub async fn up(dir: &Path, size: Option<usize>, binary: Option<PathBuf>) -> Res
             continue;
         }
         start_member(&file, member, &files, &binary)?;
-        started_members.push(member.name.as_str());
+        started_members.push(member);
     }
     if !started_members.is_empty() {
-        println!("started {}", started_members.join(", "));
+        let names: Vec<&str> = started_members.iter().map(|m| m.name.as_str()).collect();
+        println!("started {}", names.join(", "));
     }
-    let report = match wait_healthy(&file, HEALTHY_TIMEOUT).await {
-        Ok(report) => report,
-        Err(error) => {
-            // The report lists the file's members in the file's order.
-            let report = ClusterReport::collect(&file).await;
-            let failed: Vec<_> = file
-                .members
-                .iter()
-                .zip(&report.members)
-                .filter(|(_, answer)| answer.status.is_err())
-                .map(|(member, _)| member)
-                .collect();
-            return Err(error.context(log_tails(&file, dir, &failed).await));
-        }
-    };
+    let report = wait_started(&file, dir, &started_members, HEALTHY_TIMEOUT).await?;
     verify::announce_healthy(&file, &report, started)
 }
 

@@ -10,6 +10,7 @@ use futures::future::join_all;
 
 use crate::cluster_file::{ClusterFile, MemberEntry};
 use crate::host::{Host, quote};
+use crate::supervisor::{RESTARTING_AFTER_FAILURE, SUPERVISING};
 
 /// Seconds a supervisor may take to stop its member before both are killed.
 const STOP_GRACE_SECONDS: u32 = 20;
@@ -102,6 +103,19 @@ echo "still not restarted after {STOP_GRACE_SECONDS}s"
         self.run(&script, "finding the directory of").await
     }
 
+    /// The end of the log when oxcd failed since its supervisor started (it is being
+    /// restarted after a failure), else `None`.
+    pub async fn failed_start(&self) -> Result<Option<String>> {
+        let script = format!(
+            "{} || exit 0\nawk -v start={} -v failed={} 'index($0, start) {{ n = 0; bad = 0 }} {{ tail[n++ % {LOG_TAIL_LINES}] = $0 }} index($0, failed) {{ bad = 1 }} END {{ if (bad) for (i = n - {LOG_TAIL_LINES}; i < n; i++) if (i >= 0) print tail[i % {LOG_TAIL_LINES}] }}' oxcd.log 2>/dev/null || true\n",
+            self.enter,
+            quote(&format!("oxadm supervise: {SUPERVISING}")),
+            quote(RESTARTING_AFTER_FAILURE),
+        );
+        let tail = self.host.run(&script, b"").await?;
+        Ok((!tail.trim().is_empty()).then_some(tail))
+    }
+
     /// The last `lines` lines of the member's log.
     pub async fn log_tail(&self, lines: u32) -> Result<String> {
         let script = format!(
@@ -128,6 +142,28 @@ echo "still not restarted after {STOP_GRACE_SECONDS}s"
 
 /// Lines of each log shown with an error.
 const LOG_TAIL_LINES: u32 = 15;
+
+/// Returns once one of `members` of `file` failed to start, with an error showing the end of
+/// its log; until then it checks every two seconds.
+pub async fn first_failed_start(
+    file: &ClusterFile,
+    file_dir: &Path,
+    members: &[&MemberEntry],
+) -> anyhow::Error {
+    loop {
+        for member in members {
+            let on_host = MemberOnHost::new(file, member, file_dir);
+            if let Ok(Some(tail)) = on_host.failed_start().await {
+                return anyhow::anyhow!(
+                    "{} failed to start on {} (its supervisor restarts it until stopped with `oxadm down` or `oxadm local down`); the end of its log:\n{tail}",
+                    member.name,
+                    on_host.host.describe()
+                );
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
 
 /// The end of the log of each of `members` of `file`, to go with an error; a log that cannot
 /// be read is left out.

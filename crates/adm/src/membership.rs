@@ -19,7 +19,7 @@ use oxcd_client::Client;
 use crate::cluster_file::{ClusterFile, MemberEntry, directory_of, member_from_spec};
 use crate::health::{ClusterReport, change_client, wait_healthy};
 use crate::host::{Host, quote};
-use crate::member_control::MemberOnHost;
+use crate::member_control::{MemberOnHost, first_failed_start};
 use crate::preflight;
 use crate::rolling::move_leadership_away;
 use crate::up::{Binaries, install_binaries, start_member};
@@ -94,7 +94,12 @@ pub async fn add(
     println!("{}: added as learner {id:x}", new_member.name);
     grown.save(file_path, "Written by `oxadm`; day-two commands read it.")?;
     start_member(&grown, &new_member, &host, &found, "existing").await?;
-    promote_when_caught_up(&client, id, &new_member.name).await?;
+    let file_dir = directory_of(file_path);
+    let just_started = [&new_member];
+    tokio::select! {
+        promoted = promote_when_caught_up(&client, id, &new_member.name) => promoted?,
+        failure = first_failed_start(&grown, &file_dir, &just_started) => return Err(failure),
+    }
     wait_healthy(&grown, HEALTHY_AGAIN).await?;
     println!(
         "{}: a voting member on {}, cluster healthy ({:.1}s)",

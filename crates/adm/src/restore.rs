@@ -14,9 +14,8 @@ use futures::future::join_all;
 use sha2::{Digest, Sha256};
 
 use crate::cluster_file::{ClusterFile, MemberEntry};
-use crate::health::wait_healthy;
+use crate::health::wait_started;
 use crate::host::{Host, quote};
-use crate::member_control::log_tails;
 use crate::preflight::HostFacts;
 use crate::up::{Binaries, check_hosts, install_binaries, start_member};
 use crate::verify;
@@ -63,13 +62,8 @@ pub async fn restore(
     .await;
     restores.into_iter().collect::<Result<Vec<()>>>()?;
 
-    let report = match wait_healthy(file, HEALTHY_TIMEOUT).await {
-        Ok(report) => report,
-        Err(error) => {
-            let members: Vec<_> = file.members.iter().collect();
-            return Err(error.context(log_tails(file, file_dir, &members).await));
-        }
-    };
+    let members: Vec<&MemberEntry> = file.members.iter().collect();
+    let report = wait_started(file, file_dir, &members, HEALTHY_TIMEOUT).await?;
     verify::announce_healthy(file, &report, started)
 }
 

@@ -29,6 +29,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A run at least this long counts as healthy: the next failure waits `FIRST_BACKOFF` again.
 const STABLE_RUN: Duration = Duration::from_secs(60);
 
+/// The supervisor's first line in the log: what follows is about this supervisor's member.
+pub const SUPERVISING: &str = "supervising oxcd";
+/// What the line saying that oxcd failed has after the failure.
+pub const RESTARTING_AFTER_FAILURE: &str = "; restarting it in ";
+
 /// What to supervise.
 pub struct Supervised {
     /// Where the supervisor writes its pid.
@@ -51,6 +56,7 @@ pub async fn supervise(supervised: Supervised) -> Result<()> {
         );
     }
     write_pid_file(&supervised.pid_file)?;
+    note(&supervised, SUPERVISING)?;
     let result = run_loop(&supervised, program, arguments).await;
     let _ = std::fs::remove_file(&supervised.pid_file);
     result
@@ -109,7 +115,7 @@ async fn run_loop(
         note(
             supervised,
             &format!(
-                "oxcd {}; restarting it in {}s",
+                "oxcd {}{RESTARTING_AFTER_FAILURE}{}s",
                 describe(status),
                 backoff.as_secs()
             ),

@@ -15,9 +15,8 @@ use futures::future::join_all;
 use sha2::{Digest, Sha256};
 
 use crate::cluster_file::{ClusterFile, FileUpdate, MemberEntry};
-use crate::health::wait_healthy;
+use crate::health::wait_started;
 use crate::host::{Host, quote};
-use crate::member_control::log_tails;
 use crate::member_files::{MemberFiles, member_config};
 use crate::pki::{MemberCerts, TlsFiles};
 use crate::preflight::{self, HostFacts, elf_arch};
@@ -158,25 +157,24 @@ pub async fn up(
                     member.name,
                     host.describe()
                 );
-                return Ok(());
+                return Ok(None);
             }
             start_member(file, member, host, found, "new")
                 .await
                 .with_context(|| format!("starting {} on {}", member.name, host.describe()))?;
             println!("{}: started on {}", member.name, host.describe());
-            Ok::<(), anyhow::Error>(())
+            Ok::<_, anyhow::Error>(Some(member))
         },
     ))
     .await;
-    starts.into_iter().collect::<Result<Vec<()>>>()?;
+    let started_members: Vec<&MemberEntry> = starts
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
 
-    let report = match wait_healthy(file, HEALTHY_TIMEOUT).await {
-        Ok(report) => report,
-        Err(error) => {
-            let members: Vec<_> = file.members.iter().collect();
-            return Err(error.context(log_tails(file, file_dir, &members).await));
-        }
-    };
+    let report = wait_started(file, file_dir, &started_members, HEALTHY_TIMEOUT).await?;
     verify::announce_healthy(file, &report, started)
 }
 
