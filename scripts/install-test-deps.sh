@@ -5,7 +5,8 @@
 #   - ip (iproute2) and iptables, for the network-namespace tests (which also need root);
 #   - protoc (protobuf-compiler), which the etcd-client crate's build needs;
 #   - ssh, ssh-keygen and sshd (openssh-client, openssh-server) for oxadm's tests, whose hosts
-#     run their own sshd (the package's own service is not started);
+#     run their own sshd (the package's own service is not started), and systemd-nspawn
+#     (systemd-container) to boot hosts where systemd runs;
 #   - third-party clients' test suites (install-third-party-suites.sh).
 # Safe to run repeatedly; prints what it installs.
 set -euo pipefail
@@ -42,6 +43,7 @@ command -v iptables >/dev/null || missing+=(iptables)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
 command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+[ -x /usr/bin/systemd-nspawn ] || missing+=(systemd-container)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-test-deps: ${missing[*]} missing and not root; install them or run as root" >&2

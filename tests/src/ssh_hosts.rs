@@ -3,6 +3,12 @@
 //! namespace of its own, where the login user's home is a private directory — so the same
 //! paths on each host do not collide, as on separate machines. Login is key-based, as a
 //! non-root user, like the seed's `etcd` user. Needs root.
+//!
+//! Or hosts where systemd runs ([`SshHosts::with_systemd`]): each namespace boots this
+//! machine's own systemd in a container (`systemd-nspawn --volatile=yes`: a throw-away root
+//! file system with only `/usr` shared, read-only, so nothing it does reaches this machine's
+//! files), with a copy of `/etc` whose only enabled service is sshd, and root's home a private
+//! directory; login is as root, who may manage units.
 
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, chown};
@@ -26,12 +32,19 @@ const HOME: &str = "/home/oxt-etcd";
 /// The sshd binary openssh-server installs.
 const SSHD: &str = "/usr/sbin/sshd";
 
+/// What boots a host where systemd runs.
+const NSPAWN: &str = "/usr/bin/systemd-nspawn";
+
 /// Running hosts; every process and namespace goes on drop.
 pub struct SshHosts {
-    // Dropped first: the namespaces' processes (sshd and all it started) die with them.
+    // Dropped first: the namespaces' processes (sshd, systemd and all they started) die with
+    // them.
     lab: NetnsLab,
     sshds: Vec<Child>,
     dir: TempDir,
+    user: &'static str,
+    /// The containers' names, when the hosts boot systemd.
+    machines: Vec<String>,
 }
 
 impl SshHosts {
@@ -100,18 +113,113 @@ impl SshHosts {
             sshds.push(spawner::spawn(command).context("starting sshd")?);
         }
         fs::write(dir.path().join("known_hosts"), known_hosts)?;
-        let hosts = SshHosts { lab, sshds, dir };
-        for i in 0..count {
-            let ip = hosts.lab.host(i).ip.to_string();
-            wait::until_ok(
-                &format!("sshd on {ip}"),
-                Duration::from_secs(20),
-                || async { hosts.ssh(i, "true").await.map(drop) },
-            )
-            .await
-            .with_context(|| hosts.sshd_log(i))?;
-        }
+        let hosts = SshHosts {
+            lab,
+            sshds,
+            dir,
+            user: SSH_USER,
+            machines: Vec::new(),
+        };
+        hosts
+            .wait_for_logins("true", Duration::from_secs(20))
+            .await?;
         Ok(hosts)
+    }
+
+    /// Boots `count` hosts where systemd runs and waits until each finished booting and
+    /// accepts the client key for root.
+    pub async fn with_systemd(count: usize) -> Result<SshHosts> {
+        if !Path::new(NSPAWN).is_file() {
+            bail!("{NSPAWN} is missing: scripts/install-test-deps.sh installs systemd-container");
+        }
+        let lab = NetnsLab::create(count)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{}{}-systemd-", stale::PREFIX, std::process::id()))
+            .tempdir()?;
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+        keygen(&dir.path().join("client_key"))?;
+        let client_public = fs::read_to_string(dir.path().join("client_key.pub"))?;
+        let host_public = fs::read_to_string("/etc/ssh/ssh_host_ed25519_key.pub")
+            .context("this machine's sshd host key (openssh-server makes it)")?;
+        let mut known_hosts = String::new();
+        let mut containers = Vec::new();
+        let mut machines = Vec::new();
+        for (i, host) in lab.hosts().iter().enumerate() {
+            let machine = format!("{}h{i}", lab.name());
+            let host_dir = dir.path().join(format!("h{i}"));
+            let home = host_dir.join("home");
+            fs::create_dir_all(home.join(".ssh"))?;
+            fs::set_permissions(&home, fs::Permissions::from_mode(0o700))?;
+            fs::write(home.join(".ssh/authorized_keys"), &client_public)?;
+            let etc = host_dir.join("etc");
+            run("cp", &["-a", "/etc", etc.to_str().context("a UTF-8 path")?])?;
+            let wants = etc.join("systemd/system/multi-user.target.wants");
+            for entry in fs::read_dir(&wants)? {
+                let entry = entry?;
+                if entry.file_name() != "ssh.service" {
+                    fs::remove_file(entry.path())?;
+                }
+            }
+            if !wants.join("ssh.service").exists() {
+                std::os::unix::fs::symlink(
+                    "/lib/systemd/system/ssh.service",
+                    wants.join("ssh.service"),
+                )?;
+            }
+            fs::write(
+                etc.join("ssh/sshd_config.d/oxt.conf"),
+                "PermitRootLogin prohibit-password\nPasswordAuthentication no\nUseDNS no\n",
+            )?;
+            known_hosts.push_str(&format!("{} {}", host.ip, host_public));
+            let log = fs::File::create(host_dir.join("boot.log"))?;
+            let mut command = Command::new(NSPAWN);
+            command
+                .args(["--quiet", "--directory=/", "--volatile=yes"])
+                // Without systemd on this machine there is no machined to register with and
+                // no unit to put the container in.
+                .args(["--register=no", "--keep-unit"])
+                .arg(format!("--machine={machine}"))
+                .arg(format!(
+                    "--network-namespace-path=/run/netns/{}",
+                    host.netns
+                ))
+                .arg(format!("--bind={}:/etc", etc.display()))
+                .arg(format!("--bind={}:/root", home.display()))
+                .args(["--boot", "--", "systemd.firstboot=off"])
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log);
+            containers.push(spawner::spawn(command).context("starting systemd-nspawn")?);
+            machines.push(machine);
+        }
+        fs::write(dir.path().join("known_hosts"), known_hosts)?;
+        let hosts = SshHosts {
+            lab,
+            sshds: containers,
+            dir,
+            user: "root",
+            machines,
+        };
+        hosts
+            .wait_for_logins(
+                "systemctl is-system-running --wait >/dev/null || true",
+                Duration::from_secs(90),
+            )
+            .await?;
+        Ok(hosts)
+    }
+
+    /// Waits until every host runs `script` over SSH.
+    async fn wait_for_logins(&self, script: &str, timeout: Duration) -> Result<()> {
+        for i in 0..self.lab.hosts().len() {
+            let ip = self.lab.host(i).ip.to_string();
+            wait::until_ok(&format!("sshd on {ip}"), timeout, || async {
+                self.ssh(i, script).await.map(drop)
+            })
+            .await
+            .with_context(|| self.sshd_log(i))?;
+        }
+        Ok(())
     }
 
     /// The lab the hosts are in.
@@ -124,7 +232,12 @@ impl SshHosts {
         self.lab.host(i).ip.to_string()
     }
 
-    /// The private key every host accepts for [`SSH_USER`].
+    /// The login user.
+    pub fn user(&self) -> &str {
+        self.user
+    }
+
+    /// The private key every host accepts for the login user.
     pub fn client_key(&self) -> PathBuf {
         self.dir.path().join("client_key")
     }
@@ -136,7 +249,7 @@ impl SshHosts {
 
     /// `oxadm`'s spec of member `peer<i+1>` on host `i`: `peer<i+1>=<user>@<address>`.
     pub fn member_spec(&self, i: usize) -> String {
-        format!("peer{}={SSH_USER}@{}", i + 1, self.ip(i))
+        format!("peer{}={}@{}", i + 1, self.user, self.ip(i))
     }
 
     /// The `oxadm` option that makes its `ssh` trust exactly these hosts' keys.
@@ -165,7 +278,7 @@ impl SshHosts {
         self.dir.path().join(format!("h{i}")).join("home")
     }
 
-    /// Runs `script` on host `i` over SSH as [`SSH_USER`]; its standard output.
+    /// Runs `script` on host `i` over SSH as the login user; its standard output.
     pub async fn ssh(&self, i: usize, script: &str) -> Result<String> {
         let output = tokio::process::Command::new("ssh")
             .args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-i"])
@@ -174,7 +287,7 @@ impl SshHosts {
                 "-oUserKnownHostsFile={}",
                 self.known_hosts().display()
             ))
-            .arg(format!("{SSH_USER}@{}", self.ip(i)))
+            .arg(format!("{}@{}", self.user, self.ip(i)))
             .arg(script)
             .stdin(Stdio::null())
             .output()
@@ -189,11 +302,12 @@ impl SshHosts {
     }
 
     fn sshd_log(&self, i: usize) -> String {
-        let path = self.dir.path().join(format!("h{i}/sshd.log"));
-        format!(
-            "sshd's log: {}",
-            fs::read_to_string(path).unwrap_or_default()
-        )
+        let host_dir = self.dir.path().join(format!("h{i}"));
+        let log = ["sshd.log", "boot.log"]
+            .iter()
+            .find_map(|name| fs::read_to_string(host_dir.join(name)).ok())
+            .unwrap_or_default();
+        format!("the host's log: {log}")
     }
 }
 
@@ -202,6 +316,10 @@ impl Drop for SshHosts {
         for sshd in &mut self.sshds {
             let _ = sshd.kill();
             let _ = sshd.wait();
+        }
+        for machine in &self.machines {
+            // What systemd-nspawn leaves behind when killed.
+            let _ = fs::remove_dir_all(Path::new("/run/systemd/nspawn/propagate").join(machine));
         }
     }
 }

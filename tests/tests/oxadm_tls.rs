@@ -12,7 +12,7 @@ use std::time::Instant;
 use oxcd_tests::Etcdctl;
 use oxcd_tests::oxadm_runs::oxadm;
 use oxcd_tests::seed_checks::assert_seed_checks;
-use oxcd_tests::ssh_hosts::{SSH_USER, SshHosts};
+use oxcd_tests::ssh_hosts::SshHosts;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_with_tls_serves_etcdctl_with_the_client_certificate_and_certs_renew_in_place() {
@@ -24,9 +24,10 @@ async fn up_with_tls_serves_etcdctl_with_the_client_certificate_and_certs_renew_
     let members: String = (0..3)
         .map(|i| {
             format!(
-                "  - name: peer{}\n    host: {}\n    ssh: {{user: {SSH_USER}, key: {}}}\n",
+                "  - name: peer{}\n    host: {}\n    ssh: {{user: {}, key: {}}}\n",
                 i + 1,
                 hosts.ip(i),
+                hosts.user(),
                 hosts.client_key().display()
             )
         })

@@ -5,14 +5,15 @@
 //! acts on one member where it runs), `add`, `remove` and `replace` change the membership
 //! (`membership.rs`), `backup` saves a snapshot (`backup.rs`) and `restore` makes a cluster
 //! from one (`restore.rs`), `certs renew` renews TLS certificates (`certs.rs`), `init` writes
-//! an example cluster file (`init.rs`), and `local up|down|status` runs a cluster on this
-//! machine for development (`local.rs`).
+//! an example cluster file (`init.rs`), `systemd` prints members' units (`systemd_print.rs`),
+//! and `local up|down|status` runs a cluster on this machine for development (`local.rs`).
 //!
 //! The pieces: `cluster_file.rs` (the YAML file naming the members), `member_files.rs` (a
 //! member's directory and its configuration in etcd's config-file format), `pki.rs` (the
-//! certificate authority and the certificates it signs), `supervisor.rs` (`oxadm supervise`,
-//! which keeps a member running where no systemd does), `process.rs` (finding supervisors by
-//! pid file) and `verify.rs` (the seed's two checks, shown with `oxctl`).
+//! certificate authority and the certificates it signs), `systemd_unit.rs` (members run as
+//! systemd units where the host allows), `supervisor.rs` (`oxadm supervise`, which keeps a
+//! member running otherwise), `process.rs` (finding supervisors by pid file) and `verify.rs`
+//! (the seed's two checks, shown with `oxctl`).
 
 mod backup;
 mod certs;
@@ -31,6 +32,8 @@ mod process;
 mod restore;
 mod rolling;
 mod supervisor;
+mod systemd_print;
+mod systemd_unit;
 mod up;
 mod verify;
 
@@ -180,6 +183,14 @@ enum Command {
         /// `oxadm`.
         #[arg(long)]
         binary: Option<PathBuf>,
+    },
+    /// Prints each member's systemd unit, as `up` installs it where systemd runs and the login
+    /// may manage units (root or passwordless sudo).
+    Systemd {
+        /// Only this member's.
+        name: Option<String>,
+        #[command(flatten)]
+        file: ClusterFileArg,
     },
     /// Writes a commented example cluster file to start from.
     Init {
@@ -337,6 +348,10 @@ async fn run(command: Command) -> Result<()> {
         },
         Command::Status { file } => status(&file.file).await,
         Command::Init { file } => init::init(&file.file),
+        Command::Systemd { name, file } => {
+            let (cluster, directory) = file.load()?;
+            systemd_print::print_units(&cluster, &directory, name.as_deref()).await
+        }
         Command::Restore {
             backup,
             file,

@@ -1,5 +1,6 @@
-//! Acting on one member where it runs, through its supervisor's pid file: stop it, have it
-//! restart oxcd (SIGHUP), read the end of its log. The scripts find the member's directory as
+//! Acting on one member where it runs, through systemd when it is a unit (`systemd_unit.rs`),
+//! else through its supervisor's pid file: stop it, restart oxcd (SIGHUP to the supervisor),
+//! tell whether it failed to start, read the end of its log. The scripts find the member's directory as
 //! `up` laid it out: `<home>/<name>/`, `home` relative to the SSH login's home (or, for a
 //! member on this machine, to the cluster file's directory).
 
@@ -11,6 +12,7 @@ use futures::future::join_all;
 use crate::cluster_file::{ClusterFile, MemberEntry};
 use crate::host::{Host, quote};
 use crate::supervisor::{RESTARTING_AFTER_FAILURE, SUPERVISING};
+use crate::systemd_unit::{UNIT_DIR, shell_prelude};
 
 /// Seconds a supervisor may take to stop its member before both are killed.
 const STOP_GRACE_SECONDS: u32 = 20;
@@ -29,6 +31,8 @@ pub struct MemberOnHost<'a> {
     pub host: Host,
     /// `cd` into the member's directory (fails when there is none).
     enter: String,
+    /// Sets what tells whether the member runs under systemd ([`shell_prelude`]).
+    prelude: String,
 }
 
 impl<'a> MemberOnHost<'a> {
@@ -46,29 +50,49 @@ impl<'a> MemberOnHost<'a> {
             member,
             host,
             enter,
+            prelude: shell_prelude(&member.name),
         }
     }
 
-    /// Stops the supervisor and its member; what happened (`stopped`, `not running`, ...).
+    /// Stops the member (a unit is also disabled: it does not start at the next boot); what
+    /// happened (`stopped`, `not running`, ...).
     pub async fn stop(&self) -> Result<String> {
         let script = format!(
             r#"{enter} || {{ echo "not running"; exit 0; }}
+{prelude}if has_unit; then
+  if systemctl is-active --quiet "$unit"; then $S systemctl disable --now --quiet "$unit" && echo stopped; else $S systemctl disable --quiet "$unit"; echo "not running"; fi
+  exit 0
+fi
 {FIND_SUPERVISOR}kill -TERM "$pid"
 i=0
 while running "$pid" && [ $i -lt {ticks} ]; do sleep 0.1; i=$((i + 1)); done
 if running "$pid"; then kill -KILL "$pid"; echo "killed after {STOP_GRACE_SECONDS}s"; else echo stopped; fi
 "#,
             enter = self.enter,
+            prelude = self.prelude,
             ticks = STOP_GRACE_SECONDS * 10,
         );
         self.run(&script, "stopping").await
     }
 
-    /// Has the supervisor restart oxcd (it stops it gracefully first), and waits until the new
-    /// oxcd process runs.
+    /// Deletes the member's unit, if it has one (it was removed from the cluster).
+    pub async fn remove_unit(&self) -> Result<()> {
+        let script = format!(
+            "{}if [ -f {UNIT_DIR}/\"$unit\" ]; then $S rm -f {UNIT_DIR}/\"$unit\" && $S systemctl daemon-reload; fi\n",
+            self.prelude
+        );
+        self.run(&script, "removing the unit of").await.map(drop)
+    }
+
+    /// Has systemd or the supervisor restart oxcd (it stops it gracefully first), and waits
+    /// until the new oxcd process runs.
     pub async fn restart(&self) -> Result<()> {
         let script = format!(
             r#"{} || {{ echo "not running"; exit 0; }}
+{}if has_unit; then
+  if systemctl is-active --quiet "$unit"; then $S systemctl restart "$unit" && echo restarting; else echo "not running"; fi
+  exit 0
+fi
 {FIND_SUPERVISOR}children() {{ cat /proc/$pid/task/*/children 2>/dev/null | tr -s ' ' '\n' | grep . || true; }}
 old=$(children)
 kill -HUP "$pid"
@@ -81,6 +105,7 @@ done
 echo "still not restarted after {STOP_GRACE_SECONDS}s"
 "#,
             self.enter,
+            self.prelude,
             ticks = STOP_GRACE_SECONDS * 10 + 100,
         );
         let said = self.run(&script, "restarting").await?;
@@ -103,12 +128,13 @@ echo "still not restarted after {STOP_GRACE_SECONDS}s"
         self.run(&script, "finding the directory of").await
     }
 
-    /// The end of the log when oxcd failed since its supervisor started (it is being
-    /// restarted after a failure), else `None`.
+    /// The end of the log when oxcd failed since systemd or its supervisor started it (it is
+    /// being restarted after a failure), else `None`.
     pub async fn failed_start(&self) -> Result<Option<String>> {
         let script = format!(
-            "{} || exit 0\nawk -v start={} -v failed={} 'index($0, start) {{ n = 0; bad = 0 }} {{ tail[n++ % {LOG_TAIL_LINES}] = $0 }} index($0, failed) {{ bad = 1 }} END {{ if (bad) for (i = n - {LOG_TAIL_LINES}; i < n; i++) if (i >= 0) print tail[i % {LOG_TAIL_LINES}] }}' oxcd.log 2>/dev/null || true\n",
+            "{} || exit 0\n{}if has_unit; then\n  n=$(systemctl show -p NRestarts --value \"$unit\" 2>/dev/null || true)\n  if [ \"${{n:-0}}\" -gt 0 ] || systemctl is-failed --quiet \"$unit\"; then tail -n {LOG_TAIL_LINES} oxcd.log; fi\n  exit 0\nfi\nawk -v start={} -v failed={} 'index($0, start) {{ n = 0; bad = 0 }} {{ tail[n++ % {LOG_TAIL_LINES}] = $0 }} index($0, failed) {{ bad = 1 }} END {{ if (bad) for (i = n - {LOG_TAIL_LINES}; i < n; i++) if (i >= 0) print tail[i % {LOG_TAIL_LINES}] }}' oxcd.log 2>/dev/null || true\n",
             self.enter,
+            self.prelude,
             quote(&format!("oxadm supervise: {SUPERVISING}")),
             quote(RESTARTING_AFTER_FAILURE),
         );

@@ -187,6 +187,9 @@ async fn set_aside(file: &ClusterFile, member: &MemberEntry, file_path: &Path) {
         Ok(said) => println!("{}: {said}", member.name),
         Err(error) => eprintln!("warning: {}: could not stop it: {error:#}", member.name),
     }
+    if let Err(error) = on_host.remove_unit().await {
+        eprintln!("warning: {}: {error:#}", member.name);
+    }
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -10,6 +10,7 @@ use anyhow::{Result, bail};
 
 use crate::cluster_file::{ClusterFile, MemberEntry};
 use crate::host::{Host, quote};
+use crate::systemd_unit::shell_prelude;
 
 /// etcd's guidance: the WAL's fsync should take under 10 ms.
 const SLOW_FSYNC: Duration = Duration::from_millis(10);
@@ -27,8 +28,14 @@ pub struct HostFacts {
     pub member_dir: String,
     /// The directory of the shared binaries, absolute on its host.
     pub bin_dir: String,
-    /// The supervisor's pid when the member already runs there.
-    pub running: Option<u32>,
+    /// How the member runs there already, if it does (`supervisor pid 123`, `systemd unit
+    /// oxcd-peer1.service`).
+    pub running: Option<String>,
+    /// Whether the member is (to be) a systemd unit: systemd runs there and the login may
+    /// manage its units.
+    pub systemd: bool,
+    /// The login's user name (whom a unit runs as).
+    pub user: String,
     /// SHA-256 of the installed `oxcd`, `oxadm` and `oxutl`, if installed.
     pub installed: InstalledSums,
     /// What deserves a look but does not stop `up`.
@@ -73,7 +80,7 @@ pub async fn check(
             "the oxcd binary is built for {arch} but the host runs {host_arch}: pass --binary with an oxcd built for {host_arch}"
         ));
     }
-    let running = fact("running").and_then(|pid| pid.parse().ok());
+    let running = fact("running");
     match (fact("token"), fact("data").is_some()) {
         (Some(token), _) if token != file.token => problems.push(format!(
             "{member_dir} holds a member of another cluster (token {token:?}, not {:?}): remove it, or choose another `home`",
@@ -121,6 +128,17 @@ pub async fn check(
             skew.as_secs_f64()
         ));
     }
+    let systemd = match fact("systemd").as_deref() {
+        Some("yes") => true,
+        Some(_) => {
+            warnings.push(format!(
+                "systemd runs there, but {} may not manage its units (neither root nor passwordless sudo): oxadm supervises the member itself, and it will not start again after a reboot",
+                fact("user").unwrap_or_default()
+            ));
+            false
+        }
+        None => false,
+    };
     if let Some(free) = fact("free_kb").and_then(|kb| kb.parse::<u64>().ok())
         && free * 1024 < FREE_SPACE_BYTES
     {
@@ -136,6 +154,8 @@ pub async fn check(
         bin_dir: fact("bin_dir").unwrap_or_default(),
         member_dir,
         running,
+        systemd,
+        user: fact("user").unwrap_or_default(),
         installed: InstalledSums {
             oxcd: fact("sum_oxcd"),
             oxadm: fact("sum_oxadm"),
@@ -171,7 +191,12 @@ if [ -f "$dir/oxcd.yaml" ]; then
 fi
 if [ -f "$dir/supervisor.pid" ]; then
   pid=$(cat "$dir/supervisor.pid")
-  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < /proc/$pid/cmdline | grep -q supervise; then echo "running=$pid"; fi
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < /proc/$pid/cmdline | grep -q supervise; then echo "running=supervisor pid $pid"; fi
+fi
+echo "user=$(id -un)"
+{prelude}if [ -d /run/systemd/system ]; then
+  if [ -z "$S" ] || sudo -n true 2>/dev/null; then echo "systemd=yes"; else echo "systemd=unprivileged"; fi
+  if systemctl is-active --quiet "$unit"; then echo "running=systemd unit $unit"; fi
 fi
 echo "free_kb=$(df -Pk "$existing" | awk 'NR==2 {{print $4}}')"
 for tcp in /proc/net/tcp /proc/net/tcp6; do
@@ -188,6 +213,7 @@ for binary in oxcd oxadm oxutl; do
 done
 "#,
         base = quote(base),
+        prelude = shell_prelude(&member.name),
     )
 }
 

@@ -20,6 +20,7 @@ use crate::host::{Host, quote};
 use crate::member_files::{MemberFiles, member_config};
 use crate::pki::{MemberCerts, TlsFiles};
 use crate::preflight::{self, HostFacts, elf_arch};
+use crate::systemd_unit::{UNIT_DIR, shell_prelude, unit_file, unit_name};
 use crate::verify::{self, beside_oxadm};
 
 /// Bound on a new cluster becoming healthy.
@@ -151,9 +152,9 @@ pub async fn up(
     install_binaries(&hosts, &facts, &binaries).await?;
     let starts = join_all(file.members.iter().zip(&hosts).zip(&facts).map(
         |((member, host), found)| async move {
-            if let Some(pid) = found.running {
+            if let Some(how) = &found.running {
                 println!(
-                    "{}: already running on {} (supervisor pid {pid})",
+                    "{}: already running on {} ({how})",
                     member.name,
                     host.describe()
                 );
@@ -223,8 +224,8 @@ pub async fn install_binaries(
     })
 }
 
-/// Writes the member's configuration and token, then starts its supervisor, detached from the
-/// login session.
+/// Writes the member's configuration and token, then starts it: as a systemd unit where the
+/// host allows (`systemd_unit.rs`), else under its supervisor, detached from the login session.
 pub async fn start_member(
     file: &ClusterFile,
     member: &MemberEntry,
@@ -246,6 +247,19 @@ pub async fn start_member(
         0o644,
     )
     .await?;
+    if found.systemd {
+        let unit = unit_name(&member.name);
+        let text = unit_file(&member.name, &file.token, &found.user, dir, &found.bin_dir);
+        host.upload(text.as_bytes(), &format!("{dir}/{unit}"), 0o644)
+            .await?;
+        let script = format!(
+            "set -e\n{prelude}$S install -m 644 {uploaded} {UNIT_DIR}/\"$unit\"\n$S systemctl daemon-reload\n$S systemctl enable --now --quiet \"$unit\"\n",
+            prelude = shell_prelude(&member.name),
+            uploaded = quote(&format!("{dir}/{unit}")),
+        );
+        host.run(&script, b"").await?;
+        return Ok(());
+    }
     let (bin, dir_q) = (&found.bin_dir, quote(dir));
     let script = format!(
         "cd {dir_q} && nohup setsid {oxadm} supervise --pid-file {pid} --log-file {log} -- {oxcd} --config-file {config} > /dev/null 2>&1 < /dev/null &",

@@ -1,0 +1,161 @@
+//! `oxadm up` where systemd runs (three hosts booting systemd in containers, logged into as
+//! root): each member becomes a systemd unit, enabled and active, that systemd starts again when
+//! oxcd dies; the day-two commands act through systemd (`restart`, `logs`, `down` stops and
+//! disables the units, `up` starts them again); `oxadm systemd` prints the units exactly as
+//! installed, and `systemd-analyze verify` finds nothing wrong with them.
+
+use std::time::{Duration, Instant};
+
+use oxcd_tests::Etcdctl;
+use oxcd_tests::oxadm_runs::oxadm;
+use oxcd_tests::seed_checks::assert_seed_checks;
+use oxcd_tests::ssh_hosts::SshHosts;
+use oxcd_tests::wait;
+
+fn unit(i: usize) -> String {
+    format!("oxcd-peer{}.service", i + 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_where_systemd_runs_makes_members_units_that_systemd_keeps_running() {
+    let hosts = SshHosts::with_systemd(3).await.unwrap();
+    let work = tempfile::Builder::new()
+        .prefix("oxt-adm-systemd-")
+        .tempdir()
+        .unwrap();
+    let file = work.path().join("oxadm.yaml").to_str().unwrap().to_owned();
+
+    let started = Instant::now();
+    let up = oxadm(&hosts.oxadm_up_args(&file, 3)).await.unwrap();
+    assert!(up.success(), "oxadm up failed:\n{}", up.text());
+    eprintln!(
+        "oxadm up with systemd: bare hosts to a healthy cluster in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    for i in 0..3 {
+        let state = hosts
+            .ssh(
+                i,
+                &format!(
+                    "systemctl is-active {u}; systemctl is-enabled {u}; pgrep -f '[o]xadm supervise' || true",
+                    u = unit(i)
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(state, "active\nenabled\n", "host {i}");
+    }
+    let endpoints: Vec<String> = (0..3)
+        .map(|i| format!("http://{}:2379", hosts.ip(i)))
+        .collect();
+    let etcdctl = Etcdctl::new(endpoints);
+    assert_seed_checks(&etcdctl, 3, "peer").await.unwrap();
+
+    // systemd starts a member again when its oxcd dies.
+    hosts
+        .ssh(1, &format!("systemctl kill --signal=SIGKILL {}", unit(1)))
+        .await
+        .unwrap();
+    wait::until_ok(
+        "systemd restarting peer2",
+        Duration::from_secs(30),
+        || async {
+            let state = hosts
+                .ssh(
+                    1,
+                    &format!(
+                        "systemctl show -p NRestarts --value {u}; systemctl is-active {u} || true",
+                        u = unit(1)
+                    ),
+                )
+                .await?;
+            anyhow::ensure!(state == "1\nactive\n", "{state:?}");
+            Ok(())
+        },
+    )
+    .await
+    .unwrap();
+
+    let restart = oxadm(&["restart", "-f", &file]).await.unwrap();
+    assert!(
+        restart.success(),
+        "oxadm restart failed:\n{}",
+        restart.text()
+    );
+    assert_eq!(
+        restart
+            .text()
+            .matches(": restarted, cluster healthy again")
+            .count(),
+        3,
+        "{}",
+        restart.text()
+    );
+    let logs = oxadm(&["logs", "peer2", "-f", &file, "-n", "400"])
+        .await
+        .unwrap();
+    assert!(logs.success(), "{}", logs.text());
+    assert!(
+        logs.text().contains("\"msg\":\"Running: \""),
+        "{}",
+        logs.text()
+    );
+
+    // The printed unit is the installed one, and systemd finds nothing wrong with it.
+    let printed = oxadm(&["systemd", "peer1", "-f", &file]).await.unwrap();
+    assert!(printed.success(), "{}", printed.text());
+    let installed = hosts
+        .ssh(0, &format!("cat /etc/systemd/system/{}", unit(0)))
+        .await
+        .unwrap();
+    assert!(
+        printed.text().contains(&installed),
+        "printed:\n{}\ninstalled:\n{installed}",
+        printed.text()
+    );
+    let verified = hosts
+        .ssh(
+            0,
+            &format!(
+                "systemd-analyze verify /etc/systemd/system/{} 2>&1",
+                unit(0)
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(verified, "", "systemd-analyze verify");
+
+    let down = oxadm(&["down", "-f", &file]).await.unwrap();
+    assert!(down.success(), "{}", down.text());
+    assert_eq!(
+        down.text().matches(": stopped").count(),
+        3,
+        "{}",
+        down.text()
+    );
+    for i in 0..3 {
+        let state = hosts
+            .ssh(
+                i,
+                &format!(
+                    "systemctl is-active {u} || true; systemctl is-enabled {u} || true",
+                    u = unit(i)
+                ),
+            )
+            .await
+            .unwrap();
+        assert_eq!(state, "inactive\ndisabled\n", "host {i}");
+    }
+
+    let again = oxadm(&["up", "-f", &file]).await.unwrap();
+    assert!(again.success(), "{}", again.text());
+    assert!(!again.text().contains("installed"), "{}", again.text());
+    assert_seed_checks(&etcdctl, 3, "peer").await.unwrap();
+    for i in 0..3 {
+        let state = hosts
+            .ssh(i, &format!("systemctl is-active {}", unit(i)))
+            .await
+            .unwrap();
+        assert_eq!(state, "active\n", "host {i}");
+    }
+}
