@@ -96,8 +96,9 @@ enum Command {
         file: ClusterFileArg,
         #[command(flatten)]
         install: InstallArgs,
-        /// Where members keep their files, relative to the SSH user's home (default `oxcd`).
-        #[arg(long)]
+        /// Where members keep their files (data dir, configuration, log) as `<DIR>/<name>/`,
+        /// relative to the SSH user's home (default `oxcd`).
+        #[arg(long, visible_alias = "data-dir", value_name = "DIR")]
         home: Option<String>,
         /// The cluster token (`--initial-cluster-token`); a random one by default.
         #[arg(long)]
