@@ -23,6 +23,17 @@ impl OxadmRun {
         self.output.status.success()
     }
 
+    /// Panics, showing what it printed, unless `text` appears in it exactly `times` times.
+    #[track_caller]
+    pub fn assert_says(&self, text: &str, times: usize) {
+        let printed = self.text();
+        assert_eq!(
+            printed.matches(text).count(),
+            times,
+            "{text:?} in:\n{printed}"
+        );
+    }
+
     /// Its standard output, then its standard error.
     pub fn text(&self) -> String {
         format!(
@@ -37,6 +48,19 @@ impl OxadmRun {
 pub async fn oxadm<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<OxadmRun> {
     let command = tokio::process::Command::new(binaries::oxadm()?);
     finish(command, args).await
+}
+
+/// Runs `oxadm args...` on this machine; panics, showing what it printed, unless it succeeds.
+pub async fn oxadm_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> OxadmRun {
+    let run = oxadm(args).await.expect("running oxadm");
+    let words: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
+    assert!(
+        run.success(),
+        "oxadm {} failed:\n{}",
+        words.join(" "),
+        run.text()
+    );
+    run
 }
 
 /// Runs `oxadm args...` inside host `i` of `lab`.

@@ -273,6 +273,26 @@ impl SshHosts {
         args
     }
 
+    /// A cluster file as an operator writes one, with a comment: token `token`, members
+    /// `peer1..` on hosts `0..members`, logging in with the client key and these hosts' keys.
+    pub fn cluster_file_text(&self, token: &str, members: usize) -> String {
+        let members: String = (0..members)
+            .map(|i| {
+                format!(
+                    "  - name: peer{}\n    host: {}\n    ssh: {{user: {}, key: {}}}\n",
+                    i + 1,
+                    self.ip(i),
+                    self.user,
+                    self.client_key().display()
+                )
+            })
+            .collect();
+        format!(
+            "# Our production cluster.\ntoken: {token}\nssh-options: [\"-oUserKnownHostsFile={}\"]\nmembers:\n{members}",
+            self.known_hosts().display()
+        )
+    }
+
     /// Host `i`'s private home directory, as seen from this machine.
     pub fn home(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("h{i}")).join("home")

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use oxcd_tests::acked_writers::{AckedWriters, assert_endpoints_hold};
 use oxcd_tests::binaries;
-use oxcd_tests::oxadm_runs::oxadm;
+use oxcd_tests::oxadm_runs::{oxadm, oxadm_ok};
 use oxcd_tests::ssh_hosts::SshHosts;
 
 const PREFIX: &str = "/daytwo";
@@ -25,8 +25,7 @@ async fn restart_upgrade_logs_backup_and_restore_lose_no_acknowledged_write() {
         .unwrap();
     let file = work.path().join("oxadm.yaml").to_str().unwrap().to_owned();
     let up = hosts.oxadm_up_args(&file, 3);
-    let run = oxadm(&up).await.unwrap();
-    assert!(run.success(), "oxadm up failed:\n{}", run.text());
+    oxadm_ok(&up).await;
 
     let endpoints: Vec<String> = (0..3)
         .map(|i| format!("http://{}:2379", hosts.ip(i)))
@@ -34,28 +33,10 @@ async fn restart_upgrade_logs_backup_and_restore_lose_no_acknowledged_write() {
     let writers = AckedWriters::start(&endpoints, PREFIX, 64);
 
     let started = Instant::now();
-    let restart = oxadm(&["restart", "-f", &file]).await.unwrap();
-    assert!(
-        restart.success(),
-        "oxadm restart failed:\n{}",
-        restart.text()
-    );
+    let restart = oxadm_ok(&["restart", "-f", &file]).await;
     eprintln!("oxadm restart: {:.1}s", started.elapsed().as_secs_f64());
-    assert_eq!(
-        restart
-            .text()
-            .matches(": restarted, cluster healthy again")
-            .count(),
-        3,
-        "{}",
-        restart.text()
-    );
-    assert_eq!(
-        restart.text().matches("leadership moved to").count(),
-        1,
-        "{}",
-        restart.text()
-    );
+    restart.assert_says(": restarted, cluster healthy again", 3);
+    restart.assert_says("leadership moved to", 1);
 
     // A binary that differs from the installed one (trailing bytes do not change an ELF file).
     let new_binary = work.path().join("oxcd-next");
@@ -69,44 +50,18 @@ async fn restart_upgrade_logs_backup_and_restore_lose_no_acknowledged_write() {
     .unwrap();
     let new_binary = new_binary.to_str().unwrap().to_owned();
     let started = Instant::now();
-    let upgrade = oxadm(&["upgrade", "-f", &file, "--binary", &new_binary])
-        .await
-        .unwrap();
-    assert!(
-        upgrade.success(),
-        "oxadm upgrade failed:\n{}",
-        upgrade.text()
-    );
+    let upgrade = oxadm_ok(&["upgrade", "-f", &file, "--binary", &new_binary]).await;
     eprintln!("oxadm upgrade: {:.1}s", started.elapsed().as_secs_f64());
-    assert_eq!(
-        upgrade.text().matches("installed oxcd on").count(),
-        3,
-        "{}",
-        upgrade.text()
-    );
-    assert_eq!(
-        upgrade
-            .text()
-            .matches(": restarted, cluster healthy again")
-            .count(),
-        3,
-        "{}",
-        upgrade.text()
-    );
-    let again = oxadm(&["upgrade", "-f", &file, "--binary", &new_binary])
-        .await
-        .unwrap();
-    assert!(again.success(), "{}", again.text());
+    upgrade.assert_says("installed oxcd on", 3);
+    upgrade.assert_says(": restarted, cluster healthy again", 3);
+    let again = oxadm_ok(&["upgrade", "-f", &file, "--binary", &new_binary]).await;
     assert!(
         again.text().contains("nothing to restart"),
         "{}",
         again.text()
     );
 
-    let logs = oxadm(&["logs", "peer2", "-f", &file, "-n", "400"])
-        .await
-        .unwrap();
-    assert!(logs.success(), "{}", logs.text());
+    let logs = oxadm_ok(&["logs", "peer2", "-f", &file, "-n", "400"]).await;
     assert!(
         logs.text().contains("restarting oxcd on request"),
         "{}",
@@ -115,10 +70,7 @@ async fn restart_upgrade_logs_backup_and_restore_lose_no_acknowledged_write() {
 
     let backup = work.path().join("backup.db");
     let before_backup = writers.acknowledged_keys();
-    let saved = oxadm(&["backup", backup.to_str().unwrap(), "-f", &file])
-        .await
-        .unwrap();
-    assert!(saved.success(), "oxadm backup failed:\n{}", saved.text());
+    oxadm_ok(&["backup", backup.to_str().unwrap(), "-f", &file]).await;
     let check = std::process::Command::new("sha256sum")
         .args(["-c", "backup.db.sha256"])
         .current_dir(work.path())
@@ -175,29 +127,20 @@ async fn restart_upgrade_logs_backup_and_restore_lose_no_acknowledged_write() {
     );
 
     // The cluster made anew from the backup holds every write acknowledged before it.
-    let down = oxadm(&["down", "-f", &file]).await.unwrap();
-    assert!(down.success(), "{}", down.text());
+    oxadm_ok(&["down", "-f", &file]).await;
     let started = Instant::now();
-    let restored = oxadm(&["restore", backup.to_str().unwrap(), "-f", &file])
-        .await
-        .unwrap();
-    assert!(
-        restored.success(),
-        "oxadm restore failed:\n{}",
-        restored.text()
-    );
+    let restored = oxadm_ok(&["restore", backup.to_str().unwrap(), "-f", &file]).await;
     eprintln!("oxadm restore: {:.1}s", started.elapsed().as_secs_f64());
-    assert_eq!(
-        restored.text().matches("its old files are kept in").count(),
-        3,
-        "{}",
-        restored.text()
-    );
+    restored.assert_says("its old files are kept in", 3);
     assert_endpoints_hold(&endpoints, &before_backup, PREFIX).await;
 
     // With one member down, a restart could cost the quorum: refused, nothing restarted.
+    // The supervisor stops its oxcd before it exits.
     hosts
-        .ssh(2, "kill $(cat oxcd/peer3/supervisor.pid)")
+        .ssh(
+            2,
+            "pid=$(cat oxcd/peer3/supervisor.pid); kill $pid; while kill -0 $pid 2>/dev/null; do sleep 0.1; done",
+        )
         .await
         .unwrap();
     let refused = oxadm(&["restart", "-f", &file]).await.unwrap();

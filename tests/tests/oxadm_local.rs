@@ -65,12 +65,7 @@ async fn local_up_starts_a_checked_cluster_that_survives_kills_and_stops_cleanly
         .await
         .unwrap();
     assert!(again.success(), "{}", again.text());
-    assert_eq!(
-        again.text().matches("already running").count(),
-        3,
-        "{}",
-        again.text()
-    );
+    again.assert_says("already running", 3);
     assert_eq!(supervisor_pids(&dir), pids);
 
     // A member killed outright is started again by its supervisor.
@@ -98,12 +93,7 @@ async fn local_up_starts_a_checked_cluster_that_survives_kills_and_stops_cleanly
         .await
         .unwrap();
     assert!(down.success(), "{}", down.text());
-    assert_eq!(
-        down.text().matches(": stopped").count(),
-        3,
-        "{}",
-        down.text()
-    );
+    down.assert_says(": stopped", 3);
     for pid in pids {
         assert!(!alive(pid), "supervisor {pid} still runs after down");
     }

@@ -7,7 +7,7 @@
 
 use oxcd_tests::Etcdctl;
 use oxcd_tests::acked_writers::{AckedWriters, assert_endpoints_hold};
-use oxcd_tests::oxadm_runs::oxadm;
+use oxcd_tests::oxadm_runs::{oxadm, oxadm_ok};
 use oxcd_tests::ssh_hosts::SshHosts;
 
 const PREFIX: &str = "/membership";
@@ -44,8 +44,7 @@ async fn add_remove_and_replace_keep_every_acknowledged_write() {
     let file = work.path().join("oxadm.yaml").to_str().unwrap().to_owned();
     let key = hosts.client_key().display().to_string();
     let up = hosts.oxadm_up_args(&file, 3);
-    let run = oxadm(&up).await.unwrap();
-    assert!(run.success(), "oxadm up failed:\n{}", run.text());
+    oxadm_ok(&up).await;
 
     let all: Vec<String> = (0..4)
         .map(|i| format!("http://{}:2379", hosts.ip(i)))

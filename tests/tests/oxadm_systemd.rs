@@ -1,5 +1,5 @@
-//! `oxadm up` where systemd runs (three hosts booting systemd in containers, logged into as
-//! root): each member becomes a systemd unit, enabled and active, that systemd starts again when
+//! `oxadm up -f cluster.yaml` where systemd runs (three hosts booting systemd in containers,
+//! logged into as root): each member becomes a systemd unit, enabled and active, that systemd starts again when
 //! oxcd dies; the day-two commands act through systemd (`restart`, `logs`, `down` stops and
 //! disables the units, `up` starts them again); `oxadm systemd` prints the units exactly as
 //! installed, and `systemd-analyze verify` finds nothing wrong with them.
@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use oxcd_tests::Etcdctl;
-use oxcd_tests::oxadm_runs::oxadm;
+use oxcd_tests::oxadm_runs::oxadm_ok;
 use oxcd_tests::seed_checks::assert_seed_checks;
 use oxcd_tests::ssh_hosts::SshHosts;
 use oxcd_tests::wait;
@@ -23,11 +23,17 @@ async fn up_where_systemd_runs_makes_members_units_that_systemd_keeps_running() 
         .prefix("oxt-adm-systemd-")
         .tempdir()
         .unwrap();
-    let file = work.path().join("oxadm.yaml").to_str().unwrap().to_owned();
+    // The seed's scenario in one command, from the operator's cluster file.
+    let file = work
+        .path()
+        .join("cluster.yaml")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    std::fs::write(&file, hosts.cluster_file_text("systemd-cluster", 3)).unwrap();
 
     let started = Instant::now();
-    let up = oxadm(&hosts.oxadm_up_args(&file, 3)).await.unwrap();
-    assert!(up.success(), "oxadm up failed:\n{}", up.text());
+    oxadm_ok(&["up", "-f", &file]).await;
     eprintln!(
         "oxadm up with systemd: bare hosts to a healthy cluster in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -76,25 +82,9 @@ async fn up_where_systemd_runs_makes_members_units_that_systemd_keeps_running() 
     .await
     .unwrap();
 
-    let restart = oxadm(&["restart", "-f", &file]).await.unwrap();
-    assert!(
-        restart.success(),
-        "oxadm restart failed:\n{}",
-        restart.text()
-    );
-    assert_eq!(
-        restart
-            .text()
-            .matches(": restarted, cluster healthy again")
-            .count(),
-        3,
-        "{}",
-        restart.text()
-    );
-    let logs = oxadm(&["logs", "peer2", "-f", &file, "-n", "400"])
-        .await
-        .unwrap();
-    assert!(logs.success(), "{}", logs.text());
+    let restart = oxadm_ok(&["restart", "-f", &file]).await;
+    restart.assert_says(": restarted, cluster healthy again", 3);
+    let logs = oxadm_ok(&["logs", "peer2", "-f", &file, "-n", "400"]).await;
     assert!(
         logs.text().contains("\"msg\":\"Running: \""),
         "{}",
@@ -102,8 +92,7 @@ async fn up_where_systemd_runs_makes_members_units_that_systemd_keeps_running() 
     );
 
     // The printed unit is the installed one, and systemd finds nothing wrong with it.
-    let printed = oxadm(&["systemd", "peer1", "-f", &file]).await.unwrap();
-    assert!(printed.success(), "{}", printed.text());
+    let printed = oxadm_ok(&["systemd", "peer1", "-f", &file]).await;
     let installed = hosts
         .ssh(0, &format!("cat /etc/systemd/system/{}", unit(0)))
         .await
@@ -125,14 +114,8 @@ async fn up_where_systemd_runs_makes_members_units_that_systemd_keeps_running() 
         .unwrap();
     assert_eq!(verified, "", "systemd-analyze verify");
 
-    let down = oxadm(&["down", "-f", &file]).await.unwrap();
-    assert!(down.success(), "{}", down.text());
-    assert_eq!(
-        down.text().matches(": stopped").count(),
-        3,
-        "{}",
-        down.text()
-    );
+    let down = oxadm_ok(&["down", "-f", &file]).await;
+    down.assert_says(": stopped", 3);
     for i in 0..3 {
         let state = hosts
             .ssh(
@@ -147,8 +130,7 @@ async fn up_where_systemd_runs_makes_members_units_that_systemd_keeps_running() 
         assert_eq!(state, "inactive\ndisabled\n", "host {i}");
     }
 
-    let again = oxadm(&["up", "-f", &file]).await.unwrap();
-    assert!(again.success(), "{}", again.text());
+    let again = oxadm_ok(&["up", "-f", &file]).await;
     assert!(!again.text().contains("installed"), "{}", again.text());
     assert_seed_checks(&etcdctl, 3, "peer").await.unwrap();
     for i in 0..3 {

@@ -10,7 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Instant;
 
 use oxcd_tests::Etcdctl;
-use oxcd_tests::oxadm_runs::oxadm;
+use oxcd_tests::oxadm_runs::{oxadm, oxadm_ok};
 use oxcd_tests::seed_checks::assert_seed_checks;
 use oxcd_tests::ssh_hosts::SshHosts;
 
@@ -21,28 +21,13 @@ async fn up_with_tls_serves_etcdctl_with_the_client_certificate_and_certs_renew_
         .prefix("oxt-adm-tls-")
         .tempdir()
         .unwrap();
-    let members: String = (0..3)
-        .map(|i| {
-            format!(
-                "  - name: peer{}\n    host: {}\n    ssh: {{user: {}, key: {}}}\n",
-                i + 1,
-                hosts.ip(i),
-                hosts.user(),
-                hosts.client_key().display()
-            )
-        })
-        .collect();
-    let text = format!(
-        "# Our production cluster.\ntoken: tls-cluster\nssh-options: [\"-oUserKnownHostsFile={}\"]\nmembers:\n{members}",
-        hosts.known_hosts().display()
-    );
+    let text = hosts.cluster_file_text("tls-cluster", 3);
     let file = work.path().join("cluster.yaml");
     std::fs::write(&file, &text).unwrap();
     let file_arg = file.to_str().unwrap().to_owned();
 
     let started = Instant::now();
-    let up = oxadm(&["up", "-f", &file_arg, "--tls"]).await.unwrap();
-    assert!(up.success(), "oxadm up --tls failed:\n{}", up.text());
+    let up = oxadm_ok(&["up", "-f", &file_arg, "--tls"]).await;
     eprintln!(
         "oxadm up --tls: bare hosts to a healthy cluster in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -99,8 +84,7 @@ async fn up_with_tls_serves_etcdctl_with_the_client_certificate_and_certs_renew_
         Some(0)
     );
 
-    let status = oxadm(&["status", "-f", &file_arg]).await.unwrap();
-    assert!(status.success(), "{}", status.text());
+    let status = oxadm_ok(&["status", "-f", &file_arg]).await;
     assert!(
         status.text().contains("3/3 members answer"),
         "{}",
@@ -111,23 +95,10 @@ async fn up_with_tls_serves_etcdctl_with_the_client_certificate_and_certs_renew_
     let old_client = std::fs::read(pki.join("client.pem")).unwrap();
     let old_server = std::fs::read(hosts.home(0).join("oxcd/peer1/tls/server.pem")).unwrap();
     let started = Instant::now();
-    let renew = oxadm(&["certs", "renew", "-f", &file_arg]).await.unwrap();
-    assert!(
-        renew.success(),
-        "oxadm certs renew failed:\n{}",
-        renew.text()
-    );
+    let renew = oxadm_ok(&["certs", "renew", "-f", &file_arg]).await;
     eprintln!("oxadm certs renew: {:.1}s", started.elapsed().as_secs_f64());
     for what in ["clients", "peers"] {
-        assert_eq!(
-            renew
-                .text()
-                .matches(&format!("serves {what} its new certificate"))
-                .count(),
-            3,
-            "{}",
-            renew.text()
-        );
+        renew.assert_says(&format!("serves {what} its new certificate"), 3);
     }
     assert_ne!(std::fs::read(pki.join("client.pem")).unwrap(), old_client);
     assert_ne!(
@@ -144,18 +115,11 @@ async fn up_with_tls_serves_etcdctl_with_the_client_certificate_and_certs_renew_
     assert_seed_checks(&etcdctl, 3, "peer").await.unwrap();
 
     // Running `up` again changes nothing.
-    let again = oxadm(&["up", "-f", &file_arg]).await.unwrap();
-    assert!(again.success(), "{}", again.text());
-    assert_eq!(
-        again.text().matches("already running").count(),
-        3,
-        "{}",
-        again.text()
-    );
+    let again = oxadm_ok(&["up", "-f", &file_arg]).await;
+    again.assert_says("already running", 3);
 
     // The same cluster without TLS is refused before anything changes.
-    let down = oxadm(&["down", "-f", &file_arg]).await.unwrap();
-    assert!(down.success(), "{}", down.text());
+    oxadm_ok(&["down", "-f", &file_arg]).await;
     let plain_file = work.path().join("plain.yaml");
     std::fs::write(&plain_file, &text).unwrap();
     let plain_up = oxadm(&["up", "-f", plain_file.to_str().unwrap()])

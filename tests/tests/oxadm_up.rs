@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use oxcd_tests::Etcdctl;
-use oxcd_tests::oxadm_runs::oxadm;
+use oxcd_tests::oxadm_runs::{oxadm, oxadm_ok};
 use oxcd_tests::seed_checks::assert_seed_checks;
 use oxcd_tests::ssh_hosts::SshHosts;
 
@@ -161,12 +161,7 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         "{}",
         up.text()
     );
-    assert_eq!(
-        up.text().matches("installed oxcd on").count(),
-        3,
-        "{}",
-        up.text()
-    );
+    up.assert_says("installed oxcd on", 3);
 
     let endpoints: Vec<String> = (0..3)
         .map(|i| format!("http://{}:2379", hosts.ip(i)))
@@ -181,38 +176,20 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
 
     // Again, from the cluster file alone: nothing changes.
     let file_arg = file.to_str().unwrap().to_owned();
-    let again = oxadm(&strings(&["up", "-f", &file_arg])).await.unwrap();
-    assert!(again.success(), "{}", again.text());
-    assert_eq!(
-        again.text().matches("already running").count(),
-        3,
-        "{}",
-        again.text()
-    );
+    let again = oxadm_ok(&strings(&["up", "-f", &file_arg])).await;
+    again.assert_says("already running", 3);
     assert!(!again.text().contains("installed"), "{}", again.text());
 
-    let status = oxadm(&strings(&["status", "-f", &file_arg])).await.unwrap();
-    assert!(status.success(), "{}", status.text());
-    assert_eq!(
-        status.text().matches(" healthy ").count(),
-        3,
-        "{}",
-        status.text()
-    );
+    let status = oxadm_ok(&strings(&["status", "-f", &file_arg])).await;
+    status.assert_says(" healthy ", 3);
     assert!(
         status.text().contains("3/3 members answer"),
         "{}",
         status.text()
     );
 
-    let down = oxadm(&strings(&["down", "-f", &file_arg])).await.unwrap();
-    assert!(down.success(), "{}", down.text());
-    assert_eq!(
-        down.text().matches(": stopped").count(),
-        3,
-        "{}",
-        down.text()
-    );
+    let down = oxadm_ok(&strings(&["down", "-f", &file_arg])).await;
+    down.assert_says(": stopped", 3);
     for i in 0..3 {
         let left = hosts
             .ssh(i, "pgrep -u oxt-etcd -f '[o]xcd --config-file' || true")
@@ -242,10 +219,7 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         "{}",
         failing.text()
     );
-    let down = oxadm(&strings(&["down", "-f", broken.to_str().unwrap()]))
-        .await
-        .unwrap();
-    assert!(down.success(), "{}", down.text());
+    oxadm_ok(&strings(&["down", "-f", broken.to_str().unwrap()])).await;
 
     // A host whose home holds another cluster's member is refused.
     let other = oxadm(&{
