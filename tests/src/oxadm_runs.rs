@@ -63,6 +63,23 @@ pub async fn oxadm_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> OxadmRun {
     run
 }
 
+/// Runs `oxadm args...` on this machine; panics, showing what it printed, unless it fails
+/// saying `message`.
+pub async fn oxadm_refused<S: AsRef<std::ffi::OsStr>>(args: &[S], message: &str) -> OxadmRun {
+    let run = oxadm(args).await.expect("running oxadm");
+    assert!(
+        !run.success(),
+        "oxadm succeeded where it must refuse:\n{}",
+        run.text()
+    );
+    assert!(
+        run.text().contains(message),
+        "{message:?} in:\n{}",
+        run.text()
+    );
+    run
+}
+
 /// Runs `oxadm args...` inside host `i` of `lab`.
 pub async fn oxadm_in<S: AsRef<std::ffi::OsStr>>(
     lab: &NetnsLab,

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use oxcd_tests::acked_writers::{AckedWriters, assert_endpoints_hold};
 use oxcd_tests::binaries;
-use oxcd_tests::oxadm_runs::{oxadm, oxadm_ok};
+use oxcd_tests::oxadm_runs::{oxadm_ok, oxadm_refused};
 use oxcd_tests::ssh_hosts::SshHosts;
 
 const PREFIX: &str = "/daytwo";
@@ -104,27 +104,17 @@ async fn restart_upgrade_logs_backup_and_restore_lose_no_acknowledged_write() {
         work.path().join("damaged.db.sha256"),
     )
     .unwrap();
-    let refused = oxadm(&["restore", damaged.to_str().unwrap(), "-f", &file])
-        .await
-        .unwrap();
-    assert!(!refused.success());
-    assert!(
-        refused.text().contains("does not match its checksum"),
-        "{}",
-        refused.text()
-    );
+    oxadm_refused(
+        &["restore", damaged.to_str().unwrap(), "-f", &file],
+        "does not match its checksum",
+    )
+    .await;
     // ... and so is a restore over running members.
-    let running = oxadm(&["restore", backup.to_str().unwrap(), "-f", &file])
-        .await
-        .unwrap();
-    assert!(!running.success());
-    assert!(
-        running
-            .text()
-            .contains("stop the cluster with `oxadm down` first"),
-        "{}",
-        running.text()
-    );
+    oxadm_refused(
+        &["restore", backup.to_str().unwrap(), "-f", &file],
+        "stop the cluster with `oxadm down` first",
+    )
+    .await;
 
     // The cluster made anew from the backup holds every write acknowledged before it.
     oxadm_ok(&["down", "-f", &file]).await;
@@ -143,12 +133,6 @@ async fn restart_upgrade_logs_backup_and_restore_lose_no_acknowledged_write() {
         )
         .await
         .unwrap();
-    let refused = oxadm(&["restart", "-f", &file]).await.unwrap();
-    assert!(!refused.success());
-    assert!(
-        refused.text().contains("could cost the quorum"),
-        "{}",
-        refused.text()
-    );
+    let refused = oxadm_refused(&["restart", "-f", &file], "could cost the quorum").await;
     assert!(!refused.text().contains("restarted"), "{}", refused.text());
 }

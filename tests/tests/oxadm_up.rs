@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use oxcd_tests::Etcdctl;
-use oxcd_tests::oxadm_runs::{oxadm, oxadm_ok};
+use oxcd_tests::oxadm_runs::{oxadm, oxadm_ok, oxadm_refused};
 use oxcd_tests::seed_checks::assert_seed_checks;
 use oxcd_tests::ssh_hosts::SshHosts;
 
@@ -38,21 +38,15 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
     };
 
     // Refused: hosts whose keys are unknown, then a key they do not accept.
-    let unknown = oxadm(&up_args(&strings(&[
-        "-i",
-        &key,
-        "--ssh-option=-oUserKnownHostsFile=/dev/null",
-    ])))
-    .await
-    .unwrap();
-    assert!(!unknown.success());
-    assert!(
-        unknown
-            .text()
-            .contains("host key is not the one known_hosts has"),
-        "{}",
-        unknown.text()
-    );
+    oxadm_refused(
+        &up_args(&strings(&[
+            "-i",
+            &key,
+            "--ssh-option=-oUserKnownHostsFile=/dev/null",
+        ])),
+        "host key is not the one known_hosts has",
+    )
+    .await;
     let stranger = work.path().join("stranger");
     let keygen = std::process::Command::new("ssh-keygen")
         .args([
@@ -67,28 +61,16 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         .status()
         .unwrap();
     assert!(keygen.success());
-    let refused = oxadm(&up_args(&strings(&[
-        "-i",
-        stranger.to_str().unwrap(),
-        &known_hosts,
-    ])))
-    .await
-    .unwrap();
-    assert!(
-        refused.text().contains("authentication failed"),
-        "{}",
-        refused.text()
-    );
+    oxadm_refused(
+        &up_args(&strings(&["-i", stranger.to_str().unwrap(), &known_hosts])),
+        "authentication failed",
+    )
+    .await;
     // Refused: a host that cannot be reached, a port taken, a binary missing or built for
     // another machine.
-    let expect_refusal = |args: Vec<String>, message: &'static str| async move {
-        let run = oxadm(&args).await.unwrap();
-        assert!(!run.success(), "refused up succeeded:\n{}", run.text());
-        assert!(run.text().contains(message), "{}", run.text());
-    };
     let mut unreachable = up_args(&strings(&["-i", &key, &known_hosts]));
     unreachable[5] = "peer3=nobody@127.0.0.1:1".to_owned();
-    expect_refusal(unreachable, "cannot reach 127.0.0.1:1 over SSH").await;
+    oxadm_refused(&unreachable, "cannot reach 127.0.0.1:1 over SSH").await;
     hosts
         .ssh(
             0,
@@ -96,8 +78,8 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         )
         .await
         .unwrap();
-    expect_refusal(
-        up_args(&strings(&["-i", &key, &known_hosts])),
+    oxadm_refused(
+        &up_args(&strings(&["-i", &key, &known_hosts])),
         "port 2379 is taken by another process",
     )
     .await;
@@ -109,8 +91,8 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         .await
         .unwrap();
     let missing = work.path().join("no-such-oxcd");
-    expect_refusal(
-        up_args(&strings(&[
+    oxadm_refused(
+        &up_args(&strings(&[
             "-i",
             &key,
             &known_hosts,
@@ -125,8 +107,8 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
     header[..4].copy_from_slice(b"\x7fELF");
     header[18] = 0xb7;
     std::fs::write(&foreign, header).unwrap();
-    expect_refusal(
-        up_args(&strings(&[
+    oxadm_refused(
+        &up_args(&strings(&[
             "-i",
             &key,
             &known_hosts,
@@ -207,40 +189,36 @@ async fn up_brings_three_bare_hosts_to_a_checked_cluster_and_down_stops_it() {
         format!("{text}settings: {{snapshot-count: lots}}\n"),
     )
     .unwrap();
-    let failing = oxadm(&strings(&["up", "-f", broken.to_str().unwrap()]))
-        .await
-        .unwrap();
-    assert!(!failing.success());
+    let failing = oxadm_refused(
+        &strings(&["up", "-f", broken.to_str().unwrap()]),
+        "failed to start on",
+    )
+    .await;
     assert!(
-        failing.text().contains("failed to start on")
-            && failing
-                .text()
-                .contains("cannot unmarshal string into Go struct field configYAML.snapshot-count"),
+        failing
+            .text()
+            .contains("cannot unmarshal string into Go struct field configYAML.snapshot-count"),
         "{}",
         failing.text()
     );
     oxadm_ok(&strings(&["down", "-f", broken.to_str().unwrap()])).await;
 
     // A host whose home holds another cluster's member is refused.
-    let other = oxadm(&{
-        let mut args = strings(&["up", "-f", work.path().join("other.yaml").to_str().unwrap()]);
-        args.extend(members.iter().cloned());
-        args.extend(strings(&[
-            "-i",
-            &key,
-            &known_hosts,
-            "--token",
-            "another-cluster",
-        ]));
-        args
-    })
-    .await
-    .unwrap();
-    assert!(!other.success());
-    assert!(
-        other.text().contains("holds a member of another cluster"),
-        "{}",
-        other.text()
-    );
+    oxadm_refused(
+        &{
+            let mut args = strings(&["up", "-f", work.path().join("other.yaml").to_str().unwrap()]);
+            args.extend(members.iter().cloned());
+            args.extend(strings(&[
+                "-i",
+                &key,
+                &known_hosts,
+                "--token",
+                "another-cluster",
+            ]));
+            args
+        },
+        "holds a member of another cluster",
+    )
+    .await;
     assert!(Path::new(&hosts.home(0)).exists());
 }

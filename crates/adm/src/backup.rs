@@ -3,7 +3,7 @@
 //! SHA-256 trailer) — and its checksum written beside it as `FILE.sha256`, in `sha256sum`'s
 //! format, so a copy can be checked anywhere with `sha256sum -c`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -40,7 +40,7 @@ pub async fn backup(file: &ClusterFile, target: &Path) -> Result<()> {
         .file_name()
         .context("the backup file has a name")?
         .to_string_lossy();
-    let sum_file = target.with_file_name(format!("{name}.sha256"));
+    let sum_file = checksum_file(target);
     std::fs::write(&sum_file, format!("{sum}  {name}\n"))
         .with_context(|| format!("writing {}", sum_file.display()))?;
     println!(
@@ -50,4 +50,11 @@ pub async fn backup(file: &ClusterFile, target: &Path) -> Result<()> {
         sum_file.display()
     );
     Ok(())
+}
+
+/// Where the checksum of the backup at `backup` is: `BACKUP.sha256`.
+pub fn checksum_file(backup: &Path) -> PathBuf {
+    let mut name = backup.as_os_str().to_owned();
+    name.push(".sha256");
+    PathBuf::from(name)
 }

@@ -128,12 +128,12 @@ pub async fn check(
             skew.as_secs_f64()
         ));
     }
+    let user = fact("user").unwrap_or_default();
     let systemd = match fact("systemd").as_deref() {
         Some("yes") => true,
         Some(_) => {
             warnings.push(format!(
-                "systemd runs there, but {} may not manage its units (neither root nor passwordless sudo): oxadm supervises the member itself, and it will not start again after a reboot",
-                fact("user").unwrap_or_default()
+                "systemd runs there, but {user} may not manage its units (neither root nor passwordless sudo): oxadm supervises the member itself, and it will not start again after a reboot"
             ));
             false
         }
@@ -155,7 +155,7 @@ pub async fn check(
         member_dir,
         running,
         systemd,
-        user: fact("user").unwrap_or_default(),
+        user,
         installed: InstalledSums {
             oxcd: fact("sum_oxcd"),
             oxadm: fact("sum_oxadm"),

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use futures::future::join_all;
 use sha2::{Digest, Sha256};
 
+use crate::backup::checksum_file;
 use crate::cluster_file::{ClusterFile, MemberEntry};
 use crate::health::wait_started;
 use crate::host::{Host, quote};
@@ -71,7 +72,7 @@ pub async fn restore(
 fn read_checked(backup: &Path) -> Result<Vec<u8>> {
     let content = std::fs::read(backup)
         .with_context(|| format!("reading the backup {}", backup.display()))?;
-    let sum_file = PathBuf::from(format!("{}.sha256", backup.display()));
+    let sum_file = checksum_file(backup);
     match std::fs::read_to_string(&sum_file) {
         Ok(text) => {
             let expected = text.split_whitespace().next().unwrap_or_default();
