@@ -10,7 +10,7 @@
 # Environment (all optional):
 #   TOTAL=10000        requests per scenario
 #   KEYS=1000000       keys loaded before the range scenarios and the memory measurement
-#   SCENARIOS="put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag"
+#   SCENARIOS="put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag"
 #                      subset and order of the rows
 #   LOCK_TOTAL=2000    acquire/release cycles per lock scenario
 #   DEFRAG_CLIENTS=10 DEFRAG_SETTLE=3s   putters during the defrag row, and their steady load
@@ -37,7 +37,7 @@ set -euo pipefail
 
 TOTAL=${TOTAL:-10000}
 KEYS=${KEYS:-1000000}
-SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag}
+SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag}
 LOCK_TOTAL=${LOCK_TOTAL:-2000}
 DEFRAG_CLIENTS=${DEFRAG_CLIENTS:-10}
 DEFRAG_SETTLE=${DEFRAG_SETTLE:-3s}
@@ -376,6 +376,13 @@ run_system() {
   if wants watch-10k; then
     bench "$system" watch-10k --conns=10 --clients=10 --total="$WATCH_PUTS" watch-fanout --watchers=10000 --streams=100
   fi
+  # The seed's pattern: every node of a system watches on a connection and stream of its own.
+  if wants watch-streams-1k; then
+    bench "$system" watch-streams-1k --conns=1000 --clients=10 --total="$WATCH_PUTS" watch-fanout --watchers=1000 --streams=1000
+  fi
+  if wants watch-streams-10k; then
+    bench "$system" watch-streams-10k --conns=10000 --clients=10 --total="$WATCH_PUTS" watch-fanout --watchers=10000 --streams=10000
+  fi
   # One lease per contender, each contender on its own connection; every cycle is a Lock and
   # an Unlock, both writes, so they go to the leader.
   if wants lock-1; then
@@ -572,7 +579,7 @@ for name, member in (("defrag", "leader"), ("defrag-follower", "a follower")):
         notes.append(f"{name}: {system}'s slowest puts during the {s['defrag_secs']:.2f} s defrag: {slowest}")
 
 print()
-print("watch-1k / watch-10k: req/s are events delivered per second; p99 is put-to-event latency.")
+print("watch-*: req/s are events delivered per second; p99 is put-to-event latency.")
 print("lock-*: req/s are acquire/release cycles per second; p99 is the acquire's (queueing included).")
 print("CPU µs/req: user + system time of the three members during the run, per successful request.")
 if "defrag" in scenarios:

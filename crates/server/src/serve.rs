@@ -8,38 +8,37 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::connect_info::{ConnectInfo, Connected};
-use axum::serve::{IncomingStream, ListenerExt};
-use oxcd_tls::{Incoming, ServerStream};
+use axum::serve::{Listener, ListenerExt};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use oxcd_tls::{Incoming as TlsIncoming, ServerStream};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tower::ServiceExt;
 
+use crate::grpc::ClientIdentity;
 use crate::listeners::Bound;
 use crate::metrics::GrpcMetricsLayer;
 use crate::server::EtcdServer;
 use crate::{fail_stop, grpc, http};
 
-/// The connections of a TLS listener (possibly also serving plaintext), for `axum::serve`.
-struct Secured(Incoming);
+/// The connections of a TLS listener (possibly also serving plaintext), each with the common
+/// name of its verified client certificate.
+struct Secured(TlsIncoming);
 
-/// What a TLS listener knows of a connection.
-#[derive(Clone, Debug)]
-struct Connection {
-    /// The common name of its verified client certificate.
-    common_name: Option<String>,
-}
-
-impl axum::serve::Listener for Secured {
+impl Listener for Secured {
     type Io = ServerStream;
-    type Addr = Connection;
+    type Addr = Option<ClientIdentity>;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match self.0.next().await {
             Some(accepted) => (
                 accepted.stream,
-                Connection {
-                    common_name: accepted.peer_common_name,
-                },
+                accepted
+                    .peer_common_name
+                    .map(|common_name| ClientIdentity { common_name }),
             ),
             // The accepting task only ends with the runtime.
             None => std::future::pending().await,
@@ -47,31 +46,8 @@ impl axum::serve::Listener for Secured {
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(Connection { common_name: None })
+        Ok(None)
     }
-}
-
-impl Connected<IncomingStream<'_, Secured>> for Connection {
-    fn connect_info(stream: IncomingStream<'_, Secured>) -> Self {
-        stream.remote_addr().clone()
-    }
-}
-
-/// Puts the connection's verified client identity on the request.
-async fn attach_identity(
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let name = request
-        .extensions()
-        .get::<ConnectInfo<Connection>>()
-        .and_then(|info| info.0.common_name.clone());
-    if let Some(common_name) = name {
-        request
-            .extensions_mut()
-            .insert(grpc::ClientIdentity { common_name });
-    }
-    next.run(request).await
 }
 
 /// Serves `app` on `bound` until the listener fails.
@@ -79,21 +55,56 @@ fn spawn_serving(
     tasks: &mut JoinSet<std::io::Result<()>>,
     bound: Bound,
     app: Router,
+    max_streams: u32,
 ) -> std::io::Result<()> {
     bound.socket.set_nonblocking(true)?;
     if bound.mode.tls.is_none() {
         let listener = TcpListener::from_std(bound.socket)?.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        tasks.spawn(async move { axum::serve(listener, app).await });
+        tasks.spawn(serve_connections(listener, app, max_streams, |_| None));
         return Ok(());
     }
-    let listener = Secured(Incoming::start(bound.socket, bound.mode)?);
-    let app = app
-        .layer(axum::middleware::from_fn(attach_identity))
-        .into_make_service_with_connect_info::<Connection>();
-    tasks.spawn(async move { axum::serve(listener, app).await });
+    let listener = Secured(TlsIncoming::start(bound.socket, bound.mode)?);
+    tasks.spawn(serve_connections(listener, app, max_streams, Clone::clone));
     Ok(())
+}
+
+/// Accepts connections for ever, serving each in its own task in HTTP/1.1 or HTTP/2 as the
+/// client speaks, with `identity` (the verified client certificate's name) on every request
+/// of the connection. HTTP/2 connections may hold `max_streams` streams at once: hyper's own
+/// default of 200 would leave a client's 201st watch stream waiting for ever, where etcd
+/// (`--max-concurrent-streams`) allows 2^32 - 1.
+async fn serve_connections<L: Listener>(
+    mut listener: L,
+    app: Router,
+    max_streams: u32,
+    identity: fn(&L::Addr) -> Option<ClientIdentity>,
+) -> std::io::Result<()> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http2().max_concurrent_streams(max_streams);
+    loop {
+        let (io, address) = listener.accept().await;
+        let identity = identity(&address);
+        let service = app
+            .clone()
+            .map_request(move |mut request: axum::http::Request<Incoming>| {
+                if let Some(identity) = &identity {
+                    request.extensions_mut().insert(identity.clone());
+                }
+                request
+            });
+        let builder = builder.clone();
+        tokio::spawn(async move {
+            let connection = builder.serve_connection_with_upgrades(
+                TokioIo::new(io),
+                TowerToHyperService::new(service),
+            );
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "client connection ended");
+            }
+        });
+    }
 }
 
 /// gRPC clients get `Unimplemented` for a method we do not serve; anything else is plain HTTP
@@ -119,6 +130,7 @@ pub(crate) async fn serve_clients(
     listeners: Vec<Bound>,
     server: Arc<EtcdServer>,
 ) -> std::io::Result<()> {
+    let max_streams = server.settings().max_concurrent_streams;
     let app = grpc::routes(server.clone())
         .into_axum_router()
         .layer(GrpcMetricsLayer::new(server.metrics().grpc().clone()))
@@ -133,7 +145,7 @@ pub(crate) async fn serve_clients(
         .fallback(unknown_path);
     let mut tasks = JoinSet::new();
     for bound in listeners {
-        spawn_serving(&mut tasks, bound, app.clone())?;
+        spawn_serving(&mut tasks, bound, app.clone(), max_streams)?;
     }
     first_failure(tasks).await
 }
@@ -146,7 +158,7 @@ pub(crate) async fn serve_metrics(
     let app = http::metrics_routes(server);
     let mut tasks = JoinSet::new();
     for bound in listeners {
-        spawn_serving(&mut tasks, bound, app.clone())?;
+        spawn_serving(&mut tasks, bound, app.clone(), u32::MAX)?;
     }
     first_failure(tasks).await
 }
@@ -243,7 +255,7 @@ mod tests {
                 ),
             );
             let mut tasks = JoinSet::new();
-            spawn_serving(&mut tasks, bound, app).unwrap();
+            spawn_serving(&mut tasks, bound, app, u32::MAX).unwrap();
             let ca_file = ca.ca_file();
             let client = client.cloned();
             let body = tokio::task::spawn_blocking(move || whoami(port, &ca_file, client.as_ref()))

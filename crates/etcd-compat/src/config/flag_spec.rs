@@ -13,7 +13,8 @@ pub(crate) enum Target {
     Str(fn(&mut Settings) -> &mut String),
     /// `flag.BoolVar`: may be given without a value.
     Bool(fn(&mut Settings) -> &mut bool),
-    /// `flag.UintVar` / `Uint64Var`; the string is the Go type name used in YAML errors.
+    /// `flag.UintVar` / `Uint64Var`, or etcd's `Uint32Value` when the Go type named (used in
+    /// YAML errors) is `uint32`.
     Uint(fn(&mut Settings) -> &mut u64, &'static str),
     /// `flag.IntVar` / `Int64Var`; the string is the Go type name used in YAML errors.
     Int(fn(&mut Settings) -> &mut i64, &'static str),
@@ -48,6 +49,7 @@ impl Target {
             Target::Bool(field) => {
                 *field(settings) = parse_bool(value).ok_or("parse error")?;
             }
+            Target::Uint(field, "uint32") => *field(settings) = parse_uint32_value(value)?,
             Target::Uint(field, _) => {
                 *field(settings) = parse_uint(value, 64).map_err(|e| e.flag_text())?;
             }
@@ -73,6 +75,19 @@ impl Target {
         }
         Ok(())
     }
+}
+
+/// etcd's `Uint32Value`: decimal only, and its error is strconv's own text (Go's flag package
+/// prints a custom value's error as it is).
+fn parse_uint32_value(value: &str) -> Result<u64, String> {
+    let failure = |why: &str| format!("strconv.ParseUint: parsing {value:?}: {why}");
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(failure("invalid syntax"));
+    }
+    value
+        .parse::<u32>()
+        .map(u64::from)
+        .map_err(|_| failure("value out of range"))
 }
 
 /// Splits a comma-separated list into a sorted set, as etcd's `UniqueStringsValue` does.
@@ -211,6 +226,17 @@ mod tests {
         assert_eq!(s.log_outputs, vec!["/tmp/a", "stdout"]);
         set(&mut s, "cipher-suites", "b,a").expect("valid");
         assert_eq!(s.cipher_suites, vec!["b", "a"]);
+        assert_eq!(s.max_concurrent_streams, u64::from(u32::MAX));
+        set(&mut s, "max-concurrent-streams", "100").expect("valid");
+        assert_eq!(s.max_concurrent_streams, 100);
+        assert_eq!(
+            set(&mut s, "max-concurrent-streams", "4294967296"),
+            Err("strconv.ParseUint: parsing \"4294967296\": value out of range".to_string())
+        );
+        assert_eq!(
+            set(&mut s, "max-concurrent-streams", "0x10"),
+            Err("strconv.ParseUint: parsing \"0x10\": invalid syntax".to_string())
+        );
         set(&mut s, "grpc-keepalive-timeout", "1m").expect("valid");
         assert_eq!(s.grpc_keepalive_timeout, 60_000_000_000);
         assert_eq!(

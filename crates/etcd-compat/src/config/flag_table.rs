@@ -12,9 +12,8 @@
 //!   defined`); as an `ETCD_*` variable one draws the "unrecognized environment variable"
 //!   warning and as a config-file key the "ignoring unsupported configuration file key"
 //!   warning, and is otherwise ignored (etcd would honour both).
-//! - Rows for features oxcd does not have yet (TLS, auth, corruption
-//!   checks, keepalive tuning, ...) parse like etcd's, and the member then refuses to start
-//!   when one is set to anything but etcd's default (see `unsupported.rs`).
+//! - Rows for features oxcd does not have yet (keepalive tuning, Host checks, ...) parse like
+//!   etcd's; the member refuses to start when one is not etcd's default (`unsupported.rs`).
 //! - Four rows are accepted and have no effect whatever their value: `--enable-grpc-gateway`
 //!   (oxcd has no JSON gateway), `--experimental-enable-lease-checkpoint` (oxcd always
 //!   checkpoints leases), `--initial-election-tick-advance` and `--socket-reuse-address`.
@@ -466,6 +465,14 @@ pub(crate) static FLAGS: &[FlagSpec] = &[
         Logging,
         "zap",
         "The logger; only 'zap' (structured JSON lines) is supported."
+    ),
+    flag!(
+        "max-concurrent-streams",
+        Uint(|s| &mut s.max_concurrent_streams, "uint32"),
+        Top("max-concurrent-streams"),
+        Member,
+        "4294967295",
+        "How many gRPC streams one client connection may have open at once."
     ),
     flag!(
         "max-request-bytes",

@@ -194,6 +194,8 @@ pub struct ServerConfig {
     pub max_txn_ops: u64,
     /// `--max-request-bytes`.
     pub max_request_bytes: u64,
+    /// `--max-concurrent-streams`: HTTP/2 streams one client connection may hold open.
+    pub max_concurrent_streams: u32,
     /// `--grpc-keepalive-min-time`.
     pub grpc_keepalive_min_time: Duration,
     /// `--grpc-keepalive-interval` (zero disables).
@@ -372,6 +374,8 @@ pub(crate) fn resolve(
         },
         max_txn_ops: settings.max_txn_ops,
         max_request_bytes: settings.max_request_bytes,
+        // The flag and the file parse it as a uint32.
+        max_concurrent_streams: u32::try_from(settings.max_concurrent_streams).unwrap_or(u32::MAX),
         grpc_keepalive_min_time: non_negative(settings.grpc_keepalive_min_time),
         grpc_keepalive_interval: non_negative(settings.grpc_keepalive_interval),
         grpc_keepalive_timeout: non_negative(settings.grpc_keepalive_timeout),

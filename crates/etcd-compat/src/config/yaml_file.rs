@@ -257,9 +257,15 @@ impl Decoder {
                 other => return Err(field.mismatch(json_kind(other), "bool")),
             },
             Target::Uint(target, go_type) => {
+                let max = if go_type == "uint32" {
+                    u64::from(u32::MAX)
+                } else {
+                    u64::MAX
+                };
                 *target(settings) = number_value(value, field, go_type, |n| {
                     n.as_u64()
                         .or_else(|| whole_float(n).and_then(|f| (f >= 0.0).then_some(f as u64)))
+                        .filter(|&n| n <= max)
                 })?;
             }
             Target::Int(target, go_type) => {
@@ -521,6 +527,10 @@ mod tests {
         assert_eq!(
             error_text("heartbeat-interval: 1.5\n"),
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal number 1.5 into Go struct field configYAML.heartbeat-interval of type uint (config file \"PATH\")"
+        );
+        assert_eq!(
+            error_text("max-concurrent-streams: 4294967296\n"),
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal number 4294967296 into Go struct field configYAML.max-concurrent-streams of type uint32 (config file \"PATH\")"
         );
         assert_eq!(
             error_text("enable-pprof: \"true\"\n"),

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use oxcd_api::mvccpb::Event;
 use parking_lot::RwLock;
@@ -38,15 +39,19 @@ impl CommittedChanges {
 struct Ring {
     batches: VecDeque<Arc<CommittedChanges>>,
     bytes: usize,
-    /// Every change of revisions `covered_from..=revision` is in `batches`.
+    /// Every change from this revision up to the published one is in `batches`.
     covered_from: i64,
-    revision: i64,
 }
 
 /// Recent committed changes for the watch streams, plus the revision they are complete up to.
 pub struct WatchHub {
     ring: RwLock<Ring>,
     capacity_bytes: usize,
+    /// The published revision, and the ring's `covered_from`, readable without the lock: every
+    /// stream checks them on every wake-up. Stored after the ring changed, so a reader that
+    /// sees a revision finds its changes in the ring.
+    revision: AtomicI64,
+    covered_from: AtomicI64,
     published: watch::Sender<i64>,
 }
 
@@ -58,9 +63,10 @@ impl WatchHub {
                 batches: VecDeque::new(),
                 bytes: 0,
                 covered_from: revision + 1,
-                revision,
             }),
             capacity_bytes,
+            revision: AtomicI64::new(revision),
+            covered_from: AtomicI64::new(revision + 1),
             published: watch::channel(revision).0,
         }
     }
@@ -83,7 +89,9 @@ impl WatchHub {
                     ring.covered_from = oldest.last_revision() + 1;
                 }
             }
-            ring.revision = revision;
+            self.covered_from
+                .store(ring.covered_from, Ordering::Release);
+            self.revision.store(revision, Ordering::Release);
         }
         self.published.send_replace(revision);
     }
@@ -96,14 +104,16 @@ impl WatchHub {
             ring.batches.clear();
             ring.bytes = 0;
             ring.covered_from = revision + 1;
-            ring.revision = revision;
+            self.covered_from
+                .store(ring.covered_from, Ordering::Release);
+            self.revision.store(revision, Ordering::Release);
         }
         self.published.send_replace(revision);
     }
 
     /// The revision every published change is complete up to.
     pub fn revision(&self) -> i64 {
-        self.ring.read().revision
+        self.revision.load(Ordering::Acquire)
     }
 
     /// A receiver that changes whenever the published revision does.
@@ -120,7 +130,7 @@ impl WatchHub {
     /// Whether the ring holds every change from revision `from` on (a watcher there reads
     /// memory only; one further behind reads the backend).
     pub fn holds(&self, from: i64) -> bool {
-        from >= self.ring.read().covered_from
+        from >= self.covered_from.load(Ordering::Acquire)
     }
 
     /// The batches holding every change from revision `from` on, or `None` when the ring no

@@ -150,7 +150,13 @@ impl WatchStream {
         }
     }
 
-    async fn run(mut self, mut requests: Streaming<WatchRequest>, require_leader: bool) {
+    async fn run(mut self, requests: Streaming<WatchRequest>, require_leader: bool) {
+        // Requests are read by a task of their own and reach this loop through a channel, so
+        // that a wake-up for new changes does not also poll the HTTP/2 and gRPC decoding
+        // layers. Dropping the set with this task ends the reader.
+        let (request_tx, mut requests_rx) = mpsc::channel(SEND_QUEUE);
+        let mut reader = tokio::task::JoinSet::new();
+        reader.spawn(forward_requests(requests, request_tx));
         let server = self.server.clone();
         let leader_lost = server.leader_lost();
         tokio::pin!(leader_lost);
@@ -166,13 +172,13 @@ impl WatchStream {
             let behind = self.any_behind();
             let outcome = tokio::select! {
                 biased;
-                request = requests.message(), if receiving => match request {
-                    Ok(Some(request)) => self.handle(request).await,
-                    Ok(None) => {
+                request = requests_rx.recv(), if receiving => match request {
+                    Some(Ok(request)) => self.handle(request).await,
+                    None => {
                         receiving = false;
                         Ok(())
                     }
-                    Err(_) => Err(Closed),
+                    Some(Err(Closed)) => Err(Closed),
                 },
                 () = self.tx.closed() => Err(Closed),
                 () = &mut leader_lost, if require_leader => {
@@ -457,6 +463,25 @@ impl WatchStream {
 
     async fn send(&self, response: WatchResponse) -> Result<(), Closed> {
         self.tx.send(Ok(response)).await.map_err(|_| Closed)
+    }
+}
+
+/// Passes the client's requests on to its stream's task until the client stops sending
+/// (the channel then closes) or the stream breaks (`Closed` is passed on).
+async fn forward_requests(
+    mut requests: Streaming<WatchRequest>,
+    to_stream: mpsc::Sender<Result<WatchRequest, Closed>>,
+) {
+    loop {
+        let request = match requests.message().await {
+            Ok(Some(request)) => Ok(request),
+            Ok(None) => return,
+            Err(_) => Err(Closed),
+        };
+        let broken = request.is_err();
+        if to_stream.send(request).await.is_err() || broken {
+            return;
+        }
     }
 }
 
