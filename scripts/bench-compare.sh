@@ -10,7 +10,7 @@
 # Environment (all optional):
 #   TOTAL=10000        requests per scenario
 #   KEYS=1000000       keys loaded before the range scenarios and the memory measurement
-#   SCENARIOS="put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag"
+#   SCENARIOS="put-1 put-1000 txn-put range-l range-s range-all restart mixed-10 mixed-50 mixed-90 rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag"
 #                      subset and order of the rows
 #   LOCK_TOTAL=2000    acquire/release cycles per lock scenario
 #   DEFRAG_CLIENTS=10 DEFRAG_SETTLE=3s   putters during the defrag row, and their steady load
@@ -37,7 +37,7 @@ set -euo pipefail
 
 TOTAL=${TOTAL:-10000}
 KEYS=${KEYS:-1000000}
-SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag}
+SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s range-all restart mixed-10 mixed-50 mixed-90 rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag}
 LOCK_TOTAL=${LOCK_TOTAL:-2000}
 DEFRAG_CLIENTS=${DEFRAG_CLIENTS:-10}
 DEFRAG_SETTLE=${DEFRAG_SETTLE:-3s}
@@ -218,10 +218,20 @@ ctl() {
   "$ETCDCTL" --endpoints="$endpoints" "${client_security[@]}" "$@"
 }
 
-# Starts a MEMBERS-member cluster of binary $2 and sets `endpoints` (comma list) for it.
+# Starts a MEMBERS-member cluster of binary $2 on fresh ports and sets `endpoints` (comma
+# list) for it.
 start_cluster() {
-  local system=$1 binary=$2 base initial='' i
-  base=$(free_port_block)
+  local system=$1 binary=$2
+  cluster_base=$(free_port_block)
+  launch_members "$system" "$binary"
+  enable_auth
+}
+
+# Starts the members of binary $2 on the ports from cluster_base, on their data directories
+# (fresh ones, or those of a stopped cluster: then the --initial-* flags are ignored), and
+# waits until every one of them is healthy.
+launch_members() {
+  local system=$1 binary=$2 base=$cluster_base initial='' i
   for i in $(seq 1 "$MEMBERS"); do
     initial+="${initial:+,}m$i=http://127.0.0.1:$((base + MEMBERS + i - 1))"
   done
@@ -244,10 +254,9 @@ start_cluster() {
   until ctl --dial-timeout=1s --command-timeout=2s endpoint health >/dev/null 2>&1; do
     check_members "$system"
     [ "$SECONDS" -lt "$deadline" ] || die "$system: cluster not healthy after ${START_TIMEOUT}s"
-    sleep 0.5
+    sleep 0.1
   done
   log "$system: cluster healthy"
-  enable_auth
 }
 
 check_members() {
@@ -292,7 +301,7 @@ bench() {
   shift 2
   log "$system: $name"
   cpu_before=$(members_cpu_ticks)
-  if ! bounded "$BENCH_TIMEOUT" "$OXBENCH" --endpoints="$endpoints" --dial-timeout=5s --json \
+  if ! bounded "$BENCH_TIMEOUT" "$OXBENCH" --endpoints="${bench_endpoints:-$endpoints}" --dial-timeout=5s --json \
       "${client_security[@]}" "$@" \
       >"$out_dir/$name.json" 2>"$out_dir/$name.err"; then
     log "$system: $name failed: $(tail -n 3 "$out_dir/$name.err")"
@@ -311,6 +320,29 @@ member_rss_kb() {
   for pid in "${member_pids[@]}"; do
     awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"
   done
+}
+
+# The first member's peak memory growth while it answers whole-keyspace ranges, one at a time
+# (its VmHWM is first reset to its VmRSS), in rangeall.txt as "VmRSS-before VmHWM-after" (kB).
+range_all() {
+  local system=$1 pid=${member_pids[0]} before
+  echo 5 >"/proc/$pid/clear_refs"
+  before=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+  bench_endpoints=${endpoints%%,*} bench "$system" range-all --clients=1 --conns=1 --total=3 \
+    range --all-keys --consistency=l
+  echo "$before $(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")" >"$out_dir/rangeall.txt"
+  log "$system: VmRSS $before kB before the whole-keyspace ranges, peak $(cut -d' ' -f2 "$out_dir/rangeall.txt") kB"
+}
+
+# Stops every member (TERM) and starts them again on their data; the seconds from the start
+# until all are healthy go to restart.txt.
+restart_cluster() {
+  local system=$1 binary=$2 started
+  stop_members
+  started=$(date +%s.%N)
+  launch_members "$system" "$binary"
+  echo "$(date +%s.%N) $started" | awk '{print $1 - $2}' >"$out_dir/restart.txt"
+  log "$system: restarted to healthy in $(cat "$out_dir/restart.txt") s"
 }
 
 # Memory the members spend per watcher: the members' summed VmRSS with WATCH_MEM_WATCHERS
@@ -397,12 +429,14 @@ run_system() {
   if wants lock-indep-100; then
     bench "$system" lock-indep-100 --target-leader --clients=100 --conns=100 --total="$LOCK_TOTAL" lock --names=100
   fi
-  if wants range-l || wants range-s || wants rss || wants defrag; then
+  if wants range-l || wants range-s || wants range-all || wants restart || wants mixed-10 || wants mixed-50 ||
+    wants mixed-90 || wants rss || wants defrag; then
     bench "$system" load --target-leader "${many[@]}" --total="$KEYS" "${put[@]}"
     wait_applied
     if wants rss; then
       member_rss_kb >"$out_dir/rss.txt"
       log "$system: VmRSS (kB) per member: $(tr '\n' ' ' <"$out_dir/rss.txt")"
+      du -sk "$work/$system"/m* | cut -f1 >"$out_dir/datadir.txt"
     fi
     ctl put "$RANGE_KEY" "$(head -c "$VAL_SIZE" /dev/zero | tr '\0' v)" >/dev/null
     if wants range-l; then
@@ -411,6 +445,20 @@ run_system() {
     if wants range-s; then
       bench "$system" range-s "${many[@]}" --total="$TOTAL" range "$RANGE_KEY" --consistency=s
     fi
+    if wants range-all; then
+      range_all "$system"
+    fi
+    if wants restart; then
+      restart_cluster "$system" "$binary"
+    fi
+    # Reads and writes of random loaded keys, spread over all members, as etcd's rw-heatmaps.
+    local writes
+    for writes in 10 50 90; do
+      if wants "mixed-$writes"; then
+        bench "$system" "mixed-$writes" "${many[@]}" --total="$TOTAL" mixed --write-ratio="0.$writes" \
+          --key-size="$KEY_SIZE" --val-size="$VAL_SIZE" --key-space-size="$KEYS"
+      fi
+    done
     # Last, as it deletes half of the loaded keys (and compacts) before defragmenting the
     # leader; then a follower, which has the same garbage, under the same load on the leader.
     if wants defrag; then
@@ -438,9 +486,9 @@ python3 - "$work/results" "$SCENARIOS" "$KEYS" <<'PY'
 import glob, json, os, statistics, sys
 
 results, scenarios, keys = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
-rows = [s for s in scenarios if s not in ("rss", "watch-mem", "defrag")]
-if any(s in scenarios for s in ("range-l", "range-s", "rss", "defrag")):
-    rows.insert(next((i for i, s in enumerate(rows) if s.startswith("range")), len(rows)), "load")
+rows = [s for s in scenarios if s not in ("rss", "watch-mem", "defrag", "restart")]
+if any(s in scenarios for s in ("range-l", "range-s", "range-all", "restart", "mixed-10", "mixed-50", "mixed-90", "rss", "defrag")):
+    rows.insert(next((i for i, s in enumerate(rows) if s.startswith(("range", "mixed"))), len(rows)), "load")
 
 def passes(system, file):
     return sorted(glob.glob(os.path.join(results, system, "pass*", file)))
@@ -517,12 +565,36 @@ def rss_mib(system):
             averages.append(sum(kb) / len(kb) / 1024)
     return statistics.median_low(averages) if averages else None
 
+def per_pass(system, file, value):
+    """Median over passes of value(the file's numbers)."""
+    values = []
+    for path in passes(system, file):
+        with open(path) as f:
+            numbers = [float(x) for x in f.read().split()]
+        if numbers:
+            values.append(value(numbers))
+    return statistics.median_low(values) if values else None
+
+scale_rows = []
 if "rss" in scenarios:
-    e, o = rss_mib("etcd"), rss_mib("oxcd")
+    scale_rows.append(("VmRSS per member, MiB (average of 3)", rss_mib("etcd"), rss_mib("oxcd"), ".1f"))
+    datadir = lambda kb: sum(kb) / len(kb) / 1024
+    scale_rows.append(("data directory per member, MiB", per_pass("etcd", "datadir.txt", datadir),
+                       per_pass("oxcd", "datadir.txt", datadir), ".1f"))
+if "range-all" in scenarios:
+    growth = lambda kb: (kb[1] - kb[0]) / 1024
+    scale_rows.append(("peak VmRSS growth of the member answering whole-keyspace ranges, MiB",
+                       per_pass("etcd", "rangeall.txt", growth), per_pass("oxcd", "rangeall.txt", growth), ".1f"))
+if "restart" in scenarios:
+    seconds = lambda s: s[0]
+    scale_rows.append(("full-cluster restart to healthy, s", per_pass("etcd", "restart.txt", seconds),
+                       per_pass("oxcd", "restart.txt", seconds), ".2f"))
+if scale_rows:
     print()
-    print(f"| memory after loading {keys} keys | etcd | oxcd | oxcd/etcd |")
+    print(f"| after loading {keys} keys | etcd | oxcd | oxcd/etcd |")
     print("|---|---:|---:|---:|")
-    print(f"| VmRSS per member, MiB (average of 3) | {fmt(e, '.1f')} | {fmt(o, '.1f')} | {fmt(ratio(o, e), '.2f')} |")
+    for label, e, o, spec in scale_rows:
+        print(f"| {label} | {fmt(e, spec)} | {fmt(o, spec)} | {fmt(ratio(o, e), '.2f')} |")
 
 def watch_bytes(system):
     """Median over passes of the members' memory per watcher, in bytes."""

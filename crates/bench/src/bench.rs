@@ -8,6 +8,7 @@ use crate::connections::{Connections, Dialer};
 use crate::keys::{KeySpace, random_value};
 use crate::leader::leader_endpoints;
 use crate::lock::LockWorkload;
+use crate::mixed::MixedWorkload;
 use crate::put::{KeyOrder, PutWorkload};
 use crate::range::{Consistency, RangeWorkload};
 use crate::report::Summary;
@@ -32,13 +33,15 @@ pub fn workload(command: &Command) -> Result<Workload> {
             let consistency = Consistency::parse(&args.consistency).ok_or_else(|| {
                 anyhow::anyhow!("expected --consistency l or s, got {:?}", args.consistency)
             })?;
-            let end = args.end.clone().unwrap_or_default();
-            Workload::Range(RangeWorkload::new(
-                args.key.clone().into_bytes(),
-                end.into_bytes(),
-                consistency,
-                args.limit,
-            ))
+            let (key, end) = if args.all_keys {
+                (vec![0], vec![0])
+            } else {
+                (
+                    args.key.clone().unwrap_or_default().into_bytes(),
+                    args.end.clone().unwrap_or_default().into_bytes(),
+                )
+            };
+            Workload::Range(RangeWorkload::new(key, end, consistency, args.limit))
         }
         Command::TxnPut(args) => {
             let keys = KeySpace::new(args.key_space_size, args.key_size)?;
@@ -46,6 +49,17 @@ pub fn workload(command: &Command) -> Result<Workload> {
                 keys,
                 args.txn_ops,
                 random_value(args.val_size),
+            )?)
+        }
+        Command::Mixed(args) => {
+            let consistency = Consistency::parse(&args.consistency).ok_or_else(|| {
+                anyhow::anyhow!("expected --consistency l or s, got {:?}", args.consistency)
+            })?;
+            Workload::Mixed(MixedWorkload::new(
+                KeySpace::new(args.key_space_size, args.key_size)?,
+                args.write_ratio,
+                random_value(args.val_size),
+                consistency,
             )?)
         }
         Command::LeaseGrant(args) => Workload::LeaseGrant(args.ttl),

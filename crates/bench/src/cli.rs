@@ -89,6 +89,8 @@ pub enum Command {
     /// Benchmark lock acquire/release cycles (`--total` cycles): every client is one contender
     /// with its own lease; latency is the acquire's.
     Lock(LockArgs),
+    /// Benchmark a mix of reads and writes of random keys of the key space.
+    Mixed(MixedArgs),
     /// Measure how long puts stall while one member defragments: `--clients` put in a loop,
     /// `Maintenance.Defragment` is called on the leader (or a follower) in the middle.
     DefragStall(DefragStallArgs),
@@ -185,15 +187,40 @@ pub struct PutArgs {
 #[derive(Clone, Debug, Args)]
 pub struct RangeArgs {
     /// The key to read, or the start of the range.
-    pub key: String,
+    #[arg(required_unless_present = "all_keys")]
+    pub key: Option<String>,
     /// The exclusive end of the range.
     pub end: Option<String>,
+    /// Read every key (the range from "\0" to "\0") instead of KEY [END]: the whole-keyspace
+    /// read whose memory cost the huge-range benchmark measures.
+    #[arg(long, conflicts_with_all = ["key", "end"])]
+    pub all_keys: bool,
     /// Linearizable(l) or Serializable(s).
     #[arg(long, default_value = "l", value_parser = ["l", "s"])]
     pub consistency: String,
     /// Maximum number of keys returned per request (0 is no limit).
     #[arg(long, default_value_t = 0)]
     pub limit: i64,
+}
+
+/// Options of `mixed`.
+#[derive(Clone, Debug, Args)]
+pub struct MixedArgs {
+    /// The share of requests that are puts, from 0 to 1; the others are ranges of one key.
+    #[arg(long)]
+    pub write_ratio: f64,
+    /// Key size of the requests.
+    #[arg(long, default_value_t = 8)]
+    pub key_size: usize,
+    /// Value size of the puts.
+    #[arg(long, default_value_t = 8)]
+    pub val_size: usize,
+    /// Keys the requests pick from at random (the loaded key space).
+    #[arg(long, default_value_t = 1)]
+    pub key_space_size: u64,
+    /// Linearizable(l) or Serializable(s) reads.
+    #[arg(long, default_value = "l", value_parser = ["l", "s"])]
+    pub consistency: String,
 }
 
 /// Options of `txn-put`.

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod latency;
 pub mod leader;
 pub mod lock;
+pub mod mixed;
 pub mod put;
 pub mod range;
 pub mod report;

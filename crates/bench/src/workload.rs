@@ -15,6 +15,7 @@ use tonic::Streaming;
 
 use crate::connections::BenchChannel;
 use crate::lock::{Contender, LockWorkload};
+use crate::mixed::MixedWorkload;
 use crate::put::PutWorkload;
 use crate::range::RangeWorkload;
 use crate::txn_put::TxnPutWorkload;
@@ -28,6 +29,8 @@ pub enum Workload {
     Range(RangeWorkload),
     /// `txn-put`
     TxnPut(TxnPutWorkload),
+    /// `mixed`
+    Mixed(MixedWorkload),
     /// `lease-grant`: grants of leases with this TTL.
     LeaseGrant(i64),
     /// `lease-keepalive`: keep-alives of one lease (of this TTL) per requester, on its stream.
@@ -43,6 +46,7 @@ impl Workload {
             Self::Put(put) => PreparedRequest::Put(put.request(index, rng)),
             Self::Range(range) => PreparedRequest::Range(range.request()),
             Self::TxnPut(txn) => PreparedRequest::Txn(txn.request(index)),
+            Self::Mixed(mixed) => mixed.request(rng),
             Self::LeaseGrant(ttl) => {
                 PreparedRequest::LeaseGrant(LeaseGrantRequest { ttl: *ttl, id: 0 })
             }
@@ -72,7 +76,8 @@ impl Requester {
     /// A requester on `channel`.
     pub fn new(channel: BenchChannel) -> Self {
         Self {
-            kv: KvClient::new(channel.clone()),
+            // A whole-keyspace range answers with hundreds of MB.
+            kv: KvClient::new(channel.clone()).max_decoding_message_size(usize::MAX),
             lease: LeaseClient::new(channel.clone()),
             channel,
             keep_alive: None,
