@@ -9,7 +9,15 @@ use rand::rngs::SmallRng;
 
 use crate::keys::KeySpace;
 use crate::range::Consistency;
-use crate::workload::PreparedRequest;
+
+/// One request of a `mixed` run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MixedRequest {
+    /// A write.
+    Put(PutRequest),
+    /// A read of one key.
+    Range(RangeRequest),
+}
 
 /// Builds the requests of a `mixed` run.
 #[derive(Clone, Debug)]
@@ -41,16 +49,16 @@ impl MixedWorkload {
     }
 
     /// The next request.
-    pub fn request(&self, rng: &mut SmallRng) -> PreparedRequest {
+    pub fn request(&self, rng: &mut SmallRng) -> MixedRequest {
         let key = self.keys.key(rng.random_range(0..self.keys.size()));
         if rng.random_bool(self.write_ratio) {
-            PreparedRequest::Put(PutRequest {
+            MixedRequest::Put(PutRequest {
                 key,
                 value: self.value.clone(),
                 ..PutRequest::default()
             })
         } else {
-            PreparedRequest::Range(RangeRequest {
+            MixedRequest::Range(RangeRequest {
                 key,
                 serializable: self.serializable,
                 ..RangeRequest::default()
@@ -70,7 +78,7 @@ mod tests {
             MixedWorkload::new(keys, ratio, vec![1; 4], Consistency::Linearizable).unwrap();
         let mut rng = SmallRng::seed_from_u64(3);
         (0..10_000)
-            .filter(|_| matches!(workload.request(&mut rng), PreparedRequest::Put(_)))
+            .filter(|_| matches!(workload.request(&mut rng), MixedRequest::Put(_)))
             .count()
     }
 

@@ -15,7 +15,7 @@ use tonic::Streaming;
 
 use crate::connections::BenchChannel;
 use crate::lock::{Contender, LockWorkload};
-use crate::mixed::MixedWorkload;
+use crate::mixed::{MixedRequest, MixedWorkload};
 use crate::put::PutWorkload;
 use crate::range::RangeWorkload;
 use crate::txn_put::TxnPutWorkload;
@@ -46,7 +46,10 @@ impl Workload {
             Self::Put(put) => PreparedRequest::Put(put.request(index, rng)),
             Self::Range(range) => PreparedRequest::Range(range.request()),
             Self::TxnPut(txn) => PreparedRequest::Txn(txn.request(index)),
-            Self::Mixed(mixed) => mixed.request(rng),
+            Self::Mixed(mixed) => match mixed.request(rng) {
+                MixedRequest::Put(put) => PreparedRequest::Put(put),
+                MixedRequest::Range(range) => PreparedRequest::Range(range),
+            },
             Self::LeaseGrant(ttl) => {
                 PreparedRequest::LeaseGrant(LeaseGrantRequest { ttl: *ttl, id: 0 })
             }

@@ -14,6 +14,7 @@ use parking_lot::RwLock;
 use prost::Message;
 use tokio::sync::watch;
 
+use super::interest::{InterestId, Interests, StreamSignal, wake_all};
 use crate::history::event_revision;
 
 /// The events one committed apply batch produced, in revision order.
@@ -52,6 +53,10 @@ pub struct WatchHub {
     /// sees a revision finds its changes in the ring.
     revision: AtomicI64,
     covered_from: AtomicI64,
+    /// The spans watch streams registered: a publish wakes only the streams it concerns.
+    interests: RwLock<Interests>,
+    /// Wakes every subscriber on every publish (the in-process watches of the lock and
+    /// election services).
     published: watch::Sender<i64>,
 }
 
@@ -67,20 +72,22 @@ impl WatchHub {
             capacity_bytes,
             revision: AtomicI64::new(revision),
             covered_from: AtomicI64::new(revision + 1),
+            interests: RwLock::new(Interests::default()),
             published: watch::channel(revision).0,
         }
     }
 
-    /// Records the changes of a committed batch that moved the store to `revision` and wakes
-    /// every subscriber. Called by the apply loop after the backend commit, in commit order.
+    /// Records the changes of a committed batch that moved the store to `revision`, and wakes
+    /// the streams whose registered spans they fall in and every subscriber. Called by the
+    /// apply loop after the backend commit, in commit order.
     pub fn publish(&self, revision: i64, events: Vec<Event>) {
         let bytes = events.iter().map(Message::encoded_len).sum::<usize>();
+        let changes = Arc::new(CommittedChanges { events, bytes });
         {
             let mut ring = self.ring.write();
-            if !events.is_empty() {
+            if !changes.events.is_empty() {
                 ring.bytes += bytes;
-                ring.batches
-                    .push_back(Arc::new(CommittedChanges { events, bytes }));
+                ring.batches.push_back(changes.clone());
                 while ring.bytes > self.capacity_bytes && ring.batches.len() > 1 {
                     let Some(oldest) = ring.batches.pop_front() else {
                         break;
@@ -91,13 +98,26 @@ impl WatchHub {
             }
             self.covered_from
                 .store(ring.covered_from, Ordering::Release);
+        }
+        let mut matched = Vec::new();
+        {
+            // The revision moves under the lock a registration takes: a span registered at
+            // revision R is noted for every change after R and for none before.
+            let interests = self.interests.read();
+            for event in changes.events() {
+                if let Some(kv) = &event.kv {
+                    interests.note_change(&kv.key, event_revision(event), &mut matched);
+                }
+            }
             self.revision.store(revision, Ordering::Release);
         }
+        wake_all(&matched);
         self.published.send_replace(revision);
     }
 
     /// Forgets every change kept: the store was replaced (a snapshot from the leader) and is
-    /// now at `revision`; watchers behind it read the new backend.
+    /// now at `revision`; watchers behind it read the new backend, and every stream is woken
+    /// to see that.
     pub fn reset(&self, revision: i64) {
         {
             let mut ring = self.ring.write();
@@ -106,9 +126,34 @@ impl WatchHub {
             ring.covered_from = revision + 1;
             self.covered_from
                 .store(ring.covered_from, Ordering::Release);
-            self.revision.store(revision, Ordering::Release);
+        }
+        {
+            // What changed between the old revision and the new one is known only to the new
+            // backend: no stream's watchers may skip any of it.
+            let interests = self.interests.read();
+            let old = self.revision.swap(revision, Ordering::AcqRel);
+            interests.note_unknown_everywhere(old + 1, revision);
         }
         self.published.send_replace(revision);
+    }
+
+    /// Registers `key` / `range_end` (etcd's encoding) for the stream of `signal`. Returns
+    /// the registration and the revision it starts after: every later change in the span is
+    /// noted with the signal and wakes it.
+    pub fn register(
+        &self,
+        key: &[u8],
+        range_end: &[u8],
+        signal: &Arc<StreamSignal>,
+    ) -> (InterestId, i64) {
+        let mut interests = self.interests.write();
+        let id = interests.register(key, range_end, signal);
+        (id, self.revision.load(Ordering::Acquire))
+    }
+
+    /// Withdraws a registration made for `key`.
+    pub fn withdraw(&self, id: InterestId, key: &[u8]) {
+        self.interests.write().withdraw(id, key);
     }
 
     /// The revision every published change is complete up to.

@@ -72,6 +72,22 @@ impl Watcher {
         self.next_revision
     }
 
+    /// The watched key, or the start of the watched range.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The end of the watched range (etcd's encoding).
+    pub fn range_end(&self) -> &[u8] {
+        &self.range_end
+    }
+
+    /// Moves on to `revision` without reading the changes before it: the caller knows none
+    /// of them concerns this watcher (see `StreamSignal::skip_target`). Never moves back.
+    pub fn skip_to(&mut self, revision: i64) {
+        self.next_revision = self.next_revision.max(revision);
+    }
+
     /// Whether the hub has published changes up to `until` this watcher has not delivered yet.
     pub fn is_behind(&self, hub: &WatchHub, until: i64) -> bool {
         self.next_revision <= hub.revision().min(until)

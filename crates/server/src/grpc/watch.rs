@@ -27,7 +27,7 @@ use oxcd_api::etcdserverpb::watch_server::Watch;
 use oxcd_api::etcdserverpb::{RangeRequest, WatchCreateRequest, WatchRequest, WatchResponse};
 use oxcd_api::mvccpb::Event;
 use oxcd_api::mvccpb::event::EventType;
-use oxcd_mvcc::watch::{EventFilter, WatchHub, WatchProgress, Watcher};
+use oxcd_mvcc::watch::{EventFilter, InterestId, StreamSignal, WatchHub, WatchProgress, Watcher};
 use oxcd_mvcc::{ChunkLimit, KvStore};
 
 use super::caller::caller;
@@ -93,6 +93,9 @@ struct StreamWatcher {
     progress_notify: bool,
     /// Whether events went out since the last progress tick (etcd then skips the notification).
     sent_since_tick: bool,
+    /// The watcher's span registered with the hub, and the revision the registration starts
+    /// after: from then on, a change in the span wakes the stream and is noted.
+    interest: Option<(InterestId, i64)>,
 }
 
 impl StreamWatcher {
@@ -100,6 +103,24 @@ impl StreamWatcher {
         self.watcher
             .as_ref()
             .is_some_and(|w| w.is_behind(hub, until))
+    }
+
+    /// Moves a watcher that has delivered everything since its registration past the
+    /// revisions up to `published` in which nothing concerned its stream, without reading
+    /// them: the stream was not even woken for them.
+    fn skip_unconcerned(&mut self, signal: &StreamSignal, published: i64) {
+        if let (Some(watcher), Some((_, registered_after))) = (&mut self.watcher, self.interest)
+            && watcher.next_revision() > registered_after
+        {
+            watcher.skip_to(signal.skip_target(watcher.next_revision(), published));
+        }
+    }
+
+    /// Ends the watcher (cancelled, compacted or failed) and withdraws its registration.
+    fn retire(&mut self, hub: &WatchHub) {
+        if let (Some(watcher), Some((id, _))) = (self.watcher.take(), self.interest.take()) {
+            hub.withdraw(id, watcher.key());
+        }
     }
 }
 
@@ -110,6 +131,8 @@ struct WatchStream {
     /// create, as etcd does (a token may have expired meanwhile).
     credentials: (MetadataMap, Option<ClientIdentity>),
     hub: Arc<WatchHub>,
+    /// Wakes the stream when a change concerns one of its watchers.
+    signal: Arc<StreamSignal>,
     tx: mpsc::Sender<Result<WatchResponse, Status>>,
     watchers: BTreeMap<i64, StreamWatcher>,
     next_auto_id: i64,
@@ -125,6 +148,9 @@ impl Drop for WatchStream {
         let metrics = self.server.metrics().watch_lease();
         metrics.add_streams(-1);
         metrics.add_watchers(-(self.watchers.len() as i64));
+        for watcher in self.watchers.values_mut() {
+            watcher.retire(&self.hub);
+        }
     }
 }
 
@@ -143,6 +169,7 @@ impl WatchStream {
             server,
             credentials,
             hub,
+            signal: StreamSignal::new(),
             tx,
             watchers: BTreeMap::new(),
             next_auto_id: 0,
@@ -160,7 +187,6 @@ impl WatchStream {
         let server = self.server.clone();
         let leader_lost = server.leader_lost();
         tokio::pin!(leader_lost);
-        let mut published = self.hub.subscribe();
         // A client that finished sending still receives, as from etcd, until it goes away.
         let mut receiving = true;
         let interval = self.server.settings().watch_progress_notify_interval;
@@ -170,6 +196,11 @@ impl WatchStream {
         );
         loop {
             let behind = self.any_behind();
+            // Moving watchers past changes that do not concern them may complete a progress
+            // request without any wake-up.
+            if self.answer_progress_requests().await.is_err() {
+                return;
+            }
             let outcome = tokio::select! {
                 biased;
                 request = requests_rx.recv(), if receiving => match request {
@@ -187,37 +218,54 @@ impl WatchStream {
                 }
                 _ = progress_tick.tick() => self.notify_progress().await,
                 () = std::future::ready(()), if behind => self.deliver_round().await,
-                changed = published.changed(), if !behind => match changed {
-                    Ok(()) => Ok(()),
-                    Err(_) => Err(Closed),
-                },
+                () = self.signal.matched(), if !behind => Ok(()),
             };
             if outcome.is_err() {
                 return;
             }
-            while let Some(&target) = self.progress_targets.front() {
-                if !self.delivered_up_to(target) {
-                    break;
-                }
-                self.progress_targets.pop_front();
-                let header = self.server.header(target);
-                let answer = WatchResponse {
-                    header: Some(header),
-                    watch_id: NO_WATCH_ID,
-                    ..Default::default()
-                };
-                if self.send(answer).await.is_err() {
-                    return;
-                }
-            }
         }
     }
 
-    fn any_behind(&self) -> bool {
+    /// Answers the waiting progress requests whose revision every watcher has reached.
+    async fn answer_progress_requests(&mut self) -> Result<(), Closed> {
+        while let Some(&target) = self.progress_targets.front() {
+            if !self.delivered_up_to(target) {
+                break;
+            }
+            self.progress_targets.pop_front();
+            self.send(WatchResponse {
+                header: Some(self.server.header(target)),
+                watch_id: NO_WATCH_ID,
+                ..Default::default()
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a watcher has changes to deliver; watchers that were only behind by changes
+    /// that do not concern the stream are moved past them first.
+    fn any_behind(&mut self) -> bool {
         let until = self.deliver_until();
+        self.skip_unconcerned(self.hub.revision().min(until));
         self.watchers
             .values()
             .any(|w| w.is_behind(&self.hub, until))
+    }
+
+    /// [`StreamWatcher::skip_unconcerned`] for every watcher, then forgets the noted
+    /// revisions every watcher has passed.
+    fn skip_unconcerned(&mut self, published: i64) {
+        for watcher in self.watchers.values_mut() {
+            watcher.skip_unconcerned(&self.signal, published);
+        }
+        let oldest = self
+            .watchers
+            .values()
+            .filter_map(|w| w.watcher.as_ref().map(Watcher::next_revision))
+            .min()
+            .unwrap_or(published + 1);
+        self.signal.forget_before(oldest);
     }
 
     /// How far watchers deliver now: while a progress request waits, exactly up to its
@@ -240,7 +288,8 @@ impl WatchStream {
         match request.request_union {
             Some(RequestUnion::CreateRequest(create)) => self.create(create).await,
             Some(RequestUnion::CancelRequest(cancel)) => {
-                if self.watchers.remove(&cancel.watch_id).is_some() {
+                if let Some(mut cancelled) = self.watchers.remove(&cancel.watch_id) {
+                    cancelled.retire(&self.hub);
                     self.server.metrics().watch_lease().add_watchers(-1);
                     self.send(WatchResponse {
                         header: Some(self.server.header(self.hub.revision())),
@@ -306,6 +355,10 @@ impl WatchStream {
         self.server.metrics().watch_lease().add_watchers(1);
         let compacted = self.server.state().kv().compact_revision();
         let compacted_away = create.start_revision != 0 && create.start_revision < compacted;
+        let interest = (!compacted_away).then(|| {
+            self.hub
+                .register(&create.key, &create.range_end, &self.signal)
+        });
         self.watchers.insert(
             id,
             StreamWatcher {
@@ -315,6 +368,7 @@ impl WatchStream {
                 fragment: create.fragment,
                 progress_notify: create.progress_notify,
                 sent_since_tick: false,
+                interest,
             },
         );
         if compacted_away {
@@ -399,12 +453,12 @@ impl WatchStream {
                     }
                 }
                 WatchProgress::Compacted(compacted) => {
-                    w.watcher = None;
+                    w.retire(&self.hub);
                     self.send_compacted(id, compacted).await?;
                 }
                 WatchProgress::Failed(e) => {
                     tracing::warn!(watch_id = id, error = %e, "watcher could not read the change history");
-                    w.watcher = None;
+                    w.retire(&self.hub);
                     self.send(WatchResponse {
                         header: Some(self.server.header(self.hub.revision())),
                         watch_id: id,
@@ -425,6 +479,7 @@ impl WatchStream {
     /// sent nothing since the last tick learn the current revision.
     async fn notify_progress(&mut self) -> Result<(), Closed> {
         let revision = self.hub.revision();
+        self.skip_unconcerned(revision);
         let mut due = Vec::new();
         for (id, w) in &mut self.watchers {
             // Compared with the revision read above, so a commit racing with this loop
