@@ -20,12 +20,12 @@ use oxcd_tests::{Cluster, ClusterSpec, Server, grpc};
 const STREAMS: usize = 400;
 const KEY: &[u8] = b"watched";
 
-/// Opens a stream on `clients`' connection and creates a watcher of [`KEY`] on it.
-async fn watching(clients: &mut oxcd_tests::grpc::Clients) -> Session {
+/// Opens a stream on `clients`' connection and creates a watcher of `key` on it.
+async fn watching(clients: &mut grpc::Clients, key: &[u8]) -> Session {
     let session = Session::open(&mut clients.watch).await.unwrap();
     session
         .create(WatchCreateRequest {
-            key: KEY.to_vec(),
+            key: key.to_vec(),
             ..Default::default()
         })
         .await
@@ -52,7 +52,7 @@ async fn one_connection_carries_hundreds_of_watch_streams() {
     let mut clients = cluster.client(0).await.unwrap();
     let mut sessions = Vec::with_capacity(STREAMS);
     for _ in 0..STREAMS {
-        sessions.push(watching(&mut clients).await);
+        sessions.push(watching(&mut clients, KEY).await);
     }
     for (i, session) in sessions.iter_mut().enumerate() {
         assert!(
@@ -85,11 +85,11 @@ async fn max_concurrent_streams_bounds_a_connection() {
     let spec = ClusterSpec::new(Server::Oxcd, 1).args(["--max-concurrent-streams=2"]);
     let cluster = Cluster::start(spec).await.unwrap();
     let mut clients = cluster.client(0).await.unwrap();
-    let mut first = watching(&mut clients).await;
-    let mut second = watching(&mut clients).await;
+    let mut first = watching(&mut clients, KEY).await;
+    let mut second = watching(&mut clients, KEY).await;
     assert!(confirmed(&mut first, Duration::from_secs(10)).await);
     assert!(confirmed(&mut second, Duration::from_secs(10)).await);
-    let mut third = watching(&mut clients).await;
+    let mut third = watching(&mut clients, KEY).await;
     assert!(
         !confirmed(&mut third, Duration::from_secs(2)).await,
         "a third stream was served on a connection limited to two"
@@ -101,16 +101,9 @@ async fn max_concurrent_streams_bounds_a_connection() {
     );
 }
 
-/// Opens a stream on `clients`' connection watching `key` and waits for its confirmation.
+/// [`watching`] `key`, once the watcher is confirmed.
 async fn confirmed_watch(clients: &mut grpc::Clients, key: &str) -> Session {
-    let mut session = Session::open(&mut clients.watch).await.unwrap();
-    session
-        .create(WatchCreateRequest {
-            key: key.as_bytes().to_vec(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let mut session = watching(clients, key.as_bytes()).await;
     assert!(confirmed(&mut session, Duration::from_secs(20)).await);
     session
 }

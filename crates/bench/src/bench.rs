@@ -56,9 +56,9 @@ pub fn workload(command: &Command) -> Result<Workload> {
                 anyhow::anyhow!("expected --consistency l or s, got {:?}", args.consistency)
             })?;
             Workload::Mixed(MixedWorkload::new(
-                KeySpace::new(args.key_space_size, args.key_size)?,
+                KeySpace::new(args.keys.key_space_size, args.keys.key_size)?,
                 args.write_ratio,
-                random_value(args.val_size),
+                random_value(args.keys.val_size),
                 consistency,
             )?)
         }

@@ -96,18 +96,27 @@ pub enum Command {
     DefragStall(DefragStallArgs),
 }
 
-/// Options of `defrag-stall`.
+/// The keys and values of the workloads that pick loaded keys at random (`mixed`,
+/// `defrag-stall`).
 #[derive(Clone, Debug, Args)]
-pub struct DefragStallArgs {
-    /// Key size of the puts.
+pub struct LoadedKeysArgs {
+    /// Key size of the requests.
     #[arg(long, default_value_t = 8)]
     pub key_size: usize,
     /// Value size of the puts.
     #[arg(long, default_value_t = 8)]
     pub val_size: usize,
-    /// Keys the puts pick from at random (the loaded key space).
+    /// Keys the requests pick from at random (the loaded key space).
     #[arg(long, default_value_t = 1)]
     pub key_space_size: u64,
+}
+
+/// Options of `defrag-stall`.
+#[derive(Clone, Debug, Args)]
+pub struct DefragStallArgs {
+    /// The keys the puts write.
+    #[command(flatten)]
+    pub keys: LoadedKeysArgs,
     /// The member to defragment.
     #[arg(long, default_value = "leader", value_parser = ["leader", "follower"])]
     pub member: String,
@@ -209,15 +218,9 @@ pub struct MixedArgs {
     /// The share of requests that are puts, from 0 to 1; the others are ranges of one key.
     #[arg(long)]
     pub write_ratio: f64,
-    /// Key size of the requests.
-    #[arg(long, default_value_t = 8)]
-    pub key_size: usize,
-    /// Value size of the puts.
-    #[arg(long, default_value_t = 8)]
-    pub val_size: usize,
-    /// Keys the requests pick from at random (the loaded key space).
-    #[arg(long, default_value_t = 1)]
-    pub key_space_size: u64,
+    /// The keys the requests read and write.
+    #[command(flatten)]
+    pub keys: LoadedKeysArgs,
     /// Linearizable(l) or Serializable(s) reads.
     #[arg(long, default_value = "l", value_parser = ["l", "s"])]
     pub consistency: String,

@@ -132,7 +132,7 @@ struct Put {
 
 /// Runs the scenario `cli` and `args` describe.
 pub async fn run(cli: &Cli, args: &DefragStallArgs) -> Result<StallReport> {
-    let keys = KeySpace::new(args.key_space_size, args.key_size)?;
+    let keys = KeySpace::new(args.keys.key_space_size, args.keys.key_size)?;
     let follower = match args.member.as_str() {
         "leader" => false,
         "follower" => true,
@@ -155,7 +155,7 @@ pub async fn run(cli: &Cli, args: &DefragStallArgs) -> Result<StallReport> {
     let mut maintenance = MaintenanceClient::new(target);
     let db_size_before = db_size(&mut maintenance).await?;
 
-    let value = random_value(args.val_size);
+    let value = random_value(args.keys.val_size);
     let stop = Arc::new(AtomicBool::new(false));
     let begun = Instant::now();
     let requesters: Vec<_> = (0..cli.clients as usize)
