@@ -10,13 +10,14 @@
 # Environment (all optional):
 #   TOTAL=10000        requests per scenario
 #   KEYS=1000000       keys loaded before the range scenarios and the memory measurement
-#   SCENARIOS="put-1 put-1000 txn-put range-l range-s range-all restart mixed-10 mixed-50 mixed-90 rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag"
+#   SCENARIOS="put-1 put-1000 txn-put range-l range-s range-all restart mixed-10 mixed-50 mixed-90 rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem watch-stream-mem lock-1 lock-10 lock-100 lock-indep-100 defrag"
 #                      subset and order of the rows
 #   LOCK_TOTAL=2000    acquire/release cycles per lock scenario
 #   DEFRAG_CLIENTS=10 DEFRAG_SETTLE=3s   putters during the defrag row, and their steady load
 #                      before and after each Defragment call
 #   WATCH_PUTS=500     puts made while the watch fan-out scenarios count delivered events
 #   WATCH_MEM_WATCHERS=100000   watchers created for the memory-per-watcher row
+#   WATCH_MEM_STREAMS=10000     streams (one watcher each) for the memory-per-stream row
 #   KEY_SIZE=8 VAL_SIZE=256 TXN_OPS=4    request shapes
 #   PASSES=1           times the whole etcd-then-oxcd sequence runs, on fresh clusters each time;
 #                      each cell of the table is then the median over the passes
@@ -37,12 +38,13 @@ set -euo pipefail
 
 TOTAL=${TOTAL:-10000}
 KEYS=${KEYS:-1000000}
-SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s range-all restart mixed-10 mixed-50 mixed-90 rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem lock-1 lock-10 lock-100 lock-indep-100 defrag}
+SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s range-all restart mixed-10 mixed-50 mixed-90 rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem watch-stream-mem lock-1 lock-10 lock-100 lock-indep-100 defrag}
 LOCK_TOTAL=${LOCK_TOTAL:-2000}
 DEFRAG_CLIENTS=${DEFRAG_CLIENTS:-10}
 DEFRAG_SETTLE=${DEFRAG_SETTLE:-3s}
 WATCH_PUTS=${WATCH_PUTS:-500}
 WATCH_MEM_WATCHERS=${WATCH_MEM_WATCHERS:-100000}
+WATCH_MEM_STREAMS=${WATCH_MEM_STREAMS:-10000}
 KEY_SIZE=${KEY_SIZE:-8}
 VAL_SIZE=${VAL_SIZE:-256}
 TXN_OPS=${TXN_OPS:-4}
@@ -345,13 +347,13 @@ restart_cluster() {
   log "$system: restarted to healthy in $(cat "$out_dir/restart.txt") s"
 }
 
-# Memory the members spend per watcher: the members' summed VmRSS with WATCH_MEM_WATCHERS
-# watchers held open, minus the sum before, divided by the watchers; written to watchmem.txt.
+# Memory the members spend per watcher (or per stream): the members' summed VmRSS with $2
+# watchers held open on $3 streams, minus the sum before, divided by $2; written to $4.
 watch_memory() {
-  local system=$1 before after deadline holder
+  local system=$1 watchers=$2 streams=$3 file=$4 before after deadline holder
   before=$(member_rss_kb | awk '{s += $1} END {print s}')
   "$OXBENCH" --endpoints="$endpoints" --dial-timeout=5s --conns=100 \
-    watch-hold --watchers="$WATCH_MEM_WATCHERS" --streams=1000 --hold=15s \
+    watch-hold --watchers="$watchers" --streams="$streams" --hold=15s \
     >"$out_dir/watch-hold.out" 2>"$out_dir/watch-hold.err" &
   holder=$!
   deadline=$((SECONDS + BENCH_TIMEOUT))
@@ -367,8 +369,8 @@ watch_memory() {
   sleep 2
   after=$(member_rss_kb | awk '{s += $1} END {print s}')
   wait "$holder" || true
-  echo "$before $after $WATCH_MEM_WATCHERS" >"$out_dir/watchmem.txt"
-  log "$system: members' VmRSS $before kB -> $after kB with $WATCH_MEM_WATCHERS watchers"
+  echo "$before $after $watchers" >"$out_dir/$file"
+  log "$system: members' VmRSS $before kB -> $after kB with $watchers watchers on $streams streams"
   check_members "$system"
 }
 
@@ -384,7 +386,10 @@ run_system() {
   local many=(--clients=1000 --conns=100)
   # First, on the fresh cluster: earlier scenarios leave heaps that shrink (Go's GC) or not.
   if wants watch-mem; then
-    watch_memory "$system"
+    watch_memory "$system" "$WATCH_MEM_WATCHERS" 1000 watchmem.txt
+  fi
+  if wants watch-stream-mem; then
+    watch_memory "$system" "$WATCH_MEM_STREAMS" "$WATCH_MEM_STREAMS" streammem.txt
   fi
   if wants put-1; then
     bench "$system" put-1 --target-leader --clients=1 --conns=1 --total="$TOTAL" "${put[@]}"
@@ -486,7 +491,7 @@ python3 - "$work/results" "$SCENARIOS" "$KEYS" <<'PY'
 import glob, json, os, statistics, sys
 
 results, scenarios, keys = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
-rows = [s for s in scenarios if s not in ("rss", "watch-mem", "defrag", "restart")]
+rows = [s for s in scenarios if s not in ("rss", "watch-mem", "watch-stream-mem", "defrag", "restart")]
 if any(s in scenarios for s in ("range-l", "range-s", "range-all", "restart", "mixed-10", "mixed-50", "mixed-90", "rss", "defrag")):
     rows.insert(next((i for i, s in enumerate(rows) if s.startswith(("range", "mixed"))), len(rows)), "load")
 
@@ -596,10 +601,10 @@ if scale_rows:
     for label, e, o, spec in scale_rows:
         print(f"| {label} | {fmt(e, spec)} | {fmt(o, spec)} | {fmt(ratio(o, e), '.2f')} |")
 
-def watch_bytes(system):
-    """Median over passes of the members' memory per watcher, in bytes."""
+def watch_bytes(system, file="watchmem.txt"):
+    """Median over passes of the members' memory per watcher (per stream), in bytes."""
     values = []
-    for path in passes(system, "watchmem.txt"):
+    for path in passes(system, file):
         with open(path) as f:
             before, after, watchers = (int(x) for x in f.read().split())
         values.append((after - before) * 1024 / watchers)
@@ -611,6 +616,13 @@ if "watch-mem" in scenarios:
     print("| memory per watcher (members' VmRSS growth / watchers) | etcd | oxcd | oxcd/etcd |")
     print("|---|---:|---:|---:|")
     print(f"| bytes per watcher | {fmt(e, '.0f')} | {fmt(o, '.0f')} | {fmt(ratio(o, e), '.2f')} |")
+
+if "watch-stream-mem" in scenarios:
+    e, o = watch_bytes("etcd", "streammem.txt"), watch_bytes("oxcd", "streammem.txt")
+    print()
+    print("| memory per stream with one watcher (members' VmRSS growth / streams) | etcd | oxcd | oxcd/etcd |")
+    print("|---|---:|---:|---:|")
+    print(f"| bytes per stream | {fmt(e, '.0f')} | {fmt(o, '.0f')} | {fmt(ratio(o, e), '.2f')} |")
 
 def stall(system, name):
     """The pass of a defrag-stall run with the median longest stall."""

