@@ -77,11 +77,6 @@ impl Watcher {
         &self.key
     }
 
-    /// The end of the watched range (etcd's encoding).
-    pub fn range_end(&self) -> &[u8] {
-        &self.range_end
-    }
-
     /// Moves on to `revision` without reading the changes before it: the caller knows none
     /// of them concerns this watcher (see `StreamSignal::skip_target`). Never moves back.
     pub fn skip_to(&mut self, revision: i64) {
