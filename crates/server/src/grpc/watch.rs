@@ -47,7 +47,7 @@ const CHUNK: ChunkLimit = ChunkLimit {
 /// at a time, and unboxed responses would cost every idle stream about 5 KiB (measured: 19.6
 /// KB of member memory per idle stream unboxed, 14.3 KB boxed; the box costs ~10 % of the
 /// CPU per delivered event).
-type Queued<T> = Result<Box<T>, Status>;
+type QueuedResponse = Result<Box<WatchResponse>, Status>;
 /// The watch id etcd answers with when none applies (progress responses, refused creates).
 const NO_WATCH_ID: i64 = -1;
 /// etcd's reason for refusing a client-chosen id already in use on the stream.
@@ -84,9 +84,9 @@ impl Watch for WatchService {
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
         let stream = WatchStream::new(self.server.clone(), (metadata, identity), tx);
         tokio::spawn(stream.run(requests, require_leader));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(
-            |response: Queued<WatchResponse>| response.map(|r| *r),
-        ))))
+        Ok(Response::new(Box::pin(
+            ReceiverStream::new(rx).map(|response: QueuedResponse| response.map(|r| *r)),
+        )))
     }
 }
 
@@ -140,7 +140,7 @@ struct WatchStream {
     hub: Arc<WatchHub>,
     /// Wakes the stream when a change concerns one of its watchers.
     signal: Arc<StreamSignal>,
-    tx: mpsc::Sender<Queued<WatchResponse>>,
+    tx: mpsc::Sender<QueuedResponse>,
     watchers: BTreeMap<i64, StreamWatcher>,
     next_auto_id: i64,
     /// Progress requests not answered yet, each with the revision published when it came.
@@ -168,7 +168,7 @@ impl WatchStream {
     fn new(
         server: Arc<EtcdServer>,
         credentials: (MetadataMap, Option<ClientIdentity>),
-        tx: mpsc::Sender<Queued<WatchResponse>>,
+        tx: mpsc::Sender<QueuedResponse>,
     ) -> Self {
         let hub = server.state().watch_hub().clone();
         server.metrics().watch_lease().add_streams(1);
@@ -535,7 +535,7 @@ impl WatchStream {
 /// (the channel then closes) or the stream breaks (`Closed` is passed on).
 async fn forward_requests(
     mut requests: Streaming<WatchRequest>,
-    // Boxed for the same reason as `Queued`; requests are rare.
+    // Boxed for the same reason as `QueuedResponse`; requests are rare.
     to_stream: mpsc::Sender<Result<Box<WatchRequest>, Closed>>,
 ) {
     loop {
