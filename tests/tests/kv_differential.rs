@@ -87,6 +87,45 @@ async fn kv_answers_match_real_etcd() {
     }
 }
 
+/// Operations of the run in which oxcd sends every range in pieces.
+const PIECES_OPS: usize = 3_000;
+
+/// With `--range-buffer-bytes=0` every plain range that finds a key is encoded from a snapshot
+/// in pieces (`grpc/range_in_pieces.rs`); etcd must still see no difference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_answers_match_real_etcd_with_every_range_sent_in_pieces() {
+    let seed = seed_from_env(DEFAULT_SEED ^ 0x9ec0).unwrap();
+    let (oracle, subject) = tokio::join!(
+        Cluster::start(ClusterSpec::new(Server::Etcd, 1).token("oxt-diff-a")),
+        Cluster::start(
+            ClusterSpec::new(Server::Oxcd, 1)
+                .token("oxt-diff-b")
+                .args(["--range-buffer-bytes=0"])
+        ),
+    );
+    let (oracle, subject) = (oracle.unwrap(), subject.unwrap());
+    let mut oracle_kv = oracle.client(0).await.unwrap().kv;
+    let mut subject_kv = subject.client(0).await.unwrap().kv;
+    let summary = runner::run(
+        seed,
+        PIECES_OPS,
+        Side {
+            label: "etcd".into(),
+            kv: &mut oracle_kv,
+        },
+        Side {
+            label: "oxcd, every range in pieces".into(),
+            kv: &mut subject_kv,
+        },
+    )
+    .await
+    .unwrap_or_else(|mismatch| panic!("{mismatch:#}"));
+    assert!(
+        summary.count("range", true) > 100,
+        "too few ranges:\n{summary}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_difference_is_reported_with_seed_op_and_both_answers() {
     let (a, b) = tokio::join!(

@@ -11,6 +11,7 @@ use oxcd_api::mvccpb::KeyValue;
 
 use crate::go_sort;
 use crate::index::KeySpan;
+use crate::key_index::KeyAt;
 use crate::view::{ReadError, StoreView};
 
 /// What the store returns for a span before the request's filters and sorting.
@@ -22,15 +23,26 @@ pub(crate) struct RangeResult {
     pub rev: i64,
 }
 
-/// Reads `span` at `rev` (0 or less: the current revision), loading at most `limit` values
-/// (0 or less: all), or only counting. etcd's `rangeKeys`.
-pub(crate) fn range_keys(
+/// The keys of a span alive at a revision, in key order, before any value is read.
+pub(crate) struct Scanned {
+    /// The keys collected (at most the number asked for).
+    pub found: Vec<KeyAt>,
+    /// Keys alive in the span at the read revision.
+    pub count: i64,
+    /// The view's current revision (the response header revision).
+    pub rev: i64,
+}
+
+/// Finds the keys of `span` alive at `rev` (0 or less: the current revision), collecting at
+/// most `limit` of them (0 or less: all), or none when only counting. etcd's `rangeKeys`
+/// without the value reads.
+pub(crate) fn scan_keys(
     view: &mut impl StoreView,
     span: KeySpan<'_>,
     rev: i64,
     limit: i64,
     count_only: bool,
-) -> Result<RangeResult, ReadError> {
+) -> Result<Scanned, ReadError> {
     let current = view.current_rev();
     if rev > current {
         return Err(EtcdError::FutureRev.into());
@@ -48,16 +60,53 @@ pub(crate) fn range_keys(
         usize::try_from(limit).unwrap_or(usize::MAX)
     };
     let count = view.scan(span, at, collect, &mut found)?;
-    let mut kvs = Vec::with_capacity(found.len());
-    if !found.is_empty() {
-        let revs: Vec<_> = found.iter().map(|k| k.modified).collect();
+    Ok(Scanned {
+        found,
+        count,
+        rev: current,
+    })
+}
+
+/// Reads `span` at `rev` (0 or less: the current revision), loading at most `limit` values
+/// (0 or less: all), or only counting. etcd's `rangeKeys`.
+pub(crate) fn range_keys(
+    view: &mut impl StoreView,
+    span: KeySpan<'_>,
+    rev: i64,
+    limit: i64,
+    count_only: bool,
+) -> Result<RangeResult, ReadError> {
+    let scanned = scan_keys(view, span, rev, limit, count_only)?;
+    let mut kvs = Vec::with_capacity(scanned.found.len());
+    if !scanned.found.is_empty() {
+        let revs: Vec<_> = scanned.found.iter().map(|k| k.modified).collect();
         view.load(&revs, &mut kvs)?;
     }
     Ok(RangeResult {
         kvs,
-        count,
-        rev: current,
+        count: scanned.count,
+        rev: scanned.rev,
     })
+}
+
+/// Whether answering `req` needs every matching value before the limit applies: sorting and
+/// the revision filters look at all of them (etcd then fetches everything).
+pub(crate) fn needs_every_value(req: &RangeRequest) -> bool {
+    req.sort_order != SortOrder::None as i32
+        || req.min_mod_revision != 0
+        || req.max_mod_revision != 0
+        || req.min_create_revision != 0
+        || req.max_create_revision != 0
+}
+
+/// The number of keys a range reads for `req`: all when it needs every value, otherwise one
+/// more than its limit, which tells whether there are more (0: all).
+pub(crate) fn keys_to_read(req: &RangeRequest) -> i64 {
+    if needs_every_value(req) || req.limit <= 0 {
+        0
+    } else {
+        req.limit.wrapping_add(1)
+    }
 }
 
 /// Answers a range request from `view`. The header carries only the revision.
@@ -65,18 +114,8 @@ pub(crate) fn range(
     view: &mut impl StoreView,
     req: &RangeRequest,
 ) -> Result<RangeResponse, ReadError> {
-    let fetch_all = req.sort_order != SortOrder::None as i32
-        || req.min_mod_revision != 0
-        || req.max_mod_revision != 0
-        || req.min_create_revision != 0
-        || req.max_create_revision != 0;
-    let mut limit = if fetch_all { 0 } else { req.limit };
-    if limit > 0 {
-        // One more than asked tells whether there are more.
-        limit = limit.wrapping_add(1);
-    }
     let span = KeySpan::new(&req.key, &req.range_end);
-    let mut rr = range_keys(view, span, req.revision, limit, req.count_only)?;
+    let mut rr = range_keys(view, span, req.revision, keys_to_read(req), req.count_only)?;
 
     if req.max_mod_revision != 0 {
         rr.kvs.retain(|kv| kv.mod_revision <= req.max_mod_revision);

@@ -23,11 +23,12 @@ use crate::history::ChunkLimit;
 use crate::index::TreeIndex;
 use crate::key_index::KeyIndex;
 use crate::meta::{FINISHED_COMPACT_REV, SCHEDULED_COMPACT_REV, read_compact_rev};
+use crate::range_pieces::RangeAnswer;
 use crate::read_view::SnapshotView;
 use crate::revision::Revision;
 use crate::shared::Shared;
 use crate::view::ReadError;
-use crate::{kv_header, range, txn};
+use crate::{kv_header, range, range_pieces, txn};
 
 /// Live keys attached to a lease, each with its lease.
 pub type LeasedKeys = Vec<(Vec<u8>, i64)>;
@@ -115,6 +116,18 @@ impl KvStore {
         range::range(&mut view, req).map_err(read_failure)
     }
 
+    /// Answers a range request as [`KvStore::range`] does, whole if its key-value pairs encode
+    /// within `budget` bytes, otherwise as [`RangePieces`](crate::RangePieces) to encode from a snapshot piece by
+    /// piece. Sorted and revision-filtered ranges are always whole.
+    pub fn range_within(
+        &self,
+        req: &RangeRequest,
+        budget: usize,
+    ) -> Result<RangeAnswer, EtcdError> {
+        let mut view = self.snapshot().map_err(read_failure)?;
+        range_pieces::answer(&mut view, req, budget).map_err(read_failure)
+    }
+
     /// Runs a txn that only reads (see [`txn::is_txn_read_only`](crate::is_txn_read_only))
     /// against the published state, as etcd does without consensus. `None` if the txn writes.
     pub fn txn_read_only(&self, req: &TxnRequest) -> Option<Result<TxnResponse, EtcdError>> {
@@ -179,7 +192,7 @@ impl KvStore {
 
 /// Logs a backend failure on the read path and reports it to the client as etcd would report
 /// a broken member.
-fn read_failure(e: ReadError) -> EtcdError {
+pub(crate) fn read_failure(e: ReadError) -> EtcdError {
     match e {
         ReadError::Etcd(e) => e,
         ReadError::Backend(e) => {

@@ -42,6 +42,8 @@ pub(crate) struct ServerSettings {
     pub(crate) max_txn_ops: usize,
     /// `--max-concurrent-streams`: HTTP/2 streams one client connection may hold open.
     pub(crate) max_concurrent_streams: u32,
+    /// `--range-buffer-bytes`: the largest range answer built whole; larger ones go in pieces.
+    pub(crate) range_buffer_bytes: usize,
     /// How long a request may wait for raft before "request timed out" (etcd: 5s + 2 × election timeout).
     pub(crate) request_timeout: Duration,
     /// How long a proposal may still wait after the leader changed before failing with

@@ -192,4 +192,6 @@ fn raise_raft_timeouts(settings: &mut Settings, notices: &mut Vec<Notice>) {
 #[cfg(test)]
 mod etcd_oracle_tests;
 #[cfg(test)]
+mod flag_table_tests;
+#[cfg(test)]
 mod tests;

@@ -215,6 +215,9 @@ pub struct ServerConfig {
     /// `--auto-promote-learners` (an oxcd extension): the leader promotes each learner once
     /// it has caught up.
     pub auto_promote_learners: bool,
+    /// `--range-buffer-bytes` (an oxcd extension): ranges whose key-value pairs encode to more
+    /// bytes than this are sent in pieces instead of being built whole in memory.
+    pub range_buffer_bytes: u64,
     /// `--pre-vote`.
     pub pre_vote: bool,
     /// `--auto-compaction-mode` as given (etcd logs it).
@@ -385,6 +388,7 @@ pub(crate) fn resolve(
         raft_write_timeout: non_negative(settings.raft_write_timeout),
         strict_reconfig_check: settings.strict_reconfig_check,
         auto_promote_learners: settings.auto_promote_learners,
+        range_buffer_bytes: settings.range_buffer_bytes,
         pre_vote: settings.pre_vote,
         auto_compaction_mode: settings.auto_compaction_mode,
         auto_compaction,

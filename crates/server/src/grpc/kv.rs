@@ -1,6 +1,7 @@
 //! The KV service: validates requests as etcd's gRPC layer does, serves ranges from local state
 //! (after the ReadIndex barrier unless serializable) once the caller's read permission is
-//! checked, and sends writes through raft with their caller, checked where they are applied.
+//! checked (one over `--range-buffer-bytes` in pieces: `range_in_pieces.rs`), and sends writes
+//! through raft with their caller, checked where they are applied.
 
 use std::sync::Arc;
 
@@ -13,9 +14,10 @@ use oxcd_api::etcdserverpb::{
     CompactionRequest, CompactionResponse, DeleteRangeRequest, DeleteRangeResponse, PutRequest,
     PutResponse, RangeRequest, RangeResponse, TxnRequest, TxnResponse,
 };
-use oxcd_mvcc::{is_txn_read_only, validate};
+use oxcd_mvcc::{RangeAnswer, is_txn_read_only, validate};
 
 use super::caller::{caller, still_current};
+use super::range_in_pieces;
 use super::request::{check_message_size, max_request_message};
 use crate::auth::RequestCheck;
 use crate::quota;
@@ -64,10 +66,19 @@ impl Kv for KvService {
         }
         let state = self.server.state();
         RequestCheck::new(state.auth(), state.lessor(), &caller).range(&req.key, &req.range_end)?;
-        let mut resp = state.kv().range(&req)?;
+        let budget = self.server.settings().range_buffer_bytes;
+        let answer = state.kv().range_within(&req, budget)?;
         still_current(&self.server, &caller)?;
-        self.server.finish_header(&mut resp.header);
-        Ok(Response::new(resp))
+        match answer {
+            RangeAnswer::Whole(mut resp) => {
+                self.server.finish_header(&mut resp.header);
+                Ok(Response::new(resp))
+            }
+            RangeAnswer::Pieces(pieces) => {
+                let header = self.server.header(pieces.revision());
+                range_in_pieces::placeholder(pieces, header)
+            }
+        }
     }
 
     async fn put(&self, request: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {

@@ -12,6 +12,7 @@ mod kv;
 mod lease;
 mod lock;
 mod maintenance;
+mod range_in_pieces;
 mod request;
 mod watch;
 
@@ -34,6 +35,7 @@ use kv::KvService;
 use lease::LeaseService;
 use lock::LockService;
 use maintenance::MaintenanceService;
+use range_in_pieces::KvWithPieces;
 pub(crate) use request::leader_gate;
 use request::max_request_message;
 use watch::WatchService;
@@ -52,11 +54,11 @@ pub(crate) fn routes(server: Arc<EtcdServer>) -> tonic::service::Routes {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     drop(health_reporter);
     tonic::service::Routes::new(health)
-        .add_service(
+        .add_service(KvWithPieces(
             KvServer::new(KvService::new(server.clone()))
                 .max_decoding_message_size(max_decode)
                 .max_encoding_message_size(usize::MAX),
-        )
+        ))
         .add_service(
             ClusterServer::new(ClusterService::new(server.clone()))
                 .max_decoding_message_size(max_recv),

@@ -1,0 +1,290 @@
+//! Range answers too large to build whole. A range whose key-value pairs encode to more than a
+//! budget is answered as [`RangePieces`]: the revisions of its keys, the backend snapshot that
+//! holds their values, and the encoded length of the response, measured in a first pass over
+//! the snapshot. The response message is then encoded straight from the snapshot, a piece at a
+//! time, so serving it holds 16 bytes per key and one piece, whatever the values weigh (etcd
+//! builds the whole response; etcd-io/etcd#12342). The bytes are exactly those of the
+//! `RangeResponse` the whole path would answer, up to the order-preserving re-encoding of each
+//! pair.
+
+use std::sync::Arc;
+
+use oxcd_api::EtcdError;
+use oxcd_api::etcdserverpb::range_request::SortTarget;
+use oxcd_api::etcdserverpb::{RangeRequest, RangeResponse, ResponseHeader};
+use oxcd_api::mvccpb::KeyValue;
+use prost::Message;
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+
+use crate::error::BackendError;
+use crate::index::KeySpan;
+use crate::range::{keys_to_read, needs_every_value, range, scan_keys};
+use crate::read_view::SnapshotView;
+use crate::revision::Revision;
+use crate::shared::Snapshot;
+use crate::store::read_failure;
+use crate::view::{ReadError, decode_kv, load_stored};
+
+/// `RangeResponse`'s field numbers (etcd's `rpc.proto`).
+const HEADER_FIELD: u32 = 1;
+const KVS_FIELD: u32 = 2;
+const MORE_FIELD: u32 = 3;
+const COUNT_FIELD: u32 = 4;
+
+/// A range answer: whole, or to be encoded in pieces.
+pub enum RangeAnswer {
+    /// The response, built in memory (within the budget).
+    Whole(RangeResponse),
+    /// A response over the budget, encoded on demand.
+    Pieces(RangePieces),
+}
+
+/// A range response to encode from a backend snapshot in pieces (see the module doc).
+pub struct RangePieces {
+    snapshot: Arc<Snapshot>,
+    revs: Vec<Revision>,
+    keys_only: bool,
+    more: bool,
+    count: i64,
+    revision: i64,
+    /// Encoded bytes of all `kvs` fields, tags and lengths included.
+    kvs_len: usize,
+}
+
+/// Answers `req` from `view`, whole if its pairs encode within `budget` bytes, otherwise as
+/// [`RangePieces`]. Sorted and filtered ranges are always whole: they need their values at once.
+pub(crate) fn answer(
+    view: &mut SnapshotView<'_>,
+    req: &RangeRequest,
+    budget: usize,
+) -> Result<RangeAnswer, ReadError> {
+    // A target other than the key sorts even without an order (`range::sort_kvs`).
+    let sorted = req.sort_target != SortTarget::Key as i32;
+    if needs_every_value(req) || sorted || req.count_only {
+        return Ok(RangeAnswer::Whole(range(view, req)?));
+    }
+    let span = KeySpan::new(&req.key, &req.range_end);
+    let mut scanned = scan_keys(view, span, req.revision, keys_to_read(req), false)?;
+    let more = req.limit > 0 && i64::try_from(scanned.found.len()).unwrap_or(i64::MAX) > req.limit;
+    if more {
+        scanned
+            .found
+            .truncate(usize::try_from(req.limit).unwrap_or(usize::MAX));
+    }
+    let mut kvs = Vec::with_capacity(scanned.found.len().min(1024));
+    let mut kvs_len = 0usize;
+    for key in &scanned.found {
+        let mut kv = load_stored(&view.snapshot.table, &key.modified)?;
+        if req.keys_only {
+            kv.value = Vec::new();
+        }
+        kvs_len = kvs_len.saturating_add(field_len(KVS_FIELD, kv.encoded_len()));
+        if kvs_len > budget {
+            drop(kvs);
+            let revs = scanned.found.iter().map(|k| k.modified).collect();
+            drop(scanned.found);
+            return Ok(RangeAnswer::Pieces(RangePieces::measure(
+                view.snapshot.clone(),
+                revs,
+                req.keys_only,
+                more,
+                scanned.count,
+                scanned.rev,
+            )?));
+        }
+        kvs.push(kv);
+    }
+    Ok(RangeAnswer::Whole(RangeResponse {
+        header: Some(ResponseHeader {
+            revision: scanned.rev,
+            ..Default::default()
+        }),
+        kvs,
+        more,
+        count: scanned.count,
+    }))
+}
+
+impl RangePieces {
+    /// The first pass: the encoded length of every pair.
+    fn measure(
+        snapshot: Arc<Snapshot>,
+        revs: Vec<Revision>,
+        keys_only: bool,
+        more: bool,
+        count: i64,
+        revision: i64,
+    ) -> Result<RangePieces, ReadError> {
+        let mut kvs_len = 0usize;
+        for rev in &revs {
+            let len = if keys_only {
+                key_only(&snapshot, rev)?.encoded_len()
+            } else {
+                stored_row(&snapshot, rev, |row| row.len())?
+            };
+            kvs_len = kvs_len.saturating_add(field_len(KVS_FIELD, len));
+        }
+        Ok(RangePieces {
+            snapshot,
+            revs,
+            keys_only,
+            more,
+            count,
+            revision,
+            kvs_len,
+        })
+    }
+
+    /// The revision the range was read at (the response header's revision).
+    pub fn revision(&self) -> i64 {
+        self.revision
+    }
+
+    /// Number of key-value pairs in the response.
+    pub fn len(&self) -> usize {
+        self.revs.len()
+    }
+
+    /// Whether the response holds no pair (never, past a budget; for completeness).
+    pub fn is_empty(&self) -> bool {
+        self.revs.is_empty()
+    }
+
+    /// Bytes of the encoded response with `header`.
+    pub fn encoded_len(&self, header: &ResponseHeader) -> usize {
+        let mut len = field_len(HEADER_FIELD, header.encoded_len()).saturating_add(self.kvs_len);
+        if self.more {
+            len += key_len(MORE_FIELD) + 1;
+        }
+        if self.count != 0 {
+            len += prost::encoding::int64::encoded_len(COUNT_FIELD, &self.count);
+        }
+        len
+    }
+
+    /// Starts the second pass: the response with `header`, in pieces of about `piece_bytes`.
+    pub fn encoder(self, header: ResponseHeader, piece_bytes: usize) -> RangeEncoder {
+        let total = self.encoded_len(&header);
+        RangeEncoder {
+            pieces: self,
+            header: Some(header),
+            piece_bytes,
+            next: 0,
+            total,
+            written: 0,
+            finished: false,
+        }
+    }
+}
+
+/// The second pass over a [`RangePieces`]: an iterator over the pieces of the encoded response.
+/// They add up to exactly [`RangeEncoder::total_len`] bytes; a snapshot that reads differently
+/// than in the first pass is damage, reported (`Corrupt`, logged) in place of the piece that
+/// would have broken the length, and ends the iteration.
+pub struct RangeEncoder {
+    pieces: RangePieces,
+    /// Taken when the first piece is encoded.
+    header: Option<ResponseHeader>,
+    piece_bytes: usize,
+    /// The next pair to encode.
+    next: usize,
+    total: usize,
+    written: usize,
+    finished: bool,
+}
+
+impl RangeEncoder {
+    /// Bytes of the whole encoded response.
+    pub fn total_len(&self) -> usize {
+        self.total
+    }
+
+    fn fill(&mut self, buf: &mut Vec<u8>) -> Result<(), EtcdError> {
+        if let Some(header) = self.header.take() {
+            prost::encoding::message::encode(HEADER_FIELD, &header, buf);
+        }
+        let pieces = &self.pieces;
+        while buf.len() < self.piece_bytes && self.next < pieces.revs.len() {
+            let rev = &pieces.revs[self.next];
+            if pieces.keys_only {
+                let kv = key_only(&pieces.snapshot, rev).map_err(read_failure)?;
+                prost::encoding::message::encode(KVS_FIELD, &kv, buf);
+            } else {
+                stored_row(&pieces.snapshot, rev, |row| {
+                    encode_key(KVS_FIELD, WireType::LengthDelimited, buf);
+                    encode_varint(row.len() as u64, buf);
+                    buf.extend_from_slice(row);
+                })
+                .map_err(read_failure)?;
+            }
+            self.next += 1;
+        }
+        if self.next == pieces.revs.len() {
+            if pieces.more {
+                prost::encoding::bool::encode(MORE_FIELD, &true, buf);
+            }
+            if pieces.count != 0 {
+                prost::encoding::int64::encode(COUNT_FIELD, &pieces.count, buf);
+            }
+            self.finished = true;
+        }
+        self.written += buf.len();
+        let short = self.finished && self.written < self.total;
+        if self.written > self.total || short {
+            return Err(read_failure(ReadError::Backend(BackendError::new(
+                "encoding a range in pieces",
+                format!(
+                    "the snapshot read {} bytes, {} measured before",
+                    self.written, self.total
+                ),
+            ))));
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for RangeEncoder {
+    type Item = Result<Vec<u8>, EtcdError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        let mut buf = Vec::with_capacity(self.piece_bytes.saturating_add(self.piece_bytes / 4));
+        Some(match self.fill(&mut buf) {
+            Ok(()) => Ok(buf),
+            Err(e) => {
+                self.finished = true;
+                Err(e)
+            }
+        })
+    }
+}
+
+/// Bytes of a length-delimited field `tag` whose content is `len` bytes.
+fn field_len(tag: u32, len: usize) -> usize {
+    key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+/// Runs `with` on the stored (encoded) pair at `rev`.
+fn stored_row<T>(
+    snapshot: &Snapshot,
+    rev: &Revision,
+    with: impl FnOnce(&[u8]) -> T,
+) -> Result<T, ReadError> {
+    let row = snapshot
+        .table
+        .get(rev.to_key(false).as_bytes())
+        .map_err(BackendError::with("reading key table"))?
+        .ok_or_else(|| {
+            BackendError::new("reading key table", format!("revision {rev:?} is missing"))
+        })?;
+    Ok(with(row.value()))
+}
+
+/// The pair at `rev` without its value.
+fn key_only(snapshot: &Snapshot, rev: &Revision) -> Result<KeyValue, ReadError> {
+    let mut kv = stored_row(snapshot, rev, decode_kv)??;
+    kv.value = Vec::new();
+    Ok(kv)
+}
