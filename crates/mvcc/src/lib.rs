@@ -30,6 +30,7 @@ mod go_sort;
 mod hash;
 mod history;
 mod index;
+mod index_page;
 mod key_index;
 mod kv_header;
 mod meta;

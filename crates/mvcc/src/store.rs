@@ -258,19 +258,22 @@ fn restore(backend: &Backend) -> Result<Restored, BackendError> {
         } else if !leased.is_empty() {
             leased.remove(kv.key);
         }
-        match (index.key_index_mut(kv.key), tombstone) {
+        index.update(kv.key, |history| match (history.as_mut(), tombstone) {
             (Some(ki), true) => {
                 if !ki.tombstone(rev) {
                     tracing::warn!(revision = ?rev, "tombstone of a key that is not live; ignored");
                 }
             }
             (Some(ki), false) => ki.put(rev),
-            (None, false) => index.insert_restored(
-                kv.key,
-                KeyIndex::restored(Revision::new(kv.create_revision, 0), rev, kv.version),
-            ),
+            (None, false) => {
+                *history = Some(KeyIndex::restored(
+                    Revision::new(kv.create_revision, 0),
+                    rev,
+                    kv.version,
+                ));
+            }
             (None, true) => {}
-        }
+        });
     }
     backend.add_stored_bytes(stored as i64);
     let current = current.max(compacted).max(scheduled.unwrap_or(compacted));
