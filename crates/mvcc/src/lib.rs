@@ -39,6 +39,7 @@ mod range;
 mod range_pieces;
 mod read_view;
 mod revision;
+mod row_cursor;
 mod shared;
 mod store;
 mod table;

@@ -1,9 +1,10 @@
 //! Range answers too large to build whole. A range whose key-value pairs encode to more than a
 //! budget is answered as [`RangePieces`]: the revisions of its keys, the backend snapshot that
-//! holds their values, and the encoded length of the response, measured in a first pass over
-//! the snapshot. The response message is then encoded straight from the snapshot, a piece at a
-//! time, so serving it holds 16 bytes per key and one piece, whatever the values weigh (etcd
-//! builds the whole response; etcd-io/etcd#12342). The bytes are exactly those of the
+//! holds their values, and the encoded length of each pair, measured in a first pass over the
+//! snapshot. The response message is then encoded straight from the snapshot, a piece at a
+//! time, each pair written where its measured length puts it, so serving it holds 20 bytes per
+//! key and one piece, whatever the values weigh (etcd builds the whole response;
+//! etcd-io/etcd#12342). Both passes read rows in revision order (`row_cursor.rs`). The bytes are exactly those of the
 //! `RangeResponse` the whole path would answer, up to the order-preserving re-encoding of each
 //! pair.
 
@@ -21,6 +22,7 @@ use crate::index::KeySpan;
 use crate::range::{keys_to_read, needs_every_value, range, scan_keys};
 use crate::read_view::SnapshotView;
 use crate::revision::Revision;
+use crate::row_cursor::{RowCursor, revision_order};
 use crate::shared::Snapshot;
 use crate::store::read_failure;
 use crate::view::{ReadError, decode_kv, load_stored};
@@ -43,6 +45,8 @@ pub enum RangeAnswer {
 pub struct RangePieces {
     snapshot: Arc<Snapshot>,
     revs: Vec<Revision>,
+    /// The encoded length of each pair, measured in the first pass.
+    lens: Vec<u32>,
     keys_only: bool,
     more: bool,
     count: i64,
@@ -106,7 +110,7 @@ pub(crate) fn answer(
 }
 
 impl RangePieces {
-    /// The first pass: the encoded length of every pair.
+    /// The first pass: the encoded length of every pair, its rows read in revision order.
     fn measure(
         snapshot: Arc<Snapshot>,
         revs: Vec<Revision>,
@@ -115,18 +119,21 @@ impl RangePieces {
         count: i64,
         revision: i64,
     ) -> Result<RangePieces, ReadError> {
-        let mut kvs_len = 0usize;
-        for rev in &revs {
-            let len = if keys_only {
-                key_only(&snapshot, rev)?.encoded_len()
-            } else {
-                stored_row(&snapshot, rev, |row| row.len())?
-            };
-            kvs_len = kvs_len.saturating_add(field_len(KVS_FIELD, len));
+        let mut lens = vec![0u32; revs.len()];
+        let mut rows = RowCursor::new(&snapshot.table);
+        for i in revision_order(&revs) {
+            let i = i as usize;
+            let len = rows.read(revs[i], |row| pair_len(row, keys_only))??;
+            lens[i] = u32::try_from(len).map_err(|_| too_large(len))?;
         }
+        let kvs_len = lens.iter().fold(0usize, |sum, len| {
+            sum.saturating_add(field_len(KVS_FIELD, *len as usize))
+        });
+        drop(rows);
         Ok(RangePieces {
             snapshot,
             revs,
+            lens,
             keys_only,
             more,
             count,
@@ -199,25 +206,45 @@ impl RangeEncoder {
         self.total
     }
 
-    fn fill(&mut self, buf: &mut Vec<u8>) -> Result<(), EtcdError> {
+    /// Encodes the next piece into `buf`: the pairs up to about the piece size, placed by
+    /// their measured lengths and filled in revision order.
+    fn fill(&mut self, buf: &mut Vec<u8>) -> Result<(), ReadError> {
         if let Some(header) = self.header.take() {
             prost::encoding::message::encode(HEADER_FIELD, &header, buf);
         }
         let pieces = &self.pieces;
-        while buf.len() < self.piece_bytes && self.next < pieces.revs.len() {
-            let rev = &pieces.revs[self.next];
-            if pieces.keys_only {
-                let kv = key_only(&pieces.snapshot, rev).map_err(read_failure)?;
-                prost::encoding::message::encode(KVS_FIELD, &kv, buf);
-            } else {
-                stored_row(&pieces.snapshot, rev, |row| {
-                    encode_key(KVS_FIELD, WireType::LengthDelimited, buf);
-                    encode_varint(row.len() as u64, buf);
-                    buf.extend_from_slice(row);
-                })
-                .map_err(read_failure)?;
-            }
+        let first = self.next;
+        let mut slots = Vec::new();
+        let mut at = buf.len();
+        while self.next < pieces.revs.len() && (at < self.piece_bytes || self.next == first) {
+            slots.push(at);
+            at += field_len(KVS_FIELD, pieces.lens[self.next] as usize);
             self.next += 1;
+        }
+        buf.resize(at, 0);
+        let chunk = &pieces.revs[first..self.next];
+        let mut rows = RowCursor::new(&pieces.snapshot.table);
+        for i in revision_order(chunk) {
+            let i = i as usize;
+            let len = pieces.lens[first + i] as usize;
+            let mut slot = &mut buf[slots[i]..slots[i] + field_len(KVS_FIELD, len)];
+            encode_key(KVS_FIELD, WireType::LengthDelimited, &mut slot);
+            encode_varint(len as u64, &mut slot);
+            rows.read(chunk[i], |row| -> Result<(), ReadError> {
+                if pieces.keys_only {
+                    let kv = key_only(row)?;
+                    if kv.encoded_len() != len {
+                        return Err(changed(chunk[i]));
+                    }
+                    kv.encode_raw(&mut slot);
+                } else {
+                    if row.len() != len {
+                        return Err(changed(chunk[i]));
+                    }
+                    slot.copy_from_slice(row);
+                }
+                Ok(())
+            })??;
         }
         if self.next == pieces.revs.len() {
             if pieces.more {
@@ -229,15 +256,12 @@ impl RangeEncoder {
             self.finished = true;
         }
         self.written += buf.len();
-        let short = self.finished && self.written < self.total;
-        if self.written > self.total || short {
-            return Err(read_failure(ReadError::Backend(BackendError::new(
+        if self.written > self.total || (self.finished && self.written != self.total) {
+            return Err(BackendError::new(
                 "encoding a range in pieces",
-                format!(
-                    "the snapshot read {} bytes, {} measured before",
-                    self.written, self.total
-                ),
-            ))));
+                format!("encoded {} bytes, {} measured", self.written, self.total),
+            )
+            .into());
         }
         Ok(())
     }
@@ -255,7 +279,7 @@ impl Iterator for RangeEncoder {
             Ok(()) => Ok(buf),
             Err(e) => {
                 self.finished = true;
-                Err(e)
+                Err(read_failure(e))
             }
         })
     }
@@ -266,25 +290,32 @@ fn field_len(tag: u32, len: usize) -> usize {
     key_len(tag) + encoded_len_varint(len as u64) + len
 }
 
-/// Runs `with` on the stored (encoded) pair at `rev`.
-fn stored_row<T>(
-    snapshot: &Snapshot,
-    rev: &Revision,
-    with: impl FnOnce(&[u8]) -> T,
-) -> Result<T, ReadError> {
-    let row = snapshot
-        .table
-        .get(rev.to_key(false).as_bytes())
-        .map_err(BackendError::with("reading key table"))?
-        .ok_or_else(|| {
-            BackendError::new("reading key table", format!("revision {rev:?} is missing"))
-        })?;
-    Ok(with(row.value()))
+/// The encoded length of the pair stored as `row`, without its value if `keys_only`.
+fn pair_len(row: &[u8], keys_only: bool) -> Result<usize, ReadError> {
+    Ok(if keys_only {
+        key_only(row)?.encoded_len()
+    } else {
+        row.len()
+    })
 }
 
-/// The pair at `rev` without its value.
-fn key_only(snapshot: &Snapshot, rev: &Revision) -> Result<KeyValue, ReadError> {
-    let mut kv = stored_row(snapshot, rev, decode_kv)??;
+/// The pair stored as `row`, without its value.
+fn key_only(row: &[u8]) -> Result<KeyValue, ReadError> {
+    let mut kv = decode_kv(row)?;
     kv.value = Vec::new();
     Ok(kv)
+}
+
+/// A row that reads differently than in the first pass: the snapshot is damaged.
+fn changed(rev: Revision) -> ReadError {
+    BackendError::new(
+        "encoding a range in pieces",
+        format!("the row of revision {rev:?} changed length since it was measured"),
+    )
+    .into()
+}
+
+/// A pair too large for a gRPC message.
+fn too_large(len: usize) -> ReadError {
+    BackendError::new("measuring a range", format!("a stored pair of {len} bytes")).into()
 }
