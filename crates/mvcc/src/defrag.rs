@@ -30,8 +30,8 @@ const CATCH_UP_PASSES: usize = 3;
 /// A catch-up pass that copied no more rows than this is close enough for the held pass.
 const CAUGHT_UP_ROWS: u64 = 1000;
 
-/// How long the replaced database's other handles are waited for before closing it anyway.
-const CLOSE_WAIT: Duration = Duration::from_secs(10);
+/// How often the closer of a replaced database looks whether it is the last holder.
+const CLOSE_POLL: Duration = Duration::from_millis(10);
 
 /// What a defragmentation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub(crate) fn defragment(shared: &Shared) -> Result<DefragReport, BackendError> 
         .map_err(BackendError::with("releasing the old backend"))?;
     let writes_held = held.elapsed();
     shared.refresh_snapshot();
-    close_here(replaced);
+    close_when_released(replaced);
     Ok(DefragReport {
         size_before,
         size_after: backend.size(),
@@ -108,17 +108,24 @@ pub(crate) fn defragment(shared: &Shared) -> Result<DefragReport, BackendError> 
     })
 }
 
-/// Closes the replaced database on this thread. Closing a redb database writes its allocator
-/// state and syncs it — on a large backend long enough to be felt — and whoever drops the last
-/// handle does it: left to chance, that is the writer that waited for the swap and let go of
-/// its handle on the old database when it retried on the new one, so every write would stall
-/// behind the close. Those handles are let go of within moments of the swap.
-fn close_here(replaced: Arc<Database>) {
-    let deadline = Instant::now() + CLOSE_WAIT;
-    while Arc::strong_count(&replaced) > 1 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(1));
+/// Closes the replaced database on a thread of its own once nothing else holds it. Closing a
+/// redb database writes its allocator state and syncs it — on a large backend long enough to be
+/// felt — and whoever drops the last handle does it: left to chance, that is a writer that
+/// waited for the swap, or the reader of a snapshot of the old database (a range sent in pieces
+/// holds one until its client has it all), and the close would stall a write or a runtime
+/// worker.
+fn close_when_released(replaced: Arc<Database>) {
+    let closer = std::thread::Builder::new()
+        .name("defrag-close".into())
+        .spawn(move || {
+            while Arc::strong_count(&replaced) > 1 {
+                std::thread::sleep(CLOSE_POLL);
+            }
+            drop(replaced);
+        });
+    if let Err(e) = closer {
+        tracing::warn!(error = %e, "no thread to close the replaced backend; its last holder will");
     }
-    drop(replaced);
 }
 
 /// Makes the rename durable: fsyncs the directory holding `path`.

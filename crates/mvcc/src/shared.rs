@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::RwLock;
-use redb::{ReadOnlyTable, ReadTransaction};
+use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase};
 
 use crate::backend::{Backend, KEY_TABLE};
 use crate::error::BackendError;
@@ -88,12 +88,16 @@ impl Shared {
     }
 }
 
-/// The key table as committed at revision `rev`, compacted up to `compact`.
+/// The key table as committed at revision `rev`, compacted up to `compact`. It keeps its
+/// database open: a defragmentation that replaces the database while a snapshot is still read
+/// (a range sent in pieces can take a while) leaves the old one to close when the last
+/// snapshot of it goes. Fields drop in order, the database last.
 pub(crate) struct Snapshot {
     pub rev: i64,
     pub compact: i64,
     pub table: ReadOnlyTable<&'static [u8], &'static [u8]>,
     tx: ReadTransaction,
+    _database: Arc<Database>,
 }
 
 impl Snapshot {
@@ -102,7 +106,10 @@ impl Snapshot {
         rev: i64,
         compact: i64,
     ) -> Result<Snapshot, BackendError> {
-        let tx = backend.begin_read()?;
+        let database = backend.database();
+        let tx = database
+            .begin_read()
+            .map_err(BackendError::with("opening read transaction"))?;
         let table = tx
             .open_table(KEY_TABLE)
             .map_err(BackendError::with("opening key table"))?;
@@ -111,6 +118,7 @@ impl Snapshot {
             compact,
             table,
             tx,
+            _database: database,
         })
     }
 

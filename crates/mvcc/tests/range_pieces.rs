@@ -1,6 +1,7 @@
 //! Ranges answered in pieces (`KvStore::range_within`) decode to exactly the response the whole
 //! path builds, for random stores and requests (limits, `keys_only`, old revisions, single
-//! keys); the pieces stay near the piece size and are never empty; ranges that need every value at once stay whole.
+//! keys); the pieces stay near the piece size and are never empty, and outlive a
+//! defragmentation that replaces the database under them; ranges that need every value at once stay whole.
 
 use std::sync::Arc;
 
@@ -178,4 +179,27 @@ fn sorted_filtered_and_counting_ranges_stay_whole() {
     let RangeAnswer::Pieces(_) = store.range_within(&all, 0).unwrap() else {
         panic!("the plain range stays whole");
     };
+}
+
+#[test]
+fn pieces_outlive_a_defragmentation_that_replaces_the_database() {
+    let mut rng = StdRng::seed_from_u64(3);
+    let dir = tempfile::tempdir().unwrap();
+    let store = filled_store(dir.path(), &mut rng);
+    let req = RangeRequest {
+        key: vec![0],
+        range_end: vec![0],
+        ..Default::default()
+    };
+    let mut whole = store.range(&req).unwrap();
+    let RangeAnswer::Pieces(pieces) = store.range_within(&req, 0).unwrap() else {
+        panic!("a range over everything with no budget is answered in pieces");
+    };
+    let report = store.defragment().unwrap();
+    assert!(report.size_after > 0);
+    let bytes = encode_all(pieces, 1024);
+    whole.header = Some(header(whole.header.unwrap().revision));
+    let decoded = oxcd_api::etcdserverpb::RangeResponse::decode(&bytes[..]).unwrap();
+    assert_eq!(decoded, whole);
+    assert_eq!(store.range(&req).unwrap().kvs, whole.kvs);
 }
