@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use oxcd_testkit::rng::SeededRng;
 
 use oxcd_api::etcdserverpb::{
-    MemberAddRequest, MemberPromoteRequest, MemberRemoveRequest, StatusRequest,
+    MemberAddRequest, MemberListRequest, MemberPromoteRequest, MemberRemoveRequest, StatusRequest,
 };
 
 use crate::cluster::Cluster;
@@ -446,6 +446,7 @@ async fn replace(cluster: &mut Cluster, m: usize, hold: Duration, learner: bool)
     })
     .await
     .with_context(|| format!("adding member {} again", m + 1))?;
+    wait_listed_everywhere(cluster, m, added).await?;
     let initial_cluster = cluster
         .members()
         .iter()
@@ -465,6 +466,38 @@ async fn replace(cluster: &mut Cluster, m: usize, hold: Duration, learner: bool)
         })
         .await
         .with_context(|| format!("promoting member {}", m + 1))?;
+    }
+    Ok(())
+}
+
+/// Waits until every running member but `m` lists the member `added`: the joining member takes
+/// the membership from whichever peer answers first, and one that has not applied the addition
+/// yet would refuse it as one member too many (etcd's joiners behave the same).
+async fn wait_listed_everywhere(cluster: &Cluster, m: usize, added: u64) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + RECONFIG_TIMEOUT;
+    for i in cluster.up().into_iter().filter(|&i| i != m) {
+        loop {
+            let listed = match grpc::connect(&cluster.endpoint(i)).await {
+                Ok(mut clients) => clients
+                    .cluster
+                    .member_list(MemberListRequest {
+                        linearizable: false,
+                    })
+                    .await
+                    .is_ok_and(|r| r.into_inner().members.iter().any(|x| x.id == added)),
+                Err(_) => false,
+            };
+            if listed {
+                break;
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "member {} never listed the member added for {}",
+                i + 1,
+                m + 1
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     Ok(())
 }
