@@ -24,8 +24,7 @@ use crate::read_view::SnapshotView;
 use crate::revision::Revision;
 use crate::row_cursor::{RowCursor, revision_order};
 use crate::shared::Snapshot;
-use crate::store::read_failure;
-use crate::view::{ReadError, decode_kv, load_stored};
+use crate::view::{ReadError, decode_kv, load_stored, read_failure};
 
 /// `RangeResponse`'s field numbers (etcd's `rpc.proto`).
 const HEADER_FIELD: u32 = 1;

@@ -27,7 +27,7 @@ use crate::range_pieces::RangeAnswer;
 use crate::read_view::SnapshotView;
 use crate::revision::Revision;
 use crate::shared::Shared;
-use crate::view::ReadError;
+use crate::view::{ReadError, read_failure};
 use crate::{kv_header, range, range_pieces, txn};
 
 /// Live keys attached to a lease, each with its lease.
@@ -187,18 +187,6 @@ impl KvStore {
 
     fn snapshot(&self) -> Result<SnapshotView<'_>, ReadError> {
         SnapshotView::open(&self.shared)
-    }
-}
-
-/// Logs a backend failure on the read path and reports it to the client as etcd would report
-/// a broken member.
-pub(crate) fn read_failure(e: ReadError) -> EtcdError {
-    match e {
-        ReadError::Etcd(e) => e,
-        ReadError::Backend(e) => {
-            tracing::error!(error = %e, "backend read failed");
-            EtcdError::Corrupt
-        }
     }
 }
 

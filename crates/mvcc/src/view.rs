@@ -74,3 +74,15 @@ pub(crate) fn load_stored(
         })?;
     decode_kv(value.value())
 }
+
+/// Logs a backend failure on the read path and reports it to the client as etcd would report
+/// a broken member.
+pub(crate) fn read_failure(e: ReadError) -> EtcdError {
+    match e {
+        ReadError::Etcd(e) => e,
+        ReadError::Backend(e) => {
+            tracing::error!(error = %e, "backend read failed");
+            EtcdError::Corrupt
+        }
+    }
+}

@@ -21,11 +21,8 @@ use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
 
-use oxcd_api::etcdserverpb::kv_server::KvServer;
 use oxcd_api::etcdserverpb::{RangeResponse, ResponseHeader};
 use oxcd_mvcc::{RangeEncoder, RangePieces};
-
-use super::kv::KvService;
 
 /// Bytes per piece: large enough that the blocking-thread hop per piece costs little, small
 /// enough that two of them are nothing next to the response.
@@ -60,21 +57,25 @@ pub(super) fn placeholder(
     Ok(response)
 }
 
-/// The KV service, with the body of a range answered in pieces replaced by the pieces.
+/// The KV service (`S`), with the body of a range answered in pieces replaced by the pieces.
 #[derive(Clone)]
-pub(super) struct KvWithPieces(pub(super) KvServer<KvService>);
+pub(super) struct KvWithPieces<S>(pub(super) S);
 
-impl NamedService for KvWithPieces {
-    const NAME: &'static str = <KvServer<KvService> as NamedService>::NAME;
+impl<S: NamedService> NamedService for KvWithPieces<S> {
+    const NAME: &'static str = S::NAME;
 }
 
-impl tower::Service<http::Request<Body>> for KvWithPieces {
+impl<S> tower::Service<http::Request<Body>> for KvWithPieces<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
     type Response = http::Response<Body>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        tower::Service::<http::Request<Body>>::poll_ready(&mut self.0, cx)
+        self.0.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
