@@ -68,11 +68,21 @@ impl TreeIndex {
         self.len
     }
 
-    /// The fence and page that hold `key`, if any key has one.
+    /// The fence and page where `key` belongs.
     fn page_of(&self, key: &[u8]) -> (&[u8], &Page) {
         let (fence, page) = self
             .pages
             .range::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
+            .next_back()
+            .expect("the first page's fence is empty and covers every key");
+        (fence, page)
+    }
+
+    /// [`TreeIndex::page_of`], for changing the page.
+    fn page_of_mut(&mut self, key: &[u8]) -> (&[u8], &mut Page) {
+        let (fence, page) = self
+            .pages
+            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
             .next_back()
             .expect("the first page's fence is empty and covers every key");
         (fence, page)
@@ -92,11 +102,7 @@ impl TreeIndex {
         key: &[u8],
         change: impl FnOnce(&mut Option<KeyIndex>) -> R,
     ) -> R {
-        let (fence, page) = self
-            .pages
-            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
-            .next_back()
-            .expect("the first page's fence is empty and covers every key");
+        let (fence, page) = self.page_of_mut(key);
         let found = page.find(key);
         let mut history = found.ok().map(|i| KeyIndex::decode(page.entry(i).1));
         let out = change(&mut history);
@@ -112,7 +118,8 @@ impl TreeIndex {
         page.write(i, present, key, encoded.as_deref());
         let appended = !present && i + 1 == page.len();
         let bytes = page.bytes();
-        let reshape = (!(MIN_PAGE_BYTES..=MAX_PAGE_BYTES).contains(&bytes)).then(|| fence.clone());
+        let reshape =
+            (!(MIN_PAGE_BYTES..=MAX_PAGE_BYTES).contains(&bytes)).then(|| Box::<[u8]>::from(fence));
         match (present, encoded.is_some()) {
             (false, true) => self.len += 1,
             (true, false) => self.len -= 1,

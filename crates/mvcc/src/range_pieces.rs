@@ -4,9 +4,9 @@
 //! snapshot. The response message is then encoded straight from the snapshot, a piece at a
 //! time, each pair written where its measured length puts it, so serving it holds 20 bytes per
 //! key and one piece, whatever the values weigh (etcd builds the whole response;
-//! etcd-io/etcd#12342). Both passes read rows in revision order (`row_cursor.rs`). The bytes are exactly those of the
-//! `RangeResponse` the whole path would answer, up to the order-preserving re-encoding of each
-//! pair.
+//! etcd-io/etcd#12342). Both passes read rows in revision order (`row_cursor.rs`). The bytes
+//! are exactly those of the `RangeResponse` the whole path would answer, up to the
+//! order-preserving re-encoding of each pair.
 
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@ use redb::ReadOnlyTable;
 
 use crate::error::BackendError;
 use crate::revision::Revision;
-use crate::view::ReadError;
+use crate::view::{ReadError, missing_row, read_stored};
 
 /// How many main revisions ahead of the scan a row may be and still be scanned to; farther
 /// ones are sought.
@@ -23,10 +23,6 @@ pub(crate) struct RowCursor<'t> {
     rows: Option<Rows<'t>>,
     /// The revision read last.
     at: Option<Revision>,
-}
-
-fn missing(rev: Revision) -> ReadError {
-    BackendError::new("reading key table", format!("revision {rev:?} is missing")).into()
 }
 
 impl<'t> RowCursor<'t> {
@@ -53,12 +49,7 @@ impl<'t> RowCursor<'t> {
         if !near {
             // A lone row: one descent, where a scan would also set up its far end.
             self.rows = None;
-            let row = self
-                .table
-                .get(rev.to_key(false).as_bytes())
-                .map_err(BackendError::with("reading key table"))?
-                .ok_or_else(|| missing(rev))?;
-            return Ok(with(row.value()));
+            return Ok(read_stored(self.table, &rev, with)?);
         }
         let rows = match &mut self.rows {
             Some(rows) => rows,
@@ -71,7 +62,7 @@ impl<'t> RowCursor<'t> {
         loop {
             let (key, value) = rows
                 .next()
-                .ok_or_else(|| missing(rev))?
+                .ok_or_else(|| missing_row(&rev))?
                 .map_err(BackendError::with("reading key table"))?;
             let (found, tombstone) = Revision::from_key(key.value()).ok_or_else(|| {
                 ReadError::from(BackendError::new(
@@ -83,7 +74,7 @@ impl<'t> RowCursor<'t> {
                 continue;
             }
             if found > rev || tombstone {
-                return Err(missing(rev));
+                return Err(missing_row(&rev).into());
             }
             return Ok(with(value.value()));
         }

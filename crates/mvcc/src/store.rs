@@ -117,8 +117,9 @@ impl KvStore {
     }
 
     /// Answers a range request as [`KvStore::range`] does, whole if its key-value pairs encode
-    /// within `budget` bytes, otherwise as [`RangePieces`](crate::RangePieces) to encode from a snapshot piece by
-    /// piece. Sorted and revision-filtered ranges are always whole.
+    /// within `budget` bytes, otherwise as [`RangePieces`](crate::RangePieces) to encode from a
+    /// snapshot piece by piece. Sorted, revision-filtered and count-only ranges are always
+    /// whole.
     pub fn range_within(
         &self,
         req: &RangeRequest,

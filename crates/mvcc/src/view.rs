@@ -66,13 +66,26 @@ pub(crate) fn load_stored(
     table: &impl ReadableTable<&'static [u8], &'static [u8]>,
     rev: &Revision,
 ) -> Result<KeyValue, BackendError> {
+    read_stored(table, rev, decode_kv)?
+}
+
+/// Runs `with` on the stored (encoded) row of `rev`, which the index named: a missing row is
+/// damage.
+pub(crate) fn read_stored<T>(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    rev: &Revision,
+    with: impl FnOnce(&[u8]) -> T,
+) -> Result<T, BackendError> {
     let value = table
         .get(rev.to_key(false).as_bytes())
         .map_err(BackendError::with("reading key table"))?
-        .ok_or_else(|| {
-            BackendError::new("reading key table", format!("revision {rev:?} is missing"))
-        })?;
-    decode_kv(value.value())
+        .ok_or_else(|| missing_row(rev))?;
+    Ok(with(value.value()))
+}
+
+/// The damage of a revision the index names missing from the key table.
+pub(crate) fn missing_row(rev: &Revision) -> BackendError {
+    BackendError::new("reading key table", format!("revision {rev:?} is missing"))
 }
 
 /// Logs a backend failure on the read path and reports it to the client as etcd would report

@@ -43,13 +43,13 @@ pub(super) fn placeholder(
     pieces: RangePieces,
     header: ResponseHeader,
 ) -> Result<tonic::Response<RangeResponse>, Status> {
-    let len = pieces.encoded_len(&header);
+    let encoder = pieces.encoder(header, PIECE_BYTES);
+    let len = encoder.total_len();
     if len > MAX_SEND_MESSAGE {
         return Err(Status::resource_exhausted(format!(
             "grpc: trying to send message larger than max ({len} vs. {MAX_SEND_MESSAGE})"
         )));
     }
-    let encoder = pieces.encoder(header, PIECE_BYTES);
     let mut response = tonic::Response::new(RangeResponse::default());
     response
         .extensions_mut()
