@@ -1,16 +1,19 @@
 //! The in-memory index: every key in byte order with its history (`KeyIndex`), kept encoded in
 //! pages of a few KiB (`index_page.rs`) under a map of page fences: about 45 bytes per key
 //! where a map entry per key took 160. Pages split when full (just before the new key when keys
-//! arrive in order, so they stay full) and merge when small. Ranges over it answer which
+//! arrive in order, so they stay full) and merge when small; the few long histories live
+//! decoded beside the pages (`spilled_histories.rs`). Ranges over it answer which
 //! revision holds each key at a given store revision; the values themselves live in the
 //! backend's key table.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
 use crate::index_page::{MAX_PAGE_BYTES, MIN_PAGE_BYTES, Page};
 use crate::key_index::{KeyAt, KeyIndex};
 use crate::revision::Revision;
+use crate::spilled_histories::{self, SPILL_BYTES, SpilledHistories};
 
 /// Which keys a request covers, decoded from etcd's `key`/`range_end` convention.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +54,7 @@ pub(crate) type ScanCursor = Option<Box<[u8]>>;
 /// every key has a page.
 pub(crate) struct TreeIndex {
     pages: BTreeMap<Box<[u8]>, Page>,
+    spilled: SpilledHistories,
     len: usize,
 }
 
@@ -58,7 +62,11 @@ impl Default for TreeIndex {
     fn default() -> Self {
         let mut pages = BTreeMap::new();
         pages.insert(Box::default(), Page::default());
-        TreeIndex { pages, len: 0 }
+        TreeIndex {
+            pages,
+            spilled: SpilledHistories::default(),
+            len: 0,
+        }
     }
 }
 
@@ -78,21 +86,19 @@ impl TreeIndex {
         (fence, page)
     }
 
-    /// [`TreeIndex::page_of`], for changing the page.
-    fn page_of_mut(&mut self, key: &[u8]) -> (&[u8], &mut Page) {
-        let (fence, page) = self
-            .pages
-            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
-            .next_back()
-            .expect("the first page's fence is empty and covers every key");
-        (fence, page)
+    /// The history a page entry holds or, for a spilled one, names.
+    fn history<'s>(&'s self, stored: &[u8]) -> Cow<'s, KeyIndex> {
+        match spilled_histories::slot_of(stored) {
+            Some(slot) => Cow::Borrowed(self.spilled.get(slot)),
+            None => Cow::Owned(KeyIndex::decode(stored)),
+        }
     }
 
     /// The key as of revision `at`.
     pub(crate) fn get(&self, key: &[u8], at: i64) -> Option<KeyAt> {
         let (_, page) = self.page_of(key);
         let i = page.find(key).ok()?;
-        KeyIndex::decode(page.entry(i).1).get(at)
+        self.history(page.entry(i).1).get(at)
     }
 
     /// Runs `change` on the history of `key` (`None` if the key has none) and stores what it
@@ -102,13 +108,36 @@ impl TreeIndex {
         key: &[u8],
         change: impl FnOnce(&mut Option<KeyIndex>) -> R,
     ) -> R {
-        let (fence, page) = self.page_of_mut(key);
+        let (fence, page) = self
+            .pages
+            .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(key)))
+            .next_back()
+            .expect("the first page's fence is empty and covers every key");
         let found = page.find(key);
-        let mut history = found.ok().map(|i| KeyIndex::decode(page.entry(i).1));
+        let stored = found.ok().map(|i| page.entry(i).1);
+        let slot = stored.and_then(spilled_histories::slot_of);
+        let mut history = match (stored, slot) {
+            (_, Some(slot)) => Some(self.spilled.take(slot)),
+            (Some(stored), None) => Some(KeyIndex::decode(stored)),
+            (None, _) => None,
+        };
         let out = change(&mut history);
-        let encoded = history.filter(|ki| !ki.is_empty()).map(|ki| {
+        let history = history.filter(|ki| !ki.is_empty());
+        if let Some(slot) = slot {
+            match history {
+                Some(ki) if !ki.is_small() => {
+                    self.spilled.put_back(slot, ki);
+                    return out;
+                }
+                _ => self.spilled.release(slot),
+            }
+        }
+        let encoded = history.map(|ki| {
             let mut bytes = Vec::new();
             ki.encode(&mut bytes);
+            if bytes.len() > SPILL_BYTES {
+                bytes = spilled_histories::marker(self.spilled.add(ki));
+            }
             bytes
         });
         let (i, present) = match found {
@@ -118,8 +147,7 @@ impl TreeIndex {
         page.write(i, present, key, encoded.as_deref());
         let appended = !present && i + 1 == page.len();
         let bytes = page.bytes();
-        let reshape =
-            (!(MIN_PAGE_BYTES..=MAX_PAGE_BYTES).contains(&bytes)).then(|| Box::<[u8]>::from(fence));
+        let reshape = (!(MIN_PAGE_BYTES..=MAX_PAGE_BYTES).contains(&bytes)).then(|| fence.clone());
         match (present, encoded.is_some()) {
             (false, true) => self.len += 1,
             (true, false) => self.len -= 1,
@@ -262,7 +290,7 @@ impl TreeIndex {
             if seen == budget {
                 return Some(key.into());
             }
-            if let Some(found) = KeyIndex::decode(history).get(at) {
+            if let Some(found) = self.history(history).get(at) {
                 f(key, found);
             }
         }
@@ -314,7 +342,7 @@ impl TreeIndex {
             if seen == budget {
                 return Some(key.into());
             }
-            if let Some(rev) = KeyIndex::decode(history).keep(at) {
+            if let Some(rev) = self.history(history).keep(at) {
                 f(rev);
             }
         }
@@ -365,13 +393,20 @@ mod tests {
         assert_eq!(live(&idx, KeySpan::new(b"a", b"\0"), 3), ["a", "b"]);
     }
 
-    /// Every page's keys are in order, at or after its fence and before the next page's, and
-    /// only the first page may be empty.
+    /// Every page's keys are in order, at or after its fence and before the next page's, only
+    /// the first page may be empty, and every spilled history is named by exactly one entry.
     fn check_pages(idx: &TreeIndex) {
         let fences: Vec<&[u8]> = idx.pages.keys().map(|f| &f[..]).collect();
         assert_eq!(fences[0], b"");
         let mut total = 0;
+        let mut slots = std::collections::HashSet::new();
         for (n, (fence, page)) in idx.pages.iter().enumerate() {
+            for (_, history) in page.entries_from(0) {
+                if let Some(slot) = spilled_histories::slot_of(history) {
+                    assert!(slots.insert(slot), "slot {slot} named twice");
+                    assert!(!idx.spilled.get(slot).is_small(), "a small history spilled");
+                }
+            }
             assert!(n == 0 || page.len() > 0, "an empty page after the first");
             let keys: Vec<&[u8]> = page.entries_from(0).map(|(k, _)| k).collect();
             assert!(keys.windows(2).all(|w| w[0] < w[1]), "keys out of order");
@@ -382,6 +417,11 @@ mod tests {
             total += keys.len();
         }
         assert_eq!(total, idx.len());
+        assert_eq!(
+            slots.len(),
+            idx.spilled.len(),
+            "spilled histories no entry names"
+        );
     }
 
     /// The paged index against a plain map of the same histories, through thousands of
@@ -393,11 +433,17 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(0x1d3);
         let mut idx = TreeIndex::default();
         let mut model: BTreeMap<Vec<u8>, KeyIndex> = BTreeMap::new();
+        // One change in five goes to a few hot keys, whose histories grow long enough to spill.
         let key = |rng: &mut StdRng| {
-            let n = rng.random_range(0..3000);
+            let n = if rng.random_bool(0.2) {
+                rng.random_range(0..3) * 1000
+            } else {
+                rng.random_range(0..3000)
+            };
             format!("{n:05}/{}", "x".repeat(n % 50)).into_bytes()
         };
         let mut main = 1;
+        let (mut most_spilled, mut returned) = (0, false);
         for round in 0..60 {
             for _ in 0..rng.random_range(100..1500) {
                 main += 1;
@@ -426,7 +472,9 @@ mod tests {
                     }
                 }
             }
+            most_spilled = most_spilled.max(idx.spilled.len());
             if round % 7 == 6 {
+                let spilled_before = idx.spilled.len();
                 let at = main - rng.random_range(0..500);
                 let mut expected_removed = Vec::new();
                 model.retain(|_, ki| {
@@ -443,6 +491,7 @@ mod tests {
                     }
                 }
                 assert_eq!(removed, expected_removed);
+                returned |= idx.spilled.len() < spilled_before;
             }
             check_pages(&idx);
             assert_eq!(idx.len(), model.len());
@@ -478,6 +527,8 @@ mod tests {
         }
         let pages = idx.pages.len();
         assert!(pages > 20, "only {pages} pages");
+        assert!(most_spilled > 0, "no history grew long enough to spill");
+        assert!(returned, "no spilled history returned to its page");
 
         // Deleting and compacting away nine keys in ten merges the pages they leave small.
         let doomed: Vec<Vec<u8>> = model
@@ -510,6 +561,44 @@ mod tests {
             "{} pages for {bytes} bytes (from {pages})",
             idx.pages.len()
         );
+    }
+
+    /// A key written over and over moves out of its page, and back once compaction leaves it
+    /// short: its puts stop costing the length of its history.
+    #[test]
+    fn long_histories_spill_and_return() {
+        let mut idx = index_with(&["a", "b", "c"]);
+        for main in 10..2010 {
+            idx.put(b"b", Revision::new(main, 0));
+        }
+        check_pages(&idx);
+        assert_eq!(idx.spilled.len(), 1);
+        let (_, page) = idx.page_of(b"b");
+        let stored = page.entry(page.find(b"b").unwrap()).1;
+        assert!(spilled_histories::slot_of(stored).is_some());
+        assert_eq!(idx.get(b"b", 1000).unwrap().version, 992);
+        assert_eq!(
+            idx.get(b"b", 5000).unwrap().modified,
+            Revision::new(2009, 0)
+        );
+        assert_eq!(idx.get(b"a", 5000).unwrap().modified, Revision::new(2, 0));
+
+        let mut removed = Vec::new();
+        assert!(idx.compact_some(2000, None, 100, &mut removed).is_none());
+        assert_eq!(removed.len(), 1991);
+        check_pages(&idx);
+        assert_eq!(idx.spilled.len(), 0);
+        assert_eq!(idx.get(b"b", 5000).unwrap().version, 2001);
+
+        for main in 3000..4000 {
+            idx.put(b"c", Revision::new(main, 0));
+        }
+        assert!(idx.tombstone(b"c", Revision::new(4000, 0)));
+        let mut removed = Vec::new();
+        assert!(idx.compact_some(4000, None, 100, &mut removed).is_none());
+        check_pages(&idx);
+        assert_eq!(idx.spilled.len(), 0);
+        assert_eq!(idx.len(), 2);
     }
 
     #[test]

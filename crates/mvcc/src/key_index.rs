@@ -146,6 +146,14 @@ impl KeyIndex {
         }
     }
 
+    /// Whether a spilled history is short enough to go back into its page (see
+    /// `spilled_histories.rs`): a few generations and revisions, judged without walking a
+    /// long history.
+    pub(crate) fn is_small(&self) -> bool {
+        self.generations.len() <= 4
+            && self.generations.iter().map(|g| g.revs.len()).sum::<usize>() <= 16
+    }
+
     /// Records a put at `rev`, creating a generation if the key was deleted.
     pub(crate) fn put(&mut self, rev: Revision) {
         if self.generations.is_empty() {

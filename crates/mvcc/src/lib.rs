@@ -41,6 +41,7 @@ mod read_view;
 mod revision;
 mod row_cursor;
 mod shared;
+mod spilled_histories;
 mod store;
 mod table;
 mod table_copy;
