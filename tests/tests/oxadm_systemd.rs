@@ -81,6 +81,13 @@ async fn up_where_systemd_runs_makes_members_units_that_systemd_keeps_running() 
     )
     .await
     .unwrap();
+    // Active is started, not yet serving: restart refuses a cluster with a member down.
+    let peer2 = Etcdctl::new([format!("http://{}:2379", hosts.ip(1))]);
+    wait::until_ok("peer2 serving again", Duration::from_secs(30), || {
+        peer2.ok(&["endpoint", "health"])
+    })
+    .await
+    .unwrap();
 
     let restart = oxadm_ok(&["restart", "-f", &file]).await;
     restart.assert_says(": restarted, cluster healthy again", 3);

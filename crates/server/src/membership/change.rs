@@ -250,18 +250,27 @@ impl Membership {
 
     /// Before promoting learner `id`: it must have caught up with the leader (checked on the
     /// leader, which alone knows), and with `strict`, the voters started plus the learner
-    /// must form a quorum of the grown cluster.
+    /// must form a quorum of the grown cluster. A learner raft does not track yet is not ready:
+    /// the apply thread lists a new member before the ready loop adds it to raft's
+    /// configuration (etcd applies both in one step and lets such a learner pass), and the
+    /// automatic promoter once promoted a learner that had never started in that gap, leaving a
+    /// one-member cluster without a quorum.
     pub(crate) fn may_promote(
         &self,
         id: u64,
         replication: &Replication,
         strict: bool,
     ) -> Result<(), EtcdError> {
-        if let (Some(learner), Some(leader)) = (
+        let caught_up = match (
             replication.peer(id),
             replication.peer(self.identity.member_id),
-        ) && (learner.matched as f64) < (leader.matched as f64) * LEARNER_READY_SHARE
-        {
+        ) {
+            (Some(learner), Some(leader)) => {
+                learner.matched as f64 >= leader.matched as f64 * LEARNER_READY_SHARE
+            }
+            _ => false,
+        };
+        if !caught_up {
             return Err(EtcdError::LearnerNotReady);
         }
         if strict {
@@ -273,5 +282,72 @@ impl Membership {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use oxcd_raft::{PeerProgress, PeerUrls};
+    use parking_lot::RwLock;
+
+    use super::*;
+    use crate::membership::Identity;
+
+    const LEADER: u64 = 1;
+    const LEARNER: u64 = 2;
+
+    fn leader_with_learner() -> Membership {
+        let member = |id, is_learner| Member {
+            id,
+            is_learner,
+            ..Default::default()
+        };
+        Membership {
+            identity: Identity {
+                cluster_id: 7,
+                member_id: LEADER,
+            },
+            members: RwLock::new(BTreeMap::from([
+                (LEADER, member(LEADER, false)),
+                (LEARNER, member(LEARNER, true)),
+            ])),
+            peers: PeerUrls::new(),
+        }
+    }
+
+    fn replication(peers: &[(u64, u64)]) -> Replication {
+        Replication {
+            peers: peers
+                .iter()
+                .map(|&(id, matched)| PeerProgress {
+                    id,
+                    matched,
+                    recently_active: true,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_learner_is_promoted_once_its_log_caught_up() {
+        let membership = leader_with_learner();
+        let check = |peers: &[(u64, u64)]| {
+            membership
+                .may_promote(LEARNER, &replication(peers), false)
+                .err()
+        };
+        assert_eq!(check(&[(LEADER, 1000), (LEARNER, 900)]), None);
+        assert_eq!(
+            check(&[(LEADER, 1000), (LEARNER, 899)]),
+            Some(EtcdError::LearnerNotReady)
+        );
+        assert_eq!(
+            check(&[(LEADER, 1000), (LEARNER, 0)]),
+            Some(EtcdError::LearnerNotReady)
+        );
+        // Listed as a member, not yet in raft's configuration: it has caught up with nothing.
+        assert_eq!(check(&[(LEADER, 1000)]), Some(EtcdError::LearnerNotReady));
     }
 }
