@@ -4,7 +4,7 @@
 # Builds oxbench (and oxcd) in release mode, then runs a 3-member etcd cluster and a 3-member
 # oxcd cluster one after the other, with identical flags (but for etcd's quota), on loopback
 # ports and temporary data directories; runs the same oxbench scenarios against each and
-# prints one table of throughput, p99 latency, the members' CPU time per request and memory
+# prints one table of throughput, p50 and p99 latency, the members' CPU time per request and memory
 # with the oxcd/etcd ratios. See docs/benchmarks.md.
 #
 # Environment (all optional):
@@ -514,10 +514,10 @@ def summary(system, name):
     """The pass of a scenario with the median throughput."""
     return median_pass(system, name, "requests_per_sec")
 
-def p99_ms(s):
+def percentile_ms(s, percentile):
     if not s or not s["percentiles"]:
         return None
-    return next(p["secs"] for p in s["percentiles"] if p["percentile"] == 99.0) * 1e3
+    return next((p["secs"] * 1e3 for p in s["percentiles"] if p["percentile"] == percentile), None)
 
 def cpu_us_per_op(system, name, s):
     """The members' CPU time per successful request of the pass `s` came from, in µs."""
@@ -541,17 +541,19 @@ def ratio(ours, theirs):
     return ours / theirs if ours is not None and theirs else None
 
 print()
-print("| scenario | etcd req/s | oxcd req/s | oxcd/etcd | etcd p99 ms | oxcd p99 ms | oxcd/etcd p99 "
-      "| etcd CPU µs/req | oxcd CPU µs/req | oxcd/etcd CPU |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| scenario | etcd req/s | oxcd req/s | oxcd/etcd | etcd p50 ms | oxcd p50 ms | oxcd/etcd p50 "
+      "| etcd p99 ms | oxcd p99 ms | oxcd/etcd p99 | etcd CPU µs/req | oxcd CPU µs/req | oxcd/etcd CPU |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 notes = []
 for name in rows:
     e, o = summary("etcd", name), summary("oxcd", name)
     e_rps = e["requests_per_sec"] if e else None
     o_rps = o["requests_per_sec"] if o else None
-    e_p99, o_p99 = p99_ms(e), p99_ms(o)
+    e_p50, o_p50 = percentile_ms(e, 50.0), percentile_ms(o, 50.0)
+    e_p99, o_p99 = percentile_ms(e, 99.0), percentile_ms(o, 99.0)
     e_cpu, o_cpu = cpu_us_per_op("etcd", name, e), cpu_us_per_op("oxcd", name, o)
     print(f"| {name} | {fmt(e_rps, '.0f')} | {fmt(o_rps, '.0f')} | {fmt(ratio(o_rps, e_rps), '.2f')} "
+          f"| {fmt(e_p50, '.2f')} | {fmt(o_p50, '.2f')} | {fmt(ratio(o_p50, e_p50), '.2f')} "
           f"| {fmt(e_p99, '.2f')} | {fmt(o_p99, '.2f')} | {fmt(ratio(o_p99, e_p99), '.2f')} "
           f"| {fmt(e_cpu, '.0f')} | {fmt(o_cpu, '.0f')} | {fmt(ratio(o_cpu, e_cpu), '.2f')} |")
     for system, s in (("etcd", e), ("oxcd", o)):
