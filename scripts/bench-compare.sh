@@ -10,7 +10,7 @@
 # Environment (all optional):
 #   TOTAL=10000        requests per scenario
 #   KEYS=1000000       keys loaded before the range scenarios and the memory measurement
-#   SCENARIOS="put-1 put-1000 txn-put range-l range-s range-all restart mixed-10 mixed-50 mixed-90 rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem watch-stream-mem lock-1 lock-10 lock-100 lock-indep-100 defrag"
+#   SCENARIOS="put-1 range-s-1 range-l-1 put-1000 txn-put range-l range-s range-all restart mixed-10 mixed-50 mixed-90 rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem watch-stream-mem lock-1 lock-10 lock-100 lock-indep-100 defrag"
 #                      subset and order of the rows
 #   LOCK_TOTAL=2000    acquire/release cycles per lock scenario
 #   DEFRAG_CLIENTS=10 DEFRAG_SETTLE=3s   putters during the defrag row, and their steady load
@@ -38,7 +38,7 @@ set -euo pipefail
 
 TOTAL=${TOTAL:-10000}
 KEYS=${KEYS:-1000000}
-SCENARIOS=${SCENARIOS:-put-1 put-1000 txn-put range-l range-s range-all restart mixed-10 mixed-50 mixed-90 rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem watch-stream-mem lock-1 lock-10 lock-100 lock-indep-100 defrag}
+SCENARIOS=${SCENARIOS:-put-1 range-s-1 range-l-1 put-1000 txn-put range-l range-s range-all restart mixed-10 mixed-50 mixed-90 rss lease-grant lease-keepalive watch-1k watch-10k watch-streams-1k watch-streams-10k watch-mem watch-stream-mem lock-1 lock-10 lock-100 lock-indep-100 defrag}
 LOCK_TOTAL=${LOCK_TOTAL:-2000}
 DEFRAG_CLIENTS=${DEFRAG_CLIENTS:-10}
 DEFRAG_SETTLE=${DEFRAG_SETTLE:-3s}
@@ -63,6 +63,7 @@ RANGE_KEY=oxbench-range-key
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-compare.XXXXXX")
 member_pids=()
+metrics_urls=()
 child_pid=
 
 log() { printf '[bench-compare] %s\n' "$*" >&2; }
@@ -156,9 +157,9 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port_block() {
   local base port busy
   for _ in $(seq 1 50); do
-    base=$((20000 + (RANDOM % 1200) * 10))
+    base=$((20000 + (RANDOM % 1200) * 20))
     busy=
-    for port in $(seq "$base" $((base + 2 * MEMBERS - 1))); do
+    for port in $(seq "$base" $((base + 3 * MEMBERS - 1))); do
       if port_in_use "$port"; then busy=1; break; fi
     done
     [ -z "$busy" ] && { echo "$base"; return; }
@@ -238,15 +239,18 @@ launch_members() {
     initial+="${initial:+,}m$i=http://127.0.0.1:$((base + MEMBERS + i - 1))"
   done
   endpoints=
+  metrics_urls=()
   mkdir -p "$out_dir"
   for i in $(seq 1 "$MEMBERS"); do
     local client=$scheme://127.0.0.1:$((base + i - 1)) peer=http://127.0.0.1:$((base + MEMBERS + i - 1))
+    local metrics=http://127.0.0.1:$((base + 2 * MEMBERS + i - 1))
     endpoints+="${endpoints:+,}$scheme://127.0.0.1:$((base + i - 1))"
+    metrics_urls+=("$metrics")
     "$binary" --name "m$i" --data-dir "$work/$system/m$i" \
       --listen-client-urls "$client" --advertise-client-urls "$client" \
       --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
       --initial-cluster "$initial" --initial-cluster-state new \
-      --initial-cluster-token "bench-$system" \
+      --initial-cluster-token "bench-$system" --listen-metrics-urls "$metrics" \
       --snapshot-count "$SNAPSHOT_COUNT" --quota-backend-bytes "$QUOTA_BACKEND_BYTES" \
       "${member_security[@]}" >"$out_dir/m$i.log" 2>&1 &
     member_pids+=($!)
@@ -314,6 +318,21 @@ bench() {
     awk '{print ($1 - $2) / $3}' >"$out_dir/$name.cpu"
   [ -s "$out_dir/$name.err" ] || rm -f "$out_dir/$name.err"
   check_members "$system"
+}
+
+# Each member's disk latency counters, one line per member: whether it leads, then the sum
+# (seconds) and count of its WAL fsyncs and of its backend commits.
+disk_counters() {
+  local url
+  for url in "${metrics_urls[@]}"; do
+    curl -fsS --max-time 5 "$url/metrics" | awk '
+      $1 == "etcd_server_is_leader" { leader = $2 }
+      $1 == "etcd_disk_wal_fsync_duration_seconds_sum" { fs = $2 }
+      $1 == "etcd_disk_wal_fsync_duration_seconds_count" { fc = $2 }
+      $1 == "etcd_disk_backend_commit_duration_seconds_sum" { cs = $2 }
+      $1 == "etcd_disk_backend_commit_duration_seconds_count" { cc = $2 }
+      END { print leader + 0, fs + 0, fc + 0, cs + 0, cc + 0 }'
+  done
 }
 
 # Sum of VmRSS (kB) of each member, one line per member.
@@ -392,7 +411,17 @@ run_system() {
     watch_memory "$system" "$WATCH_MEM_STREAMS" "$WATCH_MEM_STREAMS" streammem.txt
   fi
   if wants put-1; then
+    disk_counters >"$out_dir/put1-disk.before"
     bench "$system" put-1 --target-leader --clients=1 --conns=1 --total="$TOTAL" "${put[@]}"
+    disk_counters >"$out_dir/put1-disk.after"
+  fi
+  # One read at a time from the leader: the client-server round trip alone, then with the
+  # ReadIndex round to the followers.
+  if wants range-s-1; then
+    bench "$system" range-s-1 --target-leader --clients=1 --conns=1 --total="$TOTAL" range "$RANGE_KEY" --consistency=s
+  fi
+  if wants range-l-1; then
+    bench "$system" range-l-1 --target-leader --clients=1 --conns=1 --total="$TOTAL" range "$RANGE_KEY" --consistency=l
   fi
   if wants put-1000; then
     bench "$system" put-1000 --target-leader "${many[@]}" --total="$TOTAL" "${put[@]}"
@@ -602,6 +631,51 @@ if scale_rows:
     print("|---|---:|---:|---:|")
     for label, e, o, spec in scale_rows:
         print(f"| {label} | {fmt(e, spec)} | {fmt(o, spec)} | {fmt(ratio(o, e), '.2f')} |")
+
+def put1_disk(system):
+    """Median over passes of the disk's share of put-1: (leader's mean WAL fsync, followers'
+    mean WAL fsync, backend commits per put, mean backend commit), in µs."""
+    values = []
+    for after_path in passes(system, "put1-disk.after"):
+        before_path = after_path[: -len(".after")] + ".before"
+        try:
+            with open(before_path) as f:
+                before = [[float(x) for x in line.split()] for line in f if line.strip()]
+            with open(after_path) as f:
+                after = [[float(x) for x in line.split()] for line in f if line.strip()]
+            with open(os.path.join(os.path.dirname(after_path), "put-1.json")) as f:
+                puts = json.load(f)["requests"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if len(before) != len(after) or not puts:
+            continue
+        diffs = [(a[0], [x - y for x, y in zip(a[1:], b[1:])]) for a, b in zip(after, before)]
+        mean = lambda total, n: total / n * 1e6 if n else None
+        leader = [d for lead, d in diffs if lead == 1]
+        followers = [d for lead, d in diffs if lead != 1]
+        if not leader or not followers:
+            continue
+        follower_fsync = mean(sum(d[0] for d in followers), sum(d[1] for d in followers))
+        commits = leader[0][3]
+        values.append((mean(leader[0][0], leader[0][1]), follower_fsync, commits / puts,
+                       mean(leader[0][2], commits)))
+    if not values:
+        return None
+    values.sort(key=lambda v: v[0] or 0)
+    return values[(len(values) - 1) // 2]
+
+if "put-1" in scenarios:
+    e, o = put1_disk("etcd"), put1_disk("oxcd")
+    if e or o:
+        print()
+        print("| put-1: the disk's share of one write at a time | etcd | oxcd | oxcd/etcd |")
+        print("|---|---:|---:|---:|")
+        labels = ("leader's WAL fdatasync, µs", "followers' WAL fdatasync, µs",
+                  "backend commits per put", "backend commit on the leader, µs")
+        for i, label in enumerate(labels):
+            ev, ov = (e[i] if e else None), (o[i] if o else None)
+            print(f"| {label} | {fmt(ev, '.2f' if i == 2 else '.0f')} | {fmt(ov, '.2f' if i == 2 else '.0f')} "
+                  f"| {fmt(ratio(ov, ev), '.2f')} |")
 
 def watch_bytes(system, file="watchmem.txt"):
     """Median over passes of the members' memory per watcher (per stream), in bytes."""

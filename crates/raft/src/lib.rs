@@ -28,7 +28,7 @@ pub use error::RaftError;
 pub use log_backup::{LogBackup, SourceLog};
 pub use member_change::MemberChange;
 pub use metrics::RaftMetrics;
-pub use node::{RaftHandle, RaftNode, has_durable_state};
+pub use node::{RaftHandle, RaftNode, Refusal, has_durable_state};
 pub use peers::PeerUrls;
 pub use state_machine::StateMachine;
 pub use status::{ConfStateSummary, PeerProgress, RaftStatus, Replication, Role};

@@ -172,7 +172,7 @@ async fn members_of_different_clusters_never_form_a_quorum() {
             "member {id} must not see a leader"
         );
         assert!(matches!(
-            cluster.handle(id).propose(b"x".to_vec()).await,
+            common::propose(&cluster.handle(id), b"x".to_vec()).await,
             Err(RaftError::NoLeader)
         ));
     }
@@ -284,10 +284,7 @@ async fn membership_changes_are_replicated_applied_and_survive_restarts() {
         .commit
         .max(cluster.handle(3).status().commit);
     for id in [1u64, 3] {
-        let _ = cluster
-            .handle(id)
-            .propose(b"must-not-commit".to_vec())
-            .await;
+        let _ = common::propose(&cluster.handle(id), b"must-not-commit".to_vec()).await;
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
     for id in [1u64, 3] {
@@ -315,7 +312,7 @@ async fn membership_changes_are_replicated_applied_and_survive_restarts() {
 
 async fn propose_retrying(handle: &oxcd_raft::RaftHandle, data: Vec<u8>) {
     for _ in 0..200 {
-        match handle.propose(data.clone()).await {
+        match common::propose(handle, data.clone()).await {
             Ok(()) => return,
             Err(RaftError::NoLeader) => tokio::time::sleep(Duration::from_millis(20)).await,
             Err(e) => panic!("propose failed: {e}"),
@@ -346,7 +343,7 @@ async fn a_stalled_apply_loop_holds_raft_back_instead_of_queueing_without_bound(
         for n in round * ENTRIES..(round + 1) * ENTRIES {
             let mut data = vec![b'x'; ENTRY_BYTES];
             data[..8].copy_from_slice(&(n as u64).to_be_bytes());
-            handle.propose(data).await.expect("propose");
+            common::propose(&handle, data).await.expect("propose");
         }
         cluster
             .wait_applied_count(&[leader, other], (round + 1) * ENTRIES)

@@ -30,9 +30,7 @@ async fn propose_change(cluster: &Cluster, id: u64, change: MemberChange) {
 
 async fn propose_values(cluster: &Cluster, id: u64, n: usize) {
     for k in 0..n {
-        cluster
-            .handle(id)
-            .propose(format!("v{k}").into_bytes())
+        common::propose(&cluster.handle(id), format!("v{k}").into_bytes())
             .await
             .expect("propose");
     }

@@ -32,7 +32,7 @@ async fn measure_proposal_throughput() {
             let p = payload.clone();
             tokio::spawn(async move {
                 for _ in 0..per_client {
-                    h.propose(p.clone()).await.expect("propose");
+                    common::propose(&h, p.clone()).await.expect("propose");
                 }
             })
         })

@@ -144,7 +144,7 @@ pub(crate) type Outcome<T> = Result<T, EtcdError>;
 
 /// Something a member waits for through raft: the result type its proposer receives once
 /// the entry carrying it is applied, and where such proposers wait.
-pub(crate) trait Awaited: Sized {
+pub(crate) trait Awaited: Sized + 'static {
     /// What applying the request produces for its proposer.
     type Output: Send + 'static;
 

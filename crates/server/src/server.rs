@@ -189,8 +189,7 @@ impl EtcdServer {
         if data.len() > self.settings.max_request_bytes {
             return Err(EtcdError::RequestTooLarge);
         }
-        self.await_applied::<P>(id, async { self.raft.propose(data).await })
-            .await
+        self.await_applied::<P>(id, data).await
     }
 
     /// Proposes a raft conf change (`member` is the member added, `promote` marks an
@@ -240,19 +239,29 @@ impl EtcdServer {
         }
     }
 
-    /// Waits for the outcome of request `id`, registered before `proposed` hands it to raft:
-    /// fails if raft refuses it, if a new leader takes over and it has not been applied
-    /// shortly after, or at the request timeout.
+    /// Proposes `data`, the encoded request `id`, and waits for its outcome: fails if raft
+    /// refuses it (the refusal completes the waiter from the ready loop, so an accepted
+    /// proposal costs no wake-up before its result), if a new leader takes over and it has
+    /// not been applied shortly after, or at the request timeout.
     async fn await_applied<P: Awaited>(
         &self,
         id: u64,
-        proposed: impl Future<Output = Result<(), RaftError>>,
+        data: Vec<u8>,
     ) -> Result<P::Output, EtcdError> {
         let _pending = self.metrics.pending_proposal();
         let result = self.waiters.register::<P>(id);
         let mut leader = self.leader_rx.clone();
         let leader_at_proposal = *leader.borrow_and_update();
-        if let Err(e) = proposed.await {
+        let refused = {
+            let (waiters, metrics) = (self.waiters.clone(), self.metrics.clone());
+            Box::new(move |error: RaftError| {
+                if let Some(waiter) = waiters.take::<P>(id) {
+                    metrics.record_proposal_failed();
+                    let _ = waiter.send(Err(raft_error(error)));
+                }
+            })
+        };
+        if let Err(e) = self.raft.propose(data, refused).await {
             return Err(self.give_up::<P>(id, raft_error(e)));
         }
         // A proposal forwarded to a leader that then died is lost without trace; rather than

@@ -7,13 +7,15 @@ use super::read_index::ReadReply;
 use crate::apply::CommittedEntry;
 use crate::error::RaftError;
 
+/// What the ready loop calls when raft refuses a proposal. An accepted proposal's refusal is
+/// dropped unused: the proposer hears of it only through its applied entry, without a reply
+/// that would wake it once more in between.
+pub type Refusal = Box<dyn FnOnce(RaftError) + Send>;
+
 /// Client requests; gated by apply backpressure.
 pub(crate) enum Request {
     /// Propose opaque bytes.
-    Propose {
-        data: Vec<u8>,
-        reply: oneshot::Sender<Result<(), RaftError>>,
-    },
+    Propose { data: Vec<u8>, refused: Refusal },
     /// Propose a membership change.
     ProposeConfChange {
         cc: raft::prelude::ConfChangeV2,

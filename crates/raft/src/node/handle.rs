@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::event::{Control, Request};
+use super::event::{Control, Refusal, Request};
 use crate::apply::CommittedEntry;
 use crate::error::RaftError;
 use crate::member_change::MemberChange;
@@ -73,17 +73,16 @@ impl RaftHandle {
         }
     }
 
-    /// Proposes opaque bytes. Ok once raft accepted the proposal (followers forward it to the
-    /// leader); commit is observed on the Apply stream. Fails with `NoLeader` when there is no
-    /// leader or raft dropped the proposal, `Stopped` after shutdown.
-    pub async fn propose(&self, data: Vec<u8>) -> Result<(), RaftError> {
-        let (reply, answer) = oneshot::channel();
+    /// Proposes opaque bytes: Ok once the ready loop has them queued (followers forward
+    /// them to the leader); commit is observed on the Apply stream. If raft then refuses the
+    /// proposal, `refused` is called with `NoLeader` (no leader, or raft dropped it),
+    /// `ProposalRejected` or `Stopped` (shutdown); fails with `Stopped` after shutdown.
+    pub async fn propose(&self, data: Vec<u8>, refused: Refusal) -> Result<(), RaftError> {
         self.inner
             .requests
-            .send(Request::Propose { data, reply })
+            .send(Request::Propose { data, refused })
             .await
-            .map_err(|_| RaftError::Stopped)?;
-        answer.await.map_err(|_| RaftError::Stopped)?
+            .map_err(|_| RaftError::Stopped)
     }
 
     /// Proposes a membership change, with `context` carried along in the entry. Once

@@ -20,6 +20,7 @@ use raft::{RawNode, ReadOnlyOption};
 use tokio::sync::{mpsc, watch};
 
 pub use bootstrap::has_durable_state;
+pub use event::Refusal;
 pub use handle::RaftHandle;
 
 use crate::apply::Apply;

@@ -32,7 +32,7 @@ use raft::{RawNode, SnapshotStatus, StateRole, Storage};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::event::{Control, Inbox, Request};
+use super::event::{Control, Inbox, Refusal, Request};
 use super::read_index::ReadIndexBatcher;
 use super::storage::NodeStorage;
 use super::wal_writer::{Persisted, WalWriter, WriteTask};
@@ -103,7 +103,7 @@ pub(super) struct ReadyLoop {
 }
 
 /// A proposal's bytes and where to answer whether raft took it.
-type Proposal = (Vec<u8>, oneshot::Sender<Result<(), RaftError>>);
+type Proposal = (Vec<u8>, Refusal);
 
 /// What woke the loop up.
 enum Woke {
@@ -142,7 +142,8 @@ impl ReadyLoop {
         self.requests.close();
         while let Ok(req) = self.requests.try_recv() {
             match req {
-                Request::Propose { reply, .. } | Request::ProposeConfChange { reply, .. } => {
+                Request::Propose { refused, .. } => refused(RaftError::Stopped),
+                Request::ProposeConfChange { reply, .. } => {
                     drop(reply.send(Err(RaftError::Stopped)))
                 }
                 Request::ReadIndex { reply } => drop(reply.send(Err(RaftError::Stopped))),
@@ -310,7 +311,7 @@ impl ReadyLoop {
 
     fn on_request(&mut self, req: Request, proposals: &mut Vec<Proposal>) {
         match req {
-            Request::Propose { data, reply } => proposals.push((data, reply)),
+            Request::Propose { data, refused } => proposals.push((data, refused)),
             Request::ProposeConfChange { cc, reply } => {
                 let outcome = match self.raw.propose_conf_change(Vec::new(), cc) {
                     Ok(()) => Ok(()),
@@ -337,14 +338,14 @@ impl ReadyLoop {
         if proposals.is_empty() {
             return;
         }
-        let mut replies = Vec::with_capacity(proposals.len());
+        let mut refusals = Vec::with_capacity(proposals.len());
         let mut entries = Vec::with_capacity(proposals.len());
-        for (data, reply) in proposals {
+        for (data, refused) in proposals {
             entries.push(Entry {
                 data: data.into(),
                 ..Default::default()
             });
-            replies.push(reply);
+            refusals.push(refused);
         }
         let mut msg = Message::default();
         msg.set_msg_type(MessageType::MsgPropose);
@@ -355,13 +356,14 @@ impl ReadyLoop {
             Err(raft::Error::ProposalDropped) => Err(RaftError::NoLeader),
             Err(e) => Err(RaftError::raft(e)),
         };
-        for reply in replies {
-            let answer = match &outcome {
-                Ok(()) => Ok(()),
-                Err(RaftError::NoLeader) => Err(RaftError::NoLeader),
-                Err(e) => Err(RaftError::ProposalRejected(e.to_string())),
-            };
-            let _ = reply.send(answer);
+        let Err(error) = outcome else {
+            return;
+        };
+        for refused in refusals {
+            refused(match &error {
+                RaftError::NoLeader => RaftError::NoLeader,
+                e => RaftError::ProposalRejected(e.to_string()),
+            });
         }
     }
 

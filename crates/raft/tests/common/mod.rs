@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use oxcd_raft::{Apply, EntryKind, PeerUrls, RaftConfig, RaftHandle, RaftNode, StateMachine};
+use oxcd_raft::{
+    Apply, EntryKind, PeerUrls, RaftConfig, RaftError, RaftHandle, RaftNode, StateMachine,
+};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -183,6 +185,24 @@ pub fn init_tracing() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
+}
+
+/// Proposes `data` and waits until the ready loop accepted it (`Ok`: it dropped the refusal)
+/// or refused it (the refusal's error).
+pub async fn propose(handle: &RaftHandle, data: Vec<u8>) -> Result<(), RaftError> {
+    let (refused_tx, refused) = tokio::sync::oneshot::channel();
+    handle
+        .propose(
+            data,
+            Box::new(move |error| {
+                let _ = refused_tx.send(error);
+            }),
+        )
+        .await?;
+    match refused.await {
+        Ok(error) => Err(error),
+        Err(_accepted) => Ok(()),
+    }
 }
 
 pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
