@@ -476,28 +476,23 @@ async fn replace(cluster: &mut Cluster, m: usize, hold: Duration, learner: bool)
 async fn wait_listed_everywhere(cluster: &Cluster, m: usize, added: u64) -> Result<()> {
     let deadline = tokio::time::Instant::now() + RECONFIG_TIMEOUT;
     for i in cluster.up().into_iter().filter(|&i| i != m) {
-        loop {
-            let listed = match grpc::connect(&cluster.endpoint(i)).await {
-                Ok(mut clients) => clients
-                    .cluster
-                    .member_list(MemberListRequest {
-                        linearizable: false,
-                    })
-                    .await
-                    .is_ok_and(|r| r.into_inner().members.iter().any(|x| x.id == added)),
-                Err(_) => false,
-            };
-            if listed {
-                break;
-            }
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "member {} never listed the member added for {}",
-                i + 1,
-                m + 1
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let endpoint = cluster.endpoint(i);
+        let what = format!("member {} to list the member added for {}", i + 1, m + 1);
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        crate::wait::until_ok(&what, left, || async {
+            let members = grpc::connect(&endpoint)
+                .await?
+                .cluster
+                .member_list(MemberListRequest {
+                    linearizable: false,
+                })
+                .await?
+                .into_inner()
+                .members;
+            anyhow::ensure!(members.iter().any(|x| x.id == added), "not listed yet");
+            Ok(())
+        })
+        .await?;
     }
     Ok(())
 }

@@ -102,7 +102,7 @@ pub(super) struct ReadyLoop {
     pub metrics: Arc<RaftMetrics>,
 }
 
-/// A proposal's bytes and where to answer whether raft took it.
+/// A proposal's bytes and what to call if raft refuses it.
 type Proposal = (Vec<u8>, Refusal);
 
 /// What woke the loop up.
@@ -351,18 +351,16 @@ impl ReadyLoop {
         msg.set_msg_type(MessageType::MsgPropose);
         msg.from = self.id;
         msg.set_entries(entries.into());
-        let outcome = match self.raw.step(msg) {
-            Ok(()) => Ok(()),
-            Err(raft::Error::ProposalDropped) => Err(RaftError::NoLeader),
-            Err(e) => Err(RaftError::raft(e)),
-        };
-        let Err(error) = outcome else {
-            return;
+        // Why raft refused them: no leader (`None`), or this reason.
+        let rejected = match self.raw.step(msg) {
+            Ok(()) => return,
+            Err(raft::Error::ProposalDropped) => None,
+            Err(e) => Some(RaftError::raft(e).to_string()),
         };
         for refused in refusals {
-            refused(match &error {
-                RaftError::NoLeader => RaftError::NoLeader,
-                e => RaftError::ProposalRejected(e.to_string()),
+            refused(match &rejected {
+                None => RaftError::NoLeader,
+                Some(reason) => RaftError::ProposalRejected(reason.clone()),
             });
         }
     }
