@@ -189,6 +189,12 @@ impl Backend {
         Ok(out)
     }
 
+    /// Makes every commit so far durable with one fsync. Commits made without one (apply
+    /// batches, which the raft log can replay) are lost when the process exits otherwise.
+    pub fn sync(&self) -> Result<(), BackendError> {
+        self.write(|_| Ok::<_, BackendError>(()))
+    }
+
     /// Bytes of the database file on disk (`StatusResponse.db_size`).
     pub fn size(&self) -> u64 {
         std::fs::metadata(&*self.path.read())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use oxcd_raft::{PeerListener, RaftConfig, RaftNode};
+use oxcd_raft::{PeerListener, RaftConfig, RaftHandle, RaftNode};
 
 use crate::apply::{ApplyLoop, Ended};
 use crate::auth::Tokens;
@@ -227,7 +227,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         metrics.clone(),
     );
     let (removed_tx, removed_rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
+    let apply_thread = std::thread::Builder::new()
         .name("apply".into())
         .spawn(move || match apply_loop.run(apply_rx) {
             Ok(Ended::Removed) => {
@@ -305,7 +305,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     tokio::select! {
         () = server.publish() => {}
         () = &mut stop => {
-            raft.stop().await;
+            stop_raft_and_apply(&raft, apply_thread).await;
             return Ok(());
         }
     }
@@ -326,9 +326,29 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         () = &mut stop => Ok(()),
     };
     tracing::info!(name = %cfg.name, "closing etcd server");
-    raft.stop().await;
+    stop_raft_and_apply(&raft, apply_thread).await;
     tracing::info!(name = %cfg.name, "closed etcd server");
     result
+}
+
+/// How long a stopping member waits for the apply loop to finish its batch and sync.
+const APPLY_STOP_WITHIN: Duration = Duration::from_secs(10);
+
+/// Stops raft, which closes the apply loop's channel, then waits for the apply loop to apply
+/// what it was handed and make it durable: exiting first would leave the restart to apply it
+/// again from the WAL.
+async fn stop_raft_and_apply(raft: &RaftHandle, apply_thread: std::thread::JoinHandle<()>) {
+    raft.stop().await;
+    let joined = tokio::task::spawn_blocking(move || apply_thread.join());
+    if tokio::time::timeout(APPLY_STOP_WITHIN, joined)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            timeout = ?APPLY_STOP_WITHIN,
+            "the apply loop did not finish in time; its last batches are applied again at restart"
+        );
+    }
 }
 
 /// Resolves when the member must stop: on SIGINT/SIGTERM, or `delay` after the apply loop

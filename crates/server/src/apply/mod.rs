@@ -108,8 +108,9 @@ impl ApplyLoop {
         }
     }
 
-    /// Runs until raft closes the channel. A storage failure is fatal: continuing would let this
-    /// member diverge from the others, so the error is returned and the process exits.
+    /// Runs until raft closes the channel, then makes what it applied durable. A storage
+    /// failure is fatal: continuing would let this member diverge from the others, so the
+    /// error is returned and the process exits.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<RaftApply>) -> Result<Ended, ApplyError> {
         while let Some(apply) = rx.blocking_recv() {
             match apply {
@@ -124,6 +125,13 @@ impl ApplyLoop {
                     db_path,
                 } => self.restore_snapshot(index, term, db_path)?,
             }
+        }
+        // A stopping member keeps what it applied: without this, the batches since the last
+        // durable one vanish at exit and the restart applies them again from the WAL.
+        if self.applied_index > self.durable_index {
+            self.state.backend().sync().map_err(ApplyError::storage)?;
+            self.durable_index = self.applied_index;
+            self.state.set_durable_applied_index(self.applied_index);
         }
         Ok(Ended::RaftStopped)
     }
