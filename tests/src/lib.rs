@@ -19,6 +19,7 @@ pub mod differential;
 pub mod etcdctl;
 pub mod grpc;
 pub mod grpc_tls;
+pub mod http_json;
 pub mod locks;
 pub mod member;
 pub mod netns;

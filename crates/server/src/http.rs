@@ -50,17 +50,27 @@ fn json(status: StatusCode, body: String) -> Response {
     (status, [("content-type", "application/json")], body).into_response()
 }
 
+/// etcd writes `/health` without a content type, so Go's sniffing names it plain text.
+fn health_answer(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [("content-type", "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
 /// `GET /health`: etcd's JSON health check.
 async fn health(State(server): State<Arc<EtcdServer>>) -> Response {
     match unhealthy_reason(&server).await {
-        None => json(
+        None => health_answer(
             StatusCode::OK,
             r#"{"health":"true","reason":""}"#.to_string(),
         ),
         Some(reason) => {
             tracing::warn!(reason = %reason, "serving /health false");
             let body = serde_json::json!({ "health": "false", "reason": reason }).to_string();
-            json(StatusCode::SERVICE_UNAVAILABLE, body)
+            health_answer(StatusCode::SERVICE_UNAVAILABLE, body)
         }
     }
 }

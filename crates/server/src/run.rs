@@ -248,6 +248,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         max_txn_ops: usize::try_from(cfg.max_txn_ops).unwrap_or(usize::MAX),
         max_concurrent_streams: cfg.max_concurrent_streams,
         range_buffer_bytes: usize::try_from(cfg.range_buffer_bytes).unwrap_or(usize::MAX),
+        enable_grpc_gateway: cfg.enable_grpc_gateway,
         request_timeout: Duration::from_secs(5) + 2 * cfg.election_timeout,
         leader_change_grace: 5 * cfg.heartbeat_interval,
         election_timeout: cfg.election_timeout,

@@ -1,6 +1,7 @@
 //! The member's listeners: on each client listener gRPC and plain HTTP share the port (HTTP/2
 //! for gRPC, HTTP/1.1 for `/health` and friends), as on etcd's client port; a
-//! `--listen-metrics-urls` listener serves `/metrics` and `/health` only. A TLS listener (see
+//! `--listen-metrics-urls` listener serves `/metrics` and `/health` only. The JSON gateway
+//! (`gateway`) calls the same gRPC services, with their layers. A TLS listener (see
 //! `oxcd_tls::Incoming`) serves the same routes over its handshaken connections, and puts the
 //! verified client certificate's common name on every request of the connection
 //! ([`grpc::ClientIdentity`]).
@@ -22,7 +23,10 @@ use crate::grpc::ClientIdentity;
 use crate::listeners::Bound;
 use crate::metrics::GrpcMetricsLayer;
 use crate::server::EtcdServer;
-use crate::{fail_stop, grpc, http};
+use crate::{cors, fail_stop, gateway, grpc, http};
+
+/// How many times the largest request message a gateway request's JSON may be.
+const GATEWAY_JSON_FACTOR: usize = 4;
 
 /// The connections of a TLS listener (possibly also serving plaintext), each with the common
 /// name of its verified client certificate.
@@ -108,7 +112,7 @@ async fn serve_connections<L: Listener>(
 }
 
 /// gRPC clients get `Unimplemented` for a method we do not serve; anything else is plain HTTP
-/// and gets 404, as etcd's HTTP mux answers.
+/// and gets 404, as etcd's HTTP mux answers (a CORS preflight gets its answer).
 async fn unknown_path(request: axum::extract::Request) -> axum::response::Response {
     use axum::response::IntoResponse;
     let is_grpc = request
@@ -117,12 +121,17 @@ async fn unknown_path(request: axum::extract::Request) -> axum::response::Respon
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/grpc"));
     if is_grpc {
-        tonic::Status::unimplemented(format!("unknown method {}", request.uri().path()))
+        return tonic::Status::unimplemented(format!("unknown method {}", request.uri().path()))
             .into_http::<axum::body::Body>()
-            .into_response()
+            .into_response();
+    }
+    let mut response = if request.method() == axum::http::Method::OPTIONS {
+        axum::response::Response::default()
     } else {
         (axum::http::StatusCode::NOT_FOUND, "404 page not found\n").into_response()
-    }
+    };
+    cors::add_headers(&mut response);
+    response
 }
 
 /// Serves every client listener until they fail; returns the first listener error.
@@ -131,7 +140,7 @@ pub(crate) async fn serve_clients(
     server: Arc<EtcdServer>,
 ) -> std::io::Result<()> {
     let max_streams = server.settings().max_concurrent_streams;
-    let app = grpc::routes(server.clone())
+    let grpc = grpc::routes(server.clone())
         .into_axum_router()
         .layer(GrpcMetricsLayer::new(server.metrics().grpc().clone()))
         // Outside the metrics, as etcd's interceptors run before its gRPC metrics: a call
@@ -139,10 +148,17 @@ pub(crate) async fn serve_clients(
         .layer(axum::middleware::from_fn_with_state(
             server.clone(),
             grpc::leader_gate,
-        ))
-        .merge(http::routes(server))
-        .merge(fail_stop::control_routes())
-        .fallback(unknown_path);
+        ));
+    let mut plain_http = http::routes(server.clone()).merge(fail_stop::control_routes());
+    if server.settings().enable_grpc_gateway {
+        // JSON spells a message out at length (base64 bytes, integers as strings), never in
+        // fewer bytes than the protobuf the gRPC layer then bounds.
+        let max_json = GATEWAY_JSON_FACTOR * grpc::max_request_message(&server);
+        plain_http = plain_http.merge(gateway::routes(grpc.clone(), max_json));
+    }
+    // CORS only on plain HTTP, so gRPC calls pay nothing for it.
+    let plain_http = plain_http.layer(axum::middleware::from_fn(cors::allow_any_origin));
+    let app = grpc.merge(plain_http).fallback(unknown_path);
     let mut tasks = JoinSet::new();
     for bound in listeners {
         spawn_serving(&mut tasks, bound, app.clone(), max_streams)?;

@@ -44,6 +44,8 @@ pub(crate) struct ServerSettings {
     pub(crate) max_concurrent_streams: u32,
     /// `--range-buffer-bytes`: the largest range answer built whole; larger ones go in pieces.
     pub(crate) range_buffer_bytes: usize,
+    /// `--enable-grpc-gateway`: the JSON gateway is served on the client listeners.
+    pub(crate) enable_grpc_gateway: bool,
     /// How long a request may wait for raft before "request timed out" (etcd: 5s + 2 × election timeout).
     pub(crate) request_timeout: Duration,
     /// How long a proposal may still wait after the leader changed before failing with

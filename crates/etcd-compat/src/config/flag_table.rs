@@ -14,9 +14,9 @@
 //!   warning, and is otherwise ignored (etcd would honour both).
 //! - Rows for features oxcd does not have yet (keepalive tuning, Host checks, ...) parse like
 //!   etcd's; the member refuses to start when one is not etcd's default (`unsupported.rs`).
-//! - Four rows are accepted and have no effect whatever their value: `--enable-grpc-gateway`
-//!   (oxcd has no JSON gateway), `--experimental-enable-lease-checkpoint` (oxcd always
-//!   checkpoints leases), `--initial-election-tick-advance` and `--socket-reuse-address`.
+//! - Three rows are accepted and have no effect whatever their value:
+//!   `--experimental-enable-lease-checkpoint` (oxcd always checkpoints leases),
+//!   `--initial-election-tick-advance` and `--socket-reuse-address`.
 //! - `Target::Ignored` rows are the legacy flags etcd 3.5 itself accepts and ignores.
 
 use super::flag_spec::{FlagSpec, Section, Target, YamlKey};

@@ -37,7 +37,7 @@ use lock::LockService;
 use maintenance::MaintenanceService;
 use range_in_pieces::KvWithPieces;
 pub(crate) use request::leader_gate;
-use request::max_request_message;
+pub(crate) use request::max_request_message;
 use watch::WatchService;
 
 use crate::server::EtcdServer;

@@ -17,7 +17,7 @@ use crate::server::EtcdServer;
 const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
 /// The largest request message a client may send.
-pub(super) fn max_request_message(server: &EtcdServer) -> usize {
+pub(crate) fn max_request_message(server: &EtcdServer) -> usize {
     server.settings().max_request_bytes + GRPC_OVERHEAD_BYTES
 }
 
