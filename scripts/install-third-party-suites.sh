@@ -3,7 +3,7 @@
 # runs against real etcd 3.5.1 and against oxcd, into .third-party/ (only where missing; not
 # under target/, which cargo must create itself to mark it as its own):
 #   - the Rust etcd-client crate's source with its tests, and its dependencies fetched;
-#   - python-etcd3's and aetcd's source distributions with their tests, each in a virtualenv
+#   - python-etcd3's, aetcd's and etcd3gw's source distributions with their tests, each in a virtualenv
 #     with what its tests import. Versions are pinned so both servers always meet the same tests.
 # Called by install-test-deps.sh; safe to run repeatedly.
 set -euo pipefail
@@ -15,6 +15,10 @@ PYTHON_ETCD3_VERSION=0.12.0
 # turns its tests' function-scoped fixtures into failed health checks, hence 5.x.
 PYTHON_ETCD3_TEST_PACKAGES=(pytest==9.2.0 hypothesis==5.49.0 mock==5.2.0 six==1.17.0
   tenacity==9.2.1 grpcio==1.85.4 protobuf==7.36.2)
+ETCD3GW_VERSION=2.7.0
+# etcd3gw's tests are unittest cases on oslotest; run with pytest like the others.
+ETCD3GW_TEST_PACKAGES=(pytest==9.0.3 oslotest==6.1.1 requests==2.34.2 urllib3==2.8.0
+  futurist==3.5.0)
 AETCD_VERSION=1.0.0
 # aetcd's own `test` extra, and the runtime it was released against.
 AETCD_TEST_PACKAGES=(pytest==9.0.3 pytest-asyncio==1.3.0 pytest-mock==3.15.1 grpcio==1.85.4
@@ -82,4 +86,6 @@ install_python_suite etcd3 "$PYTHON_ETCD3_VERSION" "$third_party/python-etcd3-$P
   "${PYTHON_ETCD3_TEST_PACKAGES[@]}"
 install_python_suite aetcd "$AETCD_VERSION" "$third_party/aetcd-$AETCD_VERSION" \
   "${AETCD_TEST_PACKAGES[@]}"
-echo "install-third-party-suites: ok (etcd-client $ETCD_CLIENT_VERSION, python-etcd3 $PYTHON_ETCD3_VERSION, aetcd $AETCD_VERSION in $third_party)"
+install_python_suite etcd3gw "$ETCD3GW_VERSION" "$third_party/etcd3gw-$ETCD3GW_VERSION" \
+  "${ETCD3GW_TEST_PACKAGES[@]}"
+echo "install-third-party-suites: ok (etcd-client $ETCD_CLIENT_VERSION, python-etcd3 $PYTHON_ETCD3_VERSION, aetcd $AETCD_VERSION, etcd3gw $ETCD3GW_VERSION in $third_party)"

@@ -4,11 +4,12 @@
 //! auth enable/disable, users, roles and permissions, and token refresh (expiry after the
 //! two-second TTL, and a single re-authentication for concurrent calls, counted through
 //! `/metrics`); python-etcd3's and aetcd's cover their KV, watch, lease, lock, txn, member and
-//! maintenance calls, and aetcd's a client authenticating after `auth enable`.
+//! maintenance calls, and aetcd's a client authenticating after `auth enable`; etcd3gw's (an
+//! HTTP-only client) the JSON gateway's KV, txn, lease, watch and lock routes.
 //! Needs root and the suites that `scripts/install-test-deps.sh` installs.
 
 use oxcd_tests::Server;
-use oxcd_tests::third_party::python_suite::{AETCD, PYTHON_ETCD3, PythonSuite};
+use oxcd_tests::third_party::python_suite::{AETCD, ETCD3GW, PYTHON_ETCD3, PythonSuite};
 use oxcd_tests::third_party::{SuiteServer, assert_same_outcomes, etcd_client_crate};
 
 /// Both Python suites save a snapshot over gRPC and read it with `etcdctl snapshot status`.
@@ -46,6 +47,11 @@ async fn aetcd_tests_end_on_oxcd_as_on_etcd() {
         SNAPSHOT_READ_BY_ETCDCTL,
     )];
     compare_python_suite(&AETCD, &known, 80).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd3gw_tests_end_on_oxcd_as_on_etcd() {
+    compare_python_suite(&ETCD3GW, &[], 35).await;
 }
 
 async fn compare_python_suite(suite: &PythonSuite, known: &[(&str, &str)], min_passed: usize) {

@@ -18,6 +18,8 @@ pub struct PythonSuite {
     /// The installed directory's name (see `scripts/install-third-party-suites.sh`), holding
     /// `source/` and `venv/`.
     pub dir: &'static str,
+    /// The suite's directory in the source tree.
+    pub test_dir: &'static str,
     /// The variable the suite reads the server's URL from.
     pub endpoint_variable: &'static str,
     /// pytest arguments besides the test directory.
@@ -29,6 +31,7 @@ pub struct PythonSuite {
 /// python-etcd3 0.12.0.
 pub const PYTHON_ETCD3: PythonSuite = PythonSuite {
     dir: "python-etcd3-0.12.0",
+    test_dir: "tests",
     endpoint_variable: "PYTHON_ETCD_HTTP_URL",
     pytest_args: &[],
     // Its generated protobuf modules predate the C++ runtime's checks.
@@ -38,9 +41,20 @@ pub const PYTHON_ETCD3: PythonSuite = PythonSuite {
 /// aetcd 1.0.0 (asyncio client).
 pub const AETCD: PythonSuite = PythonSuite {
     dir: "aetcd-1.0.0",
+    test_dir: "tests",
     endpoint_variable: "TEST_ETCD_HTTP_URL",
     // Its configuration adds coverage options for a plugin the suite does not need.
     pytest_args: &["-o", "addopts="],
+    env: &[],
+};
+
+/// etcd3gw 2.7.0 (OpenStack's client, over the JSON gateway only). Its port comes from a
+/// second variable, whose default is the suite server's.
+pub const ETCD3GW: PythonSuite = PythonSuite {
+    dir: "etcd3gw-2.7.0",
+    test_dir: "etcd3gw/tests",
+    endpoint_variable: "TOOZ_TEST_HTTP_URL",
+    pytest_args: &[],
     env: &[],
 };
 
@@ -66,7 +80,7 @@ impl PythonSuite {
                 "no:cacheprovider",
             ])
             .args(self.pytest_args)
-            .arg("tests")
+            .arg(self.test_dir)
             .current_dir(dir.join("source"))
             .env("PATH", path)
             .env(self.endpoint_variable, CLIENT_URL)
