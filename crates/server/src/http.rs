@@ -1,6 +1,6 @@
-//! The plain-HTTP endpoints served next to gRPC on every client listener: `/health` (etcd's JSON
-//! health check: no alarm, a leader, and a linearizable read that succeeds), `/livez`, `/readyz`,
-//! `/version` and `/metrics` (also served alone on `--listen-metrics-urls`, see `serve.rs`).
+//! The plain-HTTP endpoints served next to gRPC on every client listener: the probes (`/health`,
+//! `/livez`, `/readyz`: `probes.rs`), `/version` and `/metrics` (`/metrics` and `/health` also
+//! served alone on `--listen-metrics-urls`, see `serve.rs`).
 
 use std::sync::Arc;
 
@@ -9,18 +9,16 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 
 use crate::metrics::{self, Snapshot};
+use crate::probes;
 use crate::server::EtcdServer;
 use crate::version::{CLUSTER_VERSION, SERVER_VERSION};
 
 /// The HTTP routes of a client listener.
 pub(crate) fn routes(server: Arc<EtcdServer>) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/livez", get(livez))
-        .route("/readyz", get(readyz))
+    probes::routes()
         .route("/version", get(version))
         .route("/metrics", get(metrics))
         .with_state(server)
@@ -31,59 +29,12 @@ pub(crate) fn routes(server: Arc<EtcdServer>) -> Router {
 pub(crate) fn metrics_routes(server: Arc<EtcdServer>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
-        .route("/health", get(health))
+        .route("/health", any(probes::health))
         .with_state(server)
-}
-
-/// Why the member is not healthy, in etcd's wording; `None` when healthy.
-async fn unhealthy_reason(server: &EtcdServer) -> Option<String> {
-    if server.raft().status().leader == 0 {
-        return Some("RAFT NO LEADER".to_string());
-    }
-    match server.read_barrier().await {
-        Ok(()) => None,
-        Err(e) => Some(format!("RANGE ERROR:{e}")),
-    }
 }
 
 fn json(status: StatusCode, body: String) -> Response {
     (status, [("content-type", "application/json")], body).into_response()
-}
-
-/// etcd writes `/health` without a content type, so Go's sniffing names it plain text.
-fn health_answer(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [("content-type", "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response()
-}
-
-/// `GET /health`: etcd's JSON health check.
-async fn health(State(server): State<Arc<EtcdServer>>) -> Response {
-    match unhealthy_reason(&server).await {
-        None => health_answer(
-            StatusCode::OK,
-            r#"{"health":"true","reason":""}"#.to_string(),
-        ),
-        Some(reason) => {
-            tracing::warn!(reason = %reason, "serving /health false");
-            let body = serde_json::json!({ "health": "false", "reason": reason }).to_string();
-            health_answer(StatusCode::SERVICE_UNAVAILABLE, body)
-        }
-    }
-}
-
-async fn livez() -> &'static str {
-    "ok"
-}
-
-async fn readyz(State(server): State<Arc<EtcdServer>>) -> Response {
-    match unhealthy_reason(&server).await {
-        None => (StatusCode::OK, "ok").into_response(),
-        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason).into_response(),
-    }
 }
 
 async fn version() -> Response {

@@ -30,6 +30,7 @@ mod listeners;
 mod membership;
 mod metrics;
 mod peer_dial;
+mod probes;
 mod proposal;
 mod quota;
 pub mod restore;

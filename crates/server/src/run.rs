@@ -15,6 +15,7 @@ use crate::auto_compaction;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::corruption;
 use crate::fail_stop;
+use crate::grpc;
 use crate::learner_promotion;
 use crate::lease::Lessor;
 use crate::lease_leader::primary;
@@ -268,6 +269,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         metrics,
     ));
     primary::spawn(server.clone(), cfg.election_timeout);
+    grpc::follow_leader(server.clone());
     auto_compaction::spawn(server.clone(), cfg.auto_compaction);
     if cfg.auto_promote_learners {
         learner_promotion::spawn_automatic(server.clone());
@@ -320,13 +322,14 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         }
     }
     let result = tokio::select! {
-        served = serve_clients(client_listeners, server) => served.map_err(|e| StartError::Listen {
+        served = serve_clients(client_listeners, server.clone()) => served.map_err(|e| StartError::Listen {
             address: url_strings(&cfg.listen_client_urls).join(","),
             reason: go_io_error_text(&e),
         }),
         () = &mut stop => Ok(()),
     };
     tracing::info!(name = %cfg.name, "closing etcd server");
+    server.grpc_health().stopping().await;
     stop_raft_and_apply(&raft, apply_thread).await;
     tracing::info!(name = %cfg.name, "closed etcd server");
     result

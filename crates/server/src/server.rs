@@ -18,6 +18,7 @@ use oxcd_raft::{MemberChange, RaftError, RaftHandle};
 
 use crate::auth::Caller;
 use crate::backup::BACKUP_PEER_URL;
+use crate::grpc::GrpcHealth;
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
 use crate::proposal::{
@@ -79,6 +80,7 @@ pub(crate) struct EtcdServer {
     applied_rx: watch::Receiver<u64>,
     leader_rx: watch::Receiver<u64>,
     metrics: Arc<ServerMetrics>,
+    grpc_health: GrpcHealth,
 }
 
 impl EtcdServer {
@@ -102,7 +104,18 @@ impl EtcdServer {
             applied_rx,
             leader_rx,
             metrics,
+            grpc_health: GrpcHealth::default(),
         }
+    }
+
+    /// The gRPC health service's status.
+    pub(crate) fn grpc_health(&self) -> &GrpcHealth {
+        &self.grpc_health
+    }
+
+    /// The leader as this member knows it (0: none), as it changes.
+    pub(crate) fn leader_changes(&self) -> watch::Receiver<u64> {
+        self.leader_rx.clone()
     }
 
     /// The server's counters, also shared with the apply loop and the gRPC layer.

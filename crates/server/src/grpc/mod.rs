@@ -7,6 +7,7 @@ mod backend_snapshot;
 mod caller;
 mod cluster;
 mod election;
+mod health;
 mod identity;
 mod kv;
 mod lease;
@@ -30,6 +31,7 @@ use oxcd_api::v3lockpb::lock_server::LockServer;
 use auth::AuthService;
 use cluster::ClusterService;
 use election::ElectionService;
+pub(crate) use health::{GrpcHealth, follow_leader};
 pub(crate) use identity::ClientIdentity;
 use kv::KvService;
 use lease::LeaseService;
@@ -51,9 +53,7 @@ const DECODE_SLACK_FACTOR: usize = 8;
 pub(crate) fn routes(server: Arc<EtcdServer>) -> tonic::service::Routes {
     let max_recv = max_request_message(&server);
     let max_decode = max_recv * DECODE_SLACK_FACTOR;
-    let (health_reporter, health) = tonic_health::server::health_reporter();
-    drop(health_reporter);
-    tonic::service::Routes::new(health)
+    tonic::service::Routes::new(server.grpc_health().service())
         .add_service(KvWithPieces(
             KvServer::new(KvService::new(server.clone()))
                 .max_decoding_message_size(max_decode)

@@ -28,6 +28,11 @@ pub(crate) struct ServerMetrics {
     pub(super) learner_promote_successes: AtomicU64,
     /// Failed promotions decided here as leader, by the error's message (etcd's `Reason`).
     pub(super) learner_promote_failures: Mutex<BTreeMap<String, u64>>,
+    pub(super) health_successes: AtomicU64,
+    pub(super) health_failures: AtomicU64,
+    /// `/livez` and `/readyz` checks by (probe, check): the last outcome, and how many passed
+    /// and failed.
+    pub(super) health_checks: Mutex<BTreeMap<(&'static str, &'static str), HealthCheckCounts>>,
     backend_commit: Histogram,
     grpc: Arc<GrpcMetrics>,
     watch_lease: WatchLeaseMetrics,
@@ -45,11 +50,22 @@ impl Default for ServerMetrics {
             txns: AtomicU64::new(0),
             learner_promote_successes: AtomicU64::new(0),
             learner_promote_failures: Mutex::default(),
+            health_successes: AtomicU64::new(0),
+            health_failures: AtomicU64::new(0),
+            health_checks: Mutex::default(),
             backend_commit: Histogram::new(&DISK_DURATION_BUCKETS),
             grpc: Arc::default(),
             watch_lease: WatchLeaseMetrics::default(),
         }
     }
+}
+
+/// What a scrape shows of one probe check.
+#[derive(Clone, Copy, Default)]
+pub(super) struct HealthCheckCounts {
+    pub(super) last_ok: bool,
+    pub(super) successes: u64,
+    pub(super) errors: u64,
 }
 
 /// Counts a proposal as pending until dropped.
@@ -97,6 +113,28 @@ impl ServerMetrics {
                     .entry(reason.to_string())
                     .or_insert(0) += 1;
             }
+        }
+    }
+
+    /// A `/health` answer: healthy or not.
+    pub(crate) fn record_health(&self, healthy: bool) {
+        let counter = if healthy {
+            &self.health_successes
+        } else {
+            &self.health_failures
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One check of a `/livez` or `/readyz` probe (`kind`) and its outcome.
+    pub(crate) fn record_health_check(&self, kind: &'static str, check: &'static str, ok: bool) {
+        let mut checks = self.health_checks.lock();
+        let counts = checks.entry((kind, check)).or_default();
+        counts.last_ok = ok;
+        if ok {
+            counts.successes += 1;
+        } else {
+            counts.errors += 1;
         }
     }
 

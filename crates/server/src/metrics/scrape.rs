@@ -64,6 +64,54 @@ impl Snapshot<'_> {
         self.write_grpc(out);
     }
 
+    fn write_health(&self, out: &mut Exposition) {
+        let m = self.server;
+        out.single(
+            "etcd_server_health_success",
+            "The total number of successful health checks",
+            Kind::Counter,
+            ServerMetrics::load(&m.health_successes),
+        );
+        out.single(
+            "etcd_server_health_failures",
+            "The total number of failed health checks",
+            Kind::Counter,
+            ServerMetrics::load(&m.health_failures),
+        );
+        let checks = m.health_checks.lock().clone();
+        // Go's client leaves out a labelled family that has no sample yet, and writes labels
+        // in name order.
+        if checks.is_empty() {
+            return;
+        }
+        out.labelled(
+            "etcd_server_healthcheck",
+            "The result of each kind of healthcheck.",
+            Kind::Gauge,
+            checks
+                .iter()
+                .map(|((kind, name), c)| (vec![("name", *name), ("type", *kind)], flag(c.last_ok)))
+                .collect(),
+        );
+        let mut totals = Vec::new();
+        for ((kind, name), c) in &checks {
+            for (status, count) in [("success", c.successes), ("error", c.errors)] {
+                if count > 0 {
+                    totals.push((
+                        vec![("name", *name), ("status", status), ("type", *kind)],
+                        count as f64,
+                    ));
+                }
+            }
+        }
+        out.labelled(
+            "etcd_server_healthchecks_total",
+            "The total number of each kind of healthcheck.",
+            Kind::Counter,
+            totals,
+        );
+    }
+
     fn write_server(&self, out: &mut Exposition) {
         let s = &self.status;
         let m = self.server;
@@ -104,6 +152,7 @@ impl Snapshot<'_> {
                     .collect(),
             );
         }
+        self.write_health(out);
         out.single(
             "etcd_server_leader_changes_seen_total",
             "The number of leader changes seen.",
