@@ -21,6 +21,7 @@ mod cors;
 pub mod fail_stop;
 mod gateway;
 mod grpc;
+mod grpc_health;
 mod http;
 mod key_deletes;
 mod learner_promotion;

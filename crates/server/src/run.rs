@@ -15,7 +15,7 @@ use crate::auto_compaction;
 use crate::bootstrap::{BootstrapError, bootstrap};
 use crate::corruption;
 use crate::fail_stop;
-use crate::grpc;
+use crate::grpc_health;
 use crate::learner_promotion;
 use crate::lease::Lessor;
 use crate::lease_leader::primary;
@@ -269,7 +269,7 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
         metrics,
     ));
     primary::spawn(server.clone(), cfg.election_timeout);
-    grpc::follow_leader(server.clone());
+    grpc_health::follow_leader(server.grpc_health().clone(), server.leader_changes());
     auto_compaction::spawn(server.clone(), cfg.auto_compaction);
     if cfg.auto_promote_learners {
         learner_promotion::spawn_automatic(server.clone());

@@ -18,7 +18,7 @@ use oxcd_raft::{MemberChange, RaftError, RaftHandle};
 
 use crate::auth::Caller;
 use crate::backup::BACKUP_PEER_URL;
-use crate::grpc::GrpcHealth;
+use crate::grpc_health::GrpcHealth;
 use crate::membership::Identity;
 use crate::metrics::ServerMetrics;
 use crate::proposal::{
@@ -80,7 +80,7 @@ pub(crate) struct EtcdServer {
     applied_rx: watch::Receiver<u64>,
     leader_rx: watch::Receiver<u64>,
     metrics: Arc<ServerMetrics>,
-    grpc_health: GrpcHealth,
+    grpc_health: Arc<GrpcHealth>,
 }
 
 impl EtcdServer {
@@ -104,12 +104,12 @@ impl EtcdServer {
             applied_rx,
             leader_rx,
             metrics,
-            grpc_health: GrpcHealth::default(),
+            grpc_health: Arc::default(),
         }
     }
 
     /// The gRPC health service's status.
-    pub(crate) fn grpc_health(&self) -> &GrpcHealth {
+    pub(crate) fn grpc_health(&self) -> &Arc<GrpcHealth> {
         &self.grpc_health
     }
 

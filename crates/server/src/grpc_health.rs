@@ -6,11 +6,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use tokio::sync::watch;
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
-
-use crate::server::EtcdServer;
 
 /// Every service at once, as etcd registers its status.
 const ALL_SERVICES: &str = "";
@@ -32,7 +31,7 @@ impl Default for GrpcHealth {
 
 impl GrpcHealth {
     /// The service, answering with this status.
-    pub(super) fn service(&self) -> HealthServer<HealthService> {
+    pub(crate) fn service(&self) -> HealthServer<HealthService> {
         HealthServer::new(HealthService::from_health_reporter(self.reporter.clone()))
     }
 
@@ -52,13 +51,13 @@ impl GrpcHealth {
     }
 }
 
-/// Keeps the status in step with whether the member knows a leader, until it stops.
-pub(crate) fn follow_leader(server: Arc<EtcdServer>) {
+/// Keeps `health` in step with whether the member knows a leader (`leader`: its id, 0 for
+/// none), until the member stops.
+pub(crate) fn follow_leader(health: Arc<GrpcHealth>, mut leader: watch::Receiver<u64>) {
     tokio::spawn(async move {
-        let mut leader = server.leader_changes();
         loop {
             let known = *leader.borrow_and_update() != 0;
-            server.grpc_health().report(known).await;
+            health.report(known).await;
             if leader.changed().await.is_err() {
                 return;
             }
