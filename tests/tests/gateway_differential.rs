@@ -309,6 +309,13 @@ async fn watch(s: &mut Script) {
     s.call("watch broken JSON", "/v3/watch", r#"{"bogus"#).await;
 }
 
+/// A pause before a membership change that follows another: etcd answers a change once
+/// applied but tells raft a moment later, and raft drops a change proposed while the last is
+/// not reported applied (etcd then waits until the request times out).
+async fn after_a_membership_change() {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+}
+
 async fn membership(s: &mut Script) {
     let listed = s
         .call_with(
@@ -327,6 +334,7 @@ async fn membership(s: &mut Script) {
         &MEMBERSHIP,
     )
     .await;
+    after_a_membership_change().await;
     let added = s
         .call_with(
             "member add learner",
@@ -340,24 +348,28 @@ async fn membership(s: &mut Script) {
         .await;
     let id = added["member"]["ID"].as_str().unwrap_or("0").to_owned();
     let by_id = format!(r#"{{"ID":"{id}"}}"#);
+    after_a_membership_change().await;
     s.call_with(
         "member promote unready learner",
         Post::new(s.port, "/v3/cluster/member/promote", &by_id),
         &MEMBERSHIP,
     )
     .await;
+    after_a_membership_change().await;
     s.call_with(
         "member remove",
         Post::new(s.port, "/v3/cluster/member/remove", &by_id),
         &MEMBERSHIP,
     )
     .await;
+    after_a_membership_change().await;
     s.call(
         "member remove unknown",
         "/v3/cluster/member/remove",
         r#"{"ID":"1"}"#,
     )
     .await;
+    after_a_membership_change().await;
     s.call(
         "member promote unknown",
         "/v3/cluster/member/promote",

@@ -1,10 +1,16 @@
-//! Raft-side measurements ([`RaftMetrics`]): WAL fsync latency and bytes, leader changes. They
-//! are plain atomics updated by the ready loop and the WAL writer thread, so recording costs a
-//! few relaxed atomic adds; the server reads them when it is scraped and renders them under
-//! etcd's metric names. Also owns [`Histogram`], the lock-free latency histogram they use.
+//! Raft-side measurements ([`RaftMetrics`]): WAL fsync latency and bytes, leader changes, and
+//! each peer's traffic ([`PeerTraffic`]: bytes each way, failures, whether its stream is up).
+//! They are plain atomics updated by the ready loop, the WAL writer thread and the transport,
+//! so recording costs a few relaxed atomic adds; the server reads them when it is scraped and
+//! renders them under etcd's metric names. Also owns [`Histogram`], the lock-free latency
+//! histogram they use.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+
+use parking_lot::RwLock;
 
 /// etcd's bucket bounds (seconds) for disk latencies: 1 ms doubling up to 8.192 s.
 pub const DISK_DURATION_BUCKETS: [f64; 14] = [
@@ -79,6 +85,7 @@ pub struct RaftMetrics {
     wal_fsync: Histogram,
     wal_write_bytes: AtomicU64,
     leader_changes: AtomicU64,
+    peers: RwLock<BTreeMap<u64, Arc<PeerTraffic>>>,
 }
 
 impl Default for RaftMetrics {
@@ -87,6 +94,71 @@ impl Default for RaftMetrics {
             wal_fsync: Histogram::new(&DISK_DURATION_BUCKETS),
             wal_write_bytes: AtomicU64::new(0),
             leader_changes: AtomicU64::new(0),
+            peers: RwLock::default(),
+        }
+    }
+}
+
+/// One peer's traffic, as etcd's `etcd_network_peer_*` families count it: the bytes of the
+/// raft messages sent to it and received from it, the streams that failed each way, and
+/// whether the stream to it is up (with how often it went down).
+#[derive(Debug, Default)]
+pub struct PeerTraffic {
+    sent_bytes: AtomicU64,
+    received_bytes: AtomicU64,
+    sent_failures: AtomicU64,
+    received_failures: AtomicU64,
+    active: AtomicBool,
+    disconnects: AtomicU64,
+}
+
+/// A peer's traffic at scrape time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerTrafficCounts {
+    pub sent_bytes: u64,
+    pub received_bytes: u64,
+    pub sent_failures: u64,
+    pub received_failures: u64,
+    /// Whether the outgoing stream is up.
+    pub active: bool,
+    /// How many times it went down after being up.
+    pub disconnects: u64,
+}
+
+impl PeerTraffic {
+    pub(crate) fn add_sent(&self, bytes: usize) {
+        self.sent_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_received(&self, bytes: usize) {
+        self.received_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sent_failed(&self) {
+        self.sent_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn received_failed(&self) {
+        self.received_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The outgoing stream is up (`true`) or went down.
+    pub(crate) fn set_active(&self, up: bool) {
+        let was = self.active.swap(up, Ordering::Relaxed);
+        if was && !up {
+            self.disconnects.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn counts(&self) -> PeerTrafficCounts {
+        PeerTrafficCounts {
+            sent_bytes: self.sent_bytes.load(Ordering::Relaxed),
+            received_bytes: self.received_bytes.load(Ordering::Relaxed),
+            sent_failures: self.sent_failures.load(Ordering::Relaxed),
+            received_failures: self.received_failures.load(Ordering::Relaxed),
+            active: self.active.load(Ordering::Relaxed),
+            disconnects: self.disconnects.load(Ordering::Relaxed),
         }
     }
 }
@@ -108,6 +180,23 @@ impl RaftMetrics {
         self.leader_changes.load(Ordering::Relaxed)
     }
 
+    /// Every peer this member has exchanged messages with, by id.
+    pub fn peer_traffic(&self) -> Vec<(u64, PeerTrafficCounts)> {
+        self.peers
+            .read()
+            .iter()
+            .map(|(id, traffic)| (*id, traffic.counts()))
+            .collect()
+    }
+
+    /// The traffic counters of peer `id`.
+    pub(crate) fn peer(&self, id: u64) -> Arc<PeerTraffic> {
+        if let Some(traffic) = self.peers.read().get(&id) {
+            return traffic.clone();
+        }
+        self.peers.write().entry(id).or_default().clone()
+    }
+
     pub(crate) fn add_wal_write_bytes(&self, bytes: usize) {
         let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
         self.wal_write_bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -121,6 +210,23 @@ impl RaftMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peer_traffic_counts_disconnects_of_active_streams_only() {
+        let m = RaftMetrics::default();
+        let peer = m.peer(7);
+        peer.set_active(false);
+        peer.set_active(true);
+        peer.add_sent(10);
+        peer.set_active(false);
+        m.peer(7).add_received(4);
+        let traffic = m.peer_traffic();
+        assert_eq!(traffic.len(), 1);
+        let (id, counts) = traffic[0];
+        assert_eq!(id, 7);
+        assert_eq!((counts.sent_bytes, counts.received_bytes), (10, 4));
+        assert_eq!((counts.active, counts.disconnects), (false, 1));
+    }
 
     #[test]
     fn histogram_buckets_are_cumulative_and_bounds_inclusive() {

@@ -2,8 +2,11 @@
 //!
 //! Servers are handed port numbers, not sockets, so a port is only probably free when it is
 //! used. To keep parallel test processes from racing for the same numbers, each process draws
-//! from its own block below the kernel's ephemeral range (chosen by its pid), never hands out a
-//! number twice, and skips numbers something is already listening on.
+//! from its own block below the kernel's ephemeral range, never hands out a number twice, and
+//! skips numbers something is already listening on. A block is claimed with a lock on a file
+//! in the temp directory, held until the process exits: two processes never share a block (a
+//! member stopped for a while leaves its port free, and another process's cluster must not
+//! take it meanwhile).
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::Mutex;
@@ -19,6 +22,29 @@ const BLOCKS: u16 = 60;
 struct Pool {
     block_start: u16,
     next_offset: u16,
+    /// The locked claim on the block; `None` if every block was claimed (then shared).
+    _claim: Option<std::fs::File>,
+}
+
+/// The first block no other process holds, searched from one chosen by the pid, and its lock.
+fn claim_block() -> (u16, Option<std::fs::File>) {
+    let first = (std::process::id() % u32::from(BLOCKS)) as u16;
+    for i in 0..BLOCKS {
+        let block = (first + i) % BLOCKS;
+        let path = std::env::temp_dir().join(format!("oxt-port-block-{block}.lock"));
+        let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+        else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            return (block, Some(file));
+        }
+    }
+    (first, None)
 }
 
 static POOL: Mutex<Option<Pool>> = Mutex::new(None);
@@ -28,10 +54,11 @@ static POOL: Mutex<Option<Pool>> = Mutex::new(None);
 pub fn free_port() -> u16 {
     let mut guard = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let pool = guard.get_or_insert_with(|| {
-        let block = (std::process::id() % u32::from(BLOCKS)) as u16;
+        let (block, claim) = claim_block();
         Pool {
             block_start: POOL_START + block * BLOCK_SIZE,
             next_offset: 0,
+            _claim: claim,
         }
     });
     while pool.next_offset < BLOCK_SIZE {
@@ -67,6 +94,14 @@ mod tests {
             assert!((POOL_START..32_768).contains(&port));
             TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("port is free");
         }
+    }
+
+    #[test]
+    fn a_claimed_block_is_not_claimed_again() {
+        let (first, held) = claim_block();
+        let (second, _also_held) = claim_block();
+        assert!(held.is_some());
+        assert_ne!(first, second);
     }
 
     #[test]

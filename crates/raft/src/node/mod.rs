@@ -127,6 +127,7 @@ impl RaftNode {
         let (failure_tx, failure_rx) = watch::channel(None);
         let (conf_tx, conf_rx) = watch::channel(ConfStateSummary::from_raft(&conf));
 
+        let metrics = Arc::new(RaftMetrics::default());
         let activity = PeerActivity::default();
         let ctx = Arc::new(PeerContext {
             id: cfg.id,
@@ -136,13 +137,13 @@ impl RaftNode {
             snaps: restored.snaps.clone(),
             feedback: ctl_tx.clone(),
             tls: cfg.peer_tls.take(),
+            metrics: metrics.clone(),
         });
         let listeners = std::mem::take(&mut cfg.peer_listeners);
         let server_tasks = transport::serve(listeners, ctx.clone(), inbox_tx, &runtime)?;
         let mut transport = Transport::new(ctx, runtime.clone());
         transport.retain_members(&ready_loop::members(&conf));
 
-        let metrics = Arc::new(RaftMetrics::default());
         let (writer, persisted) =
             wal_writer::WalWriter::spawn(restored.wal, cfg.id, metrics.clone())?;
         let election_ticks = cfg.election_ticks;

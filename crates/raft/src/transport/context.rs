@@ -2,6 +2,7 @@
 //! snapshot store, the way back to the ready loop, and the wire conventions (metadata keys,
 //! HTTP/2 windows) both ends of a peer connection agree on.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -10,6 +11,7 @@ use tonic::transport::Channel;
 
 use super::activity::PeerActivity;
 use super::dial::{PeerTls, dial};
+use crate::metrics::RaftMetrics;
 use crate::node::event::Control;
 use crate::peers::PeerUrls;
 use crate::snap::SnapStore;
@@ -41,6 +43,8 @@ pub(crate) struct PeerContext {
     pub feedback: mpsc::UnboundedSender<Control>,
     /// How `https://` peers are dialled.
     pub tls: PeerTls,
+    /// Where each peer's traffic is counted.
+    pub metrics: Arc<RaftMetrics>,
 }
 
 impl PeerContext {

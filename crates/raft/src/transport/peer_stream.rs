@@ -22,6 +22,7 @@ use super::context::{CLUSTER_MISMATCH, MEMBER_REMOVED, PeerContext};
 use super::peer_queue::PeerQueueReceiver;
 use super::proto::MessageBatch;
 use super::proto::raft_peer_client::RaftPeerClient;
+use crate::metrics::PeerTraffic;
 
 /// Most messages per batch.
 const MAX_BATCH_MESSAGES: usize = 512;
@@ -103,7 +104,8 @@ pub(super) async fn run(ctx: Arc<PeerContext>, to: u64, queue: PeerQueueReceiver
     }
 }
 
-fn take_batch(first: Message, queue: &mut PeerQueueReceiver) -> Vec<Bytes> {
+/// A batch of encoded messages, and their bytes.
+fn take_batch(first: Message, queue: &mut PeerQueueReceiver) -> (Vec<Bytes>, usize) {
     let mut out = Vec::with_capacity(8);
     let mut bytes = 0;
     let mut next = Some(first);
@@ -119,7 +121,7 @@ fn take_batch(first: Message, queue: &mut PeerQueueReceiver) -> Vec<Bytes> {
             next = queue.try_recv();
         }
     }
-    out
+    (out, bytes)
 }
 
 /// The request body of one `Stream` RPC: batches taken straight from the peer's queue.
@@ -130,6 +132,7 @@ struct OutgoingBatches {
     to: u64,
     /// Fired when the first batch is handed to the connection.
     first_sent: Option<oneshot::Sender<()>>,
+    traffic: Arc<PeerTraffic>,
 }
 
 impl Stream for OutgoingBatches {
@@ -140,7 +143,8 @@ impl Stream for OutgoingBatches {
         let mut queue = this.queue.lock();
         match queue.poll_recv(cx) {
             Poll::Ready(Some(first)) => {
-                let messages = take_batch(first, &mut queue);
+                let (messages, bytes) = take_batch(first, &mut queue);
+                this.traffic.add_sent(bytes);
                 if let Some(first_sent) = this.first_sent.take() {
                     let _ = first_sent.send(());
                 }
@@ -180,12 +184,15 @@ async fn stream_once(
         .max_decoding_message_size(usize::MAX)
         .max_encoding_message_size(usize::MAX);
     let (first_sent, mut first_delivery) = oneshot::channel();
+    let traffic = ctx.metrics.peer(to);
+    traffic.set_active(true);
     let mut request = tonic::Request::new(OutgoingBatches {
         queue: queue.clone(),
         cluster_id: ctx.cluster_id,
         from: ctx.id,
         to,
         first_sent: Some(first_sent),
+        traffic: traffic.clone(),
     });
     ctx.stamp(request.metadata_mut(), to);
     let mut call = std::pin::pin!(client.stream(request));
@@ -209,9 +216,11 @@ async fn stream_once(
             }
         }
     };
+    traffic.set_active(false);
     if queue.lock().is_closed() {
         return Ended::Stopped;
     }
+    traffic.sent_failed();
     let reason = match outcome {
         Ok(_) => "peer closed the stream".to_string(),
         Err(status) => format!("{}: {}", status.code(), status.message()),

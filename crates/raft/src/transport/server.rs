@@ -108,9 +108,20 @@ impl RaftPeer for PeerService {
         request: Request<Streaming<MessageBatch>>,
     ) -> Result<Response<StreamClosed>, Status> {
         self.check_headers(request.metadata())?;
+        let from = header_u64(request.metadata(), FROM_HEADER).unwrap_or(0);
+        let traffic = self.ctx.metrics.peer(from);
         let mut stream = request.into_inner();
-        while let Some(batch) = stream.message().await? {
+        loop {
+            let batch = match stream.message().await {
+                Ok(Some(batch)) => batch,
+                Ok(None) => break,
+                Err(e) => {
+                    traffic.received_failed();
+                    return Err(e);
+                }
+            };
             self.check_envelope(batch.cluster_id, batch.from, batch.to)?;
+            traffic.add_received(batch.messages.iter().map(|m| m.len()).sum());
             let msgs = batch
                 .messages
                 .iter()

@@ -1,6 +1,7 @@
 //! The peer service's checks: cluster identity, recipient, malformed input, and snapshot
 //! reception — exercised over real gRPC on a loopback listener.
 
+use crate::metrics::RaftMetrics;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -27,6 +28,7 @@ pub(super) struct Fixture {
     pub(super) inbox: mpsc::Receiver<Inbox>,
     snaps: SnapStore,
     tasks: Vec<JoinHandle<()>>,
+    metrics: Arc<RaftMetrics>,
     _dir: tempfile::TempDir,
 }
 
@@ -47,6 +49,7 @@ fn fixture_serving(tls: Option<Arc<rustls::ServerConfig>>) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let snaps = SnapStore::open(dir.path()).expect("snap store");
     let (feedback, _) = mpsc::unbounded_channel();
+    let metrics = Arc::new(RaftMetrics::default());
     let ctx = Arc::new(PeerContext {
         id: 1,
         cluster_id: CLUSTER,
@@ -55,6 +58,7 @@ fn fixture_serving(tls: Option<Arc<rustls::ServerConfig>>) -> Fixture {
         snaps: snaps.clone(),
         feedback,
         tls: None,
+        metrics: metrics.clone(),
     });
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -75,6 +79,7 @@ fn fixture_serving(tls: Option<Arc<rustls::ServerConfig>>) -> Fixture {
         inbox,
         snaps,
         tasks,
+        metrics,
         _dir: dir,
     }
 }
@@ -127,6 +132,10 @@ async fn messages_from_our_cluster_reach_the_inbox() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].get_msg_type(), MessageType::MsgHeartbeat);
     assert_eq!((got[0].from, got[0].to, got[0].term), (2, 1, 5));
+    let traffic = f.metrics.peer_traffic();
+    assert_eq!(traffic.len(), 1);
+    assert_eq!(traffic[0].0, 2);
+    assert_eq!(traffic[0].1.received_bytes, 2 * heartbeat(1).len() as u64);
 }
 
 #[tokio::test]

@@ -79,6 +79,7 @@ fn sender(url: &str, tls: Option<Arc<rustls::ClientConfig>>, dir: &Path) -> Peer
         snaps: SnapStore::open(dir).unwrap(),
         feedback,
         tls,
+        metrics: Arc::default(),
     }
 }
 

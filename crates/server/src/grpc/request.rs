@@ -13,6 +13,10 @@ use oxcd_api::EtcdError;
 
 use crate::server::EtcdServer;
 
+/// The metadata key a client names its API version under (etcd's
+/// `etcd_server_client_requests_total` label).
+const CLIENT_API_VERSION_KEY: &str = "client-api-version";
+
 /// gRPC's own overhead on top of `--max-request-bytes` (etcd allows the same slack).
 const GRPC_OVERHEAD_BYTES: usize = 512 * 1024;
 
@@ -70,6 +74,14 @@ pub(crate) async fn leader_gate(
             .into_http::<axum::body::Body>()
             .into_response();
     }
+    let client_api_version = request
+        .headers()
+        .get(CLIENT_API_VERSION_KEY)
+        .and_then(|v| v.to_str().ok());
+    server
+        .metrics()
+        .grpc()
+        .record_client_request(request.uri().path(), client_api_version);
     // Only the first value counts, as in etcd.
     let required = request
         .headers()

@@ -1,11 +1,16 @@
 //! gRPC request counters under go-grpc-prometheus's names (`grpc_server_started_total`,
-//! `grpc_server_handled_total`), kept by a tower layer on the gRPC routes.
+//! `grpc_server_handled_total`, `grpc_server_msg_received_total`, `grpc_server_msg_sent_total`)
+//! and etcd's (`etcd_network_client_grpc_received_bytes_total` and `_sent_bytes_total`: the
+//! messages' bytes, as etcd's codec counts them; `etcd_server_client_requests_total`), kept by
+//! a tower layer on the gRPC routes (the client requests by `leader_gate`, where etcd's
+//! interceptors count them).
 //!
 //! Every method etcd serves has a fixed slot (found by binary search on the request path), so
 //! counting a call is two relaxed atomic adds and no allocation. The status code of a call is
 //! read from the response headers when the call failed before replying (trailers-only), and
 //! otherwise from the trailers as the response body ends; a body dropped before its trailers
-//! (the client went away) counts as `Canceled`.
+//! (the client went away) counts as `Canceled`. Messages are counted from gRPC's 5-byte
+//! prefixes as the bodies pass (`MessageTally`), without copying them.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -146,6 +151,8 @@ const UNKNOWN: usize = 2;
 struct MethodCounters {
     started: AtomicU64,
     handled: [AtomicU64; CODE_NAMES.len()],
+    messages_received: AtomicU64,
+    messages_sent: AtomicU64,
 }
 
 /// One method's counts at scrape time.
@@ -161,17 +168,37 @@ pub(crate) struct MethodCounts {
     pub(crate) started: u64,
     /// Calls finished, by status code name.
     pub(crate) handled: Vec<(&'static str, u64)>,
+    /// Request messages received.
+    pub(crate) messages_received: u64,
+    /// Response messages sent.
+    pub(crate) messages_sent: u64,
+}
+
+/// Client requests by kind (`unary` or `stream`) and the `client-api-version` the client sent
+/// (`unknown` without one), as `etcd_server_client_requests_total` labels them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientRequests {
+    pub(crate) kind: &'static str,
+    pub(crate) client_api_version: String,
+    pub(crate) count: u64,
 }
 
 /// The per-method gRPC counters of a member.
 pub(crate) struct GrpcMetrics {
     methods: Box<[MethodCounters]>,
+    received_bytes: AtomicU64,
+    sent_bytes: AtomicU64,
+    /// A few rows (one per kind and client version seen): a scan beats a map here.
+    client_requests: parking_lot::Mutex<Vec<ClientRequests>>,
 }
 
 impl Default for GrpcMetrics {
     fn default() -> Self {
         GrpcMetrics {
             methods: METHODS.iter().map(|_| MethodCounters::default()).collect(),
+            received_bytes: AtomicU64::new(0),
+            sent_bytes: AtomicU64::new(0),
+            client_requests: parking_lot::Mutex::default(),
         }
     }
 }
@@ -187,6 +214,57 @@ impl GrpcMetrics {
 
     fn handled(&self, slot: usize, code: usize) {
         self.methods[slot].handled[code.min(CODE_NAMES.len() - 1)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A call of `path` admitted by the interceptors, from a client that sent
+    /// `client_api_version` (if any).
+    pub(crate) fn record_client_request(&self, path: &str, client_api_version: Option<&str>) {
+        let kind = match Self::slot(path).map(|slot| METHODS[slot].kind) {
+            Some(GrpcType::Unary) => "unary",
+            Some(GrpcType::ServerStream | GrpcType::BidiStream) => "stream",
+            None => return,
+        };
+        let version = client_api_version.unwrap_or("unknown");
+        let mut rows = self.client_requests.lock();
+        match rows
+            .iter_mut()
+            .find(|r| r.kind == kind && r.client_api_version == version)
+        {
+            Some(row) => row.count += 1,
+            None => rows.push(ClientRequests {
+                kind,
+                client_api_version: version.to_owned(),
+                count: 1,
+            }),
+        }
+    }
+
+    /// Client requests so far, by kind and client version.
+    pub(crate) fn client_requests(&self) -> Vec<ClientRequests> {
+        self.client_requests.lock().clone()
+    }
+
+    /// Bytes of the request messages received (prefixes aside), as etcd's codec counts them.
+    pub(crate) fn received_bytes(&self) -> u64 {
+        self.received_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of the response messages sent (prefixes aside).
+    pub(crate) fn sent_bytes(&self) -> u64 {
+        self.sent_bytes.load(Ordering::Relaxed)
+    }
+
+    fn tally(&self, slot: usize, direction: Direction, messages: u64, bytes: u64) {
+        let (counter, total) = match direction {
+            Direction::Received => (&self.methods[slot].messages_received, &self.received_bytes),
+            Direction::Sent => (&self.methods[slot].messages_sent, &self.sent_bytes),
+        };
+        if messages > 0 {
+            counter.fetch_add(messages, Ordering::Relaxed);
+        }
+        if bytes > 0 {
+            total.fetch_add(bytes, Ordering::Relaxed);
+        }
     }
 
     /// Calls of `path` (`/service/Method`) that finished with `OK`.
@@ -218,6 +296,8 @@ impl GrpcMetrics {
                         .zip(c.handled.iter())
                         .map(|(name, n)| (*name, n.load(Ordering::Relaxed)))
                         .collect(),
+                    messages_received: c.messages_received.load(Ordering::Relaxed),
+                    messages_sent: c.messages_sent.load(Ordering::Relaxed),
                 })
             })
             .collect()
@@ -284,6 +364,13 @@ where
             self.metrics.started(slot);
             (self.metrics.clone(), slot)
         });
+        let request = match &tracked {
+            Some((metrics, slot)) => {
+                let tally = MessageTally::new(metrics.clone(), *slot, Direction::Received);
+                request.map(|inner| Body::new(CountingBody { inner, tally }))
+            }
+            None => request,
+        };
         ResponseFuture {
             inner: self.inner.call(request),
             tracked,
@@ -320,20 +407,119 @@ where
             metrics.handled(slot, code);
             return Poll::Ready(Ok(response));
         }
+        let tally = MessageTally::new(metrics.clone(), slot, Direction::Sent);
         Poll::Ready(Ok(response.map(|inner| {
             Body::new(StatusWatchingBody {
                 inner,
                 pending: Some((metrics, slot)),
+                tally,
             })
         })))
     }
 }
 
-/// A response body that records the call's status when its trailers pass by.
+/// Which way messages go.
+#[derive(Clone, Copy)]
+enum Direction {
+    Received,
+    Sent,
+}
+
+/// Counts the messages of one body (and their bytes) from their 5-byte prefixes, however the
+/// body's frames split them.
+struct MessageTally {
+    metrics: Arc<GrpcMetrics>,
+    slot: usize,
+    direction: Direction,
+    /// The prefix of the next message, as far as it has arrived.
+    prefix: [u8; 5],
+    prefix_len: usize,
+    /// Bytes of the current message still to pass.
+    remaining: u64,
+}
+
+impl MessageTally {
+    fn new(metrics: Arc<GrpcMetrics>, slot: usize, direction: Direction) -> MessageTally {
+        MessageTally {
+            metrics,
+            slot,
+            direction,
+            prefix: [0; 5],
+            prefix_len: 0,
+            remaining: 0,
+        }
+    }
+
+    fn observe(&mut self, mut data: &[u8]) {
+        let (mut messages, mut bytes) = (0, 0);
+        while !data.is_empty() {
+            if self.remaining > 0 {
+                let skipped = self.remaining.min(data.len() as u64);
+                self.remaining -= skipped;
+                data = &data[skipped as usize..];
+                continue;
+            }
+            let wanted = (5 - self.prefix_len).min(data.len());
+            self.prefix[self.prefix_len..self.prefix_len + wanted].copy_from_slice(&data[..wanted]);
+            self.prefix_len += wanted;
+            data = &data[wanted..];
+            if self.prefix_len == 5 {
+                let len = u32::from_be_bytes([
+                    self.prefix[1],
+                    self.prefix[2],
+                    self.prefix[3],
+                    self.prefix[4],
+                ]);
+                messages += 1;
+                bytes += u64::from(len);
+                self.remaining = u64::from(len);
+                self.prefix_len = 0;
+            }
+        }
+        self.metrics
+            .tally(self.slot, self.direction, messages, bytes);
+    }
+}
+
+/// A request body whose messages are counted as they are read.
+struct CountingBody {
+    inner: Body,
+    tally: MessageTally,
+}
+
+impl http_body::Body for CountingBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.tally.observe(data);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A response body that records the call's status when its trailers pass by, and counts its
+/// messages.
 struct StatusWatchingBody {
     inner: Body,
     /// Where to record; `None` once recorded.
     pending: Option<(Arc<GrpcMetrics>, usize)>,
+    tally: MessageTally,
 }
 
 impl StatusWatchingBody {
@@ -355,6 +541,9 @@ impl http_body::Body for StatusWatchingBody {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.tally.observe(data);
+                }
                 if let Some(trailers) = frame.trailers_ref() {
                     let code = status_code(trailers).unwrap_or(UNKNOWN);
                     self.record(code);
@@ -397,6 +586,41 @@ mod tests {
         assert_eq!(GrpcMetrics::slot("/etcdserverpb.KV/Nope"), None);
         // etcd 3.5.1 reports 43 methods before any call.
         assert_eq!(METHODS.iter().filter(|m| m.preregistered).count(), 43);
+    }
+
+    #[test]
+    fn messages_are_counted_however_frames_split_them() {
+        let metrics = Arc::new(GrpcMetrics::default());
+        let put = GrpcMetrics::slot("/etcdserverpb.KV/Put").expect("Put is listed");
+        let mut body = Vec::new();
+        for len in [3u32, 0, 300] {
+            body.push(0);
+            body.extend_from_slice(&len.to_be_bytes());
+            body.extend(std::iter::repeat_n(7, len as usize));
+        }
+        for split in [1, 2, 5, 7, 100, body.len()] {
+            let mut tally = MessageTally::new(metrics.clone(), put, Direction::Sent);
+            for chunk in body.chunks(split) {
+                tally.observe(chunk);
+            }
+        }
+        let row = metrics
+            .snapshot()
+            .into_iter()
+            .find(|m| m.method == "Put")
+            .unwrap();
+        assert_eq!(row.messages_sent, 18);
+        assert_eq!(metrics.sent_bytes(), 6 * 303);
+        metrics.record_client_request("/etcdserverpb.KV/Put", None);
+        metrics.record_client_request("/etcdserverpb.Watch/Watch", Some("3.5"));
+        metrics.record_client_request("/etcdserverpb.KV/Range", None);
+        let rows = metrics.client_requests();
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].kind, rows[0].count), ("unary", 2));
+        assert_eq!(
+            (rows[1].kind, rows[1].client_api_version.as_str()),
+            ("stream", "3.5")
+        );
     }
 
     #[test]
