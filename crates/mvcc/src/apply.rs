@@ -204,6 +204,18 @@ impl<'a> ApplyBatch<'a> {
         self.rev
     }
 
+    /// The encoded size of the key-value pairs the batch puts (etcd's
+    /// `etcd_debugging_mvcc_total_put_size_in_bytes` adds them up).
+    pub fn put_bytes(&self) -> u64 {
+        self.undo
+            .changes
+            .iter()
+            .filter(|e| e.r#type == EventType::Put as i32)
+            .filter_map(|e| e.kv.as_ref())
+            .map(|kv| kv.encoded_len() as u64)
+            .sum()
+    }
+
     /// Writes to the server's typed tables, committed atomically with the key-value changes.
     pub fn tables(&self) -> TableWriter<'_> {
         TableWriter::new(&self.tx)

@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use redb::Durability;
 
 use crate::backend::KEY_TABLE;
+use crate::compaction_report::CompactionReport;
 use crate::error::BackendError;
 use crate::meta::{FINISHED_COMPACT_REV, write_compact_rev};
 use crate::shared::Shared;
@@ -207,6 +208,8 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
     let failed = |e: BackendError| CompactionError::Failed(e.to_string());
     let mut cursor: Option<Box<[u8]>> = None;
     let mut removed = Vec::new();
+    let mut report = CompactionReport::default();
+    let started = Instant::now();
     loop {
         if stop.load(Ordering::Acquire) {
             return Err(CompactionError::Stopped);
@@ -215,6 +218,7 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
         // never has to undo writes over a half-compacted key.
         let paused = shared.compaction_pause.lock();
         let mut tx = shared.backend.begin_write().map_err(failed)?;
+        let step_started = Instant::now();
         removed.clear();
         let next = {
             let mut index = shared.index.write();
@@ -223,6 +227,8 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
             }
             index.compact_some(rev, cursor.as_deref(), KEYS_PER_STEP, &mut removed)
         };
+        report.index_pauses.push(step_started.elapsed());
+        report.keys += removed.len() as u64;
         let mut freed = 0;
         {
             let mut table = tx
@@ -259,9 +265,15 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
             .map_err(|e| failed(BackendError::new("committing compaction step", e)))?;
         fail::fail_point!("compactAfterCommitBatch");
         drop(paused);
+        report.pauses.push(step_started.elapsed());
         shared.backend.add_stored_bytes(-(freed as i64));
         if finished {
             shared.refresh_snapshot();
+            report.total = started.elapsed();
+            let observer = shared.compaction_observer.read().clone();
+            if let Some(observer) = observer {
+                observer(&report);
+            }
             return Ok(());
         }
         cursor = next;

@@ -22,6 +22,7 @@
 mod apply;
 mod backend;
 mod compaction;
+mod compaction_report;
 mod compare;
 mod crc32c;
 mod defrag;
@@ -54,6 +55,7 @@ pub mod watch;
 pub use apply::ApplyBatch;
 pub use backend::Backend;
 pub use compaction::{CompactionDone, CompactionError, CompactionWait};
+pub use compaction_report::{CompactionObserver, CompactionReport};
 pub use defrag::DefragReport;
 pub use error::BackendError;
 pub use history::ChunkLimit;

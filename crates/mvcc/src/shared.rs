@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     /// Held by each step of physical compaction, and by a defragmentation for its whole copy,
     /// so no compacted rows disappear from under it.
     pub compaction_pause: parking_lot::Mutex<()>,
+    /// Told of every finished physical compaction (the server's metrics).
+    pub compaction_observer: RwLock<Option<Arc<crate::compaction_report::CompactionObserver>>>,
 }
 
 impl Shared {

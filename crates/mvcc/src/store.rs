@@ -75,6 +75,7 @@ impl KvStore {
             index_floor: AtomicI64::new(i64::MIN),
             snapshot: RwLock::new(None),
             compaction_pause: parking_lot::Mutex::new(()),
+            compaction_observer: RwLock::new(None),
         });
         shared.refresh_snapshot();
         let compactor = Compactor::start(shared.clone())?;
@@ -178,6 +179,11 @@ impl KvStore {
     pub fn events(&self, from: i64, limit: ChunkLimit) -> Result<(Vec<Event>, i64), EtcdError> {
         let view = self.snapshot().map_err(read_failure)?;
         crate::history::events(&view, from, limit).map_err(read_failure)
+    }
+
+    /// Has `observer` told of every physical compaction that finishes from now on.
+    pub fn observe_compactions(&self, observer: Arc<crate::compaction_report::CompactionObserver>) {
+        *self.shared.compaction_observer.write() = Some(observer);
     }
 
     /// Starts applying a batch of raft entries in one backend write transaction. Waits while

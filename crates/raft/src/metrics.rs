@@ -18,13 +18,15 @@ pub const DISK_DURATION_BUCKETS: [f64; 14] = [
     8.192,
 ];
 
-/// A latency histogram with fixed bucket bounds, recorded without locks.
+/// A histogram with fixed bucket bounds (of latencies in seconds, or of any value), recorded
+/// without locks.
 #[derive(Debug)]
 pub struct Histogram {
     bounds: &'static [f64],
     /// One counter per bound, plus the overflow (`+Inf`) bucket; not cumulative.
     buckets: Box<[AtomicU64]>,
-    sum_nanos: AtomicU64,
+    /// The sum of the observations, as the bits of an `f64`.
+    sum_bits: AtomicU64,
 }
 
 /// A histogram's values at one moment, in Prometheus form.
@@ -44,21 +46,28 @@ impl Histogram {
         Histogram {
             bounds,
             buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
-            sum_nanos: AtomicU64::new(0),
+            sum_bits: AtomicU64::new(0f64.to_bits()),
         }
     }
 
-    /// Records one observation.
+    /// Records one latency, in seconds.
     pub fn observe(&self, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
+        self.observe_value(elapsed.as_secs_f64());
+    }
+
+    /// Records one value (in the unit of the bounds).
+    pub fn observe_value(&self, value: f64) {
         let slot = self
             .bounds
             .iter()
-            .position(|&bound| secs <= bound)
+            .position(|&bound| value <= bound)
             .unwrap_or(self.bounds.len());
         self.buckets[slot].fetch_add(1, Ordering::Relaxed);
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        let _ = self
+            .sum_bits
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+                Some((f64::from_bits(bits) + value).to_bits())
+            });
     }
 
     /// The current values, with cumulative bucket counts.
@@ -72,7 +81,7 @@ impl Histogram {
         let overflow = self.buckets[self.bounds.len()].load(Ordering::Relaxed);
         HistogramSnapshot {
             buckets,
-            sum: Duration::from_nanos(self.sum_nanos.load(Ordering::Relaxed)).as_secs_f64(),
+            sum: f64::from_bits(self.sum_bits.load(Ordering::Relaxed)),
             count: running + overflow,
         }
     }
@@ -85,6 +94,7 @@ pub struct RaftMetrics {
     wal_fsync: Histogram,
     wal_write_bytes: AtomicU64,
     leader_changes: AtomicU64,
+    heartbeat_send_failures: AtomicU64,
     peers: RwLock<BTreeMap<u64, Arc<PeerTraffic>>>,
 }
 
@@ -94,6 +104,7 @@ impl Default for RaftMetrics {
             wal_fsync: Histogram::new(&DISK_DURATION_BUCKETS),
             wal_write_bytes: AtomicU64::new(0),
             leader_changes: AtomicU64::new(0),
+            heartbeat_send_failures: AtomicU64::new(0),
             peers: RwLock::default(),
         }
     }
@@ -178,6 +189,16 @@ impl RaftMetrics {
     /// different, known leader).
     pub fn leader_changes(&self) -> u64 {
         self.leader_changes.load(Ordering::Relaxed)
+    }
+
+    /// Heartbeats this member, as leader, could not hand to a peer's stream (its queue was
+    /// full: the peer or the link is too slow).
+    pub fn heartbeat_send_failures(&self) -> u64 {
+        self.heartbeat_send_failures.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn record_heartbeat_send_failure(&self) {
+        self.heartbeat_send_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Every peer this member has exchanged messages with, by id.

@@ -33,9 +33,12 @@ struct PeerHash {
 /// This member's HashKV at its current revision: (hash, revision, compacted revision).
 async fn local_hash(server: &EtcdServer) -> Result<(u32, i64, i64), EtcdError> {
     let kv = server.state().kv();
-    tokio::task::spawn_blocking(move || kv.hash_kv(0))
+    let started = std::time::Instant::now();
+    let hashed = tokio::task::spawn_blocking(move || kv.hash_kv(0))
         .await
-        .map_err(|_| EtcdError::Stopped)?
+        .map_err(|_| EtcdError::Stopped)?;
+    server.metrics().store().record_hash_rev(started.elapsed());
+    hashed
 }
 
 /// Asks every other member for HashKV at `revision`, trying its client URLs in turn.

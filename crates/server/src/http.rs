@@ -71,5 +71,6 @@ fn scrape(server: &EtcdServer) -> String {
         current_revision: kv.current_revision(),
         compact_revision: kv.compact_revision(),
         quota_backend_bytes: server.settings().quota.reported(),
+        auth_revision: server.state().auth().status().1,
     })
 }

@@ -82,6 +82,25 @@ pub(crate) enum Request {
     Auth(AuthRequest),
 }
 
+impl Request {
+    /// The request's kind as etcd's `etcd_server_apply_duration_seconds` names it.
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match self {
+            Request::Put(_) => "Put",
+            Request::DeleteRange(_) => "DeleteRange",
+            Request::Txn(_) => "Txn",
+            Request::Compaction(_) => "Compaction",
+            Request::MemberAttributes(_) => "ClusterMemberAttrSet",
+            Request::LeaseGrant(_) => "LeaseGrant",
+            Request::LeaseRevoke(_) => "LeaseRevoke",
+            Request::LeaseCheckpoint(_) => "LeaseCheckpoint",
+            Request::Alarm(_) => "Alarm",
+            Request::MemberUpdate(_) => "MemberUpdate",
+            Request::Auth(auth) => auth.kind_name(),
+        }
+    }
+}
+
 /// What a membership conf change carries besides raft's own change: the proposer's request
 /// id, and for an addition the member added (etcd's `ConfigChangeContext`).
 #[derive(Clone, PartialEq, prost::Message)]

@@ -220,6 +220,10 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     let (applied_tx, applied_rx) = watch::channel(state.applied_index());
     let waiters = Arc::new(Waiters::default());
     let metrics = Arc::new(ServerMetrics::default());
+    let observing = metrics.clone();
+    state.observe_compactions(Arc::new(move |report| {
+        observing.store().record_compaction(report);
+    }));
     let apply_loop = ApplyLoop::new(
         state.clone(),
         waiters.clone(),

@@ -377,7 +377,15 @@ impl EtcdServer {
     /// Waits until this member has applied everything committed before the call: after it
     /// returns, a local read is linearizable.
     pub(crate) async fn read_barrier(&self) -> Result<(), EtcdError> {
-        let index = self.raft.read_index().await.map_err(raft_error)?;
+        let index = match self.raft.read_index().await {
+            Ok(index) => index,
+            Err(e) => {
+                let error = raft_error(e);
+                self.metrics
+                    .record_read_index_failed(error == EtcdError::Timeout);
+                return Err(error);
+            }
+        };
         self.wait_applied(index).await
     }
 

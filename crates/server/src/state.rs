@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::RwLock;
 
 use oxcd_mvcc::watch::WatchHub;
-use oxcd_mvcc::{Backend, DefragReport, KvStore, LeasedKeys};
+use oxcd_mvcc::{Backend, CompactionObserver, DefragReport, KvStore, LeasedKeys};
 use oxcd_raft::{ConfStateSummary, StateMachine};
 
 use crate::alarms::Alarms;
@@ -71,6 +71,8 @@ pub(crate) struct ServerState {
     /// Held by whatever puts another file at the backend's path (a snapshot from the leader, a
     /// defragmentation), so two never replace it at once.
     backend_file: parking_lot::Mutex<()>,
+    /// Told of the physical compactions of the store, also of a store a snapshot installs.
+    compaction_observer: RwLock<Option<Arc<CompactionObserver>>>,
 }
 
 impl ServerState {
@@ -108,7 +110,14 @@ impl ServerState {
             applied_index: AtomicU64::new(applied),
             durable_applied_index: AtomicU64::new(applied),
             backend_file: parking_lot::Mutex::new(()),
+            compaction_observer: RwLock::new(None),
         })
+    }
+
+    /// Has `observer` told of every physical compaction from now on.
+    pub(crate) fn observe_compactions(&self, observer: Arc<CompactionObserver>) {
+        self.kv().observe_compactions(observer.clone());
+        *self.compaction_observer.write() = Some(observer);
     }
 
     /// The current KV store.
@@ -233,6 +242,9 @@ impl ServerState {
         let member_dir = self.backend_path.parent().unwrap_or(Path::new("."));
         oxcd_raft::fsutil::sync_dir(member_dir).map_err(err("syncing the member directory"))?;
         let revision = restored.kv.current_revision();
+        if let Some(observer) = self.compaction_observer.read().clone() {
+            restored.kv.observe_compactions(observer);
+        }
         *self.storage.write() = restored;
         self.watch_hub.reset(revision);
         self.key_deletes.wake_all();

@@ -66,7 +66,11 @@ impl Transport {
                 self.snapshot_tasks.push(task);
                 continue;
             }
+            let heartbeat = msg.get_msg_type() == MessageType::MsgHeartbeat;
             if !self.sender(to).queue.try_send(msg) {
+                if heartbeat {
+                    self.ctx.metrics.record_heartbeat_send_failure();
+                }
                 unreachable(to);
             }
         }

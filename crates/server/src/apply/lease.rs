@@ -33,7 +33,7 @@ impl Apply for LeaseGrantRequest {
             Err(e) => return Ok(Err(e)),
         };
         store(cx, &stored)?;
-        cx.metrics.watch_lease().record_granted();
+        cx.metrics.watch_lease().record_granted(stored.ttl);
         Ok(Ok(LeaseGrantResponse {
             header: Some(cx.header()),
             id: stored.id,

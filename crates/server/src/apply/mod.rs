@@ -61,6 +61,8 @@ struct Entry<'a> {
 struct Step<'a> {
     id: u64,
     index: u64,
+    /// The request's kind, for the apply latency metric.
+    kind: &'static str,
     refused: Option<oxcd_api::EtcdError>,
     handovers: &'a mut Vec<Handover>,
 }
@@ -202,8 +204,10 @@ impl ApplyLoop {
             || removal == Removal::Local;
         let committing = Instant::now();
         let revision = batch.revision();
+        let put_bytes = batch.put_bytes();
         let changes = batch.commit(durable).map_err(ApplyError::storage)?;
         self.metrics.backend_commit().observe(committing.elapsed());
+        self.metrics.store().add_put_bytes(put_bytes);
         self.state.key_deletes().deleted(&changes);
         self.state.watch_hub().publish(revision, changes);
         if durable {
@@ -244,6 +248,7 @@ impl ApplyLoop {
         let step = Step {
             id: entry.id,
             index: entry.index,
+            kind: request.kind_name(),
             refused,
             handovers,
         };
@@ -273,6 +278,7 @@ impl ApplyLoop {
         let Step {
             id,
             index,
+            kind,
             refused,
             handovers,
         } = step;
@@ -288,9 +294,13 @@ impl ApplyLoop {
             })?,
         };
         self.state.lessor().track(&batch.changes()[before..]);
-        if started.elapsed() >= SLOW_APPLY {
+        let took = started.elapsed();
+        if took >= SLOW_APPLY {
             self.metrics.record_slow_apply();
         }
+        self.metrics
+            .store()
+            .record_apply(kind, outcome.is_ok(), took);
         if let Some(proposer) = self.waiters.take::<R>(id) {
             handovers.push(Box::new(move || {
                 let _ = proposer.send(outcome);
@@ -306,6 +316,7 @@ impl ApplyLoop {
         db_path: PathBuf,
     ) -> Result<(), ApplyError> {
         tracing::info!(snapshot_index = index, snapshot_term = term, path = %db_path.display(), "applying snapshot");
+        let _applying = self.metrics.store().snapshot_applying();
         let restored = self
             .state
             .restore_backend(&db_path, index)

@@ -23,6 +23,32 @@ pub(crate) struct AuthRequest {
     pub(crate) op: Option<AuthOp>,
 }
 
+impl AuthRequest {
+    /// The request's kind as etcd's `etcd_server_apply_duration_seconds` names it.
+    pub(crate) fn kind_name(&self) -> &'static str {
+        match &self.op {
+            Some(AuthOp::Enable(_)) => "AuthEnable",
+            Some(AuthOp::Disable(_)) => "AuthDisable",
+            Some(AuthOp::Status(_)) => "AuthStatus",
+            Some(AuthOp::UserAdd(_)) => "AuthUserAdd",
+            Some(AuthOp::UserDelete(_)) => "AuthUserDelete",
+            Some(AuthOp::UserChangePassword(_)) => "AuthUserChangePassword",
+            Some(AuthOp::UserGrantRole(_)) => "AuthUserGrantRole",
+            Some(AuthOp::UserGet(_)) => "AuthUserGet",
+            Some(AuthOp::UserList(_)) => "AuthUserList",
+            Some(AuthOp::UserRevokeRole(_)) => "AuthUserRevokeRole",
+            Some(AuthOp::RoleAdd(_)) => "AuthRoleAdd",
+            Some(AuthOp::RoleGrantPermission(_)) => "AuthRoleGrantPermission",
+            Some(AuthOp::RoleGet(_)) => "AuthRoleGet",
+            Some(AuthOp::RoleList(_)) => "AuthRoleList",
+            Some(AuthOp::RoleRevokePermission(_)) => "AuthRoleRevokePermission",
+            Some(AuthOp::RoleDelete(_)) => "AuthRoleDelete",
+            Some(AuthOp::Authenticate(_)) => "Authenticate",
+            None => "unknown",
+        }
+    }
+}
+
 /// etcd's auth requests.
 #[derive(Clone, PartialEq, prost::Oneof)]
 pub(crate) enum AuthOp {

@@ -27,6 +27,7 @@ const CHUNK: usize = 32 * 1024;
 pub(super) async fn stream(
     server: &Arc<EtcdServer>,
 ) -> Result<ReceiverStream<Result<SnapshotResponse, Status>>, Status> {
+    let started = std::time::Instant::now();
     let state = server.clone();
     let copy = tokio::task::spawn_blocking(move || state.state().backend_copy())
         .await
@@ -34,13 +35,25 @@ pub(super) async fn stream(
         .map_err(|e| Status::internal(format!("snapshot: {}", e.0)))?;
 
     let (tx, rx) = mpsc::channel(4);
-    tokio::task::spawn_blocking(move || send_file(copy, &tx));
+    let server = server.clone();
+    tokio::task::spawn_blocking(move || {
+        if send_file(copy, &tx) {
+            // etcd times a backend snapshot from its copy to the end of its transfer.
+            server
+                .metrics()
+                .store()
+                .record_backend_snapshot(started.elapsed());
+        }
+    });
     Ok(ReceiverStream::new(rx))
 }
 
 /// Sends `copy` chunk by chunk, then its digest; stops early (removing the file) if the client
-/// goes away or the file cannot be read.
-fn send_file(copy: tempfile::NamedTempFile, tx: &mpsc::Sender<Result<SnapshotResponse, Status>>) {
+/// goes away or the file cannot be read. Tells whether all of it was sent.
+fn send_file(
+    copy: tempfile::NamedTempFile,
+    tx: &mpsc::Sender<Result<SnapshotResponse, Status>>,
+) -> bool {
     let started = std::time::Instant::now();
     let result = (|| -> Result<u64, Status> {
         let mut file = copy
@@ -78,6 +91,7 @@ fn send_file(copy: tempfile::NamedTempFile, tx: &mpsc::Sender<Result<SnapshotRes
         }
         Ok(total)
     })();
+    let sent = result.is_ok();
     match result {
         Ok(total) => tracing::info!(
             total_bytes = total,
@@ -93,6 +107,7 @@ fn send_file(copy: tempfile::NamedTempFile, tx: &mpsc::Sender<Result<SnapshotRes
         }
     }
     drop(copy);
+    sent
 }
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Status {

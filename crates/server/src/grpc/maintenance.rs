@@ -107,9 +107,16 @@ impl Maintenance for MaintenanceService {
         admin(&self.server, request.metadata(), request.extensions().get()).await?;
         tracing::info!("starting defragment");
         let server = self.server.clone();
-        let report = tokio::task::spawn_blocking(move || server.state().defragment())
-            .await
-            .map_err(|_| Status::from(EtcdError::Stopped))?;
+        let report = tokio::task::spawn_blocking(move || {
+            let store = server.metrics().store();
+            let _running = store.defrag_running();
+            let started = std::time::Instant::now();
+            let report = server.state().defragment();
+            store.record_defrag(started.elapsed());
+            report
+        })
+        .await
+        .map_err(|_| Status::from(EtcdError::Stopped))?;
         match report {
             Ok(report) => {
                 tracing::info!(
@@ -132,10 +139,12 @@ impl Maintenance for MaintenanceService {
     async fn hash(&self, request: Request<HashRequest>) -> Result<Response<HashResponse>, Status> {
         admin(&self.server, request.metadata(), request.extensions().get()).await?;
         let kv = self.server.state().kv();
+        let started = std::time::Instant::now();
         let (hash, revision) =
             tokio::task::spawn_blocking(move || kv.hash(&Membership::is_member_local))
                 .await
                 .map_err(|_| Status::from(EtcdError::Stopped))??;
+        self.server.metrics().store().record_hash(started.elapsed());
         Ok(Response::new(HashResponse {
             header: Some(self.server.header(revision)),
             hash,
@@ -149,10 +158,15 @@ impl Maintenance for MaintenanceService {
         admin(&self.server, request.metadata(), request.extensions().get()).await?;
         let revision = request.into_inner().revision;
         let kv = self.server.state().kv();
+        let started = std::time::Instant::now();
         let (hash, current, compact_revision) =
             tokio::task::spawn_blocking(move || kv.hash_kv(revision))
                 .await
                 .map_err(|_| Status::from(EtcdError::Stopped))??;
+        self.server
+            .metrics()
+            .store()
+            .record_hash_rev(started.elapsed());
         Ok(Response::new(HashKvResponse {
             header: Some(self.server.header(current)),
             hash,

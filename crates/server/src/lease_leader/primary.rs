@@ -27,8 +27,11 @@ fn propose_due(server: &Arc<EtcdServer>) {
         let server = server.clone();
         tokio::spawn(async move {
             let revoke = LeaseRevokeRequest { id };
-            if let Err(e) = server.propose(&Caller::member(), revoke).await {
-                tracing::warn!(lease_id = %format!("{id:016x}"), error = %e, "failed to revoke an expired lease");
+            match server.propose(&Caller::member(), revoke).await {
+                Ok(_) => server.metrics().watch_lease().record_expired(),
+                Err(e) => {
+                    tracing::warn!(lease_id = %format!("{id:016x}"), error = %e, "failed to revoke an expired lease");
+                }
             }
         });
     }

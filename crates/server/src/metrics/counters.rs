@@ -11,6 +11,7 @@ use oxcd_raft::metrics::{DISK_DURATION_BUCKETS, Histogram};
 
 use super::grpc::GrpcMetrics;
 use super::ops::OpCounts;
+use super::store_metrics::StoreMetrics;
 use super::watch_lease::WatchLeaseMetrics;
 
 /// An apply slower than this counts as slow (etcd's `warnApplyDuration`).
@@ -33,8 +34,11 @@ pub(crate) struct ServerMetrics {
     /// `/livez` and `/readyz` checks by (probe, check): the last outcome, and how many passed
     /// and failed.
     pub(super) health_checks: Mutex<BTreeMap<(&'static str, &'static str), HealthCheckCounts>>,
+    pub(super) read_indexes_failed: AtomicU64,
+    pub(super) slow_read_indexes: AtomicU64,
     backend_commit: Histogram,
     grpc: Arc<GrpcMetrics>,
+    store: StoreMetrics,
     watch_lease: WatchLeaseMetrics,
 }
 
@@ -53,8 +57,11 @@ impl Default for ServerMetrics {
             health_successes: AtomicU64::new(0),
             health_failures: AtomicU64::new(0),
             health_checks: Mutex::default(),
+            read_indexes_failed: AtomicU64::new(0),
+            slow_read_indexes: AtomicU64::new(0),
             backend_commit: Histogram::new(&DISK_DURATION_BUCKETS),
             grpc: Arc::default(),
+            store: StoreMetrics::default(),
             watch_lease: WatchLeaseMetrics::default(),
         }
     }
@@ -114,6 +121,22 @@ impl ServerMetrics {
                     .or_insert(0) += 1;
             }
         }
+    }
+
+    /// What the store and the apply loop do.
+    pub(crate) fn store(&self) -> &StoreMetrics {
+        &self.store
+    }
+
+    /// A ReadIndex that failed; `timed_out` if it was for want of an answer in time (etcd's
+    /// slow read indexes).
+    pub(crate) fn record_read_index_failed(&self, timed_out: bool) {
+        let counter = if timed_out {
+            &self.slow_read_indexes
+        } else {
+            &self.read_indexes_failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A `/health` answer: healthy or not.

@@ -17,6 +17,7 @@ mod grpc;
 mod ops;
 mod process;
 mod scrape;
+mod store_metrics;
 mod text;
 mod watch_lease;
 

@@ -40,11 +40,19 @@ pub(crate) fn collect(out: &mut Exposition) {
         }
     }
     if let Ok(fds) = fs::read_dir("/proc/self/fd") {
+        let open = fds.count() as f64;
         out.single(
             "process_open_fds",
             "Number of open file descriptors.",
             Kind::Gauge,
-            fds.count() as f64,
+            open,
+        );
+        // etcd reports them again under its own name.
+        out.single(
+            "os_fd_used",
+            "The number of used file descriptors.",
+            Kind::Gauge,
+            open,
         );
     }
     if let Ok(limits) = fs::read_to_string("/proc/self/limits") {
@@ -52,6 +60,12 @@ pub(crate) fn collect(out: &mut Exposition) {
             out.single(
                 "process_max_fds",
                 "Maximum number of open file descriptors.",
+                Kind::Gauge,
+                max,
+            );
+            out.single(
+                "os_fd_limit",
+                "The file descriptor limit.",
                 Kind::Gauge,
                 max,
             );

@@ -33,6 +33,8 @@ pub(crate) struct Snapshot<'a> {
     pub(crate) compact_revision: i64,
     /// `--quota-backend-bytes` as etcd reports it.
     pub(crate) quota_backend_bytes: i64,
+    /// The auth store's revision.
+    pub(crate) auth_revision: u64,
 }
 
 /// The text of `GET /metrics` for the member described by `snapshot`, with this process's
@@ -243,6 +245,31 @@ impl Snapshot<'_> {
         }
         self.write_health(out);
         out.single(
+            "etcd_server_read_indexes_failed_total",
+            "The total number of failed read indexes seen.",
+            Kind::Counter,
+            ServerMetrics::load(&m.read_indexes_failed),
+        );
+        out.single(
+            "etcd_server_slow_read_indexes_total",
+            "The total number of pending read indexes not in sync with leader's or timed out read index requests.",
+            Kind::Counter,
+            ServerMetrics::load(&m.slow_read_indexes),
+        );
+        out.single(
+            "etcd_server_heartbeat_send_failures_total",
+            "The total number of leader heartbeat send failures (likely overloaded from slow disk).",
+            Kind::Counter,
+            self.raft.heartbeat_send_failures() as f64,
+        );
+        out.single(
+            "etcd_debugging_auth_revision",
+            "The current revision of auth store.",
+            Kind::Gauge,
+            self.auth_revision as f64,
+        );
+        m.store().write(out);
+        out.single(
             "etcd_server_leader_changes_seen_total",
             "The number of leader changes seen.",
             Kind::Counter,
@@ -340,11 +367,19 @@ impl Snapshot<'_> {
             self.compact_revision as f64,
         );
         let served_ranges = m.grpc().ok_count(RANGE_PATH);
+        let ranges = ServerMetrics::load(&m.ranges) + served_ranges as f64;
         out.single(
             "etcd_mvcc_range_total",
             "Total number of ranges seen by this member.",
             Kind::Counter,
-            ServerMetrics::load(&m.ranges) + served_ranges as f64,
+            ranges,
+        );
+        // etcd 3.5 still counts them under the old name too.
+        out.single(
+            "etcd_debugging_mvcc_range_total",
+            "Total number of ranges seen by this member.",
+            Kind::Counter,
+            ranges,
         );
         out.single(
             "etcd_mvcc_put_total",
@@ -530,6 +565,7 @@ mod tests {
             keys: 2,
             current_revision: 3,
             compact_revision: -1,
+            auth_revision: 1,
         };
         let mut out = Exposition::default();
         snapshot.write(&mut out);

@@ -86,6 +86,36 @@ impl Exposition {
         write_sample(out, &format!("{name}_count"), &[], h.count as f64);
     }
 
+    /// A family of labelled histograms, sorted by their label values as Go's client writes
+    /// them; `le` comes after the labels.
+    pub(crate) fn labelled_histograms(
+        &mut self,
+        name: &'static str,
+        help: &str,
+        mut histograms: Vec<(Vec<(&str, &str)>, HistogramSnapshot)>,
+    ) {
+        histograms.sort_by(|a, b| {
+            let values = |s: &[(&str, &str)]| s.iter().map(|(_, v)| v.to_string()).collect();
+            let (a, b): (Vec<String>, Vec<String>) = (values(&a.0), values(&b.0));
+            a.cmp(&b)
+        });
+        let out = self.family(name, help, Kind::Histogram);
+        let bucket = format!("{name}_bucket");
+        for (labels, h) in histograms {
+            for (bound, count) in &h.buckets {
+                let le = go_float(*bound);
+                let mut with_le = labels.clone();
+                with_le.push(("le", &le));
+                write_sample(out, &bucket, &with_le, *count as f64);
+            }
+            let mut with_le = labels.clone();
+            with_le.push(("le", "+Inf"));
+            write_sample(out, &bucket, &with_le, h.count as f64);
+            write_sample(out, &format!("{name}_sum"), &labels, h.sum);
+            write_sample(out, &format!("{name}_count"), &labels, h.count as f64);
+        }
+    }
+
     /// The whole scrape body.
     pub(crate) fn render(self) -> String {
         self.families.into_values().collect()

@@ -5,10 +5,22 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use oxcd_raft::metrics::Histogram;
+
 use super::text::{Exposition, Kind};
 
+/// etcd's lease TTL buckets: 1 s doubling up to 2^23 s.
+static LEASE_TTL_BUCKETS: [f64; 24] = {
+    let mut bounds = [0.0; 24];
+    let mut i = 0;
+    while i < 24 {
+        bounds[i] = (1u64 << i) as f64;
+        i += 1;
+    }
+    bounds
+};
+
 /// The counters; kept by the Watch service, the Lease service and the apply loop.
-#[derive(Default)]
 pub(crate) struct WatchLeaseMetrics {
     watchers: AtomicI64,
     streams: AtomicI64,
@@ -16,6 +28,23 @@ pub(crate) struct WatchLeaseMetrics {
     granted: AtomicU64,
     revoked: AtomicU64,
     renewed: AtomicU64,
+    expired: AtomicU64,
+    granted_ttls: Histogram,
+}
+
+impl Default for WatchLeaseMetrics {
+    fn default() -> Self {
+        WatchLeaseMetrics {
+            watchers: AtomicI64::new(0),
+            streams: AtomicI64::new(0),
+            events: AtomicU64::new(0),
+            granted: AtomicU64::new(0),
+            revoked: AtomicU64::new(0),
+            renewed: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+            granted_ttls: Histogram::new(&LEASE_TTL_BUCKETS),
+        }
+    }
 }
 
 impl WatchLeaseMetrics {
@@ -34,9 +63,15 @@ impl WatchLeaseMetrics {
         self.events.fetch_add(events as u64, Ordering::Relaxed);
     }
 
-    /// A lease granted (applied on this member).
-    pub(crate) fn record_granted(&self) {
+    /// A lease granted with `ttl` seconds (applied on this member).
+    pub(crate) fn record_granted(&self, ttl: i64) {
         self.granted.fetch_add(1, Ordering::Relaxed);
+        self.granted_ttls.observe_value(ttl as f64);
+    }
+
+    /// An expired lease this member, as leader, revoked.
+    pub(crate) fn record_expired(&self) {
+        self.expired.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A lease revoked (applied on this member).
@@ -88,6 +123,17 @@ impl WatchLeaseMetrics {
             Kind::Counter,
             get(&self.renewed),
         );
+        out.single(
+            "etcd_debugging_server_lease_expired_total",
+            "The total number of expired leases.",
+            Kind::Counter,
+            get(&self.expired),
+        );
+        out.histogram(
+            "etcd_debugging_lease_ttl_total",
+            "Bucketed histogram of lease TTLs.",
+            &self.granted_ttls.snapshot(),
+        );
     }
 }
 
@@ -103,8 +149,8 @@ mod tests {
         m.add_watchers(5);
         m.add_watchers(-2);
         m.add_events(7);
-        m.record_granted();
-        m.record_granted();
+        m.record_granted(60);
+        m.record_granted(5);
         m.record_revoked();
         m.record_renewed();
         let mut out = Exposition::default();
@@ -117,6 +163,8 @@ mod tests {
             "etcd_debugging_lease_granted_total 2",
             "etcd_debugging_lease_revoked_total 1",
             "etcd_debugging_lease_renewed_total 1",
+            "etcd_debugging_lease_ttl_total_bucket{le=\"8\"} 1",
+            "etcd_debugging_lease_ttl_total_bucket{le=\"64\"} 2",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
