@@ -5,15 +5,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::RwLock;
-use redb::{
-    Database, DatabaseError, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction,
-};
+use redb::{Database, DatabaseError, ReadableDatabase, TableDefinition, WriteTransaction};
 
 use crate::error::BackendError;
 use crate::meta::META_TABLE;
+use crate::read_tx::{OpenRead, ReadTx};
 use crate::table::{TableReader, TableWriter};
 
 /// Every revision of every key: revision key → protobuf `mvccpb.KeyValue` (etcd's "key" bucket).
@@ -85,6 +84,8 @@ pub struct Backend {
     /// Bytes of key-value rows stored (kept up to date by the store; redb can only measure
     /// its used pages by walking every page, too slow to do on commits).
     stored_bytes: AtomicU64,
+    /// Read transactions open now (each counted by an [`OpenRead`]).
+    open_reads: Arc<AtomicI64>,
 }
 
 impl Backend {
@@ -126,6 +127,7 @@ impl Backend {
             db: RwLock::new(Arc::new(db)),
             path: RwLock::new(path.to_path_buf()),
             stored_bytes: AtomicU64::new(0),
+            open_reads: Arc::default(),
         })
     }
 
@@ -135,10 +137,23 @@ impl Backend {
     }
 
     /// A read transaction on the database in use now.
-    pub(crate) fn begin_read(&self) -> Result<ReadTransaction, BackendError> {
-        self.database()
+    pub(crate) fn begin_read(&self) -> Result<ReadTx, BackendError> {
+        let tx = self
+            .database()
             .begin_read()
-            .map_err(BackendError::with("opening read transaction"))
+            .map_err(BackendError::with("opening read transaction"))?;
+        Ok(ReadTx::new(tx, self.count_read()))
+    }
+
+    /// Counts a read transaction opened elsewhere (a published snapshot) until the guard drops.
+    pub(crate) fn count_read(&self) -> OpenRead {
+        OpenRead::new(self.open_reads.clone())
+    }
+
+    /// Read transactions open now: snapshots readers hold, hashes, copies
+    /// (`etcd_mvcc_db_open_read_transactions`).
+    pub fn open_read_transactions(&self) -> i64 {
+        self.open_reads.load(Ordering::Relaxed)
     }
 
     /// A write transaction on the database in use when it starts. A writer that waited for

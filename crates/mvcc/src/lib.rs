@@ -38,6 +38,7 @@ mod meta;
 pub mod offline;
 mod range;
 mod range_pieces;
+mod read_tx;
 mod read_view;
 mod revision;
 mod row_cursor;

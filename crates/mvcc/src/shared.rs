@@ -12,6 +12,7 @@ use redb::{Database, ReadOnlyTable, ReadTransaction, ReadableDatabase};
 use crate::backend::{Backend, KEY_TABLE};
 use crate::error::BackendError;
 use crate::index::TreeIndex;
+use crate::read_tx::OpenRead;
 
 /// Keys looked at per hold of the index read lock, so readers never stall the writer for long.
 pub(crate) const READ_CHUNK: usize = 1024;
@@ -99,6 +100,7 @@ pub(crate) struct Snapshot {
     pub compact: i64,
     pub table: ReadOnlyTable<&'static [u8], &'static [u8]>,
     tx: ReadTransaction,
+    _open: OpenRead,
     _database: Arc<Database>,
 }
 
@@ -120,6 +122,7 @@ impl Snapshot {
             compact,
             table,
             tx,
+            _open: backend.count_read(),
             _database: database,
         })
     }

@@ -11,11 +11,10 @@
 
 use std::marker::PhantomData;
 
-use redb::{
-    Key, ReadTransaction, ReadableTable, TableDefinition, TableError, Value, WriteTransaction,
-};
+use redb::{Key, ReadableTable, TableDefinition, TableError, Value, WriteTransaction};
 
 use crate::error::BackendError;
+use crate::read_tx::ReadTx;
 
 /// An error turning a stored column back into an item.
 pub type DecodeError = Box<dyn std::error::Error + Send + Sync>;
@@ -241,11 +240,11 @@ impl<'tx> TableWriter<'tx> {
 
 /// Reads tables (and the consistent index) from one snapshot of the backend.
 pub struct TableReader {
-    tx: ReadTransaction,
+    tx: ReadTx,
 }
 
 impl TableReader {
-    pub(crate) fn new(tx: ReadTransaction) -> TableReader {
+    pub(crate) fn new(tx: ReadTx) -> TableReader {
         TableReader { tx }
     }
 

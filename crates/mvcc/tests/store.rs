@@ -580,3 +580,15 @@ fn the_keys_attached_to_leases_at_open_are_the_live_keys_with_a_lease_now() {
     leased.sort();
     assert_eq!(leased, vec![(b"a".to_vec(), 8), (b"e".to_vec(), 4)]);
 }
+
+#[test]
+fn open_read_transactions_are_counted_while_held() {
+    let f = fixture();
+    let backend = f.store.backend().clone();
+    let before = backend.open_read_transactions();
+    assert!(before >= 1, "the published snapshot is one");
+    let reader = backend.read().unwrap();
+    assert_eq!(backend.open_read_transactions(), before + 1);
+    drop(reader);
+    assert_eq!(backend.open_read_transactions(), before);
+}

@@ -119,7 +119,7 @@ impl SourceLog {
             cluster_id,
         };
         let mut wal = Wal::create_with(wal_dir, identity, WalOptions::default(), || {
-            snaps.save(&snapshot)
+            snaps.save(&snapshot).map(drop)
         })?;
         if marker.index > 0 {
             wal.append_snapshot_marker(marker);
@@ -183,7 +183,7 @@ mod tests {
                 cluster_id: 9,
             },
             WalOptions::default(),
-            || snaps.save(&meta),
+            || snaps.save(&meta).map(drop),
         )
         .unwrap();
         if snap_index > 0 {

@@ -18,6 +18,10 @@ pub const DISK_DURATION_BUCKETS: [f64; 14] = [
     8.192,
 ];
 
+/// etcd's bounds for saving a received snapshot database: 100 ms doubling up to 51.2 s.
+pub const SNAPSHOT_DB_SAVE_BUCKETS: [f64; 10] =
+    [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2];
+
 /// A histogram with fixed bucket bounds (of latencies in seconds, or of any value), recorded
 /// without locks.
 #[derive(Debug)]
@@ -96,6 +100,10 @@ pub struct RaftMetrics {
     leader_changes: AtomicU64,
     heartbeat_send_failures: AtomicU64,
     peers: RwLock<BTreeMap<u64, Arc<PeerTraffic>>>,
+    snap_fsync: Histogram,
+    snap_save: Histogram,
+    snap_db_fsync: Histogram,
+    snap_db_save: Histogram,
 }
 
 impl Default for RaftMetrics {
@@ -106,6 +114,10 @@ impl Default for RaftMetrics {
             leader_changes: AtomicU64::new(0),
             heartbeat_send_failures: AtomicU64::new(0),
             peers: RwLock::default(),
+            snap_fsync: Histogram::new(&DISK_DURATION_BUCKETS),
+            snap_save: Histogram::new(&DISK_DURATION_BUCKETS),
+            snap_db_fsync: Histogram::new(&DISK_DURATION_BUCKETS),
+            snap_db_save: Histogram::new(&SNAPSHOT_DB_SAVE_BUCKETS),
         }
     }
 }
@@ -189,6 +201,31 @@ impl RaftMetrics {
     /// different, known leader).
     pub fn leader_changes(&self) -> u64 {
         self.leader_changes.load(Ordering::Relaxed)
+    }
+
+    /// Syncs of saved snapshot metadata files.
+    pub fn snap_fsync(&self) -> &Histogram {
+        &self.snap_fsync
+    }
+
+    /// Whole saves of snapshot metadata.
+    pub fn snap_save(&self) -> &Histogram {
+        &self.snap_save
+    }
+
+    /// Syncs of snapshot databases received from the leader.
+    pub fn snap_db_fsync(&self) -> &Histogram {
+        &self.snap_db_fsync
+    }
+
+    /// Whole receptions of snapshot databases, from the first chunk to the saved file.
+    pub fn snap_db_save(&self) -> &Histogram {
+        &self.snap_db_save
+    }
+
+    pub(crate) fn record_snap_save(&self, times: crate::snap::SaveTimes) {
+        self.snap_fsync.observe(times.fsync);
+        self.snap_save.observe(times.total);
     }
 
     /// Heartbeats this member, as leader, could not hand to a peer's stream (its queue was

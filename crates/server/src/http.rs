@@ -72,5 +72,6 @@ fn scrape(server: &EtcdServer) -> String {
         compact_revision: kv.compact_revision(),
         quota_backend_bytes: server.settings().quota.reported(),
         auth_revision: server.state().auth().status().1,
+        open_read_transactions: backend.open_read_transactions(),
     })
 }

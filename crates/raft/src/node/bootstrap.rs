@@ -167,7 +167,7 @@ pub(super) fn restore(
             voters: cfg.initial_voters.clone(),
             ..Default::default()
         });
-        let wal = Wal::create_with(&cfg.wal_dir, identity, opts, || snaps.save(&meta))?;
+        let wal = Wal::create_with(&cfg.wal_dir, identity, opts, || snaps.save(&meta).map(drop))?;
         (wal, Default::default(), meta, snaps)
     };
 

@@ -531,7 +531,8 @@ impl ReadyLoop {
             ));
         }
         fail::fail_point!("raftBeforeApplySnap");
-        self.snaps.save(&meta)?;
+        let saved = self.snaps.save(&meta)?;
+        self.metrics.record_snap_save(saved);
         self.storage.apply_snapshot(snap).map_err(RaftError::raft)?;
         fail::fail_point!("raftAfterApplySnap");
         self.snapshot_index = index;
@@ -720,7 +721,8 @@ impl ReadyLoop {
         };
         meta.set_conf_state(self.storage.conf_state_at(index));
         fail::fail_point!("raftBeforeSaveSnap");
-        self.snaps.save(&meta)?;
+        let saved = self.snaps.save(&meta)?;
+        self.metrics.record_snap_save(saved);
         fail::fail_point!("raftAfterSaveSnap");
         let task = WriteTask {
             marker: Some(SnapshotMarker { index, term }),

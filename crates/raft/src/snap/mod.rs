@@ -10,6 +10,7 @@
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use protobuf::Message as _;
 use raft::prelude::SnapshotMetadata;
@@ -59,14 +60,26 @@ fn classify(name: &str) -> Option<SnapFile> {
     })
 }
 
-fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), RaftError> {
+/// Writes `bytes` to `path` through a synced temporary file; returns how long the sync took.
+fn write_durably(path: &Path, bytes: &[u8]) -> Result<Duration, RaftError> {
     let tmp = path.with_extension("tmp");
     let mut f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;
     f.write_all(bytes)
         .ctx(|| format!("write {}", tmp.display()))?;
+    let syncing = Instant::now();
     f.sync_all().ctx(|| format!("sync {}", tmp.display()))?;
+    let synced = syncing.elapsed();
     fs::rename(&tmp, path).ctx(|| format!("rename {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    Ok(synced)
+}
+
+/// How long saving a snapshot's metadata took (etcd's snap save metrics).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SaveTimes {
+    /// The file's sync.
+    pub(crate) fsync: Duration,
+    /// The whole save, directory sync included.
+    pub(crate) total: Duration,
 }
 
 impl SnapStore {
@@ -167,7 +180,8 @@ impl SnapStore {
     }
 
     /// Durably stores snapshot metadata.
-    pub(crate) fn save(&self, meta: &SnapshotMetadata) -> Result<(), RaftError> {
+    pub(crate) fn save(&self, meta: &SnapshotMetadata) -> Result<SaveTimes, RaftError> {
+        let started = Instant::now();
         let body = meta
             .write_to_bytes()
             .map_err(|e| RaftError::InvalidConfig(format!("encode snapshot metadata: {e}")))?;
@@ -178,8 +192,12 @@ impl SnapStore {
         bytes.extend_from_slice(&len.to_le_bytes());
         bytes.extend_from_slice(&body);
         let path = self.metadata_path(meta.term, meta.index);
-        write_durably(&path, &bytes)?;
-        crate::fsutil::sync_dir(&self.dir)
+        let fsync = write_durably(&path, &bytes)?;
+        crate::fsutil::sync_dir(&self.dir)?;
+        Ok(SaveTimes {
+            fsync,
+            total: started.elapsed(),
+        })
     }
 
     /// Loads the metadata of the snapshot at (`index`, `term`) from `dir`, verifying its CRC,

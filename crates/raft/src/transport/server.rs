@@ -181,9 +181,10 @@ impl RaftPeer for PeerService {
             .await
             .ctx(|| format!("create {}", partial.display()))
             .map_err(internal)?;
+        let receiving = std::time::Instant::now();
         let mut size = 0u64;
         let mut digest = Sha256::new();
-        let received = async {
+        let received: Result<(), Status> = async {
             let mut chunk = first;
             loop {
                 if !chunk.sha256.is_empty() {
@@ -201,10 +202,13 @@ impl RaftPeer for PeerService {
                     ))
                 })?;
             }?;
+            let syncing = std::time::Instant::now();
             file.sync_all()
                 .await
                 .ctx(|| format!("sync {}", partial.display()))
-                .map_err(internal)
+                .map_err(internal)?;
+            self.ctx.metrics.snap_db_fsync().observe(syncing.elapsed());
+            Ok(())
         }
         .await;
         drop(file);
@@ -230,6 +234,7 @@ impl RaftPeer for PeerService {
             .ctx(|| format!("link {} to {}", partial.display(), dest.display()))
             .map_err(internal)?;
         crate::fsutil::sync_dir(snaps.dir()).map_err(internal)?;
+        self.ctx.metrics.snap_db_save().observe(receiving.elapsed());
         tracing::info!(
             remote_peer_id = %format!("{:x}", msg.from),
             index,

@@ -84,9 +84,79 @@ impl Watch for WatchService {
         let (tx, rx) = mpsc::channel(SEND_QUEUE);
         let stream = WatchStream::new(self.server.clone(), (metadata, identity), tx);
         tokio::spawn(stream.run(requests, require_leader));
+        let queue = SendQueue {
+            responses: ReceiverStream::new(rx),
+            server: self.server.clone(),
+        };
         Ok(Response::new(Box::pin(
-            ReceiverStream::new(rx).map(|response: QueuedResponse| response.map(|r| *r)),
+            queue.map(|response: QueuedResponse| response.map(|r| *r)),
         )))
+    }
+}
+
+/// The receiving end of a stream's response queue, as the connection takes from it: the
+/// events of a response stop counting as pending once taken, or when the queue is dropped
+/// with it unsent.
+struct SendQueue {
+    responses: ReceiverStream<QueuedResponse>,
+    server: Arc<EtcdServer>,
+}
+
+impl SendQueue {
+    fn taken(&self, response: &QueuedResponse) {
+        if let Ok(response) = response
+            && !response.events.is_empty()
+        {
+            self.server
+                .metrics()
+                .watch_lease()
+                .add_pending_events(-(response.events.len() as i64));
+        }
+    }
+}
+
+impl Stream for SendQueue {
+    type Item = QueuedResponse;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<QueuedResponse>> {
+        let polled = Pin::new(&mut self.responses).poll_next(cx);
+        if let std::task::Poll::Ready(Some(response)) = &polled {
+            self.taken(response);
+        }
+        polled
+    }
+}
+
+impl Drop for SendQueue {
+    fn drop(&mut self) {
+        let receiver = self.responses.as_mut();
+        receiver.close();
+        let mut unsent = Vec::new();
+        while let Ok(response) = receiver.try_recv() {
+            unsent.push(response);
+        }
+        for response in &unsent {
+            self.taken(response);
+        }
+    }
+}
+
+/// Counts a watcher as slow (reading the backend, behind the change ring) until dropped.
+struct SlowMark(Arc<EtcdServer>);
+
+impl SlowMark {
+    fn new(server: &Arc<EtcdServer>) -> SlowMark {
+        server.metrics().watch_lease().add_slow_watchers(1);
+        SlowMark(server.clone())
+    }
+}
+
+impl Drop for SlowMark {
+    fn drop(&mut self) {
+        self.0.metrics().watch_lease().add_slow_watchers(-1);
     }
 }
 
@@ -103,6 +173,8 @@ struct StreamWatcher {
     /// The watcher's span registered with the hub, and the revision the registration starts
     /// after: from then on, a change in the span wakes the stream and is noted.
     interest: Option<(InterestId, i64)>,
+    /// Set while the watcher reads the backend, having fallen behind the change ring.
+    slow: Option<SlowMark>,
 }
 
 impl StreamWatcher {
@@ -125,6 +197,7 @@ impl StreamWatcher {
 
     /// Ends the watcher (cancelled, compacted or failed) and withdraws its registration.
     fn retire(&mut self, hub: &WatchHub) {
+        self.slow = None;
         if let (Some(watcher), Some((id, _))) = (self.watcher.take(), self.interest.take()) {
             hub.withdraw(id, watcher.key());
         }
@@ -376,6 +449,7 @@ impl WatchStream {
                 progress_notify: create.progress_notify,
                 sent_since_tick: false,
                 interest,
+                slow: None,
             },
         );
         if compacted_away {
@@ -425,11 +499,17 @@ impl WatchStream {
             };
             // Reading the backend (a watcher behind the ring) is blocking work: let the
             // runtime move other tasks off this thread meanwhile.
-            let progress = if self.hub.holds(watcher.next_revision()) {
+            let in_ring = self.hub.holds(watcher.next_revision());
+            let progress = if in_ring {
                 watcher.step(&self.hub, &store, CHUNK, until)
             } else {
                 tokio::task::block_in_place(|| watcher.step(&self.hub, &store, CHUNK, until))
             };
+            match (&w.slow, in_ring) {
+                (Some(_), true) => w.slow = None,
+                (None, false) => w.slow = Some(SlowMark::new(&self.server)),
+                _ => {}
+            }
             match progress {
                 WatchProgress::UpToDate => {}
                 WatchProgress::Chunk(chunk) if chunk.events.is_empty() => {}
@@ -524,10 +604,14 @@ impl WatchStream {
     }
 
     async fn send(&self, response: WatchResponse) -> Result<(), Closed> {
-        self.tx
-            .send(Ok(Box::new(response)))
-            .await
-            .map_err(|_| Closed)
+        let events = response.events.len() as i64;
+        let pending = self.server.metrics().watch_lease();
+        pending.add_pending_events(events);
+        let sent = self.tx.send(Ok(Box::new(response))).await;
+        if sent.is_err() {
+            pending.add_pending_events(-events);
+        }
+        sent.map_err(|_| Closed)
     }
 }
 

@@ -35,6 +35,8 @@ pub(crate) struct Snapshot<'a> {
     pub(crate) quota_backend_bytes: i64,
     /// The auth store's revision.
     pub(crate) auth_revision: u64,
+    /// Backend read transactions open.
+    pub(crate) open_read_transactions: i64,
 }
 
 /// The text of `GET /metrics` for the member described by `snapshot`, with this process's
@@ -349,6 +351,12 @@ impl Snapshot<'_> {
             self.db_size_in_use as f64,
         );
         out.single(
+            "etcd_mvcc_db_open_read_transactions",
+            "The number of currently open read transactions",
+            Kind::Gauge,
+            self.open_read_transactions as f64,
+        );
+        out.single(
             "etcd_debugging_mvcc_keys_total",
             "Total number of keys.",
             Kind::Gauge,
@@ -417,6 +425,26 @@ impl Snapshot<'_> {
             "etcd_disk_backend_commit_duration_seconds",
             "The latency distributions of commit called by backend.",
             &self.server.backend_commit().snapshot(),
+        );
+        out.histogram(
+            "etcd_snap_fsync_duration_seconds",
+            "The latency distributions of fsync called by snap.",
+            &self.raft.snap_fsync().snapshot(),
+        );
+        out.histogram(
+            "etcd_debugging_snap_save_total_duration_seconds",
+            "The total latency distributions of save called by snapshot.",
+            &self.raft.snap_save().snapshot(),
+        );
+        out.histogram(
+            "etcd_snap_db_fsync_duration_seconds",
+            "The latency distributions of fsyncing .snap.db file",
+            &self.raft.snap_db_fsync().snapshot(),
+        );
+        out.histogram(
+            "etcd_snap_db_save_total_duration_seconds",
+            "The total latency distributions of v3 snapshot save",
+            &self.raft.snap_db_save().snapshot(),
         );
     }
 
@@ -566,6 +594,7 @@ mod tests {
             current_revision: 3,
             compact_revision: -1,
             auth_revision: 1,
+            open_read_transactions: 1,
         };
         let mut out = Exposition::default();
         snapshot.write(&mut out);

@@ -24,6 +24,8 @@ static LEASE_TTL_BUCKETS: [f64; 24] = {
 pub(crate) struct WatchLeaseMetrics {
     watchers: AtomicI64,
     streams: AtomicI64,
+    slow_watchers: AtomicI64,
+    pending_events: AtomicI64,
     events: AtomicU64,
     granted: AtomicU64,
     revoked: AtomicU64,
@@ -37,6 +39,8 @@ impl Default for WatchLeaseMetrics {
         WatchLeaseMetrics {
             watchers: AtomicI64::new(0),
             streams: AtomicI64::new(0),
+            slow_watchers: AtomicI64::new(0),
+            pending_events: AtomicI64::new(0),
             events: AtomicU64::new(0),
             granted: AtomicU64::new(0),
             revoked: AtomicU64::new(0),
@@ -56,6 +60,18 @@ impl WatchLeaseMetrics {
     /// Watchers created (positive) or removed (negative).
     pub(crate) fn add_watchers(&self, delta: i64) {
         self.watchers.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Watchers that fell behind the change ring and read the backend (etcd's unsynced, slow
+    /// watchers): one more (`+1`) or one fewer.
+    pub(crate) fn add_slow_watchers(&self, delta: i64) {
+        self.slow_watchers.fetch_add(delta, Ordering::Relaxed);
+    }
+
+    /// Events in responses queued for their streams' clients, not yet taken by the
+    /// connection: more (positive) or fewer.
+    pub(crate) fn add_pending_events(&self, delta: i64) {
+        self.pending_events.fetch_add(delta, Ordering::Relaxed);
     }
 
     /// Events sent to watchers.
@@ -98,6 +114,18 @@ impl WatchLeaseMetrics {
             "Total number of watch streams.",
             Kind::Gauge,
             self.streams.load(Ordering::Relaxed) as f64,
+        );
+        out.single(
+            "etcd_debugging_mvcc_slow_watcher_total",
+            "Total number of unsynced slow watchers.",
+            Kind::Gauge,
+            self.slow_watchers.load(Ordering::Relaxed) as f64,
+        );
+        out.single(
+            "etcd_debugging_mvcc_pending_events_total",
+            "Total number of pending events to be sent.",
+            Kind::Gauge,
+            self.pending_events.load(Ordering::Relaxed) as f64,
         );
         out.single(
             "etcd_debugging_mvcc_events_total",
