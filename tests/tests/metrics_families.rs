@@ -43,6 +43,11 @@ const NOT_APPLICABLE: &[(&str, &str)] = &[
     ),
 ];
 
+/// Families that show only once a periodic task ran (etcd's peer prober, every 4 s): both
+/// servers are scraped until they show, for at most this long.
+const PERIODIC: &[&str] = &["etcd_network_peer_round_trip_time_seconds"];
+const PERIODIC_WITHIN: Duration = Duration::from_secs(20);
+
 /// A family's type and the names of its labels (`le` and `quantile` aside).
 type Families = BTreeMap<String, (String, BTreeSet<String>)>;
 
@@ -134,6 +139,24 @@ async fn exercised_metrics(cluster: &Cluster) -> Vec<String> {
     out
 }
 
+/// The periodic families of member 0, scraped until all of them show.
+async fn periodic_families(cluster: &Cluster) -> Families {
+    let deadline = tokio::time::Instant::now() + PERIODIC_WITHIN;
+    loop {
+        let port = cluster.member(0).config().client_port;
+        let mut scrape = Post::new(port, "/metrics", "");
+        scrape.method = "GET";
+        let found: Families = families(&scrape.answer().await.unwrap().body)
+            .into_iter()
+            .filter(|(name, (_, labels))| PERIODIC.contains(&name.as_str()) && !labels.is_empty())
+            .collect();
+        if found.len() == PERIODIC.len() || tokio::time::Instant::now() >= deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// The union over members (a family may show on some members only, e.g. the leader's).
 fn all_families(texts: &[String]) -> Families {
     let mut all = Families::new();
@@ -155,7 +178,16 @@ async fn every_etcd_metric_family_exists_with_its_type_and_labels() {
     );
     let (oracle, subject) = (oracle.unwrap(), subject.unwrap());
     let (expected, actual) = tokio::join!(exercised_metrics(&oracle), exercised_metrics(&subject));
-    let (expected, actual) = (all_families(&expected), all_families(&actual));
+    let (mut expected, mut actual) = (all_families(&expected), all_families(&actual));
+    let (expected_periodic, actual_periodic) =
+        tokio::join!(periodic_families(&oracle), periodic_families(&subject));
+    assert_eq!(
+        expected_periodic.len(),
+        PERIODIC.len(),
+        "etcd never showed {PERIODIC:?}"
+    );
+    expected.extend(expected_periodic);
+    actual.extend(actual_periodic);
     let mut problems = Vec::new();
     for (name, (kind, labels)) in &expected {
         if NOT_APPLICABLE
@@ -178,4 +210,44 @@ async fn every_etcd_metric_family_exists_with_its_type_and_labels() {
         problems.len(),
         problems.join("\n")
     );
+}
+
+/// With `--metrics=extensive`, both add go-grpc-prometheus's handling-time histogram per
+/// method.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extensive_metrics_add_handling_histograms() {
+    let target = Server::from_env().unwrap();
+    let extensive = ["--metrics=extensive"];
+    let (oracle, subject) = tokio::join!(
+        Cluster::start(
+            ClusterSpec::new(Server::Etcd, 1)
+                .args(extensive)
+                .token("oxt-metrics-c")
+        ),
+        Cluster::start(
+            ClusterSpec::new(target, 1)
+                .args(extensive)
+                .token("oxt-metrics-d")
+        ),
+    );
+    let (oracle, subject) = (oracle.unwrap(), subject.unwrap());
+    let mut seen = Vec::new();
+    for cluster in [&oracle, &subject] {
+        let ctl = Etcdctl::new(cluster.endpoints());
+        ctl.ok(&["put", "k", "v"]).await.unwrap();
+        let port = cluster.member(0).config().client_port;
+        let mut scrape = Post::new(port, "/metrics", "");
+        scrape.method = "GET";
+        let text = scrape.answer().await.unwrap().body;
+        let family = families(&text)
+            .remove("grpc_server_handling_seconds")
+            .unwrap_or_default();
+        let put = text
+            .lines()
+            .find(|l| l.starts_with("grpc_server_handling_seconds_count{grpc_method=\"Put\","));
+        seen.push((family, put.map(|l| l.ends_with(" 1"))));
+    }
+    assert_eq!(seen[0], seen[1], "left: etcd 3.5.1, right: {target:?}");
+    assert_eq!(seen[0].0.0, "histogram");
+    assert_eq!(seen[0].1, Some(true));
 }

@@ -125,7 +125,7 @@ impl Default for RaftMetrics {
 /// One peer's traffic, as etcd's `etcd_network_peer_*` families count it: the bytes of the
 /// raft messages sent to it and received from it, the streams that failed each way, and
 /// whether the stream to it is up (with how often it went down).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PeerTraffic {
     sent_bytes: AtomicU64,
     received_bytes: AtomicU64,
@@ -133,10 +133,31 @@ pub struct PeerTraffic {
     received_failures: AtomicU64,
     active: AtomicBool,
     disconnects: AtomicU64,
+    round_trip: Histogram,
 }
 
+impl Default for PeerTraffic {
+    fn default() -> Self {
+        PeerTraffic {
+            sent_bytes: AtomicU64::new(0),
+            received_bytes: AtomicU64::new(0),
+            sent_failures: AtomicU64::new(0),
+            received_failures: AtomicU64::new(0),
+            active: AtomicBool::new(false),
+            disconnects: AtomicU64::new(0),
+            round_trip: Histogram::new(&ROUND_TRIP_BUCKETS),
+        }
+    }
+}
+
+/// etcd's bounds for peer round trips: 0.1 ms doubling up to 3.2768 s.
+pub const ROUND_TRIP_BUCKETS: [f64; 16] = [
+    0.0001, 0.0002, 0.0004, 0.0008, 0.0016, 0.0032, 0.0064, 0.0128, 0.0256, 0.0512, 0.1024, 0.2048,
+    0.4096, 0.8192, 1.6384, 3.2768,
+];
+
 /// A peer's traffic at scrape time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PeerTrafficCounts {
     pub sent_bytes: u64,
     pub received_bytes: u64,
@@ -146,6 +167,8 @@ pub struct PeerTrafficCounts {
     pub active: bool,
     /// How many times it went down after being up.
     pub disconnects: u64,
+    /// Round trips measured by the prober.
+    pub round_trip: HistogramSnapshot,
 }
 
 impl PeerTraffic {
@@ -160,6 +183,10 @@ impl PeerTraffic {
 
     pub(crate) fn sent_failed(&self) {
         self.sent_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_round_trip(&self, took: Duration) {
+        self.round_trip.observe(took);
     }
 
     pub(crate) fn received_failed(&self) {
@@ -182,6 +209,7 @@ impl PeerTraffic {
             received_failures: self.received_failures.load(Ordering::Relaxed),
             active: self.active.load(Ordering::Relaxed),
             disconnects: self.disconnects.load(Ordering::Relaxed),
+            round_trip: self.round_trip.snapshot(),
         }
     }
 }
@@ -280,7 +308,7 @@ mod tests {
         m.peer(7).add_received(4);
         let traffic = m.peer_traffic();
         assert_eq!(traffic.len(), 1);
-        let (id, counts) = traffic[0];
+        let (id, counts) = traffic[0].clone();
         assert_eq!(id, 7);
         assert_eq!((counts.sent_bytes, counts.received_bytes), (10, 4));
         assert_eq!((counts.active, counts.disconnects), (false, 1));

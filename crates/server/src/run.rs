@@ -220,6 +220,9 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     let (applied_tx, applied_rx) = watch::channel(state.applied_index());
     let waiters = Arc::new(Waiters::default());
     let metrics = Arc::new(ServerMetrics::default());
+    if cfg.metrics == "extensive" {
+        metrics.grpc().enable_handling_histograms();
+    }
     let observing = metrics.clone();
     state.observe_compactions(Arc::new(move |report| {
         observing.store().record_compaction(report);

@@ -515,7 +515,6 @@ fn flags_oxcd_cannot_honour_are_refused_when_set() {
             "--host-whitelist=example.com",
             "--host-whitelist=example.com",
         ),
-        ("--metrics=extensive", "--metrics=extensive"),
         ("--raft-read-timeout=10s", "--raft-read-timeout=10s"),
         ("--raft-write-timeout=6s", "--raft-write-timeout=6s"),
         ("--socket-reuse-port", "--socket-reuse-port"),
@@ -572,6 +571,7 @@ fn flags_at_etcds_default_or_honoured_are_accepted() {
         "--max-wals=0",
         "--unsafe-no-fsync",
         "--enable-grpc-gateway=false",
+        "--metrics=extensive",
         "--initial-election-tick-advance=false",
         "--experimental-enable-lease-checkpoint",
     ]);

@@ -131,11 +131,6 @@ fn check_behaviour(cfg: &ServerConfig) -> Result<(), String> {
         &format!("--host-whitelist={}", cfg.host_whitelist.join(",")),
         "oxcd does not check HTTP Host headers yet, refusing to start rather than accept every host",
     )?;
-    refuse_if(
-        cfg.metrics == "extensive",
-        "--metrics=extensive",
-        "oxcd serves only the basic metrics",
-    )?;
     let peer_timeouts = "oxcd's peer transport has fixed timeouts";
     refuse_if(
         cfg.raft_read_timeout != DEFAULT_RAFT_TIMEOUT,

@@ -13,6 +13,7 @@ mod dial;
 mod members;
 mod peer_queue;
 mod peer_stream;
+mod prober;
 pub(crate) mod proto;
 mod server;
 mod snapshot;
@@ -36,6 +37,14 @@ const PEER_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 struct PeerSender {
     queue: peer_queue::PeerQueueSender,
     task: JoinHandle<()>,
+    prober: JoinHandle<()>,
+}
+
+impl PeerSender {
+    fn abort(&self) {
+        self.task.abort();
+        self.prober.abort();
+    }
 }
 
 /// The outgoing side, owned by the ready loop.
@@ -83,7 +92,12 @@ impl Transport {
             let task = self
                 .runtime
                 .spawn(peer_stream::run(self.ctx.clone(), to, rx));
-            PeerSender { queue, task }
+            let prober = self.runtime.spawn(prober::run(self.ctx.clone(), to));
+            PeerSender {
+                queue,
+                task,
+                prober,
+            }
         })
     }
 
@@ -94,7 +108,7 @@ impl Transport {
         self.senders.retain(|id, sender| {
             let keep = members.contains(id);
             if !keep {
-                sender.task.abort();
+                sender.abort();
                 self.ctx.activity.inactive(*id);
             }
             keep
@@ -109,7 +123,7 @@ impl Transport {
     /// Stops every peer task.
     pub(crate) fn shutdown(&mut self) {
         for (_, sender) in self.senders.drain() {
-            sender.task.abort();
+            sender.abort();
         }
         for task in self.snapshot_tasks.drain(..) {
             task.abort();

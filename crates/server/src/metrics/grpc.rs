@@ -14,12 +14,15 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
+
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response};
 use http_body::{Frame, SizeHint};
+use oxcd_raft::metrics::{Histogram, HistogramSnapshot};
 use tower::{Layer, Service};
 
 /// How a method streams, as go-grpc-prometheus labels it.
@@ -147,16 +150,34 @@ const CODE_NAMES: [&str; 17] = [
 const CANCELED: usize = 1;
 const UNKNOWN: usize = 2;
 
-#[derive(Default)]
 struct MethodCounters {
     started: AtomicU64,
     handled: [AtomicU64; CODE_NAMES.len()],
     messages_received: AtomicU64,
     messages_sent: AtomicU64,
+    /// From the call to its status, kept with `--metrics=extensive`.
+    handling: Histogram,
 }
 
+impl Default for MethodCounters {
+    fn default() -> Self {
+        MethodCounters {
+            started: AtomicU64::new(0),
+            handled: Default::default(),
+            messages_received: AtomicU64::new(0),
+            messages_sent: AtomicU64::new(0),
+            handling: Histogram::new(&HANDLING_BUCKETS),
+        }
+    }
+}
+
+/// The Prometheus client's default buckets, which go-grpc-prometheus's handling histogram uses.
+static HANDLING_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 /// One method's counts at scrape time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct MethodCounts {
     /// e.g. `etcdserverpb.KV`.
     pub(crate) service: &'static str,
@@ -172,6 +193,8 @@ pub(crate) struct MethodCounts {
     pub(crate) messages_received: u64,
     /// Response messages sent.
     pub(crate) messages_sent: u64,
+    /// Handling latency (kept with `--metrics=extensive` only).
+    pub(crate) handling: HistogramSnapshot,
 }
 
 /// Client requests by kind (`unary` or `stream`) and the `client-api-version` the client sent
@@ -186,6 +209,8 @@ pub(crate) struct ClientRequests {
 /// The per-method gRPC counters of a member.
 pub(crate) struct GrpcMetrics {
     methods: Box<[MethodCounters]>,
+    /// `--metrics=extensive`: handling latencies are kept.
+    extensive: AtomicBool,
     received_bytes: AtomicU64,
     sent_bytes: AtomicU64,
     /// A few rows (one per kind and client version seen): a scan beats a map here.
@@ -196,6 +221,7 @@ impl Default for GrpcMetrics {
     fn default() -> Self {
         GrpcMetrics {
             methods: METHODS.iter().map(|_| MethodCounters::default()).collect(),
+            extensive: AtomicBool::new(false),
             received_bytes: AtomicU64::new(0),
             sent_bytes: AtomicU64::new(0),
             client_requests: parking_lot::Mutex::default(),
@@ -214,6 +240,24 @@ impl GrpcMetrics {
 
     fn handled(&self, slot: usize, code: usize) {
         self.methods[slot].handled[code.min(CODE_NAMES.len() - 1)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A call that began at `started` ended with `code`.
+    fn finished(&self, slot: usize, code: usize, started: Instant) {
+        self.handled(slot, code);
+        if self.is_extensive() {
+            self.methods[slot].handling.observe(started.elapsed());
+        }
+    }
+
+    /// Keeps handling latencies from now on (`--metrics=extensive`).
+    pub(crate) fn enable_handling_histograms(&self) {
+        self.extensive.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether handling latencies are kept.
+    pub(crate) fn is_extensive(&self) -> bool {
+        self.extensive.load(Ordering::Relaxed)
     }
 
     /// A call of `path` admitted by the interceptors, from a client that sent
@@ -298,6 +342,7 @@ impl GrpcMetrics {
                         .collect(),
                     messages_received: c.messages_received.load(Ordering::Relaxed),
                     messages_sent: c.messages_sent.load(Ordering::Relaxed),
+                    handling: c.handling.snapshot(),
                 })
             })
             .collect()
@@ -362,10 +407,10 @@ where
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let tracked = GrpcMetrics::slot(request.uri().path()).map(|slot| {
             self.metrics.started(slot);
-            (self.metrics.clone(), slot)
+            (self.metrics.clone(), slot, Instant::now())
         });
         let request = match &tracked {
-            Some((metrics, slot)) => {
+            Some((metrics, slot, _)) => {
                 let tally = MessageTally::new(metrics.clone(), *slot, Direction::Received);
                 request.map(|inner| Body::new(CountingBody { inner, tally }))
             }
@@ -383,7 +428,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        tracked: Option<(Arc<GrpcMetrics>, usize)>,
+        tracked: Option<Tracked>,
     }
 }
 
@@ -400,23 +445,26 @@ where
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Ready(Ok(response)) => response,
         };
-        let Some((metrics, slot)) = this.tracked.take() else {
+        let Some((metrics, slot, started)) = this.tracked.take() else {
             return Poll::Ready(Ok(response));
         };
         if let Some(code) = status_code(response.headers()) {
-            metrics.handled(slot, code);
+            metrics.finished(slot, code, started);
             return Poll::Ready(Ok(response));
         }
         let tally = MessageTally::new(metrics.clone(), slot, Direction::Sent);
         Poll::Ready(Ok(response.map(|inner| {
             Body::new(StatusWatchingBody {
                 inner,
-                pending: Some((metrics, slot)),
+                pending: Some((metrics, slot, started)),
                 tally,
             })
         })))
     }
 }
+
+/// A call being counted: where, which method, since when.
+type Tracked = (Arc<GrpcMetrics>, usize, Instant);
 
 /// Which way messages go.
 #[derive(Clone, Copy)]
@@ -518,14 +566,14 @@ impl http_body::Body for CountingBody {
 struct StatusWatchingBody {
     inner: Body,
     /// Where to record; `None` once recorded.
-    pending: Option<(Arc<GrpcMetrics>, usize)>,
+    pending: Option<Tracked>,
     tally: MessageTally,
 }
 
 impl StatusWatchingBody {
     fn record(&mut self, code: usize) {
-        if let Some((metrics, slot)) = self.pending.take() {
-            metrics.handled(slot, code);
+        if let Some((metrics, slot, started)) = self.pending.take() {
+            metrics.finished(slot, code, started);
         }
     }
 }

@@ -147,6 +147,18 @@ impl Snapshot<'_> {
                 out.labelled(name, help, Kind::Counter, samples);
             }
         }
+        let round_trips: Vec<_> = peers
+            .iter()
+            .filter(|(_, c)| c.round_trip.count > 0)
+            .map(|(id, c)| (vec![("To", id.as_str())], c.round_trip.clone()))
+            .collect();
+        if !round_trips.is_empty() {
+            out.labelled_histograms(
+                "etcd_network_peer_round_trip_time_seconds",
+                "Round-Trip-Time histogram between peers",
+                round_trips,
+            );
+        }
         if peers.iter().any(|(_, c)| c.disconnects > 0) {
             out.labelled(
                 "etcd_network_disconnected_peers_total",
@@ -495,6 +507,16 @@ impl Snapshot<'_> {
                 .collect(),
         );
         let grpc = self.server.grpc();
+        if grpc.is_extensive() {
+            out.labelled_histograms(
+                "grpc_server_handling_seconds",
+                "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+                methods
+                    .iter()
+                    .map(|m| (labels(m), m.handling.clone()))
+                    .collect(),
+            );
+        }
         out.single(
             "etcd_network_client_grpc_received_bytes_total",
             "The total number of bytes received from grpc clients.",
