@@ -213,7 +213,11 @@ pub(crate) struct GrpcMetrics {
     extensive: AtomicBool,
     received_bytes: AtomicU64,
     sent_bytes: AtomicU64,
-    /// A few rows (one per kind and client version seen): a scan beats a map here.
+    /// Requests without a client version, unary and streams: most clients send none, so
+    /// these take no lock.
+    unversioned_requests: [AtomicU64; 2],
+    /// The others: a few rows (one per kind and client version seen), where a scan beats a
+    /// map.
     client_requests: parking_lot::Mutex<Vec<ClientRequests>>,
 }
 
@@ -224,6 +228,7 @@ impl Default for GrpcMetrics {
             extensive: AtomicBool::new(false),
             received_bytes: AtomicU64::new(0),
             sent_bytes: AtomicU64::new(0),
+            unversioned_requests: Default::default(),
             client_requests: parking_lot::Mutex::default(),
         }
     }
@@ -263,12 +268,15 @@ impl GrpcMetrics {
     /// A call of `path` admitted by the interceptors, from a client that sent
     /// `client_api_version` (if any).
     pub(crate) fn record_client_request(&self, path: &str, client_api_version: Option<&str>) {
-        let kind = match Self::slot(path).map(|slot| METHODS[slot].kind) {
-            Some(GrpcType::Unary) => "unary",
-            Some(GrpcType::ServerStream | GrpcType::BidiStream) => "stream",
+        let (kind, slot) = match Self::slot(path).map(|slot| METHODS[slot].kind) {
+            Some(GrpcType::Unary) => (UNARY, 0),
+            Some(GrpcType::ServerStream | GrpcType::BidiStream) => (STREAM, 1),
             None => return,
         };
-        let version = client_api_version.unwrap_or("unknown");
+        let Some(version) = client_api_version else {
+            self.unversioned_requests[slot].fetch_add(1, Ordering::Relaxed);
+            return;
+        };
         let mut rows = self.client_requests.lock();
         match rows
             .iter_mut()
@@ -285,7 +293,18 @@ impl GrpcMetrics {
 
     /// Client requests so far, by kind and client version.
     pub(crate) fn client_requests(&self) -> Vec<ClientRequests> {
-        self.client_requests.lock().clone()
+        let mut rows = self.client_requests.lock().clone();
+        for (kind, counter) in [UNARY, STREAM].into_iter().zip(&self.unversioned_requests) {
+            let count = counter.load(Ordering::Relaxed);
+            if count > 0 {
+                rows.push(ClientRequests {
+                    kind,
+                    client_api_version: UNKNOWN_VERSION.to_owned(),
+                    count,
+                });
+            }
+        }
+        rows
     }
 
     /// Bytes of the request messages received (prefixes aside), as etcd's codec counts them.
@@ -462,6 +481,12 @@ where
         })))
     }
 }
+
+/// `etcd_server_client_requests_total`'s kinds, and its version label for clients that name
+/// none.
+const UNARY: &str = "unary";
+const STREAM: &str = "stream";
+const UNKNOWN_VERSION: &str = "unknown";
 
 /// A call being counted: where, which method, since when.
 type Tracked = (Arc<GrpcMetrics>, usize, Instant);
@@ -662,12 +687,18 @@ mod tests {
         metrics.record_client_request("/etcdserverpb.KV/Put", None);
         metrics.record_client_request("/etcdserverpb.Watch/Watch", Some("3.5"));
         metrics.record_client_request("/etcdserverpb.KV/Range", None);
-        let rows = metrics.client_requests();
-        assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].kind, rows[0].count), ("unary", 2));
+        let mut rows: Vec<_> = metrics
+            .client_requests()
+            .into_iter()
+            .map(|r| (r.kind, r.client_api_version, r.count))
+            .collect();
+        rows.sort();
         assert_eq!(
-            (rows[1].kind, rows[1].client_api_version.as_str()),
-            ("stream", "3.5")
+            rows,
+            [
+                ("stream", "3.5".to_string(), 1),
+                ("unary", "unknown".to_string(), 2)
+            ]
         );
     }
 
