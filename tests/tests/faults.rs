@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use oxcd_api::etcdserverpb::{CompactionRequest, PutRequest, RangeRequest, StatusRequest};
 use oxcd_tests::convergence::{current_revision, hashkv_agree};
+use oxcd_tests::http_json::Post;
 use oxcd_tests::{Cluster, ClusterSpec, Server, grpc};
 
 /// `--heartbeat-interval` in milliseconds (etcd's default).
@@ -363,6 +364,28 @@ async fn a_member_that_missed_compacted_history_catches_up_by_snapshot() {
     assert_eq!(
         caught_up, expected,
         "the restarted member serves the same data"
+    );
+    // The transfer shows in etcd's snapshot metrics, on the member that received it and on
+    // the one that sent it (the leader then, which may not be the first one).
+    let mut shown = Vec::new();
+    for member in 0..3 {
+        let mut scrape = Post::new(cluster.member(member).config().client_port, "/metrics", "");
+        scrape.method = "GET";
+        let metrics = scrape.answer().await.unwrap().body;
+        let has = |family: &str| {
+            metrics
+                .lines()
+                .any(|l| l.starts_with(family) && !l.ends_with(" 0"))
+        };
+        shown.push((
+            has("etcd_network_snapshot_send_success{To=\""),
+            has("etcd_network_snapshot_receive_success{From=\""),
+        ));
+    }
+    assert!(shown[behind].1, "no snapshot received in {shown:?}");
+    assert!(
+        shown.iter().any(|(sent, _)| *sent),
+        "no snapshot sent in {shown:?}"
     );
     if cluster.server() == Server::Etcd {
         // Proves the scenario needs a snapshot: etcd logs receiving one.

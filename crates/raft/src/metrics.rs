@@ -134,6 +134,73 @@ pub struct PeerTraffic {
     active: AtomicBool,
     disconnects: AtomicU64,
     round_trip: Histogram,
+    snapshots_sent: SnapshotTransfers,
+    snapshots_received: SnapshotTransfers,
+}
+
+/// Snapshot transfers one way with one peer: done, failed, under way, and how long the done
+/// ones took.
+#[derive(Debug)]
+struct SnapshotTransfers {
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    in_flight: std::sync::atomic::AtomicI64,
+    /// Whether any transfer started (etcd shows a peer's rows from then on).
+    started: AtomicBool,
+    took: Histogram,
+}
+
+impl Default for SnapshotTransfers {
+    fn default() -> Self {
+        SnapshotTransfers {
+            succeeded: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            in_flight: std::sync::atomic::AtomicI64::new(0),
+            started: AtomicBool::new(false),
+            took: Histogram::new(&SNAPSHOT_DB_SAVE_BUCKETS),
+        }
+    }
+}
+
+impl SnapshotTransfers {
+    fn start(&self) {
+        self.started.store(true, Ordering::Relaxed);
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn finish(&self, took: Option<Duration>) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        match took {
+            Some(took) => {
+                self.succeeded.fetch_add(1, Ordering::Relaxed);
+                self.took.observe(took);
+            }
+            None => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn counts(&self) -> Option<SnapshotTransferCounts> {
+        self.started
+            .load(Ordering::Relaxed)
+            .then(|| SnapshotTransferCounts {
+                succeeded: self.succeeded.load(Ordering::Relaxed),
+                failed: self.failed.load(Ordering::Relaxed),
+                in_flight: self.in_flight.load(Ordering::Relaxed),
+                took: self.took.snapshot(),
+            })
+    }
+}
+
+/// Snapshot transfers one way with a peer at scrape time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotTransferCounts {
+    pub succeeded: u64,
+    pub failed: u64,
+    pub in_flight: i64,
+    /// Latency of the transfers that succeeded.
+    pub took: HistogramSnapshot,
 }
 
 impl Default for PeerTraffic {
@@ -146,6 +213,8 @@ impl Default for PeerTraffic {
             active: AtomicBool::new(false),
             disconnects: AtomicU64::new(0),
             round_trip: Histogram::new(&ROUND_TRIP_BUCKETS),
+            snapshots_sent: SnapshotTransfers::default(),
+            snapshots_received: SnapshotTransfers::default(),
         }
     }
 }
@@ -169,6 +238,10 @@ pub struct PeerTrafficCounts {
     pub disconnects: u64,
     /// Round trips measured by the prober.
     pub round_trip: HistogramSnapshot,
+    /// Snapshots sent to the peer, once one was.
+    pub snapshots_sent: Option<SnapshotTransferCounts>,
+    /// Snapshots received from the peer, once one was.
+    pub snapshots_received: Option<SnapshotTransferCounts>,
 }
 
 impl PeerTraffic {
@@ -183,6 +256,26 @@ impl PeerTraffic {
 
     pub(crate) fn sent_failed(&self) {
         self.sent_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A snapshot transfer to the peer starts.
+    pub(crate) fn snapshot_send_started(&self) {
+        self.snapshots_sent.start();
+    }
+
+    /// A snapshot transfer to the peer ended: after `took` if it succeeded.
+    pub(crate) fn snapshot_send_finished(&self, took: Option<Duration>) {
+        self.snapshots_sent.finish(took);
+    }
+
+    /// A snapshot transfer from the peer starts.
+    pub(crate) fn snapshot_receive_started(&self) {
+        self.snapshots_received.start();
+    }
+
+    /// A snapshot transfer from the peer ended: after `took` if it succeeded.
+    pub(crate) fn snapshot_receive_finished(&self, took: Option<Duration>) {
+        self.snapshots_received.finish(took);
     }
 
     pub(crate) fn record_round_trip(&self, took: Duration) {
@@ -210,6 +303,8 @@ impl PeerTraffic {
             active: self.active.load(Ordering::Relaxed),
             disconnects: self.disconnects.load(Ordering::Relaxed),
             round_trip: self.round_trip.snapshot(),
+            snapshots_sent: self.snapshots_sent.counts(),
+            snapshots_received: self.snapshots_received.counts(),
         }
     }
 }

@@ -167,6 +167,23 @@ impl RaftPeer for PeerService {
             .await?
             .ok_or_else(|| Status::invalid_argument("empty snapshot stream"))?;
         self.check_envelope(first.cluster_id, first.from, first.to)?;
+        let traffic = self.ctx.metrics.peer(first.from);
+        traffic.snapshot_receive_started();
+        let started = std::time::Instant::now();
+        let received = self.receive_snapshot(first, stream).await;
+        traffic.snapshot_receive_finished(received.is_ok().then(|| started.elapsed()));
+        received
+    }
+}
+
+impl PeerService {
+    /// Stores the database of a snapshot whose first chunk is `first`, then hands its
+    /// message to raft.
+    async fn receive_snapshot(
+        &self,
+        first: SnapshotChunk,
+        mut stream: Streaming<SnapshotChunk>,
+    ) -> Result<Response<SnapshotReceived>, Status> {
         let msg = decode(&first.message)?;
         if msg.get_msg_type() != MessageType::MsgSnapshot || msg.to != self.ctx.id {
             return Err(Status::invalid_argument(

@@ -32,7 +32,10 @@ pub(super) fn spawn_send(
         let to = msg.to;
         let index = msg.get_snapshot().get_metadata().index;
         let started = std::time::Instant::now();
+        let traffic = ctx.metrics.peer(to);
+        traffic.snapshot_send_started();
         let outcome = send(&ctx, msg).await;
+        traffic.snapshot_send_finished(outcome.is_ok().then(|| started.elapsed()));
         match &outcome {
             Ok(size) => tracing::info!(
                 remote_peer_id = %format!("{to:x}"),

@@ -1,6 +1,6 @@
 //! One scrape: gathers the member's counters and current state into etcd's metric families.
 
-use oxcd_raft::metrics::PeerTrafficCounts;
+use oxcd_raft::metrics::{PeerTrafficCounts, SnapshotTransferCounts};
 use oxcd_raft::{RaftMetrics, RaftStatus, Role};
 
 use super::counters::ServerMetrics;
@@ -46,6 +46,77 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
     snapshot.write(&mut out);
     process::collect(&mut out);
     out.render()
+}
+
+/// Where a peer's snapshot transfers one way are.
+type TransfersOf = fn(&PeerTrafficCounts) -> Option<&SnapshotTransferCounts>;
+
+/// Snapshot transfers with each peer, both ways, for the peers that had one.
+fn write_snapshot_transfers(out: &mut Exposition, peers: &[(String, PeerTrafficCounts)]) {
+    let ways: [(&str, &str, TransfersOf); 2] = [
+        ("send", "To", |c| c.snapshots_sent.as_ref()),
+        ("receive", "From", |c| c.snapshots_received.as_ref()),
+    ];
+    for (way, label, of) in ways {
+        let rows: Vec<(&str, &SnapshotTransferCounts)> = peers
+            .iter()
+            .filter_map(|(id, c)| of(c).map(|t| (id.as_str(), t)))
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let (sends, verb) = if way == "send" {
+            ("sends", "send")
+        } else {
+            ("receives", "receive")
+        };
+        let counter = |value: fn(&SnapshotTransferCounts) -> f64| {
+            rows.iter()
+                .map(|(id, t)| (vec![(label, *id)], value(t)))
+                .collect::<Vec<_>>()
+        };
+        out.labelled(
+            if way == "send" {
+                "etcd_network_snapshot_send_success"
+            } else {
+                "etcd_network_snapshot_receive_success"
+            },
+            &format!("Total number of successful snapshot {sends}"),
+            Kind::Counter,
+            counter(|t| t.succeeded as f64),
+        );
+        out.labelled(
+            if way == "send" {
+                "etcd_network_snapshot_send_failures"
+            } else {
+                "etcd_network_snapshot_receive_failures"
+            },
+            &format!("Total number of snapshot {verb} failures"),
+            Kind::Counter,
+            counter(|t| t.failed as f64),
+        );
+        out.labelled(
+            if way == "send" {
+                "etcd_network_snapshot_send_inflights_total"
+            } else {
+                "etcd_network_snapshot_receive_inflights_total"
+            },
+            &format!("Total number of inflight snapshot {sends}"),
+            Kind::Gauge,
+            counter(|t| t.in_flight as f64),
+        );
+        out.labelled_histograms(
+            if way == "send" {
+                "etcd_network_snapshot_send_total_duration_seconds"
+            } else {
+                "etcd_network_snapshot_receive_total_duration_seconds"
+            },
+            &format!("Total latency distributions of v3 snapshot {sends}"),
+            rows.iter()
+                .map(|(id, t)| (vec![(label, *id)], t.took.clone()))
+                .collect(),
+        );
+    }
 }
 
 /// A per-peer counter family: name, help, the peer's label, and its value.
@@ -159,6 +230,7 @@ impl Snapshot<'_> {
                 round_trips,
             );
         }
+        write_snapshot_transfers(out, &peers);
         if peers.iter().any(|(_, c)| c.disconnects > 0) {
             out.labelled(
                 "etcd_network_disconnected_peers_total",
