@@ -77,6 +77,16 @@ impl MemberConfig {
         }
     }
 
+    /// Member `m1` on loopback at free ports, its files under `root`, alone in a new cluster
+    /// (the seed's flags).
+    pub fn alone(root: &Path) -> MemberConfig {
+        let ports = oxcd_testkit::ports::free_ports(2);
+        let localhost = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        let mut config = MemberConfig::new(root, "m1", localhost, (ports[0], ports[1]), None);
+        config.args = config.seed_args(&format!("m1={}", config.peer_url()), "t");
+        config
+    }
+
     /// `http://ip:client_port` (`https://` with client TLS).
     pub fn client_url(&self) -> String {
         let scheme = if self.client_tls.is_some() {

@@ -3,12 +3,10 @@
 //! every file of the data dir exactly as it was, so a backup or a repair can still use them.
 //! Only a torn tail, which a crash leaves and nobody was told was written, is cut.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use oxcd_api::etcdserverpb::RangeRequest;
-use oxcd_testkit::ports;
 use oxcd_tests::acked_writers::{AckedWriters, assert_nothing_lost};
 use oxcd_tests::data_dir::contents;
 use oxcd_tests::member::{Member, MemberConfig};
@@ -76,20 +74,7 @@ fn assert_refused(member: &mut Member, data_dir: &Path, named: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_wal_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
-    let ports = ports::free_ports(2);
-    let mut config = MemberConfig {
-        name: "m1".to_owned(),
-        ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        client_port: ports[0],
-        peer_port: ports[1],
-        data_dir: dir.path().join("m1"),
-        log_path: dir.path().join("m1.log"),
-        netns: None,
-        args: Vec::new(),
-        client_tls: None,
-        peer_tls: None,
-    };
-    config.args = config.seed_args(&format!("m1=http://127.0.0.1:{}", ports[1]), "t");
+    let config = MemberConfig::alone(dir.path());
     let data_dir = config.data_dir.clone();
     let server = Server::Oxcd;
     let mut member = Member::new(server, server.binary().unwrap(), config);

@@ -3,13 +3,11 @@
 //! with a large log, is minutes of work and, before this held, replayed onto a backend whose
 //! consistent index was seconds old).
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oxcd_api::etcdserverpb::{RangeRequest, StatusRequest};
 use oxcd_mvcc::Backend;
-use oxcd_testkit::ports;
 use oxcd_tests::member::{Member, MemberConfig};
 use oxcd_tests::{Server, grpc};
 
@@ -76,20 +74,7 @@ fn backend_consistent_index(data_dir: &Path) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signalled_member_keeps_what_it_applied() {
     let dir = tempfile::tempdir().unwrap();
-    let ports = ports::free_ports(2);
-    let mut config = MemberConfig {
-        name: "m1".to_owned(),
-        ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        client_port: ports[0],
-        peer_port: ports[1],
-        data_dir: dir.path().join("m1"),
-        log_path: dir.path().join("m1.log"),
-        netns: None,
-        args: Vec::new(),
-        client_tls: None,
-        peer_tls: None,
-    };
-    config.args = config.seed_args(&format!("m1=http://127.0.0.1:{}", ports[1]), "t");
+    let config = MemberConfig::alone(dir.path());
     let data_dir = config.data_dir.clone();
     let server = Server::Oxcd;
     let mut member = Member::new(server, server.binary().unwrap(), config);
