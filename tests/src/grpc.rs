@@ -12,7 +12,7 @@ use oxcd_api::etcdserverpb::lease_client::LeaseClient;
 use oxcd_api::etcdserverpb::maintenance_client::MaintenanceClient;
 use oxcd_api::etcdserverpb::watch_client::WatchClient;
 use oxcd_api::etcdserverpb::{
-    DeleteRangeRequest, LeaseGrantRequest, Member, MemberListRequest, PutRequest,
+    DeleteRangeRequest, LeaseGrantRequest, Member, MemberListRequest, PutRequest, StatusRequest,
 };
 use oxcd_api::v3electionpb::election_client::ElectionClient;
 use oxcd_api::v3lockpb::lock_client::LockClient;
@@ -88,6 +88,19 @@ impl Clients {
             .with_context(|| format!("put {key}"))?
             .into_inner();
         Ok(response.header.context("put response header")?.revision)
+    }
+
+    /// The id of the member these clients talk to, as its `Status` header gives it.
+    pub async fn member_id(&mut self) -> Result<u64> {
+        Ok(self
+            .maintenance
+            .status(StatusRequest {})
+            .await
+            .context("status")?
+            .into_inner()
+            .header
+            .context("status header")?
+            .member_id)
     }
 
     /// The cluster's members, as a linearizable `MemberList` gives them.

@@ -91,15 +91,7 @@ async fn listed(c: &mut Clients) -> String {
 
 async fn script(cluster: &Cluster) -> Vec<String> {
     let mut c = connect(&cluster.member(0).client_url()).await.unwrap();
-    let member_id = c
-        .maintenance
-        .status(StatusRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .header
-        .unwrap()
-        .member_id;
+    let member_id = c.member_id().await.unwrap();
     let mut t = Transcript {
         lines: Vec::new(),
         member_id,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
-use oxcd_api::etcdserverpb::{AlarmRequest, AlarmType, PutRequest, RangeRequest, StatusRequest};
+use oxcd_api::etcdserverpb::{AlarmRequest, AlarmType, PutRequest, RangeRequest};
 use oxcd_mvcc::{Backend, KvStore};
 use oxcd_tests::grpc::connect;
 use oxcd_tests::{Cluster, ClusterSpec, Server};
@@ -30,15 +30,7 @@ async fn diverge(cluster: &mut Cluster) -> (usize, u64) {
     let leader = cluster.leader(Duration::from_secs(10)).await.unwrap();
     let i = (leader + 1) % cluster.size();
     let mut c = connect(&cluster.member(i).client_url()).await.unwrap();
-    let id = c
-        .maintenance
-        .status(StatusRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .header
-        .unwrap()
-        .member_id;
+    let id = c.member_id().await.unwrap();
     for n in 0..5 {
         c.kv.put(put(&format!("before/{n}"))).await.unwrap();
     }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
-use oxcd_api::etcdserverpb::{AlarmRequest, AlarmType, StatusRequest};
+use oxcd_api::etcdserverpb::{AlarmRequest, AlarmType};
 use oxcd_tests::grpc::connect;
 use oxcd_tests::http_json::{Answer, Post};
 use oxcd_tests::{Cluster, ClusterSpec, Server};
@@ -34,15 +34,7 @@ fn shown(label: &str, answer: &Answer) -> String {
 /// Raises (or clears) `alarm` for the member behind `url`.
 async fn alarm(url: &str, action: AlarmAction, alarm: AlarmType) {
     let mut clients = connect(url).await.unwrap();
-    let member = clients
-        .maintenance
-        .status(StatusRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .header
-        .unwrap()
-        .member_id;
+    let member = clients.member_id().await.unwrap();
     clients
         .maintenance
         .alarm(AlarmRequest {
