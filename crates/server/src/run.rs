@@ -82,7 +82,11 @@ pub fn run(cfg: ServerConfig) -> i32 {
         Ok(rt) => rt,
         Err(e) => return logging::report_start_failure(&e),
     };
-    match runtime.block_on(start_and_serve(cfg)) {
+    let outcome = runtime.block_on(start_and_serve(cfg));
+    // Work still on the blocking pool (a range being encoded for a client that left) must not
+    // keep a stopping member alive.
+    runtime.shutdown_timeout(RUNTIME_STOP_WITHIN);
+    match outcome {
         Ok(()) => 0,
         // Like a member whose removal reaches it while it runs, it stops without an error
         // status: restarting it cannot help, and a supervisor must not keep trying.
@@ -342,23 +346,34 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     result
 }
 
+/// How long a stopping member waits for tasks still running once it has stopped serving.
+const RUNTIME_STOP_WITHIN: Duration = Duration::from_secs(5);
+
 /// How long a stopping member waits for the apply loop to finish its batch and sync.
 const APPLY_STOP_WITHIN: Duration = Duration::from_secs(10);
+/// How often it looks.
+const APPLY_STOP_POLL: Duration = Duration::from_millis(5);
 
 /// Stops raft, which closes the apply loop's channel, then waits for the apply loop to apply
 /// what it was handed and make it durable: exiting first would leave the restart to apply it
 /// again from the WAL.
 async fn stop_raft_and_apply(raft: &RaftHandle, apply_thread: std::thread::JoinHandle<()>) {
     raft.stop().await;
-    let joined = tokio::task::spawn_blocking(move || apply_thread.join());
-    if tokio::time::timeout(APPLY_STOP_WITHIN, joined)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            timeout = ?APPLY_STOP_WITHIN,
-            "the apply loop did not finish in time; its last batches are applied again at restart"
-        );
+    // Polled rather than joined on the blocking pool: a join that never returns would hold
+    // the runtime's shutdown, and the process, for ever.
+    let deadline = tokio::time::Instant::now() + APPLY_STOP_WITHIN;
+    while !apply_thread.is_finished() {
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                timeout = ?APPLY_STOP_WITHIN,
+                "the apply loop did not finish in time; its last batches are applied again at restart"
+            );
+            return;
+        }
+        tokio::time::sleep(APPLY_STOP_POLL).await;
+    }
+    if apply_thread.join().is_err() {
+        tracing::warn!("the apply thread panicked while stopping");
     }
 }
 
