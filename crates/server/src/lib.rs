@@ -20,6 +20,7 @@ mod corruption;
 mod cors;
 pub mod fail_stop;
 mod gateway;
+mod go_http;
 mod grpc;
 mod grpc_health;
 mod http;

@@ -21,6 +21,7 @@ use axum::routing::any;
 use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{AlarmType, RangeRequest};
 
+use crate::go_http;
 use crate::server::EtcdServer;
 
 /// One check of `/livez` or `/readyz`, named as etcd names it.
@@ -178,8 +179,8 @@ pub(crate) async fn health(State(server): State<Arc<EtcdServer>>, request: Reque
     })
     .unwrap_or_default();
     match reason {
-        None => text(StatusCode::OK, body),
-        Some(_) => go_error(StatusCode::SERVICE_UNAVAILABLE, &body),
+        None => go_http::text(StatusCode::OK, body),
+        Some(_) => go_http::error(StatusCode::SERVICE_UNAVAILABLE, &body),
     }
 }
 
@@ -222,38 +223,17 @@ async fn probe(
     }
     if failed {
         tracing::error!(path = %request.uri().path(), reason = %lines, "Health check error");
-        return go_error(StatusCode::SERVICE_UNAVAILABLE, &lines);
+        return go_http::error(StatusCode::SERVICE_UNAVAILABLE, &lines);
     }
     if !query.verbose {
         lines.clear();
     }
     lines.push_str("ok\n");
-    text(StatusCode::OK, lines)
-}
-
-/// Plain text, as Go names what it sniffs or what etcd's probes set.
-fn text(status: StatusCode, body: String) -> Response {
-    let mut response = Response::new(body.into());
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
-/// Go's `http.Error`: the text and a newline, not to be sniffed.
-fn go_error(status: StatusCode, message: &str) -> Response {
-    let mut response = text(status, format!("{message}\n"));
-    response.headers_mut().insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    go_http::text(StatusCode::OK, lines)
 }
 
 fn method_not_allowed() -> Response {
-    let mut response = go_error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+    let mut response = go_http::error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static("GET"));

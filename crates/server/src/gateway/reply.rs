@@ -104,20 +104,7 @@ pub(super) fn stream_failed(code: Code, message: &str) -> Response {
 
 /// The plain-text answers of grpc-gateway's router: unknown path, wrong method.
 pub(super) fn plain(status: StatusCode) -> Response {
-    let mut response = Response::new(Body::from(format!(
-        "{}\n",
-        status.canonical_reason().unwrap_or_default()
-    )));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response.headers_mut().insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    crate::go_http::error(status, status.canonical_reason().unwrap_or_default())
 }
 
 /// The HTTP status grpc-gateway v1 gives a gRPC code.
