@@ -1,5 +1,5 @@
 //! Compiles the etcd API `.proto` files with protox (no system `protoc`) and generates prost
-//! messages plus tonic clients and servers for every service; with the `json` feature, also the
+//! messages plus tonic clients and servers for every service (with our codec, `src/codec.rs`); with the `json` feature, also the
 //! serde impls of the proto3 JSON mapping under the `.proto` field names (`cluster_id`, `ID`,
 //! `dbSize`), as etcd's gateway writes JSON.
 
@@ -35,6 +35,7 @@ fn main() {
             .expect("JSON code generation from etcd .proto files");
     }
     tonic_prost_build::configure()
+        .codec_path("crate::codec::Codec")
         .compile_fds(descriptors)
         .expect("code generation from etcd .proto files");
 }

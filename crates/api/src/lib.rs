@@ -4,6 +4,7 @@
 
 #![allow(clippy::doc_lazy_continuation, clippy::large_enum_variant)]
 
+pub mod codec;
 pub mod error;
 pub mod key_range;
 pub mod queue;

@@ -265,8 +265,7 @@ impl<'a> ApplyBatch<'a> {
         })
         .map_err(BackendError::with("setting commit durability"))?;
         fail::fail_point!("beforeCommit");
-        tx.commit()
-            .map_err(BackendError::with("committing apply transaction"))?;
+        shared.backend.commit(tx, "committing apply transaction")?;
         fail::fail_point!("afterCommit");
 
         undo.committed = true;

@@ -84,6 +84,10 @@ pub struct Backend {
     /// Bytes of key-value rows stored (kept up to date by the store; redb can only measure
     /// its used pages by walking every page, too slow to do on commits).
     stored_bytes: AtomicU64,
+    /// Bytes of the database file, read from the file system after every commit: the quota
+    /// check asks for it on every write, and a `statx` of the path each time cost a few
+    /// percent of a busy leader's CPU.
+    file_size: AtomicU64,
     /// Read transactions open now (each counted by an [`OpenRead`]).
     open_reads: Arc<AtomicI64>,
 }
@@ -123,12 +127,15 @@ impl Backend {
             .map_err(BackendError::with("creating meta table"))?;
         tx.commit()
             .map_err(BackendError::with("creating store tables"))?;
-        Ok(Backend {
+        let backend = Backend {
             db: RwLock::new(Arc::new(db)),
             path: RwLock::new(path.to_path_buf()),
             stored_bytes: AtomicU64::new(0),
+            file_size: AtomicU64::new(0),
             open_reads: Arc::default(),
-        })
+        };
+        backend.measure_file();
+        Ok(backend)
     }
 
     /// The database in use now.
@@ -176,7 +183,26 @@ impl Backend {
     /// Puts `db` in place of the database in use (the caller has made it hold the same state)
     /// and hands back the one replaced, for the caller to close.
     pub(crate) fn replace_database(&self, db: Database) -> Arc<Database> {
-        std::mem::replace(&mut *self.db.write(), Arc::new(db))
+        let replaced = std::mem::replace(&mut *self.db.write(), Arc::new(db));
+        self.measure_file();
+        replaced
+    }
+
+    /// Commits `tx`, a transaction of this backend, and takes note of the file's new size;
+    /// `what` names the write in the error.
+    pub(crate) fn commit(
+        &self,
+        tx: WriteTransaction,
+        what: &'static str,
+    ) -> Result<(), BackendError> {
+        let committed = tx.commit().map_err(|e| BackendError::new(what, e));
+        self.measure_file();
+        committed
+    }
+
+    fn measure_file(&self) {
+        let size = std::fs::metadata(&*self.path.read()).map_or(0, |m| m.len());
+        self.file_size.store(size, Ordering::Relaxed);
     }
 
     /// A snapshot of the tables as last committed.
@@ -199,8 +225,7 @@ impl Backend {
     ) -> Result<T, E> {
         let tx = self.begin_write()?;
         let out = write(TableWriter::new(&tx))?;
-        tx.commit()
-            .map_err(BackendError::with("committing write transaction"))?;
+        self.commit(tx, "committing write transaction")?;
         Ok(out)
     }
 
@@ -212,9 +237,7 @@ impl Backend {
 
     /// Bytes of the database file on disk (`StatusResponse.db_size`).
     pub fn size(&self) -> u64 {
-        std::fs::metadata(&*self.path.read())
-            .map(|m| m.len())
-            .unwrap_or(0)
+        self.file_size.load(Ordering::Relaxed)
     }
 
     /// Bytes of the file holding live data (`StatusResponse.db_size_in_use`): the stored
@@ -234,6 +257,7 @@ impl Backend {
     /// and writes it; sizes and defragmentation then look for it there).
     pub fn moved_to(&self, path: &Path) {
         *self.path.write() = path.to_path_buf();
+        self.measure_file();
     }
 
     /// Accounts for `bytes` of rows written (positive) or removed (negative).

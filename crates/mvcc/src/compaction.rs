@@ -261,8 +261,10 @@ fn compact(shared: &Shared, rev: i64, stop: &AtomicBool) -> Result<(), Compactio
         tx.set_durability(durability)
             .map_err(|e| failed(BackendError::new("setting compaction durability", e)))?;
         fail::fail_point!("compactBeforeCommitBatch");
-        tx.commit()
-            .map_err(|e| failed(BackendError::new("committing compaction step", e)))?;
+        shared
+            .backend
+            .commit(tx, "committing compaction step")
+            .map_err(failed)?;
         fail::fail_point!("compactAfterCommitBatch");
         drop(paused);
         report.pauses.push(step_started.elapsed());

@@ -90,8 +90,7 @@ fn store_revision(backend: &Backend, last_row: i64) -> Result<i64, BackendError>
 pub fn reset_consistent_index(backend: &Backend) -> Result<(), BackendError> {
     let tx = backend.begin_write()?;
     meta::clear_consistent_index(&tx)?;
-    tx.commit()
-        .map_err(BackendError::with("resetting the consistent index"))
+    backend.commit(tx, "resetting the consistent index")
 }
 
 /// Raises the store's revision by `amount` and schedules a compaction at the raised revision
@@ -125,8 +124,7 @@ pub fn bump_revision(backend: &Backend, amount: u64) -> Result<RevisionBump, Bac
         })?;
     let tx = backend.begin_write()?;
     write_compact_rev(&tx, SCHEDULED_COMPACT_REV, bumped)?;
-    tx.commit()
-        .map_err(BackendError::with("bumping the revision"))?;
+    backend.commit(tx, "bumping the revision")?;
     Ok(RevisionBump { latest, bumped })
 }
 

@@ -145,10 +145,7 @@ pub(crate) async fn serve_clients(
         .layer(GrpcMetricsLayer::new(server.metrics().grpc().clone()))
         // Outside the metrics, as etcd's interceptors run before its gRPC metrics: a call
         // refused for want of a leader is not counted as handled.
-        .layer(axum::middleware::from_fn_with_state(
-            server.clone(),
-            grpc::leader_gate,
-        ));
+        .layer(grpc::LeaderGateLayer::new(server.clone()));
     let mut plain_http = http::routes(server.clone()).merge(fail_stop::control_routes());
     if server.settings().enable_grpc_gateway {
         // JSON spells a message out at length (base64 bytes, integers as strings), never in

@@ -1,6 +1,6 @@
 //! The etcd v3 gRPC services, each in its own file, and the router that serves them all; what
 //! every service checks of an incoming call is in `request.rs` (the leader check as one layer
-//! in front of all of them, [`leader_gate`]).
+//! in front of all of them, [`LeaderGateLayer`]).
 
 mod auth;
 mod backend_snapshot;
@@ -36,7 +36,7 @@ use lease::LeaseService;
 use lock::LockService;
 use maintenance::MaintenanceService;
 use range_in_pieces::KvWithPieces;
-pub(crate) use request::leader_gate;
+pub(crate) use request::LeaderGateLayer;
 pub(crate) use request::max_request_message;
 use watch::WatchService;
 

@@ -5,9 +5,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::middleware::Next;
+use std::future::Ready;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::http::Request;
 use axum::response::{IntoResponse, Response};
+use futures::future::Either;
+use tower::{Layer, Service};
 
 use oxcd_api::EtcdError;
 
@@ -50,11 +55,11 @@ const LEARNER_METHODS: [&str; 3] = [
 /// The gRPC metadata by which a client requires a leader (clientv3's `WithRequireLeader`).
 const REQUIRE_LEADER_KEY: &str = "hasleader";
 
-/// Put in a call's extensions by [`leader_gate`] when its client requires a leader.
+/// Put in a call's extensions by [`LeaderGate`] when its client requires a leader.
 #[derive(Clone, Copy, Debug)]
 struct LeaderRequired;
 
-/// etcd's interceptors, in front of every gRPC method: a call whose metadata says
+/// etcd's interceptors as a tower layer in front of every gRPC method: a call whose metadata says
 /// `hasleader=true` is refused with "etcdserver: no leader" (`Unavailable`) while this member
 /// knows no leader — unary calls and streams alike, before the service sees them. An admitted
 /// call is marked so that its stream, if it is one, ends when the leader is lost.
@@ -62,17 +67,63 @@ struct LeaderRequired;
 /// Before that, a learner refuses what etcd's learners refuse: everything but `Status`,
 /// `Snapshot` and serializable `Range` (which `kv.rs` checks, the flag being in the message),
 /// with "etcdserver: rpc not supported for learner".
-pub(crate) async fn leader_gate(
-    State(server): State<Arc<EtcdServer>>,
-    mut request: axum::extract::Request,
-    next: Next,
-) -> Response {
+#[derive(Clone)]
+pub(crate) struct LeaderGateLayer {
+    server: Arc<EtcdServer>,
+}
+
+impl LeaderGateLayer {
+    /// Gates calls by the state of `server`.
+    pub(crate) fn new(server: Arc<EtcdServer>) -> Self {
+        LeaderGateLayer { server }
+    }
+}
+
+impl<S> Layer<S> for LeaderGateLayer {
+    type Service = LeaderGate<S>;
+
+    fn layer(&self, inner: S) -> LeaderGate<S> {
+        LeaderGate {
+            inner,
+            server: self.server.clone(),
+        }
+    }
+}
+
+/// The service made by [`LeaderGateLayer`]. A hand-written service rather than axum's
+/// `from_fn`, which clones the inner service and boxes a future on every call.
+#[derive(Clone)]
+pub(crate) struct LeaderGate<S> {
+    inner: S,
+    server: Arc<EtcdServer>,
+}
+
+impl<S> Service<Request<Body>> for LeaderGate<S>
+where
+    S: Service<Request<Body>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        match refusal(&self.server, &mut request) {
+            Some(refused) => Either::Left(std::future::ready(Ok(refused))),
+            None => Either::Right(self.inner.call(request)),
+        }
+    }
+}
+
+/// The answer to a call the gate refuses; `None` admits it, marked if it requires a leader.
+fn refusal(server: &EtcdServer, request: &mut Request<Body>) -> Option<Response> {
     if server.state().membership().is_local_learner()
         && !LEARNER_METHODS.contains(&request.uri().path())
     {
-        return tonic::Status::from(EtcdError::NotSupportedForLearner)
-            .into_http::<axum::body::Body>()
-            .into_response();
+        return Some(refused(EtcdError::NotSupportedForLearner));
     }
     let client_api_version = request
         .headers()
@@ -89,16 +140,20 @@ pub(crate) async fn leader_gate(
         .is_some_and(|v| v.as_bytes() == b"true");
     if required {
         if !server.has_leader() {
-            return tonic::Status::from(EtcdError::NoLeader)
-                .into_http::<axum::body::Body>()
-                .into_response();
+            return Some(refused(EtcdError::NoLeader));
         }
         request.extensions_mut().insert(LeaderRequired);
     }
-    next.run(request).await
+    None
 }
 
-/// Whether the client of a call (admitted by [`leader_gate`]) requires a leader: its stream is
+fn refused(error: EtcdError) -> Response {
+    tonic::Status::from(error)
+        .into_http::<Body>()
+        .into_response()
+}
+
+/// Whether the client of a call (admitted by [`LeaderGate`]) requires a leader: its stream is
 /// then ended with "etcdserver: no leader" once the leader has been lost for a while.
 pub(super) fn leader_required<T>(request: &tonic::Request<T>) -> bool {
     request.extensions().get::<LeaderRequired>().is_some()

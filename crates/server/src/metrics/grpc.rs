@@ -2,7 +2,7 @@
 //! `grpc_server_handled_total`, `grpc_server_msg_received_total`, `grpc_server_msg_sent_total`)
 //! and etcd's (`etcd_network_client_grpc_received_bytes_total` and `_sent_bytes_total`: the
 //! messages' bytes, as etcd's codec counts them; `etcd_server_client_requests_total`), kept by
-//! a tower layer on the gRPC routes (the client requests by `leader_gate`, where etcd's
+//! a tower layer on the gRPC routes (the client requests by `LeaderGate`, where etcd's
 //! interceptors count them).
 //!
 //! Every method etcd serves has a fixed slot (found by binary search on the request path), so
