@@ -68,26 +68,44 @@ impl<S: NamedService> NamedService for KvWithPieces<S> {
 impl<S> tower::Service<http::Request<Body>> for KvWithPieces<S>
 where
     S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = http::Response<Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+    type Future = WithPieces<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.0.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let call = self.0.call(request);
-        Box::pin(async move {
-            let mut response = call.await?;
-            let pending = response.extensions_mut().remove::<PendingPieces>();
-            if let Some(encoder) = pending.and_then(|p| p.0.lock().take()) {
-                *response.body_mut() = Body::new(PiecesBody::new(encoder));
-            }
-            Ok(response)
-        })
+        WithPieces {
+            call: self.0.call(request),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A KV call's response, with the placeholder's body replaced once it is ready (unboxed:
+    /// every KV call goes through it).
+    pub(super) struct WithPieces<F> {
+        #[pin]
+        call: F,
+    }
+}
+
+impl<F> Future for WithPieces<F>
+where
+    F: Future<Output = Result<http::Response<Body>, Infallible>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut response = ready!(self.project().call.poll(cx))?;
+        let pending = response.extensions_mut().remove::<PendingPieces>();
+        if let Some(encoder) = pending.and_then(|p| p.0.lock().take()) {
+            *response.body_mut() = Body::new(PiecesBody::new(encoder));
+        }
+        Poll::Ready(Ok(response))
     }
 }
 
