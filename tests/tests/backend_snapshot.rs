@@ -47,12 +47,12 @@ async fn wait_no_leftovers(dir: &Path) {
 }
 
 /// Puts `count` keys of 1 KiB, so the database spans many 32 KiB snapshot messages.
-async fn fill(cluster: &Cluster, count: usize) {
+async fn fill(cluster: &Cluster, count: usize, value_bytes: usize) {
     let mut kv = cluster.client(0).await.unwrap().kv;
     for n in 0..count {
         kv.put(PutRequest {
             key: format!("fill/{n:05}").into_bytes(),
-            value: vec![b'x'; 1024],
+            value: vec![b'x'; value_bytes],
             ..Default::default()
         })
         .await
@@ -65,7 +65,7 @@ async fn etcdctl_snapshot_save_is_a_consistent_copy_taken_while_writes_go_on() {
     let cluster = Cluster::start(ClusterSpec::new(Server::Oxcd, 1))
         .await
         .unwrap();
-    fill(&cluster, 1500).await;
+    fill(&cluster, 1500, 1024).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let acknowledged = Arc::new(AtomicI64::new(0));
@@ -151,7 +151,9 @@ async fn a_client_leaving_mid_stream_leaves_no_copy_behind() {
     let cluster = Cluster::start(ClusterSpec::new(Server::Oxcd, 1))
         .await
         .unwrap();
-    fill(&cluster, 1000).await;
+    // Far more than the HTTP/2 windows and queues hold, so that the stream is still reading
+    // the copy when the client reads its first message, however slow the client is.
+    fill(&cluster, 1000, 16 * 1024).await;
     let mut maintenance = cluster.client(0).await.unwrap().maintenance;
     let mut stream = maintenance
         .snapshot(SnapshotRequest {})

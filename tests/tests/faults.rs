@@ -41,6 +41,20 @@ fn spec(extra: &[&str]) -> ClusterSpec {
         .args(extra.iter().copied())
 }
 
+/// The raft index of the newest snapshot file (`<term>-<index>.snap`, etcd's naming) in `dir`.
+fn newest_snapshot_index(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            let (_, index) = name.strip_suffix(".snap")?.split_once('-')?;
+            u64::from_str_radix(index, 16).ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 async fn put(endpoint: &str, key: String, value: String, timeout: Duration) -> anyhow::Result<()> {
     let mut clients = grpc::connect_with_timeout(endpoint, timeout).await?;
     clients
@@ -281,6 +295,9 @@ async fn a_member_that_missed_compacted_history_catches_up_by_snapshot() {
     // etcd keeps 5000 entries for slow followers after a snapshot, so a lag beyond that
     // forces a snapshot transfer on etcd as well as on oxcd.
     const WRITES: usize = 6_000;
+    const CATCHUP_ENTRIES: u64 = 5_000;
+    // The raft index of the member stopped right after the cluster formed is below this.
+    const BEHIND_INDEX_BOUND: u64 = 100;
     const KEYS: usize = 1_200;
     let mut cluster = Cluster::start(spec(&["--snapshot-count", "100"]))
         .await
@@ -327,6 +344,36 @@ async fn a_member_that_missed_compacted_history_catches_up_by_snapshot() {
         "{WRITES} writes over {KEYS} keys with one member down took {:?}",
         started.elapsed()
     );
+    // The stopped member needs a snapshot only once the leader's log no longer reaches back
+    // to it: a snapshot past CATCHUP_ENTRIES + its index. oxcd snapshots only what its
+    // backend has made durable (every 10,000 entries or 5 s), so on a fast machine the
+    // writes can end before such a snapshot: write on, slowly, until there is one.
+    let snaps = cluster
+        .member(leader)
+        .config()
+        .data_dir
+        .join("member")
+        .join("snap");
+    let deadline = Instant::now() + CONVERGENCE_TIMEOUT;
+    let mut n = WRITES;
+    while newest_snapshot_index(&snaps) <= CATCHUP_ENTRIES + BEHIND_INDEX_BOUND {
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot past index {} in {}",
+            CATCHUP_ENTRIES + BEHIND_INDEX_BOUND,
+            snaps.display()
+        );
+        put(
+            &live[0],
+            format!("snap/{:05}", n % KEYS),
+            format!("value-{n}"),
+            grpc::REQUEST_TIMEOUT,
+        )
+        .await
+        .unwrap();
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let revision = current_revision(&cluster, leader).await.unwrap();
     let mut clients = cluster.client(leader).await.unwrap();
