@@ -157,7 +157,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port_block() {
   local base port busy
   for _ in $(seq 1 50); do
-    base=$((20000 + (RANDOM % 1200) * 20))
+    base=$((20000 + (RANDOM % 600) * 20))
     busy=
     for port in $(seq "$base" $((base + 3 * MEMBERS - 1))); do
       if port_in_use "$port"; then busy=1; break; fi
