@@ -3,9 +3,8 @@
 //! at once (etcd's unary and stream interceptors), whether a learner may serve it and whether
 //! the client requires a leader.
 
-use std::sync::Arc;
-
 use std::future::Ready;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
