@@ -1,7 +1,8 @@
 //! Compiles the etcd API `.proto` files with protox (no system `protoc`) and generates prost
-//! messages plus tonic clients and servers for every service (with our codec, `src/codec.rs`); with the `json` feature, also the
-//! serde impls of the proto3 JSON mapping under the `.proto` field names (`cluster_id`, `ID`,
-//! `dbSize`), as etcd's gateway writes JSON.
+//! messages plus tonic clients and servers for every service (with our codec,
+//! `src/codec.rs`); with the `json` feature, also the serde impls of the proto3 JSON mapping
+//! under the `.proto` field names (`cluster_id`, `ID`, `dbSize`), as etcd's gateway writes
+//! JSON.
 
 fn main() {
     let files = [

@@ -46,7 +46,8 @@ async fn wait_no_leftovers(dir: &Path) {
     );
 }
 
-/// Puts `count` keys of 1 KiB, so the database spans many 32 KiB snapshot messages.
+/// Puts `count` keys with values of `value_bytes`, so the database spans many 32 KiB snapshot
+/// messages.
 async fn fill(cluster: &Cluster, count: usize, value_bytes: usize) {
     let mut kv = cluster.client(0).await.unwrap().kv;
     for n in 0..count {
