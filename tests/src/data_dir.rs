@@ -3,6 +3,17 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Where a member with data directory `data_dir` keeps its backend and raft snapshots
+/// (`member/snap`, as etcd lays it out).
+pub fn snap_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("member").join("snap")
+}
+
+/// A member's backend database file (`member/snap/db`).
+pub fn backend_path(data_dir: &Path) -> PathBuf {
+    snap_dir(data_dir).join("db")
+}
+
 /// Every file under `dir`, recursively, with its contents.
 pub fn contents(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();

@@ -11,17 +11,12 @@ use std::time::Duration;
 
 use oxcd_api::etcdserverpb::{HashKvRequest, PutRequest, SnapshotRequest};
 use oxcd_mvcc::{Backend, KvStore};
-use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server};
+use oxcd_tests::{Cluster, ClusterSpec, Etcdctl, Server, data_dir};
 use sha2::{Digest, Sha256};
 
 /// Where a member keeps its backend and the temporary copies made for snapshots.
 fn snap_dir(cluster: &Cluster) -> PathBuf {
-    cluster
-        .member(0)
-        .config()
-        .data_dir
-        .join("member")
-        .join("snap")
+    data_dir::snap_dir(&cluster.member(0).config().data_dir)
 }
 
 fn leftover_copies(dir: &Path) -> Vec<String> {

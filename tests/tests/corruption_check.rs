@@ -13,6 +13,7 @@ use std::time::Duration;
 use oxcd_api::etcdserverpb::alarm_request::AlarmAction;
 use oxcd_api::etcdserverpb::{AlarmRequest, AlarmType, PutRequest, RangeRequest};
 use oxcd_mvcc::{Backend, KvStore};
+use oxcd_tests::data_dir::backend_path;
 use oxcd_tests::grpc::connect;
 use oxcd_tests::{Cluster, ClusterSpec, Server};
 
@@ -35,13 +36,7 @@ async fn diverge(cluster: &mut Cluster) -> (usize, u64) {
         c.kv.put(put(&format!("before/{n}"))).await.unwrap();
     }
     cluster.stop(i).unwrap();
-    let db = cluster
-        .member(i)
-        .config()
-        .data_dir
-        .join("member")
-        .join("snap")
-        .join("db");
+    let db = backend_path(&cluster.member(i).config().data_dir);
     {
         let store = KvStore::open(Arc::new(Backend::open(&db).unwrap())).unwrap();
         let mut batch = store.begin_apply().unwrap();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use oxcd_api::etcdserverpb::RangeRequest;
 use oxcd_tests::acked_writers::{AckedWriters, assert_nothing_lost};
-use oxcd_tests::data_dir::contents;
+use oxcd_tests::data_dir::{backend_path, contents};
 use oxcd_tests::member::{Member, MemberConfig};
 use oxcd_tests::{Cluster, ClusterSpec, Server, grpc};
 
@@ -119,7 +119,7 @@ async fn a_damaged_wal_is_refused_and_left_untouched() {
     std::fs::write(&segment, &original).unwrap();
 
     // The backend database gone: refused, and no empty one is made in its place.
-    let backend = data_dir.join("member").join("snap").join("db");
+    let backend = backend_path(&data_dir);
     let backend_bytes = std::fs::read(&backend).unwrap();
     std::fs::remove_file(&backend).unwrap();
     assert_refused(&mut member, &data_dir, "no bootstrapped backend");

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use oxcd_api::etcdserverpb::{CompactionRequest, PutRequest, RangeRequest, StatusRequest};
 use oxcd_tests::convergence::{current_revision, hashkv_agree};
 use oxcd_tests::http_json::Post;
-use oxcd_tests::{Cluster, ClusterSpec, Server, grpc};
+use oxcd_tests::{Cluster, ClusterSpec, Server, data_dir, grpc};
 
 /// `--heartbeat-interval` in milliseconds (etcd's default).
 const HEARTBEAT_MS: u64 = 100;
@@ -348,12 +348,7 @@ async fn a_member_that_missed_compacted_history_catches_up_by_snapshot() {
     // to it: a snapshot past CATCHUP_ENTRIES + its index. oxcd snapshots only what its
     // backend has made durable (every 10,000 entries or 5 s), so on a fast machine the
     // writes can end before such a snapshot: write on, slowly, until there is one.
-    let snaps = cluster
-        .member(leader)
-        .config()
-        .data_dir
-        .join("member")
-        .join("snap");
+    let snaps = data_dir::snap_dir(&cluster.member(leader).config().data_dir);
     let deadline = Instant::now() + CONVERGENCE_TIMEOUT;
     let mut n = WRITES;
     while newest_snapshot_index(&snaps) <= CATCHUP_ENTRIES + BEHIND_INDEX_BOUND {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use oxcd_api::etcdserverpb::{RangeRequest, StatusRequest};
 use oxcd_mvcc::Backend;
+use oxcd_tests::data_dir::backend_path;
 use oxcd_tests::member::{Member, MemberConfig};
 use oxcd_tests::{Server, grpc};
 
@@ -67,8 +68,11 @@ fn stop_with(member: &mut Member, signal: libc::c_int) {
 
 /// The raft index the backend file records as applied.
 fn backend_consistent_index(data_dir: &Path) -> u64 {
-    let db = data_dir.join("member").join("snap").join("db");
-    Backend::open(&db).unwrap().consistent_index().unwrap().0
+    Backend::open(&backend_path(data_dir))
+        .unwrap()
+        .consistent_index()
+        .unwrap()
+        .0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,6 +19,7 @@ use oxcd_api::etcdserverpb::{
 };
 use oxcd_api::mvccpb::KeyValue;
 use oxcd_tests::binaries;
+use oxcd_tests::data_dir::backend_path;
 use oxcd_tests::grpc::{Clients, connect};
 use oxcd_tests::member::{Member, MemberConfig};
 use oxcd_tests::offline_tools::{oxutl, real_etcdutl, stderr, stdout};
@@ -494,9 +495,7 @@ async fn restore_gives_the_new_cluster_and_its_members_etcdutls_ids() {
 }
 
 fn backend_size(data_dir: &Path) -> u64 {
-    std::fs::metadata(data_dir.join("member").join("snap").join("db"))
-        .unwrap()
-        .len()
+    std::fs::metadata(backend_path(data_dir)).unwrap().len()
 }
 
 #[tokio::test]

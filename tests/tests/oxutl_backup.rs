@@ -378,10 +378,10 @@ async fn backup_refuses_what_it_cannot_do_and_keeps_the_wal_apart_on_request() {
     );
     // A backend alone, as `snapshot restore` leaves it: no member has run on it.
     let bare = dir.path().join("bare");
-    std::fs::create_dir_all(bare.join("member").join("snap")).unwrap();
+    std::fs::create_dir_all(data_dir::snap_dir(&bare)).unwrap();
     std::fs::copy(
-        Path::new(&data_dir).join("member").join("snap").join("db"),
-        bare.join("member").join("snap").join("db"),
+        data_dir::backend_path(Path::new(&data_dir)),
+        data_dir::backend_path(&bare),
     )
     .unwrap();
     let bare_arg = bare.to_string_lossy().into_owned();
@@ -414,7 +414,7 @@ async fn backup_refuses_what_it_cannot_do_and_keeps_the_wal_apart_on_request() {
     // The empty destinations are taken; the WAL goes where --backup-wal-dir says.
     succeeded(&oxutl(&with_wal));
     assert!(!backup_dir.join("member").join("wal").exists());
-    let snapshots: Vec<String> = std::fs::read_dir(backup_dir.join("member").join("snap"))
+    let snapshots: Vec<String> = std::fs::read_dir(data_dir::snap_dir(&backup_dir))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".snap"))

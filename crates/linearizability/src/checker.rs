@@ -1,6 +1,6 @@
 //! The linearizability checker: Wing & Gong's search with Lowe's memoization, as Porcupine
 //! does it, over each key's sub-history (etcd's operations on different keys commute except
-//! through revisions, which [`super::invariants`] checks across keys).
+//! through revisions, which the robustness harness's invariants check across keys).
 //!
 //! Every operation is an interval from invocation to answer; the search tries to order them
 //! so that each takes effect at one instant inside its interval and the [`model`] accepts
@@ -12,8 +12,8 @@ use std::collections::HashSet;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
-use super::history::{Completion, Op, Outcome, Record};
-use super::model::{self, KeyState, StateSet};
+use crate::history::{Completion, Op, Outcome, Record};
+use crate::model::{self, KeyState, StateSet};
 
 /// What the checker counts as a linearizable operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -438,7 +438,7 @@ fn observes(record: &Record, value: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::robustness::history::Observed;
+    use crate::history::Observed;
 
     fn record(client: usize, span: (u64, u64), op: Op, completion: Completion) -> Record {
         Record {

@@ -7,7 +7,7 @@
 //! may have swapped or not. A step therefore maps a set of possible states to the set of
 //! states that could follow; an empty set means the operation cannot happen there.
 
-use super::history::{Observed, Op, Outcome};
+use crate::history::{Observed, Op, Outcome};
 
 /// A key's `mod_revision` as far as the history tells it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
