@@ -12,15 +12,26 @@ use std::time::Duration;
 
 use parking_lot::RwLock;
 
+/// `COUNT` bucket bounds from `start`, each `factor` times the last (Go's
+/// `prometheus.ExponentialBuckets`, whose repeated multiplication this repeats, so that the
+/// bounds print as etcd's do).
+pub const fn exponential_buckets<const COUNT: usize>(start: f64, factor: f64) -> [f64; COUNT] {
+    let mut bounds = [0.0; COUNT];
+    let mut next = start;
+    let mut i = 0;
+    while i < COUNT {
+        bounds[i] = next;
+        next *= factor;
+        i += 1;
+    }
+    bounds
+}
+
 /// etcd's bucket bounds (seconds) for disk latencies: 1 ms doubling up to 8.192 s.
-pub const DISK_DURATION_BUCKETS: [f64; 14] = [
-    0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096,
-    8.192,
-];
+pub const DISK_DURATION_BUCKETS: [f64; 14] = exponential_buckets(0.001, 2.0);
 
 /// etcd's bounds for saving a received snapshot database: 100 ms doubling up to 51.2 s.
-pub const SNAPSHOT_DB_SAVE_BUCKETS: [f64; 10] =
-    [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2];
+pub const SNAPSHOT_DB_SAVE_BUCKETS: [f64; 10] = exponential_buckets(0.1, 2.0);
 
 /// A histogram with fixed bucket bounds (of latencies in seconds, or of any value), recorded
 /// without locks.
@@ -220,10 +231,7 @@ impl Default for PeerTraffic {
 }
 
 /// etcd's bounds for peer round trips: 0.1 ms doubling up to 3.2768 s.
-pub const ROUND_TRIP_BUCKETS: [f64; 16] = [
-    0.0001, 0.0002, 0.0004, 0.0008, 0.0016, 0.0032, 0.0064, 0.0128, 0.0256, 0.0512, 0.1024, 0.2048,
-    0.4096, 0.8192, 1.6384, 3.2768,
-];
+pub const ROUND_TRIP_BUCKETS: [f64; 16] = exponential_buckets(0.0001, 2.0);
 
 /// A peer's traffic at scrape time.
 #[derive(Debug, Clone, PartialEq)]
@@ -424,6 +432,15 @@ mod tests {
         assert_eq!(s.buckets[2], (0.004, 3));
         assert_eq!(s.buckets[13], (8.192, 3));
         assert!((s.sum - 10.0045).abs() < 1e-9, "sum {}", s.sum);
+    }
+
+    #[test]
+    fn exponential_bounds_are_the_ones_etcd_prints() {
+        assert_eq!(DISK_DURATION_BUCKETS[..3], [0.001, 0.002, 0.004]);
+        assert_eq!(DISK_DURATION_BUCKETS[13], 8.192);
+        assert_eq!(SNAPSHOT_DB_SAVE_BUCKETS[9], 51.2);
+        assert_eq!(ROUND_TRIP_BUCKETS[15], 3.2768);
+        assert_eq!(exponential_buckets::<24>(1.0, 2.0)[23], 8_388_608.0);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use parking_lot::Mutex;
 
 use oxcd_raft::metrics::{DISK_DURATION_BUCKETS, Histogram};
 
+use super::gauge_guard::GaugeGuard;
 use super::grpc::GrpcMetrics;
 use super::ops::OpCounts;
 use super::store_metrics::StoreMetrics;
@@ -75,25 +76,11 @@ pub(super) struct HealthCheckCounts {
     pub(super) errors: u64,
 }
 
-/// Counts a proposal as pending until dropped.
-pub(crate) struct PendingProposal<'a> {
-    metrics: &'a ServerMetrics,
-}
-
-impl Drop for PendingProposal<'_> {
-    fn drop(&mut self) {
-        self.metrics
-            .proposals_pending
-            .fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 impl ServerMetrics {
     /// Marks a proposal pending for as long as the returned guard lives (a client that goes
     /// away drops it too).
-    pub(crate) fn pending_proposal(&self) -> PendingProposal<'_> {
-        self.proposals_pending.fetch_add(1, Ordering::Relaxed);
-        PendingProposal { metrics: self }
+    pub(crate) fn pending_proposal(&self) -> GaugeGuard<'_> {
+        GaugeGuard::raise(&self.proposals_pending)
     }
 
     /// A proposal raft refused, or that timed out or was lost to a leader change.

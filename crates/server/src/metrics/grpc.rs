@@ -431,7 +431,13 @@ where
         let request = match &tracked {
             Some((metrics, slot, _)) => {
                 let tally = MessageTally::new(metrics.clone(), *slot, Direction::Received);
-                request.map(|inner| Body::new(CountingBody { inner, tally }))
+                request.map(|inner| {
+                    Body::new(MeteredBody {
+                        inner,
+                        tally,
+                        pending: None,
+                    })
+                })
             }
             None => request,
         };
@@ -473,10 +479,10 @@ where
         }
         let tally = MessageTally::new(metrics.clone(), slot, Direction::Sent);
         Poll::Ready(Ok(response.map(|inner| {
-            Body::new(StatusWatchingBody {
+            Body::new(MeteredBody {
                 inner,
-                pending: Some((metrics, slot, started)),
                 tally,
+                pending: Some((metrics, slot, started)),
             })
         })))
     }
@@ -554,48 +560,17 @@ impl MessageTally {
     }
 }
 
-/// A request body whose messages are counted as they are read.
-struct CountingBody {
+/// A body whose messages are counted as they pass. A response body also records the call's
+/// status when its trailers pass by, or as unknown when it ends without them, or as canceled
+/// when it is dropped before either.
+struct MeteredBody {
     inner: Body,
     tally: MessageTally,
-}
-
-impl http_body::Body for CountingBody {
-    type Data = axum::body::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.tally.observe(data);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// A response body that records the call's status when its trailers pass by, and counts its
-/// messages.
-struct StatusWatchingBody {
-    inner: Body,
-    /// Where to record; `None` once recorded.
+    /// Where a response records the call's status; `None` for a request, and once recorded.
     pending: Option<Tracked>,
-    tally: MessageTally,
 }
 
-impl StatusWatchingBody {
+impl MeteredBody {
     fn record(&mut self, code: usize) {
         if let Some((metrics, slot, started)) = self.pending.take() {
             metrics.finished(slot, code, started);
@@ -603,7 +578,7 @@ impl StatusWatchingBody {
     }
 }
 
-impl http_body::Body for StatusWatchingBody {
+impl http_body::Body for MeteredBody {
     type Data = axum::body::Bytes;
     type Error = axum::Error;
 
@@ -638,7 +613,7 @@ impl http_body::Body for StatusWatchingBody {
     }
 }
 
-impl Drop for StatusWatchingBody {
+impl Drop for MeteredBody {
     fn drop(&mut self) {
         self.record(CANCELED);
     }
@@ -677,11 +652,7 @@ mod tests {
                 tally.observe(chunk);
             }
         }
-        let row = metrics
-            .snapshot()
-            .into_iter()
-            .find(|m| m.method == "Put")
-            .unwrap();
+        let row = put_row(&metrics);
         assert_eq!(row.messages_sent, 18);
         assert_eq!(metrics.sent_bytes(), 6 * 303);
         metrics.record_client_request("/etcdserverpb.KV/Put", None);
@@ -700,6 +671,62 @@ mod tests {
                 ("unary", "unknown".to_string(), 2)
             ]
         );
+    }
+
+    /// A body of `frames` metered for `Put`; `responding` gives it a call to record.
+    fn metered(
+        metrics: &Arc<GrpcMetrics>,
+        frames: Vec<Frame<axum::body::Bytes>>,
+        responding: bool,
+    ) -> MeteredBody {
+        let put = GrpcMetrics::slot("/etcdserverpb.KV/Put").unwrap();
+        let direction = if responding {
+            Direction::Sent
+        } else {
+            Direction::Received
+        };
+        let frames = futures::stream::iter(frames.into_iter().map(Ok::<_, axum::Error>));
+        MeteredBody {
+            inner: Body::new(http_body_util::StreamBody::new(frames)),
+            tally: MessageTally::new(metrics.clone(), put, direction),
+            pending: responding.then(|| (metrics.clone(), put, Instant::now())),
+        }
+    }
+
+    fn put_row(metrics: &GrpcMetrics) -> MethodCounts {
+        metrics
+            .snapshot()
+            .into_iter()
+            .find(|m| m.method == "Put")
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn metered_bodies_count_messages_and_record_how_the_call_ended() {
+        use http_body_util::BodyExt;
+        let metrics = Arc::new(GrpcMetrics::default());
+        let message = || Frame::data(axum::body::Bytes::from_static(&[0, 0, 0, 0, 2, 8, 1]));
+        let mut status = HeaderMap::new();
+        status.insert("grpc-status", "5".parse().unwrap());
+
+        let request = metered(&metrics, vec![message(), message()], false);
+        request.collect().await.unwrap();
+        let answered = metered(&metrics, vec![message(), Frame::trailers(status)], true);
+        answered.collect().await.unwrap();
+        let ended_bare = metered(&metrics, vec![message()], true);
+        ended_bare.collect().await.unwrap();
+        let mut abandoned = metered(&metrics, vec![message(), message()], true);
+        abandoned.frame().await.unwrap().unwrap();
+        drop(abandoned);
+
+        let row = put_row(&metrics);
+        assert_eq!(row.messages_received, 2);
+        assert_eq!(row.messages_sent, 3);
+        assert!(row.handled.contains(&("NotFound", 1)), "{:?}", row.handled);
+        assert!(row.handled.contains(&("Unknown", 1)), "{:?}", row.handled);
+        assert!(row.handled.contains(&("Canceled", 1)), "{:?}", row.handled);
+        let recorded: u64 = row.handled.iter().map(|(_, n)| n).sum();
+        assert_eq!(recorded, 3, "the request body records no status");
     }
 
     #[test]

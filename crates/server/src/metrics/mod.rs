@@ -13,6 +13,7 @@
 //! as [`OpCounts`]), and the scrape gets its state handed in as a [`Snapshot`].
 
 mod counters;
+mod gauge_guard;
 mod grpc;
 mod ops;
 mod process;

@@ -7,31 +7,18 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oxcd_mvcc::CompactionReport;
-use oxcd_raft::metrics::Histogram;
+use oxcd_raft::metrics::{Histogram, exponential_buckets};
 
+use super::gauge_guard::GaugeGuard;
 use super::text::{Exposition, Kind};
 
-/// `count` bounds from `start`, each `factor` times the last (Go's `ExponentialBuckets`, whose
-/// repeated multiplication this repeats, so the bounds print alike).
-const fn exponential<const COUNT: usize>(start: f64, factor: f64) -> [f64; COUNT] {
-    let mut bounds = [0.0; COUNT];
-    let mut next = start;
-    let mut i = 0;
-    while i < COUNT {
-        bounds[i] = next;
-        next *= factor;
-        i += 1;
-    }
-    bounds
-}
-
-static APPLY_BUCKETS: [f64; 20] = exponential(0.0001, 2.0);
-static HASH_BUCKETS: [f64; 15] = exponential(0.01, 2.0);
-static DEFRAG_BUCKETS: [f64; 13] = exponential(0.1, 2.0);
-static BACKEND_SNAPSHOT_BUCKETS: [f64; 17] = exponential(0.01, 2.0);
-static COMPACTION_PAUSE_MS_BUCKETS: [f64; 13] = exponential(1.0, 2.0);
-static COMPACTION_TOTAL_MS_BUCKETS: [f64; 14] = exponential(100.0, 2.0);
-static INDEX_COMPACTION_PAUSE_MS_BUCKETS: [f64; 14] = exponential(0.5, 2.0);
+static APPLY_BUCKETS: [f64; 20] = exponential_buckets(0.0001, 2.0);
+static HASH_BUCKETS: [f64; 15] = exponential_buckets(0.01, 2.0);
+static DEFRAG_BUCKETS: [f64; 13] = exponential_buckets(0.1, 2.0);
+static BACKEND_SNAPSHOT_BUCKETS: [f64; 17] = exponential_buckets(0.01, 2.0);
+static COMPACTION_PAUSE_MS_BUCKETS: [f64; 13] = exponential_buckets(1.0, 2.0);
+static COMPACTION_TOTAL_MS_BUCKETS: [f64; 14] = exponential_buckets(100.0, 2.0);
+static INDEX_COMPACTION_PAUSE_MS_BUCKETS: [f64; 14] = exponential_buckets(0.5, 2.0);
 
 /// The kinds of applied requests, as etcd names them in `etcd_server_apply_duration_seconds`
 /// (`MemberUpdate` is oxcd's: etcd applies a member update as a raft configuration change).
@@ -115,15 +102,6 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Marks something under way (a defragmentation, a snapshot being applied) until dropped.
-pub(crate) struct Running<'a>(&'a AtomicI64);
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 impl StoreMetrics {
     /// One applied request of kind `op` (one of [`APPLY_OPS`]).
     pub(crate) fn record_apply(&self, op: &str, succeeded: bool, took: Duration) {
@@ -143,9 +121,8 @@ impl StoreMetrics {
     }
 
     /// A defragmentation starts; it is counted as running until the guard drops.
-    pub(crate) fn defrag_running(&self) -> Running<'_> {
-        self.defrags_running.fetch_add(1, Ordering::Relaxed);
-        Running(&self.defrags_running)
+    pub(crate) fn defrag_running(&self) -> GaugeGuard<'_> {
+        GaugeGuard::raise(&self.defrags_running)
     }
 
     /// A defragmentation that finished.
@@ -164,9 +141,8 @@ impl StoreMetrics {
     }
 
     /// A snapshot from the leader is being applied until the guard drops.
-    pub(crate) fn snapshot_applying(&self) -> Running<'_> {
-        self.snapshots_applying.fetch_add(1, Ordering::Relaxed);
-        Running(&self.snapshots_applying)
+    pub(crate) fn snapshot_applying(&self) -> GaugeGuard<'_> {
+        GaugeGuard::raise(&self.snapshots_applying)
     }
 
     /// A physical compaction that finished.

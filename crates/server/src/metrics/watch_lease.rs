@@ -5,20 +5,12 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use oxcd_raft::metrics::Histogram;
+use oxcd_raft::metrics::{Histogram, exponential_buckets};
 
 use super::text::{Exposition, Kind};
 
 /// etcd's lease TTL buckets: 1 s doubling up to 2^23 s.
-static LEASE_TTL_BUCKETS: [f64; 24] = {
-    let mut bounds = [0.0; 24];
-    let mut i = 0;
-    while i < 24 {
-        bounds[i] = (1u64 << i) as f64;
-        i += 1;
-    }
-    bounds
-};
+static LEASE_TTL_BUCKETS: [f64; 24] = exponential_buckets(1.0, 2.0);
 
 /// The counters; kept by the Watch service, the Lease service and the apply loop.
 pub(crate) struct WatchLeaseMetrics {
