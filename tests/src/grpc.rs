@@ -12,8 +12,10 @@ use oxcd_api::etcdserverpb::lease_client::LeaseClient;
 use oxcd_api::etcdserverpb::maintenance_client::MaintenanceClient;
 use oxcd_api::etcdserverpb::watch_client::WatchClient;
 use oxcd_api::etcdserverpb::{
-    DeleteRangeRequest, LeaseGrantRequest, Member, MemberListRequest, PutRequest, StatusRequest,
+    DeleteRangeRequest, LeaseGrantRequest, Member, MemberListRequest, PutRequest, RangeRequest,
+    StatusRequest,
 };
+use oxcd_api::mvccpb::KeyValue;
 use oxcd_api::v3electionpb::election_client::ElectionClient;
 use oxcd_api::v3lockpb::lock_client::LockClient;
 use tonic::transport::{Channel, Endpoint};
@@ -45,6 +47,23 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// Every live key (one linearizable range over the whole keyspace) and the revision the
+    /// read was served at.
+    pub async fn all_keys(&mut self) -> Result<(Vec<KeyValue>, i64)> {
+        let response = self
+            .kv
+            .range(RangeRequest {
+                key: vec![0],
+                range_end: vec![0],
+                ..Default::default()
+            })
+            .await
+            .context("range over the whole keyspace")?
+            .into_inner();
+        let revision = response.header.context("range response header")?.revision;
+        Ok((response.kvs, revision))
+    }
+
     /// Deletes `key`; the revision of the deletion.
     pub async fn delete(&mut self, key: &str) -> Result<i64> {
         let response = self

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use oxcd_api::etcdserverpb::{RangeRequest, StatusRequest};
+use oxcd_api::etcdserverpb::StatusRequest;
 use oxcd_mvcc::Backend;
 use oxcd_tests::data_dir::backend_path;
 use oxcd_tests::member::{Member, MemberConfig};
@@ -102,18 +102,9 @@ async fn a_signalled_member_keeps_what_it_applied() {
     member.start().unwrap();
     member.wait_ready(READY_WITHIN).await.unwrap();
     let mut clients = grpc::connect(&member.client_url()).await.unwrap();
-    let all = clients
-        .kv
-        .range(RangeRequest {
-            key: vec![0],
-            range_end: vec![0],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(all.kvs.len(), 2 * KEYS);
-    assert_eq!(all.header.unwrap().revision, expected_revision);
+    let (kvs, revision) = clients.all_keys().await.unwrap();
+    assert_eq!(kvs.len(), 2 * KEYS);
+    assert_eq!(revision, expected_revision);
     member
         .terminate(EXIT_WITHIN)
         .expect("the member stops at the end");

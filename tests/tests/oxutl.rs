@@ -15,9 +15,8 @@ use std::time::Duration;
 
 use oxcd_api::etcdserverpb::{
     CompactionRequest, DeleteRangeRequest, HashKvRequest, LeaseTimeToLiveRequest,
-    MemberListRequest, RangeRequest, WatchCreateRequest, WatchRequest, watch_request,
+    MemberListRequest, WatchCreateRequest, WatchRequest, watch_request,
 };
-use oxcd_api::mvccpb::KeyValue;
 use oxcd_tests::binaries;
 use oxcd_tests::data_dir::backend_path;
 use oxcd_tests::grpc::{Clients, connect};
@@ -36,21 +35,6 @@ async fn write_history(clients: &mut Clients) -> i64 {
     let lease = clients.grant(600).await.unwrap();
     clients.put("leased", "v", lease).await.unwrap();
     lease
-}
-
-/// Every live key and the revision the read was served at.
-async fn all_keys(clients: &mut Clients) -> (Vec<KeyValue>, i64) {
-    let resp = clients
-        .kv
-        .range(RangeRequest {
-            key: vec![0],
-            range_end: vec![0],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    (resp.kvs, resp.header.unwrap().revision)
 }
 
 async fn snapshot(cluster: &Cluster, path: &Path) {
@@ -91,7 +75,7 @@ async fn snapshot_status_describes_an_oxcd_snapshot_as_etcdutl_describes_etcds()
         let cluster = Cluster::start(ClusterSpec::new(server, 1)).await.unwrap();
         let mut clients = cluster.client(0).await.unwrap();
         write_history(&mut clients).await;
-        let (_, revision) = all_keys(&mut clients).await;
+        let (_, revision) = clients.all_keys().await.unwrap();
         let file = dir.path().join(format!("{server:?}.db"));
         snapshot(&cluster, &file).await;
         let path = file.to_string_lossy().into_owned();
@@ -170,7 +154,7 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
             .unwrap();
         let mut clients = cluster.client(0).await.unwrap();
         let lease = write_history(&mut clients).await;
-        let (kvs, revision) = all_keys(&mut clients).await;
+        let (kvs, revision) = clients.all_keys().await.unwrap();
         snapshot(&cluster, &file).await;
         (kvs, revision, lease)
     };
@@ -241,7 +225,7 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
     let endpoints: Vec<String> = running.iter().map(Member::client_url).collect();
     let mut clients = connect(&endpoints[0]).await.unwrap();
 
-    let (after, revision) = all_keys(&mut clients).await;
+    let (after, revision) = clients.all_keys().await.unwrap();
     assert_eq!(after, before, "every key with its revisions");
     assert!(
         revision >= old_revision + 1000,
@@ -311,7 +295,7 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
     let mut hashes = Vec::new();
     for endpoint in &endpoints {
         let mut c = connect(endpoint).await.unwrap();
-        let (_, at) = all_keys(&mut c).await;
+        let (_, at) = c.all_keys().await.unwrap();
         assert_eq!(at, written, "{endpoint} applied the write");
         hashes.push(
             c.maintenance
@@ -331,7 +315,7 @@ async fn disaster_recovery_restores_three_members_with_a_bumped_compacted_revisi
         member.start().unwrap();
         member.wait_ready(READY).await.unwrap();
         let mut c = connect(&member.client_url()).await.unwrap();
-        let (kvs, at) = all_keys(&mut c).await;
+        let (kvs, at) = c.all_keys().await.unwrap();
         assert_eq!(at, written);
         assert_eq!(kvs.len(), before.len() + 1);
     }
@@ -531,7 +515,7 @@ async fn defrag_shrinks_a_stopped_members_backend() {
         })
         .await
         .unwrap();
-    let (kvs, _) = all_keys(&mut clients).await;
+    let (kvs, _) = clients.all_keys().await.unwrap();
     drop(clients);
 
     let dir_arg = data_dir.to_string_lossy().into_owned();
@@ -551,5 +535,5 @@ async fn defrag_shrinks_a_stopped_members_backend() {
 
     cluster.restart(0).await.unwrap();
     let mut clients = cluster.client(0).await.unwrap();
-    assert_eq!(all_keys(&mut clients).await, (kvs, revision));
+    assert_eq!(clients.all_keys().await.unwrap(), (kvs, revision));
 }
