@@ -1,9 +1,9 @@
 //! Range answers too large to build whole. A range whose key-value pairs encode to more than a
 //! budget is answered as [`RangePieces`]: the revisions of its keys, the backend snapshot that
 //! holds their values, and the encoded length of each pair, measured in a first pass over the
-//! snapshot. The response message is then encoded straight from the snapshot, a piece at a
-//! time, each pair written where its measured length puts it, so serving it holds 20 bytes per
-//! key and one piece, whatever the values weigh (etcd builds the whole response;
+//! snapshot. The response message is then encoded straight from the snapshot in pieces, each
+//! pair written where its measured length puts it, so serving it holds 20 bytes per key and the
+//! pieces under way, whatever the values weigh (etcd builds the whole response;
 //! etcd-io/etcd#12342). Both passes read rows in revision order (`row_cursor.rs`). The bytes
 //! are exactly those of the `RangeResponse` the whole path would answer, up to the
 //! order-preserving re-encoding of each pair.
@@ -168,35 +168,45 @@ impl RangePieces {
         len
     }
 
-    /// Starts the second pass: the response with `header`, in pieces of about `piece_bytes`.
+    /// Starts the second pass: the response with `header`, cut into pieces of about
+    /// `piece_bytes` (each ends with the pair that reaches the size).
     pub fn encoder(self, header: ResponseHeader, piece_bytes: usize) -> RangeEncoder {
+        let mut header_field = Vec::new();
+        prost::encoding::message::encode(HEADER_FIELD, &header, &mut header_field);
         let total = self.encoded_len(&header);
+        let mut starts = vec![0];
+        let mut at = header_field.len();
+        let mut first = 0;
+        for (i, len) in self.lens.iter().enumerate() {
+            if at >= piece_bytes && i > first {
+                starts.push(i);
+                first = i;
+                at = 0;
+            }
+            at += field_len(KVS_FIELD, *len as usize);
+        }
+        starts.push(self.lens.len());
         RangeEncoder {
             pieces: self,
-            header: Some(header),
-            piece_bytes,
-            next: 0,
+            header_field,
+            starts,
             total,
-            written: 0,
-            finished: false,
         }
     }
 }
 
-/// The second pass over a [`RangePieces`]: an iterator over the pieces of the encoded response.
-/// They add up to exactly [`RangeEncoder::total_len`] bytes; a snapshot that reads differently
-/// than in the first pass is damage, reported (`Corrupt`, logged) in place of the piece that
-/// would have broken the length, and ends the iteration.
+/// The second pass over a [`RangePieces`]: the encoded response, cut into pieces that are
+/// encoded independently ([`RangeEncoder::piece`]), so several can be encoded at once on
+/// different threads. They add up to exactly [`RangeEncoder::total_len`] bytes; a snapshot that
+/// reads differently than in the first pass is damage, reported (`Corrupt`, logged) in place of
+/// the piece.
 pub struct RangeEncoder {
     pieces: RangePieces,
-    /// Taken when the first piece is encoded.
-    header: Option<ResponseHeader>,
-    piece_bytes: usize,
-    /// The next pair to encode.
-    next: usize,
+    /// The response header's field, which starts the first piece.
+    header_field: Vec<u8>,
+    /// The first pair of each piece, then the number of pairs.
+    starts: Vec<usize>,
     total: usize,
-    written: usize,
-    finished: bool,
 }
 
 impl RangeEncoder {
@@ -205,23 +215,35 @@ impl RangeEncoder {
         self.total
     }
 
-    /// Encodes the next piece into `buf`: the pairs up to about the piece size, placed by
-    /// their measured lengths and filled in revision order.
-    fn fill(&mut self, buf: &mut Vec<u8>) -> Result<(), ReadError> {
-        if let Some(header) = self.header.take() {
-            prost::encoding::message::encode(HEADER_FIELD, &header, buf);
-        }
+    /// Number of pieces (at least one).
+    pub fn piece_count(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// Encodes piece `index` (below [`RangeEncoder::piece_count`]): its pairs placed by their
+    /// measured lengths and filled in revision order.
+    pub fn piece(&self, index: usize) -> Result<Vec<u8>, EtcdError> {
+        self.fill(index).map_err(read_failure)
+    }
+
+    fn fill(&self, index: usize) -> Result<Vec<u8>, ReadError> {
         let pieces = &self.pieces;
-        let first = self.next;
-        let mut slots = Vec::new();
-        let mut at = buf.len();
-        while self.next < pieces.revs.len() && (at < self.piece_bytes || self.next == first) {
-            slots.push(at);
-            at += field_len(KVS_FIELD, pieces.lens[self.next] as usize);
-            self.next += 1;
+        let (first, end) = (self.starts[index], self.starts[index + 1]);
+        let last = index + 1 == self.piece_count();
+        let mut buf = Vec::new();
+        if index == 0 {
+            buf.extend_from_slice(&self.header_field);
         }
+        let mut slots = Vec::with_capacity(end - first);
+        let mut at = buf.len();
+        for len in &pieces.lens[first..end] {
+            slots.push(at);
+            at += field_len(KVS_FIELD, *len as usize);
+        }
+        // The trailing fields take a few bytes more.
+        buf.reserve_exact(at - buf.len() + if last { 16 } else { 0 });
         buf.resize(at, 0);
-        let chunk = &pieces.revs[first..self.next];
+        let chunk = &pieces.revs[first..end];
         let mut rows = RowCursor::new(&pieces.snapshot.table);
         for i in revision_order(chunk) {
             let i = i as usize;
@@ -245,42 +267,15 @@ impl RangeEncoder {
                 Ok(())
             })??;
         }
-        if self.next == pieces.revs.len() {
+        if last {
             if pieces.more {
-                prost::encoding::bool::encode(MORE_FIELD, &true, buf);
+                prost::encoding::bool::encode(MORE_FIELD, &true, &mut buf);
             }
             if pieces.count != 0 {
-                prost::encoding::int64::encode(COUNT_FIELD, &pieces.count, buf);
+                prost::encoding::int64::encode(COUNT_FIELD, &pieces.count, &mut buf);
             }
-            self.finished = true;
         }
-        self.written += buf.len();
-        if self.written > self.total || (self.finished && self.written != self.total) {
-            return Err(BackendError::new(
-                "encoding a range in pieces",
-                format!("encoded {} bytes, {} measured", self.written, self.total),
-            )
-            .into());
-        }
-        Ok(())
-    }
-}
-
-impl Iterator for RangeEncoder {
-    type Item = Result<Vec<u8>, EtcdError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.finished {
-            return None;
-        }
-        let mut buf = Vec::with_capacity(self.piece_bytes.saturating_add(self.piece_bytes / 4));
-        Some(match self.fill(&mut buf) {
-            Ok(()) => Ok(buf),
-            Err(e) => {
-                self.finished = true;
-                Err(read_failure(e))
-            }
-        })
+        Ok(buf)
     }
 }
 

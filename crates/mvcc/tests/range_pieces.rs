@@ -94,8 +94,8 @@ fn encode_all(pieces: RangePieces, piece_bytes: usize) -> Vec<u8> {
     let encoder = pieces.encoder(header, piece_bytes);
     assert_eq!(encoder.total_len(), expected);
     let mut out = Vec::new();
-    for piece in encoder {
-        let piece = piece.unwrap();
+    for index in 0..encoder.piece_count() {
+        let piece = encoder.piece(index).unwrap();
         // A piece ends with the pair that reached the size; pairs here are at most 5 KB.
         assert!(!piece.is_empty(), "an empty piece");
         assert!(piece.len() < piece_bytes + 6000, "piece of {}", piece.len());

@@ -1,12 +1,15 @@
 //! Sending a range answered in pieces ([`RangePieces`]). tonic encodes a unary response whole,
 //! so the KV handler answers such a range with an empty placeholder that carries the pieces in
 //! its extensions ([`placeholder`]), and [`KvWithPieces`], the KV service as served, replaces
-//! the placeholder's body with the gRPC message encoded from the store's snapshot, one piece at
-//! a time on a blocking thread, the next piece encoded while the previous one is sent. A member
-//! holds about two pieces per such response, however large it is, and no thread waits on a slow
-//! client: a client that goes away drops the body, and with it the encoder and its snapshot,
-//! once the piece under way is done.
+//! the placeholder's body with the gRPC message encoded from the store's snapshot: the next
+//! [`PIECES_IN_FLIGHT`] pieces are encoded at once on blocking threads while the one before is
+//! sent (a piece's rows cost a B-tree lookup each when the keys were written in another order
+//! than their revisions, so one thread alone would leave the range waiting on it). A member
+//! holds about three pieces per such response, however large it is, and no thread waits on a
+//! slow client: a client that goes away drops the body, and with it the encoder and its
+//! snapshot, once the pieces under way are done.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,12 +24,17 @@ use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
 
+use oxcd_api::EtcdError;
 use oxcd_api::etcdserverpb::{RangeResponse, ResponseHeader};
 use oxcd_mvcc::{RangeEncoder, RangePieces};
 
 /// Bytes per piece: large enough that the blocking-thread hop per piece costs little, small
 /// enough that two of them are nothing next to the response.
 const PIECE_BYTES: usize = 256 * 1024;
+
+/// Pieces encoded at once, ahead of the one being sent: one per core of the machines oxcd is
+/// usually given (two to eight), without taking them all from the other clients.
+const PIECES_IN_FLIGHT: usize = 2;
 
 /// The largest message grpc-go (and so etcd) sends: `math.MaxInt32`.
 const MAX_SEND_MESSAGE: usize = i32::MAX as usize;
@@ -109,19 +117,18 @@ where
     }
 }
 
-/// What a piece's blocking task hands back: the encoder, and the piece (`None` after the last).
-type Encoded = (
-    Box<RangeEncoder>,
-    Option<Result<Vec<u8>, oxcd_api::EtcdError>>,
-);
-
-/// The gRPC body of a range sent in pieces: the message's length prefix, the pieces, then the
-/// status in the trailers (an error if the encoding failed part way).
+/// The gRPC body of a range sent in pieces: the message's length prefix, the pieces in order,
+/// then the status in the trailers (an error if the encoding failed part way).
 struct PiecesBody {
     /// The length prefix, until sent.
     prefix: Option<Bytes>,
-    /// The piece being encoded; `None` once the trailers are sent.
-    encoding: Option<JoinHandle<Encoded>>,
+    encoder: Arc<RangeEncoder>,
+    /// The next piece to start encoding.
+    next: usize,
+    /// The pieces being encoded, in order.
+    encoding: VecDeque<JoinHandle<Result<Vec<u8>, EtcdError>>>,
+    /// Whether the trailers are sent.
+    ended: bool,
 }
 
 impl PiecesBody {
@@ -130,18 +137,27 @@ impl PiecesBody {
         let mut prefix = Vec::with_capacity(5);
         prefix.push(0);
         prefix.extend_from_slice(&len.to_be_bytes());
-        PiecesBody {
+        let mut body = PiecesBody {
             prefix: Some(Bytes::from(prefix)),
-            encoding: Some(encode_next(Box::new(encoder))),
+            encoder: Arc::new(encoder),
+            next: 0,
+            encoding: VecDeque::with_capacity(PIECES_IN_FLIGHT),
+            ended: false,
+        };
+        body.start_encoding();
+        body
+    }
+
+    /// Starts encoding pieces until [`PIECES_IN_FLIGHT`] are under way or none is left.
+    fn start_encoding(&mut self) {
+        while self.encoding.len() < PIECES_IN_FLIGHT && self.next < self.encoder.piece_count() {
+            let encoder = self.encoder.clone();
+            let index = self.next;
+            self.encoding
+                .push_back(tokio::task::spawn_blocking(move || encoder.piece(index)));
+            self.next += 1;
         }
     }
-}
-
-fn encode_next(mut encoder: Box<RangeEncoder>) -> JoinHandle<Encoded> {
-    tokio::task::spawn_blocking(move || {
-        let piece = encoder.next();
-        (encoder, piece)
-    })
 }
 
 fn trailers(status: &Status) -> Frame<Bytes> {
@@ -164,26 +180,32 @@ impl http_body::Body for PiecesBody {
         if let Some(prefix) = self.prefix.take() {
             return Poll::Ready(Some(Ok(Frame::data(prefix))));
         }
-        let Some(encoding) = self.encoding.as_mut() else {
+        if self.ended {
             return Poll::Ready(None);
+        }
+        let Some(encoding) = self.encoding.front_mut() else {
+            self.ended = true;
+            return Poll::Ready(Some(Ok(trailers(&Status::ok("")))));
         };
-        let frame = match ready!(Pin::new(encoding).poll(cx)) {
-            Ok((encoder, Some(Ok(piece)))) => {
-                self.encoding = Some(encode_next(encoder));
+        let status = match ready!(Pin::new(encoding).poll(cx)) {
+            Ok(Ok(piece)) => {
+                self.encoding.pop_front();
+                self.start_encoding();
                 return Poll::Ready(Some(Ok(Frame::data(Bytes::from(piece)))));
             }
-            Ok((_, Some(Err(e)))) => trailers(&Status::from(e)),
-            Ok((_, None)) => trailers(&Status::ok("")),
+            Ok(Err(e)) => Status::from(e),
             Err(e) => {
                 tracing::error!(error = %e, "encoding a range in pieces failed");
-                trailers(&Status::internal("encoding the range response failed"))
+                Status::internal("encoding the range response failed")
             }
         };
-        self.encoding = None;
-        Poll::Ready(Some(Ok(frame)))
+        // The pieces after a failed one are not sent; their tasks finish unobserved.
+        self.encoding.clear();
+        self.ended = true;
+        Poll::Ready(Some(Ok(trailers(&status))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.prefix.is_none() && self.encoding.is_none()
+        self.prefix.is_none() && self.ended
     }
 }
