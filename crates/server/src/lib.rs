@@ -30,6 +30,7 @@ mod lease;
 mod lease_leader;
 mod listeners;
 mod membership;
+mod memory_trim;
 mod metrics;
 mod peer_dial;
 mod probes;
