@@ -30,6 +30,7 @@ mod lease;
 mod lease_leader;
 mod listeners;
 mod membership;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod memory_trim;
 mod metrics;
 mod peer_dial;

@@ -4,7 +4,7 @@
 //! (etcd's Go runtime hands such memory back in the background). Every ten seconds a task reads
 //! how much the arenas hold free (`mallinfo2`); once that has grown by [`TRIM_STEP`] since the
 //! last trim, `malloc_trim` returns the free pages, on a blocking thread since it walks every
-//! arena. Built with another C library, there is nothing to trim and nothing runs.
+//! arena. The module is built for glibc only (`lib.rs`); other C libraries have no such API.
 
 use std::time::Duration;
 
@@ -38,7 +38,6 @@ impl TrimPolicy {
 
 /// Starts the periodic trim on the current tokio runtime.
 pub(crate) fn spawn() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     tokio::spawn(async {
         let mut policy = TrimPolicy::default();
         let mut ticks = tokio::time::interval(CHECK_EVERY);
@@ -63,7 +62,6 @@ pub(crate) fn spawn() {
     });
 }
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod glibc {
     /// Bytes the allocator holds in free chunks of its arenas.
     pub(super) fn free_bytes() -> usize {
@@ -104,7 +102,6 @@ mod tests {
         assert!(policy.should_trim(TRIM_STEP + 4 * MIB));
     }
 
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn resident_bytes() -> usize {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
         let kib: usize = status
@@ -115,7 +112,6 @@ mod tests {
         kib * 1024
     }
 
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn a_trim_returns_memory_freed_between_live_allocations() {
         // 64 MiB in 8 KiB blocks, every sixteenth kept, so that nothing freed is at the top

@@ -21,7 +21,6 @@ use crate::lease::Lessor;
 use crate::lease_leader::primary;
 use crate::listeners::{self, ListenerError};
 use crate::membership::Identity;
-use crate::memory_trim;
 use crate::metrics::ServerMetrics;
 use crate::peer_dial::peer_dial_tls;
 use crate::proposal::Waiters;
@@ -296,7 +295,8 @@ async fn start_and_serve(cfg: ServerConfig) -> Result<(), StartError> {
     primary::spawn(server.clone(), cfg.election_timeout);
     grpc_health::follow_leader(server.grpc_health().clone(), server.leader_changes());
     auto_compaction::spawn(server.clone(), cfg.auto_compaction);
-    memory_trim::spawn();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    crate::memory_trim::spawn();
     if cfg.auto_promote_learners {
         learner_promotion::spawn_automatic(server.clone());
     }

@@ -32,8 +32,8 @@ use oxcd_mvcc::{RangeEncoder, RangePieces};
 /// enough that two of them are nothing next to the response.
 const PIECE_BYTES: usize = 256 * 1024;
 
-/// Pieces encoded at once, ahead of the one being sent: one per core of the machines oxcd is
-/// usually given (two to eight), without taking them all from the other clients.
+/// Pieces encoded at once, ahead of the one being sent: enough to use a second core when one is
+/// free, few enough to leave the others to the member's other clients.
 const PIECES_IN_FLIGHT: usize = 2;
 
 /// The largest message grpc-go (and so etcd) sends: `math.MaxInt32`.
