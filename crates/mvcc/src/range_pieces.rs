@@ -176,11 +176,10 @@ impl RangePieces {
         let total = self.encoded_len(&header);
         let mut starts = vec![0];
         let mut at = header_field.len();
-        let mut first = 0;
         for (i, len) in self.lens.iter().enumerate() {
-            if at >= piece_bytes && i > first {
+            // A piece holds at least one pair, however large.
+            if at >= piece_bytes && starts.last() != Some(&i) {
                 starts.push(i);
-                first = i;
                 at = 0;
             }
             at += field_len(KVS_FIELD, *len as usize);

@@ -84,6 +84,7 @@ mod glibc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::process::resident_kib;
 
     const MIB: usize = 1024 * 1024;
 
@@ -104,12 +105,7 @@ mod tests {
 
     fn resident_bytes() -> usize {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let kib: usize = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap();
-        kib * 1024
+        resident_kib(&status).unwrap() as usize * 1024
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod counters;
 mod gauge_guard;
 mod grpc;
 mod ops;
-mod process;
+pub(crate) mod process;
 mod scrape;
 mod store_metrics;
 mod text;

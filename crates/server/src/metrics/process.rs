@@ -102,10 +102,7 @@ impl ProcStat {
         let fields: Vec<&str> = rest.split_whitespace().collect();
         // `rest` starts at field 3 (state), so field N of proc(5) is fields[N - 3].
         let field = |n: usize| fields.get(n - 3)?.parse::<f64>().ok();
-        let resident_kib = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())?;
+        let resident_kib = resident_kib(status)?;
         Some(ProcStat {
             cpu_seconds: (field(14)? + field(15)?) / USER_HZ,
             start_ticks: field(22)?,
@@ -113,6 +110,14 @@ impl ProcStat {
             resident_bytes: resident_kib * 1024.0,
         })
     }
+}
+
+/// The resident set size, in KiB, from the text of `/proc/<pid>/status`.
+pub(crate) fn resident_kib(status: &str) -> Option<f64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
 }
 
 fn boot_time_seconds() -> Option<f64> {
