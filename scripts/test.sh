@@ -10,14 +10,6 @@ started=$(date +%s)
 results=()
 failed=0
 
-# The server is built with `--cfg tokio_unstable`, which .cargo/config.toml sets; rustflags
-# from the environment replace that setting, so the flag is added to them.
-if [ -n "${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
-  export CARGO_ENCODED_RUSTFLAGS="$CARGO_ENCODED_RUSTFLAGS"$'\x1f--cfg\x1ftokio_unstable'
-elif [ -n "${RUSTFLAGS:-}" ]; then
-  export RUSTFLAGS="$RUSTFLAGS --cfg tokio_unstable"
-fi
-
 # step NAME COMMAND...: runs COMMAND, records NAME as ok or FAILED.
 step() {
   local name=$1

@@ -1,6 +1,7 @@
 //! File-system durability helpers shared by the WAL, the snapshot store and the server's
 //! data-dir setup: a created or removed name only survives a crash once its parent directory
-//! is synced, and a preallocated file only guarantees its space once the blocks are allocated.
+//! is synced, and a preallocated file only guarantees its space once the blocks are allocated;
+//! and how code on the runtime waits for the disk.
 
 use std::fs::{self, File};
 use std::os::unix::fs::DirBuilderExt;
@@ -62,6 +63,16 @@ pub(crate) fn preallocate(file: &File, len: u64) -> std::io::Result<()> {
             Some(libc::EOPNOTSUPP) => return file.set_len(len),
             _ => return Err(err),
         }
+    }
+}
+
+/// Runs `f`, which waits on the disk, telling a multi-threaded runtime so: its other tasks
+/// move to another worker meanwhile (elsewhere, and on a current-thread runtime, it just
+/// waits).
+pub(crate) fn waiting_on_disk<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

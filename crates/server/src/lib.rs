@@ -15,6 +15,7 @@ mod auth;
 mod auto_compaction;
 pub mod backup;
 mod bootstrap;
+mod coalesced_writes;
 mod coordination;
 mod corruption;
 mod cors;

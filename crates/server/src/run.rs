@@ -72,24 +72,17 @@ pub(crate) enum StartError {
     Raft(String),
 }
 
-#[cfg(not(tokio_unstable))]
-compile_error!(
-    "oxcd is built with `--cfg tokio_unstable` (.cargo/config.toml sets it; a RUSTFLAGS \
-     environment variable replaces that setting, so add `--cfg tokio_unstable` to it)"
-);
-
 /// Runs a member to completion and returns the process exit code.
 pub fn run(cfg: ServerConfig) -> i32 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("oxcd")
-        // With the LIFO slot, a worker runs the task a task just woke next: each gRPC call's
-        // task, finishing its response, wakes its connection's task, which then writes that
-        // one response. The calls one apply batch completes together thus left one `writev`
-        // each; without the slot the connection task queues behind its sibling calls and
-        // writes their responses at once (put-1000: 1.13 -> 0.34 `writev` per request,
-        // member CPU per put 73 -> 60 us, docs/benchmarks.md).
-        .disable_lifo_slot()
+        // The LIFO slot stays on (a worker runs the task a task just woke next, without
+        // waking another worker to steal it): without it every such wake-up unparks the idle
+        // worker, and one serializable read cost 4.4 context switches and 144 us of member
+        // CPU instead of 1.3 and 104 (docs/benchmarks.md). Responses still leave in batches:
+        // `CoalescedWrites` makes a connection's task wait one turn before it writes while
+        // other calls of the connection are in progress.
         .build()
     {
         Ok(rt) => rt,

@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use crate::coalesced_writes::{CoalescedWrites, PendingCalls};
 use crate::grpc::ClientIdentity;
 use crate::listeners::Bound;
 use crate::metrics::GrpcMetricsLayer;
@@ -90,6 +91,8 @@ async fn serve_connections<L: Listener>(
     loop {
         let (io, address) = listener.accept().await;
         let identity = identity(&address);
+        let calls = PendingCalls::default();
+        let counting = calls.clone();
         let service = app
             .clone()
             .map_request(move |mut request: axum::http::Request<Incoming>| {
@@ -97,11 +100,19 @@ async fn serve_connections<L: Listener>(
                     request.extensions_mut().insert(identity.clone());
                 }
                 request
+            })
+            .map_future(move |answer| {
+                let call = counting.start();
+                async move {
+                    let response = answer.await;
+                    drop(call);
+                    response
+                }
             });
         let builder = builder.clone();
         tokio::spawn(async move {
             let connection = builder.serve_connection_with_upgrades(
-                TokioIo::new(io),
+                TokioIo::new(CoalescedWrites::new(io, calls)),
                 TowerToHyperService::new(service),
             );
             if let Err(e) = connection.await {

@@ -1,5 +1,5 @@
-//! The ready loop: the one place that drives raft-rs. It runs on its own thread, receives
-//! requests, peer messages and control events, and processes each raft `Ready` in the
+//! The ready loop: the one place that drives raft-rs, one task on the member's runtime. It
+//! receives requests, peer messages and control events, and processes each raft `Ready` in the
 //! persistence order raft requires (using raft-rs's asynchronous-persistence API):
 //!
 //! 1. install an incoming snapshot (metadata file saved, in-memory log replaced);
@@ -16,10 +16,10 @@
 //! snapshot's record of it) changes exactly where the log does. A conf change raft cannot
 //! apply ends the loop like a failed write.
 //!
-//! Nothing here waits on a peer or the apply loop, and on the disk only for an inline write
-//! when nothing else is waiting: peers have bounded queues, and unwritten Readies and
-//! undelivered committed work are counted, holding back new client requests once too many
-//! pile up (backpressure).
+//! Nothing here waits on a peer or the apply loop, and on the disk (telling the runtime) only
+//! for an inline write when nothing else is waiting or a snapshot's metadata file: peers have
+//! bounded queues, and unwritten Readies and undelivered committed work are counted, holding
+//! back new client requests once too many pile up (backpressure).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -38,6 +38,7 @@ use super::storage::NodeStorage;
 use super::wal_writer::{Persisted, WalWriter, WriteTask};
 use crate::apply::{Apply, CommittedEntry, EntryKind};
 use crate::error::RaftError;
+use crate::fsutil::waiting_on_disk;
 use crate::metrics::RaftMetrics;
 use crate::snap::SnapStore;
 use crate::state_machine::StateMachine;
@@ -253,7 +254,8 @@ impl ReadyLoop {
             }
             if let Some(marker) = self.purge_snapshots_to.take() {
                 let durable = self.sm.durable_applied_index();
-                if let Err(e) = self.snaps.purge(self.max_snapshots, marker, durable) {
+                let purge = || self.snaps.purge(self.max_snapshots, marker, durable);
+                if let Err(e) = waiting_on_disk(purge) {
                     return Exit::Failed(e);
                 }
             }
@@ -531,7 +533,7 @@ impl ReadyLoop {
             ));
         }
         fail::fail_point!("raftBeforeApplySnap");
-        let saved = self.snaps.save(&meta)?;
+        let saved = waiting_on_disk(|| self.snaps.save(&meta))?;
         self.metrics.record_snap_save(saved);
         self.storage.apply_snapshot(snap).map_err(RaftError::raft)?;
         fail::fail_point!("raftAfterApplySnap");
@@ -721,7 +723,7 @@ impl ReadyLoop {
         };
         meta.set_conf_state(self.storage.conf_state_at(index));
         fail::fail_point!("raftBeforeSaveSnap");
-        let saved = self.snaps.save(&meta)?;
+        let saved = waiting_on_disk(|| self.snaps.save(&meta))?;
         self.metrics.record_snap_save(saved);
         fail::fail_point!("raftAfterSaveSnap");
         let task = WriteTask {

@@ -18,6 +18,7 @@ use raft::prelude::{Entry, HardState, Message};
 use tokio::sync::mpsc;
 
 use crate::error::RaftError;
+use crate::fsutil::waiting_on_disk;
 use crate::metrics::RaftMetrics;
 use crate::wal::{SnapshotMarker, Wal};
 
@@ -104,11 +105,16 @@ impl WalWriter {
         ))
     }
 
-    /// Persists `task` on the caller's thread. Only for when no submitted task is still
-    /// unwritten, so that writes stay in order.
+    /// Persists `task` on the caller's thread (telling the runtime when it syncs). Only for
+    /// when no submitted task is still unwritten, so that writes stay in order.
     pub(super) fn write_now(&self, task: WriteTask) -> Result<Persisted, RaftError> {
         let mut wal = self.wal.lock();
-        let outcome = persist(&mut wal, task, || None, &self.metrics);
+        let outcome = if task.must_sync {
+            waiting_on_disk(|| persist(&mut wal, task, || None, &self.metrics))
+        } else {
+            // A heartbeat's answer or a commit index: written to the page cache at most.
+            persist(&mut wal, task, || None, &self.metrics)
+        };
         if outcome.is_err() {
             self.failed.store(true, Ordering::Relaxed);
         }
