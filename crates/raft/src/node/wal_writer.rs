@@ -109,11 +109,13 @@ impl WalWriter {
     /// when no submitted task is still unwritten, so that writes stay in order.
     pub(super) fn write_now(&self, task: WriteTask) -> Result<Persisted, RaftError> {
         let mut wal = self.wal.lock();
-        let outcome = if task.must_sync {
-            waiting_on_disk(|| persist(&mut wal, task, || None, &self.metrics))
+        let must_sync = task.must_sync;
+        let write = || persist(&mut wal, task, || None, &self.metrics);
+        // Without a sync (a heartbeat's answer, a commit index) it is page-cache writes at most.
+        let outcome = if must_sync {
+            waiting_on_disk(write)
         } else {
-            // A heartbeat's answer or a commit index: written to the page cache at most.
-            persist(&mut wal, task, || None, &self.metrics)
+            write()
         };
         if outcome.is_err() {
             self.failed.store(true, Ordering::Relaxed);
